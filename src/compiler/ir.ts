@@ -1,0 +1,83 @@
+/**
+ * The checked intermediate representation: what the policy means, with every
+ * name resolved, every literal validated and every set expanded. Produced by
+ * the compiler's check passes and lowering (src/compiler/lower.ts) from the
+ * AST; consumed by the bit-vector builder. Plain data, deterministic.
+ *
+ * Semantics (the contract the data plane and the reference evaluator share):
+ * - A packet is IPv4 or IPv6; it has an L4 protocol number (IPv6: the first
+ *   next-header that is not an extension header we skip), and — when present —
+ *   source/destination ports (TCP, UDP; not in non-first fragments), TCP flags
+ *   (TCP, not in non-first fragments), an ICMP type (ICMP for IPv4, ICMPv6 for
+ *   IPv6; not in non-first fragments).
+ * - A rule matches when every constrained field matches. A field the rule
+ *   does not constrain (null below) matches every packet, also one that lacks
+ *   the field. A constrained field never matches a packet that lacks it.
+ */
+
+import type { Span } from '../policy/ast.js';
+
+export type Action = 'allow' | 'drop';
+
+/** One prefix: `bytes` is the network-order address (4 or 16 bytes) with host bits zeroed. */
+export interface Prefix {
+  family: 4 | 6;
+  bytes: number[];
+  length: number;
+  /** Canonical text, e.g. `10.0.0.0/8`, `2001:db8::/32`, `192.0.2.1/32`. */
+  text: string;
+}
+
+export interface AddressConstraint {
+  /** `!`: holds when the address is in none of the prefixes of the packet's family. */
+  negated: boolean;
+  /** Prefixes, deduplicated and sorted (family, bytes, length). */
+  prefixes: Prefix[];
+  /** Names of the sets it came from, for display. */
+  sets: string[];
+}
+
+/** Inclusive. */
+export interface PortInterval {
+  low: number;
+  high: number;
+}
+
+export interface IrRule {
+  /** Position among the interface's rules, 0-based: the rule's bit. */
+  index: number;
+  /**
+   * Stable identity for counters: the rule's name if it has one, otherwise
+   * `rule-<first 12 hex of sha256(canonical match text + action)>`.
+   */
+  id: string;
+  name?: string;
+  action: Action;
+  /** Which families the rule can match (after address, protocol and ip4/ip6 constraints). */
+  families: { ipv4: boolean; ipv6: boolean };
+  /** L4 protocol numbers the rule accepts; null = any. */
+  protocols: number[] | null;
+  src: AddressConstraint | null;
+  dst: AddressConstraint | null;
+  /** Merged, sorted, non-overlapping intervals; null = any (also no ports). */
+  sport: PortInterval[] | null;
+  dport: PortInterval[] | null;
+  /** Holds when (flags & mask) === value; null = any. */
+  tcpFlags: { mask: number; value: number } | null;
+  /** ICMP (IPv4) or ICMPv6 types, per the rule's protocol; null = any. */
+  icmpTypes: number[] | null;
+  /** The rule's source text (one line, whitespace collapsed) and span. */
+  text: string;
+  span: Span;
+}
+
+export interface IrInterface {
+  name: string;
+  defaultAction: Action;
+  rules: IrRule[];
+  span: Span;
+}
+
+export interface IrPolicy {
+  interfaces: IrInterface[];
+}

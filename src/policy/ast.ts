@@ -1,0 +1,254 @@
+/**
+ * The policy language's syntax tree. Produced by the peggy grammar
+ * (src/policy/grammar.peggy) and consumed by the compiler's passes. Every node
+ * carries the span of the text it came from, so every diagnostic can point at
+ * it. The tree is plain data: JSON-serialisable, no classes, no methods, so
+ * golden files can hold it.
+ */
+
+export interface Position {
+  /** 0-based offset into the file's text. */
+  offset: number;
+  /** 1-based. */
+  line: number;
+  /** 1-based, in characters. */
+  column: number;
+}
+
+export interface Span {
+  /** The file name as the user wrote it (or as the include resolved it). */
+  file: string;
+  start: Position;
+  end: Position;
+}
+
+export interface Node {
+  span: Span;
+}
+
+export interface Identifier extends Node {
+  kind: 'identifier';
+  name: string;
+}
+
+export interface StringLiteral extends Node {
+  kind: 'string';
+  value: string;
+}
+
+// ---- values ---------------------------------------------------------------
+
+/** An IPv4 or IPv6 address or CIDR, as written (`10.0.0.0/8`, `2001:db8::1`). */
+export interface AddressLiteral extends Node {
+  kind: 'address';
+  /** The text as written; validation happens in the compiler (bad CIDR → diagnostic). */
+  text: string;
+}
+
+/** A port number as written; range-checked in the compiler. */
+export interface PortLiteral extends Node {
+  kind: 'port';
+  value: number;
+}
+
+/** `1024-65535`, inclusive. */
+export interface PortRange extends Node {
+  kind: 'port-range';
+  low: number;
+  high: number;
+}
+
+/** `@name`: a reference to a named set. */
+export interface SetReference extends Node {
+  kind: 'set-ref';
+  name: string;
+}
+
+/** `$name`: a reference to a `define`. */
+export interface DefineReference extends Node {
+  kind: 'define-ref';
+  name: string;
+}
+
+/** A bare number where a name is also allowed (`proto 47`, `icmp type 8`). */
+export interface NumberLiteral extends Node {
+  kind: 'number';
+  value: number;
+}
+
+/** A name such as `echo-request` or `syn`. */
+export interface NameLiteral extends Node {
+  kind: 'name';
+  name: string;
+}
+
+/** `{ a, b, c }` — elements separated by commas and/or newlines. */
+export interface ValueList<T> extends Node {
+  kind: 'list';
+  elements: T[];
+}
+
+export type AddressElement = AddressLiteral | SetReference | DefineReference;
+/** What `src` / `dst` accept. */
+export type AddressValue = AddressElement | ValueList<AddressElement>;
+
+export type PortElement = PortLiteral | PortRange | DefineReference;
+/** What `sport` / `dport` accept. */
+export type PortValue = PortElement | ValueList<PortElement>;
+
+/** A define's value: whatever its uses accept (checked at each use). */
+export type DefineValue =
+  | AddressLiteral
+  | PortLiteral
+  | PortRange
+  | DefineReference
+  | SetReference
+  | ValueList<AddressLiteral | PortLiteral | PortRange | DefineReference | SetReference>;
+
+// ---- top-level items ------------------------------------------------------
+
+/** `define web = { 80, 443 }` */
+export interface Define extends Node {
+  kind: 'define';
+  name: Identifier;
+  value: DefineValue;
+}
+
+/** `set blocklist { … }` or `set bogons from "lists/bogons.txt"` */
+export interface SetDeclaration extends Node {
+  kind: 'set';
+  name: Identifier;
+  source: InlineSetSource | FileSetSource;
+}
+
+export interface InlineSetSource extends Node {
+  kind: 'inline';
+  elements: AddressElement[];
+}
+
+/**
+ * `from "file"`: one address or CIDR a line, `#` comments. The parser reads
+ * the file through the injected SourceHost and records each entry with its
+ * own span in that file (line and column of the entry).
+ */
+export interface FileSetSource extends Node {
+  kind: 'file';
+  path: StringLiteral;
+  /** The resolved path the host read; undefined when it could not be read. */
+  resolvedPath?: string;
+  elements: AddressLiteral[];
+}
+
+/** `include "other.xdpfw"` — replaced by the included file's items. */
+export interface Include extends Node {
+  kind: 'include';
+  path: StringLiteral;
+  /** The resolved path the host read. */
+  resolvedPath?: string;
+}
+
+/** `interface eth0 { … }` */
+export interface InterfaceBlock extends Node {
+  kind: 'interface';
+  /** Interface names may contain `.`, `-`, `@`… (`eth0.100`, `xdpfw-fw0`). */
+  name: Identifier;
+  statements: InterfaceStatement[];
+}
+
+export type InterfaceStatement = DefaultStatement | Rule;
+
+export type Action = 'allow' | 'drop';
+
+/** `default drop` */
+export interface DefaultStatement extends Node {
+  kind: 'default';
+  action: Action;
+}
+
+/** `allow tcp dport 22 src 192.0.2.0/28 name "ssh-admins"` */
+export interface Rule extends Node {
+  kind: 'rule';
+  action: Action;
+  matches: Match[];
+  /** `name "…"`; undefined when the rule has none. */
+  name?: StringLiteral;
+}
+
+// ---- matches --------------------------------------------------------------
+
+/** `src 10.0.0.0/8`, `dst ! @blocklist`, `src { 192.0.2.0/28, 2001:db8::/32 }` */
+export interface AddressMatch extends Node {
+  kind: 'address-match';
+  direction: 'src' | 'dst';
+  negated: boolean;
+  value: AddressValue;
+}
+
+/**
+ * `tcp`, `udp`, `icmp`, `icmpv6`, `proto 47`. `tcp flags …` and
+ * `icmp type …` / `icmpv6 type …` are parsed as separate matches that
+ * immediately follow their protocol match in `Rule.matches`.
+ */
+export interface ProtocolMatch extends Node {
+  kind: 'protocol-match';
+  protocol: 'tcp' | 'udp' | 'icmp' | 'icmpv6' | NumberLiteral;
+}
+
+/** `sport 53`, `dport 1024-65535`, `dport { 80, 443 }`, `dport $web` */
+export interface PortMatch extends Node {
+  kind: 'port-match';
+  direction: 'sport' | 'dport';
+  value: PortValue;
+}
+
+/**
+ * `tcp flags syn,fin` (all listed set) or `tcp flags syn / syn,ack` (of the
+ * flags after `/`, exactly those before it are set). Flag names: fin syn rst
+ * psh ack urg ece cwr; validated by the compiler.
+ */
+export interface TcpFlagsMatch extends Node {
+  kind: 'tcp-flags-match';
+  flags: NameLiteral[];
+  /** The part after `/`; undefined for the first form. */
+  mask?: NameLiteral[];
+}
+
+/** `icmp type echo-request`, `icmpv6 type { 128, nd-neighbor-solicit }` */
+export interface IcmpTypeMatch extends Node {
+  kind: 'icmp-type-match';
+  protocol: 'icmp' | 'icmpv6';
+  types: (NameLiteral | NumberLiteral)[];
+}
+
+/** `ip4` / `ip6` */
+export interface FamilyMatch extends Node {
+  kind: 'family-match';
+  family: 'ip4' | 'ip6';
+}
+
+export type Match =
+  | AddressMatch
+  | ProtocolMatch
+  | PortMatch
+  | TcpFlagsMatch
+  | IcmpTypeMatch
+  | FamilyMatch;
+
+export type TopLevelItem = Define | SetDeclaration | InterfaceBlock | Include;
+
+/** One parsed file; includes are expanded into `files` of the PolicyDocument. */
+export interface PolicyFile extends Node {
+  kind: 'policy-file';
+  items: TopLevelItem[];
+}
+
+/**
+ * A whole policy: the root file and every file it includes, in the order
+ * their items take effect (an include's items stand where the include is).
+ * `items` is that flattened order; `files` keeps each file for reference.
+ */
+export interface PolicyDocument {
+  root: string;
+  files: PolicyFile[];
+  items: Exclude<TopLevelItem, Include>[];
+}
