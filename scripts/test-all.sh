@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, from a bare machine: installs what is missing, builds,
+# type-checks, runs unit and kernel tests (vitest) and the network-namespace
+# test, and ends with one line "N passed, N failed" counted from the results.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+results=.test-results
+rm -rf "$results" && mkdir -p "$results"
+
+bash scripts/install-deps.sh || { echo "install-deps failed"; echo "0 passed, 1 failed"; exit 1; }
+
+failed_steps=0
+npx tsc --noEmit || failed_steps=$((failed_steps + 1))
+npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json"
+vitest_rc=$?
+bash scripts/netns-test.sh 2>&1 | tee "$results/netns.tap"
+netns_rc=${PIPESTATUS[0]}
+
+node scripts/summarize-results.mjs "$results" "$failed_steps"
+summary_rc=$?
+if [ $vitest_rc -ne 0 ] || [ $netns_rc -ne 0 ] || [ $summary_rc -ne 0 ]; then exit 1; fi
