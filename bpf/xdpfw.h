@@ -29,6 +29,15 @@
 #define XDPFW_MAX_IPV6_EXT 8 /* IPv6 extension headers skipped; more is malformed */
 #endif
 
+/*
+ * Entries of the fixed-size class tables: the program declares these as the
+ * tables' max_entries (the loader may shrink a disabled field's table to 1).
+ */
+#define XDPFW_PROTO_CLS_ENTRIES 512     /* 2 families * 256 protocols */
+#define XDPFW_PORT_CLS_ENTRIES 65536    /* xdpfw_sport_cls / xdpfw_dport_cls */
+#define XDPFW_TCPFLAGS_CLS_ENTRIES 256  /* xdpfw_tcpflags_cls */
+#define XDPFW_ICMPTYPE_CLS_ENTRIES 256  /* xdpfw_icmptype_cls */
+
 /* Actions, as stored in xdpfw_actions and cfg_default_action. */
 #define XDPFW_ACTION_DROP 1 /* == XDP_DROP */
 #define XDPFW_ACTION_PASS 2 /* == XDP_PASS */
