@@ -1,0 +1,312 @@
+import type {
+  AddressLiteral,
+  FileSetSource,
+  Include,
+  PolicyDocument,
+  PolicyFile,
+  Position,
+  Span,
+  TopLevelItem,
+} from './ast.js';
+import type { PolicyCode } from './codes.js';
+import { hasErrors, type Diagnostic } from './diagnostic.js';
+import { suggest } from './format.js';
+import { parse, SyntaxError as PeggySyntaxError, type Expectation } from './generated/parser.js';
+import type { SourceHost } from './source-host.js';
+
+export interface ParseResult {
+  /** Undefined when the text has a syntax error (peggy stops at the first). */
+  file?: PolicyFile;
+  diagnostics: Diagnostic[];
+}
+
+export interface LoadResult {
+  /** Undefined when any file of the policy had an error: nothing half-read goes on. */
+  document?: PolicyDocument;
+  /** Errors of every file (root, includes, set files), in load order. */
+  diagnostics: Diagnostic[];
+  /** The text of every file read, by the name spans use: ready for formatDiagnostic. */
+  sources: ReadonlyMap<string, string>;
+}
+
+/** Parses one policy file's text; `file` is the name its spans carry. */
+export function parsePolicyFile(text: string, file: string): ParseResult {
+  try {
+    return { file: parse(text, { grammarSource: file, suggest }) as PolicyFile, diagnostics: [] };
+  } catch (error) {
+    // Anything but a syntax error is a bug in the grammar: let it surface with its stack.
+    if (!(error instanceof PeggySyntaxError)) throw error;
+    return { diagnostics: [syntaxDiagnostic(error, text, file)] };
+  }
+}
+
+/**
+ * Reads the policy at `rootPath` and everything it pulls in: `include`d files
+ * (resolved against the including file; each file is read once, so a shared
+ * file may be included from several places) and `set … from` files. Keeps
+ * going after an error so that one run reports the errors of every file.
+ */
+export function loadPolicy(rootPath: string, host: SourceHost): LoadResult {
+  const diagnostics: Diagnostic[] = [];
+  const sources = new Map<string, string>();
+  const files: PolicyFile[] = [];
+  const items: Exclude<TopLevelItem, Include>[] = [];
+  const expanded = new Set<string>();
+
+  const read = (path: string): string | Error => {
+    try {
+      const text = host.readFile(path);
+      sources.set(path, text);
+      return text;
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  };
+
+  // `chain` is the include path from the root to `path`, to tell a cycle from
+  // a file that is merely included twice. Files are known by the host's
+  // resolved name; the root's spans keep the name the caller gave.
+  const visit = (path: string, text: string, chain: readonly string[]): void => {
+    expanded.add(path);
+    const parsed = parsePolicyFile(text, path === rootKey ? rootPath : path);
+    diagnostics.push(...parsed.diagnostics);
+    if (parsed.file === undefined) return;
+    files.push(parsed.file);
+    for (const item of parsed.file.items) {
+      if (item.kind === 'include') {
+        followInclude(item, path, [...chain, path]);
+        continue;
+      }
+      if (item.kind === 'set' && item.source.kind === 'file') loadSetFile(item.source, path);
+      items.push(item);
+    }
+  };
+
+  const followInclude = (include: Include, from: string, chain: readonly string[]): void => {
+    const written = include.path.value;
+    const resolved = resolve(host, from, written);
+    if (resolved instanceof Error) {
+      diagnostics.push(notFound('include-not-found', 'included file', written, written, resolved, include.path.span));
+      return;
+    }
+    if (chain.includes(resolved)) {
+      include.resolvedPath = resolved;
+      const shown = (key: string): string => (key === rootKey ? rootPath : key);
+      const loop = [...chain.slice(chain.indexOf(resolved)), resolved].map(shown).join(' → ');
+      diagnostics.push(
+        diagnostic('include-cycle', `include cycle: ${loop}`, include.path.span, 'a file cannot include itself, directly or through other files'),
+      );
+      return;
+    }
+    if (expanded.has(resolved)) {
+      include.resolvedPath = resolved; // already expanded where it was first included
+      return;
+    }
+    const text = read(resolved);
+    if (text instanceof Error) {
+      diagnostics.push(notFound('include-not-found', 'included file', written, resolved, text, include.path.span));
+      return;
+    }
+    include.resolvedPath = resolved;
+    visit(resolved, text, chain);
+  };
+
+  const loadSetFile = (source: FileSetSource, from: string): void => {
+    const written = source.path.value;
+    const resolved = resolve(host, from, written);
+    if (resolved instanceof Error) {
+      diagnostics.push(notFound('set-file-not-found', 'set file', written, written, resolved, source.path.span));
+      return;
+    }
+    const text = read(resolved);
+    if (text instanceof Error) {
+      diagnostics.push(notFound('set-file-not-found', 'set file', written, resolved, text, source.path.span));
+      return;
+    }
+    source.resolvedPath = resolved;
+    source.elements = parseSetFile(text, resolved, diagnostics);
+  };
+
+  const rootText = read(rootPath);
+  if (rootText instanceof Error) {
+    const span = spanAt(rootPath, '', 0, 0);
+    diagnostics.push(diagnostic('file-not-found', `cannot read policy file '${rootPath}': ${rootText.message}`, span));
+    return { diagnostics, sources };
+  }
+  // The root as an include would name it (`./a` and `/abs/a` are one file),
+  // so an include back to the root is seen as a cycle.
+  const canonicalRoot = resolve(host, rootPath, rootPath.slice(rootPath.lastIndexOf('/') + 1));
+  const rootKey = canonicalRoot instanceof Error ? rootPath : canonicalRoot;
+  visit(rootKey, rootText, []);
+  const document = hasErrors(diagnostics) ? undefined : { root: rootPath, files, items };
+  return { document, diagnostics, sources };
+}
+
+// ---- set files --------------------------------------------------------------
+
+/** More malformed lines than this are summed up in one last diagnostic (a wrong file can have millions). */
+const MAX_SET_FILE_ERRORS = 10;
+
+/**
+ * One address or CIDR a line, `#` comments, blank lines. Each entry keeps its
+ * own span in the set file, so the compiler's "invalid CIDR" points at it.
+ */
+function parseSetFile(text: string, file: string, diagnostics: Diagnostic[]): AddressLiteral[] {
+  const elements: AddressLiteral[] = [];
+  let malformed = 0;
+  let lineStart = 0;
+  for (let line = 1; lineStart <= text.length; line++) {
+    const newline = text.indexOf('\n', lineStart);
+    const lineEnd = newline === -1 ? text.length : newline;
+    const raw = text.slice(lineStart, lineEnd);
+    const hash = raw.indexOf('#');
+    const content = /\S+(?:\s+\S+)*/.exec(hash === -1 ? raw : raw.slice(0, hash));
+    if (content !== null) {
+      const start = lineStart + content.index;
+      const token = content[0];
+      const span: Span = {
+        file,
+        start: { offset: start, line, column: content.index + 1 },
+        end: { offset: start + token.length, line, column: content.index + token.length + 1 },
+      };
+      if (isAddressToken(token)) {
+        elements.push({ kind: 'address', text: token, span });
+      } else if (++malformed <= MAX_SET_FILE_ERRORS) {
+        diagnostics.push(
+          diagnostic(
+            'set-file-syntax',
+            `malformed line in set file: expected one address or CIDR, found '${clip(token)}'`,
+            span,
+            "a set file holds one address or CIDR a line; '#' starts a comment",
+          ),
+        );
+      } else if (malformed === MAX_SET_FILE_ERRORS + 1) {
+        diagnostics.push(diagnostic('set-file-syntax', `more malformed lines in set file '${file}' (only the first ${MAX_SET_FILE_ERRORS} are listed)`, span));
+      }
+    }
+    if (newline === -1) break;
+    lineStart = newline + 1;
+  }
+  return elements;
+}
+
+/** The grammar's Address token, so a set file accepts what `set x { … }` accepts. */
+function isAddressToken(token: string): boolean {
+  return /^[0-9A-Fa-f:][^\s,{}#;!@$"]*$/.test(token) && (/^[0-9]/.test(token) || token.includes(':'));
+}
+
+// ---- syntax errors ------------------------------------------------------------
+
+/**
+ * Turns peggy's error into a sentence. Errors thrown by the grammar's own
+ * `error()` already are one (peggy leaves `expected` null for them); for the
+ * others we name what was expected, the token before and the token found.
+ */
+function syntaxDiagnostic(error: PeggySyntaxError, text: string, file: string): Diagnostic {
+  const expected = error.expected as readonly Expectation[] | null;
+  if (expected === null) {
+    const { start, end } = error.location;
+    return diagnostic('syntax', error.message, spanAt(file, text, start.offset, end.offset));
+  }
+  let start = error.location.start.offset;
+  while (text[start] === ' ' || text[start] === '\t') start++;
+  const found = tokenAt(text, start);
+  const before = tokenBefore(text, start);
+  const after = before === undefined ? '' : ` after '${clip(before)}'`;
+  const message = `expected ${describeExpected(expected)}${after}, found ${found.description}`;
+  const hint = syntaxHint(expected, text, start);
+  return diagnostic('syntax', message, spanAt(file, text, start, start + found.length), hint);
+}
+
+/** Advice for the two mistakes whose bare "expected" list does not explain them. */
+function syntaxHint(expected: readonly Expectation[], text: string, offset: number): string | undefined {
+  const wanted = (what: string): boolean =>
+    expected.some((e) => (e.type === 'literal' && e.text === what) || (e.type === 'other' && e.description === what));
+  if (offset >= text.length && wanted('}')) return "a '{' above is never closed";
+  if (text[offset] === ',' && wanted('a match')) return 'a list is written in braces: dport { 80, 443 }';
+  return undefined;
+}
+
+/** Descriptions before literals, "a newline" and "end of file" last: reads best. */
+function describeExpected(expected: readonly Expectation[]): string {
+  const rank = (e: Expectation): number =>
+    e.type === 'end' ? 3 : e.type === 'other' && e.description === 'a newline' ? 2 : e.type === 'literal' ? 1 : 0;
+  const words: string[] = [];
+  for (const e of [...expected].sort((a, b) => rank(a) - rank(b))) {
+    const word =
+      e.type === 'literal' ? `'${e.text}'`
+      : e.type === 'other' ? e.description
+      : e.type === 'end' ? 'end of file'
+      : 'another character'; // an unnamed character class: name the grammar rule instead
+    // Comments and whitespace may go anywhere; listing them helps no one.
+    if (word === 'comment' || word === 'whitespace' || words.includes(word)) continue;
+    words.push(word);
+  }
+  if (words.length <= 1) return words[0] ?? 'something else';
+  return `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+}
+
+const TOKEN = /^(?:"[^"\r\n]*"?|[^\s,{}#;"]+)/;
+
+function tokenAt(text: string, offset: number): { description: string; length: number } {
+  if (offset >= text.length) return { description: 'end of file', length: 0 };
+  if (text[offset] === '\n' || text[offset] === '\r') return { description: 'end of line', length: 0 };
+  const token = TOKEN.exec(text.slice(offset, offset + 200))?.[0] ?? text[offset]!;
+  return { description: `'${clip(token)}'`, length: token.length };
+}
+
+/** The token just before `offset` on the same line, if any. */
+function tokenBefore(text: string, offset: number): string | undefined {
+  let end = offset;
+  while (end > 0 && (text[end - 1] === ' ' || text[end - 1] === '\t')) end--;
+  const last = text[end - 1];
+  if (last === undefined || last === '\n' || last === '\r') return undefined;
+  const lineStart = text.lastIndexOf('\n', end - 1) + 1;
+  if (last === '"') {
+    const open = text.lastIndexOf('"', end - 2);
+    if (open >= lineStart) return text.slice(open, end);
+  }
+  if (!/[^\s,{}#;"]/.test(last)) return last;
+  let start = end - 1;
+  while (start > lineStart && /[^\s,{}#;"]/.test(text[start - 1]!)) start--;
+  return text.slice(start, end);
+}
+
+// ---- helpers ------------------------------------------------------------------
+
+function resolve(host: SourceHost, from: string, path: string): string | Error {
+  try {
+    return host.resolve(from, path);
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+function notFound(code: PolicyCode, what: string, written: string, resolved: string, error: Error, span: Span): Diagnostic {
+  const where = resolved === written ? '' : ` (${resolved})`;
+  const hint = `'${written}' is read relative to the file that names it`;
+  return diagnostic(code, `cannot read ${what} '${written}'${where}: ${error.message}`, span, hint);
+}
+
+function diagnostic(code: PolicyCode, message: string, span: Span, hint?: string): Diagnostic {
+  return hint === undefined ? { code, severity: 'error', message, span } : { code, severity: 'error', message, span, hint };
+}
+
+function spanAt(file: string, text: string, start: number, end: number): Span {
+  return { file, start: positionAt(text, start), end: positionAt(text, end) };
+}
+
+/** Line and column (1-based, counted as peggy counts them) of an offset. */
+function positionAt(text: string, offset: number): Position {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { offset, line, column: offset - lineStart + 1 };
+}
+
+function clip(token: string): string {
+  return token.length > 40 ? `${token.slice(0, 39)}…` : token;
+}

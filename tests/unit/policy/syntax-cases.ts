@@ -1,0 +1,326 @@
+/**
+ * Every syntax error class, with the exact message, span and caret a user
+ * sees. Each input is parsed as edge.xdpfw; `at` is [line, column, end line,
+ * end column]; `excerpt` is formatDiagnostic's source and caret lines (its
+ * first line, file:line:col: error[syntax]: message, is derived from these).
+ */
+export interface SyntaxCase {
+  behaviour: string;
+  input: string;
+  message: string;
+  at: [number, number, number, number];
+  excerpt: [string, string];
+  hint?: string;
+}
+
+/** A rule (or other body) inside `interface eth0 { default drop … }`: it starts on line 3. */
+function inBlock(body: string): string {
+  return `interface eth0 {\n  default drop\n${body}\n}\n`;
+}
+
+export const syntaxCases: SyntaxCase[] = [
+  {
+    behaviour: 'a value after src that is no address, set or define lists what src accepts',
+    input: inBlock('  allow src tcp'),
+    message: "expected an address, a set (@name), a define ($name), '{' or '!' after 'src', found 'tcp'",
+    at: [3, 13, 3, 16],
+    excerpt: ['3 |   allow src tcp', '  |             ^^^'],
+  },
+  {
+    behaviour: 'a misspelt action suggests the closest action',
+    input: inBlock('  alow tcp dport 22'),
+    message: "unknown action 'alow' (did you mean 'allow'?)",
+    at: [3, 3, 3, 7],
+    excerpt: ['3 |   alow tcp dport 22', '  |   ^^^^'],
+  },
+  {
+    behaviour: 'a word that is no action and close to none says how a rule starts',
+    input: inBlock('  tcp dport 22'),
+    message: "unknown action 'tcp': a rule starts with 'allow' or 'drop'",
+    at: [3, 3, 3, 6],
+    excerpt: ['3 |   tcp dport 22', '  |   ^^^'],
+  },
+  {
+    behaviour: 'a number after a protocol lists what may follow it',
+    input: inBlock('  allow tcp 22'),
+    message: "expected a match, 'flags', 'name' or a newline after 'tcp', found '22'",
+    at: [3, 13, 3, 15],
+    excerpt: ['3 |   allow tcp 22', '  |             ^^'],
+  },
+  {
+    behaviour: 'tcp flags without a flag asks for a TCP flag',
+    input: inBlock('  allow tcp flags'),
+    message: "expected a TCP flag (fin, syn, rst, psh, ack, urg, ece, cwr) after 'flags', found end of line",
+    at: [3, 18, 3, 18],
+    excerpt: ['3 |   allow tcp flags', '  |                  ^'],
+  },
+  {
+    behaviour: 'a match keyword where a TCP flag belongs is not taken as a flag',
+    input: inBlock('  allow tcp flags dport 22'),
+    message: "expected a TCP flag (fin, syn, rst, psh, ack, urg, ece, cwr) after 'flags', found 'dport'",
+    at: [3, 19, 3, 24],
+    excerpt: ['3 |   allow tcp flags dport 22', '  |                   ^^^^^'],
+  },
+  {
+    behaviour: 'flags after a protocol other than tcp is refused',
+    input: inBlock('  allow udp flags syn'),
+    message: "'flags' must directly follow 'tcp' (as in 'tcp flags syn / syn,ack')",
+    at: [3, 13, 3, 18],
+    excerpt: ['3 |   allow udp flags syn', '  |             ^^^^^'],
+  },
+  {
+    behaviour: 'a misspelt flags keyword suggests flags',
+    input: inBlock('  allow tcp flgs syn'),
+    message: "unknown match 'flgs' (did you mean 'flags'?)",
+    at: [3, 13, 3, 17],
+    excerpt: ['3 |   allow tcp flgs syn', '  |             ^^^^'],
+  },
+  {
+    behaviour: 'a trailing comma in a flag list asks for another flag',
+    input: inBlock('  allow tcp flags syn,'),
+    message: "expected a TCP flag (fin, syn, rst, psh, ack, urg, ece, cwr) after ',', found end of line",
+    at: [3, 23, 3, 23],
+    excerpt: ['3 |   allow tcp flags syn,', '  |                       ^'],
+  },
+  {
+    behaviour: 'a slash in tcp flags must be followed by the mask flags',
+    input: inBlock('  allow tcp flags syn /'),
+    message: "expected a TCP flag (fin, syn, rst, psh, ack, urg, ece, cwr) after '/', found end of line",
+    at: [3, 24, 3, 24],
+    excerpt: ['3 |   allow tcp flags syn /', '  |                        ^'],
+  },
+  {
+    behaviour: 'icmp type without a type asks for one',
+    input: inBlock('  allow icmp type'),
+    message: "expected an ICMP type (a name such as 'echo-request', or a number) or '{' after 'type', found end of line",
+    at: [3, 18, 3, 18],
+    excerpt: ['3 |   allow icmp type', '  |                  ^'],
+  },
+  {
+    behaviour: 'type after tcp is refused',
+    input: inBlock('  allow tcp type 8'),
+    message: "'type' must directly follow 'icmp' or 'icmpv6' (as in 'icmp type echo-request')",
+    at: [3, 13, 3, 17],
+    excerpt: ['3 |   allow tcp type 8', '  |             ^^^^'],
+  },
+  {
+    behaviour: 'a second type after icmp type is refused',
+    input: inBlock('  allow icmp type echo-request type 3'),
+    message: "'type' must directly follow 'icmp' or 'icmpv6' (as in 'icmp type echo-request')",
+    at: [3, 32, 3, 36],
+    excerpt: ['3 |   allow icmp type echo-request type 3', '  |                                ^^^^'],
+  },
+  {
+    behaviour: 'proto takes a protocol number, not a name',
+    input: inBlock('  allow proto tcp'),
+    message: "expected a protocol number after 'proto', found 'tcp'",
+    at: [3, 15, 3, 18],
+    excerpt: ['3 |   allow proto tcp', '  |               ^^^'],
+  },
+  {
+    behaviour: 'a misspelt match suggests the closest match keyword',
+    input: inBlock('  allow prot 6'),
+    message: "unknown match 'prot' (did you mean 'proto'?)",
+    at: [3, 9, 3, 13],
+    excerpt: ['3 |   allow prot 6', '  |         ^^^^'],
+  },
+  {
+    behaviour: 'a port with trailing letters is not a port',
+    input: inBlock('  allow tcp dport 80x'),
+    message: "expected a port, a port range, a define ($name) or '{' after 'dport', found '80x'",
+    at: [3, 19, 3, 22],
+    excerpt: ['3 |   allow tcp dport 80x', '  |                   ^^^'],
+  },
+  {
+    behaviour: 'a port range without its upper bound is not a port',
+    input: inBlock('  allow udp dport 1024-'),
+    message: "expected a port, a port range, a define ($name) or '{' after 'dport', found '1024-'",
+    at: [3, 19, 3, 24],
+    excerpt: ['3 |   allow udp dport 1024-', '  |                   ^^^^^'],
+  },
+  {
+    behaviour: 'ports separated by a comma without braces are refused at the comma',
+    input: inBlock('  allow udp dport 80,443'),
+    message: "expected a match, 'name' or a newline after '80', found ','",
+    at: [3, 21, 3, 22],
+    excerpt: ['3 |   allow udp dport 80,443', '  |                     ^'],
+    hint: 'a list is written in braces: dport { 80, 443 }',
+  },
+  {
+    behaviour: 'list elements without a separator ask for a comma or a newline',
+    input: inBlock('  allow tcp dport { 80 443 }'),
+    message: "expected ',', '}' or a newline after '80', found '443'",
+    at: [3, 24, 3, 27],
+    excerpt: ['3 |   allow tcp dport { 80 443 }', '  |                        ^^^'],
+  },
+  {
+    behaviour: 'a bang must be followed by an address, a set or a define',
+    input: inBlock('  allow src !'),
+    message: "expected an address, a set (@name), a define ($name) or '{' after '!', found end of line",
+    at: [3, 14, 3, 14],
+    excerpt: ['3 |   allow src !', '  |              ^'],
+  },
+  {
+    behaviour: 'an at sign without a set name is refused',
+    input: inBlock('  allow dst @'),
+    message: "expected an address, a set (@name), a define ($name), '{' or '!' after 'dst', found '@'",
+    at: [3, 13, 3, 14],
+    excerpt: ['3 |   allow dst @', '  |             ^'],
+  },
+  {
+    behaviour: 'two rules on one line without a semicolon are refused at the second action',
+    input: inBlock('  allow tcp drop udp'),
+    message: "'drop' starts a new rule: put it on its own line or end the previous rule with ';'",
+    at: [3, 13, 3, 17],
+    excerpt: ['3 |   allow tcp drop udp', '  |             ^^^^'],
+  },
+  {
+    behaviour: 'text after a rule name is refused',
+    input: inBlock('  allow tcp name "a" "b"'),
+    message: 'expected a newline after \'"a"\', found \'"b"\'',
+    at: [3, 22, 3, 25],
+    excerpt: ['3 |   allow tcp name "a" "b"', '  |                      ^^^'],
+  },
+  {
+    behaviour: 'an unterminated rule name is reported from its opening quote',
+    input: inBlock('  allow tcp name "ssh'),
+    message: 'unterminated string: a string must end with \'"\' on the same line',
+    at: [3, 18, 3, 22],
+    excerpt: ['3 |   allow tcp name "ssh', '  |                  ^^^^'],
+  },
+  {
+    behaviour: 'default takes only allow or drop',
+    input: inBlock('  default deny'),
+    message: "expected 'allow' or 'drop' after 'default', found 'deny'",
+    at: [3, 11, 3, 15],
+    excerpt: ['3 |   default deny', '  |           ^^^^'],
+  },
+  {
+    behaviour: 'a line in an interface block must start with a rule or default',
+    input: inBlock('  22'),
+    message: "expected a rule, 'default' or '}', found '22'",
+    at: [3, 3, 3, 5],
+    excerpt: ['3 |   22', '  |   ^^'],
+  },
+  {
+    behaviour: 'an interface block inside another points at the missing brace',
+    input: inBlock('interface eth1 {'),
+    message: "'interface' cannot appear inside an interface block (is a '}' missing above?)",
+    at: [3, 1, 3, 10],
+    excerpt: ['3 | interface eth1 {', '  | ^^^^^^^^^'],
+  },
+  {
+    behaviour: 'a file ending inside an interface block hints at the unclosed brace',
+    input: 'interface eth0 {\n  allow tcp\n',
+    message: "expected a rule, 'default' or '}', found end of file",
+    at: [3, 1, 3, 1],
+    excerpt: ['3 | ', '  | ^'],
+    hint: "a '{' above is never closed",
+  },
+  {
+    behaviour: 'carets line up under tab-indented source',
+    input: inBlock('\tallow\tsrc\ttcp'),
+    message: "expected an address, a set (@name), a define ($name), '{' or '!' after 'src', found 'tcp'",
+    at: [3, 12, 3, 15],
+    excerpt: ['3 | \tallow\tsrc\ttcp', '  | \t     \t   \t^^^'],
+  },
+  {
+    behaviour: 'a misspelt top-level keyword suggests the keyword',
+    input: 'interfce eth0 {\n}\n',
+    message: "unknown statement 'interfce' (did you mean 'interface'?)",
+    at: [1, 1, 1, 9],
+    excerpt: ['1 | interfce eth0 {', '  | ^^^^^^^^'],
+  },
+  {
+    behaviour: 'an unknown top-level word lists what a policy holds',
+    input: 'firewall eth0 {\n}\n',
+    message: "unknown statement 'firewall': a policy holds 'define', 'set', 'include' and 'interface'",
+    at: [1, 1, 1, 9],
+    excerpt: ['1 | firewall eth0 {', '  | ^^^^^^^^'],
+  },
+  {
+    behaviour: 'a rule outside any interface block is refused',
+    input: 'allow tcp dport 22\n',
+    message: "'allow' must be inside an interface block (interface eth0 { … })",
+    at: [1, 1, 1, 6],
+    excerpt: ['1 | allow tcp dport 22', '  | ^^^^^'],
+  },
+  {
+    behaviour: 'a stray closing brace at top level lists what may stand there',
+    input: 'define web = 80\n}\n',
+    message: "expected 'define', 'set', 'include', 'interface' or end of file, found '}'",
+    at: [2, 1, 2, 2],
+    excerpt: ['2 | }', '  | ^'],
+  },
+  {
+    behaviour: 'two values after a define are refused',
+    input: 'define web = 80 443\n',
+    message: "expected a newline after '80', found '443'",
+    at: [1, 17, 1, 20],
+    excerpt: ['1 | define web = 80 443', '  |                 ^^^'],
+  },
+  {
+    behaviour: 'a define without a name is refused',
+    input: 'define = 3\n',
+    message: "expected a name after 'define', found '='",
+    at: [1, 8, 1, 9],
+    excerpt: ['1 | define = 3', '  |        ^'],
+  },
+  {
+    behaviour: 'a word in a define list is not a value',
+    input: 'define x = { 80, foo }\n',
+    message: "expected a value (port, port range, address, @set or $define) or '}' after ',', found 'foo'",
+    at: [1, 18, 1, 21],
+    excerpt: ['1 | define x = { 80, foo }', '  |                  ^^^'],
+  },
+  {
+    behaviour: 'a define list left open at the end of the file hints at the unclosed brace',
+    input: 'define web = { 80, 443 ',
+    message: "expected ',', '}' or a newline after '443', found end of file",
+    at: [1, 24, 1, 24],
+    excerpt: ['1 | define web = { 80, 443 ', '  |                        ^'],
+    hint: "a '{' above is never closed",
+  },
+  {
+    behaviour: 'a set needs from or a brace after its name',
+    input: 'set x y\n',
+    message: "expected 'from' or '{' after 'x', found 'y'",
+    at: [1, 7, 1, 8],
+    excerpt: ['1 | set x y', '  |       ^'],
+  },
+  {
+    behaviour: 'a set name must start with a letter',
+    input: 'set 1x { }\n',
+    message: "expected a name after 'set', found '1x'",
+    at: [1, 5, 1, 7],
+    excerpt: ['1 | set 1x { }', '  |     ^^'],
+  },
+  {
+    behaviour: 'a word in an inline set is not an address',
+    input: 'set x { 192.0.2.1, bad }\n',
+    message: "expected an address, a set (@name), a define ($name) or '}' after ',', found 'bad'",
+    at: [1, 20, 1, 23],
+    excerpt: ['1 | set x { 192.0.2.1, bad }', '  |                    ^^^'],
+  },
+  {
+    behaviour: 'two addresses on one line of an inline set ask for a separator',
+    input: 'set s {\n  10.0.0.0/8\n  10.1.0.0/16 10.2.0.0/16\n}\n',
+    message: "expected ',', '}' or a newline after '10.1.0.0/16', found '10.2.0.0/16'",
+    at: [3, 15, 3, 26],
+    excerpt: ['3 |   10.1.0.0/16 10.2.0.0/16', '  |               ^^^^^^^^^^^'],
+  },
+  {
+    behaviour: 'an include path must be a quoted string',
+    input: 'include foo.xdpfw\n',
+    message: "expected a quoted string after 'include', found 'foo.xdpfw'",
+    at: [1, 9, 1, 18],
+    excerpt: ['1 | include foo.xdpfw', '  |         ^^^^^^^^^'],
+  },
+  {
+    behaviour: 'an interface without a name is refused',
+    input: 'interface {\n}\n',
+    message: "expected an interface name after 'interface', found '{'",
+    at: [1, 11, 1, 12],
+    excerpt: ['1 | interface {', '  |           ^'],
+  },
+];
