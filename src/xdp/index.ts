@@ -1,0 +1,243 @@
+/**
+ * The kernel side of xdpfw in five verbs: load a compiled policy into a new
+ * program, attach it to an interface, replace the program of an attached
+ * interface atomically, detach, and read counters; plus test runs.
+ * Everything here is synchronous syscalls except map filling, which yields
+ * to the event loop between batches.
+ */
+
+import type { CompiledInterface } from '../compiler/output.js';
+import { closeFd } from './libbpf.js';
+import { MAP, rodataValues } from './layout.js';
+import {
+  attachXdp,
+  detachLink,
+  linkInfo,
+  progFdById,
+  progInfo,
+  queryXdp,
+  replaceLinkProgram,
+  type AttachMode,
+  type AttachedMode,
+  type LinkInfo,
+  type XdpQuery,
+} from './link.js';
+import {
+  fillMaps,
+  mapRefFromFd,
+  mapSizes,
+  readCounters as readCounterMaps,
+  type Counters,
+  type FillOptions,
+  type FillReport,
+} from './maps.js';
+import { defaultObjectPath, loadObject, type MapRef } from './object.js';
+import { ensureBpffs, openPinned, pinFd, pinPaths, removeInterfacePins, type PinOptions } from './pins.js';
+import { TestRunner } from './test-run.js';
+
+export interface LoadOptions extends FillOptions {
+  /** Default: bpf/xdpfw.bpf.o of this package. */
+  objectPath?: string;
+  /** Existing maps to share with the new program, by map name (e.g. pinned global counters). */
+  reuseMapFds?: Record<string, number>;
+}
+
+export interface LoadedProgram {
+  progFd: number;
+  progId: number;
+  programName: string;
+  objectPath: string;
+  maps: ReadonlyMap<string, MapRef>;
+  fill: FillReport;
+  /** Releases the program and maps; an attached link and pins keep them alive. */
+  close(): void;
+}
+
+/** Loads the XDP program with `compiled`'s constants and fills its maps. */
+export async function loadPolicyProgram(
+  compiled: CompiledInterface,
+  options: LoadOptions = {},
+): Promise<LoadedProgram> {
+  const objectPath = options.objectPath ?? defaultObjectPath();
+  const loaded = loadObject(objectPath, {
+    rodata: rodataValues(compiled.constants),
+    maxEntries: mapSizes(compiled),
+    reuseMapFds: options.reuseMapFds,
+  });
+  try {
+    const fill = await fillMaps(loaded.maps, compiled, options);
+    return {
+      progFd: loaded.progFd,
+      progId: progInfo(loaded.progFd).id,
+      programName: loaded.programName,
+      objectPath,
+      maps: loaded.maps,
+      fill,
+      close: () => loaded.close(),
+    };
+  } catch (err) {
+    loaded.close();
+    throw err;
+  }
+}
+
+export interface AttachResult {
+  ifname: string;
+  ifindex: number;
+  mode: AttachedMode;
+  nativeError?: string;
+  linkId: number;
+  progId: number;
+  pinDir: string;
+}
+
+function pinMaps(loaded: LoadedProgram, paths: ReturnType<typeof pinPaths>): void {
+  for (const [name, file] of [
+    [MAP.ruleCounters, paths.ruleCounters],
+    [MAP.counters, paths.counters],
+  ] as const) {
+    const map = loaded.maps.get(name);
+    if (!map) throw new Error(`the BPF object has no map ${name}`);
+    pinFd(map.fd, file, `map ${name}`);
+  }
+}
+
+/** Closes `fd` after `body`, whatever happens. */
+function withFd<T>(fd: number, body: (fd: number) => T): T {
+  try {
+    return body(fd);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/**
+ * Attaches a loaded program to `ifname` with a new link and pins the link and
+ * the counter maps, so the program stays attached after this process exits.
+ * Refuses when xdpfw is already attached there: use `replace`.
+ */
+export function attach(loaded: LoadedProgram, ifname: string, mode: AttachMode, o: PinOptions = {}): AttachResult {
+  ensureBpffs(o);
+  const paths = pinPaths(ifname, o);
+  const existing = openPinned(paths.link, `link of ${ifname}`);
+  if (existing !== null) {
+    const live = withFd(existing, (fd) => linkInfo(fd).ifindex !== 0);
+    if (live) throw new Error(`xdpfw is already attached to ${ifname}: replace its program instead`);
+    removeInterfacePins(ifname, o); // a link whose interface went away
+  }
+  const a = attachXdp(loaded.progFd, ifname, mode);
+  return withFd(a.linkFd, (linkFd) => {
+    try {
+      pinFd(linkFd, paths.link, `the XDP link of ${ifname}`);
+      pinMaps(loaded, paths);
+    } catch (err) {
+      removeInterfacePins(ifname, o); // closing the last fd then detaches the link
+      throw err;
+    }
+    const info = linkInfo(linkFd);
+    const result: AttachResult = {
+      ifname,
+      ifindex: a.ifindex,
+      mode: a.mode,
+      linkId: info.linkId,
+      progId: info.progId,
+      pinDir: paths.dir,
+    };
+    if (a.nativeError) result.nativeError = a.nativeError;
+    return result;
+  });
+}
+
+/**
+ * Swaps the program attached to `ifname` for `loaded` in one step (no
+ * packet goes unfiltered), as a compare-and-swap against the program found
+ * attached, or against `expectedProgId` when given; then repins the maps.
+ */
+export function replace(
+  loaded: LoadedProgram,
+  ifname: string,
+  options: PinOptions & { expectedProgId?: number } = {},
+): { oldProgId: number; newProgId: number } {
+  const paths = pinPaths(ifname, options);
+  const link = openPinned(paths.link, `link of ${ifname}`);
+  if (link === null) throw new Error(`xdpfw is not attached to ${ifname} (no pin at ${paths.link})`);
+  return withFd(link, (linkFd) => {
+    const current = linkInfo(linkFd);
+    if (current.ifindex === 0) throw new Error(`the xdpfw link of ${ifname} is detached (interface gone?)`);
+    const expected = options.expectedProgId ?? current.progId;
+    if (current.progId !== expected) {
+      throw new Error(`${ifname} runs program ${current.progId}, not the expected ${expected}`);
+    }
+    withFd(progFdById(expected), (oldFd) => replaceLinkProgram(linkFd, loaded.progFd, oldFd));
+    pinMaps(loaded, paths);
+    return { oldProgId: current.progId, newProgId: linkInfo(linkFd).progId };
+  });
+}
+
+/** Detaches xdpfw from `ifname` and removes its pins; false when it was not attached. */
+export function detach(ifname: string, o: PinOptions = {}): boolean {
+  const link = openPinned(pinPaths(ifname, o).link, `link of ${ifname}`);
+  if (link === null) {
+    removeInterfacePins(ifname, o);
+    return false;
+  }
+  withFd(link, (fd) => {
+    if (linkInfo(fd).ifindex !== 0) detachLink(fd);
+  });
+  removeInterfacePins(ifname, o);
+  return true;
+}
+
+export interface InterfaceStatus {
+  xdp: XdpQuery;
+  /** The pinned xdpfw link, if any. */
+  link: LinkInfo | null;
+}
+
+export function status(ifname: string, o: PinOptions = {}): InterfaceStatus {
+  const xdp = queryXdp(ifname);
+  const fd = openPinned(pinPaths(ifname, o).link, `link of ${ifname}`);
+  return { xdp, link: fd === null ? null : withFd(fd, linkInfo) };
+}
+
+/** Counters of a loaded program, or of the program attached to an interface (from its pins). */
+export function readCounters(
+  source: LoadedProgram | { ifname: string },
+  o: PinOptions & { nrules?: number } = {},
+): Counters {
+  if ('maps' in source) {
+    const rules = source.maps.get(MAP.ruleCounters);
+    const global = source.maps.get(MAP.counters);
+    if (!rules || !global) throw new Error('the BPF object has no counter maps');
+    return readCounterMaps(rules, global, o.nrules);
+  }
+  const paths = pinPaths(source.ifname, o);
+  const open = (file: string, what: string): number => {
+    const fd = openPinned(file, what);
+    if (fd === null) throw new Error(`xdpfw is not attached to ${source.ifname} (no pin at ${file})`);
+    return fd;
+  };
+  return withFd(open(paths.ruleCounters, 'rule counters'), (rulesFd) =>
+    withFd(open(paths.counters, 'counters'), (countersFd) =>
+      readCounterMaps(mapRefFromFd(rulesFd, 'rule_counters'), mapRefFromFd(countersFd, 'counters'), o.nrules),
+    ),
+  );
+}
+
+let runner: TestRunner | null = null;
+
+/** The XDP action (0 aborted, 1 drop, 2 pass, 3 tx, 4 redirect) of `progFd` for one frame. */
+export function testRun(progFd: number, frame: Uint8Array): number {
+  if (runner?.progFd !== progFd) runner = new TestRunner(progFd);
+  return runner.run(frame);
+}
+
+export { KernelError, UnsupportedFeatureError, VerifierError, errnoName, errnoSentence } from './errors.js';
+export { ensureBpffs, netnsId, pinPaths, readState, removeState, statePath, writeState } from './pins.js';
+export type { PinOptions } from './pins.js';
+export { TestRunner, xdpActionName } from './test-run.js';
+export { queryXdp } from './link.js';
+export type { AttachMode, AttachedMode, LinkInfo, XdpQuery } from './link.js';
+export type { Counters, FillProgress, FillReport } from './maps.js';
+export type { CounterValue } from './layout.js';
+export type { MapRef } from './object.js';

@@ -1,0 +1,285 @@
+/**
+ * The only file that declares C functions: libbpf 1.1 (`libbpf.so.1`) and the
+ * few libc calls the loader needs, bound through koffi 3.
+ *
+ * koffi 3 hands pointers around as bare BigInts, so a `bpf_map *` passed where
+ * a `bpf_object *` belongs would crash in C. Every libbpf handle is therefore
+ * wrapped in its own class here, and the raw bindings are not exported.
+ *
+ * Conventions (libbpf 1.x): int-returning calls return `-errno`; pointer-
+ * returning calls return NULL with errno set, read at once with `lastErrno()`.
+ * Buffers passed as `void *` are read/written in place by C.
+ */
+
+import koffi from 'koffi';
+
+const libbpf = koffi.load('libbpf.so.1');
+const libc = koffi.load('libc.so.6');
+
+/* ---- opaque handles ------------------------------------------------------ */
+
+export class BpfObjectHandle {
+  readonly kind = 'bpf_object' as const;
+  constructor(readonly ptr: bigint) {}
+}
+export class BpfMapHandle {
+  readonly kind = 'bpf_map' as const;
+  constructor(readonly ptr: bigint) {}
+}
+export class BpfProgramHandle {
+  readonly kind = 'bpf_program' as const;
+  constructor(readonly ptr: bigint) {}
+}
+export class BtfHandle {
+  readonly kind = 'btf' as const;
+  constructor(readonly ptr: bigint) {}
+}
+
+type Ptr = bigint | null;
+
+/* ---- raw bindings -------------------------------------------------------- */
+
+const PrintFn = koffi.proto('int xdpfw_libbpf_print_fn(int level, void *fmt, void *ap)');
+
+const c = {
+  libbpf_set_print: libbpf.func('void *libbpf_set_print(xdpfw_libbpf_print_fn *fn)'),
+  libbpf_num_possible_cpus: libbpf.func('int libbpf_num_possible_cpus(void)'),
+
+  bpf_object__open_file: libbpf.func('void *bpf_object__open_file(const char *path, void *opts)'),
+  bpf_object__load: libbpf.func('int bpf_object__load(void *obj)'),
+  bpf_object__close: libbpf.func('void bpf_object__close(void *obj)'),
+  bpf_object__find_map_by_name: libbpf.func(
+    'void *bpf_object__find_map_by_name(void *obj, const char *name)',
+  ),
+  bpf_object__next_map: libbpf.func('void *bpf_object__next_map(void *obj, void *map)'),
+  bpf_object__next_program: libbpf.func('void *bpf_object__next_program(void *obj, void *prog)'),
+  bpf_object__btf: libbpf.func('void *bpf_object__btf(void *obj)'),
+
+  bpf_map__name: libbpf.func('const char *bpf_map__name(void *map)'),
+  bpf_map__fd: libbpf.func('int bpf_map__fd(void *map)'),
+  bpf_map__type: libbpf.func('int bpf_map__type(void *map)'),
+  bpf_map__key_size: libbpf.func('uint32_t bpf_map__key_size(void *map)'),
+  bpf_map__value_size: libbpf.func('uint32_t bpf_map__value_size(void *map)'),
+  bpf_map__max_entries: libbpf.func('uint32_t bpf_map__max_entries(void *map)'),
+  bpf_map__set_max_entries: libbpf.func('int bpf_map__set_max_entries(void *map, uint32_t n)'),
+  bpf_map__initial_value: libbpf.func('void *bpf_map__initial_value(void *map, void *psize)'),
+  bpf_map__set_initial_value: libbpf.func('int bpf_map__set_initial_value(void *map, void *data, size_t size)'),
+  bpf_map__reuse_fd: libbpf.func('int bpf_map__reuse_fd(void *map, int fd)'),
+
+  bpf_program__name: libbpf.func('const char *bpf_program__name(void *prog)'),
+  bpf_program__fd: libbpf.func('int bpf_program__fd(void *prog)'),
+  bpf_program__type: libbpf.func('int bpf_program__type(void *prog)'),
+
+  btf__find_by_name_kind: libbpf.func('int32_t btf__find_by_name_kind(void *btf, const char *name, uint32_t kind)'),
+  btf__type_by_id: libbpf.func('void *btf__type_by_id(void *btf, uint32_t id)'),
+  btf__name_by_offset: libbpf.func('const char *btf__name_by_offset(void *btf, uint32_t off)'),
+
+  bpf_map_update_elem: libbpf.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'),
+  bpf_map_lookup_elem: libbpf.func('int bpf_map_lookup_elem(int fd, void *key, void *value)'),
+  bpf_map_update_batch: libbpf.func(
+    'int bpf_map_update_batch(int fd, void *keys, void *values, void *count, void *opts)',
+  ),
+  bpf_map_lookup_batch: libbpf.func(
+    'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)',
+  ),
+  bpf_obj_get: libbpf.func('int bpf_obj_get(const char *path)'),
+  bpf_obj_pin: libbpf.func('int bpf_obj_pin(int fd, const char *path)'),
+  bpf_obj_get_info_by_fd: libbpf.func('int bpf_obj_get_info_by_fd(int fd, void *info, void *len)'),
+  bpf_prog_get_fd_by_id: libbpf.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
+  bpf_link_create: libbpf.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
+  bpf_link_update: libbpf.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'),
+  bpf_link_detach: libbpf.func('int bpf_link_detach(int link_fd)'),
+  bpf_xdp_query: libbpf.func('int bpf_xdp_query(int ifindex, int flags, void *opts)'),
+  bpf_prog_test_run_opts: libbpf.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
+
+  vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, void *fmt, void *ap)'),
+  if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
+  if_indextoname: libc.func('void *if_indextoname(unsigned int index, void *buf)'),
+  close: libc.func('int close(int fd)'),
+  statfs: libc.func('int statfs(const char *path, void *buf)'),
+  mount: libc.func(
+    'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+  ),
+};
+
+/** errno of the last failed call on this thread; read it right after the call. */
+export function lastErrno(): number {
+  return koffi.errno();
+}
+
+/* ---- libbpf messages ----------------------------------------------------- */
+
+export type LibbpfLevel = 'warn' | 'info' | 'debug';
+export interface LibbpfMessage {
+  level: LibbpfLevel;
+  text: string;
+}
+
+const LEVELS: LibbpfLevel[] = ['warn', 'info', 'debug'];
+const MESSAGE_LIMIT = 200;
+const formatBuffer = Buffer.alloc(64 * 1024);
+const captured: LibbpfMessage[] = [];
+let printRegistered: bigint | null = null;
+
+/**
+ * Route libbpf's messages into a ring of the last 200 (debug ones dropped),
+ * so a failed call can show what libbpf said. Idempotent.
+ */
+export function captureLibbpfMessages(): void {
+  if (printRegistered !== null) return;
+  const fn = (level: number, fmt: bigint, ap: bigint): number => {
+    if (level > 1) return 0; // LIBBPF_DEBUG: too chatty to keep
+    const n = c.vsnprintf(formatBuffer, formatBuffer.length, fmt, ap) as number;
+    const len = Math.max(0, Math.min(n, formatBuffer.length - 1));
+    captured.push({ level: LEVELS[level] ?? 'debug', text: formatBuffer.toString('utf8', 0, len) });
+    if (captured.length > MESSAGE_LIMIT) captured.splice(0, captured.length - MESSAGE_LIMIT);
+    return 0;
+  };
+  printRegistered = koffi.register(fn, koffi.pointer(PrintFn));
+  c.libbpf_set_print(printRegistered);
+}
+
+/** Messages printed since `clearLibbpfMessages()`; trimmed of trailing newlines. */
+export function libbpfMessages(): LibbpfMessage[] {
+  return captured.map((m) => ({ level: m.level, text: m.text.replace(/^libbpf: /, '').replace(/\n+$/, '') }));
+}
+
+export function clearLibbpfMessages(): void {
+  captured.length = 0;
+}
+
+/* ---- objects, maps, programs, BTF ---------------------------------------- */
+
+export function objectOpenFile(path: string, opts: Buffer): BpfObjectHandle | number {
+  const p = c.bpf_object__open_file(path, opts) as Ptr;
+  return p === null ? lastErrno() : new BpfObjectHandle(p);
+}
+export const objectLoad = (o: BpfObjectHandle): number => c.bpf_object__load(o.ptr) as number;
+export const objectClose = (o: BpfObjectHandle): void => void c.bpf_object__close(o.ptr);
+export function objectFindMap(o: BpfObjectHandle, name: string): BpfMapHandle | null {
+  const p = c.bpf_object__find_map_by_name(o.ptr, name) as Ptr;
+  return p === null ? null : new BpfMapHandle(p);
+}
+export function objectMaps(o: BpfObjectHandle): BpfMapHandle[] {
+  const maps: BpfMapHandle[] = [];
+  for (let p = c.bpf_object__next_map(o.ptr, null) as Ptr; p !== null; p = c.bpf_object__next_map(o.ptr, p) as Ptr) {
+    maps.push(new BpfMapHandle(p));
+  }
+  return maps;
+}
+export function objectPrograms(o: BpfObjectHandle): BpfProgramHandle[] {
+  const progs: BpfProgramHandle[] = [];
+  for (
+    let p = c.bpf_object__next_program(o.ptr, null) as Ptr;
+    p !== null;
+    p = c.bpf_object__next_program(o.ptr, p) as Ptr
+  ) {
+    progs.push(new BpfProgramHandle(p));
+  }
+  return progs;
+}
+export function objectBtf(o: BpfObjectHandle): BtfHandle | null {
+  const p = c.bpf_object__btf(o.ptr) as Ptr;
+  return p === null ? null : new BtfHandle(p);
+}
+
+export const mapName = (m: BpfMapHandle): string => c.bpf_map__name(m.ptr) as string;
+export const mapFd = (m: BpfMapHandle): number => c.bpf_map__fd(m.ptr) as number;
+export const mapType = (m: BpfMapHandle): number => c.bpf_map__type(m.ptr) as number;
+export const mapKeySize = (m: BpfMapHandle): number => c.bpf_map__key_size(m.ptr) as number;
+export const mapValueSize = (m: BpfMapHandle): number => c.bpf_map__value_size(m.ptr) as number;
+export const mapMaxEntries = (m: BpfMapHandle): number => c.bpf_map__max_entries(m.ptr) as number;
+export const mapSetMaxEntries = (m: BpfMapHandle, n: number): number => c.bpf_map__set_max_entries(m.ptr, n) as number;
+export const mapReuseFd = (m: BpfMapHandle, fd: number): number => c.bpf_map__reuse_fd(m.ptr, fd) as number;
+
+/** A copy of the map's initial data (`.rodata`, `.data`), or null if it has none. */
+export function mapInitialValue(m: BpfMapHandle): Buffer | null {
+  const size = Buffer.alloc(8);
+  const p = c.bpf_map__initial_value(m.ptr, size) as Ptr;
+  if (p === null) return null;
+  const n = Number(size.readBigUInt64LE(0));
+  return Buffer.from(new Uint8Array(koffi.view(p, n)));
+}
+export const mapSetInitialValue = (m: BpfMapHandle, data: Buffer): number =>
+  c.bpf_map__set_initial_value(m.ptr, data, data.length) as number;
+
+export const programName = (p: BpfProgramHandle): string => c.bpf_program__name(p.ptr) as string;
+export const programFd = (p: BpfProgramHandle): number => c.bpf_program__fd(p.ptr) as number;
+export const programType = (p: BpfProgramHandle): number => c.bpf_program__type(p.ptr) as number;
+
+export const btfFindByNameKind = (b: BtfHandle, name: string, kind: number): number =>
+  c.btf__find_by_name_kind(b.ptr, name, kind) as number;
+/** `struct btf_type` and the `vlen` records that follow it, as raw bytes. */
+export function btfTypeBytes(b: BtfHandle, id: number, length: number): DataView | null {
+  const p = c.btf__type_by_id(b.ptr, id) as Ptr;
+  return p === null ? null : new DataView(koffi.view(p, length));
+}
+export const btfNameByOffset = (b: BtfHandle, off: number): string =>
+  (c.btf__name_by_offset(b.ptr, off) as string | null) ?? '';
+
+export const numPossibleCpus = (): number => c.libbpf_num_possible_cpus() as number;
+
+/* ---- bpf() syscall wrappers ---------------------------------------------- */
+
+export const mapUpdateElem = (fd: number, key: Buffer, value: Buffer, flags = 0): number =>
+  c.bpf_map_update_elem(fd, key, value, flags) as number;
+export const mapLookupElem = (fd: number, key: Buffer, value: Buffer): number =>
+  c.bpf_map_lookup_elem(fd, key, value) as number;
+/** `count` is a 4-byte buffer: in = entries offered, out = entries done. */
+export const mapUpdateBatch = (fd: number, keys: Buffer, values: Buffer, count: Buffer, opts: Buffer): number =>
+  c.bpf_map_update_batch(fd, keys, values, count, opts) as number;
+export const mapLookupBatch = (
+  fd: number,
+  inBatch: Buffer | null,
+  outBatch: Buffer,
+  keys: Buffer,
+  values: Buffer,
+  count: Buffer,
+  opts: Buffer,
+): number => c.bpf_map_lookup_batch(fd, inBatch, outBatch, keys, values, count, opts) as number;
+
+export const objGet = (path: string): number => c.bpf_obj_get(path) as number;
+export const objPin = (fd: number, path: string): number => c.bpf_obj_pin(fd, path) as number;
+/** Fills `info` (zeroed, sized for the struct) for a prog, map or link fd. */
+export function objGetInfoByFd(fd: number, info: Buffer): number {
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(info.length, 0);
+  return c.bpf_obj_get_info_by_fd(fd, info, len) as number;
+}
+export const progGetFdById = (id: number): number => c.bpf_prog_get_fd_by_id(id) as number;
+export const linkCreate = (progFd: number, targetFd: number, attachType: number, opts: Buffer): number =>
+  c.bpf_link_create(progFd, targetFd, attachType, opts) as number;
+export const linkUpdate = (linkFd: number, newProgFd: number, opts: Buffer): number =>
+  c.bpf_link_update(linkFd, newProgFd, opts) as number;
+export const linkDetach = (linkFd: number): number => c.bpf_link_detach(linkFd) as number;
+export const xdpQuery = (ifindex: number, flags: number, opts: Buffer): number =>
+  c.bpf_xdp_query(ifindex, flags, opts) as number;
+/** The hot path of test runs: the caller owns and pre-lays `opts`. */
+export const progTestRun = c.bpf_prog_test_run_opts as (progFd: number, opts: Buffer) => number;
+
+/* ---- libc ---------------------------------------------------------------- */
+
+/** 0 when the interface does not exist (errno says why). */
+export const ifNameToIndex = (name: string): number => c.if_nametoindex(name) as number;
+export function ifIndexToName(index: number): string | null {
+  const buf = Buffer.alloc(16); // IF_NAMESIZE
+  const p = c.if_indextoname(index, buf) as Ptr;
+  return p === null ? null : buf.toString('utf8', 0, buf.indexOf(0));
+}
+/** Closes a file descriptor; returns errno or 0. */
+export function closeFd(fd: number): number {
+  return (c.close(fd) as number) === 0 ? 0 : lastErrno();
+}
+/** The filesystem magic (`f_type`) of the filesystem holding `path`, or -errno. */
+export function statfsMagic(path: string): number {
+  const buf = Buffer.alloc(120); // struct statfs on 64-bit Linux
+  if ((c.statfs(path, buf) as number) !== 0) return -lastErrno();
+  return Number(buf.readBigInt64LE(0));
+}
+/** mount(2); returns 0 or errno. */
+export function mount(source: string, target: string, fstype: string, flags: number, data: string | null): number {
+  return (c.mount(source, target, fstype, flags, data) as number) === 0 ? 0 : lastErrno();
+}
+
+/** The address of a Buffer's bytes (stable: Buffer.alloc'd memory never moves). */
+export const addressOf = (b: Buffer): bigint => koffi.address(b);

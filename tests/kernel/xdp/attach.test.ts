@@ -1,0 +1,140 @@
+/**
+ * Attach, replace and detach on a veth inside throwaway namespaces. Every
+ * xdpfw call runs in a child `ip netns exec NS node …` that exits right after,
+ * as the CLI would: what survives is what the pins keep.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { ensureBpffs } from '../../../src/xdp/index.js';
+import { bpffsRoot } from '../../../src/xdp/pins.js';
+import { REPO, TestNetns, fixtureObject, run, skipUnlessRoot } from './helpers/env.js';
+
+const CHILD = path.join(REPO, 'tests/kernel/xdp/helpers/attach-child.ts');
+const XDP_ATTACHED_DRV = 1;
+const XDP_ATTACHED_SKB = 2;
+
+interface ChildError {
+  error: { name: string; message: string; errnoName?: string };
+}
+
+describe.skipIf(skipUnlessRoot('xdp attach tests'))('attaching to a veth in a test namespace', () => {
+  const ns = new TestNetns('attach');
+  let object: string;
+  let netnsPins: string;
+
+  /** Runs one xdpfw operation in a fresh process inside the namespace. */
+  function child<T>(command: string, ifname: string, arg = ''): T | ChildError {
+    try {
+      return JSON.parse(ns.node(CHILD, [command, object, ifname, arg])) as T;
+    } catch (err) {
+      const out = (err as { stdout?: string }).stdout;
+      if (out) return JSON.parse(out) as ChildError;
+      throw err;
+    }
+  }
+  function ok<T>(command: string, ifname: string, arg = ''): T {
+    const r = child<T>(command, ifname, arg);
+    if (r && typeof r === 'object' && 'error' in r) throw new Error(`child ${command} failed: ${r.error.message}`);
+    return r as T;
+  }
+
+  beforeAll(() => {
+    object = fixtureObject('mini');
+    ensureBpffs(); // in the host mount namespace, so the children's pins outlive them
+    ns.create();
+    netnsPins = path.join(bpffsRoot(), `net-${fs.statSync(`/run/netns/${ns.name}`).ino}`);
+  });
+
+  afterAll(() => {
+    try {
+      if (netnsPins && fs.existsSync(netnsPins)) child('detach', 'veth0');
+    } finally {
+      ns.destroy();
+      if (netnsPins) fs.rmSync(netnsPins, { recursive: true, force: true });
+    }
+  });
+
+  let firstProgId = 0;
+
+  it('attaches in auto mode (native on veth), and the pinned link keeps it attached after the process exits', () => {
+    const r = ok<{ mode: string; progId: number; pinDir: string }>('attach', 'veth0', 'auto:drop');
+    expect(r.mode).toBe('native');
+    expect(r.pinDir).toBe(path.join(netnsPins, 'veth0'));
+    // the child has exited: only the pin holds the link now
+    expect(ns.xdpProg()).toEqual({ id: r.progId, mode: XDP_ATTACHED_DRV });
+    expect(fs.readdirSync(r.pinDir).sort()).toEqual(['counters', 'link', 'rule_counters']);
+    firstProgId = r.progId;
+
+    const s = ok<{ link: { progId: number }; xdp: { mode: string } }>('status', 'veth0');
+    expect(s.link.progId).toBe(r.progId);
+    expect(s.xdp.mode).toBe('native');
+  });
+
+  it('enforces the attached policy on real traffic and counts it in the pinned maps', () => {
+    expect(ns.pingFromPeer()).toBe(false); // default drop
+    const c = ok<{ default: string }>('counters', 'veth0');
+    expect(Number(c.default)).toBeGreaterThan(0);
+  });
+
+  it('refuses a second attach to the same interface and points to replace', () => {
+    const r = child('attach', 'veth0', 'auto:allow') as ChildError;
+    expect(r.error.message).toMatch(/already attached to veth0: replace/);
+    expect(ns.xdpProg()?.id).toBe(firstProgId);
+  });
+
+  it('replaces the program atomically: ip link shows the new id and traffic follows the new policy', () => {
+    const r = ok<{ oldProgId: number; newProgId: number }>('replace', 'veth0', 'allow');
+    expect(r.oldProgId).toBe(firstProgId);
+    expect(r.newProgId).not.toBe(firstProgId);
+    expect(ns.xdpProg()).toEqual({ id: r.newProgId, mode: XDP_ATTACHED_DRV });
+    expect(ns.pingFromPeer()).toBe(true);
+  });
+
+  it('detaches: ip link shows no program and the pins are gone', () => {
+    expect(ok<{ detached: boolean }>('detach', 'veth0')).toEqual({ detached: true });
+    expect(ns.xdpProg()).toBeNull();
+    expect(fs.existsSync(path.join(netnsPins, 'veth0'))).toBe(false);
+    expect(ok<{ detached: boolean }>('detach', 'veth0')).toEqual({ detached: false });
+  });
+
+  it('attaches in generic mode when asked', () => {
+    const r = ok<{ mode: string; progId: number }>('attach', 'veth0', 'generic:allow');
+    expect(r.mode).toBe('generic');
+    expect(ns.xdpProg()).toEqual({ id: r.progId, mode: XDP_ATTACHED_SKB });
+    ok('detach', 'veth0');
+    expect(ns.xdpProg()).toBeNull();
+  });
+
+  it('falls back to generic in auto mode where the driver has no native XDP (lo), and says why', () => {
+    const native = child('attach', 'lo', 'native:allow') as ChildError;
+    expect(native.error.errnoName).toBe('EOPNOTSUPP');
+    expect(native.error.message).toBe(
+      'attaching the XDP program to lo in native mode: EOPNOTSUPP: the driver does not support native XDP: use --mode generic or auto',
+    );
+    const auto = ok<{ mode: string; nativeError: string }>('attach', 'lo', 'auto:allow');
+    expect(auto).toMatchObject({ mode: 'generic', nativeError: 'EOPNOTSUPP' });
+    ok('detach', 'lo');
+  });
+
+  it('reports EBUSY when a program attached by someone else (netlink) is in the way', () => {
+    const pinDir = path.join(bpffsRoot(), `xdpfw-t-foreign-${process.pid}`);
+    fs.mkdirSync(pinDir, { recursive: true });
+    try {
+      run('bpftool', ['prog', 'load', object, path.join(pinDir, 'prog'), 'type', 'xdp']);
+      run('ip', ['netns', 'exec', ns.name, 'bpftool', 'net', 'attach', 'xdpgeneric', 'pinned', path.join(pinDir, 'prog'), 'dev', 'veth0']);
+      const r = child('attach', 'veth0', 'generic:allow') as ChildError;
+      expect(r.error.errnoName).toBe('EBUSY');
+      expect(r.error.message).toMatch(/EBUSY: another XDP program is attached \(not by xdpfw\?\)/);
+    } finally {
+      try {
+        run('ip', ['netns', 'exec', ns.name, 'bpftool', 'net', 'detach', 'xdpgeneric', 'dev', 'veth0']);
+      } finally {
+        fs.rmSync(pinDir, { recursive: true, force: true });
+      }
+    }
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * src/xdp/layout.ts against bpf/xdpfw.h: sizes, offsets and constants as
+ * clang lays them out in BTF, and the map geometry of the BPF objects.
+ * Needs clang and bpftool, no privileges.
+ */
+
+import fs from 'node:fs';
+
+import { describe, expect, it } from 'vitest';
+
+import {
+  ACTION,
+  COUNTER_INDEX,
+  FIELD,
+  MAP_LAYOUT,
+  MAP_NAMES,
+  MAX_RULES,
+  MAX_WORDS,
+  NCOUNTERS,
+  NFIELDS,
+  RODATA_VARS,
+  STRUCT,
+} from '../../../src/xdp/layout.js';
+import { defaultObjectPath, inspectObject } from '../../../src/xdp/object.js';
+import { dumpBtf, type BtfDump } from './helpers/btf.js';
+import { fixtureObject } from './helpers/env.js';
+
+function expectStructsMatch(btf: BtfDump, only?: (name: string) => boolean): void {
+  for (const [name, layout] of Object.entries(STRUCT)) {
+    const c = btf.structs.get(name);
+    if (!c && only && !only(name)) continue;
+    expect(c, `struct ${name} in BTF`).toBeDefined();
+    expect({ name, size: c!.size, fields: c!.members }).toEqual({ name, size: layout.size, fields: layout.fields });
+  }
+}
+
+function expectObjectMatches(file: string): void {
+  const spec = inspectObject(file);
+  for (const name of MAP_NAMES) {
+    const map = spec.maps.find((m) => m.name === name);
+    expect(map, `map ${name} in ${file}`).toBeDefined();
+    expect({ name, keySize: map!.keySize, valueSize: map!.valueSize }).toEqual({ name, ...MAP_LAYOUT[name] });
+  }
+  const rodata = Object.fromEntries([...spec.rodata].map(([name, v]) => [name, v.size]));
+  expect(rodata).toMatchObject(RODATA_VARS);
+}
+
+describe('the map codecs mirror bpf/xdpfw.h', () => {
+  const header = dumpBtf(fixtureObject('layout-probe'));
+
+  it('has the header struct sizes and field offsets', () => {
+    expectStructsMatch(header);
+  });
+
+  it('has the header enums and limits', () => {
+    const field = header.enums.get('xdpfw_field')!;
+    expect(field).toEqual({
+      XDPFW_FIELD_PROTO: FIELD.proto,
+      XDPFW_FIELD_SRC: FIELD.src,
+      XDPFW_FIELD_DST: FIELD.dst,
+      XDPFW_FIELD_SPORT: FIELD.sport,
+      XDPFW_FIELD_DPORT: FIELD.dport,
+      XDPFW_FIELD_TCPFLAGS: FIELD.tcpFlags,
+      XDPFW_FIELD_ICMPTYPE: FIELD.icmpType,
+      XDPFW_NFIELDS: NFIELDS,
+    });
+    expect(header.enums.get('xdpfw_counter_index')).toEqual({
+      XDPFW_CNT_DEFAULT: COUNTER_INDEX.default,
+      XDPFW_CNT_MALFORMED: COUNTER_INDEX.malformed,
+      XDPFW_CNT_NON_IP: COUNTER_INDEX.nonIp,
+      XDPFW_CNT_FRAGMENT: COUNTER_INDEX.fragment,
+      XDPFW_NCOUNTERS: NCOUNTERS,
+    });
+    expect(header.enums.get('xdpfw_probe_defines')).toMatchObject({
+      PROBE_MAX_RULES: MAX_RULES,
+      PROBE_MAX_WORDS: MAX_WORDS,
+      PROBE_ACTION_DROP: ACTION.drop,
+      PROBE_ACTION_PASS: ACTION.pass,
+    });
+  });
+
+  it('matches the maps and .rodata of the test stand-in object', () => {
+    expectObjectMatches(fixtureObject('mini'));
+  });
+
+  const real = defaultObjectPath();
+  const haveReal = fs.existsSync(real);
+  if (!haveReal && process.env.CI !== 'true') {
+    console.warn(`\n*** SKIPPED the check of ${real}: not built yet (make -C bpf) ***\n`);
+  }
+
+  it.skipIf(!haveReal && process.env.CI !== 'true')('matches the maps, .rodata and BTF structs of bpf/xdpfw.bpf.o', () => {
+    expectObjectMatches(real);
+    expectStructsMatch(dumpBtf(real), () => false); // structs the object's BTF has must match
+  });
+});
