@@ -2,8 +2,8 @@
 /*
  * The kernel/user contract of xdpfw: every map key and value, every limit and
  * every counter index is defined here once. The TypeScript side mirrors these
- * in src/compiler/layout.ts, and tests/unit/layout.test.ts compares the two
- * against this file, so a layout change cannot drift silently.
+ * in src/xdp/layout.ts, and tests/kernel/xdp/layout.test.ts compares the two
+ * against this file's BTF, so a layout change cannot drift silently.
  *
  * Classification is bpf-iptables' Linear Bit Vector Search. Every rule is a
  * bit. For each packet field (address, protocol, ports, TCP flags, ICMP type)

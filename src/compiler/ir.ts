@@ -76,6 +76,8 @@ export interface IrInterface {
   defaultAction: Action;
   rules: IrRule[];
   span: Span;
+  /** Span of the `default` statement; undefined when the block has none (default allow). */
+  defaultSpan?: Span;
 }
 
 export interface IrPolicy {

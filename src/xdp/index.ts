@@ -233,10 +233,10 @@ export function testRun(progFd: number, frame: Uint8Array): number {
 }
 
 export { KernelError, UnsupportedFeatureError, VerifierError, errnoName, errnoSentence } from './errors.js';
-export { ensureBpffs, netnsId, pinPaths, readState, removeState, statePath, writeState } from './pins.js';
+export { ensureBpffs, netnsId, pinPaths, pinnedInterfaces, readState, removeState, statePath, writeState } from './pins.js';
 export type { PinOptions } from './pins.js';
 export { TestRunner, xdpActionName } from './test-run.js';
-export { queryXdp } from './link.js';
+export { ifindexOf, queryXdp } from './link.js';
 export type { AttachMode, AttachedMode, LinkInfo, XdpQuery } from './link.js';
 export type { Counters, FillProgress, FillReport } from './maps.js';
 export type { CounterValue } from './layout.js';

@@ -1,0 +1,43 @@
+import { compiledToJson } from '../../compiler/index.js';
+import type { CompiledInterface } from '../../compiler/output.js';
+import type { CliIo } from '../io.js';
+import { err, json, out } from '../io.js';
+import { ExitCode } from '../exit-codes.js';
+import { compileOrThrow, selectInterfaces } from '../policy-loader.js';
+
+export interface CompileOptions {
+  json?: boolean;
+  iface?: string[];
+}
+
+/** `xdpfw compile FILE`: the rules, sets and map entries the policy becomes. */
+export function compileCommand(file: string, options: CompileOptions, io: CliIo): number {
+  const loaded = compileOrThrow(file, (text) => err(io, text));
+  const interfaces = selectInterfaces(loaded.compiled.interfaces, options.iface, file);
+  if (options.json) {
+    json(io, compiledToJson({ interfaces }));
+    return ExitCode.ok;
+  }
+  for (const iface of interfaces) out(io, describeInterface(iface));
+  return ExitCode.ok;
+}
+
+function describeInterface(iface: CompiledInterface): string {
+  const c = iface.constants;
+  const lines = [
+    `interface ${iface.name}  (policy ${iface.hash.slice(0, 12)})`,
+    `  default ${iface.defaultAction}; ${c.nrules} rules in ${c.nwords} bit-vector word(s); ${iface.vectors.length} classes`,
+    `  fields: ${fieldNames(c.fields).join(', ')}`,
+    `  tries: src4 ${iface.src4.length}, src6 ${iface.src6.length}, dst4 ${iface.dst4.length}, dst6 ${iface.dst6.length} entries`,
+  ];
+  for (const rule of iface.rules) {
+    lines.push(`  ${String(rule.index).padStart(4)}  ${rule.action.padEnd(5)}  ${rule.id.padEnd(24)}  ${rule.text}   (${rule.location})`);
+  }
+  return lines.join('\n');
+}
+
+const FIELD_NAMES = ['proto', 'src', 'dst', 'sport', 'dport', 'tcp-flags', 'icmp-type'];
+
+function fieldNames(mask: number): string[] {
+  return FIELD_NAMES.filter((_, bit) => mask & (1 << bit));
+}

@@ -1,0 +1,103 @@
+import { Command, CommanderError, Option } from 'commander';
+import { applyCommand } from './commands/apply.js';
+import { checkCommand } from './commands/check.js';
+import { compileCommand } from './commands/compile.js';
+import { detachCommand } from './commands/detach.js';
+import { statsCommand } from './commands/stats.js';
+import { statusCommand } from './commands/status.js';
+import { testCommand } from './commands/test.js';
+import { ExitCode } from './exit-codes.js';
+import type { CliIo } from './io.js';
+import { err } from './io.js';
+import { toUserError } from './kernel-errors.js';
+import { UserError } from './user-error.js';
+
+const modeOption = () =>
+  new Option('--mode <mode>', 'XDP attach mode').choices(['native', 'generic', 'auto']).default('auto');
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Runs one xdpfw command line; returns the exit code (README: "Exit codes"). */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  let code: number = ExitCode.ok;
+  const run = (action: () => number | Promise<number>) => async () => {
+    code = await action();
+  };
+  const program = new Command('xdpfw')
+    .description('XDP edge firewall: declarative policy, compiled to eBPF maps, enforced at the driver')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError();
+
+  program
+    .command('check')
+    .description('parse and validate policy files; exit 1 with located errors')
+    .argument('<files...>')
+    .option('--json', 'machine-readable output')
+    .action((files: string[], opts) => run(() => checkCommand(files, opts, io))());
+
+  program
+    .command('compile')
+    .description('show what a policy compiles to: rules, classes, map entries')
+    .argument('<file>')
+    .option('--iface <name>', 'only this interface block (repeatable)', collect)
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts) => run(() => compileCommand(file, opts, io))());
+
+  program
+    .command('apply')
+    .description("attach a policy to its interfaces, or atomically replace the one in force")
+    .argument('<file>')
+    .option('--iface <name>', 'only this interface block (repeatable)', collect)
+    .addOption(modeOption())
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts) => run(() => applyCommand(file, opts, io))());
+
+  program
+    .command('detach')
+    .description('remove xdpfw from interfaces of this network namespace')
+    .option('--iface <name>', 'only this interface (repeatable)', collect)
+    .option('--json', 'machine-readable output')
+    .action((opts) => run(() => detachCommand(opts, io))());
+
+  program
+    .command('status')
+    .description('what is attached where: policy hash, mode, program, since when')
+    .option('--json', 'machine-readable output')
+    .action((opts) => run(() => statusCommand(opts, io))());
+
+  program
+    .command('stats')
+    .description('per-rule packets and bytes, default, malformed, non-IP and fragment counters')
+    .option('--iface <name>', 'only this interface (repeatable)', collect)
+    .option('--json', 'machine-readable output')
+    .option('--watch [seconds]', 'repeat every N seconds (default 1), with rates')
+    .action((opts) => run(() => statsCommand(opts, io))());
+
+  program
+    .command('test')
+    .description('judge packets with the real kernel program (BPF_PROG_TEST_RUN)')
+    .argument('<file>')
+    .option('--packet <text>', 'a packet, e.g. "tcp 198.51.100.1:4242 > 192.0.2.1:22 flags S" (repeatable)', collect)
+    .option('--cases <file>', 'a file of lines "PACKET => allow|drop [rule-name]"')
+    .option('--iface <name>', 'the interface block to test (default: the first)')
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts) => run(() => testCommand(file, opts, io))());
+
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    const userError = error instanceof UserError ? error : toUserError(error);
+    if (userError) {
+      err(io, `error[${userError.code}]: ${userError.message}`);
+      if (userError.hint) err(io, `  hint: ${userError.hint}`);
+      return userError.exitCode;
+    }
+    err(io, `xdpfw: internal error (a bug; please report it with this trace):`);
+    err(io, error instanceof Error ? (error.stack ?? error.message) : String(error));
+    return ExitCode.internal;
+  }
+}

@@ -1,0 +1,17 @@
+import type { ExitCodeValue } from './exit-codes.js';
+
+/**
+ * An error the user can fix: printed as `error[code]: message` plus a hint,
+ * without a stack trace. Anything else that reaches the top is a bug.
+ */
+export class UserError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly exitCode: ExitCodeValue,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'UserError';
+  }
+}

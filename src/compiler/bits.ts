@@ -1,0 +1,75 @@
+/**
+ * Rule bit vectors while compiling: Uint32Arrays (two per 64-bit word of the
+ * data plane's vectors), interned by content so every distinct vector gets
+ * one class id, numbered in order of first appearance.
+ */
+
+export type Bits = Uint32Array;
+
+export function words32(nrules: number): number {
+  return 2 * Math.max(1, Math.ceil(nrules / 64));
+}
+
+export function setBit(bits: Bits, rule: number): void {
+  bits[rule >>> 5] |= 1 << (rule & 31);
+}
+
+export function clearBit(bits: Bits, rule: number): void {
+  bits[rule >>> 5] &= ~(1 << (rule & 31));
+}
+
+export function hasBit(bits: Bits, rule: number): boolean {
+  return (bits[rule >>> 5] & (1 << (rule & 31))) !== 0;
+}
+
+/** A fresh vector with the bits of `rules` set. */
+export function bitsOf(size: number, rules: Iterable<number>): Bits {
+  const bits = new Uint32Array(size);
+  for (const r of rules) setBit(bits, r);
+  return bits;
+}
+
+export function or(a: Bits, b: Bits): Bits {
+  const out = new Uint32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i] | b[i];
+  return out;
+}
+
+export class VectorTable {
+  readonly vectors: Bits[] = [];
+  private readonly ids = new Map<string, number>();
+
+  /** The class id of this vector (copied when new: the caller may reuse its array). */
+  intern(bits: Bits): number {
+    const key = String.fromCharCode.apply(null, new Uint16Array(bits.buffer, bits.byteOffset, bits.length * 2) as unknown as number[]);
+    let id = this.ids.get(key);
+    if (id === undefined) {
+      id = this.vectors.length;
+      this.ids.set(key, id);
+      this.vectors.push(bits.slice());
+    }
+    return id;
+  }
+
+  /** The vectors as the data plane stores them: unsigned 64-bit words. */
+  words(): bigint[][] {
+    return this.vectors.map((bits) => {
+      if (LITTLE_ENDIAN) return Array.from(new BigUint64Array(bits.buffer, bits.byteOffset, bits.length / 2));
+      const out: bigint[] = [];
+      for (let i = 0; i < bits.length; i += 2) out.push((BigInt(bits[i + 1]) << 32n) | BigInt(bits[i]));
+      return out;
+    });
+  }
+}
+
+/** On a little-endian host, two adjacent u32 (low, high) are one u64 in memory. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Rule indexes whose bit is set, ascending. */
+export function rulesOf(words: readonly bigint[]): number[] {
+  const out: number[] = [];
+  words.forEach((word, w) => {
+    for (let b = 0; word !== 0n; b++, word >>= 1n) if (word & 1n) out.push(64 * w + b);
+  });
+  return out;
+}

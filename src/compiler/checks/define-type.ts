@@ -1,0 +1,31 @@
+/**
+ * `define-type`: a define used where its values do not fit — ports in `src`
+ * or in a set, addresses or sets in `dport`. Checked at each use, since a
+ * define has no declared type.
+ */
+import { diagnostic, location } from '../codes.js';
+import type { Check } from '../context.js';
+
+export const checkDefineTypes: Check = (context) => {
+  const out = [];
+  for (const { reference, needs, place } of context.references()) {
+    if (reference.kind !== 'define-ref' || needs === 'define') continue;
+    const leaves = context.defineLeaves(reference.name);
+    const define = context.defines.get(reference.name);
+    if (!leaves || !define) continue; // unknown-define reports it
+    const ports = leaves.some((l) => l.kind === 'port' || l.kind === 'port-range');
+    const addresses = leaves.some((l) => l.kind === 'address' || l.kind === 'set-ref');
+    const misfit = needs === 'addresses' ? ports : addresses;
+    if (!misfit) continue;
+    const holds = ports && addresses ? 'both addresses and ports' : ports ? 'ports' : 'addresses';
+    out.push(
+      diagnostic(
+        'define-type',
+        reference.span,
+        `define '$${reference.name}' holds ${holds}, but ${place} needs ${needs}`,
+        `'$${reference.name}' is defined at ${location(define.name.span)}`,
+      ),
+    );
+  }
+  return out;
+};

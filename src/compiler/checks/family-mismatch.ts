@@ -1,0 +1,77 @@
+/**
+ * `family-mismatch`: a rule whose constraints leave no address family, so no
+ * packet can match it — an IPv4 source with an IPv6 destination, `icmp` with
+ * `ip6`, `icmpv6` with an IPv4 set. A rule's family set is the intersection
+ * of its address matches' families, `ip4`/`ip6`, `icmp` (4) and `icmpv6` (6).
+ */
+import type { Match } from '../../policy/ast.js';
+import { diagnostic } from '../codes.js';
+import type { Check, CheckContext } from '../context.js';
+
+interface FamilyConstraint {
+  match: Match;
+  label: string;
+  families: Set<4 | 6>;
+}
+
+export const checkFamilies: Check = (context) => {
+  const out = [];
+  for (const { rule } of context.rules()) {
+    const seen: FamilyConstraint[] = [];
+    let left = new Set<4 | 6>([4, 6]);
+    for (const match of rule.matches) {
+      const constraint = familyConstraint(context, match);
+      if (!constraint) continue;
+      const next = new Set([...left].filter((f) => constraint.families.has(f)));
+      if (next.size === 0) {
+        const [only] = left;
+        const earlier = seen.find((c) => c.families.size === 1 && c.families.has(only))!;
+        out.push(
+          diagnostic(
+            'family-mismatch',
+            match.span,
+            `no packet can match this rule: ${earlier.label} is ${familyText(earlier.families)} but ${constraint.label} is ${familyText(constraint.families)}`,
+            hintFor(earlier, constraint),
+          ),
+        );
+        break;
+      }
+      seen.push(constraint);
+      left = next;
+    }
+  }
+  return out;
+};
+
+function familyConstraint(context: CheckContext, match: Match): FamilyConstraint | undefined {
+  const single = (family: 4 | 6, label: string) => ({ match, label, families: new Set<4 | 6>([family]) });
+  switch (match.kind) {
+    case 'address-match': {
+      const { prefixes } = context.resolveAddresses(match.value);
+      if (prefixes.length === 0) return undefined; // unknown or empty: reported elsewhere
+      const families = new Set(prefixes.map((p) => p.family));
+      return { match, label: `'${match.direction}'`, families };
+    }
+    case 'family-match':
+      return single(match.family === 'ip4' ? 4 : 6, `'${match.family}'`);
+    case 'protocol-match':
+      if (match.protocol === 'icmp') return single(4, "'icmp'");
+      if (match.protocol === 'icmpv6') return single(6, "'icmpv6'");
+      return undefined;
+    case 'icmp-type-match':
+      return single(match.protocol === 'icmp' ? 4 : 6, `'${match.protocol} type'`);
+    default:
+      return undefined;
+  }
+}
+
+function familyText(families: Set<4 | 6>): string {
+  return families.size === 2 ? 'IPv4 and IPv6' : families.has(4) ? 'IPv4 only' : 'IPv6 only';
+}
+
+function hintFor(a: FamilyConstraint, b: FamilyConstraint): string {
+  const labels = [a.label, b.label];
+  if (labels.includes("'icmp'") && labels.includes("'ip6'")) return "ICMP for IPv6 is 'icmpv6'";
+  if (labels.includes("'icmpv6'") && labels.includes("'ip4'")) return "ICMP for IPv4 is 'icmp'";
+  return 'a packet is either IPv4 or IPv6: write one rule per family';
+}

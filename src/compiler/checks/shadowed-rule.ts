@@ -1,0 +1,99 @@
+/**
+ * `shadowed-rule` (warning): an earlier rule matches every packet this rule
+ * matches, so this one never decides. Containment is decided field by field
+ * on the IR: families, protocols, addresses (negation included, exactly, per
+ * family), ports, TCP flags, ICMP types. Only single earlier rules are
+ * considered (a rule covered by the union of several is not reported).
+ */
+import type { Diagnostic } from '../../policy/diagnostic.js';
+import { addressIntervals, coversAll, isDisjoint, isEmpty, isSubset } from '../address-sets.js';
+import { diagnostic, lineRef } from '../codes.js';
+import type { IrCheck } from '../context.js';
+import type { AddressConstraint, IrRule, PortInterval } from '../ir.js';
+
+export const checkShadowedRules: IrCheck = (ir) => {
+  const out: Diagnostic[] = [];
+  for (const iface of ir.interfaces) {
+    // A cheap necessary condition first: 4,096 rules are 8 million pairs.
+    const signature = iface.rules.map(quickSignature);
+    for (const later of iface.rules) {
+      const need = signature[later.index];
+      let earlier: IrRule | undefined;
+      for (let i = 0; i < later.index && !earlier; i++) {
+        const have = signature[i];
+        if ((have.mask & ~need.mask) !== 0 || (have.protocol >= 0 && have.protocol !== need.protocol)) continue;
+        if (covers(iface.rules[i], later)) earlier = iface.rules[i];
+      }
+      if (!earlier) continue;
+      const who = earlier.name !== undefined ? `rule "${earlier.name}"` : `the rule`;
+      const where = `${who} at ${lineRef(earlier.span, later.span)} (${earlier.text})`;
+      out.push(
+        diagnostic(
+          'shadowed-rule',
+          later.span,
+          `this rule never matches: ${where} matches every packet it matches`,
+          earlier.action === later.action
+            ? 'remove it, or make it more specific'
+            : `if it is an exception to the earlier rule, move it above ${lineRef(earlier.span, later.span)}`,
+        ),
+      );
+    }
+  }
+  return out;
+};
+
+/**
+ * mask: the fields a rule constrains that only a constrained field can
+ * satisfy (protocol, ports, flags, types), and the families it does *not*
+ * match — so a can cover b only if a's mask ⊆ b's. protocol: the rule's
+ * single protocol, or -1.
+ */
+function quickSignature(r: IrRule): { mask: number; protocol: number } {
+  const mask =
+    (r.protocols ? 1 : 0) |
+    (r.sport ? 2 : 0) |
+    (r.dport ? 4 : 0) |
+    (r.tcpFlags ? 8 : 0) |
+    (r.icmpTypes ? 16 : 0) |
+    (r.families.ipv4 ? 0 : 32) |
+    (r.families.ipv6 ? 0 : 64);
+  return { mask, protocol: r.protocols?.length === 1 ? r.protocols[0] : -1 };
+}
+
+/** Whether every packet matching `b` matches `a`. */
+export function covers(a: IrRule, b: IrRule): boolean {
+  if ((b.families.ipv4 && !a.families.ipv4) || (b.families.ipv6 && !a.families.ipv6)) return false;
+  if (a.protocols !== null && (b.protocols === null || !b.protocols.every((p) => a.protocols!.includes(p)))) {
+    return false;
+  }
+  if (!portsCover(a.sport, b.sport) || !portsCover(a.dport, b.dport)) return false;
+  if (a.tcpFlags !== null) {
+    if (b.tcpFlags === null) return false;
+    const { mask, value } = a.tcpFlags;
+    // b pins the bits of b.mask; a holds for all of them iff a's mask ⊆ b's and b's pinned values agree.
+    if ((mask & b.tcpFlags.mask) !== mask || (b.tcpFlags.value & mask) !== value) return false;
+  }
+  if (a.icmpTypes !== null && (b.icmpTypes === null || !b.icmpTypes.every((t) => a.icmpTypes!.includes(t)))) {
+    return false;
+  }
+  const families = ([4, 6] as const).filter((f) => (f === 4 ? b.families.ipv4 : b.families.ipv6));
+  return families.every((f) => addressCovers(a.src, b.src, f) && addressCovers(a.dst, b.dst, f));
+}
+
+function portsCover(a: PortInterval[] | null, b: PortInterval[] | null): boolean {
+  if (a === null) return true;
+  if (b === null) return false;
+  return b.every((x) => a.some((y) => y.low <= x.low && x.high <= y.high));
+}
+
+/** Whether, for packets of `family`, every address matching `b` matches `a` (null = any address). */
+function addressCovers(a: AddressConstraint | null, b: AddressConstraint | null, family: 4 | 6): boolean {
+  if (a === null) return true;
+  const ua = addressIntervals(a, family);
+  if (b === null) return a.negated ? isEmpty(ua) : coversAll(ua);
+  const ub = addressIntervals(b, family);
+  if (!a.negated && !b.negated) return isSubset(ub, ua);
+  if (a.negated && b.negated) return isSubset(ua, ub);
+  if (a.negated) return isDisjoint(ua, ub);
+  return coversAll(ua, ub);
+}

@@ -1,0 +1,57 @@
+/**
+ * Every diagnostic code the compiler's checks emit, with its severity and a
+ * one-line description (the README's table is generated from this; a test
+ * fails when a check emits a code that is not listed here).
+ */
+import type { Span } from '../policy/ast.js';
+import type { Diagnostic, Severity } from '../policy/diagnostic.js';
+
+interface CodeInfo {
+  severity: Severity;
+  description: string;
+}
+
+export const COMPILER_CODES = {
+  'unknown-set': { severity: 'error', description: 'a rule, set or define refers to a set (@name) that is not declared' },
+  'unknown-define': { severity: 'error', description: 'a $name refers to a define that is not declared' },
+  'duplicate-set': { severity: 'error', description: 'two sets have the same name' },
+  'duplicate-define': { severity: 'error', description: 'two defines have the same name' },
+  'duplicate-interface': { severity: 'error', description: 'two interface blocks name the same interface' },
+  'duplicate-rule-name': { severity: 'error', description: 'two rules of one interface have the same name' },
+  'duplicate-default': { severity: 'error', description: 'an interface has more than one default statement' },
+  'define-cycle': { severity: 'error', description: 'defines or sets refer to each other in a cycle' },
+  'define-type': { severity: 'error', description: 'a define is used where its values do not fit (ports as addresses, …)' },
+  'invalid-address': { severity: 'error', description: 'an address or CIDR is malformed or has host bits set' },
+  'invalid-port': { severity: 'error', description: 'a port is above 65535 or a range is empty' },
+  'invalid-protocol': { severity: 'error', description: 'a protocol number is above 255' },
+  'port-without-protocol': { severity: 'error', description: 'sport/dport in a rule that does not match tcp or udp' },
+  'conflicting-protocols': { severity: 'error', description: 'a rule matches two different protocols, which no packet has' },
+  'duplicate-match': { severity: 'error', description: 'a rule has the same match twice (two dport, two src, …)' },
+  'tcp-flags-unknown': { severity: 'error', description: 'an unknown TCP flag name' },
+  'tcp-flags-mask': { severity: 'error', description: 'tcp flags A / M where a flag of A is not in M: the match never holds' },
+  'icmp-type-unknown': { severity: 'error', description: 'an unknown ICMP/ICMPv6 type name, or a type number above 255' },
+  'family-mismatch': { severity: 'error', description: 'a rule mixes address families so that no packet can match it' },
+  'empty-set': { severity: 'error', description: 'a set or address list has no entries, so a rule using it matches nothing' },
+  'no-rules': { severity: 'warning', description: 'an interface has no rules: every packet gets the default action' },
+  'too-many-rules': { severity: 'error', description: 'an interface has more rules than the data plane supports (4096)' },
+  'shadowed-rule': { severity: 'warning', description: 'an earlier rule matches every packet this rule matches: it never decides' },
+  'nd-dropped': { severity: 'warning', description: 'IPv6 neighbour discovery would be dropped, which silently breaks IPv6' },
+} as const satisfies Record<string, CodeInfo>;
+
+export type CompilerCode = keyof typeof COMPILER_CODES;
+
+export function diagnostic(code: CompilerCode, span: Span, message: string, hint?: string): Diagnostic {
+  const d: Diagnostic = { code, severity: COMPILER_CODES[code].severity, message, span };
+  if (hint !== undefined) d.hint = hint;
+  return d;
+}
+
+/** `file:line:col`, as diagnostics and compiled rules show locations. */
+export function location(span: Span): string {
+  return `${span.file}:${span.start.line}:${span.start.column}`;
+}
+
+/** "line 12" in the same file, "other.xdpfw:12" across files. */
+export function lineRef(span: Span, from: Span): string {
+  return span.file === from.file ? `line ${span.start.line}` : `${span.file}:${span.start.line}`;
+}

@@ -1,0 +1,195 @@
+/**
+ * What every pass shares: the document's symbol tables (first declaration of
+ * a name wins; duplicates are the duplicate-* checks' business) and memoised
+ * resolution of defines, sets and address literals. Resolution never fails:
+ * it skips what it cannot resolve (unknown names, cycles, invalid literals,
+ * values of the wrong kind), because each of those has its own check, and a
+ * pass must not report another pass's error a second time.
+ */
+import type {
+  AddressElement,
+  AddressLiteral,
+  AddressValue,
+  Define,
+  DefineValue,
+  InterfaceBlock,
+  PolicyDocument,
+  PortLiteral,
+  PortRange,
+  PortValue,
+  Rule,
+  SetDeclaration,
+  SetReference,
+} from '../policy/ast.js';
+import type { Diagnostic } from '../policy/diagnostic.js';
+import { isAddressError, parseAddress, type AddressError, type AddressParse } from './address.js';
+import { collectReferences, documentRules, type ReferenceSite } from './syntax.js';
+import type { IrPolicy, Prefix } from './ir.js';
+import { sortUniquePrefixes } from './prefixes.js';
+
+/** What a define stands for once every `$name` inside it is replaced. */
+export type DefineLeaf = AddressLiteral | PortLiteral | PortRange | SetReference;
+
+export interface ResolvedAddresses {
+  prefixes: Prefix[];
+  /** Names of the sets the value refers to, directly or through defines, in order of appearance. */
+  sets: string[];
+}
+
+/** The address literals of one element list (a set's entries), parsed in one pass. */
+export interface ParsedLiterals {
+  /** Valid prefixes, in the order written. */
+  prefixes: Prefix[];
+  errors: { literal: AddressLiteral; error: AddressError }[];
+}
+
+export class CheckContext {
+  readonly sets = new Map<string, SetDeclaration>();
+  readonly defines = new Map<string, Define>();
+  readonly interfaces: InterfaceBlock[] = [];
+  private readonly parsed = new WeakMap<AddressLiteral, AddressParse>();
+  private readonly listMemo = new WeakMap<readonly AddressElement[], ParsedLiterals>();
+  private readonly defineMemo = new Map<string, DefineLeaf[]>();
+  private readonly setPrefixMemo = new Map<string, Prefix[]>();
+  private readonly addressMemo = new WeakMap<AddressValue, ResolvedAddresses>();
+  private readonly resolving = new Set<string>();
+  private referenceSites?: ReferenceSite[];
+
+  constructor(readonly document: PolicyDocument) {
+    for (const item of document.items) {
+      if (item.kind === 'set' && !this.sets.has(item.name.name)) this.sets.set(item.name.name, item);
+      if (item.kind === 'define' && !this.defines.has(item.name.name)) this.defines.set(item.name.name, item);
+      if (item.kind === 'interface') this.interfaces.push(item);
+    }
+  }
+
+  /** One literal parsed and validated (memoised). */
+  address(literal: AddressLiteral): AddressParse {
+    let result = this.parsed.get(literal);
+    if (!result) {
+      result = parseAddress(literal.text);
+      this.parsed.set(literal, result);
+    }
+    return result;
+  }
+
+  /** The address literals among `elements` parsed, once per list (a set file's million entries). */
+  parsedLiterals(elements: readonly AddressElement[]): ParsedLiterals {
+    let result = this.listMemo.get(elements);
+    if (!result) {
+      result = { prefixes: [], errors: [] };
+      for (const element of elements) {
+        if (element.kind !== 'address') continue;
+        const parsed = parseAddress(element.text);
+        if (isAddressError(parsed)) result.errors.push({ literal: element, error: parsed });
+        else result.prefixes.push(parsed);
+      }
+      this.listMemo.set(elements, result);
+    }
+    return result;
+  }
+
+  /** Every `@set` / `$define` reference with where it is used (computed once). */
+  references(): readonly ReferenceSite[] {
+    return (this.referenceSites ??= collectReferences(this.document));
+  }
+
+  /** The leaves of `$name`, through nested defines; undefined when no such define exists. */
+  defineLeaves(name: string): DefineLeaf[] | undefined {
+    const define = this.defines.get(name);
+    if (!define) return undefined;
+    const memo = this.defineMemo.get(name);
+    if (memo) return memo;
+    const key = `$${name}`;
+    if (this.resolving.has(key)) return []; // a cycle: define-cycle reports it
+    this.resolving.add(key);
+    const leaves = this.valueLeaves(define.value);
+    this.resolving.delete(key);
+    this.defineMemo.set(name, leaves);
+    return leaves;
+  }
+
+  private valueLeaves(value: DefineValue): DefineLeaf[] {
+    if (value.kind === 'list') return value.elements.flatMap((e) => this.valueLeaves(e));
+    if (value.kind === 'define-ref') return this.defineLeaves(value.name) ?? [];
+    return [value];
+  }
+
+  /** The valid prefixes of `@name` (through nested sets and defines), sorted and deduplicated. */
+  setPrefixes(name: string): Prefix[] {
+    const set = this.sets.get(name);
+    if (!set) return [];
+    const memo = this.setPrefixMemo.get(name);
+    if (memo) return memo;
+    const key = `@${name}`;
+    if (this.resolving.has(key)) return []; // a cycle: define-cycle reports it
+    this.resolving.add(key);
+    const elements = set.source.elements as AddressElement[];
+    const parts = [this.parsedLiterals(elements).prefixes];
+    for (const element of elements) if (element.kind !== 'address') parts.push(this.elementPrefixes(element));
+    this.resolving.delete(key);
+    const prefixes = sortUniquePrefixes(parts.length === 1 ? parts[0] : parts.flat());
+    this.setPrefixMemo.set(name, prefixes);
+    return prefixes;
+  }
+
+  /** Prefixes of one element; ports where addresses belong are skipped (define-type reports them). */
+  private elementPrefixes(element: AddressElement | DefineLeaf): Prefix[] {
+    switch (element.kind) {
+      case 'address': {
+        const parsed = this.address(element);
+        return isAddressError(parsed) ? [] : [parsed];
+      }
+      case 'set-ref':
+        return this.setPrefixes(element.name);
+      case 'define-ref':
+        return (this.defineLeaves(element.name) ?? []).flatMap((leaf) => this.elementPrefixes(leaf));
+      default:
+        return [];
+    }
+  }
+
+  /** The prefixes a `src`/`dst` value stands for (memoised per value). */
+  resolveAddresses(value: AddressValue): ResolvedAddresses {
+    let resolved = this.addressMemo.get(value);
+    if (!resolved) {
+      const elements = value.kind === 'list' ? value.elements : [value];
+      const sets: string[] = [];
+      const noteSets = (element: AddressElement | DefineLeaf): void => {
+        if (element.kind === 'set-ref' && this.sets.has(element.name) && !sets.includes(element.name)) {
+          sets.push(element.name);
+        }
+        if (element.kind === 'define-ref') (this.defineLeaves(element.name) ?? []).forEach(noteSets);
+      };
+      elements.forEach(noteSets);
+      const parts = elements.map((e) => this.elementPrefixes(e)).filter((p) => p.length > 0);
+      // One set alone is already sorted and unique: share it rather than copy a million prefixes.
+      const single = parts.length === 1 && elements.length === 1 && elements[0].kind === 'set-ref';
+      resolved = { prefixes: single ? parts[0] : sortUniquePrefixes(parts.flat()), sets };
+      this.addressMemo.set(value, resolved);
+    }
+    return resolved;
+  }
+
+  /** The port literals and ranges a `sport`/`dport` value stands for. */
+  resolvePorts(value: PortValue): (PortLiteral | PortRange)[] {
+    const elements = value.kind === 'list' ? value.elements : [value];
+    return elements.flatMap((e) => {
+      if (e.kind !== 'define-ref') return [e];
+      return (this.defineLeaves(e.name) ?? []).filter(
+        (leaf): leaf is PortLiteral | PortRange => leaf.kind === 'port' || leaf.kind === 'port-range',
+      );
+    });
+  }
+
+  /** Every rule of the document with its interface block, in order. */
+  rules(): Generator<{ block: InterfaceBlock; rule: Rule }> {
+    return documentRules(this.document);
+  }
+}
+
+/** A check of the AST: one concern, every finding of the stage reported. */
+export type Check = (context: CheckContext) => Diagnostic[];
+
+/** A check of the lowered IR (warnings about what the policy means). */
+export type IrCheck = (ir: IrPolicy, context: CheckContext) => Diagnostic[];

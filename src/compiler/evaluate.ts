@@ -1,0 +1,77 @@
+/**
+ * The IR's meaning on one packet, field by field (ir.ts semantics): which
+ * rules match, which decides. Used by IR checks (nd-dropped) and by tests as
+ * the oracle for the bit vectors. Not the data plane: no classes, no tables.
+ */
+import { addressIntervals, addressValue, containsValue } from './address-sets.js';
+import type { Action, AddressConstraint, IrInterface, IrRule, PortInterval } from './ir.js';
+
+/** A packet as the classifier sees it: absent fields are undefined. */
+export interface FieldPacket {
+  family: 4 | 6;
+  protocol: number;
+  /** Network-order address bytes of the packet's family. */
+  src: number[];
+  dst: number[];
+  sport?: number;
+  dport?: number;
+  tcpFlags?: number;
+  icmpType?: number;
+}
+
+export function familyMatches(rule: IrRule, family: 4 | 6): boolean {
+  return family === 4 ? rule.families.ipv4 : rule.families.ipv6;
+}
+
+export function protocolMatches(rule: IrRule, protocol: number): boolean {
+  return rule.protocols === null || rule.protocols.includes(protocol);
+}
+
+export function addressMatches(
+  constraint: AddressConstraint | null,
+  family: 4 | 6,
+  bytes: readonly number[],
+): boolean {
+  if (constraint === null) return true;
+  const inside = containsValue(addressIntervals(constraint, family), addressValue(family, bytes));
+  return constraint.negated ? !inside : inside;
+}
+
+export function portMatches(intervals: PortInterval[] | null, port: number | undefined): boolean {
+  if (intervals === null) return true;
+  return port !== undefined && intervals.some((i) => port >= i.low && port <= i.high);
+}
+
+export function tcpFlagsMatch(rule: IrRule, flags: number | undefined): boolean {
+  if (rule.tcpFlags === null) return true;
+  return flags !== undefined && (flags & rule.tcpFlags.mask) === rule.tcpFlags.value;
+}
+
+export function icmpTypeMatches(rule: IrRule, type: number | undefined): boolean {
+  if (rule.icmpTypes === null) return true;
+  return type !== undefined && rule.icmpTypes.includes(type);
+}
+
+export function ruleMatches(rule: IrRule, p: FieldPacket): boolean {
+  return (
+    familyMatches(rule, p.family) &&
+    protocolMatches(rule, p.protocol) &&
+    addressMatches(rule.src, p.family, p.src) &&
+    addressMatches(rule.dst, p.family, p.dst) &&
+    portMatches(rule.sport, p.sport) &&
+    portMatches(rule.dport, p.dport) &&
+    tcpFlagsMatch(rule, p.tcpFlags) &&
+    icmpTypeMatches(rule, p.icmpType)
+  );
+}
+
+export interface IrVerdict {
+  action: Action;
+  /** The deciding rule; undefined when the default decided. */
+  rule?: IrRule;
+}
+
+export function evaluate(iface: IrInterface, p: FieldPacket): IrVerdict {
+  const rule = iface.rules.find((r) => ruleMatches(r, p));
+  return rule ? { action: rule.action, rule } : { action: iface.defaultAction };
+}

@@ -1,0 +1,49 @@
+/**
+ * The compiled interface's hash: sha256 over a canonical serialisation of
+ * everything the data plane gets (constants, rules, actions, vectors, tables,
+ * trie entries). The interface name is not part of it, so one policy applied
+ * to two interfaces has one hash. Big tables are fed as packed binary.
+ */
+import { createHash } from 'node:crypto';
+import type { CompiledInterface, LpmEntry } from './output.js';
+
+export type HashedPart = Omit<CompiledInterface, 'hash' | 'name'>;
+
+export function hashCompiled(c: HashedPart): string {
+  const hash = createHash('sha256');
+  const text = (label: string, value: unknown) => hash.update(`${label}=${JSON.stringify(value)}\n`);
+  text('format', 'xdpfw-compiled-1');
+  text('default', c.defaultAction);
+  text('constants', c.constants);
+  text('rules', c.rules.map((r) => [r.index, r.id, r.name ?? null, r.action, r.text, r.location]));
+  text('actions', c.actions);
+  text('vectors', c.vectors.map((words) => words.map((w) => w.toString(16))));
+  const table = (label: string, values: number[] | null) => {
+    text(label, values === null ? null : values.length);
+    if (values !== null) hash.update(new Uint8Array(Uint32Array.from(values).buffer));
+  };
+  table('proto', c.protoClass);
+  table('sport', c.sportClass);
+  table('dport', c.dportClass);
+  table('tcpflags', c.tcpFlagsClass);
+  table('icmptype', c.icmpTypeClass);
+  const trie = (label: string, entries: LpmEntry[]) => {
+    text(label, entries.length);
+    const width = entries.length > 0 ? entries[0].bytes.length : 0;
+    const record = 1 + width + 4;
+    const buffer = new Uint8Array(entries.length * record);
+    const view = new DataView(buffer.buffer);
+    entries.forEach((e, i) => {
+      const at = i * record;
+      buffer[at] = e.prefixLength;
+      buffer.set(e.bytes, at + 1);
+      view.setUint32(at + 1 + width, e.classId);
+    });
+    hash.update(buffer);
+  };
+  trie('src4', c.src4);
+  trie('src6', c.src6);
+  trie('dst4', c.dst4);
+  trie('dst6', c.dst6);
+  return hash.digest('hex');
+}

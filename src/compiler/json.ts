@@ -1,0 +1,82 @@
+/**
+ * The JSON view of a compiled policy (`xdpfw compile --json`): bigints as
+ * hex strings, each vector with the rules it holds, and the big arrays
+ * summarised as runs of equal class (`{"ports": "0-21", "class": 0}`).
+ * Deterministic: same compiled policy, same JSON.
+ */
+import { rulesOf } from './bits.js';
+import { FIELD } from './fields.js';
+import type { CompiledInterface, CompiledPolicy, LpmEntry } from './output.js';
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+const FIELD_NAMES = Object.fromEntries(Object.entries(FIELD).map(([name, bit]) => [bit, name.toLowerCase()]));
+
+export function compiledToJson(c: CompiledPolicy): JsonValue {
+  return { interfaces: c.interfaces.map(interfaceToJson) };
+}
+
+function interfaceToJson(c: CompiledInterface): JsonValue {
+  const { constants } = c;
+  const fieldNames = Object.keys(FIELD_NAMES)
+    .map(Number)
+    .filter((bit) => constants.fields & (1 << bit))
+    .map((bit) => FIELD_NAMES[bit]);
+  return {
+    name: c.name,
+    hash: c.hash,
+    defaultAction: c.defaultAction,
+    constants: {
+      nrules: constants.nrules,
+      nwords: constants.nwords,
+      fields: hex(constants.fields, 2),
+      enabledFields: fieldNames,
+      defaultAction: constants.defaultAction,
+      absentClass: Object.fromEntries(constants.absentClass.map((cls, bit) => [FIELD_NAMES[bit], cls])),
+    },
+    rules: c.rules.map((r) => {
+      const rule: { [key: string]: JsonValue } = { index: r.index, id: r.id };
+      if (r.name !== undefined) rule.name = r.name;
+      return { ...rule, action: r.action, text: r.text, location: r.location };
+    }),
+    actions: c.actions,
+    vectors: c.vectors.map((words, cls) => ({
+      class: cls,
+      words: words.map((w) => `0x${w.toString(16).padStart(16, '0')}`),
+      rules: rulesOf(words),
+    })),
+    proto: [
+      ...runs(c.protoClass.slice(0, 256)).map((r) => ({ family: 'ipv4', protocols: r.range, class: r.cls })),
+      ...runs(c.protoClass.slice(256)).map((r) => ({ family: 'ipv6', protocols: r.range, class: r.cls })),
+    ],
+    sport: c.sportClass && runs(c.sportClass).map((r) => ({ ports: r.range, class: r.cls })),
+    dport: c.dportClass && runs(c.dportClass).map((r) => ({ ports: r.range, class: r.cls })),
+    tcpFlags: c.tcpFlagsClass && runs(c.tcpFlagsClass, (v) => hex(v, 2)).map((r) => ({ flags: r.range, class: r.cls })),
+    icmpType: c.icmpTypeClass && runs(c.icmpTypeClass).map((r) => ({ types: r.range, class: r.cls })),
+    src4: trie(c.src4),
+    src6: trie(c.src6),
+    dst4: trie(c.dst4),
+    dst6: trie(c.dst6),
+  };
+}
+
+function trie(entries: LpmEntry[]): JsonValue {
+  return entries.map((e) => ({ prefix: e.text, class: e.classId }));
+}
+
+/** Runs of equal class: `{ range: "0-21", cls: 0 }`. */
+function runs(values: number[], show: (v: number) => string = String): { range: string; cls: number }[] {
+  const out: { range: string; cls: number }[] = [];
+  let start = 0;
+  for (let i = 1; i <= values.length; i++) {
+    if (i < values.length && values[i] === values[start]) continue;
+    const range = i - 1 === start ? show(start) : `${show(start)}-${show(i - 1)}`;
+    out.push({ range, cls: values[start] });
+    start = i;
+  }
+  return out;
+}
+
+function hex(value: number, digits: number): string {
+  return `0x${value.toString(16).padStart(digits, '0')}`;
+}

@@ -1,0 +1,66 @@
+/**
+ * Judging frames with the real program, as `xdpfw test` and the kernel tests
+ * do: load a compiled interface (no attach), run each frame through
+ * BPF_PROG_TEST_RUN, and tell which rule decided from the counter that
+ * moved. The program itself reports nothing else, so what is tested is
+ * exactly what runs on an interface.
+ */
+import type { CompiledInterface } from '../compiler/output.js';
+import { loadPolicyProgram, readCounters, type Counters, type LoadedProgram } from './index.js';
+import { TestRunner } from './test-run.js';
+
+export interface Judgement {
+  /** The XDP action: 'allow' (XDP_PASS), 'drop' (XDP_DROP), or another action's name for a bug. */
+  action: 'allow' | 'drop' | `xdp-action-${number}`;
+  /** The rule index that counted the frame, or the global counter that did. */
+  matched: number | 'default' | 'malformed' | 'non-ip';
+  /** The frame was counted as a non-first fragment too. */
+  fragment: boolean;
+}
+
+export class PolicyJudge {
+  private readonly runner: TestRunner;
+  private before: Counters;
+
+  private constructor(
+    readonly compiled: CompiledInterface,
+    private readonly program: LoadedProgram,
+  ) {
+    this.runner = new TestRunner(program.progFd);
+    this.before = this.counters();
+  }
+
+  static async load(compiled: CompiledInterface, objectPath?: string): Promise<PolicyJudge> {
+    return new PolicyJudge(compiled, await loadPolicyProgram(compiled, { objectPath }));
+  }
+
+  get progFd(): number {
+    return this.program.progFd;
+  }
+
+  counters(): Counters {
+    return readCounters(this.program, { nrules: this.compiled.rules.length });
+  }
+
+  judge(frame: Uint8Array): Judgement {
+    const code = this.runner.run(frame);
+    const after = this.counters();
+    const moved = (a: { packets: bigint }, b: { packets: bigint }) => a.packets !== b.packets;
+    const rule = after.rules.findIndex((c, i) => moved(c, this.before.rules[i]));
+    const g = after.global;
+    const b = this.before.global;
+    const matched: Judgement['matched'] =
+      rule >= 0 ? rule
+      : moved(g.malformed, b.malformed) ? 'malformed'
+      : moved(g.nonIp, b.nonIp) ? 'non-ip'
+      : 'default';
+    const fragment = moved(g.fragment, b.fragment);
+    this.before = after;
+    const action = code === 2 ? 'allow' : code === 1 ? 'drop' : (`xdp-action-${code}` as const);
+    return { action, matched, fragment };
+  }
+
+  close(): void {
+    this.program.close();
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Seeded generators of valid policies (as text, so the whole pipeline from
+ * the grammar on is exercised) and of packets aimed at their rules' edges,
+ * for the differential test against the reference evaluator.
+ */
+import ipaddr from 'ipaddr.js';
+import type { PacketSpec } from '../../src/packet/spec.js';
+
+/** mulberry32: small, fast, deterministic. */
+export class Random {
+  private state: number;
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+  next(): number {
+    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  int(low: number, high: number): number {
+    return low + Math.floor(this.next() * (high - low + 1));
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.next() * items.length)];
+  }
+}
+
+export interface GeneratedPolicy {
+  text: string;
+  interfaceName: string;
+  /** Every prefix the policy mentions, to aim packets at. */
+  prefixes: string[];
+  /** Every port boundary the policy mentions. */
+  ports: number[];
+  icmpTypes: number[];
+}
+
+const IFACE = 'xdpfw0';
+const TCP_FLAG_NAMES = ['fin', 'syn', 'rst', 'psh', 'ack', 'urg', 'ece', 'cwr'];
+const ICMP_TYPES = [0, 3, 8, 11];
+const ICMPV6_TYPES = [1, 128, 129, 135, 136];
+
+function randomPrefix(r: Random, family: 4 | 6): string {
+  if (family === 4) {
+    const length = r.pick([8, 16, 20, 24, 28, 30, 32]);
+    const bytes = [10, r.int(0, 3), r.int(0, 3), r.int(0, 255)];
+    return `${ipaddr.IPv4.networkAddressFromCIDR(`${bytes.join('.')}/${length}`).toString()}/${length}`;
+  }
+  const length = r.pick([32, 48, 56, 64, 96, 120, 128]);
+  const text = `2001:db8:${r.int(0, 3).toString(16)}:${r.int(0, 3).toString(16)}::${r.int(0, 255).toString(16)}`;
+  const network = ipaddr.IPv6.networkAddressFromCIDR(`${text}/${length}`).toString();
+  return `${network}/${length}`;
+}
+
+function portValue(r: Random, ports: number[]): string {
+  const one = () => {
+    if (r.chance(0.5)) {
+      const p = r.pick([22, 53, 80, 443, 1024, 8080, 65535, r.int(0, 65535)]);
+      ports.push(p);
+      return String(p);
+    }
+    const low = r.int(0, 60000);
+    const high = Math.min(65535, low + r.int(0, 5000));
+    ports.push(low, high);
+    return `${low}-${high}`;
+  };
+  if (r.chance(0.3)) return `{ ${Array.from({ length: r.int(1, 4) }, one).join(', ')} }`;
+  return one();
+}
+
+/** A policy of 1–`maxRules` rules over one interface, every match kind represented. */
+export function generatePolicy(r: Random, maxRules = 24): GeneratedPolicy {
+  const prefixes: string[] = [];
+  const ports: number[] = [];
+  const icmpTypes: number[] = [];
+  const lines: string[] = [];
+  const prefix = (family: 4 | 6) => {
+    const p = randomPrefix(r, family);
+    prefixes.push(p);
+    return p;
+  };
+
+  const definePorts = portValue(r, ports);
+  lines.push(`define ports = ${definePorts.startsWith('{') ? definePorts : `{ ${definePorts} }`}`);
+  const setFamilies: Record<string, (4 | 6)[]> = { mixed: [4, 6], only4: [4], only6: [6] };
+  for (const [name, families] of Object.entries(setFamilies)) {
+    const entries = Array.from({ length: r.int(1, 6) }, () => prefix(r.pick(families)));
+    lines.push(`set ${name} {`, ...entries.map((e) => `  ${e}`), '}');
+  }
+
+  const ruleCount = r.int(1, maxRules);
+  lines.push(`interface ${IFACE} {`);
+  if (r.chance(0.8)) lines.push(`  default ${r.pick(['allow', 'drop'])}`);
+  for (let i = 0; i < ruleCount; i++) {
+    const family = r.pick([4, 6, 0] as const);
+    const matches: string[] = [];
+    const address = (dir: string) => {
+      const neg = r.chance(0.2) ? '! ' : '';
+      const options: string[] = ['@mixed'];
+      if (family !== 0) {
+        options.push(prefix(family), family === 4 ? '@only4' : '@only6');
+        options.push(`{ ${prefix(family)}, ${prefix(family)} }`);
+      }
+      return `${dir} ${neg}${r.pick(options)}`;
+    };
+    if (r.chance(0.5)) matches.push(address('src'));
+    if (r.chance(0.35)) matches.push(address('dst'));
+    if (family !== 0 && r.chance(0.15)) matches.push(family === 4 ? 'ip4' : 'ip6');
+    const protoChoices = ['none', 'tcp', 'udp', 'proto 47'];
+    if (family === 4) protoChoices.push('icmp');
+    if (family === 6) protoChoices.push('icmpv6');
+    const proto = r.pick(protoChoices);
+    if (proto === 'tcp' && r.chance(0.4)) {
+      const flags = Array.from({ length: r.int(1, 2) }, () => r.pick(TCP_FLAG_NAMES));
+      const unique = [...new Set(flags)];
+      if (r.chance(0.5)) {
+        const mask = [...new Set([...unique, r.pick(TCP_FLAG_NAMES)])];
+        matches.push(`tcp flags ${unique.join(',')} / ${mask.join(',')}`);
+      } else {
+        matches.push(`tcp flags ${unique.join(',')}`);
+      }
+    } else if ((proto === 'icmp' || proto === 'icmpv6') && r.chance(0.6)) {
+      const pool = proto === 'icmp' ? ICMP_TYPES : ICMPV6_TYPES;
+      const types = [...new Set(Array.from({ length: r.int(1, 3) }, () => r.pick(pool)))];
+      icmpTypes.push(...types);
+      matches.push(`${proto} type ${types.length > 1 ? `{ ${types.join(', ')} }` : types[0]}`);
+    } else if (proto !== 'none') {
+      matches.push(proto);
+    }
+    if (proto === 'tcp' || proto === 'udp') {
+      if (r.chance(0.5)) matches.push(`dport ${r.chance(0.2) ? '$ports' : portValue(r, ports)}`);
+      if (r.chance(0.25)) matches.push(`sport ${portValue(r, ports)}`);
+    }
+    shuffleMatches(r, matches);
+    const name = r.chance(0.3) ? ` name "rule-${i}"` : '';
+    lines.push(`  ${r.pick(['allow', 'drop'])} ${matches.join(' ')}${name}`.trimEnd());
+  }
+  lines.push('}');
+  return { text: `${lines.join('\n')}\n`, interfaceName: IFACE, prefixes, ports, icmpTypes };
+}
+
+/** Matches may come in any order; a `tcp flags …` or `icmp type …` phrase is one element. */
+function shuffleMatches(r: Random, matches: string[]): void {
+  for (let i = matches.length - 1; i > 0; i--) {
+    const j = r.int(0, i);
+    [matches[i], matches[j]] = [matches[j], matches[i]];
+  }
+}
+
+function addressIn(r: Random, prefixText: string): string {
+  const [network, length] = ipaddr.parseCIDR(prefixText);
+  const bytes = network.toByteArray();
+  for (let bit = length; bit < bytes.length * 8; bit++) {
+    if (r.chance(0.5)) bytes[bit >> 3] |= 0x80 >> (bit & 7);
+  }
+  return ipaddr.fromByteArray(bytes).toString();
+}
+
+function randomAddress(r: Random, family: 4 | 6, policy: GeneratedPolicy): string {
+  const own = policy.prefixes.filter((p) => p.includes(':') === (family === 6));
+  if (own.length > 0 && r.chance(0.8)) return addressIn(r, r.pick(own));
+  return family === 4 ? `10.${r.int(0, 3)}.${r.int(0, 3)}.${r.int(0, 255)}` : `2001:db8:1::${r.int(0, 0xffff).toString(16)}`;
+}
+
+function nearPort(r: Random, policy: GeneratedPolicy): number {
+  if (policy.ports.length === 0 || r.chance(0.15)) return r.int(0, 65535);
+  const p = r.pick(policy.ports) + r.pick([-1, 0, 0, 1]);
+  return Math.min(65535, Math.max(0, p));
+}
+
+/** A packet aimed at the policy: its prefixes, its port boundaries, its ICMP types. */
+export function generatePacket(r: Random, policy: GeneratedPolicy): PacketSpec {
+  const family = r.pick([4, 6] as const);
+  const protocol = r.pick([6, 6, 17, 17, family === 4 ? 1 : 58, 47]);
+  const spec: PacketSpec = {
+    family,
+    protocol,
+    src: randomAddress(r, family, policy),
+    dst: randomAddress(r, family, policy),
+  };
+  if (protocol === 6 || protocol === 17) {
+    spec.sport = nearPort(r, policy);
+    spec.dport = nearPort(r, policy);
+  }
+  if (protocol === 6) spec.tcpFlags = r.chance(0.5) ? r.pick([0x02, 0x12, 0x10, 0x11, 0x04]) : r.int(0, 255);
+  if (protocol === 1 || protocol === 58) {
+    const pool = policy.icmpTypes.length > 0 && r.chance(0.7) ? policy.icmpTypes : family === 4 ? ICMP_TYPES : ICMPV6_TYPES;
+    spec.icmpType = r.pick(pool);
+    spec.icmpCode = 0;
+  }
+  if (r.chance(0.1)) spec.fragment = { offset: r.chance(0.5) ? 0 : r.int(1, 100), moreFragments: r.chance(0.5) };
+  if (r.chance(0.1)) spec.vlans = r.chance(0.5) ? [{ tpid: 0x8100, id: 100 }] : [{ tpid: 0x88a8, id: 10 }, { tpid: 0x8100, id: 20 }];
+  if (family === 4 && r.chance(0.1)) spec.ipv4Options = [1, 1, 1, 0];
+  if (family === 6 && r.chance(0.1)) spec.ipv6ExtensionHeaders = r.chance(0.5) ? [0] : [0, 60];
+  if (r.chance(0.3)) spec.payloadLength = r.int(0, 200);
+  return spec;
+}
