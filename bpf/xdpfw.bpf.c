@@ -108,9 +108,17 @@ enum xdpfw_step {
 #define IPV4_OFFSET_MASK 0x1fff  /* fragment offset, in 8-byte units */
 #define IPV6_OFFSET_MASK 0xfff8  /* fragment header: offset << 3 | res | M */
 
+/*
+ * `left` is what remains of the IP datagram from `pos` on, as the IP header
+ * tells it (IPv4 total length, IPv6 payload length), so that headers must lie
+ * within the datagram and Ethernet padding after it is never read as one. It
+ * is a scalar on purpose: comparing two packet pointers teaches the verifier
+ * nothing, so every read keeps its own check against `end` as well.
+ */
 struct xdpfw_cursor {
 	void *pos;
 	void *end;
+	__u32 left;
 };
 
 /* What classification needs, as scalars. */
@@ -185,15 +193,19 @@ static __always_inline int parse_ipv4(struct xdpfw_cursor *c, struct xdpfw_pkt *
 				      struct xdpfw_addrs *a)
 {
 	struct iphdr *ip = c->pos;
-	__u32 hlen;
+	__u32 hlen, tot_len;
 
 	if ((void *)(ip + 1) > c->end)
 		return XDPFW_MALFORMED;
 	if (ip->version != 4 || ip->ihl < 5)
 		return XDPFW_MALFORMED;
 	hlen = ip->ihl * 4;
-	if (c->pos + hlen > c->end || bpf_ntohs(ip->tot_len) < hlen)
+	tot_len = bpf_ntohs(ip->tot_len);
+	if (c->pos + hlen > c->end || tot_len < hlen)
 		return XDPFW_MALFORMED;
+	if (tot_len > (__u64)(c->end - c->pos))
+		return XDPFW_MALFORMED; /* the datagram is cut short */
+	c->left = tot_len - hlen;
 
 	p->family = XDPFW_FAMILY_IPV4;
 	p->proto = ip->protocol;
@@ -237,7 +249,8 @@ static __always_inline int skip_ipv6_ext(struct xdpfw_cursor *c, struct xdpfw_pk
 		unit = ipv6_ext_unit[nexthdr & 0xff];
 		if (!unit)
 			break;
-		if ((void *)(hdr + 8) > c->end) /* every one of them is at least 8 bytes */
+		/* Every one of them is at least 8 bytes. */
+		if (c->left < 8 || (void *)(hdr + 8) > c->end)
 			return XDPFW_MALFORMED;
 		if ((unit & IPV6_EXT_FRAGMENT) &&
 		    (*(__be16 *)(hdr + 2) & bpf_htons(IPV6_OFFSET_MASK))) {
@@ -247,10 +260,11 @@ static __always_inline int skip_ipv6_ext(struct xdpfw_cursor *c, struct xdpfw_pk
 			return XDPFW_CONTINUE;
 		}
 		hlen = hdr[1] * (unit & 12) + 8;
-		if (c->pos + hlen > c->end)
+		if (hlen > c->left || c->pos + hlen > c->end)
 			return XDPFW_MALFORMED;
 		nexthdr = hdr[0];
 		c->pos += hlen;
+		c->left -= hlen;
 	}
 	if (ipv6_ext_unit[nexthdr & 0xff])
 		return XDPFW_MALFORMED; /* one extension header too many */
@@ -262,11 +276,19 @@ static __always_inline int parse_ipv6(struct xdpfw_cursor *c, struct xdpfw_pkt *
 				      struct xdpfw_addrs *a)
 {
 	struct ipv6hdr *ip6 = c->pos;
+	__u64 present;
+	__u32 payload_len;
 
 	if ((void *)(ip6 + 1) > c->end)
 		return XDPFW_MALFORMED;
 	if (ip6->version != 6)
 		return XDPFW_MALFORMED;
+	present = c->end - (void *)(ip6 + 1);
+	payload_len = bpf_ntohs(ip6->payload_len);
+	if (payload_len > present)
+		return XDPFW_MALFORMED; /* the datagram is cut short */
+	/* Zero is a jumbogram's (or an unset) length: the frame is all there is. */
+	c->left = payload_len ? payload_len : present;
 
 	p->family = XDPFW_FAMILY_IPV6;
 	p->proto = ip6->nexthdr;
@@ -287,7 +309,7 @@ static __always_inline int parse_l4(struct xdpfw_cursor *c, struct xdpfw_pkt *p)
 		return XDPFW_CONTINUE;
 
 	if (p->proto == IPPROTO_TCP) {
-		if ((void *)(l4 + 20) > c->end || (l4[12] >> 4) < 5)
+		if (c->left < 20 || (void *)(l4 + 20) > c->end || (l4[12] >> 4) < 5)
 			return XDPFW_MALFORMED;
 		p->sport = bpf_ntohs(*(__be16 *)l4);
 		p->dport = bpf_ntohs(*(__be16 *)(l4 + 2));
@@ -295,14 +317,14 @@ static __always_inline int parse_l4(struct xdpfw_cursor *c, struct xdpfw_pkt *p)
 		p->present = FIELD_BIT(XDPFW_FIELD_SPORT) | FIELD_BIT(XDPFW_FIELD_DPORT) |
 			     FIELD_BIT(XDPFW_FIELD_TCPFLAGS);
 	} else if (p->proto == IPPROTO_UDP) {
-		if ((void *)(l4 + 8) > c->end)
+		if (c->left < 8 || (void *)(l4 + 8) > c->end)
 			return XDPFW_MALFORMED;
 		p->sport = bpf_ntohs(*(__be16 *)l4);
 		p->dport = bpf_ntohs(*(__be16 *)(l4 + 2));
 		p->present = FIELD_BIT(XDPFW_FIELD_SPORT) | FIELD_BIT(XDPFW_FIELD_DPORT);
 	} else if ((p->proto == IPPROTO_ICMP && p->family == XDPFW_FAMILY_IPV4) ||
 		   (p->proto == IPPROTO_ICMPV6 && p->family == XDPFW_FAMILY_IPV6)) {
-		if ((void *)(l4 + 4) > c->end)
+		if (c->left < 4 || (void *)(l4 + 4) > c->end)
 			return XDPFW_MALFORMED;
 		p->icmptype = l4[0];
 		p->present = FIELD_BIT(XDPFW_FIELD_ICMPTYPE);

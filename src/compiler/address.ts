@@ -108,17 +108,19 @@ function parseIpv4Fast(text: string): Prefix | undefined {
   }
   if (part !== 3 || digits === 0) return undefined;
   bytes[3] = value;
-  let length = 32;
   if (i < text.length) {
-    if (text.charCodeAt(i) !== 47 /* / */) return undefined;
-    const rest = text.slice(i + 1);
-    if (!/^(0|[1-9][0-9]?)$/.test(rest)) return undefined;
-    length = Number(rest);
+    if (text.charCodeAt(i) !== 47 /* / */ || i + 1 >= text.length || text.length - i > 3) return undefined;
+    let length = 0;
+    for (let j = i + 1; j < text.length; j++) {
+      const c = text.charCodeAt(j);
+      if (c < 48 || c > 57 || (j > i + 1 && length === 0)) return undefined; // not a digit, or a leading zero
+      length = length * 10 + (c - 48);
+    }
     if (length > 32) return undefined;
     const address = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
     const hostMask = length === 0 ? 0xffffffff : length === 32 ? 0 : 0xffffffff >>> length;
     if ((address & hostMask) !== 0) return undefined;
     return { family: 4, bytes, length, text };
   }
-  return { family: 4, bytes, length, text: `${text}/32` };
+  return { family: 4, bytes, length: 32, text: `${text}/32` };
 }

@@ -62,9 +62,10 @@ export function buildLpmEntries(
     stackSet.push(internSet(-1, []));
     entries.push(entry(root, setClass[stackSet[0]]));
   }
+  const own: number[] = []; // reused: internSet copies what it keeps
   while (k < order.length) {
     const prefix = prefixes[order[k]];
-    const own: number[] = [];
+    own.length = 0;
     // Equal prefixes are adjacent, their owners ascending.
     for (; k < order.length && samePrefix(prefixes[order[k]], prefix); k++) {
       const owner = owners[order[k]];

@@ -88,7 +88,8 @@ export function generatePolicy(r: Random, maxRules = 24): GeneratedPolicy {
   lines.push(`define ports = ${definePorts.startsWith('{') ? definePorts : `{ ${definePorts} }`}`);
   const setFamilies: Record<string, (4 | 6)[]> = { mixed: [4, 6], only4: [4], only6: [6] };
   for (const [name, families] of Object.entries(setFamilies)) {
-    const entries = Array.from({ length: r.int(1, 6) }, () => prefix(r.pick(families)));
+    // Each family of the set appears at least once, so '@mixed' really is mixed.
+    const entries = [...families.map(prefix), ...Array.from({ length: r.int(0, 4) }, () => prefix(r.pick(families)))];
     lines.push(`set ${name} {`, ...entries.map((e) => `  ${e}`), '}');
   }
 
@@ -135,6 +136,9 @@ export function generatePolicy(r: Random, maxRules = 24): GeneratedPolicy {
       if (r.chance(0.5)) matches.push(`dport ${r.chance(0.2) ? '$ports' : portValue(r, ports)}`);
       if (r.chance(0.25)) matches.push(`sport ${portValue(r, ports)}`);
     }
+    // A rule without matches takes every packet and hides the rules after it:
+    // keep such catch-alls rare, so that packets reach deep into the policy.
+    if (matches.length === 0 && (i < ruleCount - 1 || r.chance(0.7))) matches.push(address('src'));
     shuffleMatches(r, matches);
     const name = r.chance(0.3) ? ` name "rule-${i}"` : '';
     lines.push(`  ${r.pick(['allow', 'drop'])} ${matches.join(' ')}${name}`.trimEnd());
