@@ -260,7 +260,7 @@ static __always_inline int skip_ipv6_ext(struct xdpfw_cursor *c, struct xdpfw_pk
 			return XDPFW_CONTINUE;
 		}
 		hlen = hdr[1] * (unit & 12) + 8;
-		if (hlen > c->left || c->pos + hlen > c->end)
+		if (c->pos + hlen > c->end || hlen > c->left)
 			return XDPFW_MALFORMED;
 		nexthdr = hdr[0];
 		c->pos += hlen;

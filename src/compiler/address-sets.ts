@@ -10,8 +10,8 @@ import type { AddressConstraint } from './ir.js';
 /** Intervals of addresses: IPv4 as numbers, IPv6 as bigints. */
 export interface Intervals {
   family: 4 | 6;
-  starts: (number | bigint)[];
-  ends: (number | bigint)[];
+  starts: ArrayLike<number | bigint>;
+  ends: ArrayLike<number | bigint>;
 }
 
 const memo = new WeakMap<AddressConstraint, Map<4 | 6, Intervals>>();
@@ -64,7 +64,7 @@ function build4(constraint: AddressConstraint): Intervals {
       ends[n++] = end;
     }
   }
-  return { family: 4, starts: Array.from(starts.subarray(0, n)), ends: Array.from(ends.subarray(0, n)) };
+  return { family: 4, starts: starts.subarray(0, n), ends: ends.subarray(0, n) };
 }
 
 function range4(bytes: readonly number[], length: number): [number, number] {

@@ -58,8 +58,10 @@ export function lowerRule(rule: Rule, index: number, context: CheckContext): IrR
       case 'address-match': {
         const constraint = lowerAddress(match, context);
         ir[match.direction] = constraint;
-        if (!constraint.prefixes.some((p) => p.family === 4)) restrict(6);
-        if (!constraint.prefixes.some((p) => p.family === 6)) restrict(4);
+        // Prefixes sort by family: the first and the last tell which families there are.
+        const { prefixes } = constraint;
+        if (prefixes[0]?.family !== 4) restrict(6);
+        if (prefixes[prefixes.length - 1]?.family !== 6) restrict(4);
         break;
       }
       case 'port-match':

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { CompiledInterface } from '../../compiler/output.js';
 import { attach, loadPolicyProgram, replace, status, writeState, type AttachMode, type LoadedProgram } from '../../xdp/index.js';
 import type { CliIo } from '../io.js';
@@ -27,16 +28,19 @@ export async function applyCommand(file: string, options: ApplyOptions, io: CliI
   requireRoot('apply');
   interfaces.forEach((iface) => requireInterface(iface.name));
 
+  const policyFile = resolve(file);
+  const unchanged = interfaces.filter((iface) => inForce(iface));
   const programs: { iface: CompiledInterface; program: LoadedProgram }[] = [];
   try {
-    for (const iface of interfaces) {
+    for (const iface of interfaces.filter((i) => !unchanged.includes(i))) {
       const program = await loadPolicyProgram(iface, { onProgress: progressReporter(io, iface.name) });
       programs.push({ iface, program });
     }
-    const states = programs.map(({ iface, program }) => enforce(iface, program, file, options.mode));
+    const states = programs.map(({ iface, program }) => enforce(iface, program, policyFile, options.mode));
     if (options.json) {
-      json(io, { applied: states.map(summary) });
+      json(io, { applied: states.map(summary), unchanged: unchanged.map((i) => i.name) });
     } else {
+      for (const iface of unchanged) out(io, `${iface.name}: policy ${iface.hash.slice(0, 12)} already in force; nothing changed`);
       for (const s of states) {
         out(io, `${s.interface}: ${s.replaced ? 'replaced' : 'attached'} policy ${s.state.policyHash.slice(0, 12)} (${s.state.rules.length} rules, default ${s.state.defaultAction}, ${s.state.mode} mode, prog ${s.state.progId})`);
         if (s.nativeError) err(io, `  note: native mode refused (${s.nativeError}); attached in generic mode`);
@@ -46,6 +50,14 @@ export async function applyCommand(file: string, options: ApplyOptions, io: CliI
   } finally {
     for (const { program } of programs) program.close();
   }
+}
+
+/** The same compiled policy is attached already: replacing it would only reset its counters. */
+function inForce(iface: CompiledInterface): boolean {
+  const state = loadState(iface.name);
+  if (state?.policyHash !== iface.hash) return false;
+  const live = status(iface.name);
+  return !!live.link && live.link.ifindex !== 0 && live.link.progId === state.progId;
 }
 
 interface Enforced {

@@ -98,7 +98,7 @@ export async function statsCommand(options: StatsOptions, io: CliIo): Promise<nu
   for (;;) {
     const stats = collect(targets);
     if (options.json) json(io, { at: new Date().toISOString(), interfaces: stats });
-    else out(io, `\x1b[2J\x1b[H${new Date().toISOString()}\n${render(stats, previous, seconds)}`);
+    else out(io, `${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${new Date().toISOString()}\n${render(stats, previous, seconds)}`);
     previous = stats;
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   }

@@ -49,7 +49,8 @@ function familyConstraint(context: CheckContext, match: Match): FamilyConstraint
     case 'address-match': {
       const { prefixes } = context.resolveAddresses(match.value);
       if (prefixes.length === 0) return undefined; // unknown or empty: reported elsewhere
-      const families = new Set(prefixes.map((p) => p.family));
+      // Sorted by family: the first and the last prefix tell which families there are.
+      const families = new Set([prefixes[0].family, prefixes[prefixes.length - 1].family]);
       return { match, label: `'${match.direction}'`, families };
     }
     case 'family-match':

@@ -1,0 +1,122 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../../support/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'xdpfw-cli-'));
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const good = file('good.xdpfw', 'interface eth9 {\n  default drop\n  allow tcp dport 22 name "ssh"\n}\n');
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('xdpfw check', () => {
+  it('exits 0 and says ok for a valid policy', async () => {
+    const r = await runCli('check', good);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('good.xdpfw: ok (eth9: 1 rules, default drop)');
+  });
+
+  it('exits 1 and prints every error located, with the source line and a caret', async () => {
+    const bad = file('bad.xdpfw', 'set blocklist { 192.0.2.0/24 }\ninterface eth0 {\n  drop src @blocklst\n  allow udp dport 70000\n}\n');
+    const r = await runCli('check', bad);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${bad}:3:12: error[unknown-set]: unknown set '@blocklst' (did you mean '@blocklist'?)`);
+    expect(r.stderr).toMatch(/3 \|   drop src @blocklst\n\s+\| {11}\^{9}/);
+    expect(r.stderr).toContain('error[invalid-port]');
+    expect(r.stderr).toContain('2 error(s), 0 warning(s)');
+  });
+
+  it('reports a missing file as a located error, not a crash', async () => {
+    const r = await runCli('check', join(dir, 'missing.xdpfw'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error[file-not-found]');
+  });
+
+  it('prints diagnostics as JSON with --json', async () => {
+    const r = await runCli('check', '--json', good);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, files: [{ ok: true, interfaces: [{ name: 'eth9', rules: 1 }] }] });
+  });
+});
+
+describe('xdpfw compile', () => {
+  it('lists rules with their identities and locations', async () => {
+    const r = await runCli('compile', good);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('interface eth9');
+    expect(r.stdout).toMatch(/0 {2}allow {2}ssh +allow tcp dport 22 name "ssh" +\(.*good\.xdpfw:3:3\)/);
+  });
+
+  it('refuses an interface the policy does not define, naming those it does', async () => {
+    const r = await runCli('compile', good, '--iface', 'eth0');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`error[interface-not-in-policy]: interface 'eth0' has no block in ${good}`);
+    expect(r.stderr).toContain('hint: the policy defines: eth9');
+  });
+
+  it('says nothing was applied when the policy has errors', async () => {
+    const bad = file('bad2.xdpfw', 'interface eth0 {\n  allow dport 22\n}\n');
+    const r = await runCli('compile', bad);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error[port-without-protocol]');
+    expect(r.stderr).toContain(`error[policy-invalid]: ${bad}: 1 error(s); nothing was applied`);
+  });
+});
+
+describe('xdpfw test (arguments)', () => {
+  it('needs --packet or --cases', async () => {
+    const r = await runCli('test', good);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error[usage]: give --packet "…" or --cases FILE');
+  });
+
+  it('points at the column of a malformed packet', async () => {
+    const r = await runCli('test', good, '--packet', 'tcp 10.0.0.1:1 > 10.0.0.2:99999');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error\[packet-syntax\]: packet: column \d+: /);
+    expect(r.stderr).toContain('tcp 10.0.0.1:1 > 10.0.0.2:99999\n');
+  });
+
+  it('names the line of a malformed case', async () => {
+    const cases = file('bad.cases', '# comment\ntcp 10.0.0.1:1 > 10.0.0.2:22 flags S => maybe\n');
+    const r = await runCli('test', good, '--cases', cases);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`error[cases-syntax]: ${cases}:2: expected 'PACKET => allow|drop [rule-name]'`);
+  });
+
+  it('says when the cases file cannot be read', async () => {
+    const r = await runCli('test', good, '--cases', join(dir, 'none.cases'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error[cases-not-found]: cannot read');
+  });
+});
+
+describe('commands that need the kernel', () => {
+  for (const args of [['apply', good], ['detach'], ['status'], ['stats'], ['test', good, '--packet', 'udp 10.0.0.1:1 > 10.0.0.2:2']]) {
+    it(`'${args[0]}' tells a non-root user to run it as root, exit 3`, async () => {
+      vi.spyOn(process, 'geteuid').mockReturnValue(1000);
+      const r = await runCli(...args);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain(`error[not-root]: 'xdpfw ${args[0]}' needs root (CAP_BPF and CAP_NET_ADMIN)`);
+    });
+  }
+});
+
+describe('usage', () => {
+  it('exits 2 on an unknown command', async () => {
+    const r = await runCli('frobnicate');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown command 'frobnicate'");
+  });
+
+  it('exits 2 on an invalid --mode', async () => {
+    const r = await runCli('apply', good, '--mode', 'turbo');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("argument 'turbo' is invalid");
+  });
+});
