@@ -88,4 +88,4 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 	run_quiet "npm ci" npm ci --no-audit --no-fund --loglevel=error
 fi
 
-run_quiet "npm run build" npm run build --silent
+run_quiet "npm run build" npm run build

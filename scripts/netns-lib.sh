@@ -24,10 +24,7 @@ XDPFW_RUN_DIR=/run/xdpfw
 NETNS_CREATED=()   # namespaces this script added, deleted by netns_cleanup
 NETNS_PIDS=()      # background processes this script started
 NETNS_LAST_PID=    # pid of the most recent netns_bg
-NETNS_CLEANUP_HOOKS=() # extra commands to run first at cleanup
 NETNS_CLEANUP_FILES=() # temporary files and directories, removed last
-
-netns_log() { printf '# %s\n' "$*" >&2; }
 
 # netns_name ROLE: the namespace name for ROLE in this run.
 netns_name() { printf 'xdpfw-%s-%s' "$1" "$XDPFW_NS_SUFFIX"; }
@@ -46,6 +43,18 @@ netns_private_mounts() {
 	mount -t tmpfs -o mode=0700 xdpfw-test "$XDPFW_RUN_DIR"
 	mkdir -p "$XDPFW_RUN_DIR/bpffs"
 	mount -t bpf -o mode=0700 bpffs "$XDPFW_RUN_DIR/bpffs"
+}
+
+# netns_scratch_dir: sets NETNS_SCRATCH to a new directory for logs and
+# received payloads, removed at cleanup; inside the private tmpfs when there
+# is one (so gone even after a SIGKILL), else under /tmp.
+netns_scratch_dir() {
+	if [ "${XDPFW_PRIVATE_MOUNTS:-}" = "$$" ]; then
+		NETNS_SCRATCH=$(mktemp -d "$XDPFW_RUN_DIR/scratch.XXXXXX") || return 1
+	else
+		NETNS_SCRATCH=$(mktemp -d /tmp/xdpfw-scratch.XXXXXX) || return 1
+	fi
+	NETNS_CLEANUP_FILES+=("$NETNS_SCRATCH")
 }
 
 # netns_ensure_bpffs: for runs that keep their namespaces (sandbox --keep),
@@ -157,13 +166,11 @@ wait_for() {
 	done
 }
 
-# netns_cleanup: run hooks, end our processes (and any process still inside
+# netns_cleanup: end our processes (and any process still inside
 # a namespace we created, which can only be one of ours), delete our
 # namespaces. Safe to call twice.
 netns_cleanup() {
-	local hook ns pid
-	for hook in "${NETNS_CLEANUP_HOOKS[@]}"; do eval "$hook" >/dev/null 2>&1 || true; done
-	NETNS_CLEANUP_HOOKS=()
+	local ns pid
 	[ ${#NETNS_PIDS[@]} -gt 0 ] && netns_stop "${NETNS_PIDS[@]}"
 	NETNS_PIDS=()
 	for ns in "${NETNS_CREATED[@]}"; do

@@ -82,8 +82,8 @@ fi
 
 netns_private_mounts "$@" # re-runs this script in a private mount namespace
 netns_trap
-TMP=$(mktemp -d /tmp/xdpfw-netns.XXXXXX)
-NETNS_CLEANUP_FILES+=("$TMP")
+netns_scratch_dir || exit 1
+TMP=$NETNS_SCRATCH
 CL=$(netns_name client)
 FW=$(netns_name fw)
 

@@ -32,6 +32,7 @@ FW4=192.0.2.1 FW6=2001:db8:1::1           # the firewall
 ADMIN4=192.0.2.2 ADMIN6=2001:db8:1::2     # in ssh-admins (192.0.2.0/28, 2001:db8:1::/64)
 USER4=192.0.2.100                         # same subnet, not an ssh admin
 BAD4=203.0.113.9 BAD6=2001:db8:bad::9     # in the blocklist
+BOGON4=10.1.2.3                           # in lists/bogons.txt
 MAC_FW=02:58:44:50:0f:01 MAC_CL=02:58:44:50:0f:02
 
 ARGS=("$@")
@@ -80,17 +81,17 @@ else
 	netns_private_mounts "${ARGS[@]}" --no-install # pins and state vanish with this run
 fi
 netns_trap
-TMP=$(mktemp -d /tmp/xdpfw-sbx.XXXXXX)
-NETNS_CLEANUP_FILES+=("$TMP")
+netns_scratch_dir || exit 1
+TMP=$NETNS_SCRATCH
 
-echo "== sandbox: $CL ($USER4 $ADMIN4 $BAD4 $ADMIN6 $BAD6) -> $FW $IFACE ($FW4 $FW6)"
+echo "== sandbox: $CL ($USER4 $ADMIN4 $BAD4 $BOGON4 $ADMIN6 $BAD6) -> $FW $IFACE ($FW4 $FW6)"
 netns_add "$CL" && netns_add "$FW" &&
 	netns_veth "$CL" eth0 "$MAC_CL" "$FW" "$IFACE" "$MAC_FW" &&
 	netns_addr "$FW" "$IFACE" "$FW4/24" "$FW6/64" &&
-	netns_route "$FW" "$IFACE" 203.0.113.0/24 2001:db8:bad::/48 &&
-	netns_addr "$CL" eth0 "$ADMIN4/24" "$USER4/24" "$BAD4/24" "$ADMIN6/64" "$BAD6/48" &&
+	netns_route "$FW" "$IFACE" "$BAD4/32" "$BOGON4/32" "$BAD6/128" &&
+	netns_addr "$CL" eth0 "$ADMIN4/24" "$USER4/24" "$BAD4/32" "$BOGON4/32" "$ADMIN6/64" "$BAD6/128" &&
 	netns_neigh "$CL" eth0 "$MAC_FW" "$FW4" "$FW6" &&
-	netns_neigh "$FW" "$IFACE" "$MAC_CL" "$ADMIN4" "$USER4" "$BAD4" "$ADMIN6" "$BAD6" ||
+	netns_neigh "$FW" "$IFACE" "$MAC_CL" "$ADMIN4" "$USER4" "$BAD4" "$BOGON4" "$ADMIN6" "$BAD6" ||
 	{ echo "sandbox: setting up the namespaces failed" >&2; exit 1; }
 for port in 22 80 443 8080; do netns_tcp_listen "$FW" "$port" "$TMP/tcp-$port"; done
 for port in 53 123; do netns_udp_listen "$FW" "$port" "$TMP/udp-$port"; done
@@ -138,6 +139,7 @@ tcp BLOCKED "$USER4" "$FW4" 22 'default drop'
 tcp BLOCKED "$USER4" "$FW4" 8080 'default drop'
 tcp BLOCKED "$BAD4" "$FW4" 80 blocklist
 tcp BLOCKED "$BAD6" "$FW6" 443 blocklist
+tcp BLOCKED "$BOGON4" "$FW4" 443 bogons
 udp ALLOWED "$USER4" "$FW4" 53 'udp dport 53'
 udp ALLOWED "$ADMIN6" "$FW6" 53 'udp dport 53'
 udp BLOCKED "$USER4" "$FW4" 123 'default drop'
@@ -146,6 +148,7 @@ ping_ ALLOWED "$USER4" "$FW4" 'icmp type echo-request'
 ping_ ALLOWED "$ADMIN6" "$FW6" 'allow icmpv6'
 ping_ BLOCKED "$BAD4" "$FW4" blocklist
 ping_ BLOCKED "$BAD6" "$FW6" blocklist
+ping_ BLOCKED "$BOGON4" "$FW4" bogons
 echo "== $((PROBES - MISMATCHES)) of $PROBES probes as the policy says"
 
 echo "== xdpfw stats"
