@@ -194,5 +194,11 @@ export function readState(ifname: string, o: PinOptions = {}): unknown {
 }
 
 export function removeState(ifname: string, o: PinOptions = {}): void {
-  fs.rmSync(statePath(ifname, o), { force: true });
+  const file = statePath(ifname, o);
+  fs.rmSync(file, { force: true });
+  try {
+    fs.rmdirSync(path.dirname(file)); // the namespace's directory, once it is empty
+  } catch {
+    // not empty, or already gone
+  }
 }

@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../support/cli.js';
+import { scratchDir } from '../../support/scratch.js';
 import { skipUnlessRoot } from '../xdp/helpers/env.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'xdpfw-test-cmd-'));
+const dir = scratchDir('xdpfw-test-cmd-');
 const edge = join(import.meta.dirname, '../../../policies/edge.xdpfw');
 
 describe.skipIf(skipUnlessRoot('xdpfw test'))('xdpfw test judges packets with the kernel program', () => {

@@ -19,8 +19,10 @@ import {
   writeState,
 } from '../../../src/xdp/pins.js';
 import { REPO, TS_LOADER, fixtureObject, run, skipUnlessRoot } from './helpers/env.js';
+import { scratchDir } from '../../support/scratch.js';
 
-const tmpRunDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'xdpfw-run-'));
+const runRoot = scratchDir('xdpfw-run-');
+const tmpRunDir = (): string => fs.mkdtempSync(path.join(runRoot, 'r-'));
 
 describe('pin and state paths', () => {
   it('keys pins by network namespace inode and interface', () => {
@@ -46,8 +48,12 @@ describe('pin and state paths', () => {
       expect(fs.readdirSync(path.dirname(statePath('eth0', o)))).toEqual(['eth0.json']);
       fs.writeFileSync(statePath('eth0', o), '{nope');
       expect(() => readState('eth0', o)).toThrow(/is not valid JSON/);
+      writeState('eth1', {}, o);
       removeState('eth0', o);
       expect(readState('eth0', o)).toBeUndefined();
+      expect(fs.existsSync(path.dirname(statePath('eth0', o)))).toBe(true);
+      removeState('eth1', o);
+      expect(fs.existsSync(path.dirname(statePath('eth0', o)))).toBe(false); // no empty directories left behind
     } finally {
       fs.rmSync(runDir, { recursive: true, force: true });
     }

@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../support/cli.js';
+import { scratchDir } from '../../support/scratch.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'xdpfw-cli-'));
+const dir = scratchDir('xdpfw-cli-');
 function file(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);

@@ -6,9 +6,9 @@
 
 import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scratchDir } from '../../../support/scratch.js';
 
 export const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 export const FIXTURES = path.join(REPO, 'tests/kernel/xdp/fixtures');
@@ -29,8 +29,7 @@ export function skipUnlessRoot(suite: string): boolean {
 }
 
 const built = new Map<string, string>();
-const buildDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xdpfw-fixtures-'));
-process.on('exit', () => fs.rmSync(buildDir, { recursive: true, force: true }));
+const buildDir = scratchDir('xdpfw-fixtures-');
 
 /** Compiles tests/kernel/xdp/fixtures/<name>.bpf.c (with bpf/ on the include path); returns the .o path. */
 export function fixtureObject(name: string): string {
