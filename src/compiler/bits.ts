@@ -18,10 +18,6 @@ export function clearBit(bits: Bits, rule: number): void {
   bits[rule >>> 5] &= ~(1 << (rule & 31));
 }
 
-export function hasBit(bits: Bits, rule: number): boolean {
-  return (bits[rule >>> 5] & (1 << (rule & 31))) !== 0;
-}
-
 /** A fresh vector with the bits of `rules` set. */
 export function bitsOf(size: number, rules: Iterable<number>): Bits {
   const bits = new Uint32Array(size);
@@ -69,7 +65,10 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 export function rulesOf(words: readonly bigint[]): number[] {
   const out: number[] = [];
   words.forEach((word, w) => {
-    for (let b = 0; word !== 0n; b++, word >>= 1n) if (word & 1n) out.push(64 * w + b);
+    if (word === 0n) return;
+    for (const [half, base] of [[Number(word & 0xffffffffn), 64 * w], [Number(word >> 32n), 64 * w + 32]]) {
+      for (let bits = half; bits !== 0; bits &= bits - 1) out.push(base + 31 - Math.clz32(bits & -bits));
+    }
   });
   return out;
 }

@@ -1,8 +1,11 @@
 /**
  * The compiled interface's hash: sha256 over a canonical serialisation of
- * everything the data plane gets (constants, rules, actions, vectors, tables,
- * trie entries). The interface name is not part of it, so one policy applied
- * to two interfaces has one hash. Big tables are fed as packed binary.
+ * everything the data plane gets (constants, actions, vectors, tables, trie
+ * entries) and of the rules' identities (index, id, name, action) that its
+ * counters are reported under. Left out on purpose: the interface name (one
+ * policy on two interfaces has one hash) and the rules' display text and
+ * location (a comment or a blank line added above a rule changes nothing
+ * that is applied). Big tables are fed as packed binary.
  */
 import { createHash } from 'node:crypto';
 import type { CompiledInterface, LpmEntry } from './output.js';
@@ -15,7 +18,7 @@ export function hashCompiled(c: HashedPart): string {
   text('format', 'xdpfw-compiled-1');
   text('default', c.defaultAction);
   text('constants', c.constants);
-  text('rules', c.rules.map((r) => [r.index, r.id, r.name ?? null, r.action, r.text, r.location]));
+  text('rules', c.rules.map((r) => [r.index, r.id, r.name ?? null, r.action]));
   text('actions', c.actions);
   text('vectors', c.vectors.map((words) => words.map((w) => w.toString(16))));
   const table = (label: string, values: number[] | null) => {
@@ -32,13 +35,16 @@ export function hashCompiled(c: HashedPart): string {
     const width = entries.length > 0 ? entries[0].bytes.length : 0;
     const record = 1 + width + 4;
     const buffer = new Uint8Array(entries.length * record);
-    const view = new DataView(buffer.buffer);
-    entries.forEach((e, i) => {
-      const at = i * record;
-      buffer[at] = e.prefixLength;
-      buffer.set(e.bytes, at + 1);
-      view.setUint32(at + 1 + width, e.classId);
-    });
+    let at = 0;
+    for (const e of entries) {
+      buffer[at++] = e.prefixLength;
+      for (let b = 0; b < width; b++) buffer[at++] = e.bytes[b];
+      const id = e.classId;
+      buffer[at++] = id >>> 24;
+      buffer[at++] = (id >>> 16) & 0xff;
+      buffer[at++] = (id >>> 8) & 0xff;
+      buffer[at++] = id & 0xff;
+    }
     hash.update(buffer);
   };
   trie('src4', c.src4);

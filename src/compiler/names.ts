@@ -36,5 +36,3 @@ export function icmpTypeName(protocol: IcmpProtocol, type: number): string | und
 /** Protocol keywords → IP protocol numbers. */
 export const PROTOCOL_NUMBERS = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 } as const;
 
-/** The ICMPv6 types of IPv6 neighbour discovery (RFC 4861): without them IPv6 stops working. */
-export const ND_TYPES: readonly number[] = [133, 134, 135, 136];

@@ -14,25 +14,62 @@ export function ipv6Key(p: Prefix): string {
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-/** Sorted (family, bytes, length), duplicates removed. Sorting a million IPv4 prefixes is the hot path. */
+/**
+ * Sorted (family, bytes, length), duplicates removed. Sorting a million IPv4
+ * prefixes is the hot path; input that is already sorted and unique (a
+ * maintained blocklist usually is) comes back as it is.
+ */
 export function sortUniquePrefixes(prefixes: readonly Prefix[]): Prefix[] {
-  const v4: Prefix[] = [];
-  const v6: Prefix[] = [];
-  for (const p of prefixes) (p.family === 4 ? v4 : v6).push(p);
-  const out: Prefix[] = [];
-  let last: Prefix | undefined;
-  for (const i of ipv4Order(v4)) {
-    const p = v4[i];
-    if (!last || !samePrefix(last, p)) out.push(p);
-    last = p;
+  let v4 = prefixes as Prefix[];
+  let v6: Prefix[] = [];
+  if (prefixes.some((p) => p.family === 6)) {
+    v4 = prefixes.filter((p) => p.family === 4);
+    v6 = prefixes.filter((p) => p.family === 6);
   }
-  last = undefined;
+  const keys = ipv4Keys(v4);
+  if (v6.length === 0 && isStrictlyAscending(keys)) {
+    keyCache.set(v4, keys);
+    return v4;
+  }
+  const out: Prefix[] = [];
+  const order = ipv4Order(v4, keys);
+  const kept = new Uint32Array(order.length);
+  let last = -1;
+  for (const i of order) {
+    if (last < 0 || keys.address[i] !== keys.address[last] || keys.length[i] !== keys.length[last]) {
+      kept[out.length] = i;
+      out.push(v4[i]);
+    }
+    last = i;
+  }
+  const sortedKeys: Ipv4Keys = { address: new Uint32Array(out.length), length: new Uint8Array(out.length) };
+  for (let k = 0; k < out.length; k++) {
+    sortedKeys.address[k] = keys.address[kept[k]];
+    sortedKeys.length[k] = keys.length[kept[k]];
+  }
+  let previous: Prefix | undefined;
   for (const i of ipv6Order(v6)) {
     const p = v6[i];
-    if (!last || !samePrefix(last, p)) out.push(p);
-    last = p;
+    if (!previous || !samePrefix(previous, p)) out.push(p);
+    previous = p;
   }
+  keyCache.set(out, sortedKeys);
   return out;
+}
+
+/** Keys of the sorted lists this module produced: later passes over a million prefixes read these, not the objects. */
+const keyCache = new WeakMap<readonly Prefix[], Ipv4Keys>();
+
+/** The keys of a sorted list's IPv4 part (its leading prefixes), memoised per list. */
+export function sortedIpv4Keys(sorted: readonly Prefix[]): Ipv4Keys {
+  let keys = keyCache.get(sorted);
+  if (!keys) {
+    let v4 = 0;
+    while (v4 < sorted.length && sorted[v4].family === 4) v4++;
+    keys = ipv4Keys(v4 === sorted.length ? sorted : sorted.slice(0, v4));
+    keyCache.set(sorted, keys);
+  }
+  return keys;
 }
 
 export function samePrefix(a: Prefix, b: Prefix): boolean {
@@ -42,12 +79,13 @@ export function samePrefix(a: Prefix, b: Prefix): boolean {
   return true;
 }
 
-/**
- * Indexes of IPv4 prefixes in (address, length) order, stable: an LSD radix
- * sort (length, then the address's low and high 16 bits) — linear, no
- * comparisons, no allocation per prefix.
- */
-export function ipv4Order(prefixes: readonly Prefix[]): Uint32Array {
+/** IPv4 prefixes as parallel typed arrays: address (u32) and length. */
+export interface Ipv4Keys {
+  address: Uint32Array;
+  length: Uint8Array;
+}
+
+export function ipv4Keys(prefixes: readonly Prefix[]): Ipv4Keys {
   const n = prefixes.length;
   const address = new Uint32Array(n);
   const length = new Uint8Array(n);
@@ -56,24 +94,50 @@ export function ipv4Order(prefixes: readonly Prefix[]): Uint32Array {
     address[i] = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
     length[i] = prefixes[i].length;
   }
+  return { address, length };
+}
+
+/**
+ * Indexes of IPv4 prefixes in (address, length) order, stable: an LSD radix
+ * sort (length, then the address's low and high 16 bits) — linear, no
+ * comparisons, no allocation per prefix.
+ */
+export function ipv4Order(prefixes: readonly Prefix[], keys: Ipv4Keys = ipv4Keys(prefixes)): Uint32Array {
+  const { address, length } = keys;
+  const n = prefixes.length;
   let order: Uint32Array = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   if (n < 4096) {
     // Small lists (most rules'): a comparison sort beats two 65,536-bucket passes.
     return order.sort((x, y) => address[x] - address[y] || length[x] - length[y] || x - y);
   }
-  order = countingPass(order, 33, (i) => length[i]);
-  order = countingPass(order, 65536, (i) => address[i] & 0xffff);
-  return countingPass(order, 65536, (i) => address[i] >>> 16);
+  // Stable LSD passes: length, then the address's low and high 16 bits.
+  order = countingPass(order, length, 0, 0xff, 33);
+  order = countingPass(order, address, 0, 0xffff, 65536);
+  return countingPass(order, address, 16, 0xffff, 65536);
 }
 
-function countingPass(order: Uint32Array, buckets: number, key: (i: number) => number): Uint32Array {
+function countingPass(
+  order: Uint32Array,
+  values: Uint32Array | Uint8Array,
+  shift: number,
+  mask: number,
+  buckets: number,
+): Uint32Array {
   const counts = new Uint32Array(buckets + 1);
-  for (let k = 0; k < order.length; k++) counts[key(order[k]) + 1]++;
+  for (let k = 0; k < order.length; k++) counts[((values[order[k]] >>> shift) & mask) + 1]++;
   for (let b = 1; b <= buckets; b++) counts[b] += counts[b - 1];
   const out = new Uint32Array(order.length);
-  for (let k = 0; k < order.length; k++) out[counts[key(order[k])]++] = order[k];
+  for (let k = 0; k < order.length; k++) out[counts[(values[order[k]] >>> shift) & mask]++] = order[k];
   return out;
+}
+
+/** Whether the keys ascend strictly: sorted by (address, length) and free of duplicates. */
+export function isStrictlyAscending({ address, length }: Ipv4Keys, from = 0, to = address.length): boolean {
+  for (let i = from + 1; i < to; i++) {
+    if (address[i] < address[i - 1] || (address[i] === address[i - 1] && length[i] <= length[i - 1])) return false;
+  }
+  return true;
 }
 
 /** Indexes of IPv6 prefixes in (address, length) order, stable. */

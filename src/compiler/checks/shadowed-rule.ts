@@ -14,16 +14,25 @@ import type { AddressConstraint, IrRule, PortInterval } from '../ir.js';
 export const checkShadowedRules: IrCheck = (ir) => {
   const out: Diagnostic[] = [];
   for (const iface of ir.interfaces) {
-    // A cheap necessary condition first: 4,096 rules are 8 million pairs.
-    const signature = iface.rules.map(quickSignature);
+    // Earlier rules grouped by a cheap necessary condition (4,096 rules are 8 million pairs).
+    const groups = new Map<string, { mask: number; protocol: number; rules: IrRule[] }>();
     for (const later of iface.rules) {
-      const need = signature[later.index];
+      const need = quickSignature(later);
       let earlier: IrRule | undefined;
-      for (let i = 0; i < later.index && !earlier; i++) {
-        const have = signature[i];
-        if ((have.mask & ~need.mask) !== 0 || (have.protocol >= 0 && have.protocol !== need.protocol)) continue;
-        if (covers(iface.rules[i], later)) earlier = iface.rules[i];
+      for (const group of groups.values()) {
+        if ((group.mask & ~need.mask) !== 0 || (group.protocol >= 0 && group.protocol !== need.protocol)) continue;
+        for (const rule of group.rules) {
+          if (earlier && rule.index >= earlier.index) break;
+          if (covers(rule, later)) {
+            earlier = rule;
+            break;
+          }
+        }
       }
+      const key = `${need.mask}:${need.protocol}`;
+      const group = groups.get(key) ?? { ...need, rules: [] };
+      group.rules.push(later);
+      groups.set(key, group);
       if (!earlier) continue;
       const who = earlier.name !== undefined ? `rule "${earlier.name}"` : `the rule`;
       const where = `${who} at ${lineRef(earlier.span, later.span)} (${earlier.text})`;
@@ -63,9 +72,7 @@ function quickSignature(r: IrRule): { mask: number; protocol: number } {
 /** Whether every packet matching `b` matches `a`. */
 export function covers(a: IrRule, b: IrRule): boolean {
   if ((b.families.ipv4 && !a.families.ipv4) || (b.families.ipv6 && !a.families.ipv6)) return false;
-  if (a.protocols !== null && (b.protocols === null || !b.protocols.every((p) => a.protocols!.includes(p)))) {
-    return false;
-  }
+  if (a.protocols !== null && (b.protocols === null || !isSubsetOf(b.protocols, a.protocols))) return false;
   if (!portsCover(a.sport, b.sport) || !portsCover(a.dport, b.dport)) return false;
   if (a.tcpFlags !== null) {
     if (b.tcpFlags === null) return false;
@@ -73,17 +80,26 @@ export function covers(a: IrRule, b: IrRule): boolean {
     // b pins the bits of b.mask; a holds for all of them iff a's mask ⊆ b's and b's pinned values agree.
     if ((mask & b.tcpFlags.mask) !== mask || (b.tcpFlags.value & mask) !== value) return false;
   }
-  if (a.icmpTypes !== null && (b.icmpTypes === null || !b.icmpTypes.every((t) => a.icmpTypes!.includes(t)))) {
-    return false;
-  }
-  const families = ([4, 6] as const).filter((f) => (f === 4 ? b.families.ipv4 : b.families.ipv6));
-  return families.every((f) => addressCovers(a.src, b.src, f) && addressCovers(a.dst, b.dst, f));
+  if (a.icmpTypes !== null && (b.icmpTypes === null || !isSubsetOf(b.icmpTypes, a.icmpTypes))) return false;
+  if (b.families.ipv4 && !(addressCovers(a.src, b.src, 4) && addressCovers(a.dst, b.dst, 4))) return false;
+  return !b.families.ipv6 || (addressCovers(a.src, b.src, 6) && addressCovers(a.dst, b.dst, 6));
 }
 
+function isSubsetOf(small: readonly number[], large: readonly number[]): boolean {
+  for (const x of small) if (!large.includes(x)) return false;
+  return true;
+}
+
+/** Intervals are sorted and merged, so each interval of b must lie inside one of a. */
 function portsCover(a: PortInterval[] | null, b: PortInterval[] | null): boolean {
   if (a === null) return true;
   if (b === null) return false;
-  return b.every((x) => a.some((y) => y.low <= x.low && x.high <= y.high));
+  let i = 0;
+  for (const x of b) {
+    while (i < a.length && a[i].high < x.low) i++;
+    if (i === a.length || a[i].low > x.low || a[i].high < x.high) return false;
+  }
+  return true;
 }
 
 /** Whether, for packets of `family`, every address matching `b` matches `a` (null = any address). */

@@ -1,0 +1,122 @@
+/**
+ * The compiled output as the loader and `xdpfw compile --json` see it:
+ * determinism, hashing, constants, disabled fields, the JSON view, and the
+ * field numbering against bpf/xdpfw.h.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { rulesOf } from '../../../src/compiler/bits.js';
+import { ACTION, FIELD, MAX_RULES, NFIELDS } from '../../../src/compiler/fields.js';
+import { compiledToJson, compileInterface } from '../../../src/compiler/index.js';
+import { compileText } from './helpers.js';
+import { Random, randomPolicy } from './random-policy.js';
+
+const json = (text: string) => JSON.stringify(compiledToJson(compileText(text).compiled!));
+
+describe('determinism', () => {
+  test('the same policy compiles to identical JSON and hashes, every time', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const text = randomPolicy(new Random(seed));
+      expect(json(text)).toBe(json(text));
+    }
+  });
+
+  test('compiling an IR interface twice gives identical output', () => {
+    const ir = compileText(randomPolicy(new Random(7))).ir!.interfaces[0];
+    expect(compileInterface(ir)).toEqual(compileInterface(ir));
+  });
+
+  test('the hash covers the maps and rule identities, not the interface name or where rules are written', () => {
+    const hash = (text: string) => compileText(text).compiled!.interfaces.map((c) => c.hash);
+    const [eth0, eth1] = hash('interface eth0 { allow tcp dport 22 }\ninterface eth1 { allow tcp dport 22 }\n');
+    expect(eth0).toMatch(/^[0-9a-f]{64}$/);
+    expect(eth1).toBe(eth0);
+    expect(hash('interface eth0 { allow tcp dport 23 }\n')[0]).not.toBe(eth0);
+    expect(hash('interface eth0 { drop tcp dport 22 }\n')[0]).not.toBe(eth0);
+    expect(hash('interface eth0 {\n  default drop\n  allow tcp dport 22\n}\n')[0]).not.toBe(eth0);
+    expect(hash('# a comment\n\ninterface eth0 {\n    allow tcp dport 22\n}\n')[0]).toBe(eth0);
+    expect(hash('interface eth0 { allow tcp dport 22 name "ssh" }\n')[0]).not.toBe(eth0);
+  });
+});
+
+describe('compiled interface', () => {
+  test('constants: rule count, words, enabled fields, default action, actions', () => {
+    const c = compileText('interface eth0 {\n  default drop\n  allow tcp dport 22\n  drop src 10.0.0.0/8\n}\n').compiled!
+      .interfaces[0];
+    expect(c.constants).toMatchObject({ nrules: 2, nwords: 1, defaultAction: ACTION.drop });
+    expect(c.constants.fields).toBe((1 << FIELD.PROTO) | (1 << FIELD.SRC) | (1 << FIELD.DPORT));
+    expect(c.actions).toEqual([ACTION.allow, ACTION.drop]);
+    expect(c.constants.absentClass).toHaveLength(NFIELDS);
+    expect(c.rules[1]).toEqual({ index: 1, id: c.rules[1].id, action: 'drop', text: 'drop src 10.0.0.0/8', location: 'test.xdpfw:4:3' });
+  });
+
+  test('fields no rule constrains are disabled: null tables, empty tries', () => {
+    const c = compileText('interface eth0 { allow tcp }\n').compiled!.interfaces[0];
+    expect(c.constants.fields).toBe(1 << FIELD.PROTO);
+    expect([c.sportClass, c.dportClass, c.tcpFlagsClass, c.icmpTypeClass]).toEqual([null, null, null, null]);
+    expect([c.src4, c.src6, c.dst4, c.dst6]).toEqual([[], [], [], []]);
+    expect(c.protoClass).toHaveLength(512);
+  });
+
+  test('an enabled address field has a /0 entry in both tries, also for a family no rule names', () => {
+    const c = compileText('interface eth0 { drop src 10.0.0.0/8 }\n').compiled!.interfaces[0];
+    expect(c.src4.map((e) => e.text)).toEqual(['0.0.0.0/0', '10.0.0.0/8']);
+    expect(c.src6.map((e) => e.text)).toEqual(['::/0']);
+    expect(c.src6[0]).toMatchObject({ bytes: new Array(16).fill(0), prefixLength: 0 });
+  });
+
+  test('a policy without rules compiles to one word of zeros', () => {
+    const c = compileText('interface eth0 {\n  default allow\n}\n').compiled!.interfaces[0];
+    expect(c.constants).toMatchObject({ nrules: 0, nwords: 1, fields: 1 });
+    expect(c.vectors).toEqual([[0n]]);
+  });
+
+  test('vectors have ceil(nrules / 64) words and no bits beyond the last rule in the protocol table', () => {
+    const rules = Array.from({ length: 130 }, (_, i) => `  allow tcp dport ${i}`).join('\n');
+    const c = compileText(`interface eth0 {\n${rules}\n}\n`).compiled!.interfaces[0];
+    expect(c.constants.nwords).toBe(3);
+    expect(c.vectors.every((v) => v.length === 3)).toBe(true);
+    const tcp = c.vectors[c.protoClass[6]];
+    expect(tcp).toEqual([2n ** 64n - 1n, 2n ** 64n - 1n, 3n]);
+    expect(c.vectors[c.dportClass![129]]).toEqual([0n, 0n, 2n]);
+  });
+});
+
+describe('JSON view', () => {
+  test('a vector lists the rules of every set bit, across word and half-word edges', () => {
+    expect(rulesOf([(1n << 63n) | (1n << 32n) | (1n << 31n) | 1n, 0n, 5n])).toEqual([0, 31, 32, 63, 128, 130]);
+  });
+
+  test('bigints become hex, vectors list their rules, big tables become runs', () => {
+    const view = compiledToJson(compileText('interface eth0 {\n  allow tcp dport 22\n  allow tcp flags syn\n}\n').compiled!) as {
+      interfaces: Record<string, unknown>[];
+    };
+    const c = view.interfaces[0];
+    expect(c.vectors).toContainEqual({ class: expect.any(Number), words: ['0x0000000000000003'], rules: [0, 1] });
+    expect(c.dport).toEqual([
+      { ports: '0-21', class: expect.any(Number) },
+      { ports: '22', class: expect.any(Number) },
+      { ports: '23-65535', class: expect.any(Number) },
+    ]);
+    expect((c.tcpFlags as { flags: string }[]).map((r) => r.flags).slice(0, 3)).toEqual(['0x00-0x01', '0x02-0x03', '0x04-0x05']);
+    expect(c.sport).toBeNull();
+    expect((c.constants as Record<string, unknown>).enabledFields).toEqual(['proto', 'dport', 'tcpflags']);
+    expect(() => JSON.stringify(view)).not.toThrow();
+  });
+});
+
+describe('kernel contract', () => {
+  const header = readFileSync(join(import.meta.dirname, '../../../bpf/xdpfw.h'), 'utf8');
+  const define = (name: string) => Number(new RegExp(`#define ${name}\\s+(\\d+)`).exec(header)![1]);
+
+  test('field numbers, actions and the rule limit match bpf/xdpfw.h', () => {
+    for (const [name, value] of Object.entries(FIELD)) {
+      expect(new RegExp(`XDPFW_FIELD_${name}\\s*=\\s*(\\d+)`).exec(header)?.[1], name).toBe(String(value));
+    }
+    expect(new RegExp('XDPFW_NFIELDS\\s*=\\s*(\\d+)').exec(header)?.[1]).toBe(String(NFIELDS));
+    expect(define('XDPFW_ACTION_DROP')).toBe(ACTION.drop);
+    expect(define('XDPFW_ACTION_PASS')).toBe(ACTION.allow);
+    expect(define('XDPFW_MAX_RULES')).toBe(MAX_RULES);
+  });
+});
