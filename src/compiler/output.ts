@@ -43,7 +43,12 @@ export interface CompiledRule {
 
 export interface CompiledInterface {
   name: string;
-  /** sha256 hex of the canonical serialisation of everything below. */
+  /**
+   * sha256 hex of what the data plane gets: constants, actions, vectors and
+   * tables. It leaves out the interface name and the rules' text and
+   * locations, so a comment added above a rule, or the same policy on another
+   * interface, has the same hash.
+   */
   hash: string;
   defaultAction: Action;
   constants: CompiledConstants;
