@@ -3,6 +3,7 @@ import { applyCommand } from './commands/apply.js';
 import { checkCommand } from './commands/check.js';
 import { compileCommand } from './commands/compile.js';
 import { detachCommand } from './commands/detach.js';
+import { runCommand } from './commands/run.js';
 import { statsCommand } from './commands/stats.js';
 import { statusCommand } from './commands/status.js';
 import { testCommand } from './commands/test.js';
@@ -82,6 +83,24 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--iface <name>', 'the interface block to test (default: the first)')
     .option('--json', 'machine-readable output')
     .action((file: string, opts) => run(() => testCommand(file, opts, io))());
+
+  program
+    .command('run')
+    .description('the controller: keep interfaces under a policy file or git branch; reload on change, poll and SIGHUP; serve metrics')
+    .option('--config <file>', 'a YAML configuration (several interfaces, each with its source)')
+    .option('--iface <name>', 'an interface to keep under the policy (repeatable)', collect)
+    .option('--policy <file>', 'a policy file, or a directory of *.xdpfw files; reloaded when it changes')
+    .option('--git <repo>', 'a git repository (URL or path) holding the policy')
+    .option('--branch <name>', 'the branch whose commits are applied (default main)')
+    .option('--path <file>', 'the policy file inside the repository (default policy.xdpfw)')
+    .option('--poll <seconds>', 'how often to fetch the repository (default 30; SIGHUP fetches at once)')
+    .option('--metrics <host:port>', 'serve Prometheus /metrics and /healthz there')
+    .option('--mode <mode>', 'XDP attach mode: native, generic or auto (default auto)')
+    .option('--debounce <ms>', 'quiet time after a file change before reloading (default 300)')
+    .option('--cache-dir <dir>', 'where git clones are kept (default /var/cache/xdpfw)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (default info)')
+    .option('--detach-on-exit', 'detach the policies when stopped (default: they stay in force)')
+    .action((opts) => run(() => runCommand(opts, io))());
 
   try {
     await program.parseAsync(argv);

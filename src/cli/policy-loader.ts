@@ -5,6 +5,7 @@ import type { Diagnostic } from '../policy/diagnostic.js';
 import { hasErrors } from '../policy/diagnostic.js';
 import { formatDiagnostic, loadPolicy } from '../policy/index.js';
 import type { PolicyDocument } from '../policy/ast.js';
+import type { SourceHost } from '../policy/source-host.js';
 import { ExitCode } from './exit-codes.js';
 import { FileSourceHost } from './source-host.js';
 import { UserError } from './user-error.js';
@@ -17,11 +18,16 @@ export interface LoadedPolicy {
   diagnostics: Diagnostic[];
   /** Every diagnostic rendered with its source excerpt. */
   rendered: string[];
+  /** Every file read: the policy, its includes and its set files (a watcher's list). */
+  sources: string[];
 }
 
-/** Parse, check and compile a policy file; every diagnostic of every stage is returned. */
-export function loadAndCompile(file: string): LoadedPolicy {
-  const host = new FileSourceHost();
+/**
+ * Parse, check and compile a policy file; every diagnostic of every stage is
+ * returned. Files come from the file system unless another host is given
+ * (the controller reads a git commit's files).
+ */
+export function loadAndCompile(file: string, host: SourceHost = new FileSourceHost()): LoadedPolicy {
   const loaded = loadPolicy(file, host);
   const diagnostics: Diagnostic[] = [...loaded.diagnostics];
   let result: Pick<LoadedPolicy, 'ir' | 'compiled'> = {};
@@ -30,8 +36,8 @@ export function loadAndCompile(file: string): LoadedPolicy {
     diagnostics.push(...compiled.diagnostics);
     result = { ir: compiled.ir, compiled: compiled.compiled };
   }
-  const rendered = diagnostics.map((d) => formatDiagnostic(d, (f) => host.texts.get(f)));
-  return { file, document: loaded.document, ...result, diagnostics, rendered };
+  const rendered = diagnostics.map((d) => formatDiagnostic(d, (f) => loaded.sources.get(f)));
+  return { file, document: loaded.document, ...result, diagnostics, rendered, sources: [...loaded.sources.keys()] };
 }
 
 /** Like loadAndCompile, but a policy with errors is a UserError (nothing gets applied). */

@@ -233,11 +233,20 @@ export function testRun(progFd: number, frame: Uint8Array): number {
 }
 
 export { KernelError, UnsupportedFeatureError, VerifierError, errnoName, errnoSentence } from './errors.js';
+export {
+  openPinnedCounters,
+  seedCounters,
+  snapshotMaps,
+  snapshotTotals,
+  waitForOldRuns,
+  type CounterSnapshot,
+  type PinnedCounters,
+} from './carry.js';
 export { ensureBpffs, netnsId, pinPaths, pinnedInterfaces, readState, removeState, statePath, writeState } from './pins.js';
 export type { PinOptions } from './pins.js';
 export { TestRunner, xdpActionName } from './test-run.js';
 export { ifindexOf, queryXdp } from './link.js';
 export type { AttachMode, AttachedMode, LinkInfo, XdpQuery } from './link.js';
 export type { Counters, FillProgress, FillReport } from './maps.js';
-export type { CounterValue } from './layout.js';
+export type { CounterValue, GlobalCounterName } from './layout.js';
 export type { MapRef } from './object.js';

@@ -100,6 +100,7 @@ const c = {
   mount: libc.func(
     'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
   ),
+  syscall: libc.func('long syscall(long number, ...)'),
 };
 
 /** errno of the last failed call on this thread; read it right after the call. */
@@ -279,6 +280,23 @@ export function statfsMagic(path: string): number {
 /** mount(2); returns 0 or errno. */
 export function mount(source: string, target: string, fstype: string, flags: number, data: string | null): number {
   return (c.mount(source, target, fstype, flags, data) as number) === 0 ? 0 : lastErrno();
+}
+
+/** membarrier(2) syscall numbers; glibc has no wrapper. */
+const NR_MEMBARRIER: Partial<Record<string, number>> = { x64: 324, arm64: 283 };
+const MEMBARRIER_CMD_GLOBAL = 1;
+
+/**
+ * membarrier(MEMBARRIER_CMD_GLOBAL): returns after an RCU grace period
+ * (kernel/sched/membarrier.c calls synchronize_rcu()), so every XDP program
+ * run that started before the call has finished. 0, or errno (ENOSYS on an
+ * architecture whose syscall number is not known here).
+ */
+export function membarrierGlobal(): number {
+  const nr = NR_MEMBARRIER[process.arch];
+  if (nr === undefined) return 38; // ENOSYS
+  const r = Number(c.syscall(nr, 'int', MEMBARRIER_CMD_GLOBAL, 'unsigned int', 0, 'int', 0) as number | bigint);
+  return r === 0 ? 0 : lastErrno();
 }
 
 /** The address of a Buffer's bytes (stable: Buffer.alloc'd memory never moves). */

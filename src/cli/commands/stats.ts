@@ -1,9 +1,9 @@
-import { pinnedInterfaces, readCounters, type Counters } from '../../xdp/index.js';
+import { pinnedInterfaces } from '../../xdp/index.js';
+import { interfaceStats, type Count, type InterfaceStats } from '../counters.js';
 import type { CliIo } from '../io.js';
 import { json, out } from '../io.js';
 import { ExitCode } from '../exit-codes.js';
 import { requireRoot } from '../preconditions.js';
-import { loadState } from '../state.js';
 import { UserError } from '../user-error.js';
 
 export interface StatsOptions {
@@ -12,46 +12,7 @@ export interface StatsOptions {
   watch?: boolean | string;
 }
 
-interface Count {
-  packets: number;
-  bytes: number;
-}
-
-export interface InterfaceStats {
-  name: string;
-  policyHash: string;
-  rules: (Count & { index: number; id: string; name: string | null; action: string; text: string })[];
-  default: Count & { action: string };
-  malformed: Count;
-  nonIp: Count;
-  fragment: Count;
-}
-
-const count = (c: { packets: bigint; bytes: bigint }): Count => ({ packets: Number(c.packets), bytes: Number(c.bytes) });
-
-function collect(targets: string[]): InterfaceStats[] {
-  return targets.map((ifname) => {
-    const state = loadState(ifname);
-    if (!state) throw new UserError('not-attached', `xdpfw is not attached to ${ifname}`, ExitCode.policy);
-    const counters: Counters = readCounters({ ifname }, { nrules: state.rules.length });
-    return {
-      name: ifname,
-      policyHash: state.policyHash,
-      rules: state.rules.map((rule, i) => ({
-        index: rule.index,
-        id: rule.id,
-        name: rule.name ?? null,
-        action: rule.action,
-        text: rule.text,
-        ...count(counters.rules[i]),
-      })),
-      default: { action: state.defaultAction, ...count(counters.global.default) },
-      malformed: count(counters.global.malformed),
-      nonIp: count(counters.global.nonIp),
-      fragment: count(counters.global.fragment),
-    };
-  });
-}
+const collect = (targets: string[]): InterfaceStats[] => targets.map(interfaceStats);
 
 function render(stats: InterfaceStats[], previous: InterfaceStats[] | undefined, seconds: number): string {
   const lines: string[] = [];
@@ -59,7 +20,9 @@ function render(stats: InterfaceStats[], previous: InterfaceStats[] | undefined,
     before ? `  ${(((now.packets - before.packets) / seconds) | 0).toLocaleString('en-US').padStart(10)} pps` : '';
   for (const iface of stats) {
     const before = previous?.find((p) => p.name === iface.name);
-    lines.push(`${iface.name}  (policy ${iface.policyHash.slice(0, 12)})`);
+    lines.push(
+      `${iface.name}  (policy ${iface.policyHash.slice(0, 12)}${iface.commit ? `, commit ${iface.commit.slice(0, 12)}` : ''}; totals since each rule first appeared)`,
+    );
     lines.push(`  ${'#'.padStart(4)}  ${'action'.padEnd(6)}  ${'rule'.padEnd(28)}  ${'packets'.padStart(14)}  ${'bytes'.padStart(16)}`);
     for (const r of iface.rules) {
       const label = r.name ?? r.text;
@@ -79,7 +42,10 @@ function render(stats: InterfaceStats[], previous: InterfaceStats[] | undefined,
   return lines.join('\n');
 }
 
-/** `xdpfw stats`: per-rule and global counters, summed over CPUs; `--watch` adds rates. */
+/**
+ * `xdpfw stats`: per-rule and global counters, summed over CPUs, as totals
+ * since each rule first appeared (reloads keep them); `--watch` adds rates.
+ */
 export async function statsCommand(options: StatsOptions, io: CliIo): Promise<number> {
   requireRoot('stats');
   const targets = options.iface?.length ? options.iface : pinnedInterfaces();

@@ -3,7 +3,7 @@ import type { CliIo } from '../io.js';
 import { json, out } from '../io.js';
 import { ExitCode } from '../exit-codes.js';
 import { requireRoot } from '../preconditions.js';
-import { loadState } from '../state.js';
+import { loadState, type RefusedReload } from '../state.js';
 
 export interface StatusOptions {
   json?: boolean;
@@ -17,11 +17,25 @@ interface InterfaceReport {
   progId?: number;
   policyFile?: string;
   policyHash?: string;
+  source?: string;
   commit?: string;
+  /** The last reload the controller refused (the policy above stayed in force). */
+  refused?: RefusedReload;
+  /** The `xdpfw run` that keeps this interface under its source. */
+  controller?: { pid: number; startedAt: string; running: boolean };
   rules?: number;
   defaultAction?: string;
   appliedAt?: string;
   attachedSince?: string;
+}
+
+function processRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** `xdpfw status`: what xdpfw enforces in this network namespace, read from the kernel and the state file. */
@@ -43,7 +57,10 @@ export function statusCommand(options: StatusOptions, io: CliIo): number {
       progId: live?.link?.progId ?? s?.progId,
       policyFile: s?.policyFile,
       policyHash: s?.policyHash,
+      source: s?.source,
       commit: s?.commit,
+      refused: s?.refused,
+      controller: s?.controller && { ...s.controller, running: processRunning(s.controller.pid) },
       rules: s?.rules.length,
       defaultAction: s?.defaultAction,
       appliedAt: s?.appliedAt,
@@ -59,6 +76,14 @@ export function statusCommand(options: StatusOptions, io: CliIo): number {
     out(io, `${r.interface}: ${r.state}, ${r.mode ?? '?'} mode, prog ${r.progId ?? '?'}`);
     out(io, `  policy ${r.policyFile ?? '?'} (${r.policyHash?.slice(0, 12) ?? '?'}${r.commit ? `, commit ${r.commit.slice(0, 12)}` : ''}): ${r.rules ?? '?'} rules, default ${r.defaultAction ?? '?'}`);
     out(io, `  applied ${r.appliedAt ?? '?'}; enforced since ${r.attachedSince ?? '?'}`);
+    if (r.source) {
+      const by = r.controller ? `, xdpfw run pid ${r.controller.pid}${r.controller.running ? '' : ' (not running)'}` : '';
+      out(io, `  source ${r.source}${by}`);
+    }
+    if (r.refused) {
+      out(io, `  refused ${r.refused.commit ? `commit ${r.refused.commit.slice(0, 12)}` : r.refused.source} at ${r.refused.at} (${r.refused.reason}): ${r.refused.message}`);
+      for (const d of r.refused.diagnostics) out(io, `    ${d}`);
+    }
   }
   return ExitCode.ok;
 }

@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+
+import { ConfigError, configFromOptions, configFromYaml, withOverrides, type ControllerConfig, type RunOptions } from '../../controller/config.js';
+import { Controller } from '../../controller/controller.js';
+import { createLogger } from '../../controller/logger.js';
+import { ensureBpffs } from '../../xdp/index.js';
+import { ExitCode } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
+import { requireRoot } from '../preconditions.js';
+import { UserError } from '../user-error.js';
+
+function loadConfig(options: RunOptions): ControllerConfig {
+  try {
+    if (!options.config) return configFromOptions(options);
+    const clash = (['iface', 'policy', 'git', 'branch', 'path', 'poll', 'mode', 'debounce'] as const).filter((k) => options[k] !== undefined);
+    if (clash.length > 0) {
+      throw new ConfigError([`--config cannot be combined with ${clash.map((k) => `--${k}`).join(', ')}: put them in the file`]);
+    }
+    let text: string;
+    try {
+      text = fs.readFileSync(options.config, 'utf8');
+    } catch (error) {
+      throw new UserError('config-not-found', `cannot read ${options.config}: ${(error as Error).message}`, ExitCode.usage);
+    }
+    return withOverrides(configFromYaml(text, options.config), options);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      throw new UserError('config-invalid', error.problems.join('\n  '), ExitCode.usage, "see README, 'Controller'");
+    }
+    throw error;
+  }
+}
+
+/**
+ * `xdpfw run`: the controller daemon. Returns when SIGTERM or SIGINT stops it
+ * (exit 0, policies left in force unless --detach-on-exit). SIGHUP reloads.
+ * Policy, git, disk and kernel failures are logged and survived; only a bad
+ * configuration or a metrics address that cannot be bound stops it at start.
+ */
+export async function runCommand(options: RunOptions, _io: CliIo): Promise<number> {
+  const config = loadConfig(options);
+  requireRoot('run');
+  try {
+    ensureBpffs();
+  } catch (error) {
+    throw new UserError('bpffs-missing', (error as Error).message, ExitCode.system);
+  }
+  const log = createLogger({ level: config.logLevel });
+  const controller = new Controller(config, log);
+
+  const onRejection = (reason: unknown) => log.error({ err: reason }, 'unexpected failure (a bug); the controller keeps running');
+  process.on('unhandledRejection', onRejection);
+  let stop: (signal: string) => void = () => undefined;
+  const stopped = new Promise<string>((resolve) => (stop = resolve));
+  // Signal handlers do not keep Node running, and the sources' timers are unref'd: this does, until a stop signal.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  const onHup = () => controller.reloadAll();
+  const onTerm = () => stop('SIGTERM');
+  const onInt = () => stop('SIGINT');
+  process.on('SIGHUP', onHup);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  try {
+    try {
+      await controller.start();
+    } catch (error) {
+      await controller.stop();
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+        throw new UserError('metrics-listen', `cannot serve metrics at ${options.metrics ?? 'the configured address'}: ${code}`, ExitCode.system);
+      }
+      throw error;
+    }
+    const signal = await stopped;
+    log.info({ signal }, 'stopping');
+    await controller.stop();
+    return ExitCode.ok;
+  } finally {
+    clearInterval(keepAlive);
+    process.off('SIGHUP', onHup);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    process.off('unhandledRejection', onRejection);
+    log.flush();
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Counter totals of an interface, as `xdpfw stats` and the controller's
+ * metrics show them: the kernel's per-CPU counters summed, plus what earlier
+ * programs counted (the state's bases), so a rule's total runs from the
+ * moment it first appeared, across reloads.
+ */
+
+import { readCounters, type Counters, type CounterValue } from '../xdp/index.js';
+import { ExitCode } from './exit-codes.js';
+import { add, fromJson } from './counter-carry.js';
+import { loadState, type AppliedState } from './state.js';
+import { UserError } from './user-error.js';
+
+export interface Count {
+  packets: number;
+  bytes: number;
+}
+
+export interface RuleStats extends Count {
+  index: number;
+  id: string;
+  name: string | null;
+  action: string;
+  text: string;
+  /** When the rule first appeared on the interface: its counters count from then. */
+  since: string | null;
+}
+
+export interface InterfaceStats {
+  name: string;
+  policyHash: string;
+  commit: string | null;
+  rules: RuleStats[];
+  default: Count & { action: string };
+  malformed: Count;
+  nonIp: Count;
+  fragment: Count;
+  /** When the global counters began (xdpfw first attached to the interface). */
+  since: string;
+}
+
+const count = (c: CounterValue): Count => ({ packets: Number(c.packets), bytes: Number(c.bytes) });
+
+/** Totals of an interface from its kernel counters and its state. */
+export function totalsOf(ifname: string, state: AppliedState, counters: Counters): InterfaceStats {
+  const global = (name: keyof Counters['global']): Count => count(add(counters.global[name], fromJson(state.counterBase?.[name])));
+  return {
+    name: ifname,
+    policyHash: state.policyHash,
+    commit: state.commit ?? null,
+    rules: state.rules.map((rule, i) => ({
+      index: rule.index,
+      id: rule.id,
+      name: rule.name ?? null,
+      action: rule.action,
+      text: rule.text,
+      since: rule.since ?? null,
+      ...count(add(counters.rules[i] ?? { packets: 0n, bytes: 0n }, fromJson(rule.base))),
+    })),
+    default: { action: state.defaultAction, ...global('default') },
+    malformed: global('malformed'),
+    nonIp: global('nonIp'),
+    fragment: global('fragment'),
+    since: state.attachedSince,
+  };
+}
+
+/** Reads the counters of an interface xdpfw enforces. */
+export function interfaceStats(ifname: string): InterfaceStats {
+  const state = loadState(ifname);
+  if (!state) throw new UserError('not-attached', `xdpfw is not attached to ${ifname}`, ExitCode.policy);
+  return totalsOf(ifname, state, readCounters({ ifname }, { nrules: state.rules.length }));
+}

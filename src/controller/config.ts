@@ -1,0 +1,234 @@
+/**
+ * What `xdpfw run` keeps in force, from its command line or a YAML file:
+ * interfaces, each under a policy source (a file or directory, or a git
+ * repository's branch and path), plus metrics, attach mode and timings.
+ * Validation collects every problem and reports them together.
+ */
+
+import path from 'node:path';
+
+import { parse as parseYaml } from 'yaml';
+
+import type { AttachMode } from '../xdp/index.js';
+
+export type SourceConfig =
+  | { kind: 'file'; path: string }
+  | { kind: 'git'; repo: string; branch: string; path: string; pollSeconds: number };
+
+export interface InterfaceConfig {
+  name: string;
+  mode: AttachMode;
+  source: SourceConfig;
+}
+
+export interface ControllerConfig {
+  interfaces: InterfaceConfig[];
+  metrics?: { host: string; port: number };
+  detachOnExit: boolean;
+  /** A file source waits this long after the last change before reloading. */
+  debounceMs: number;
+  /** Where git sources keep their clones. */
+  cacheDir: string;
+  logLevel: string;
+}
+
+export const DEFAULTS = {
+  mode: 'auto' as AttachMode,
+  branch: 'main',
+  gitPath: 'policy.xdpfw',
+  pollSeconds: 30,
+  debounceMs: 300,
+  cacheDir: '/var/cache/xdpfw',
+  logLevel: 'info',
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+const MODES: AttachMode[] = ['native', 'generic', 'auto'];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'ConfigError';
+  }
+}
+
+/** `HOST:PORT`, `[V6]:PORT` or `:PORT` (all addresses). */
+export function parseListen(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+/** Seconds as a number or `30s`, `2m`, `500ms`. */
+export function parseSeconds(value: unknown): number | undefined {
+  if (typeof value === 'number') return value > 0 ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
+  if (!m) return undefined;
+  const n = Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return n > 0 ? n : undefined;
+}
+
+/** A git repository given as a local path becomes absolute; URLs stay as they are. */
+function repoLocation(repo: string, base: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/]+@[^:]+:/.test(repo) ? repo : path.resolve(base, repo);
+}
+
+/** The identity of a source: interfaces with equal keys share one watcher or poller. */
+export function sourceKey(s: SourceConfig): string {
+  return s.kind === 'file' ? `file ${s.path}` : `git ${s.repo} ${s.branch}:${s.path}`;
+}
+
+export interface RunOptions {
+  config?: string;
+  iface?: string[];
+  policy?: string;
+  git?: string;
+  branch?: string;
+  path?: string;
+  poll?: string;
+  metrics?: string;
+  mode?: string;
+  detachOnExit?: boolean;
+  debounce?: string;
+  cacheDir?: string;
+  logLevel?: string;
+}
+
+/** The configuration of a command line without `--config`. */
+export function configFromOptions(o: RunOptions, cwd = process.cwd()): ControllerConfig {
+  const problems: string[] = [];
+  const ifaces = o.iface ?? [];
+  if (ifaces.length === 0) problems.push('give at least one --iface (or a --config file)');
+  if (!o.policy === !o.git) problems.push('give exactly one of --policy FILE and --git REPO');
+  for (const [flag, value] of [['--branch', o.branch], ['--path', o.path], ['--poll', o.poll]] as const) {
+    if (value !== undefined && !o.git) problems.push(`${flag} needs --git`);
+  }
+  const raw: Record<string, unknown> = {
+    metrics: o.metrics,
+    mode: o.mode,
+    detachOnExit: o.detachOnExit,
+    debounceMs: o.debounce === undefined ? undefined : Number(o.debounce),
+    cacheDir: o.cacheDir,
+    logLevel: o.logLevel,
+    interfaces: ifaces.map((name) => ({
+      name,
+      policy: o.policy,
+      git: o.git,
+      branch: o.branch,
+      path: o.path,
+      poll: o.poll,
+    })),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return validateConfig(raw, cwd, 'command line');
+}
+
+/** Parses a YAML configuration; relative paths are relative to the file. */
+export function configFromYaml(text: string, file: string): ControllerConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError([`${file}: ${(error as Error).message.split('\n')[0]}`]);
+  }
+  return validateConfig(raw, path.dirname(path.resolve(file)), file);
+}
+
+/** Command-line flags given beside --config override the file's top-level settings. */
+export function withOverrides(config: ControllerConfig, o: RunOptions): ControllerConfig {
+  const out = { ...config };
+  if (o.metrics !== undefined) out.metrics = parseListen(o.metrics) ?? fail(`--metrics: '${o.metrics}' is not HOST:PORT`);
+  if (o.detachOnExit) out.detachOnExit = true;
+  if (o.logLevel !== undefined) out.logLevel = o.logLevel;
+  if (o.cacheDir !== undefined) out.cacheDir = o.cacheDir;
+  return out;
+}
+
+function fail(problem: string): never {
+  throw new ConfigError([problem]);
+}
+
+const KNOWN_TOP = new Set(['interfaces', 'metrics', 'mode', 'detachOnExit', 'debounceMs', 'cacheDir', 'logLevel', 'pollSeconds', 'branch']);
+const KNOWN_IFACE = new Set(['name', 'policy', 'git', 'branch', 'path', 'poll', 'pollSeconds', 'mode']);
+
+export function validateConfig(raw: unknown, base: string, where: string): ControllerConfig {
+  const problems: string[] = [];
+  const at = (p: string) => `${where}: ${p}`;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([at('expected a mapping with an `interfaces` list')]);
+  const top = raw as Record<string, unknown>;
+  for (const key of Object.keys(top)) if (!KNOWN_TOP.has(key)) problems.push(at(`unknown setting '${key}'`));
+
+  const mode = (value: unknown, what: string): AttachMode => {
+    if (value === undefined || value === null) return DEFAULTS.mode;
+    if (MODES.includes(value as AttachMode)) return value as AttachMode;
+    problems.push(at(`${what}: mode must be native, generic or auto, not '${String(value)}'`));
+    return DEFAULTS.mode;
+  };
+  const defaultMode = mode(top.mode, 'mode');
+  const defaultPoll = top.pollSeconds === undefined ? DEFAULTS.pollSeconds : parseSeconds(top.pollSeconds);
+  if (defaultPoll === undefined) problems.push(at(`pollSeconds: '${String(top.pollSeconds)}' is not a positive duration`));
+
+  let metrics: ControllerConfig['metrics'];
+  if (top.metrics !== undefined && top.metrics !== null) {
+    metrics = typeof top.metrics === 'string' ? parseListen(top.metrics) : undefined;
+    if (!metrics) problems.push(at(`metrics: '${String(top.metrics)}' is not HOST:PORT`));
+  }
+  const debounceMs = top.debounceMs === undefined ? DEFAULTS.debounceMs : Number(top.debounceMs);
+  if (!Number.isFinite(debounceMs) || debounceMs < 0) problems.push(at(`debounceMs: '${String(top.debounceMs)}' is not a number of milliseconds`));
+  const logLevel = top.logLevel === undefined ? DEFAULTS.logLevel : String(top.logLevel);
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(at(`logLevel must be one of ${LOG_LEVELS.join(', ')}`));
+
+  const list = top.interfaces;
+  const interfaces: InterfaceConfig[] = [];
+  if (!Array.isArray(list) || list.length === 0) problems.push(at('interfaces: a list of at least one interface is needed'));
+  const seen = new Set<string>();
+  for (const [i, item] of (Array.isArray(list) ? list : []).entries()) {
+    const here = `interfaces[${i}]`;
+    if (typeof item !== 'object' || item === null) {
+      problems.push(at(`${here}: expected a mapping`));
+      continue;
+    }
+    const e = item as Record<string, unknown>;
+    for (const key of Object.keys(e)) if (!KNOWN_IFACE.has(key)) problems.push(at(`${here}: unknown setting '${key}'`));
+    const name = typeof e.name === 'string' ? e.name : '';
+    if (!/^[^/\s\0]{1,15}$/.test(name)) problems.push(at(`${here}: name must be an interface name (1-15 characters)`));
+    else if (seen.has(name)) problems.push(at(`${here}: interface ${name} is listed twice`));
+    seen.add(name);
+    const hasPolicy = e.policy !== undefined && e.policy !== null;
+    const hasGit = e.git !== undefined && e.git !== null;
+    let source: SourceConfig | undefined;
+    if (hasPolicy === hasGit) {
+      problems.push(at(`${here}: give exactly one of 'policy' (a file or directory) and 'git' (a repository)`));
+    } else if (hasPolicy) {
+      source = { kind: 'file', path: path.resolve(base, String(e.policy)) };
+    } else {
+      const pollRaw = e.poll ?? e.pollSeconds;
+      const poll = pollRaw === undefined ? defaultPoll : parseSeconds(pollRaw);
+      if (poll === undefined) problems.push(at(`${here}: poll: '${String(pollRaw)}' is not a positive duration`));
+      const file = String(e.path ?? DEFAULTS.gitPath);
+      if (path.posix.isAbsolute(file) || path.posix.normalize(file).startsWith('..')) {
+        problems.push(at(`${here}: path must be relative to the repository root, not '${file}'`));
+      }
+      source = {
+        kind: 'git',
+        repo: repoLocation(String(e.git), base),
+        branch: String(e.branch ?? top.branch ?? DEFAULTS.branch),
+        path: path.posix.normalize(file),
+        pollSeconds: poll ?? DEFAULTS.pollSeconds,
+      };
+    }
+    if (source) interfaces.push({ name, mode: e.mode === undefined ? defaultMode : mode(e.mode, here), source });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    interfaces,
+    metrics,
+    detachOnExit: top.detachOnExit === true,
+    debounceMs,
+    cacheDir: top.cacheDir === undefined ? DEFAULTS.cacheDir : path.resolve(base, String(top.cacheDir)),
+    logLevel,
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * `xdpfw run`: keeps interfaces under their policy sources. Interfaces that
+ * share a source form one unit (one watcher or poller, one compile per
+ * change). At start every unit adopts what is pinned when it matches its
+ * source, or replaces it atomically; then it reloads on change, poll and
+ * SIGHUP. Stopping leaves every policy in force unless `detachOnExit`.
+ */
+
+import type http from 'node:http';
+
+import { interfaceStats } from '../cli/counters.js';
+import { sourceKey, type ControllerConfig, type InterfaceConfig } from './config.js';
+import { realKernel, type KernelPort } from './kernel.js';
+import type { Logger } from './logger.js';
+import { ControllerMetrics, listen, metricsServer, type MetricsSources } from './metrics.js';
+import { FileSource } from './sources/file-source.js';
+import { GitSource } from './sources/git-source.js';
+import type { PolicySource } from './sources/source.js';
+import { PolicyUnit, type InterfaceHealth } from './unit.js';
+
+export interface ControllerDeps {
+  kernel?: KernelPort;
+  /** Makes the source of a group of interfaces (tests pass fakes). */
+  makeSource?: (config: InterfaceConfig, log: Logger) => PolicySource;
+  stats?: MetricsSources['stats'];
+}
+
+export class Controller {
+  readonly units: PolicyUnit[] = [];
+  readonly metrics: ControllerMetrics;
+  private server: http.Server | undefined;
+  private readonly kernel: KernelPort;
+  private readonly sources: MetricsSources;
+  private stopping = false;
+
+  constructor(
+    private readonly config: ControllerConfig,
+    private readonly log: Logger,
+    deps: ControllerDeps = {},
+  ) {
+    this.kernel = deps.kernel ?? realKernel;
+    const makeSource = deps.makeSource ?? ((c, l) => this.defaultSource(c, l));
+    const groups = new Map<string, InterfaceConfig[]>();
+    for (const i of config.interfaces) {
+      const key = sourceKey(i.source);
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    }
+    const controller = { pid: process.pid, startedAt: new Date().toISOString() };
+    this.sources = { interfaces: () => this.health(), stats: deps.stats ?? interfaceStats };
+    this.metrics = new ControllerMetrics(this.sources, log.child({ component: 'metrics' }));
+    for (const interfaces of groups.values()) {
+      const unitLog = log.child({ component: interfaces[0].source.kind === 'git' ? 'git' : 'file' });
+      this.units.push(
+        new PolicyUnit({
+          source: makeSource(interfaces[0], unitLog),
+          interfaces,
+          kernel: this.kernel,
+          log: unitLog,
+          observer: this.metrics,
+          controller,
+        }),
+      );
+    }
+  }
+
+  private defaultSource(c: InterfaceConfig, log: Logger): PolicySource {
+    if (c.source.kind === 'file') return new FileSource(c.source.path, this.config.debounceMs, log);
+    return new GitSource({ ...c.source, cacheDir: this.config.cacheDir }, log);
+  }
+
+  /** What each managed interface looks like now (asks the kernel whether it is still enforced). */
+  health(): InterfaceHealth[] {
+    for (const u of this.units) u.refreshEnforced();
+    return this.units.flatMap((u) => [...u.health.values()]);
+  }
+
+  /** Binds the metrics endpoint (failing early if it cannot), then adopts or applies every unit's policy. */
+  async start(): Promise<void> {
+    const log = this.log.child({ component: 'controller' });
+    log.info(
+      { interfaces: this.config.interfaces.map((i) => ({ name: i.name, source: sourceKey(i.source), mode: i.mode })) },
+      'starting',
+    );
+    if (this.config.metrics) {
+      const { host, port } = this.config.metrics;
+      this.server = metricsServer(this.metrics, this.sources, this.log.child({ component: 'metrics' }));
+      const address = await listen(this.server, host, port);
+      log.info({ address: `${address.address}:${address.port}` }, 'serving /metrics and /healthz');
+    }
+    for (const unit of this.units) {
+      try {
+        await unit.start();
+      } catch (error) {
+        // A bug, not a policy or kernel problem (those are handled inside): log it, keep the others going.
+        log.error({ err: error, source: unit.source.description }, 'starting a policy source failed');
+      }
+    }
+    log.info({}, 'running');
+  }
+
+  /** SIGHUP: every unit reads its source again and reloads, even a commit refused before. */
+  reloadAll(trigger: 'signal' = 'signal'): void {
+    this.log.child({ component: 'controller' }).info({}, 'reload requested');
+    for (const unit of this.units) unit.request({ trigger, force: true });
+  }
+
+  /** Stops watching and polling; leaves every policy in force unless the configuration says to detach. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const log = this.log.child({ component: 'controller' });
+    for (const u of this.units) u.stop();
+    await Promise.all(this.units.map((u) => u.source.close().catch(() => undefined)));
+    await Promise.all(this.units.map((u) => u.idle()));
+    if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    if (this.config.detachOnExit) {
+      for (const i of this.config.interfaces) {
+        try {
+          this.kernel.detach(i.name);
+          log.warn({ interface: i.name }, 'detached (--detach-on-exit): the interface is no longer filtered');
+        } catch (error) {
+          log.error({ interface: i.name, err: error }, 'detaching failed');
+        }
+      }
+    } else {
+      log.info({ interfaces: this.config.interfaces.map((i) => i.name) }, 'stopped; the policies stay in force (pinned)');
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The controller's decisions, as pure functions of what it knows: whether a
+ * git head needs loading, and what to do with an interface given what is
+ * pinned there and what the source says.
+ */
+
+/** What the controller remembers about a git source between polls. */
+export interface CommitMemory {
+  /** The commit whose policy is in force (applied, or adopted at start). */
+  applied?: string;
+  /** The last commit refused, and whether retrying it could help (it cannot when its policy is invalid). */
+  refused?: { commit: string; permanent: boolean };
+}
+
+export type CommitDecision = 'load' | 'skip' | 'no-branch';
+
+/**
+ * Only the branch's head matters: commits that came and went between two
+ * polls are never applied. A head already in force is skipped; a head refused
+ * for its content is not retried until a newer commit (or a SIGHUP) comes; a
+ * head that failed for another reason (the kernel, the disk) is retried.
+ */
+export function decideCommit(head: string | undefined, memory: CommitMemory, force: boolean): CommitDecision {
+  if (head === undefined) return 'no-branch';
+  if (force) return 'load';
+  if (head === memory.applied) return 'skip';
+  if (memory.refused?.commit === head && memory.refused.permanent) return 'skip';
+  return 'load';
+}
+
+export interface PinnedView {
+  attached: boolean;
+  /** The program the pinned link runs. */
+  progId?: number;
+  /** The state file's policy hash and program. */
+  stateHash?: string;
+  stateProgId?: number;
+}
+
+/**
+ * - adopt: the policy the source gives runs already: leave the program (and
+ *   its counters) alone;
+ * - replace: another policy runs: swap atomically;
+ * - attach: nothing of xdpfw runs there.
+ */
+export type EnforceDecision = 'adopt' | 'replace' | 'attach';
+
+export function decideEnforce(view: PinnedView, wantedHash: string): EnforceDecision {
+  if (!view.attached) return 'attach';
+  if (view.stateHash === wantedHash && view.stateProgId === view.progId) return 'adopt';
+  return 'replace';
+}
+
+/** When the source cannot give a valid policy at start: keep what is pinned, or stay bare and say so. */
+export function decideWithoutPolicy(view: PinnedView): 'keep-pinned' | 'unprotected' {
+  return view.attached ? 'keep-pinned' : 'unprotected';
+}

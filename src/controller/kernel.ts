@@ -1,0 +1,74 @@
+/**
+ * What the controller asks of the kernel, behind one interface so that the
+ * reload logic can be tested with a fake: look at an interface, load a
+ * program, enforce it (src/cli/enforce.ts, shared with `xdpfw apply`),
+ * record state, detach.
+ */
+
+import { enforce, inspectInterface, type EnforceOptions, type Enforced } from '../cli/enforce.js';
+import { updateState, type AppliedState } from '../cli/state.js';
+import type { CompiledInterface } from '../compiler/output.js';
+import { detach, ifindexOf, loadPolicyProgram, removeState, type LoadedProgram } from '../xdp/index.js';
+import type { PinnedView } from './decisions.js';
+
+/** A loaded, not yet enforced program. */
+export interface ProgramHandle {
+  progId: number;
+  close(): void;
+}
+
+export interface KernelPort {
+  interfaceExists(ifname: string): boolean;
+  inspect(ifname: string): PinnedView & { state?: AppliedState };
+  load(iface: CompiledInterface): Promise<ProgramHandle>;
+  enforce(iface: CompiledInterface, program: ProgramHandle, options: EnforceOptions): Promise<Enforced>;
+  /** Applies `change` to the interface's state file; false when it has none. */
+  updateState(ifname: string, change: (state: AppliedState) => void): boolean;
+  detach(ifname: string): boolean;
+}
+
+class LoadedHandle implements ProgramHandle {
+  constructor(readonly loaded: LoadedProgram) {}
+  get progId(): number {
+    return this.loaded.progId;
+  }
+  close(): void {
+    this.loaded.close();
+  }
+}
+
+export const realKernel: KernelPort = {
+  interfaceExists(ifname) {
+    try {
+      ifindexOf(ifname);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  inspect(ifname) {
+    const view = inspectInterface(ifname);
+    return {
+      attached: view.attached,
+      progId: view.progId,
+      stateHash: view.state?.policyHash,
+      stateProgId: view.state?.progId,
+      state: view.state,
+    };
+  },
+  async load(iface) {
+    return new LoadedHandle(await loadPolicyProgram(iface));
+  },
+  async enforce(iface, program, options) {
+    if (!(program instanceof LoadedHandle)) throw new TypeError('enforce: not a program loaded by this kernel port');
+    return enforce(iface, program.loaded, options);
+  },
+  updateState(ifname, change) {
+    return updateState(ifname, change);
+  },
+  detach(ifname) {
+    const was = detach(ifname);
+    removeState(ifname);
+    return was;
+  },
+};

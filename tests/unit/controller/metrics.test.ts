@@ -1,0 +1,114 @@
+import http from 'node:http';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import type { InterfaceStats } from '../../../src/cli/counters.js';
+import { ControllerMetrics, listen, metricsServer, type MetricsSources } from '../../../src/controller/metrics.js';
+import type { InterfaceHealth } from '../../../src/controller/unit.js';
+import { memoryLogger } from './fakes.js';
+
+const stats: InterfaceStats = {
+  name: 'eth0',
+  policyHash: 'abc',
+  commit: 'c0ffee',
+  since: '2024-01-01T00:00:00.000Z',
+  rules: [
+    { index: 0, id: 'ssh', name: 'ssh', action: 'allow', text: 'allow tcp dport 22', since: null, packets: 7, bytes: 700 },
+    { index: 1, id: 'rule-0123456789ab', name: null, action: 'drop', text: 'drop udp', since: null, packets: 3, bytes: 180 },
+  ],
+  default: { action: 'drop', packets: 5, bytes: 300 },
+  malformed: { packets: 1, bytes: 20 },
+  nonIp: { packets: 2, bytes: 84 },
+  fragment: { packets: 0, bytes: 0 },
+};
+
+function fakeSources(health: InterfaceHealth[]): MetricsSources & { reads: number } {
+  const s = {
+    reads: 0,
+    interfaces: () => health,
+    stats: (name: string) => {
+      s.reads++;
+      if (name !== 'eth0') throw new Error('not attached');
+      return stats;
+    },
+  };
+  return s;
+}
+
+const get = (url: string): Promise<{ status: number; body: string }> =>
+  new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+
+describe('controller metrics', () => {
+  const health: InterfaceHealth[] = [
+    { name: 'eth0', source: 'git /r main:p', enforced: true, failing: false, lastSuccessAt: new Date(1700000000000) },
+  ];
+
+  it('exports per-rule, default, malformed, non-IP and fragment counters, policy info and reload totals', async () => {
+    const sources = fakeSources(health);
+    const m = new ControllerMetrics(sources);
+    m.reloaded('eth0', 'applied');
+    m.reloaded('eth0', 'refused');
+    m.reloaded('eth0', 'refused');
+    m.sourceError('eth0');
+    const text = await m.registry.metrics();
+    for (const line of [
+      'xdpfw_rule_packets_total{interface="eth0",rule="ssh",action="allow"} 7',
+      'xdpfw_rule_bytes_total{interface="eth0",rule="ssh",action="allow"} 700',
+      'xdpfw_rule_packets_total{interface="eth0",rule="rule-0123456789ab",action="drop"} 3',
+      'xdpfw_default_packets_total{interface="eth0",action="drop"} 5',
+      'xdpfw_malformed_packets_total{interface="eth0"} 1',
+      'xdpfw_non_ip_packets_total{interface="eth0"} 2',
+      'xdpfw_fragment_packets_total{interface="eth0"} 0',
+      'xdpfw_policy_info{interface="eth0",hash="abc",commit="c0ffee"} 1',
+      'xdpfw_reloads_total{interface="eth0",result="applied"} 1',
+      'xdpfw_reloads_total{interface="eth0",result="refused"} 2',
+      'xdpfw_reloads_total{interface="eth0",result="failed"} 0',
+      'xdpfw_source_errors_total{interface="eth0"} 1',
+      'xdpfw_last_reload_success_timestamp_seconds{interface="eth0"} 1700000000',
+      'xdpfw_reload_failing{interface="eth0"} 0',
+      'xdpfw_enforced{interface="eth0"} 1',
+    ]) {
+      expect(text.split('\n')).toContain(line);
+    }
+    expect(sources.reads).toBe(1); // the kernel counters are read once per scrape
+  });
+
+  const servers: http.Server[] = [];
+  afterAll(() => servers.forEach((s) => s.close()));
+
+  it('serves /metrics and /healthz over HTTP; healthz is 503 while an interface is unprotected', async () => {
+    const h: InterfaceHealth[] = [
+      { name: 'eth0', source: 's', enforced: true, failing: false },
+      { name: 'eth1', source: 's', enforced: false, failing: true, lastError: 'boom' },
+    ];
+    const sources = fakeSources(h);
+    const m = new ControllerMetrics(sources);
+    const server = metricsServer(m, sources, memoryLogger().log);
+    servers.push(server);
+    const { port } = await listen(server, '127.0.0.1', 0);
+    const metrics = await get(`http://127.0.0.1:${port}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toContain('xdpfw_rule_packets_total{interface="eth0",rule="ssh",action="allow"} 7');
+    const unhealthy = await get(`http://127.0.0.1:${port}/healthz`);
+    expect(unhealthy.status).toBe(503);
+    expect(JSON.parse(unhealthy.body)).toMatchObject({ status: 'unprotected', interfaces: [{ name: 'eth0' }, { name: 'eth1', lastError: 'boom' }] });
+    h[1].enforced = true;
+    expect((await get(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    expect((await get(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
+  });
+
+  it('listen rejects an address that is taken', async () => {
+    const a = http.createServer();
+    servers.push(a);
+    const { port } = await listen(a, '127.0.0.1', 0);
+    await expect(listen(http.createServer(), '127.0.0.1', port)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+  });
+});
