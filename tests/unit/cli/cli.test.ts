@@ -89,6 +89,13 @@ describe('xdpfw test (arguments)', () => {
     expect(r.stderr).toContain(`error[cases-syntax]: ${cases}:2: expected 'PACKET => allow|drop [rule-name]'`);
   });
 
+  it('refuses a policy without an interface block, exit 1', async () => {
+    const empty = file('empty.xdpfw', 'define web = { 80 }\n');
+    const r = await runCli('test', empty, '--packet', 'udp 10.0.0.1:1 > 10.0.0.2:2');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error[no-interface]: ${empty} has no interface block to test`);
+  });
+
   it('says when the cases file cannot be read', async () => {
     const r = await runCli('test', good, '--cases', join(dir, 'none.cases'));
     expect(r.code).toBe(2);

@@ -1,10 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { runCli } from '../../support/cli.js';
+import { scratchDir } from '../../support/scratch.js';
+
+const dir = scratchDir('xdpfw-run-');
 
 describe('xdpfw run: the command line', () => {
   it('exits 2 with every configuration problem when the source is missing', async () => {
@@ -22,11 +24,18 @@ describe('xdpfw run: the command line', () => {
   });
 
   it('exits 2 with the file named when the YAML configuration is invalid', async () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'xdpfw-run-')), 'run.yaml');
+    const file = path.join(dir, 'run.yaml');
     fs.writeFileSync(file, 'interfaces:\n  - name: eth0\n    policy: p\n    mode: turbo\n');
     const r = await runCli('run', '--config', file);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${file}: interfaces[0]: mode must be native, generic or auto, not 'turbo'`);
+  });
+
+  it('exits 2 naming the configuration file it cannot read', async () => {
+    const missing = path.join(dir, 'missing.yaml');
+    const r = await runCli('run', '--config', missing);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`error[config-not-found]: cannot read ${missing}: `);
   });
 
   it('--help lists the controller options', async () => {
