@@ -12,6 +12,7 @@ bash scripts/install-deps.sh || { echo "install-deps failed"; echo "0 passed, 1 
 
 failed_steps=0
 npx tsc --noEmit || failed_steps=$((failed_steps + 1))
+npm run -s lint || failed_steps=$((failed_steps + 1))
 npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json"
 vitest_rc=$?
 bash scripts/netns-test.sh 2>&1 | tee "$results/netns.tap"

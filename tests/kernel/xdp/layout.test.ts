@@ -10,17 +10,24 @@ import { describe, expect, it } from 'vitest';
 
 import {
   ACTION,
+  ADDR_MODE,
+  ADDR_SLOT,
+  BUCKET_ROW_BYTES,
+  CLASS_ROW,
   COUNTER_INDEX,
   FIELD,
   MAP_LAYOUT,
   MAP_NAMES,
+  MAX_ADDR_LENS,
   MAX_RULES,
   MAX_WORDS,
+  NADDR,
   NCOUNTERS,
   NFIELDS,
   RODATA_VARS,
   STRUCT,
 } from '../../../src/xdp/layout.js';
+import { BUCKET_BITS, DEEPER } from '../../../src/compiler/address-tables.js';
 import { defaultObjectPath, inspectObject } from '../../../src/xdp/object.js';
 import { dumpBtf, type BtfDump } from './helpers/btf.js';
 import { fixtureObject } from './helpers/env.js';
@@ -71,12 +78,27 @@ describe('the map codecs mirror bpf/xdpfw.h', () => {
       XDPFW_CNT_FRAGMENT: COUNTER_INDEX.fragment,
       XDPFW_NCOUNTERS: NCOUNTERS,
     });
+    expect(header.enums.get('xdpfw_addr_slot')).toEqual({
+      XDPFW_ADDR_SRC4: ADDR_SLOT.src4,
+      XDPFW_ADDR_SRC6: ADDR_SLOT.src6,
+      XDPFW_ADDR_DST4: ADDR_SLOT.dst4,
+      XDPFW_ADDR_DST6: ADDR_SLOT.dst6,
+      XDPFW_NADDR: NADDR,
+    });
     expect(header.enums.get('xdpfw_probe_defines')).toMatchObject({
       PROBE_MAX_RULES: MAX_RULES,
       PROBE_MAX_WORDS: MAX_WORDS,
       PROBE_ACTION_DROP: ACTION.drop,
       PROBE_ACTION_PASS: ACTION.pass,
+      PROBE_ADDR_TRIE: ADDR_MODE.trie,
+      PROBE_ADDR_TABLE: ADDR_MODE.table,
+      PROBE_CLASS_ROW: CLASS_ROW,
+      PROBE_BUCKET_BITS: BUCKET_BITS,
+      PROBE_BUCKET_ROW_WORDS: BUCKET_ROW_BYTES / 8,
+      PROBE_MAX_ADDR_LENS: MAX_ADDR_LENS,
     });
+    // An enum holds it as a signed int: 0x80000000 reads back negative.
+    expect(header.enums.get('xdpfw_probe_defines')!.PROBE_DEEPER >>> 0).toBe(DEEPER);
   });
 
   it('matches the maps and .rodata of the test stand-in object', () => {

@@ -5,7 +5,6 @@
  */
 
 import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scratchDir } from '../../../support/scratch.js';

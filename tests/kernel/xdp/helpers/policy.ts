@@ -5,7 +5,7 @@
  * loader's tests independent of the compiler's progress.
  */
 
-import type { CompiledInterface, LpmEntry } from '../../../../src/compiler/output.js';
+import type { AddressLookup, CompiledInterface, LpmEntry } from '../../../../src/compiler/output.js';
 
 export interface MiniRule {
   action: 'allow' | 'drop';
@@ -89,6 +89,7 @@ export function compileMini(
       fields: 1 | (usesSrc ? 1 << FIELD_SRC : 0) | (usesDport ? 1 << FIELD_DPORT : 0),
       defaultAction: defaultAction === 'drop' ? 1 : 2,
       absentClass,
+      addressLookup: { src4: TRIE, src6: TRIE, dst4: TRIE, dst6: TRIE },
     },
     rules: rules.map((r, index) => ({
       index,
@@ -108,8 +109,11 @@ export function compileMini(
     src6: [],
     dst4: [],
     dst6: [],
+    addressTables: { src4: null, src6: null, dst4: null, dst6: null },
   };
 }
+
+const TRIE = { mode: 'trie', shift: 0, base: 0, lengths: [] } as const satisfies AddressLookup;
 
 /** An Ethernet + IPv4 + TCP/UDP frame (checksums zero: XDP does not check them). */
 export function ipv4Frame(p: { src: number[]; dst?: number[]; proto: number; dport?: number; sport?: number }): Buffer {
