@@ -13,14 +13,14 @@ import { loadPolicy } from '../../src/policy/index.js';
 import { PolicyJudge } from '../../src/xdp/judge.js';
 import { generatePacket, generatePolicy, Random } from '../support/generate.js';
 import { ReferenceEvaluator } from '../support/reference-evaluator.js';
-import { MemoryHost } from '../unit/policy/memory-host.js';
-import { skipUnlessRoot } from './xdp/helpers/env.js';
+import { MemoryHost } from '../support/memory-host.js';
+import { skipWithoutRoot } from '../support/kernel.js';
 
 const POLICIES = 100;
 const PACKETS = 100;
 const totals = { policies: 0, verdicts: 0, disagreements: 0, byRule: 0, byDefault: 0, rulesHit: 0, rules: 0 };
 
-describe.skipIf(skipUnlessRoot('differential'))('kernel program and reference evaluator', () => {
+describe.skipIf(skipWithoutRoot('differential'))('kernel program and reference evaluator', () => {
   afterAll(() => {
     console.log(
       `differential: ${totals.policies} policies × ${PACKETS} packets = ${totals.verdicts} verdicts ` +

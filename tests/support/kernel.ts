@@ -8,7 +8,7 @@ import { compilePolicy } from '../../src/compiler/index.js';
 import type { CompiledInterface } from '../../src/compiler/output.js';
 import { formatDiagnostic, loadPolicy, type Diagnostic } from '../../src/policy/index.js';
 import { PolicyJudge } from '../../src/xdp/judge.js';
-import { MemoryHost } from '../unit/policy/memory-host.js';
+import { MemoryHost } from './memory-host.js';
 
 /** The name the policy text gets in the in-memory host (diagnostics show it). */
 export const POLICY_FILE = 'policy.xdpfw';

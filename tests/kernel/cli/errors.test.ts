@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../support/cli.js';
 import { scratchDir } from '../../support/scratch.js';
-import { skipUnlessRoot } from '../xdp/helpers/env.js';
+import { skipWithoutRoot } from '../../support/kernel.js';
 
 const dir = scratchDir('xdpfw-cli-errors-');
 // An interface name no host has: apply must stop before touching anything.
 const policy = join(dir, 'missing-iface.xdpfw');
 writeFileSync(policy, 'interface xdpfw-nope0 {\n  default drop\n  allow icmp\n}\n');
 
-describe.skipIf(skipUnlessRoot('CLI kernel errors'))('errors of commands that reach the kernel', () => {
+describe.skipIf(skipWithoutRoot('CLI kernel errors'))('errors of commands that reach the kernel', () => {
   it('apply names an interface that does not exist, exit 3, and attaches nothing', async () => {
     const r = await runCli('apply', policy);
     expect(r.code).toBe(3);

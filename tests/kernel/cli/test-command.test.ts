@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../support/cli.js';
 import { scratchDir } from '../../support/scratch.js';
-import { skipUnlessRoot } from '../xdp/helpers/env.js';
+import { skipWithoutRoot } from '../../support/kernel.js';
 
 const dir = scratchDir('xdpfw-test-cmd-');
 const edge = join(import.meta.dirname, '../../../policies/edge.xdpfw');
 
-describe.skipIf(skipUnlessRoot('xdpfw test'))('xdpfw test judges packets with the kernel program', () => {
+describe.skipIf(skipWithoutRoot('xdpfw test'))('xdpfw test judges packets with the kernel program', () => {
   it('prints the verdict and the rule that matched, with its location', async () => {
     const r = await runCli('test', edge, '--packet', 'tcp 203.0.113.9:1000 > 192.0.2.1:80 flags S', '--packet', 'tcp 198.51.100.1:4242 > 192.0.2.1:22 flags S');
     expect(r.code).toBe(0);

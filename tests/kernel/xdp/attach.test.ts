@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ensureBpffs } from '../../../src/xdp/index.js';
 import { bpffsRoot } from '../../../src/xdp/pins.js';
-import { REPO, TestNetns, fixtureObject, run, skipUnlessRoot } from './helpers/env.js';
+import { REPO, TestNetns, fixtureObject, run, skipWithoutRoot } from './helpers/env.js';
 
 const CHILD = path.join(REPO, 'tests/kernel/xdp/helpers/attach-child.ts');
 const XDP_ATTACHED_DRV = 1;
@@ -21,7 +21,7 @@ interface ChildError {
   error: { name: string; message: string; errnoName?: string };
 }
 
-describe.skipIf(skipUnlessRoot('xdp attach tests'))('attaching to a veth in a test namespace', () => {
+describe.skipIf(skipWithoutRoot('xdp attach tests'))('attaching to a veth in a test namespace', () => {
   const ns = new TestNetns('attach');
   let object: string;
   let netnsPins: string;

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import type { LpmEntry } from '../../../src/compiler/output.js';
 import { TestRunner, loadPolicyProgram, type FillProgress, type LoadedProgram } from '../../../src/xdp/index.js';
-import { fixtureObject, skipUnlessRoot } from './helpers/env.js';
+import { fixtureObject, skipWithoutRoot } from './helpers/env.js';
 import { compileMini, ipv4Frame } from './helpers/policy.js';
 
 const DROP = 1;
@@ -19,7 +19,7 @@ function hostEntries(classId: number): LpmEntry[] {
   return out;
 }
 
-describe.skipIf(skipUnlessRoot('xdp map fill tests'))('filling maps', () => {
+describe.skipIf(skipWithoutRoot('xdp map fill tests'))('filling maps', () => {
   const open: LoadedProgram[] = [];
   afterAll(() => open.forEach((p) => p.close()));
 

@@ -11,13 +11,13 @@ import {
   type LoadedProgram,
 } from '../../../src/xdp/index.js';
 import { defaultObjectPath, loadObject } from '../../../src/xdp/object.js';
-import { fixtureObject, skipUnlessRoot } from './helpers/env.js';
+import { fixtureObject, skipWithoutRoot } from './helpers/env.js';
 import { arpFrame, compileMini, ipv4Frame } from './helpers/policy.js';
 
 const DROP = 1;
 const PASS = 2;
 
-describe.skipIf(skipUnlessRoot('xdp load tests'))('loading a policy program', () => {
+describe.skipIf(skipWithoutRoot('xdp load tests'))('loading a policy program', () => {
   const open: LoadedProgram[] = [];
   let mini: string;
   beforeAll(() => {
@@ -125,7 +125,7 @@ describe.skipIf(skipUnlessRoot('xdp load tests'))('loading a policy program', ()
   });
 });
 
-describe.skipIf(skipUnlessRoot('xdp load tests (bpf/xdpfw.bpf.o)'))('loading bpf/xdpfw.bpf.o', () => {
+describe.skipIf(skipWithoutRoot('xdp load tests (bpf/xdpfw.bpf.o)'))('loading bpf/xdpfw.bpf.o', () => {
   const real = defaultObjectPath();
   const missing = !fs.existsSync(real) && process.env.CI !== 'true';
   if (missing) console.warn(`\n*** SKIPPED the tests of ${real}: not built yet (make -C bpf) ***\n`);

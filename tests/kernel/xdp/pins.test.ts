@@ -17,7 +17,7 @@ import {
   statePath,
   writeState,
 } from '../../../src/xdp/pins.js';
-import { REPO, TS_LOADER, fixtureObject, run, skipUnlessRoot } from './helpers/env.js';
+import { REPO, TS_LOADER, fixtureObject, run, skipWithoutRoot } from './helpers/env.js';
 import { scratchDir } from '../../support/scratch.js';
 
 const runRoot = scratchDir('xdpfw-run-');
@@ -59,7 +59,7 @@ describe('pin and state paths', () => {
   });
 });
 
-describe.skipIf(skipUnlessRoot('bpffs tests'))('the bpffs', () => {
+describe.skipIf(skipWithoutRoot('bpffs tests'))('the bpffs', () => {
   const runDir = tmpRunDir();
   afterAll(() => {
     try {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadPolicy, parsePolicyFile, POLICY_CODES } from '../../../src/policy/index.js';
 import { loadCases } from './load-cases.js';
-import { MemoryHost } from './memory-host.js';
+import { MemoryHost } from '../../support/memory-host.js';
 import { syntaxCases } from './syntax-cases.js';
 
 /** Every code the stage emits over all the error cases. */

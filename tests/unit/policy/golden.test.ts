@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPolicy } from '../../../src/policy/index.js';
-import { MemoryHost } from './memory-host.js';
+import { MemoryHost } from '../../support/memory-host.js';
 
 /**
  * Golden ASTs: each samples/<name>/ holds input.xdpfw (plus any file it

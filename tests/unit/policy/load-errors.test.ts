@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostic, loadPolicy, type SourceHost } from '../../../src/policy/index.js';
 import { loadCases } from './load-cases.js';
-import { MemoryHost } from './memory-host.js';
+import { MemoryHost } from '../../support/memory-host.js';
 
 describe('load errors', () => {
   for (const c of loadCases) {

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPolicy, parsePolicyFile, type PolicyFile, type Rule, type Span } from '../../../src/policy/index.js';
-import { MemoryHost } from './memory-host.js';
+import { MemoryHost } from '../../support/memory-host.js';
 
 function parseOk(text: string): PolicyFile {
   const result = parsePolicyFile(text, 'edge.xdpfw');

@@ -14,19 +14,7 @@ export const FIXTURES = path.join(REPO, 'tests/kernel/xdp/fixtures');
 export const TS_LOADER = path.join(REPO, 'tests/kernel/xdp/helpers/ts-loader.mjs');
 
 export const isRoot = process.getuid?.() === 0;
-const inCi = process.env.CI === 'true';
-
-/**
- * Whether a suite that needs root should be skipped. Outside CI a non-root
- * run skips with a warning; in CI it runs (and fails), so a misconfigured
- * runner cannot turn the kernel tests green by skipping them.
- */
-export function skipUnlessRoot(suite: string): boolean {
-  if (isRoot || inCi) return false;
-  console.warn(`\n*** SKIPPED ${suite}: needs root (CAP_BPF, CAP_NET_ADMIN); run the kernel tests with sudo ***\n`);
-  return true;
-}
-
+export { skipWithoutRoot } from '../../../support/kernel.js';
 const built = new Map<string, string>();
 const buildDir = scratchDir('xdpfw-fixtures-');
 

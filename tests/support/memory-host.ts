@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import type { SourceHost } from '../../../src/policy/index.js';
+import type { SourceHost } from '../../src/policy/index.js';
 
 /**
  * A SourceHost over a map of path → text, resolving like the CLI's file host
