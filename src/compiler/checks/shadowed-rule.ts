@@ -16,6 +16,7 @@ export const checkShadowedRules: IrCheck = (ir) => {
   for (const iface of ir.interfaces) {
     // Earlier rules grouped by a cheap necessary condition (4,096 rules are 8 million pairs).
     const groups = new Map<string, { mask: number; protocol: number; rules: IrRule[] }>();
+    const hulls = ruleHulls(iface.rules);
     for (const later of iface.rules) {
       const need = quickSignature(later);
       let earlier: IrRule | undefined;
@@ -23,7 +24,7 @@ export const checkShadowedRules: IrCheck = (ir) => {
         if ((group.mask & ~need.mask) !== 0 || (group.protocol >= 0 && group.protocol !== need.protocol)) continue;
         for (const rule of group.rules) {
           if (earlier && rule.index >= earlier.index) break;
-          if (covers(rule, later)) {
+          if (hullsCover(hulls, rule.index, later.index) && covers(rule, later)) {
             earlier = rule;
             break;
           }
@@ -67,6 +68,54 @@ function quickSignature(r: IrRule): { mask: number; protocol: number } {
     (r.families.ipv4 ? 0 : 32) |
     (r.families.ipv6 ? 0 : 64);
   return { mask, protocol: r.protocols?.length === 1 ? r.protocols[0] : -1 };
+}
+
+/**
+ * Per rule, the hull [low, high] of its source ports, destination ports, IPv4
+ * source and IPv4 destination (the whole range when unconstrained or negated):
+ * `a` can only cover `b` if each hull of `a` contains `b`'s. Comparing numbers
+ * in one typed array first keeps the exact test off most of the n² pairs.
+ */
+const HULLS = 4;
+function ruleHulls(rules: readonly IrRule[]): Float64Array {
+  const hulls = new Float64Array(rules.length * HULLS * 2);
+  rules.forEach((r, i) => {
+    const at = i * HULLS * 2;
+    [portHull(r.sport), portHull(r.dport), ipv4Hull(r, r.src), ipv4Hull(r, r.dst)].forEach(([low, high], k) => {
+      hulls[at + 2 * k] = low;
+      hulls[at + 2 * k + 1] = high;
+    });
+  });
+  return hulls;
+}
+
+function portHull(ports: PortInterval[] | null): [number, number] {
+  return ports === null || ports.length === 0 ? [0, 65535] : [ports[0].low, ports[ports.length - 1].high];
+}
+
+const EMPTY: [number, number] = [Infinity, -Infinity]; // every hull contains it, it contains none
+const IPV4_MAX = 2 ** 32 - 1;
+
+/** The exact hull of the IPv4 addresses the rule's constraint lets through (for `!`, of the complement). */
+function ipv4Hull(rule: IrRule, address: AddressConstraint | null): [number, number] {
+  if (!rule.families.ipv4) return EMPTY;
+  if (address === null) return [0, IPV4_MAX];
+  const { starts, ends } = addressIntervals(address, 4);
+  const n = starts.length;
+  if (!address.negated) return n === 0 ? EMPTY : [Number(starts[0]), Number(ends[n - 1])];
+  if (n === 0) return [0, IPV4_MAX];
+  const low = Number(starts[0]) > 0 ? 0 : Number(ends[0]) + 1;
+  const high = Number(ends[n - 1]) < IPV4_MAX ? IPV4_MAX : Number(starts[n - 1]) - 1;
+  return low > high ? EMPTY : [low, high];
+}
+
+function hullsCover(hulls: Float64Array, a: number, b: number): boolean {
+  const pa = a * HULLS * 2;
+  const pb = b * HULLS * 2;
+  for (let k = 0; k < HULLS * 2; k += 2) {
+    if (hulls[pa + k] > hulls[pb + k] || hulls[pa + k + 1] < hulls[pb + k + 1]) return false;
+  }
+  return true;
 }
 
 /** Whether every packet matching `b` matches `a`. */
