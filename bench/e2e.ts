@@ -1,0 +1,244 @@
+/**
+ * bench:e2e — packets per second end to end, xdpfw against iptables-legacy,
+ * nft, nft sets and ipset, on the same veth pair in the same run.
+ *
+ * Two namespaces joined by veth (lib/netns.ts); the sender injects 64-byte
+ * UDP frames with XDP live frames (lib/livegen.ts); the receiver drops them
+ * after N rules that do not match (N = 1, 100, 1,000, 4,096), or after one
+ * lookup in a list of N addresses that does not hold the source. Every
+ * receiver gets a fresh pair of namespaces, so no table, hook or GRO state
+ * of one measurement is left for the next. Two figures each, 3 runs:
+ *   one-CPU pps       sender and receiver on one CPU (NAPI in softirq):
+ *                     received packets / time; includes the sender's cost;
+ *   receiver ns/pkt   NAPI in its own thread on the other CPU: the thread's
+ *                     CPU time (schedstat) / packets it took off the ring.
+ * Every receiver's final drop counter is checked against the packets
+ * received: each one went past all N rules.
+ *
+ *   npm run bench:e2e [-- --quick] [-- --json FILE] [-- --only 'nft,nft set,…']
+ */
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { frame4 } from './lib/frames.js';
+import { LiveGenerator } from './lib/livegen.js';
+import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
+import { BenchWire, IP_RX, IP_TX, MAC_RX, MAC_TX, NS_TX, removeBenchNamespaces, runtimeNs, type NapiMode } from './lib/netns.js';
+import { addressSet, classBenchRules, ip4, NO_RULE_DPORT } from './lib/policy-gen.js';
+import * as receivers from './lib/receivers.js';
+import type { Receiver, ReceiverKind } from './lib/receivers.js';
+import { ensurePackages } from './lib/sh.js';
+import { fixed, grouped, percent, ratio, sample, table, type Sample } from './lib/stats.js';
+
+const GEN_CPU = 0;
+const NAPI_CPU = 1;
+const RUNS = 3;
+const COUNTS = [1, 100, 1000, 4096];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Measurement {
+  kind: ReceiverKind;
+  n: number | null;
+  kpps: Sample;
+  /** Fraction of sent frames the receiver never took off its ring, one-CPU mode (median run). */
+  loss: number;
+  nsPerPacket: Sample;
+}
+
+interface Options {
+  seconds: number;
+}
+
+/** Waits until the receiver has taken every queued frame off its ring. */
+async function settle(wire: BenchWire): Promise<number> {
+  let last = wire.rxPackets();
+  for (;;) {
+    await sleep(30);
+    const now = wire.rxPackets();
+    if (now === last) return now;
+    last = now;
+  }
+}
+
+async function measure(wire: BenchWire, gen: LiveGenerator, receiver: Receiver, n: number | null, o: Options): Promise<Measurement> {
+  const received0 = wire.rxPackets();
+  // one-CPU: calibrate the count to the receiver's speed, then 3 timed runs
+  wire.setMode('one-cpu' satisfies NapiMode, NAPI_CPU);
+  let p = await settle(wire);
+  const warm = 20_000;
+  const warmNs = gen.send(warm);
+  const rate = warm / (warmNs / 1e9);
+  const count = Math.max(20_000, Math.min(20_000_000, Math.round(rate * o.seconds)));
+  const kpps: number[] = [];
+  const losses: number[] = [];
+  p = await settle(wire);
+  for (let run = 0; run < RUNS; run++) {
+    const ns = gen.send(count);
+    const after = await settle(wire);
+    kpps.push((after - p) / (ns / 1e6));
+    losses.push(1 - (after - p) / count);
+    p = after;
+  }
+  // two-CPU: the receiver's own CPU time per packet
+  const pid = wire.setMode('two-cpu', NAPI_CPU)!;
+  p = await settle(wire);
+  const nsPerPacket: number[] = [];
+  const sendCount = Math.round(3_000_000 * o.seconds);
+  for (let run = 0; run < RUNS; run++) {
+    const cpu0 = runtimeNs(pid);
+    gen.send(sendCount);
+    const after = await settle(wire);
+    nsPerPacket.push((runtimeNs(pid) - cpu0) / (after - p));
+    p = after;
+  }
+  wire.setMode('one-cpu', NAPI_CPU);
+  const received = (await settle(wire)) - received0;
+  const counted = receiver.counted();
+  if (counted !== null && counted < received) {
+    throw new Error(`${receiver.kind} (N=${n}): ${received} packets received, only ${counted} reached the final drop`);
+  }
+  const medianLoss = [...losses].sort((a, b) => a - b)[1] ?? losses[0];
+  return { kind: receiver.kind, n, kpps: sample(kpps), loss: medianLoss, nsPerPacket: sample(nsPerPacket) };
+}
+
+/** A fresh wire, the receiver on it, the measurement, and everything removed whatever happens. */
+async function onFreshWire(n: number | null, setup: () => Receiver | Promise<Receiver>, o: Options): Promise<Measurement> {
+  const wire = BenchWire.create();
+  let gen: LiveGenerator | null = null;
+  let receiver: Receiver | null = null;
+  try {
+    const frame = frame4(ip4(IP_TX), ip4(IP_RX), NO_RULE_DPORT, { srcMac: MAC_TX, dstMac: MAC_RX });
+    gen = new LiveGenerator(frame, NS_TX, wire.txIfindex);
+    receiver = await setup();
+    process.stderr.write(`  ${receiver.kind}${n === null ? '' : `, N=${n}`}\n`);
+    return await measure(wire, gen, receiver, n, o);
+  } finally {
+    receiver?.close();
+    gen?.close();
+    wire.destroy();
+  }
+}
+
+function resultTable(ms: Measurement[]): string {
+  return table(
+    ['receiver', 'N', 'one-CPU kpps', 'spread', 'lost', 'receiver ns/packet', 'spread'],
+    ms.map((m) => [
+      m.kind,
+      m.n === null ? '' : grouped(m.n),
+      grouped(m.kpps.median),
+      `±${percent(m.kpps.spread / 2)}`,
+      percent(Math.max(0, m.loss)),
+      fixed(m.nsPerPacket.median, 0),
+      `±${percent(m.nsPerPacket.spread / 2)}`,
+    ]),
+  );
+}
+
+function ratioTable(ms: Measurement[], counts: number[]): { text: string; targets: string[] } {
+  const get = (kind: ReceiverKind, n: number | null) => ms.find((m) => m.kind === kind && m.n === n);
+  const rows: string[][] = [];
+  const targets: string[] = [];
+  const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  for (const n of counts) {
+    const pairs: [ReceiverKind, ReceiverKind][] = [
+      ['xdpfw', 'iptables-legacy'],
+      ['xdpfw', 'nft'],
+      ['xdpfw set', 'nft set'],
+      ['xdpfw set', 'ipset'],
+    ];
+    for (const [ours, theirs] of pairs) {
+      const a = get(ours, n);
+      const b = get(theirs, n);
+      if (!a || !b) continue;
+      const pps = a.kpps.median / b.kpps.median;
+      const lower = b.nsPerPacket.median / a.nsPerPacket.median;
+      rows.push([`${ours} / ${theirs}`, grouped(n), ratio(pps, 1), ratio(lower, 1)]);
+      if (ours === 'xdpfw' && (n === 1000 || n === 4096)) {
+        const want = n === 1000 ? 10 : 40;
+        targets.push(`N=${grouped(n)}: xdpfw ≥ ${want}× ${theirs} pps: ${ratio(pps, 1)} ${verdict(pps >= want)}`);
+      }
+      if (ours === 'xdpfw set') {
+        targets.push(
+          `N=${grouped(n)}: xdpfw set vs ${theirs}: ≥ 1.5× pps ${ratio(pps, 1)} ${verdict(pps >= 1.5)}, ` +
+            `≥ 4× lower ns/packet ${ratio(lower, 1)} ${verdict(lower >= 4)}`,
+        );
+      }
+    }
+  }
+  const drop = get('bare XDP_DROP', null);
+  const one = get('xdpfw', 1);
+  if (drop && one) {
+    const x = one.kpps.median / drop.kpps.median;
+    targets.unshift(`N=1: xdpfw ≥ 0.9 × bare XDP_DROP one-CPU pps: ${ratio(x)} ${verdict(x >= 0.9)}`);
+  }
+  return { text: table(['ratio', 'N', 'one-CPU pps', 'receiver ns/packet lower by'], rows), targets };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' } },
+  });
+  const only = values.only ? new Set(values.only.split(',')) : null;
+  const wanted = (kind: ReceiverKind) => !only || only.has(kind);
+  requireRoot();
+  pinTo(GEN_CPU);
+  ensurePackages({ ethtool: 'ethtool', 'iptables-legacy': 'iptables', nft: 'nftables', ipset: 'ipset' });
+  const guard = new SysctlGuard();
+  const cleanup = () => {
+    removeBenchNamespaces();
+    guard.restore();
+  };
+  const interrupted = () => {
+    cleanup();
+    process.exit(130);
+  };
+  process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
+  const o: Options = { seconds: values.quick ? 0.3 : 1 };
+  const counts = values.quick ? [1, 1000] : COUNTS;
+  const started = performance.now();
+  try {
+    statsOff(guard);
+    const quiet = await waitForQuiet();
+    console.log('## Packets per second end to end (veth, XDP live-frames traffic)');
+    console.log(machineLine());
+    console.log(
+      `method: 64-byte UDP frames injected by XDP live frames into a veth pair between two fresh namespaces per receiver; ` +
+        `one-CPU: sender and receiver on CPU ${GEN_CPU}, ${RUNS} runs of ~${o.seconds} s; ` +
+        `receiver ns/packet: NAPI thread pinned to CPU ${NAPI_CPU}, schedstat CPU time / packets, ${RUNS} runs; ` +
+        `± = half the min–max range. Load average at start: ${loadAverage()}; ${quiet}`,
+    );
+    const ms: Measurement[] = [];
+    const hashKeys = addressSet(10_000, 0, 31).v4.map((p) => p.addr);
+    const bench = async (kind: ReceiverKind, n: number | null, setup: () => Receiver | Promise<Receiver>) => {
+      if (wanted(kind)) ms.push(await onFreshWire(n, setup, o));
+    };
+    await bench('bare XDP_DROP', null, () => receivers.xdpBaseline('bare XDP_DROP'));
+    await bench('XDP one hash lookup', null, () => receivers.xdpBaseline('XDP one hash lookup', hashKeys));
+    for (const n of counts) {
+      const rules = classBenchRules(n, 5);
+      const list = addressSet(n, 0, 41).v4;
+      await bench('xdpfw', n, () => receivers.xdpfwRules(rules));
+      await bench('iptables-legacy', n, () => receivers.iptablesLegacy(rules));
+      await bench('nft', n, () => receivers.nft(rules));
+      await bench('xdpfw set', n, () => receivers.xdpfwSet(list));
+      await bench('nft set', n, () => receivers.nftSet(list));
+      await bench('ipset', n, () => receivers.ipset(list));
+    }
+    console.log();
+    console.log(resultTable(ms));
+    const { text, targets } = ratioTable(ms, counts);
+    console.log();
+    console.log(text);
+    console.log();
+    for (const t of targets) console.log(`target: ${t}`);
+    console.log(`\ne2e bench took ${fixed((performance.now() - started) / 1000, 0)} s; load average at end: ${loadAverage()}`);
+    if (values.json) fs.writeFileSync(values.json, JSON.stringify(ms, null, 2));
+  } finally {
+    cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:e2e failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  removeBenchNamespaces();
+  process.exit(1);
+});

@@ -1,0 +1,183 @@
+/**
+ * The bench's own XDP programs (bpf/bench): the bare XDP_DROP and one-hash-
+ * lookup baselines, the live-frames generator, and the address rotator that
+ * keeps BPF_PROG_TEST_RUN from measuring only a cache-hot path. Plus loading
+ * an xdpfw policy from generated text.
+ */
+import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
+import { compilePolicy } from '../../src/compiler/index.js';
+import type { CompiledInterface } from '../../src/compiler/output.js';
+import { loadPolicy, type SourceHost } from '../../src/policy/index.js';
+import { KernelError } from '../../src/xdp/errors.js';
+import * as bpf from '../../src/xdp/libbpf.js';
+import { loadObject, type LoadedObject } from '../../src/xdp/object.js';
+import { OPTS } from '../../src/xdp/uapi.js';
+import type { BenchPolicy } from './policy-gen.js';
+import { run } from './sh.js';
+
+export const BENCH_BPF_DIR = fileURLToPath(new URL('../../bpf/bench/', import.meta.url));
+
+/** Builds bpf/bench (and bpf) when an object is missing or older than its source. */
+export function buildBenchObjects(): void {
+  run('make', ['-s', '-C', fileURLToPath(new URL('../../bpf/', import.meta.url))]);
+  run('make', ['-s', '-C', BENCH_BPF_DIR]);
+}
+
+export function loadBenchObject(
+  file: 'drop' | 'hash' | 'txgen' | 'rotate' | 'addr-trie' | 'addr-hashes' | 'addr-dir24' | 'addr-dir24x',
+  options: Parameters<typeof loadObject>[1] = {},
+): LoadedObject {
+  const path = `${BENCH_BPF_DIR}${file}.bpf.o`;
+  if (!fs.existsSync(path)) buildBenchObjects();
+  return loadObject(path, options);
+}
+
+function mapFd(obj: LoadedObject, name: string): number {
+  const m = obj.maps.get(name);
+  if (!m) throw new Error(`${obj.path} has no map ${name}`);
+  return m.fd;
+}
+
+/** Writes `count` entries of `keySize`/`valueSize` bytes with batch updates. */
+export function fillBatch(fd: number, keys: Buffer, values: Buffer, keySize: number, valueSize: number, what: string): void {
+  const total = keys.length / keySize;
+  const opts = Buffer.alloc(OPTS.mapBatch.size);
+  opts.writeBigUInt64LE(BigInt(OPTS.mapBatch.size), 0);
+  const count = Buffer.alloc(4);
+  const chunk = 65536;
+  for (let start = 0; start < total; start += chunk) {
+    const n = Math.min(chunk, total - start);
+    count.writeUInt32LE(n, 0);
+    const r = bpf.mapUpdateBatch(
+      fd,
+      keys.subarray(start * keySize, (start + n) * keySize),
+      values.subarray(start * valueSize, (start + n) * valueSize),
+      count,
+      opts,
+    );
+    if (r < 0) throw new KernelError(`filling ${what}`, -r);
+  }
+}
+
+/** The one-hash-lookup baseline with `addrs` (network-order IPv4 as u32 numbers) in its map. */
+export function loadHashBaseline(addrs: readonly number[]): LoadedObject {
+  const obj = loadBenchObject('hash', { maxEntries: { bench_hash: Math.max(1, addrs.length) } });
+  try {
+    const keys = Buffer.alloc(addrs.length * 4);
+    addrs.forEach((a, i) => keys.writeUInt32BE(a, i * 4)); // network order in the map, as in the packet
+    fillBatch(mapFd(obj, 'bench_hash'), keys, Buffer.alloc(addrs.length * 4, 1), 4, 4, 'bench_hash');
+    return obj;
+  } catch (err) {
+    obj.close();
+    throw err;
+  }
+}
+
+/** Address pairs to rotate through: 4 or 16 network-order bytes each. */
+export interface Rotation {
+  family: 4 | 6;
+  src: Uint8Array[];
+  dst: Uint8Array[];
+}
+
+/**
+ * The rotator: a program that writes the next address pair of `rotation`
+ * into the test frame and tail-calls `targetFd`. Its progFd is what to
+ * test-run; `retarget` points it at another program (the same table).
+ */
+export class Rotator {
+  private readonly obj: LoadedObject;
+  readonly size: number;
+
+  constructor(private readonly rotation: Rotation) {
+    const size = 2 ** Math.ceil(Math.log2(Math.max(1, rotation.src.length)));
+    if (rotation.src.length !== size || rotation.dst.length !== size) {
+      throw new RangeError(`a rotation needs a power-of-two number of address pairs, not ${rotation.src.length}`);
+    }
+    this.size = size;
+    this.obj = loadBenchObject('rotate', {
+      programName: rotation.family === 4 ? 'rotate4' : 'rotate6',
+      rodata: { cfg_mask: size - 1 },
+      maxEntries: { bench_addrs: size },
+    });
+    try {
+      const keys = Buffer.alloc(size * 4);
+      const values = Buffer.alloc(size * 32);
+      for (let i = 0; i < size; i++) {
+        keys.writeUInt32LE(i, i * 4);
+        values.set(rotation.src[i], i * 32);
+        values.set(rotation.dst[i], i * 32 + 16);
+      }
+      fillBatch(mapFd(this.obj, 'bench_addrs'), keys, values, 4, 32, 'bench_addrs');
+    } catch (err) {
+      this.obj.close();
+      throw err;
+    }
+  }
+
+  get progFd(): number {
+    return this.obj.progFd;
+  }
+
+  /** The IPv4 source addresses of the rotation, as unsigned numbers (empty for IPv6). */
+  get sources4(): number[] {
+    if (this.rotation.family !== 4) return [];
+    return this.rotation.src.map((b) => new DataView(b.buffer, b.byteOffset, 4).getUint32(0));
+  }
+
+  retarget(targetFd: number): void {
+    const key = Buffer.alloc(4);
+    const value = Buffer.alloc(4);
+    value.writeUInt32LE(targetFd, 0);
+    const r = bpf.mapUpdateElem(mapFd(this.obj, 'bench_target'), key, value);
+    if (r < 0) throw new KernelError('pointing the rotator at the program under test (prog array)', -r);
+  }
+
+  close(): void {
+    this.obj.close();
+  }
+}
+
+/** A SourceHost over in-memory files (the generated policy and its set file). */
+export class MemoryFiles implements SourceHost {
+  constructor(private readonly files: ReadonlyMap<string, string>) {}
+  readFile(path: string): string {
+    const text = this.files.get(path);
+    if (text === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`);
+    return text;
+  }
+  resolve(_from: string, path: string): string {
+    return path;
+  }
+}
+
+export interface CompileTiming {
+  compiled: CompiledInterface;
+  parseMs: number;
+  compileMs: number;
+  warnings: number;
+}
+
+/** Parses, checks and compiles a generated policy; any error is a bug in the generator. */
+export function compileBenchPolicy(policy: BenchPolicy): CompileTiming {
+  const t0 = performance.now();
+  const loaded = loadPolicy(policy.path, new MemoryFiles(policy.files));
+  const t1 = performance.now();
+  const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+  if (!loaded.document || errors.length > 0) {
+    throw new Error(`generated policy does not load: ${errors.map((d) => d.message).join('; ')}`);
+  }
+  const result = compilePolicy(loaded.document);
+  const t2 = performance.now();
+  const compileErrors = result.diagnostics.filter((d) => d.severity === 'error');
+  if (!result.compiled || compileErrors.length > 0) {
+    throw new Error(`generated policy does not compile: ${compileErrors.map((d) => d.message).join('; ')}`);
+  }
+  return {
+    compiled: result.compiled.interfaces[0],
+    parseMs: t1 - t0,
+    compileMs: t2 - t1,
+    warnings: result.diagnostics.length - compileErrors.length,
+  };
+}
