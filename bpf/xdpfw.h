@@ -10,9 +10,15 @@
  * a lookup maps the packet's value to a *class*: the id of the bit vector of
  * rules whose match on that field holds for the value. Vectors are
  * deduplicated into one array (`xdpfw_vectors`), so a million set entries
- * that all match the same rules share one vector. The program ANDs the
- * vectors of the enabled fields word by word; the lowest set bit is the first
- * rule that matches; none means the interface's default action.
+ * that all match the same rules share one vector. Each vector carries a
+ * summary word (Baboescu and Varghese's aggregated bit vectors): bit w is set
+ * when word w is nonzero. The program ANDs the enabled fields' summaries
+ * first and then only the words that survive, in order; the lowest set bit
+ * is the first rule that matches; none means the interface's default action.
+ *
+ * Addresses are looked up in one of two ways per field and family, chosen
+ * by the compiler (cfg_addr_mode): an LPM trie, or an address table (see
+ * "Address lookups" below) whose cost does not grow with the set.
  */
 #ifndef XDPFW_H
 #define XDPFW_H
@@ -49,8 +55,8 @@
  */
 enum xdpfw_field {
 	XDPFW_FIELD_PROTO = 0, /* xdpfw_proto_cls[family * 256 + l4 protocol] */
-	XDPFW_FIELD_SRC = 1,   /* xdpfw_src4 / xdpfw_src6 LPM tries */
-	XDPFW_FIELD_DST = 2,   /* xdpfw_dst4 / xdpfw_dst6 LPM tries */
+	XDPFW_FIELD_SRC = 1,   /* xdpfw_src4 / xdpfw_src6 (LPM tries) or their address tables */
+	XDPFW_FIELD_DST = 2,   /* xdpfw_dst4 / xdpfw_dst6 (LPM tries) or their address tables */
 	XDPFW_FIELD_SPORT = 3, /* xdpfw_sport_cls[port] */
 	XDPFW_FIELD_DPORT = 4, /* xdpfw_dport_cls[port] */
 	XDPFW_FIELD_TCPFLAGS = 5, /* xdpfw_tcpflags_cls[flags byte] */
@@ -63,11 +69,53 @@ enum xdpfw_field {
 #define XDPFW_FAMILY_IPV6 1
 
 /*
- * Absent values. A packet that has no value for a field uses the class in
- * cfg_absent_class[field] instead of a lookup: ports for non-TCP/UDP packets
- * and non-first fragments, TCP flags for non-TCP, ICMP type for non-ICMP.
- * Its vector holds exactly the rules that do not constrain that field.
+ * Address lookups, indexed by enum xdpfw_addr_slot in the cfg_addr_* arrays.
+ * XDPFW_ADDR_TRIE: the LPM trie (xdpfw_src4, …) holds every prefix.
+ * XDPFW_ADDR_TABLE: the address table of that slot, which finds the longest
+ * prefix containing the address (each prefix's class accounts for every
+ * prefix containing it, as in the trie). Bits are counted from the address's
+ * most significant bit; s = cfg_addr_shift[slot] (always 0 for IPv4).
+ *   xdpfw_<slot>_l16[i / 16].cls[i % 16], i = address bits 0..15: the class
+ *     of the longest prefix of length <= 16 containing the /16, with
+ *     XDPFW_DEEPER set when a longer prefix lies inside that /16.
+ *   xdpfw_<slot>_bkt: a bitmap of 2^24 buckets, bucket = address bits
+ *     s..s+23, bit set when a prefix longer than /16 intersects the bucket
+ *     (IPv4: the bucket is the /24). Every prefix longer than /16 starts with
+ *     the same s bits, cfg_addr_base[slot]: an IPv6 set confined to e.g.
+ *     2000::/4 then spreads over all the buckets.
+ *   xdpfw_<slot>_rec: one record per marked bucket (struct xdpfw_bucket4 /
+ *     xdpfw_bucket6), at the bucket's rank among the marked ones
+ *     (xdpfw_<slot>_rank holds the marked buckets before each bitmap row):
+ *     the class of the longest prefix of length <= s + 24 over the bucket,
+ *     which /64ths of the bucket (address bits s+24..s+29) longer prefixes
+ *     meet, and their lengths.
+ *   xdpfw_<slot>_hash: the prefixes longer than s + 24, exact match on the
+ *     masked address and length (key: struct xdpfw_lpm{4,6}_key), probed
+ *     only when the address's /64th is met, for the record's lengths,
+ *     longest first; the first hit is the longest match.
+ * What most packets read stays within the 256 KiB /16 table and the 2 MiB
+ * bitmap, whatever the set size.
  */
+#define XDPFW_ADDR_TRIE 0
+#define XDPFW_ADDR_TABLE 1
+
+enum xdpfw_addr_slot {
+	XDPFW_ADDR_SRC4 = 0,
+	XDPFW_ADDR_SRC6 = 1,
+	XDPFW_ADDR_DST4 = 2,
+	XDPFW_ADDR_DST6 = 3,
+	XDPFW_NADDR = 4,
+};
+
+#define XDPFW_DEEPER 0x80000000u  /* in an l16 entry: longer prefixes inside this /16 */
+#define XDPFW_L16_ENTRIES 65536   /* one class per /16 */
+#define XDPFW_CLASS_ROW 16        /* class ids per xdpfw_class_row */
+#define XDPFW_BUCKET_BITS 24      /* buckets: 2^24 bits = 2 MiB */
+#define XDPFW_BUCKET_ROW_WORDS 8  /* u64 words per xdpfw_bucket_row: 512 buckets */
+#define XDPFW_RANK_ROWS 2048      /* xdpfw_<slot>_rank: 16 ranks a row, one per bitmap row */
+#define XDPFW_BUCKET4_ROW 4       /* records per xdpfw_bucket4_row */
+#define XDPFW_BUCKET6_ROW 2       /* records per xdpfw_bucket6_row */
+#define XDPFW_MAX_ADDR_SHIFT6 32  /* s + 30 bits stay within an IPv6 address's first 64 */
 
 /* TCP flag bits, as in the TCP header's 13th byte. */
 #define XDPFW_TCP_FIN 0x01
@@ -105,11 +153,47 @@ struct xdpfw_lpm6_key {
 /*
  * Every LPM trie holds a /0 entry whose class is the vector for "no set entry
  * contains the address", so a lookup never misses. All *_cls array values and
- * LPM values are __u32 class ids: indexes into xdpfw_vectors.
+ * LPM values are __u32 class ids: indexes into xdpfw_vectors. The address
+ * tables' hashes use the LPM key structs with the host bits zero.
  */
+
+/* Value of xdpfw_<slot>_l16 (ARRAY, XDPFW_L16_ENTRIES / XDPFW_CLASS_ROW entries). */
+struct xdpfw_class_row {
+	__u32 cls[XDPFW_CLASS_ROW];
+};
+
+/* Value of xdpfw_<slot>_bkt (ARRAY, 2^24 / 512 entries): bucket b is bit b % 64 of word b / 64. */
+struct xdpfw_bucket_row {
+	__u64 bits[XDPFW_BUCKET_ROW_WORDS];
+};
+
+/* The record of a marked IPv4 bucket (a /24). */
+struct xdpfw_bucket4 {
+	__u32 cls;   /* class of the longest prefix of length <= 24 containing the /24 */
+	__u32 lens;  /* bit 32 - L: prefixes of length L (25..32) lie in the /24 */
+	__u64 cover; /* bit i: a prefix longer than /24 meets the i-th /30 */
+};
+
+/* The record of a marked IPv6 bucket (address bits s..s+23). */
+struct xdpfw_bucket6 {
+	__u32 cls;     /* class of the longest prefix of length <= s + 24 over the bucket */
+	__u32 pad;
+	__u64 cover;   /* bit i: a prefix longer than s + 24 meets the bucket's i-th /64th */
+	__u64 lens[2]; /* bit 128 - L of lens[0] (L 65..128), 64 - L of lens[1] (L 25..64) */
+};
+
+/* Values of xdpfw_<slot>_rec (ARRAY): record r is rec[r % N] of entry r / N. */
+struct xdpfw_bucket4_row {
+	struct xdpfw_bucket4 rec[XDPFW_BUCKET4_ROW];
+};
+
+struct xdpfw_bucket6_row {
+	struct xdpfw_bucket6 rec[XDPFW_BUCKET6_ROW];
+};
 
 /* Value of xdpfw_vectors (BPF_MAP_TYPE_ARRAY, max_entries = number of classes). */
 struct xdpfw_vector {
+	__u64 summary;               /* bit w set when word[w] != 0 */
 	__u64 word[XDPFW_MAX_WORDS]; /* bit r of word r/64 = rule r */
 };
 
@@ -129,11 +213,16 @@ struct xdpfw_counter {
  *   const volatile __u32 cfg_fields;           1 << enum xdpfw_field, for each enabled field
  *   const volatile __u32 cfg_default_action;   XDPFW_ACTION_*
  *   const volatile __u32 cfg_absent_class[XDPFW_NFIELDS];
+ *   const volatile __u32 cfg_addr_mode[XDPFW_NADDR];    XDPFW_ADDR_*
+ *   const volatile __u32 cfg_addr_shift[XDPFW_NADDR];   table: bits before the bucket bits
+ *   const volatile __u32 cfg_addr_base[XDPFW_NADDR];    table: their value
  *
  * Map names (as in the object's BTF; the loader finds them by these names):
  *   xdpfw_vectors, xdpfw_proto_cls, xdpfw_src4, xdpfw_src6, xdpfw_dst4,
  *   xdpfw_dst6, xdpfw_sport_cls, xdpfw_dport_cls, xdpfw_tcpflags_cls,
- *   xdpfw_icmptype_cls, xdpfw_actions, xdpfw_rule_counters, xdpfw_counters
+ *   xdpfw_icmptype_cls, xdpfw_actions, xdpfw_rule_counters, xdpfw_counters,
+ *   and per slot (src4, src6, dst4, dst6) xdpfw_<slot>_l16, xdpfw_<slot>_bkt,
+ *   xdpfw_<slot>_rank, xdpfw_<slot>_rec, xdpfw_<slot>_hash
  */
 
 #endif /* XDPFW_H */

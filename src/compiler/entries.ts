@@ -1,16 +1,43 @@
 /**
  * One IR interface → its CompiledInterface: the load-time constants and the
- * content of every map of bpf/xdpfw.h (output.ts), hashed.
+ * content of every map of bpf/xdpfw.h (output.ts), hashed. The address
+ * tables are derived from the hashed LPM entries and constants.
  */
+import { buildAddressTable, chooseAddressLookup, type AddressLookupChoice } from './address-tables.js';
 import { location } from './codes.js';
 import { ACTION } from './fields.js';
 import { hashCompiled, type HashedPart } from './hash.js';
 import type { IrInterface } from './ir.js';
-import type { CompiledInterface, CompiledRule } from './output.js';
+import {
+  ADDRESS_SLOTS,
+  type AddressLookup,
+  type AddressSlot,
+  type AddressTable,
+  type CompiledInterface,
+  type CompiledRule,
+} from './output.js';
 import { classify } from './vectors.js';
 
+export interface CompileOptions {
+  /** How address fields are looked up: the compiler's choice ('auto'), or forced, e.g. to test one path. */
+  addressLookup?: AddressLookupChoice;
+}
+
 export function compileInterface(ir: IrInterface): CompiledInterface {
+  return compileInterfaceWith(ir, {});
+}
+
+/** compileInterface with options (tests force one address lookup or the other). */
+export function compileInterfaceWith(ir: IrInterface, options: CompileOptions): CompiledInterface {
   const c = classify(ir);
+  const addressLookup = {} as Record<AddressSlot, AddressLookup>;
+  const addressTables = {} as Record<AddressSlot, AddressTable | null>;
+  for (const slot of ADDRESS_SLOTS) {
+    const family = slot.endsWith('4') ? 4 : 6;
+    const lookup = chooseAddressLookup(c[slot], family, options.addressLookup);
+    addressLookup[slot] = lookup;
+    addressTables[slot] = lookup.mode === 'table' ? buildAddressTable(c[slot], lookup, family) : null;
+  }
   const nrules = ir.rules.length;
   const rules = ir.rules.map((r): CompiledRule => {
     const rule: CompiledRule = { index: r.index, id: r.id, action: r.action, text: r.text, location: location(r.span) };
@@ -25,6 +52,7 @@ export function compileInterface(ir: IrInterface): CompiledInterface {
       fields: c.fields,
       defaultAction: ACTION[ir.defaultAction],
       absentClass: c.absentClass,
+      addressLookup,
     },
     rules,
     actions: ir.rules.map((r) => ACTION[r.action]),
@@ -38,6 +66,7 @@ export function compileInterface(ir: IrInterface): CompiledInterface {
     src6: c.src6,
     dst4: c.dst4,
     dst6: c.dst6,
+    addressTables,
   };
   return { name: ir.name, hash: hashCompiled(part), ...part };
 }

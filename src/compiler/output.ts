@@ -18,6 +18,59 @@ export interface CompiledConstants {
   defaultAction: 1 | 2;
   /** cfg_absent_class[XDPFW_NFIELDS]: class used when the packet lacks the field. */
   absentClass: number[];
+  /** cfg_addr_*: how each address field is looked up, per family. */
+  addressLookup: Record<AddressSlot, AddressLookup>;
+}
+
+/** enum xdpfw_addr_slot: an address field and a family. */
+export type AddressSlot = 'src4' | 'src6' | 'dst4' | 'dst6';
+export const ADDRESS_SLOTS: readonly AddressSlot[] = ['src4', 'src6', 'dst4', 'dst6'];
+
+/**
+ * How the data plane finds an address's class (bpf/xdpfw.h, XDPFW_ADDR_*):
+ * the LPM trie holding every entry, or the address table (`addressTables`).
+ */
+export interface AddressLookup {
+  mode: 'trie' | 'table';
+  /** table: the address bits before the 24 bucket bits, which every entry longer than /16 shares (IPv4: 0)… */
+  shift: number;
+  /** …and their value (0 when shift is 0). */
+  base: number;
+}
+
+/** The arrays of an address table; see bpf/xdpfw.h. Derived from the entries and the lookup, so not hashed. */
+export interface AddressTable {
+  /** 65,536 class ids, one per /16, with XDPFW_DEEPER (bit 31) when longer entries lie inside. */
+  l16: Uint32Array;
+  /** 2^24 bits, little-endian within each u64 word: bucket b is bit b % 64 of word b / 64. */
+  buckets: Uint8Array;
+  /** For each bitmap row of 512 buckets, how many marked buckets precede it. */
+  rank: Uint32Array;
+  /** One record per marked bucket, in bucket order. */
+  records: BucketRecords;
+  /** The entries of the exact-match hash: those longer than shift + 24. */
+  hashed: HashedPrefixes;
+}
+
+/** Prefixes as parallel arrays (a million LpmEntry objects would cost seconds to encode). */
+export interface HashedPrefixes {
+  prefixLength: Uint8Array;
+  classId: Uint32Array;
+  /** The address, host bits zero, as 1 (IPv4) or 4 (IPv6) unsigned 32-bit words per prefix, most significant first. */
+  words: Uint32Array;
+}
+
+/** struct xdpfw_bucket4 / xdpfw_bucket6, as parallel arrays. */
+export interface BucketRecords {
+  /** Class of the longest entry of length <= shift + 24 over the bucket. */
+  cls: Uint32Array;
+  /** Two u32 (low first) per record: bit i, an entry longer than shift + 24 meets the bucket's i-th /64th. */
+  cover: Uint32Array;
+  /**
+   * Four u32 per record, the lengths of those entries. IPv4: bit 32 - L of the
+   * first. IPv6: bit 128 - L of the first u64 (L 65..128), 64 - L of the second.
+   */
+  lengths: Uint32Array;
 }
 
 /** One LPM trie entry; the trie always holds a /0 entry (the "no prefix" class). */
@@ -73,6 +126,8 @@ export interface CompiledInterface {
   src6: LpmEntry[];
   dst4: LpmEntry[];
   dst6: LpmEntry[];
+  /** The address table of each slot whose lookup is 'table'; null otherwise. */
+  addressTables: Record<AddressSlot, AddressTable | null>;
 }
 
 export interface CompiledPolicy {

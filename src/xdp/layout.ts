@@ -10,7 +10,7 @@
 
 import os from 'node:os';
 
-import type { CompiledConstants, LpmEntry } from '../compiler/output.js';
+import type { AddressSlot, AddressTable, CompiledConstants, HashedPrefixes, LpmEntry } from '../compiler/output.js';
 
 if (os.endianness() !== 'LE') throw new Error('xdpfw map codecs assume a little-endian host');
 
@@ -23,6 +23,20 @@ export const ACTION = { drop: 1, pass: 2 } as const;
 
 export const FIELD = { proto: 0, src: 1, dst: 2, sport: 3, dport: 4, tcpFlags: 5, icmpType: 6 } as const;
 
+/** enum xdpfw_addr_slot, and XDPFW_ADDR_* modes. */
+export const ADDR_SLOT: Record<AddressSlot, number> = { src4: 0, src6: 1, dst4: 2, dst6: 3 };
+export const NADDR = 4;
+export const ADDR_MODE = { trie: 0, table: 1 } as const;
+/** Address tables: class ids per row of the /16 table, its rows, bucket bitmap rows. */
+export const CLASS_ROW = 16;
+export const L16_ROWS = 65536 / CLASS_ROW;
+export const BUCKET_ROW_BYTES = 64;
+export const BUCKET_ROWS = 2 ** 24 / 8 / BUCKET_ROW_BYTES;
+export const RANK_ROWS = BUCKET_ROWS / CLASS_ROW;
+/** Bucket records per xdpfw_bucket4_row and xdpfw_bucket6_row. */
+export const BUCKET4_ROW = 4;
+export const BUCKET6_ROW = 2;
+
 /** enum xdpfw_counter_index, by the names `readCounters` reports. */
 export const COUNTER_INDEX = { default: 0, malformed: 1, nonIp: 2, fragment: 3 } as const;
 export type GlobalCounterName = keyof typeof COUNTER_INDEX;
@@ -34,6 +48,26 @@ export const MAP = {
   src6: 'xdpfw_src6',
   dst4: 'xdpfw_dst4',
   dst6: 'xdpfw_dst6',
+  src4L16: 'xdpfw_src4_l16',
+  src4Bkt: 'xdpfw_src4_bkt',
+  src4Rank: 'xdpfw_src4_rank',
+  src4Rec: 'xdpfw_src4_rec',
+  src4Hash: 'xdpfw_src4_hash',
+  src6L16: 'xdpfw_src6_l16',
+  src6Bkt: 'xdpfw_src6_bkt',
+  src6Rank: 'xdpfw_src6_rank',
+  src6Rec: 'xdpfw_src6_rec',
+  src6Hash: 'xdpfw_src6_hash',
+  dst4L16: 'xdpfw_dst4_l16',
+  dst4Bkt: 'xdpfw_dst4_bkt',
+  dst4Rank: 'xdpfw_dst4_rank',
+  dst4Rec: 'xdpfw_dst4_rec',
+  dst4Hash: 'xdpfw_dst4_hash',
+  dst6L16: 'xdpfw_dst6_l16',
+  dst6Bkt: 'xdpfw_dst6_bkt',
+  dst6Rank: 'xdpfw_dst6_rank',
+  dst6Rec: 'xdpfw_dst6_rec',
+  dst6Hash: 'xdpfw_dst6_hash',
   sportCls: 'xdpfw_sport_cls',
   dportCls: 'xdpfw_dport_cls',
   tcpFlagsCls: 'xdpfw_tcpflags_cls',
@@ -45,11 +79,33 @@ export const MAP = {
 export type MapName = (typeof MAP)[keyof typeof MAP];
 export const MAP_NAMES: readonly MapName[] = Object.values(MAP);
 
+/** The maps of each slot: its trie and those of its address table. */
+export interface AddressMaps {
+  trie: MapName;
+  l16: MapName;
+  bkt: MapName;
+  rank: MapName;
+  rec: MapName;
+  hash: MapName;
+}
+export const ADDR_MAPS: Record<AddressSlot, AddressMaps> = {
+  src4: { trie: MAP.src4, l16: MAP.src4L16, bkt: MAP.src4Bkt, rank: MAP.src4Rank, rec: MAP.src4Rec, hash: MAP.src4Hash },
+  src6: { trie: MAP.src6, l16: MAP.src6L16, bkt: MAP.src6Bkt, rank: MAP.src6Rank, rec: MAP.src6Rec, hash: MAP.src6Hash },
+  dst4: { trie: MAP.dst4, l16: MAP.dst4L16, bkt: MAP.dst4Bkt, rank: MAP.dst4Rank, rec: MAP.dst4Rec, hash: MAP.dst4Hash },
+  dst6: { trie: MAP.dst6, l16: MAP.dst6L16, bkt: MAP.dst6Bkt, rank: MAP.dst6Rank, rec: MAP.dst6Rec, hash: MAP.dst6Hash },
+};
+
 /** Struct sizes and field offsets, as in xdpfw.h. */
 export const STRUCT = {
   xdpfw_lpm4_key: { size: 8, fields: { prefixlen: 0, addr: 4 } },
   xdpfw_lpm6_key: { size: 20, fields: { prefixlen: 0, addr: 4 } },
-  xdpfw_vector: { size: MAX_WORDS * 8, fields: { word: 0 } },
+  xdpfw_vector: { size: 8 + MAX_WORDS * 8, fields: { summary: 0, word: 8 } },
+  xdpfw_class_row: { size: CLASS_ROW * 4, fields: { cls: 0 } },
+  xdpfw_bucket_row: { size: BUCKET_ROW_BYTES, fields: { bits: 0 } },
+  xdpfw_bucket4: { size: 16, fields: { cls: 0, lens: 4, cover: 8 } },
+  xdpfw_bucket6: { size: 32, fields: { cls: 0, pad: 4, cover: 8, lens: 16 } },
+  xdpfw_bucket4_row: { size: 16 * BUCKET4_ROW, fields: { rec: 0 } },
+  xdpfw_bucket6_row: { size: 32 * BUCKET6_ROW, fields: { rec: 0 } },
   xdpfw_counter: { size: 16, fields: { packets: 0, bytes: 8 } },
 } as const;
 /** Size of a class id (every *_cls and LPM value) and of an action. */
@@ -63,6 +119,26 @@ export const MAP_LAYOUT: Record<MapName, { keySize: number; valueSize: number }>
   xdpfw_dst4: { keySize: STRUCT.xdpfw_lpm4_key.size, valueSize: U32_SIZE },
   xdpfw_src6: { keySize: STRUCT.xdpfw_lpm6_key.size, valueSize: U32_SIZE },
   xdpfw_dst6: { keySize: STRUCT.xdpfw_lpm6_key.size, valueSize: U32_SIZE },
+  xdpfw_src4_l16: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
+  xdpfw_src4_bkt: { keySize: 4, valueSize: STRUCT.xdpfw_bucket_row.size },
+  xdpfw_src4_rank: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
+  xdpfw_src4_rec: { keySize: 4, valueSize: STRUCT.xdpfw_bucket4_row.size },
+  xdpfw_src4_hash: { keySize: STRUCT.xdpfw_lpm4_key.size, valueSize: U32_SIZE },
+  xdpfw_src6_l16: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
+  xdpfw_src6_bkt: { keySize: 4, valueSize: STRUCT.xdpfw_bucket_row.size },
+  xdpfw_src6_rank: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
+  xdpfw_src6_rec: { keySize: 4, valueSize: STRUCT.xdpfw_bucket6_row.size },
+  xdpfw_src6_hash: { keySize: STRUCT.xdpfw_lpm6_key.size, valueSize: U32_SIZE },
+  xdpfw_dst4_l16: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
+  xdpfw_dst4_bkt: { keySize: 4, valueSize: STRUCT.xdpfw_bucket_row.size },
+  xdpfw_dst4_rank: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
+  xdpfw_dst4_rec: { keySize: 4, valueSize: STRUCT.xdpfw_bucket4_row.size },
+  xdpfw_dst4_hash: { keySize: STRUCT.xdpfw_lpm4_key.size, valueSize: U32_SIZE },
+  xdpfw_dst6_l16: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
+  xdpfw_dst6_bkt: { keySize: 4, valueSize: STRUCT.xdpfw_bucket_row.size },
+  xdpfw_dst6_rank: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
+  xdpfw_dst6_rec: { keySize: 4, valueSize: STRUCT.xdpfw_bucket6_row.size },
+  xdpfw_dst6_hash: { keySize: STRUCT.xdpfw_lpm6_key.size, valueSize: U32_SIZE },
   xdpfw_sport_cls: { keySize: 4, valueSize: U32_SIZE },
   xdpfw_dport_cls: { keySize: 4, valueSize: U32_SIZE },
   xdpfw_tcpflags_cls: { keySize: 4, valueSize: U32_SIZE },
@@ -79,6 +155,9 @@ export const RODATA_VARS = {
   cfg_fields: 4,
   cfg_default_action: 4,
   cfg_absent_class: 4 * NFIELDS,
+  cfg_addr_mode: 4 * NADDR,
+  cfg_addr_shift: 4 * NADDR,
+  cfg_addr_base: 4 * NADDR,
 } as const;
 export type RodataName = keyof typeof RODATA_VARS;
 
@@ -87,12 +166,24 @@ export function rodataValues(k: CompiledConstants): Record<RodataName, number | 
   if (k.absentClass.length !== NFIELDS) {
     throw new RangeError(`absentClass has ${k.absentClass.length} entries, cfg_absent_class has ${NFIELDS}`);
   }
+  const mode = new Array<number>(NADDR).fill(ADDR_MODE.trie);
+  const shift = new Array<number>(NADDR).fill(0);
+  const base = new Array<number>(NADDR).fill(0);
+  for (const [slot, i] of Object.entries(ADDR_SLOT) as [AddressSlot, number][]) {
+    const a = k.addressLookup[slot];
+    mode[i] = ADDR_MODE[a.mode];
+    shift[i] = a.shift;
+    base[i] = a.base;
+  }
   return {
     cfg_nrules: k.nrules,
     cfg_nwords: k.nwords,
     cfg_fields: k.fields,
     cfg_default_action: k.defaultAction,
     cfg_absent_class: k.absentClass,
+    cfg_addr_mode: mode,
+    cfg_addr_shift: shift,
+    cfg_addr_base: base,
   };
 }
 
@@ -126,9 +217,10 @@ export function encodeU32Array(values: readonly number[], what: string): Encoded
   return { count: n, keySize: 4, valueSize: 4, keys, values: vals, describe: (i) => `${what}[${i}]` };
 }
 
-/** xdpfw_vectors: vector c at key c, words past `nwords` zero. */
+/** xdpfw_vectors: vector c at key c, its summary (bit w: word w nonzero), words past `nwords` zero. */
 export function encodeVectors(vectors: readonly (readonly bigint[])[]): EncodedEntries {
   const size = STRUCT.xdpfw_vector.size;
+  const wordAt = STRUCT.xdpfw_vector.fields.word;
   const n = vectors.length;
   const keys = Buffer.alloc(n * 4);
   const vals = Buffer.alloc(n * size);
@@ -136,9 +228,85 @@ export function encodeVectors(vectors: readonly (readonly bigint[])[]): EncodedE
     keys.writeUInt32LE(c, c * 4);
     const words = vectors[c];
     if (words.length > MAX_WORDS) throw new RangeError(`vector ${c} has ${words.length} words, at most ${MAX_WORDS}`);
-    for (let w = 0; w < words.length; w++) vals.writeBigUInt64LE(BigInt.asUintN(64, words[w]), c * size + w * 8);
+    let summary = 0n;
+    for (let w = 0; w < words.length; w++) {
+      const word = BigInt.asUintN(64, words[w]);
+      if (word !== 0n) summary |= 1n << BigInt(w);
+      vals.writeBigUInt64LE(word, c * size + wordAt + w * 8);
+    }
+    vals.writeBigUInt64LE(summary, c * size + STRUCT.xdpfw_vector.fields.summary);
   }
   return { count: n, keySize: 4, valueSize: size, keys, values: vals, describe: (i) => `vector ${i}` };
+}
+
+/** The ARRAY maps of an address table, as rows: /16 classes, bucket bitmap, ranks, bucket records. */
+export interface EncodedAddressTable {
+  l16: EncodedEntries;
+  buckets: EncodedEntries;
+  rank: EncodedEntries;
+  records: EncodedEntries;
+}
+
+export function encodeAddressTable(table: AddressTable, slot: AddressSlot): EncodedAddressTable {
+  if (table.l16.length !== L16_ROWS * CLASS_ROW || table.buckets.length !== BUCKET_ROWS * BUCKET_ROW_BYTES) {
+    const want = `${L16_ROWS * CLASS_ROW} classes and ${BUCKET_ROWS * BUCKET_ROW_BYTES} bitmap bytes`;
+    throw new RangeError(`${slot}: an address table has ${want}`);
+  }
+  if (table.rank.length !== RANK_ROWS * CLASS_ROW) {
+    throw new RangeError(`${slot}: ${table.rank.length} ranks, not ${RANK_ROWS * CLASS_ROW}`);
+  }
+  const rows = (values: Buffer, valueSize: number, what: string): EncodedEntries => {
+    const count = values.length / valueSize;
+    const keys = Buffer.alloc(count * 4);
+    for (let i = 0; i < count; i++) keys.writeUInt32LE(i, i * 4);
+    return { count, keySize: 4, valueSize, keys, values, describe: (i) => `${slot} ${what} row ${i}` };
+  };
+  const bytes = (a: Uint32Array | Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  const v4 = slot.endsWith('4');
+  const record = v4 ? STRUCT.xdpfw_bucket4 : STRUCT.xdpfw_bucket6;
+  const perRow = v4 ? BUCKET4_ROW : BUCKET6_ROW;
+  const { cls, cover, lengths } = table.records;
+  const values = Buffer.alloc(Math.max(1, Math.ceil(cls.length / perRow)) * record.size * perRow);
+  const u32 = new Uint32Array(values.buffer, values.byteOffset, values.length / 4); // little-endian host
+  const stride = record.size / 4;
+  const f = { cls: record.fields.cls / 4, cover: record.fields.cover / 4, lens: record.fields.lens / 4 };
+  for (let r = 0; r < cls.length; r++) {
+    const at = r * stride;
+    u32[at + f.cls] = cls[r];
+    u32[at + f.cover] = cover[2 * r];
+    u32[at + f.cover + 1] = cover[2 * r + 1];
+    for (let i = 0; i < (v4 ? 1 : 4); i++) u32[at + f.lens + i] = lengths[4 * r + i];
+  }
+  return {
+    l16: rows(bytes(table.l16), STRUCT.xdpfw_class_row.size, '/16'),
+    buckets: rows(bytes(table.buckets), BUCKET_ROW_BYTES, 'bucket'),
+    rank: rows(bytes(table.rank), STRUCT.xdpfw_class_row.size, 'rank'),
+    records: rows(values, record.size * perRow, 'bucket record'),
+  };
+}
+
+/** An address table's hash: struct xdpfw_lpm{4,6}_key (host bits zero) → class id. */
+export function encodePrefixHash(hashed: HashedPrefixes, family: 4 | 6, slot: AddressSlot): EncodedEntries {
+  const width = family === 4 ? 1 : 4;
+  const keySize = family === 4 ? STRUCT.xdpfw_lpm4_key.size : STRUCT.xdpfw_lpm6_key.size;
+  const addrOffset = STRUCT.xdpfw_lpm4_key.fields.addr;
+  const n = hashed.prefixLength.length;
+  const keys = Buffer.alloc(n * keySize);
+  const view = new DataView(keys.buffer, keys.byteOffset, keys.length);
+  for (let i = 0; i < n; i++) {
+    view.setUint32(i * keySize, hashed.prefixLength[i], true);
+    for (let w = 0; w < width; w++) view.setUint32(i * keySize + addrOffset + 4 * w, hashed.words[i * width + w], false);
+  }
+  const values = Buffer.from(hashed.classId.buffer, hashed.classId.byteOffset, hashed.classId.byteLength);
+  const describe = (i: number) => {
+    const words = [...hashed.words.subarray(i * width, (i + 1) * width)];
+    const text =
+      family === 4
+        ? [24, 16, 8, 0].map((s) => (words[0] >>> s) & 255).join('.')
+        : words.map((w) => w.toString(16).padStart(8, '0')).join('');
+    return `${slot} prefix ${text}/${hashed.prefixLength[i]}`;
+  };
+  return { count: n, keySize, valueSize: 4, keys, values, describe };
 }
 
 /** An LPM trie: struct xdpfw_lpm{4,6}_key → class id. */

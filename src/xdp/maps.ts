@@ -4,9 +4,12 @@
  * CPUs). Encoding lives in layout.ts; this file only moves bytes.
  */
 
-import type { CompiledInterface } from '../compiler/output.js';
+import type { AddressSlot, CompiledInterface } from '../compiler/output.js';
 import { ENOTSUPP, KernelError, check } from './errors.js';
 import {
+  ADDR_MAPS,
+  BUCKET4_ROW,
+  BUCKET6_ROW,
   COUNTER_INDEX,
   type CounterValue,
   type EncodedEntries,
@@ -16,7 +19,9 @@ import {
   type MapName,
   NCOUNTERS,
   decodePerCpuCounters,
+  encodeAddressTable,
   encodeLpm,
+  encodePrefixHash,
   encodeU32Array,
   encodeVectors,
 } from './layout.js';
@@ -71,13 +76,24 @@ export function encodeCompiled(compiled: CompiledInterface): Map<MapName, Encode
     [MAP.icmpTypeCls, compiled.icmpTypeClass, 'icmpTypeClass'],
   ];
   for (const [name, values, what] of arrays) if (values) out.set(name, encodeU32Array(values, what));
-  const tries: [MapName, CompiledInterface['src4'], 4 | 6][] = [
-    [MAP.src4, compiled.src4, 4],
-    [MAP.src6, compiled.src6, 6],
-    [MAP.dst4, compiled.dst4, 4],
-    [MAP.dst6, compiled.dst6, 6],
-  ];
-  for (const [name, entries, family] of tries) if (entries.length > 0) out.set(name, encodeLpm(entries, family));
+  for (const slot of Object.keys(ADDR_MAPS) as AddressSlot[]) {
+    const entries = compiled[slot];
+    const family = slot.endsWith('4') ? 4 : 6;
+    const maps = ADDR_MAPS[slot];
+    const table = compiled.addressTables[slot];
+    if (compiled.constants.addressLookup[slot].mode !== 'table') {
+      if (entries.length > 0) out.set(maps.trie, encodeLpm(entries, family));
+      continue;
+    }
+    if (!table) throw new Error(`${slot} is looked up by address table, but the compiled policy has none`);
+    const encoded = encodeAddressTable(table, slot);
+    out.set(maps.l16, encoded.l16);
+    if (table.records.cls.length === 0) continue;
+    out.set(maps.bkt, encoded.buckets);
+    out.set(maps.rank, encoded.rank);
+    out.set(maps.rec, encoded.records);
+    if (table.hashed.classId.length > 0) out.set(maps.hash, encodePrefixHash(table.hashed, family, slot));
+  }
   out.set(MAP.actions, encodeU32Array(compiled.actions, 'actions'));
   return out;
 }
@@ -93,13 +109,21 @@ export function mapSizes(compiled: CompiledInterface): Record<string, number> {
   const rules = Math.max(1, compiled.constants.nrules);
   const sizes: Record<string, number> = {
     [MAP.vectors]: Math.max(1, compiled.vectors.length),
-    [MAP.src4]: Math.max(1, compiled.src4.length),
-    [MAP.src6]: Math.max(1, compiled.src6.length),
-    [MAP.dst4]: Math.max(1, compiled.dst4.length),
-    [MAP.dst6]: Math.max(1, compiled.dst6.length),
     [MAP.actions]: rules,
     [MAP.ruleCounters]: rules,
   };
+  // A slot uses its trie or its address table; the other shrinks to one entry.
+  for (const slot of Object.keys(ADDR_MAPS) as AddressSlot[]) {
+    const maps = ADDR_MAPS[slot];
+    const table = compiled.constants.addressLookup[slot].mode === 'table' ? compiled.addressTables[slot] : null;
+    sizes[maps.trie] = table ? 1 : Math.max(1, compiled[slot].length);
+    sizes[maps.hash] = Math.max(1, table?.hashed.classId.length ?? 0);
+    const perRow = slot.endsWith('4') ? BUCKET4_ROW : BUCKET6_ROW;
+    sizes[maps.rec] = Math.max(1, Math.ceil((table?.records.cls.length ?? 0) / perRow));
+    // Without entries longer than /16 nothing reads past the /16 table.
+    if (!table) sizes[maps.l16] = 1;
+    if (!table || table.records.cls.length === 0) sizes[maps.bkt] = sizes[maps.rank] = 1;
+  }
   const tables: [MapName, number[] | null][] = [
     [MAP.sportCls, compiled.sportClass],
     [MAP.dportCls, compiled.dportClass],

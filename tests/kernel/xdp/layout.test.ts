@@ -12,22 +12,24 @@ import {
   ACTION,
   ADDR_MODE,
   ADDR_SLOT,
+  BUCKET4_ROW,
+  BUCKET6_ROW,
   BUCKET_ROW_BYTES,
   CLASS_ROW,
   COUNTER_INDEX,
   FIELD,
   MAP_LAYOUT,
   MAP_NAMES,
-  MAX_ADDR_LENS,
   MAX_RULES,
   MAX_WORDS,
   NADDR,
   NCOUNTERS,
   NFIELDS,
+  RANK_ROWS,
   RODATA_VARS,
   STRUCT,
 } from '../../../src/xdp/layout.js';
-import { BUCKET_BITS, DEEPER } from '../../../src/compiler/address-tables.js';
+import { BUCKET_BITS, BUCKETS_PER_ROW, DEEPER, MAX_SHIFT6 } from '../../../src/compiler/address-tables.js';
 import { defaultObjectPath, inspectObject } from '../../../src/xdp/object.js';
 import { dumpBtf, type BtfDump } from './helpers/btf.js';
 import { fixtureObject } from './helpers/env.js';
@@ -95,8 +97,12 @@ describe('the map codecs mirror bpf/xdpfw.h', () => {
       PROBE_CLASS_ROW: CLASS_ROW,
       PROBE_BUCKET_BITS: BUCKET_BITS,
       PROBE_BUCKET_ROW_WORDS: BUCKET_ROW_BYTES / 8,
-      PROBE_MAX_ADDR_LENS: MAX_ADDR_LENS,
+      PROBE_MAX_ADDR_SHIFT6: MAX_SHIFT6,
+      PROBE_RANK_ROWS: RANK_ROWS,
+      PROBE_BUCKET4_ROW: BUCKET4_ROW,
+      PROBE_BUCKET6_ROW: BUCKET6_ROW,
     });
+    expect(BUCKETS_PER_ROW).toBe(BUCKET_ROW_BYTES * 8);
     // An enum holds it as a signed int: 0x80000000 reads back negative.
     expect(header.enums.get('xdpfw_probe_defines')!.PROBE_DEEPER >>> 0).toBe(DEEPER);
   });
