@@ -1,34 +1,10 @@
-/** mulberry32: a small seeded generator, so every bench run measures the same policies and packets. */
-export class Random {
-  private state: number;
+import { Random as SeededRandom } from '../../tests/support/random.js';
 
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** An integer in [low, high]. */
-  int(low: number, high: number): number {
-    return low + Math.floor(this.next() * (high - low + 1));
-  }
-
+/** The tests' seeded generator, so every bench run measures the same policies and packets; plus what the bench needs. */
+export class Random extends SeededRandom {
   /** A 32-bit unsigned integer. */
   u32(): number {
     return Math.floor(this.next() * 4294967296) >>> 0;
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)];
   }
 
   /** Picks from `[weight, value]` pairs in proportion to the weights. */
