@@ -26,9 +26,9 @@ import { attachXdp, replaceLinkProgram } from '../src/xdp/link.js';
 import { encodeCompiled, mapSizes } from '../src/xdp/maps.js';
 import { defaultObjectPath, loadObject } from '../src/xdp/object.js';
 import { frame4 } from './lib/frames.js';
-import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
+import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff } from './lib/machine.js';
 import { withNetns } from './lib/native.js';
-import { BenchWire, IF_RX, IF_TX, IP_RX, IP_TX, MAC_RX, MAC_TX, NS_RX, NS_TX, removeBenchNamespaces } from './lib/netns.js';
+import { BenchWire, benchCleanup, IF_RX, IF_TX, IP_RX, IP_TX, MAC_RX, MAC_TX, NS_RX, NS_TX, removeBenchNamespaces } from './lib/netns.js';
 import {
   addressSet,
   benchPolicy,
@@ -242,16 +242,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { quick: { type: 'boolean' }, json: { type: 'string' } } });
   requireRoot();
   pinTo(CPU);
-  const guard = new SysctlGuard();
-  const cleanup = () => {
-    removeBenchNamespaces();
-    guard.restore();
-  };
-  const interrupted = () => {
-    cleanup();
-    process.exit(130);
-  };
-  process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
+  const { guard, cleanup } = benchCleanup();
   try {
     statsOff(guard);
     const quiet = await waitForQuiet();

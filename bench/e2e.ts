@@ -21,8 +21,8 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { frame4 } from './lib/frames.js';
 import { LiveGenerator } from './lib/livegen.js';
-import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
-import { BenchWire, IP_RX, IP_TX, MAC_RX, MAC_TX, NS_TX, removeBenchNamespaces, runtimeNs, type NapiMode } from './lib/netns.js';
+import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff } from './lib/machine.js';
+import { BenchWire, benchCleanup, IP_RX, IP_TX, MAC_RX, MAC_TX, NS_TX, removeBenchNamespaces, runtimeNs, type NapiMode } from './lib/netns.js';
 import { addressSet, classBenchRules, ip4, NO_RULE_DPORT } from './lib/policy-gen.js';
 import * as receivers from './lib/receivers.js';
 import type { Receiver, ReceiverKind } from './lib/receivers.js';
@@ -182,16 +182,7 @@ async function main(): Promise<void> {
   requireRoot();
   pinTo(GEN_CPU);
   ensurePackages({ ethtool: 'ethtool', 'iptables-legacy': 'iptables', nft: 'nftables', ipset: 'ipset' });
-  const guard = new SysctlGuard();
-  const cleanup = () => {
-    removeBenchNamespaces();
-    guard.restore();
-  };
-  const interrupted = () => {
-    cleanup();
-    process.exit(130);
-  };
-  process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
+  const { guard, cleanup } = benchCleanup();
   const o: Options = { seconds: values.quick ? 0.3 : 1 };
   const counts = values.quick ? [1, 1000] : COUNTS;
   const started = performance.now();

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { ifindexOf } from '../../src/xdp/link.js';
 import { withNetns } from './native.js';
 import { inNetns, run, tryRun } from './sh.js';
+import { SysctlGuard } from './machine.js';
 
 export const NS_TX = 'xdpfw-bench-tx';
 export const NS_RX = 'xdpfw-bench-rx';
@@ -27,6 +28,24 @@ export function removeBenchNamespaces(): void {
   for (const ns of [NS_TX, NS_RX]) {
     if (fs.existsSync(`/run/netns/${ns}`)) tryRun('ip', ['netns', 'del', ns]);
   }
+}
+
+/**
+ * A sysctl guard and a cleanup for a bench that creates namespaces: the
+ * cleanup removes them and restores the sysctls, also on SIGINT/SIGTERM.
+ */
+export function benchCleanup(): { guard: SysctlGuard; cleanup: () => void } {
+  const guard = new SysctlGuard();
+  const cleanup = () => {
+    removeBenchNamespaces();
+    guard.restore();
+  };
+  const interrupted = () => {
+    cleanup();
+    process.exit(130);
+  };
+  process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
+  return { guard, cleanup };
 }
 
 export class BenchWire {
