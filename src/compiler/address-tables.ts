@@ -14,7 +14,9 @@
  * a million prefixes, a 64 MiB direct table ~150 ns, a hash probe ~250 ns;
  * the /16 table and the 2 MiB bitmap stay in cache (~30 ns together).
  */
-import type { AddressLookup, AddressTable, BucketRecords, HashedPrefixes, LpmEntry } from './output.js';
+import type { AddressLookup, AddressTable, BucketRecords, PrefixClasses } from './output.js';
+import { emptyPrefixClasses, prefixCount, wordsOf } from './prefix-classes.js';
+import { word32 } from './prefixes.js';
 
 /** xdpfw.h: XDPFW_DEEPER, XDPFW_BUCKET_BITS, XDPFW_MAX_ADDR_SHIFT6, buckets per bitmap row. */
 export const DEEPER = 0x80000000;
@@ -34,18 +36,20 @@ export type AddressLookupChoice = 'auto' | 'trie' | 'table';
  * ~2.4 MiB of maps a slot. 'trie' and 'table' force one (tests).
  */
 export function chooseAddressLookup(
-  entries: readonly LpmEntry[],
+  entries: PrefixClasses,
   family: 4 | 6,
   choice: AddressLookupChoice = 'auto',
 ): AddressLookup {
-  if (choice === 'trie' || entries.length === 0) return { mode: 'trie', shift: 0, base: 0 };
+  if (choice === 'trie' || prefixCount(entries) === 0) return { mode: 'trie', shift: 0, base: 0 };
+  const width = wordsOf(family);
   let first = -1;
   let differ = 0; // bits where some longer entry's first 32 differ from the first one's
   let minLength = 128;
-  for (const e of entries) {
-    if (e.prefixLength <= 16) continue;
-    minLength = Math.min(minLength, e.prefixLength);
-    const head = head32(e.bytes);
+  for (let i = 0; i < prefixCount(entries); i++) {
+    const length = entries.prefixLength[i];
+    if (length <= 16) continue;
+    minLength = Math.min(minLength, length);
+    const head = entries.words[i * width];
     if (first < 0) first = head;
     differ |= head ^ first;
   }
@@ -54,21 +58,18 @@ export function chooseAddressLookup(
   return { mode: 'table', shift, base: shift === 0 ? 0 : first >>> (32 - shift) };
 }
 
-/** The first 32 bits of an address, as an unsigned number. */
-const head32 = (b: readonly number[]): number => ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
-/** Bits 32..63 (0 for IPv4). */
-const next32 = (b: readonly number[]): number => (b.length > 4 ? head32(b.slice(4, 8)) : 0);
-
-/** Address bits shift..shift+31: the bucket, then the 64th of it, then two more bits. */
-function window32(bytes: readonly number[], shift: number): number {
-  if (shift === 0) return head32(bytes);
-  if (shift === 32) return next32(bytes);
-  return ((head32(bytes) << shift) | (next32(bytes) >>> (32 - shift))) >>> 0;
+/** Address bits shift..shift+31 (head: bits 0..31, next: 32..63): the bucket, then the 64th of it, then two more bits. */
+function window32(head: number, next: number, shift: number): number {
+  if (shift === 0) return head;
+  if (shift === 32) return next;
+  return ((head << shift) | (next >>> (32 - shift))) >>> 0;
 }
+
+const bytesWindow = (bytes: readonly number[], shift: number) => window32(word32(bytes), bytes.length > 4 ? word32(bytes, 1) : 0, shift);
 
 /** The bucket of an address, as xdpfw.bpf.c computes it. */
 export function bucketOf(bytes: readonly number[], shift: number): number {
-  return window32(bytes, shift) >>> (32 - BUCKET_BITS);
+  return bytesWindow(bytes, shift) >>> (32 - BUCKET_BITS);
 }
 
 /** The first 32 bits of the addresses in bucket `b`. */
@@ -79,22 +80,20 @@ function bucketHead(b: number, { shift, base }: AddressLookup): number {
 }
 
 /** The address table of a slot in table mode. Entries are read once, into typed arrays: a million take ~0.5 s. */
-export function buildAddressTable(entries: readonly LpmEntry[], lookup: AddressLookup, family: 4 | 6): AddressTable {
+export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup, family: 4 | 6): AddressTable {
   const { shift } = lookup;
   const bucketLength = shift + BUCKET_BITS; // entries up to this long cover whole buckets
-  const n = entries.length;
-  const heads = new Uint32Array(n);
-  const windows = new Uint32Array(n); // address bits shift..shift+31: bucket, 64th, 2 more
-  const lengths = new Uint8Array(n);
-  const classes = new Uint32Array(n);
+  const width = wordsOf(family);
+  const n = prefixCount(entries);
+  const heads = width === 1 ? entries.words : new Uint32Array(n);
+  const windows = shift === 0 ? heads : new Uint32Array(n); // address bits shift..shift+31: bucket, 64th, 2 more
+  const lengths = entries.prefixLength;
+  const classes = entries.classId;
   const perLength = new Uint32Array(129);
   for (let i = 0; i < n; i++) {
-    const e = entries[i];
-    heads[i] = head32(e.bytes);
-    windows[i] = shift === 0 ? heads[i] : window32(e.bytes, shift);
-    lengths[i] = e.prefixLength;
-    classes[i] = e.classId;
-    perLength[e.prefixLength]++;
+    if (width > 1) heads[i] = entries.words[i * width];
+    if (shift !== 0) windows[i] = window32(heads[i], entries.words[i * width + 1], shift);
+    perLength[lengths[i]]++;
   }
   // Entry indexes by length (a counting sort), so that painting shorter first lets the longest win.
   const starts = new Uint32Array(130);
@@ -168,17 +167,11 @@ export function buildAddressTable(entries: readonly LpmEntry[], lookup: AddressL
       r++;
     }
   }
-  const width = family === 4 ? 1 : 4;
-  const hashed: HashedPrefixes = {
-    prefixLength: new Uint8Array(deep.length),
-    classId: new Uint32Array(deep.length),
-    words: new Uint32Array(deep.length * width),
-  };
+  const hashed = emptyPrefixClasses(family, deep.length);
   deep.forEach((i, j) => {
     hashed.prefixLength[j] = lengths[i];
     hashed.classId[j] = classes[i];
-    if (family === 4) hashed.words[j] = heads[i];
-    else for (let w = 0; w < 4; w++) hashed.words[4 * j + w] = head32(entries[i].bytes.slice(4 * w, 4 * w + 4));
+    hashed.words.set(entries.words.subarray(i * width, (i + 1) * width), j * width);
   });
   return { l16, buckets, rank, records, hashed };
 }
@@ -218,7 +211,7 @@ function probe(table: AddressTable, address: readonly number[], length: number):
   const masked: number[] = [];
   for (let w = 0; w < width; w++) {
     const bits = Math.max(0, Math.min(32, length - 32 * w));
-    masked.push(bits === 0 ? 0 : (head32(address.slice(4 * w, 4 * w + 4)) & (0xffffffff << (32 - bits))) >>> 0);
+    masked.push(bits === 0 ? 0 : (word32(address, w) & (0xffffffff << (32 - bits))) >>> 0);
   }
   return index.get(`${length}/${masked.join('.')}`);
 }
@@ -227,11 +220,11 @@ const marked = (buckets: Uint8Array, b: number) => (buckets[b >>> 3] & (1 << (b 
 
 /** The class a table lookup gives `address` (4 or 16 bytes), step by step as xdpfw.bpf.c: for tests. */
 export function tableClass(lookup: AddressLookup, table: AddressTable, address: readonly number[]): number {
-  const l16 = table.l16[head32(address) >>> 16];
+  const l16 = table.l16[word32(address) >>> 16];
   if ((l16 & DEEPER) === 0) return l16;
   const cls = (l16 & ~DEEPER) >>> 0;
-  if (lookup.shift > 0 && head32(address) >>> (32 - lookup.shift) !== lookup.base) return cls;
-  const w = window32(address, lookup.shift);
+  if (lookup.shift > 0 && word32(address) >>> (32 - lookup.shift) !== lookup.base) return cls;
+  const w = bytesWindow(address, lookup.shift);
   const b = w >>> (32 - BUCKET_BITS);
   if (!marked(table.buckets, b)) return cls;
   let r = table.rank[Math.floor(b / BUCKETS_PER_ROW)];

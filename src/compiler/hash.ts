@@ -8,14 +8,14 @@
  * that is applied). Big tables are fed as packed binary.
  */
 import { createHash } from 'node:crypto';
-import type { CompiledInterface, LpmEntry } from './output.js';
+import type { CompiledInterface, PrefixClasses } from './output.js';
 
 export type HashedPart = Omit<CompiledInterface, 'hash' | 'name'>;
 
 export function hashCompiled(c: HashedPart): string {
   const hash = createHash('sha256');
   const text = (label: string, value: unknown) => hash.update(`${label}=${JSON.stringify(value)}\n`);
-  text('format', 'xdpfw-compiled-1');
+  text('format', 'xdpfw-compiled-2');
   text('default', c.defaultAction);
   text('constants', c.constants);
   text('rules', c.rules.map((r) => [r.index, r.id, r.name ?? null, r.action]));
@@ -30,22 +30,12 @@ export function hashCompiled(c: HashedPart): string {
   table('dport', c.dportClass);
   table('tcpflags', c.tcpFlagsClass);
   table('icmptype', c.icmpTypeClass);
-  const trie = (label: string, entries: LpmEntry[]) => {
-    text(label, entries.length);
-    const width = entries.length > 0 ? entries[0].bytes.length : 0;
-    const record = 1 + width + 4;
-    const buffer = new Uint8Array(entries.length * record);
-    let at = 0;
-    for (const e of entries) {
-      buffer[at++] = e.prefixLength;
-      for (let b = 0; b < width; b++) buffer[at++] = e.bytes[b];
-      const id = e.classId;
-      buffer[at++] = id >>> 24;
-      buffer[at++] = (id >>> 16) & 0xff;
-      buffer[at++] = (id >>> 8) & 0xff;
-      buffer[at++] = id & 0xff;
-    }
-    hash.update(buffer);
+  const bytes = (a: Uint8Array | Uint32Array) => hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  const trie = (label: string, entries: PrefixClasses) => {
+    text(label, entries.prefixLength.length);
+    bytes(entries.prefixLength);
+    bytes(entries.words);
+    bytes(entries.classId);
   };
   trie('src4', c.src4);
   trie('src6', c.src6);

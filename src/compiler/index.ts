@@ -56,6 +56,7 @@ export function sortDiagnostics(document: PolicyDocument, diagnostics: Diagnosti
 
 export { compileInterface } from './entries.js';
 export { compiledToJson, type JsonValue } from './json.js';
+export { prefixCount, toEntries } from './prefix-classes.js';
 export { COMPILER_CODES, type CompilerCode } from './codes.js';
 export { evaluate, ruleMatches, type FieldPacket, type IrVerdict } from './evaluate.js';
 export type { IrPolicy, IrInterface, IrRule } from './ir.js';

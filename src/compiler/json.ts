@@ -6,7 +6,8 @@
  */
 import { rulesOf } from './bits.js';
 import { FIELD } from './fields.js';
-import type { CompiledInterface, CompiledPolicy, LpmEntry } from './output.js';
+import type { CompiledInterface, CompiledPolicy, PrefixClasses } from './output.js';
+import { prefixCount, prefixText } from './prefix-classes.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -53,15 +54,15 @@ function interfaceToJson(c: CompiledInterface): JsonValue {
     dport: c.dportClass && runs(c.dportClass).map((r) => ({ ports: r.range, class: r.cls })),
     tcpFlags: c.tcpFlagsClass && runs(c.tcpFlagsClass, (v) => hex(v, 2)).map((r) => ({ flags: r.range, class: r.cls })),
     icmpType: c.icmpTypeClass && runs(c.icmpTypeClass).map((r) => ({ types: r.range, class: r.cls })),
-    src4: trie(c.src4),
-    src6: trie(c.src6),
-    dst4: trie(c.dst4),
-    dst6: trie(c.dst6),
+    src4: trie(c.src4, 4),
+    src6: trie(c.src6, 6),
+    dst4: trie(c.dst4, 4),
+    dst6: trie(c.dst6, 6),
   };
 }
 
-function trie(entries: LpmEntry[]): JsonValue {
-  return entries.map((e) => ({ prefix: e.text, class: e.classId }));
+function trie(entries: PrefixClasses, family: 4 | 6): JsonValue {
+  return Array.from({ length: prefixCount(entries) }, (_, i) => ({ prefix: prefixText(entries, family, i), class: entries.classId[i] }));
 }
 
 /** Runs of equal class: `{ range: "0-21", cls: 0 }`. */

@@ -16,8 +16,9 @@
 import { makePrefix } from './address.js';
 import { bitsOf, or, type Bits, type VectorTable } from './bits.js';
 import type { IrRule, Prefix } from './ir.js';
-import type { LpmEntry } from './output.js';
-import { ipv4Keys, ipv4Order, ipv6Order, isStrictlyAscending, prefixContains, samePrefix, sortedIpv4Keys, type Ipv4Keys } from './prefixes.js';
+import type { PrefixClasses } from './output.js';
+import { emptyPrefixClasses, truncatePrefixClasses } from './prefix-classes.js';
+import { ipv4Keys, ipv4Order, ipv6Order, isStrictlyAscending, prefixContains, samePrefix, sortedIpv4Keys, word32, type Ipv4Keys } from './prefixes.js';
 
 /** Marks the /0 root that is always added: it belongs to no rule. */
 const ROOT = -1;
@@ -28,7 +29,7 @@ export function buildLpmEntries(
   family: 4 | 6,
   size: number,
   table: VectorTable,
-): LpmEntry[] {
+): PrefixClasses {
   const inFamily = (r: IrRule) => (family === 4 ? r.families.ipv4 : r.families.ipv6);
   // base: rules of the family that hold when no prefix contains the address.
   const base = bitsOf(size, rules.filter((r) => inFamily(r) && (r[field] === null || r[field]!.negated)).map((r) => r.index));
@@ -39,8 +40,10 @@ export function buildLpmEntries(
     return table.intern(vector);
   });
 
-  const { prefixes, owners, order, same, contains } = collect(rules, field, family);
-  const entries: LpmEntry[] = [];
+  const { prefixes, owners, order, same, contains, word } = collect(rules, field, family);
+  const entries = emptyPrefixClasses(family, order.length);
+  const width = family === 4 ? 1 : 4;
+  let n = 0;
   const stackIndex: number[] = [];
   const stackSet: number[] = [];
   const own: number[] = []; // reused: RuleSets copies what it keeps
@@ -59,10 +62,12 @@ export function buildLpmEntries(
     const set = sets.intern(stackSet.length > 0 ? stackSet[stackSet.length - 1] : -1, own);
     stackIndex.push(first);
     stackSet.push(set);
-    const prefix = prefixes[first];
-    entries.push({ bytes: prefix.bytes, prefixLength: prefix.length, text: prefix.text, classId: sets.classOf(set) });
+    entries.prefixLength[n] = prefixes[first].length;
+    entries.classId[n] = sets.classOf(set);
+    for (let w = 0; w < width; w++) entries.words[n * width + w] = word(first, w);
+    n++;
   }
-  return entries;
+  return truncatePrefixClasses(entries, family, n);
 }
 
 /**
@@ -146,6 +151,7 @@ function collect(rules: readonly IrRule[], field: 'src' | 'dst', family: 4 | 6) 
       order: ipv6Order(prefixes),
       same: (i: number, j: number) => samePrefix(prefixes[i], prefixes[j]),
       contains: (outer: number, inner: number) => prefixContains(prefixes[outer], prefixes[inner]),
+      word: (i: number, w: number) => word32(prefixes[i].bytes, w),
     };
   }
   const keys: Ipv4Keys = { address: new Uint32Array(prefixes.length), length: new Uint8Array(prefixes.length) };
@@ -167,6 +173,7 @@ function collect(rules: readonly IrRule[], field: 'src' | 'dst', family: 4 | 6) 
     contains: (outer: number, inner: number) =>
       length[outer] === 0 ||
       (length[outer] <= length[inner] && (address[outer] ^ address[inner]) >>> (32 - length[outer]) === 0),
+    word: (i: number) => address[i],
   };
 }
 

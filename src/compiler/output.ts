@@ -49,11 +49,16 @@ export interface AddressTable {
   /** One record per marked bucket, in bucket order. */
   records: BucketRecords;
   /** The entries of the exact-match hash: those longer than shift + 24. */
-  hashed: HashedPrefixes;
+  hashed: PrefixClasses;
 }
 
-/** Prefixes as parallel arrays (a million LpmEntry objects would cost seconds to encode). */
-export interface HashedPrefixes {
+/**
+ * Prefixes of one family, each with a class, as parallel arrays: a million
+ * objects would cost seconds to build, hash and encode. Used for the LPM
+ * entries of a field (sorted by address, then length: trie pre-order) and
+ * for an address table's hashed prefixes.
+ */
+export interface PrefixClasses {
   prefixLength: Uint8Array;
   classId: Uint32Array;
   /** The address, host bits zero, as 1 (IPv4) or 4 (IPv6) unsigned 32-bit words per prefix, most significant first. */
@@ -73,12 +78,12 @@ export interface BucketRecords {
   lengths: Uint32Array;
 }
 
-/** One LPM trie entry; the trie always holds a /0 entry (the "no prefix" class). */
+/** One LPM entry as an object (display, tests): see prefix-classes.ts to convert. */
 export interface LpmEntry {
   /** Network-order address, host bits zero (4 or 16 bytes). */
   bytes: number[];
   prefixLength: number;
-  /** Canonical text, for display. */
+  /** Canonical text. */
   text: string;
   /** Index into `vectors`. */
   classId: number;
@@ -121,11 +126,14 @@ export interface CompiledInterface {
   /** 256 class ids each, or null when the field is disabled. */
   tcpFlagsClass: number[] | null;
   icmpTypeClass: number[] | null;
-  /** LPM entries; empty when the field is disabled. */
-  src4: LpmEntry[];
-  src6: LpmEntry[];
-  dst4: LpmEntry[];
-  dst6: LpmEntry[];
+  /**
+   * LPM entries of each slot: every prefix of the family in a rule's match on
+   * the field, and /0 (the "no prefix" class); none when the field is disabled.
+   */
+  src4: PrefixClasses;
+  src6: PrefixClasses;
+  dst4: PrefixClasses;
+  dst6: PrefixClasses;
   /** The address table of each slot whose lookup is 'table'; null otherwise. */
   addressTables: Record<AddressSlot, AddressTable | null>;
 }

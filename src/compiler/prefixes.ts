@@ -5,15 +5,6 @@
  */
 import type { Prefix } from './ir.js';
 
-/** IPv6 sort key: 32 hex digits of the address, then 2 of the length. */
-export function ipv6Key(p: Prefix): string {
-  let s = '';
-  for (const b of p.bytes) s += HEX[b];
-  return s + HEX[p.length];
-}
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
 /**
  * Sorted (family, bytes, length), duplicates removed. Sorting a million IPv4
  * prefixes is the hot path; input that is already sorted and unique (a
@@ -85,13 +76,18 @@ export interface Ipv4Keys {
   length: Uint8Array;
 }
 
+/** Bytes 4w..4w+3 of an address as an unsigned 32-bit number (w = 0 for IPv4). */
+export function word32(bytes: readonly number[], w = 0): number {
+  const i = 4 * w;
+  return ((bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]) >>> 0;
+}
+
 export function ipv4Keys(prefixes: readonly Prefix[]): Ipv4Keys {
   const n = prefixes.length;
   const address = new Uint32Array(n);
   const length = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const b = prefixes[i].bytes;
-    address[i] = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+    address[i] = word32(prefixes[i].bytes);
     length[i] = prefixes[i].length;
   }
   return { address, length };
@@ -140,10 +136,20 @@ export function isStrictlyAscending({ address, length }: Ipv4Keys, from = 0, to 
   return true;
 }
 
-/** Indexes of IPv6 prefixes in (address, length) order, stable. */
-export function ipv6Order(prefixes: readonly Prefix[]): number[] {
-  const keys = prefixes.map(ipv6Key);
-  return prefixes.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : a - b));
+/** Indexes of IPv6 prefixes in (address, length) order, stable; compared on 32-bit words, not strings. */
+export function ipv6Order(prefixes: readonly Prefix[]): Uint32Array {
+  const n = prefixes.length;
+  const words = new Uint32Array(4 * n);
+  for (let i = 0; i < n; i++) for (let w = 0; w < 4; w++) words[4 * i + w] = word32(prefixes[i].bytes, w);
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  return order.sort((a, b) => {
+    for (let w = 0; w < 4; w++) {
+      const d = words[4 * a + w] - words[4 * b + w];
+      if (d !== 0) return d;
+    }
+    return prefixes[a].length - prefixes[b].length || a - b;
+  });
 }
 
 /** Whether prefix `outer` contains prefix `inner` (same family, shorter or equal, same leading bits). */

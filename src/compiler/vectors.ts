@@ -12,7 +12,8 @@ import { bitsOf, clearBit, setBit, VectorTable, words32, type Bits } from './bit
 import { FIELD, NFIELDS } from './fields.js';
 import type { IrInterface, IrRule, PortInterval } from './ir.js';
 import { buildLpmEntries } from './lpm.js';
-import type { LpmEntry } from './output.js';
+import type { PrefixClasses } from './output.js';
+import { emptyPrefixClasses } from './prefix-classes.js';
 
 export interface Classification {
   table: VectorTable;
@@ -20,10 +21,10 @@ export interface Classification {
   fields: number;
   absentClass: number[];
   protoClass: number[];
-  src4: LpmEntry[];
-  src6: LpmEntry[];
-  dst4: LpmEntry[];
-  dst6: LpmEntry[];
+  src4: PrefixClasses;
+  src6: PrefixClasses;
+  dst4: PrefixClasses;
+  dst6: PrefixClasses;
   sportClass: number[] | null;
   dportClass: number[] | null;
   tcpFlagsClass: number[] | null;
@@ -55,7 +56,7 @@ export function classify(iface: IrInterface): Classification {
 
   const protoClass = protocolTable(rules, size, table);
   const lpm = (field: 'src' | 'dst', family: 4 | 6) =>
-    enabled(field === 'src' ? FIELD.SRC : FIELD.DST) ? buildLpmEntries(rules, field, family, size, table) : [];
+    enabled(field === 'src' ? FIELD.SRC : FIELD.DST) ? buildLpmEntries(rules, field, family, size, table) : emptyPrefixClasses(family);
   const src4 = lpm('src', 4);
   const src6 = lpm('src', 6);
   const dst4 = lpm('dst', 4);

@@ -10,7 +10,7 @@
 
 import os from 'node:os';
 
-import type { AddressSlot, AddressTable, CompiledConstants, HashedPrefixes, LpmEntry } from '../compiler/output.js';
+import type { AddressSlot, AddressTable, CompiledConstants, PrefixClasses } from '../compiler/output.js';
 
 if (os.endianness() !== 'LE') throw new Error('xdpfw map codecs assume a little-endian host');
 
@@ -285,51 +285,35 @@ export function encodeAddressTable(table: AddressTable, slot: AddressSlot): Enco
   };
 }
 
-/** An address table's hash: struct xdpfw_lpm{4,6}_key (host bits zero) → class id. */
-export function encodePrefixHash(hashed: HashedPrefixes, family: 4 | 6, slot: AddressSlot): EncodedEntries {
+/**
+ * Prefixes → struct xdpfw_lpm{4,6}_key (host bits zero) and class id: the
+ * entries of an LPM trie, or of an address table's exact-match hash.
+ */
+export function encodePrefixes(p: PrefixClasses, family: 4 | 6, what: string): EncodedEntries {
   const width = family === 4 ? 1 : 4;
   const keySize = family === 4 ? STRUCT.xdpfw_lpm4_key.size : STRUCT.xdpfw_lpm6_key.size;
   const addrOffset = STRUCT.xdpfw_lpm4_key.fields.addr;
-  const n = hashed.prefixLength.length;
+  const n = p.prefixLength.length;
+  if (p.words.length !== n * width || p.classId.length !== n) {
+    throw new RangeError(`${what}: ${n} prefixes but ${p.words.length} address words and ${p.classId.length} classes (IPv${family})`);
+  }
   const keys = Buffer.alloc(n * keySize);
   const view = new DataView(keys.buffer, keys.byteOffset, keys.length);
   for (let i = 0; i < n; i++) {
-    view.setUint32(i * keySize, hashed.prefixLength[i], true);
-    for (let w = 0; w < width; w++) view.setUint32(i * keySize + addrOffset + 4 * w, hashed.words[i * width + w], false);
+    if (p.prefixLength[i] > width * 32) throw new RangeError(`${what}: prefix length ${p.prefixLength[i]} out of range for IPv${family}`);
+    view.setUint32(i * keySize, p.prefixLength[i], true);
+    for (let w = 0; w < width; w++) view.setUint32(i * keySize + addrOffset + 4 * w, p.words[i * width + w], false);
   }
-  const values = Buffer.from(hashed.classId.buffer, hashed.classId.byteOffset, hashed.classId.byteLength);
+  const values = Buffer.from(p.classId.buffer, p.classId.byteOffset, p.classId.byteLength);
   const describe = (i: number) => {
-    const words = [...hashed.words.subarray(i * width, (i + 1) * width)];
+    const words = [...p.words.subarray(i * width, (i + 1) * width)];
     const text =
       family === 4
         ? [24, 16, 8, 0].map((s) => (words[0] >>> s) & 255).join('.')
         : words.map((w) => w.toString(16).padStart(8, '0')).join('');
-    return `${slot} prefix ${text}/${hashed.prefixLength[i]}`;
+    return `${what} prefix ${text}/${p.prefixLength[i]}`;
   };
   return { count: n, keySize, valueSize: 4, keys, values, describe };
-}
-
-/** An LPM trie: struct xdpfw_lpm{4,6}_key → class id. */
-export function encodeLpm(entries: readonly LpmEntry[], family: 4 | 6): EncodedEntries {
-  const addrLength = family === 4 ? 4 : 16;
-  const keySize = family === 4 ? STRUCT.xdpfw_lpm4_key.size : STRUCT.xdpfw_lpm6_key.size;
-  const addrOffset = STRUCT.xdpfw_lpm4_key.fields.addr;
-  const n = entries.length;
-  const keys = Buffer.alloc(n * keySize);
-  const vals = Buffer.alloc(n * 4);
-  for (let i = 0; i < n; i++) {
-    const e = entries[i];
-    if (e.bytes.length !== addrLength) {
-      throw new RangeError(`LPM entry ${e.text}: ${e.bytes.length} address bytes, IPv${family} needs ${addrLength}`);
-    }
-    if (e.prefixLength < 0 || e.prefixLength > addrLength * 8) {
-      throw new RangeError(`LPM entry ${e.text}: prefix length ${e.prefixLength} out of range`);
-    }
-    keys.writeUInt32LE(e.prefixLength, i * keySize);
-    for (let b = 0; b < addrLength; b++) keys[i * keySize + addrOffset + b] = e.bytes[b];
-    vals.writeUInt32LE(u32(e.classId, `class of ${e.text}`), i * 4);
-  }
-  return { count: n, keySize, valueSize: 4, keys, values: vals, describe: (i) => entries[i].text };
 }
 
 export interface CounterValue {

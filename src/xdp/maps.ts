@@ -20,8 +20,7 @@ import {
   NCOUNTERS,
   decodePerCpuCounters,
   encodeAddressTable,
-  encodeLpm,
-  encodePrefixHash,
+  encodePrefixes,
   encodeU32Array,
   encodeVectors,
 } from './layout.js';
@@ -82,7 +81,7 @@ export function encodeCompiled(compiled: CompiledInterface): Map<MapName, Encode
     const maps = ADDR_MAPS[slot];
     const table = compiled.addressTables[slot];
     if (compiled.constants.addressLookup[slot].mode !== 'table') {
-      if (entries.length > 0) out.set(maps.trie, encodeLpm(entries, family));
+      if (entries.prefixLength.length > 0) out.set(maps.trie, encodePrefixes(entries, family, `${slot} trie`));
       continue;
     }
     if (!table) throw new Error(`${slot} is looked up by address table, but the compiled policy has none`);
@@ -92,7 +91,7 @@ export function encodeCompiled(compiled: CompiledInterface): Map<MapName, Encode
     out.set(maps.bkt, encoded.buckets);
     out.set(maps.rank, encoded.rank);
     out.set(maps.rec, encoded.records);
-    if (table.hashed.classId.length > 0) out.set(maps.hash, encodePrefixHash(table.hashed, family, slot));
+    if (table.hashed.prefixLength.length > 0) out.set(maps.hash, encodePrefixes(table.hashed, family, `${slot} hash`));
   }
   out.set(MAP.actions, encodeU32Array(compiled.actions, 'actions'));
   return out;
@@ -116,7 +115,7 @@ export function mapSizes(compiled: CompiledInterface): Record<string, number> {
   for (const slot of Object.keys(ADDR_MAPS) as AddressSlot[]) {
     const maps = ADDR_MAPS[slot];
     const table = compiled.constants.addressLookup[slot].mode === 'table' ? compiled.addressTables[slot] : null;
-    sizes[maps.trie] = table ? 1 : Math.max(1, compiled[slot].length);
+    sizes[maps.trie] = table ? 1 : Math.max(1, compiled[slot].prefixLength.length);
     sizes[maps.hash] = Math.max(1, table?.hashed.classId.length ?? 0);
     const perRow = slot.endsWith('4') ? BUCKET4_ROW : BUCKET6_ROW;
     sizes[maps.rec] = Math.max(1, Math.ceil((table?.records.cls.length ?? 0) / perRow));

@@ -1,5 +1,5 @@
-import { compiledToJson } from '../../compiler/index.js';
-import type { CompiledInterface } from '../../compiler/output.js';
+import { compiledToJson, prefixCount } from '../../compiler/index.js';
+import { ADDRESS_SLOTS, type CompiledInterface } from '../../compiler/output.js';
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
 import { ExitCode } from '../exit-codes.js';
@@ -28,7 +28,7 @@ function describeInterface(iface: CompiledInterface): string {
     `interface ${iface.name}  (policy ${iface.hash.slice(0, 12)})`,
     `  default ${iface.defaultAction}; ${c.nrules} rules in ${c.nwords} bit-vector word(s); ${iface.vectors.length} classes`,
     `  fields: ${fieldNames(c.fields).join(', ')}`,
-    `  tries: src4 ${iface.src4.length}, src6 ${iface.src6.length}, dst4 ${iface.dst4.length}, dst6 ${iface.dst6.length} entries`,
+    `  addresses: ${ADDRESS_SLOTS.map((s) => `${s} ${prefixCount(iface[s])} (${c.addressLookup[s].mode})`).join(', ')}`,
   ];
   for (const rule of iface.rules) {
     lines.push(`  ${String(rule.index).padStart(4)}  ${rule.action.padEnd(5)}  ${rule.id.padEnd(24)}  ${rule.text}   (${rule.location})`);

@@ -25,7 +25,7 @@ describe.skipIf(skipWithoutRoot('xdp map fill tests'))('filling maps', () => {
 
   it(`fills an LPM trie with ${N.toLocaleString('en')} prefixes by batch, reporting progress`, async () => {
     const base = compileMini([{ action: 'drop', src: [[1, 0, 0, 0, 8]] }], 'allow');
-    const slash8 = base.src4.find((e) => e.prefixLength === 8)!.classId;
+    const slash8 = base.src4.classId[base.src4.prefixLength.indexOf(8)];
     const compiled = compileMini([{ action: 'drop', src: [[1, 0, 0, 0, 8]] }], 'allow', {
       extraSrc: hostEntries(slash8),
     });

@@ -11,17 +11,25 @@ import {
   BUCKETS_PER_ROW,
   DEEPER,
   bucketOf,
-  buildAddressTable,
-  chooseAddressLookup,
+  buildAddressTable as buildTable,
+  chooseAddressLookup as chooseLookup,
+  type AddressLookupChoice,
   tableClass,
 } from '../../../src/compiler/address-tables.js';
 import { rulesOf } from '../../../src/compiler/bits.js';
 import { compileInterfaceWith } from '../../../src/compiler/entries.js';
 import type { IrInterface, IrRule } from '../../../src/compiler/ir.js';
-import type { AddressSlot, LpmEntry } from '../../../src/compiler/output.js';
+import type { AddressLookup, AddressSlot, LpmEntry } from '../../../src/compiler/output.js';
+import { fromEntries, toEntries } from '../../../src/compiler/prefix-classes.js';
 import { compileText } from './helpers.js';
 import { addressHolds, familyHolds } from './oracle.js';
 import { Random, randomPolicy, toBytes, toValue } from './random-policy.js';
+
+/** The table functions on entry objects, which the tests read more easily than columns. */
+const chooseAddressLookup = (entries: readonly LpmEntry[], family: 4 | 6, choice?: AddressLookupChoice) =>
+  chooseLookup(fromEntries(entries, family), family, choice);
+const buildAddressTable = (entries: readonly LpmEntry[], lookup: AddressLookup, family: 4 | 6) =>
+  buildTable(fromEntries(entries, family), lookup, family);
 
 const POLICIES = 200;
 
@@ -77,7 +85,8 @@ describe('address tables in compiled policies', () => {
       const ir: IrInterface = result.ir!.interfaces[0];
       const c = compileInterfaceWith(ir, { addressLookup: 'table' });
       for (const slot of ['src4', 'src6', 'dst4', 'dst6'] as AddressSlot[]) {
-        const entries = c[slot];
+        const family = slot.endsWith('4') ? 4 : 6;
+        const entries = toEntries(c[slot], family);
         const lookup = c.constants.addressLookup[slot];
         const table = c.addressTables[slot];
         if (entries.length === 0) {
@@ -85,7 +94,6 @@ describe('address tables in compiled policies', () => {
           continue;
         }
         expect(lookup.mode).toBe('table');
-        const family = slot.endsWith('4') ? 4 : 6;
         const field = slot.startsWith('src') ? 'src' : 'dst';
         for (const address of around(r, entries, family, 20)) {
           const cls = tableClass(lookup, table!, address);

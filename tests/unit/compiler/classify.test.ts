@@ -11,6 +11,7 @@ import { evaluate, type FieldPacket } from '../../../src/compiler/evaluate.js';
 import { FIELD } from '../../../src/compiler/fields.js';
 import type { IrInterface, IrRule } from '../../../src/compiler/ir.js';
 import type { CompiledInterface, LpmEntry } from '../../../src/compiler/output.js';
+import { toEntries } from '../../../src/compiler/prefix-classes.js';
 import { compileText } from './helpers.js';
 import {
   addressHolds as addressMatches,
@@ -70,7 +71,7 @@ function sampleAddresses(r: Random, c: CompiledInterface, ir: IrInterface): { 4:
 function packetVector(c: CompiledInterface, p: FieldPacket): number[] {
   const classes: number[] = [c.protoClass[(p.family === 4 ? 0 : 1) * 256 + p.protocol]];
   const enabled = (field: number) => (c.constants.fields & (1 << field)) !== 0;
-  const trie = (field: 'src' | 'dst') => (p.family === 4 ? c[`${field}4`] : c[`${field}6`]);
+  const trie = (field: 'src' | 'dst') => toEntries(c[`${field}${p.family}`], p.family);
   if (enabled(FIELD.SRC)) classes.push(lpmLookup(trie('src'), p.src)!.classId);
   if (enabled(FIELD.DST)) classes.push(lpmLookup(trie('dst'), p.dst)!.classId);
   const lookup = (field: number, table: number[] | null, value: number | undefined) => {
@@ -145,7 +146,7 @@ describe('classification', () => {
       const addresses = sampleAddresses(r, c, ir);
       for (const field of ['src', 'dst'] as const) {
         for (const family of [4, 6] as const) {
-          const entries = c[`${field}${family}`];
+          const entries = toEntries(c[`${field}${family}`], family);
           if (!ir.rules.some((x) => x[field] !== null)) {
             expect(entries).toEqual([]);
             continue;

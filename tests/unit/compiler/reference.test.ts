@@ -12,6 +12,7 @@ import { rulesOf } from '../../../src/compiler/bits.js';
 import { FIELD } from '../../../src/compiler/fields.js';
 import { compilePolicy } from '../../../src/compiler/index.js';
 import type { CompiledInterface, LpmEntry } from '../../../src/compiler/output.js';
+import { toEntries } from '../../../src/compiler/prefix-classes.js';
 import type { PacketSpec } from '../../../src/packet/spec.js';
 import { generatePacket, generatePolicy, Random } from '../../support/generate.js';
 import { ReferenceEvaluator } from '../../support/reference-evaluator.js';
@@ -39,8 +40,8 @@ function lookup(c: CompiledInterface, p: PacketSpec): { action: 'allow' | 'drop'
   const classes = [c.protoClass[(p.family === 4 ? 0 : 1) * 256 + p.protocol]];
   const on = (field: number) => (c.constants.fields & (1 << field)) !== 0;
   const bytes = (text: string) => ipaddr.parse(text).toByteArray();
-  if (on(FIELD.SRC)) classes.push(longest(p.family === 4 ? c.src4 : c.src6, bytes(p.src)).classId);
-  if (on(FIELD.DST)) classes.push(longest(p.family === 4 ? c.dst4 : c.dst6, bytes(p.dst)).classId);
+  if (on(FIELD.SRC)) classes.push(longest(toEntries(c[`src${p.family}`], p.family), bytes(p.src)).classId);
+  if (on(FIELD.DST)) classes.push(longest(toEntries(c[`dst${p.family}`], p.family), bytes(p.dst)).classId);
   const table = (field: number, t: number[] | null, v: number | undefined) => {
     if (on(field)) classes.push(v === undefined ? c.constants.absentClass[field] : t![v]);
   };

@@ -6,6 +6,7 @@
  */
 
 import type { AddressLookup, CompiledInterface, LpmEntry } from '../../../../src/compiler/output.js';
+import { emptyPrefixClasses, fromEntries } from '../../../../src/compiler/prefix-classes.js';
 
 export interface MiniRule {
   action: 'allow' | 'drop';
@@ -105,10 +106,10 @@ export function compileMini(
     dportClass: usesDport ? dportClass : null,
     tcpFlagsClass: null,
     icmpTypeClass: null,
-    src4: usesSrc || src4.length > 1 ? src4 : [],
-    src6: [],
-    dst4: [],
-    dst6: [],
+    src4: fromEntries(usesSrc || src4.length > 1 ? src4 : [], 4),
+    src6: emptyPrefixClasses(6),
+    dst4: emptyPrefixClasses(4),
+    dst6: emptyPrefixClasses(6),
     addressTables: { src4: null, src6: null, dst4: null, dst6: null },
   };
 }
