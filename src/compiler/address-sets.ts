@@ -6,7 +6,6 @@
  * shadowed-rule check and the IR evaluator ask them.
  */
 import type { AddressConstraint } from './ir.js';
-import { sortedIpv4Keys } from './prefixes.js';
 
 /** Intervals of addresses: IPv4 as numbers, IPv6 as bigints. */
 export interface Intervals {
@@ -32,10 +31,12 @@ function build(constraint: AddressConstraint, family: 4 | 6): Intervals {
   if (family === 4) return build4(constraint);
   const starts: bigint[] = [];
   const ends: bigint[] = [];
-  // Prefixes are sorted by (family, address, length): starts ascend, so one pass merges.
-  for (const p of constraint.prefixes) {
-    if (p.family !== 6) continue;
-    const [start, end] = range6(p.bytes, p.length);
+  const { words, length } = constraint.prefixes.v6;
+  // Prefixes are sorted by (address, length): starts ascend, so one pass merges.
+  for (let i = 0; i < length.length; i++) {
+    let start = 0n;
+    for (let w = 0; w < 4; w++) start = (start << 32n) | BigInt(words[4 * i + w]);
+    const end = start + (1n << BigInt(128 - length[i])) - 1n;
     const last = ends.length - 1;
     if (last >= 0 && start <= ends[last] + 1n) {
       if (end > ends[last]) ends[last] = end;
@@ -52,7 +53,7 @@ const HOSTS = Array.from({ length: 33 }, (_, n) => 2 ** (32 - n) - 1);
 
 /** IPv4 in typed arrays: a million-prefix set folds in one tight loop. */
 function build4(constraint: AddressConstraint): Intervals {
-  const { address, length } = sortedIpv4Keys(constraint.prefixes);
+  const { address, length } = constraint.prefixes.v4;
   const starts = new Float64Array(address.length);
   const ends = new Float64Array(address.length);
   let n = 0;

@@ -16,7 +16,7 @@
  */
 import type { AddressLookup, AddressTable, BucketRecords, PrefixClasses } from './output.js';
 import { emptyPrefixClasses, prefixCount, wordsOf } from './prefix-classes.js';
-import { word32 } from './prefixes.js';
+import { word32 } from './prefix-list.js';
 
 /** xdpfw.h: XDPFW_DEEPER, XDPFW_BUCKET_BITS, XDPFW_MAX_ADDR_SHIFT6, buckets per bitmap row. */
 export const DEEPER = 0x80000000;

@@ -19,27 +19,29 @@ import type {
   PortValue,
   Rule,
   SetDeclaration,
+  SetFileEntries,
   SetReference,
 } from '../policy/ast.js';
 import type { Diagnostic } from '../policy/diagnostic.js';
-import { isAddressError, parseAddress, type AddressError, type AddressParse } from './address.js';
+import { setEntryCount, setEntryLiteral } from '../policy/set-file.js';
+import { addAddress, isAddressError, parseAddress, type AddressError, type AddressParse } from './address.js';
 import { collectReferences, documentRules, type ReferenceSite } from './syntax.js';
-import type { IrPolicy, Prefix } from './ir.js';
-import { sortUniquePrefixes } from './prefixes.js';
+import type { IrPolicy } from './ir.js';
+import { PrefixBuilder, PrefixList } from './prefix-list.js';
 
 /** What a define stands for once every `$name` inside it is replaced. */
 export type DefineLeaf = AddressLiteral | PortLiteral | PortRange | SetReference;
 
 export interface ResolvedAddresses {
-  prefixes: Prefix[];
+  prefixes: PrefixList;
   /** Names of the sets the value refers to, directly or through defines, in order of appearance. */
   sets: string[];
 }
 
-/** The address literals of one element list (a set's entries), parsed in one pass. */
+/** The address literals of one element list or set file, parsed in one pass. */
 export interface ParsedLiterals {
-  /** Valid prefixes, in the order written. */
-  prefixes: Prefix[];
+  /** The valid ones. */
+  prefixes: PrefixList;
   errors: { literal: AddressLiteral; error: AddressError }[];
 }
 
@@ -48,9 +50,9 @@ export class CheckContext {
   readonly defines = new Map<string, Define>();
   readonly interfaces: InterfaceBlock[] = [];
   private readonly parsed = new WeakMap<AddressLiteral, AddressParse>();
-  private readonly listMemo = new WeakMap<readonly AddressElement[], ParsedLiterals>();
+  private readonly listMemo = new WeakMap<readonly AddressElement[] | SetFileEntries, ParsedLiterals>();
   private readonly defineMemo = new Map<string, DefineLeaf[]>();
-  private readonly setPrefixMemo = new Map<string, Prefix[]>();
+  private readonly setPrefixMemo = new Map<string, PrefixList>();
   private readonly addressMemo = new WeakMap<AddressValue, ResolvedAddresses>();
   private readonly resolving = new Set<string>();
   private referenceSites?: ReferenceSite[];
@@ -73,18 +75,29 @@ export class CheckContext {
     return result;
   }
 
-  /** The address literals among `elements` parsed, once per list (a set file's million entries). */
-  parsedLiterals(elements: readonly AddressElement[]): ParsedLiterals {
-    let result = this.listMemo.get(elements);
+  /** The address literals of a set parsed, once (a set file's million entries: straight into columns). */
+  parsedLiterals(source: SetDeclaration['source']): ParsedLiterals {
+    const key = source.kind === 'file' ? source.entries : source.elements;
+    if (!key) return { prefixes: PrefixList.EMPTY, errors: [] };
+    let result = this.listMemo.get(key);
     if (!result) {
-      result = { prefixes: [], errors: [] };
-      for (const element of elements) {
-        if (element.kind !== 'address') continue;
-        const parsed = parseAddress(element.text);
-        if (isAddressError(parsed)) result.errors.push({ literal: element, error: parsed });
-        else result.prefixes.push(parsed);
+      const builder = new PrefixBuilder();
+      const errors: ParsedLiterals['errors'] = [];
+      if (source.kind === 'file' && source.entries) {
+        const entries = source.entries;
+        for (let i = 0; i < setEntryCount(entries); i++) {
+          const error = addAddress(builder, entries.text, entries.start[i], entries.end[i]);
+          if (error) errors.push({ literal: setEntryLiteral(entries, i), error });
+        }
+      } else if (source.kind === 'inline') {
+        for (const element of source.elements) {
+          if (element.kind !== 'address') continue;
+          const error = addAddress(builder, element.text);
+          if (error) errors.push({ literal: element, error });
+        }
       }
-      this.listMemo.set(elements, result);
+      result = { prefixes: builder.build(), errors };
+      this.listMemo.set(key, result);
     }
     return result;
   }
@@ -116,36 +129,37 @@ export class CheckContext {
   }
 
   /** The valid prefixes of `@name` (through nested sets and defines), sorted and deduplicated. */
-  setPrefixes(name: string): Prefix[] {
+  setPrefixes(name: string): PrefixList {
     const set = this.sets.get(name);
-    if (!set) return [];
+    if (!set) return PrefixList.EMPTY;
     const memo = this.setPrefixMemo.get(name);
     if (memo) return memo;
     const key = `@${name}`;
-    if (this.resolving.has(key)) return []; // a cycle: define-cycle reports it
+    if (this.resolving.has(key)) return PrefixList.EMPTY; // a cycle: define-cycle reports it
     this.resolving.add(key);
-    const elements = set.source.elements as AddressElement[];
-    const parts = [this.parsedLiterals(elements).prefixes];
-    for (const element of elements) if (element.kind !== 'address') parts.push(this.elementPrefixes(element));
+    const parts = [this.parsedLiterals(set.source).prefixes];
+    if (set.source.kind === 'inline') {
+      for (const element of set.source.elements) if (element.kind !== 'address') parts.push(this.elementPrefixes(element));
+    }
     this.resolving.delete(key);
-    const prefixes = sortUniquePrefixes(parts.length === 1 ? parts[0] : parts.flat());
+    const prefixes = PrefixList.union(parts);
     this.setPrefixMemo.set(name, prefixes);
     return prefixes;
   }
 
   /** Prefixes of one element; ports where addresses belong are skipped (define-type reports them). */
-  private elementPrefixes(element: AddressElement | DefineLeaf): Prefix[] {
+  private elementPrefixes(element: AddressElement | DefineLeaf): PrefixList {
     switch (element.kind) {
       case 'address': {
         const parsed = this.address(element);
-        return isAddressError(parsed) ? [] : [parsed];
+        return isAddressError(parsed) ? PrefixList.EMPTY : PrefixList.of([parsed]);
       }
       case 'set-ref':
         return this.setPrefixes(element.name);
       case 'define-ref':
-        return (this.defineLeaves(element.name) ?? []).flatMap((leaf) => this.elementPrefixes(leaf));
+        return PrefixList.union((this.defineLeaves(element.name) ?? []).map((leaf) => this.elementPrefixes(leaf)));
       default:
-        return [];
+        return PrefixList.EMPTY;
     }
   }
 
@@ -162,10 +176,8 @@ export class CheckContext {
         if (element.kind === 'define-ref') (this.defineLeaves(element.name) ?? []).forEach(noteSets);
       };
       elements.forEach(noteSets);
-      const parts = elements.map((e) => this.elementPrefixes(e)).filter((p) => p.length > 0);
-      // One set alone is already sorted and unique: share it rather than copy a million prefixes.
-      const single = parts.length === 1 && elements.length === 1 && elements[0].kind === 'set-ref';
-      resolved = { prefixes: single ? parts[0] : sortUniquePrefixes(parts.flat()), sets };
+      // A set alone is shared (union of one list), not copied: it may hold a million prefixes.
+      resolved = { prefixes: PrefixList.union(elements.map((e) => this.elementPrefixes(e))), sets };
       this.addressMemo.set(value, resolved);
     }
     return resolved;

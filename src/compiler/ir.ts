@@ -16,6 +16,7 @@
  */
 
 import type { Span } from '../policy/ast.js';
+import type { PrefixList } from './prefix-list.js';
 
 export type Action = 'allow' | 'drop';
 
@@ -31,8 +32,8 @@ export interface Prefix {
 export interface AddressConstraint {
   /** `!`: holds when the address is in none of the prefixes of the packet's family. */
   negated: boolean;
-  /** Prefixes, deduplicated and sorted (family, bytes, length). */
-  prefixes: Prefix[];
+  /** Prefixes, deduplicated and sorted (family, bytes, length), in columns. */
+  prefixes: PrefixList;
   /** Names of the sets it came from, for display. */
   sets: string[];
 }

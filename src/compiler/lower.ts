@@ -58,10 +58,9 @@ export function lowerRule(rule: Rule, index: number, context: CheckContext): IrR
       case 'address-match': {
         const constraint = lowerAddress(match, context);
         ir[match.direction] = constraint;
-        // Prefixes sort by family: the first and the last tell which families there are.
         const { prefixes } = constraint;
-        if (prefixes[0]?.family !== 4) restrict(6);
-        if (prefixes[prefixes.length - 1]?.family !== 6) restrict(4);
+        if (prefixes.count4 === 0) restrict(6);
+        if (prefixes.count6 === 0) restrict(4);
         break;
       }
       case 'port-match':

@@ -13,12 +13,11 @@
  * parent's set and P's own rules, so prefixes that share it (typically every
  * entry of a big set) share one set id, and vectors are built per set id.
  */
-import { makePrefix } from './address.js';
 import { bitsOf, or, type Bits, type VectorTable } from './bits.js';
-import type { IrRule, Prefix } from './ir.js';
+import type { IrRule } from './ir.js';
 import type { PrefixClasses } from './output.js';
 import { emptyPrefixClasses, truncatePrefixClasses } from './prefix-classes.js';
-import { ipv4Keys, ipv4Order, ipv6Order, isStrictlyAscending, prefixContains, samePrefix, sortedIpv4Keys, word32, type Ipv4Keys } from './prefixes.js';
+import { ipv6Order, type Ipv4Keys, type Ipv6Keys } from './prefix-list.js';
 
 /** Marks the /0 root that is always added: it belongs to no rule. */
 const ROOT = -1;
@@ -40,7 +39,7 @@ export function buildLpmEntries(
     return table.intern(vector);
   });
 
-  const { prefixes, owners, order, same, contains, word } = collect(rules, field, family);
+  const { length, owners, order, same, contains, word } = family === 4 ? collect4(rules, field) : collect6(rules, field);
   const entries = emptyPrefixClasses(family, order.length);
   const width = family === 4 ? 1 : 4;
   let n = 0;
@@ -62,7 +61,7 @@ export function buildLpmEntries(
     const set = sets.intern(stackSet.length > 0 ? stackSet[stackSet.length - 1] : -1, own);
     stackIndex.push(first);
     stackSet.push(set);
-    entries.prefixLength[n] = prefixes[first].length;
+    entries.prefixLength[n] = length[first];
     entries.classId[n] = sets.classOf(set);
     for (let w = 0; w < width; w++) entries.words[n * width + w] = word(first, w);
     n++;
@@ -116,59 +115,34 @@ function canonical(own: number[]): void {
 }
 
 /**
- * Every (prefix, owning rule) of the family plus the /0 root, their order
- * (trie pre-order, equal prefixes adjacent) and prefix comparisons by index —
- * on integers for IPv4, where a set has a million. The largest rule list
- * comes first: it is already sorted (IR prefixes are), so only the others
- * are sorted and then merged into it.
+ * Every (prefix, owning rule) of the family plus the /0 root, in columns:
+ * their order (trie pre-order, equal prefixes adjacent) and comparisons by
+ * index. The largest rule list comes first: it is already sorted (IR
+ * prefixes are), so only the others are sorted and then merged into it.
  */
-function collect(rules: readonly IrRule[], field: 'src' | 'dst', family: 4 | 6) {
-  const slices = rules.map((rule) => familySlice(rule[field]?.prefixes ?? [], family));
-  let big = -1;
-  slices.forEach(([from, to], i) => {
-    if (to - from > (big < 0 ? 0 : slices[big][1] - slices[big][0])) big = i;
-  });
-  // The big list is copied in bulk (and for IPv4 its keys too); the others one by one.
-  const bigList = big >= 0 ? rules[big][field]!.prefixes : [];
-  const [bigFrom, bigTo] = big >= 0 ? slices[big] : [0, 0];
-  const prefixes: Prefix[] = bigList.slice(bigFrom, bigTo);
-  const bigEnd = prefixes.length; // IPv4 slices start at 0, so bigList's keys line up
-  const owners: number[] = new Array<number>(prefixes.length).fill(big >= 0 ? rules[big].index : ROOT);
-  slices.forEach(([from, to], i) => {
-    if (i === big) return;
-    const list = rules[i][field]?.prefixes ?? [];
-    for (let k = from; k < to; k++) {
-      prefixes.push(list[k]);
-      owners.push(rules[i].index);
-    }
-  });
-  prefixes.push(makePrefix(family, new Array<number>(family === 4 ? 4 : 16).fill(0), 0));
-  owners.push(ROOT);
-  if (family === 6) {
-    return {
-      prefixes,
-      owners,
-      order: ipv6Order(prefixes),
-      same: (i: number, j: number) => samePrefix(prefixes[i], prefixes[j]),
-      contains: (outer: number, inner: number) => prefixContains(prefixes[outer], prefixes[inner]),
-      word: (i: number, w: number) => word32(prefixes[i].bytes, w),
-    };
-  }
-  const keys: Ipv4Keys = { address: new Uint32Array(prefixes.length), length: new Uint8Array(prefixes.length) };
+function collect4(rules: readonly IrRule[], field: 'src' | 'dst') {
+  const lists = rules.map((r) => r[field]?.prefixes.v4);
+  const big = largest(lists.map((l) => l?.address.length ?? 0));
+  const n = lists.reduce((sum, l) => sum + (l?.address.length ?? 0), 1);
+  const keys: Ipv4Keys = { address: new Uint32Array(n), length: new Uint8Array(n) };
   const { address, length } = keys;
-  if (big >= 0) {
-    const bigKeys = sortedIpv4Keys(bigList);
-    address.set(bigKeys.address.subarray(0, bigEnd));
-    length.set(bigKeys.length.subarray(0, bigEnd));
+  const owners = new Int32Array(n);
+  let at = 0;
+  const rest = [...lists.keys()].filter((i) => i !== big);
+  for (const i of big < 0 ? rest : [big, ...rest]) {
+    const list = lists[i];
+    if (!list) continue;
+    address.set(list.address, at);
+    length.set(list.length, at);
+    owners.fill(rules[i].index, at, at + list.address.length);
+    at += list.address.length;
   }
-  const restKeys = ipv4Keys(prefixes.slice(bigEnd));
-  address.set(restKeys.address, bigEnd);
-  length.set(restKeys.length, bigEnd);
-  const order = isStrictlyAscending(keys, 0, bigEnd) ? mergeOrder(keys, bigEnd) : ipv4Order(prefixes, keys);
+  owners[at] = ROOT; // the /0 root: address and length 0
+  const bigEnd = big < 0 ? 0 : lists[big]!.address.length;
   return {
-    prefixes,
+    length,
     owners,
-    order,
+    order: mergeOrder(keys, bigEnd),
     same: (i: number, j: number) => address[i] === address[j] && length[i] === length[j],
     contains: (outer: number, inner: number) =>
       length[outer] === 0 ||
@@ -177,16 +151,46 @@ function collect(rules: readonly IrRule[], field: 'src' | 'dst', family: 4 | 6) 
   };
 }
 
-/** [from, to) of the family's prefixes in a list sorted by family (IPv4 first). */
-function familySlice(prefixes: readonly Prefix[], family: 4 | 6): [number, number] {
-  let low = 0;
-  let high = prefixes.length;
-  while (low < high) {
-    const mid = (low + high) >> 1;
-    if (prefixes[mid].family === 4) low = mid + 1;
-    else high = mid;
-  }
-  return family === 4 ? [0, low] : [low, prefixes.length];
+function collect6(rules: readonly IrRule[], field: 'src' | 'dst') {
+  const lists = rules.map((r) => r[field]?.prefixes.v6);
+  const n = lists.reduce((sum, l) => sum + (l?.length.length ?? 0), 1);
+  const keys: Ipv6Keys = { words: new Uint32Array(4 * n), length: new Uint8Array(n) };
+  const { words, length } = keys;
+  const owners = new Int32Array(n);
+  let at = 0;
+  lists.forEach((list, i) => {
+    if (!list) return;
+    words.set(list.words, 4 * at);
+    length.set(list.length, at);
+    owners.fill(rules[i].index, at, at + list.length.length);
+    at += list.length.length;
+  });
+  owners[at] = ROOT;
+  const same = (i: number, j: number) =>
+    length[i] === length[j] &&
+    words[4 * i] === words[4 * j] &&
+    words[4 * i + 1] === words[4 * j + 1] &&
+    words[4 * i + 2] === words[4 * j + 2] &&
+    words[4 * i + 3] === words[4 * j + 3];
+  const contains = (outer: number, inner: number) => {
+    if (length[outer] > length[inner]) return false;
+    for (let w = 0; w < 4; w++) {
+      const bits = Math.max(0, Math.min(32, length[outer] - 32 * w));
+      if (bits === 0) return true;
+      if ((words[4 * outer + w] ^ words[4 * inner + w]) >>> (32 - bits) !== 0) return false;
+    }
+    return true;
+  };
+  return { length, owners, order: ipv6Order(keys), same, contains, word: (i: number, w: number) => words[4 * i + w] };
+}
+
+/** Index of the longest list (the first of equals), or -1 when all are empty. */
+function largest(sizes: readonly number[]): number {
+  let big = -1;
+  sizes.forEach((size, i) => {
+    if (size > (big < 0 ? 0 : sizes[big])) big = i;
+  });
+  return big;
 }
 
 /** Order of all keys when [0, sortedEnd) is already sorted: sort the rest, then merge. */

@@ -84,7 +84,7 @@ export function collectReferences(document: PolicyDocument): ReferenceSite[] {
         const owner = `$${item.name.name}`;
         out.push({ reference: e, needs: 'define', place: `define '${owner}'`, owner, declaration: item });
       }
-    } else if (item.kind === 'set') {
+    } else if (item.kind === 'set' && item.source.kind === 'inline') {
       for (const e of item.source.elements) {
         if (e.kind !== 'define-ref' && e.kind !== 'set-ref') continue;
         const owner = `@${item.name.name}`;

@@ -127,16 +127,32 @@ export interface InlineSetSource extends Node {
 }
 
 /**
- * `from "file"`: one address or CIDR a line, `#` comments. The parser reads
- * the file through the injected SourceHost and records each entry with its
- * own span in that file (line and column of the entry).
+ * `from "file"`: one address or CIDR a line, `#` comments. The loader reads
+ * the file through the injected SourceHost and records where each entry lies
+ * in it (set-file.ts), so that a diagnostic can point at the entry.
  */
 export interface FileSetSource extends Node {
   kind: 'file';
   path: StringLiteral;
   /** The resolved path the host read; undefined when it could not be read. */
   resolvedPath?: string;
-  elements: AddressLiteral[];
+  /** Null until the file is read (and when it could not be). */
+  entries: SetFileEntries | null;
+}
+
+/**
+ * A set file's entries as positions in its text rather than one node each: a
+ * blocklist can hold millions, and a node with its span costs ~200 bytes.
+ * Entry i is `text.slice(start[i], end[i])`, at line `line[i]`, column
+ * `column[i]` (1-based); set-file.ts turns one into an AddressLiteral.
+ */
+export interface SetFileEntries {
+  file: string;
+  text: string;
+  start: Uint32Array;
+  end: Uint32Array;
+  line: Uint32Array;
+  column: Uint32Array;
 }
 
 /** `include "other.xdpfw"` — replaced by the included file's items. */

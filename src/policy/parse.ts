@@ -1,10 +1,10 @@
 import type {
-  AddressLiteral,
   FileSetSource,
   Include,
   PolicyDocument,
   PolicyFile,
   Position,
+  SetFileEntries,
   Span,
   TopLevelItem,
 } from './ast.js';
@@ -124,7 +124,7 @@ export function loadPolicy(rootPath: string, host: SourceHost): LoadResult {
       return;
     }
     source.resolvedPath = resolved;
-    source.elements = parseSetFile(text, resolved, diagnostics);
+    source.entries = parseSetFile(text, resolved, diagnostics);
   };
 
   const rootText = read(rootPath);
@@ -148,46 +148,123 @@ export function loadPolicy(rootPath: string, host: SourceHost): LoadResult {
 const MAX_SET_FILE_ERRORS = 10;
 
 /**
- * One address or CIDR a line, `#` comments, blank lines. Each entry keeps its
- * own span in the set file, so the compiler's "invalid CIDR" points at it.
+ * One address or CIDR a line, `#` comments, blank lines. Most lines are one
+ * plain token (digits, hex, `.`, `:`, `/`) and take a character loop;
+ * anything else takes the general path, which also words the errors.
  */
-function parseSetFile(text: string, file: string, diagnostics: Diagnostic[]): AddressLiteral[] {
-  const elements: AddressLiteral[] = [];
+function parseSetFile(text: string, file: string, diagnostics: Diagnostic[]): SetFileEntries {
+  const entries = new EntryColumns();
   let malformed = 0;
   let lineStart = 0;
   for (let line = 1; lineStart <= text.length; line++) {
     const newline = text.indexOf('\n', lineStart);
     const lineEnd = newline === -1 ? text.length : newline;
-    const raw = text.slice(lineStart, lineEnd);
-    const hash = raw.indexOf('#');
-    const content = /\S+(?:\s+\S+)*/.exec(hash === -1 ? raw : raw.slice(0, hash));
-    if (content !== null) {
-      const start = lineStart + content.index;
-      const token = content[0];
-      const span: Span = {
-        file,
-        start: { offset: start, line, column: content.index + 1 },
-        end: { offset: start + token.length, line, column: content.index + token.length + 1 },
-      };
-      if (isAddressToken(token)) {
-        elements.push({ kind: 'address', text: token, span });
-      } else if (++malformed <= MAX_SET_FILE_ERRORS) {
-        diagnostics.push(
-          diagnostic(
-            'set-file-syntax',
-            `malformed line in set file: expected one address or CIDR, found '${clip(token)}'`,
-            span,
-            "a set file holds one address or CIDR a line; '#' starts a comment",
-          ),
-        );
-      } else if (malformed === MAX_SET_FILE_ERRORS + 1) {
-        diagnostics.push(diagnostic('set-file-syntax', `more malformed lines in set file '${file}' (only the first ${MAX_SET_FILE_ERRORS} are listed)`, span));
+    const token = plainToken(text, lineStart, lineEnd);
+    if (token !== undefined) {
+      entries.push(token, token + tokenLength(text, token, lineEnd), line, token - lineStart + 1);
+    } else {
+      const raw = text.slice(lineStart, lineEnd);
+      const hash = raw.indexOf('#');
+      const content = /\S+(?:\s+\S+)*/.exec(hash === -1 ? raw : raw.slice(0, hash));
+      if (content !== null) {
+        const start = lineStart + content.index;
+        const found = content[0];
+        if (isAddressToken(found)) {
+          entries.push(start, start + found.length, line, content.index + 1);
+        } else if (++malformed <= MAX_SET_FILE_ERRORS) {
+          diagnostics.push(
+            diagnostic(
+              'set-file-syntax',
+              `malformed line in set file: expected one address or CIDR, found '${clip(found)}'`,
+              lineSpan(file, start, line, content.index + 1, found.length),
+              "a set file holds one address or CIDR a line; '#' starts a comment",
+            ),
+          );
+        } else if (malformed === MAX_SET_FILE_ERRORS + 1) {
+          const span = lineSpan(file, start, line, content.index + 1, found.length);
+          diagnostics.push(diagnostic('set-file-syntax', `more malformed lines in set file '${file}' (only the first ${MAX_SET_FILE_ERRORS} are listed)`, span));
+        }
       }
     }
     if (newline === -1) break;
     lineStart = newline + 1;
   }
-  return elements;
+  return entries.finish(file, text);
+}
+
+const isBlank = (c: number) => c === 32 || c === 9 || c === 13;
+/** Digits, a-f, A-F, '.', '/', ':'. */
+const isPlain = (c: number) =>
+  (c >= 48 && c <= 58) || c === 46 || c === 47 || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+
+/**
+ * The offset of the line's one token when the line is blanks, a plain token
+ * that starts like an address (a digit, or holding ':'), blanks and perhaps
+ * a comment; undefined for anything else (including a blank line).
+ */
+function plainToken(text: string, from: number, to: number): number | undefined {
+  let i = from;
+  while (i < to && isBlank(text.charCodeAt(i))) i++;
+  const start = i;
+  let colon = false;
+  for (; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (!isPlain(c)) break;
+    if (c === 58) colon = true;
+  }
+  if (i === start) return undefined;
+  const first = text.charCodeAt(start);
+  if (!(first >= 48 && first <= 57) && !colon) return undefined;
+  if (first === 46 || first === 47) return undefined; // the grammar's Address token starts with hex or ':'
+  for (let j = i; j < to; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 35 /* # */) return start;
+    if (!isBlank(c)) return undefined;
+  }
+  return start;
+}
+
+function tokenLength(text: string, start: number, to: number): number {
+  let i = start;
+  while (i < to && isPlain(text.charCodeAt(i))) i++;
+  return i - start;
+}
+
+function lineSpan(file: string, offset: number, line: number, column: number, length: number): Span {
+  return { file, start: { offset, line, column }, end: { offset: offset + length, line, column: column + length } };
+}
+
+/** Growable columns of SetFileEntries. */
+class EntryColumns {
+  private n = 0;
+  private start = new Uint32Array(1024);
+  private end = new Uint32Array(1024);
+  private line = new Uint32Array(1024);
+  private column = new Uint32Array(1024);
+
+  push(start: number, end: number, line: number, column: number): void {
+    if (this.n === this.start.length) {
+      const grow = (a: Uint32Array) => {
+        const b = new Uint32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.start = grow(this.start);
+      this.end = grow(this.end);
+      this.line = grow(this.line);
+      this.column = grow(this.column);
+    }
+    this.start[this.n] = start;
+    this.end[this.n] = end;
+    this.line[this.n] = line;
+    this.column[this.n] = column;
+    this.n++;
+  }
+
+  finish(file: string, text: string): SetFileEntries {
+    const cut = (a: Uint32Array) => a.slice(0, this.n);
+    return { file, text, start: cut(this.start), end: cut(this.end), line: cut(this.line), column: cut(this.column) };
+  }
 }
 
 /** The grammar's Address token, so a set file accepts what `set x { … }` accepts. */

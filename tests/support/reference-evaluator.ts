@@ -15,9 +15,18 @@ import type {
   PolicyDocument,
   PortElement,
   Rule,
+  SetDeclaration,
 } from '../../src/policy/ast.js';
 import type { PacketSpec, Verdict } from '../../src/packet/spec.js';
+import { setEntryCount, setEntryLiteral } from '../../src/policy/set-file.js';
 import { icmpTypeNumber, tcpFlagBit } from './names.js';
+
+/** A set's entries as AST nodes (a set file's, one by one). */
+function setElements(source: SetDeclaration['source']): AddressElement[] {
+  if (source.kind === 'inline') return source.elements;
+  const { entries } = source;
+  return entries ? Array.from({ length: setEntryCount(entries) }, (_, i) => setEntryLiteral(entries, i)) : [];
+}
 
 type Family = 4 | 6;
 const PROTOCOLS = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 } as const;
@@ -31,7 +40,7 @@ export class ReferenceEvaluator {
     let block: InterfaceBlock | undefined;
     for (const item of document.items) {
       if (item.kind === 'define') this.defines.set(item.name.name, item.value);
-      if (item.kind === 'set') this.sets.set(item.name.name, item.source.elements);
+      if (item.kind === 'set') this.sets.set(item.name.name, setElements(item.source));
       if (item.kind === 'interface' && item.name.name === interfaceName) block = item;
     }
     if (!block) throw new Error(`no interface ${interfaceName}`);

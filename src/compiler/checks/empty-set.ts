@@ -4,13 +4,16 @@
  * never what was meant. A set file that could not be read is the loader's
  * error, not this one.
  */
+import { setEntryCount } from '../../policy/set-file.js';
 import { diagnostic } from '../codes.js';
 import type { Check } from '../context.js';
 
 export const checkEmptySets: Check = (context) => {
   const out = [];
   for (const item of context.document.items) {
-    if (item.kind !== 'set' || item.source.elements.length > 0) continue;
+    if (item.kind !== 'set') continue;
+    const { source } = item;
+    if ((source.kind === 'file' ? (source.entries ? setEntryCount(source.entries) : 0) : source.elements.length) > 0) continue;
     if (item.source.kind === 'file' && item.source.resolvedPath === undefined) continue;
     const where = item.source.kind === 'file' ? ` (${item.source.path.value} has no entries)` : '';
     out.push(

@@ -48,9 +48,10 @@ function familyConstraint(context: CheckContext, match: Match): FamilyConstraint
   switch (match.kind) {
     case 'address-match': {
       const { prefixes } = context.resolveAddresses(match.value);
-      if (prefixes.length === 0) return undefined; // unknown or empty: reported elsewhere
-      // Sorted by family: the first and the last prefix tell which families there are.
-      const families = new Set([prefixes[0].family, prefixes[prefixes.length - 1].family]);
+      if (prefixes.size === 0) return undefined; // unknown or empty: reported elsewhere
+      const families = new Set<4 | 6>();
+      if (prefixes.count4 > 0) families.add(4);
+      if (prefixes.count6 > 0) families.add(6);
       return { match, label: `'${match.direction}'`, families };
     }
     case 'family-match':

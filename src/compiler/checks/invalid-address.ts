@@ -1,5 +1,4 @@
 /** `invalid-address`: malformed addresses and CIDRs, prefix lengths out of range, host bits set. */
-import type { AddressElement } from '../../policy/ast.js';
 import { isAddressError } from '../address.js';
 import { diagnostic } from '../codes.js';
 import type { Check } from '../context.js';
@@ -9,7 +8,7 @@ export const checkAddresses: Check = (context) => {
   const out = [];
   for (const item of context.document.items) {
     if (item.kind !== 'set') continue;
-    for (const { literal, error } of context.parsedLiterals(item.source.elements as AddressElement[]).errors) {
+    for (const { literal, error } of context.parsedLiterals(item.source).errors) {
       out.push(diagnostic('invalid-address', literal.span, error.message, error.hint));
     }
   }

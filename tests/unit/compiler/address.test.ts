@@ -4,8 +4,8 @@
  */
 import ipaddr from 'ipaddr.js';
 import { describe, expect, test } from 'vitest';
-import { isAddressError, parseAddress } from '../../../src/compiler/address.js';
-import { sortUniquePrefixes } from '../../../src/compiler/prefixes.js';
+import { addAddress, isAddressError, parseAddress } from '../../../src/compiler/address.js';
+import { PrefixBuilder, PrefixList } from '../../../src/compiler/prefix-list.js';
 import type { Prefix } from '../../../src/compiler/ir.js';
 import { Random } from './random-policy.js';
 
@@ -30,6 +30,33 @@ describe('address literals', () => {
     expect(parseAddress('2001:DB8:0:0::1')).toMatchObject({ family: 6, length: 128, text: '2001:db8::1/128' });
     expect(parseAddress('::/0')).toMatchObject({ family: 6, length: 0, text: '::/0', bytes: new Array(16).fill(0) });
     expect(parseAddress('::ffff:192.0.2.1')).toMatchObject({ family: 6, text: '::ffff:c000:201/128' });
+  });
+
+  test('the set-file path (straight into columns) agrees with parseAddress on every form, valid or not', () => {
+    const r = new Random(11);
+    const texts = ['::', '::/0', ':::', '1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7::8', 'g::1', '1:', ':1::',
+      '1:2:3:4:5:6:7::', '::1:2:3:4:5:6:7', '2001:db8::/032', '2001:db8::/129', '2001:db8::/', '2001:db8::1%eth0', '::ffff:1.2.3.4',
+      '1.2.3.4', '01.2.3.4', '1.2.3.4/33', '1.2.3.4/0', '0.0.0.0/0', '1.2.3.0/24', '1.2.3.4/', '1.2.3', '1.2.3.4.5', '256.1.1.1'];
+    for (let k = 0; k < 3000; k++) {
+      const groups = Array.from({ length: 8 }, () => r.pick([0, 0, 1, 0xdb8, 0xffff, r.int(0, 0xffff)]));
+      const length = r.pick([undefined, 0, 32, 48, 64, 127, 128, r.int(0, 128)]);
+      const bytes = groups.flatMap((g) => [g >> 8, g & 255]);
+      const address = ipaddr.fromByteArray(bytes) as ipaddr.IPv6;
+      const forms = [address.toString(), address.toNormalizedString(), groups.map((g) => g.toString(16).padStart(4, '0')).join(':'), address.toString().toUpperCase()];
+      const form = r.pick(forms);
+      texts.push(length === undefined ? form : `${form}/${length}`);
+    }
+    for (const text of texts) {
+      const builder = new PrefixBuilder();
+      const error = addAddress(builder, `  ${text}  `, 2, 2 + text.length);
+      const parsed = parseAddress(text);
+      if (isAddressError(parsed)) {
+        expect(error, text).toEqual(parsed);
+      } else {
+        expect(error, text).toBeUndefined();
+        expect(builder.build().at(0), text).toEqual(parsed);
+      }
+    }
   });
 
   test.each([
@@ -59,15 +86,17 @@ describe('prefix order', () => {
           : r.pick([`10.${r.int(0, 9)}.${r.int(0, 3)}.0/24`, `10.${r.int(0, 9)}.0.0/16`, `10.${r.int(0, 9)}.0.${r.int(0, 3)}`]),
       );
       const parsed = texts.map((t) => parseAddress(t)) as Prefix[];
-      const sorted = sortUniquePrefixes(parsed);
+      const sorted = PrefixList.of(parsed).toArray();
       const key = (p: Prefix) => `${p.family}|${p.bytes.map((b) => b.toString(16).padStart(2, '0')).join('')}|${String(p.length).padStart(3, '0')}`;
       const expected = [...new Set(parsed.map(key))].sort();
       expect(sorted.map(key)).toEqual(expected);
     }
   });
 
-  test('a list that is already sorted and unique comes back as it is', () => {
-    const sorted = Array.from({ length: 5000 }, (_, i) => parseAddress(`10.${i >> 8}.${i & 255}.0/24`) as Prefix);
-    expect(sortUniquePrefixes(sorted)).toBe(sorted);
+  test('columns that are already sorted and unique are kept as they are', () => {
+    const address = Uint32Array.from({ length: 5000 }, (_, i) => (10 << 24) | (i << 8));
+    const length = new Uint8Array(5000).fill(24);
+    const v6 = { words: new Uint32Array(0), length: new Uint8Array(0) };
+    expect(PrefixList.build({ address, length }, v6).v4.address).toBe(address);
   });
 });

@@ -121,8 +121,8 @@ describe('lowered rules', () => {
       'drop src { @a, $d, 2001:DB8:0:0::/32, 10.0.0.0/8 }',
       'set a { 192.0.2.1, 10.0.0.0/8 }\ndefine d = { 2001:db8::/32, @b }\nset b { 0.0.0.0/0 }',
     );
-    expect(rule.src!.prefixes.map((p) => p.text)).toEqual(['0.0.0.0/0', '10.0.0.0/8', '192.0.2.1/32', '2001:db8::/32']);
-    expect(rule.src!.prefixes[2]).toEqual({ family: 4, bytes: [192, 0, 2, 1], length: 32, text: '192.0.2.1/32' });
+    expect(rule.src!.prefixes.toArray().map((p) => p.text)).toEqual(['0.0.0.0/0', '10.0.0.0/8', '192.0.2.1/32', '2001:db8::/32']);
+    expect(rule.src!.prefixes.at(2)).toEqual({ family: 4, bytes: [192, 0, 2, 1], length: 32, text: '192.0.2.1/32' });
     expect(rule.src!.sets).toEqual(['a', 'b']);
     expect(rule.src!.negated).toBe(false);
   });

@@ -9,7 +9,7 @@ import { toValue } from './random-policy.js';
 
 export function addressHolds(c: AddressConstraint | null, family: 4 | 6, address: readonly number[]): boolean {
   if (c === null) return true;
-  const inside = c.prefixes.length > 64 ? inPrefixSet(c, family, address) : c.prefixes.some((p) => inPrefix(p, family, address));
+  const inside = c.prefixes.size > 64 ? inPrefixSet(c, family, address) : c.prefixes.toArray().some((p) => inPrefix(p, family, address));
   return c.negated ? !inside : inside;
 }
 
@@ -22,7 +22,7 @@ function inPrefix(p: Prefix, family: 4 | 6, address: readonly number[]): boolean
 const prefixSets = new WeakMap<AddressConstraint, Set<string>>();
 function inPrefixSet(c: AddressConstraint, family: 4 | 6, address: readonly number[]): boolean {
   let set = prefixSets.get(c);
-  if (!set) prefixSets.set(c, (set = new Set(c.prefixes.map((p) => `${p.family}/${p.length}/${p.bytes.join('.')}`))));
+  if (!set) prefixSets.set(c, (set = new Set(c.prefixes.toArray().map((p) => `${p.family}/${p.length}/${p.bytes.join('.')}`))));
   const bits = address.length * 8;
   for (let length = 0; length <= bits; length++) {
     const masked = address.map((b, i) => b & ((0xff00 >> Math.max(0, Math.min(8, length - 8 * i))) & 0xff));

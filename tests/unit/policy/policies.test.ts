@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadPolicy, type SourceHost } from '../../../src/policy/index.js';
+import { loadPolicy, setEntryCount, setEntryText, type SourceHost } from '../../../src/policy/index.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
 const fileHost: SourceHost = {
@@ -27,7 +27,8 @@ describe('policies/edge.xdpfw', () => {
   it('blocks the IPv4 bogons and leaves out the documentation prefixes the example allows', () => {
     const { document } = loadPolicy(join(repo, 'policies/edge.xdpfw'), fileHost);
     const bogons = document!.items.find((i) => i.kind === 'set' && i.name.name === 'bogons');
-    const entries = bogons?.kind === 'set' && bogons.source.kind === 'file' ? bogons.source.elements.map((e) => e.text) : [];
+    const file = bogons?.kind === 'set' && bogons.source.kind === 'file' ? bogons.source.entries : null;
+    const entries = file ? Array.from({ length: setEntryCount(file) }, (_, i) => setEntryText(file, i)) : [];
     expect(entries).toEqual([
       '0.0.0.0/8',
       '10.0.0.0/8',

@@ -1,0 +1,243 @@
+/**
+ * A sorted, duplicate-free list of prefixes in columns: IPv4 (address as a
+ * u32, length) first, then IPv6 (four u32 words, length), each in (address,
+ * length) order — which is also a pre-order walk of the binary trie: a
+ * prefix comes before everything it contains. A million-entry set lives here
+ * from the moment its file is parsed to the LPM entries, without a million
+ * objects (they cost seconds of garbage collection); Prefix objects are made
+ * only when one is asked for.
+ */
+import ipaddr from 'ipaddr.js';
+import type { Prefix } from './ir.js';
+
+/** IPv4 prefixes as parallel typed arrays: address (u32) and length. */
+export interface Ipv4Keys {
+  address: Uint32Array;
+  length: Uint8Array;
+}
+
+/** IPv6 prefixes: four u32 words per address (most significant first) and the length. */
+export interface Ipv6Keys {
+  words: Uint32Array;
+  length: Uint8Array;
+}
+
+export class PrefixList {
+  /** Use PrefixList.build (or PrefixBuilder): it sorts and deduplicates. */
+  private constructor(
+    readonly v4: Ipv4Keys,
+    readonly v6: Ipv6Keys,
+  ) {}
+
+  static readonly EMPTY = new PrefixList(
+    { address: new Uint32Array(0), length: new Uint8Array(0) },
+    { words: new Uint32Array(0), length: new Uint8Array(0) },
+  );
+
+  /** Sorts and deduplicates columns (which it may reorder in place). */
+  static build(v4: Ipv4Keys, v6: Ipv6Keys): PrefixList {
+    return new PrefixList(sortUnique4(v4), sortUnique6(v6));
+  }
+
+  static of(prefixes: Iterable<Prefix>): PrefixList {
+    const builder = new PrefixBuilder();
+    for (const p of prefixes) builder.addPrefix(p);
+    return builder.build();
+  }
+
+  /** The union of several lists (one list comes back as it is). */
+  static union(lists: readonly PrefixList[]): PrefixList {
+    const nonEmpty = lists.filter((l) => l.size > 0);
+    if (nonEmpty.length === 0) return PrefixList.EMPTY;
+    if (nonEmpty.length === 1) return nonEmpty[0];
+    const builder = new PrefixBuilder();
+    for (const l of nonEmpty) builder.addList(l);
+    return builder.build();
+  }
+
+  get count4(): number {
+    return this.v4.length.length;
+  }
+
+  get count6(): number {
+    return this.v6.length.length;
+  }
+
+  get size(): number {
+    return this.count4 + this.count6;
+  }
+
+  /** Prefix i (IPv4 ones first), made on request. */
+  at(i: number): Prefix {
+    if (i < this.count4) {
+      const a = this.v4.address[i];
+      const bytes = [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255];
+      return { family: 4, bytes, length: this.v4.length[i], text: `${bytes.join('.')}/${this.v4.length[i]}` };
+    }
+    const j = i - this.count4;
+    const bytes: number[] = [];
+    for (let w = 0; w < 4; w++) {
+      const word = this.v6.words[4 * j + w];
+      bytes.push(word >>> 24, (word >>> 16) & 255, (word >>> 8) & 255, word & 255);
+    }
+    return { family: 6, bytes, length: this.v6.length[j], text: `${ipaddr.fromByteArray(bytes).toString()}/${this.v6.length[j]}` };
+  }
+
+  *[Symbol.iterator](): Iterator<Prefix> {
+    for (let i = 0; i < this.size; i++) yield this.at(i);
+  }
+
+  toArray(): Prefix[] {
+    return [...this];
+  }
+
+  /** As JSON: the prefixes (the IR's golden files show them). */
+  toJSON(): Prefix[] {
+    return this.toArray();
+  }
+}
+
+/** Collects prefixes into growable columns; build() sorts and deduplicates. */
+export class PrefixBuilder {
+  private n4 = 0;
+  private n6 = 0;
+  private address = new Uint32Array(256);
+  private length4 = new Uint8Array(256);
+  private words = new Uint32Array(4 * 64);
+  private length6 = new Uint8Array(64);
+
+  add4(address: number, length: number): void {
+    if (this.n4 === this.length4.length) {
+      this.address = grow(this.address, 2 * this.n4);
+      this.length4 = grow(this.length4, 2 * this.n4);
+    }
+    this.address[this.n4] = address;
+    this.length4[this.n4++] = length;
+  }
+
+  /** words[from..from+3]: the address, most significant word first. */
+  add6(words: ArrayLike<number>, from: number, length: number): void {
+    if (this.n6 === this.length6.length) {
+      this.words = grow(this.words, 8 * this.n6);
+      this.length6 = grow(this.length6, 2 * this.n6);
+    }
+    for (let w = 0; w < 4; w++) this.words[4 * this.n6 + w] = words[from + w];
+    this.length6[this.n6++] = length;
+  }
+
+  addPrefix(p: Prefix): void {
+    if (p.family === 4) this.add4(word32(p.bytes), p.length);
+    else this.add6([word32(p.bytes, 0), word32(p.bytes, 1), word32(p.bytes, 2), word32(p.bytes, 3)], 0, p.length);
+  }
+
+  addList(l: PrefixList): void {
+    for (let i = 0; i < l.count4; i++) this.add4(l.v4.address[i], l.v4.length[i]);
+    for (let i = 0; i < l.count6; i++) this.add6(l.v6.words, 4 * i, l.v6.length[i]);
+  }
+
+  build(): PrefixList {
+    return PrefixList.build(
+      { address: this.address.subarray(0, this.n4), length: this.length4.subarray(0, this.n4) },
+      { words: this.words.subarray(0, 4 * this.n6), length: this.length6.subarray(0, this.n6) },
+    );
+  }
+}
+
+function grow<T extends Uint32Array | Uint8Array>(a: T, size: number): T {
+  const b = new (a.constructor as new (n: number) => T)(Math.max(size, 16));
+  b.set(a);
+  return b;
+}
+
+/** Bytes 4w..4w+3 of an address as an unsigned 32-bit number (w = 0 for IPv4). */
+export function word32(bytes: readonly number[], w = 0): number {
+  const i = 4 * w;
+  return ((bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]) >>> 0;
+}
+
+/** Whether the keys ascend strictly: sorted by (address, length) and free of duplicates. */
+export function isStrictlyAscending({ address, length }: Ipv4Keys, from = 0, to = address.length): boolean {
+  for (let i = from + 1; i < to; i++) {
+    if (address[i] < address[i - 1] || (address[i] === address[i - 1] && length[i] <= length[i - 1])) return false;
+  }
+  return true;
+}
+
+/** Sorted and unique; input that already is (a maintained blocklist usually is) comes back as it is. */
+function sortUnique4(keys: Ipv4Keys): Ipv4Keys {
+  if (isStrictlyAscending(keys)) return keys;
+  const order = ipv4Order(keys);
+  const address = new Uint32Array(order.length);
+  const length = new Uint8Array(order.length);
+  let n = 0;
+  for (const i of order) {
+    if (n > 0 && keys.address[i] === address[n - 1] && keys.length[i] === length[n - 1]) continue;
+    address[n] = keys.address[i];
+    length[n++] = keys.length[i];
+  }
+  return { address: address.subarray(0, n), length: length.subarray(0, n) };
+}
+
+function sortUnique6(keys: Ipv6Keys): Ipv6Keys {
+  const n = keys.length.length;
+  const order = ipv6Order(keys);
+  const words = new Uint32Array(4 * n);
+  const length = new Uint8Array(n);
+  let k = 0;
+  for (const i of order) {
+    if (k > 0 && compare6(keys, i, words, length, k - 1) === 0) continue;
+    words.set(keys.words.subarray(4 * i, 4 * i + 4), 4 * k);
+    length[k++] = keys.length[i];
+  }
+  return { words: words.subarray(0, 4 * k), length: length.subarray(0, k) };
+}
+
+/** Prefix i of `a` against prefix j of (words, length), by address then length. */
+function compare6(a: Ipv6Keys, i: number, words: Uint32Array, length: Uint8Array, j: number): number {
+  for (let w = 0; w < 4; w++) {
+    const d = a.words[4 * i + w] - words[4 * j + w];
+    if (d !== 0) return d;
+  }
+  return a.length[i] - length[j];
+}
+
+/**
+ * Indexes of IPv4 prefixes in (address, length) order, stable: an LSD radix
+ * sort (length, then the address's low and high 16 bits) — linear, no
+ * comparisons, no allocation per prefix.
+ */
+export function ipv4Order({ address, length }: Ipv4Keys): Uint32Array {
+  const n = address.length;
+  let order: Uint32Array = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  if (n < 4096) {
+    // Small lists (most rules'): a comparison sort beats two 65,536-bucket passes.
+    return order.sort((x, y) => address[x] - address[y] || length[x] - length[y] || x - y);
+  }
+  order = countingPass(order, length, 0, 0xff, 33);
+  order = countingPass(order, address, 0, 0xffff, 65536);
+  return countingPass(order, address, 16, 0xffff, 65536);
+}
+
+function countingPass(
+  order: Uint32Array,
+  values: Uint32Array | Uint8Array,
+  shift: number,
+  mask: number,
+  buckets: number,
+): Uint32Array {
+  const counts = new Uint32Array(buckets + 1);
+  for (let k = 0; k < order.length; k++) counts[((values[order[k]] >>> shift) & mask) + 1]++;
+  for (let b = 1; b <= buckets; b++) counts[b] += counts[b - 1];
+  const out = new Uint32Array(order.length);
+  for (let k = 0; k < order.length; k++) out[counts[(values[order[k]] >>> shift) & mask]++] = order[k];
+  return out;
+}
+
+/** Indexes of IPv6 prefixes in (address, length) order, stable. */
+export function ipv6Order(keys: Ipv6Keys): Uint32Array {
+  const n = keys.length.length;
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  return order.sort((a, b) => compare6(keys, a, keys.words, keys.length, b) || a - b);
+}
