@@ -24,6 +24,8 @@ export const BUCKET_BITS = 24;
 export const MAX_SHIFT6 = 32;
 export const BUCKETS_PER_ROW = 512;
 const ROWS = 2 ** BUCKET_BITS / BUCKETS_PER_ROW;
+/** POW2[k] = 2^k, without Math.pow in the loops. */
+const POW2 = Float64Array.from({ length: 129 }, (_, k) => 2 ** k);
 /** Bits of a bucket's 64ths (the cover mask). */
 const UNIT_BITS = 6;
 
@@ -108,36 +110,47 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
     for (const i of ofLength(length)) l16.fill(classes[i], heads[i] >>> 16, (heads[i] >>> 16) + 2 ** (16 - length));
   }
   const buckets = new Uint8Array(2 ** BUCKET_BITS / 8);
-  // Entries of length 17..bucketLength paint the buckets they cover: into a
-  // 64 MiB array when that is many buckets, a map when few.
-  let painted = 0;
-  for (let length = 17; length <= bucketLength; length++) painted += perLength[length] * 2 ** (bucketLength - length);
-  const dense = painted > 1 << 16 ? new Uint32Array(2 ** BUCKET_BITS) : null; // class + 1; 0: none
-  const sparse = new Map<number, number>();
-  for (let length = 17; length <= bucketLength; length++) {
-    for (const i of ofLength(length)) {
-      const first = windows[i] >>> (32 - BUCKET_BITS);
-      const end = first + 2 ** (bucketLength - length);
-      if (dense) dense.fill(classes[i] + 1, first, end);
-      for (let b = first; b < end; b++) {
-        if (!dense) sparse.set(b, classes[i]);
-        buckets[b >>> 3] |= 1 << (b & 7);
-      }
-      l16[heads[i] >>> 16] |= DEEPER;
+  // Entries of length 17..bucketLength mark the buckets [first, end) they
+  // cover. In (bucket, length) order — LPM entries come so — an entry comes
+  // before those inside it, which the record sweep below relies on.
+  let shallowCount = 0;
+  for (let length = 17; length <= bucketLength; length++) shallowCount += perLength[length];
+  let shallow = new Uint32Array(shallowCount);
+  let inOrder = true;
+  for (let i = 0, j = 0; i < n; i++) {
+    const length = lengths[i];
+    if (length < 17 || length > bucketLength) continue;
+    const first = windows[i] >>> (32 - BUCKET_BITS);
+    if (j > 0) {
+      const previous = windows[shallow[j - 1]] >>> (32 - BUCKET_BITS);
+      if (first < previous || (first === previous && length < lengths[shallow[j - 1]])) inOrder = false;
     }
+    shallow[j++] = i;
+    const end = first + POW2[bucketLength - length];
+    for (let b = first; b < end; b++) buckets[b >>> 3] |= 1 << (b & 7);
+    l16[heads[i] >>> 16] |= DEEPER;
+  }
+  if (!inOrder) shallow = shallow.sort((x, y) => windows[x] - windows[y] || lengths[x] - lengths[y]);
+  const shallowFirst = new Uint32Array(shallowCount);
+  const shallowEnd = new Uint32Array(shallowCount);
+  for (let j = 0; j < shallowCount; j++) {
+    shallowFirst[j] = windows[shallow[j]] >>> (32 - BUCKET_BITS);
+    shallowEnd[j] = shallowFirst[j] + POW2[bucketLength - lengths[shallow[j]]];
   }
   // Entries longer than the bucket, in bucket order (LPM entries come sorted by address).
-  const deep: number[] = [];
+  let deepCount = 0;
+  for (let length = bucketLength + 1; length <= 128; length++) deepCount += perLength[length];
+  let deep = new Uint32Array(deepCount);
   let sorted = true;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0, j = 0; i < n; i++) {
     if (lengths[i] <= bucketLength) continue;
     const b = windows[i] >>> (32 - BUCKET_BITS);
-    if (deep.length > 0 && b < windows[deep[deep.length - 1]] >>> (32 - BUCKET_BITS)) sorted = false;
-    deep.push(i);
+    if (j > 0 && b < windows[deep[j - 1]] >>> (32 - BUCKET_BITS)) sorted = false;
+    deep[j++] = i;
     buckets[b >>> 3] |= 1 << (b & 7);
     l16[heads[i] >>> 16] |= DEEPER;
   }
-  if (!sorted) deep.sort((x, y) => (windows[x] >>> (32 - BUCKET_BITS)) - (windows[y] >>> (32 - BUCKET_BITS)));
+  if (!sorted) deep = deep.sort((x, y) => (windows[x] >>> (32 - BUCKET_BITS)) - (windows[y] >>> (32 - BUCKET_BITS)));
 
   const { rank, count } = ranks(buckets);
   const records: BucketRecords = {
@@ -148,17 +161,24 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
   const words = new Uint32Array(buckets.buffer, buckets.byteOffset, buckets.length / 4); // little-endian host
   let r = 0;
   let k = 0; // next of `deep`
+  let p = 0; // next of `shallow`
+  const open = new Int32Array(129); // indexes into `shallow` that may cover the bucket, innermost last
+  let depth = 0;
   for (let w = 0; w < words.length; w++) {
     if (words[w] === 0) continue;
     for (let bit = 0; bit < 32; bit++) {
       if (((words[w] >>> bit) & 1) === 0) continue;
       const b = w * 32 + bit;
-      const within = dense ? dense[b] - 1 : (sparse.get(b) ?? -1);
-      records.cls[r] = within >= 0 ? within : (l16[bucketHead(b, lookup) >>> 16] & ~DEEPER) >>> 0;
+      for (; p < shallowCount && shallowFirst[p] <= b; p++) {
+        while (depth > 0 && shallowEnd[open[depth - 1]] <= shallowFirst[p]) depth--;
+        open[depth++] = p;
+      }
+      while (depth > 0 && shallowEnd[open[depth - 1]] <= b) depth--;
+      records.cls[r] = depth > 0 ? classes[shallow[open[depth - 1]]] : (l16[bucketHead(b, lookup) >>> 16] & ~DEEPER) >>> 0;
       for (; k < deep.length && windows[deep[k]] >>> (32 - BUCKET_BITS) === b; k++) {
         const i = deep[k];
         const unit = (windows[i] >>> (32 - BUCKET_BITS - UNIT_BITS)) & 63;
-        const units = 2 ** Math.max(0, bucketLength + UNIT_BITS - lengths[i]);
+        const units = POW2[Math.max(0, bucketLength + UNIT_BITS - lengths[i])];
         for (let u = unit; u < unit + units; u++) records.cover[2 * r + (u >>> 5)] |= 1 << (u & 31);
         // IPv4: bit 32 - L. IPv6: bit 128 - L of the first u64 for L > 64, else 64 - L of the second.
         const lengthBit = (family === 4 ? 32 : 128) - lengths[i];
@@ -168,11 +188,12 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
     }
   }
   const hashed = emptyPrefixClasses(family, deep.length);
-  deep.forEach((i, j) => {
+  for (let j = 0; j < deep.length; j++) {
+    const i = deep[j];
     hashed.prefixLength[j] = lengths[i];
     hashed.classId[j] = classes[i];
-    hashed.words.set(entries.words.subarray(i * width, (i + 1) * width), j * width);
-  });
+    for (let w = 0; w < width; w++) hashed.words[j * width + w] = entries.words[i * width + w];
+  }
   return { l16, buckets, rank, records, hashed };
 }
 
