@@ -110,6 +110,8 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
     for (const i of ofLength(length)) l16.fill(classes[i], heads[i] >>> 16, (heads[i] >>> 16) + 2 ** (16 - length));
   }
   const buckets = new Uint8Array(2 ** BUCKET_BITS / 8);
+  // Rows of the bitmap with a marked bucket: the loops below skip the rest (a small policy's are nearly all empty).
+  const rowMarked = new Uint8Array(ROWS);
   // Entries of length 17..bucketLength mark the buckets [first, end) they
   // cover. In (bucket, length) order — LPM entries come so — an entry comes
   // before those inside it, which the record sweep below relies on.
@@ -128,6 +130,7 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
     shallow[j++] = i;
     const end = first + POW2[bucketLength - length];
     for (let b = first; b < end; b++) buckets[b >>> 3] |= 1 << (b & 7);
+    rowMarked.fill(1, first >>> 9, ((end - 1) >>> 9) + 1);
     l16[heads[i] >>> 16] |= DEEPER;
   }
   if (!inOrder) shallow = shallow.sort((x, y) => windows[x] - windows[y] || lengths[x] - lengths[y]);
@@ -148,11 +151,12 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
     if (j > 0 && b < windows[deep[j - 1]] >>> (32 - BUCKET_BITS)) sorted = false;
     deep[j++] = i;
     buckets[b >>> 3] |= 1 << (b & 7);
+    rowMarked[b >>> 9] = 1;
     l16[heads[i] >>> 16] |= DEEPER;
   }
   if (!sorted) deep = deep.sort((x, y) => (windows[x] >>> (32 - BUCKET_BITS)) - (windows[y] >>> (32 - BUCKET_BITS)));
 
-  const { rank, count } = ranks(buckets);
+  const { rank, count } = ranks(buckets, rowMarked);
   const records: BucketRecords = {
     cls: new Uint32Array(count),
     cover: new Uint32Array(2 * count),
@@ -165,6 +169,10 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
   const open = new Int32Array(129); // indexes into `shallow` that may cover the bucket, innermost last
   let depth = 0;
   for (let w = 0; w < words.length; w++) {
+    if (rowMarked[w >>> 4] === 0) {
+      w += 15; // the rest of the row (16 words of 32 buckets)
+      continue;
+    }
     if (words[w] === 0) continue;
     for (let bit = 0; bit < 32; bit++) {
       if (((words[w] >>> bit) & 1) === 0) continue;
@@ -198,12 +206,13 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
 }
 
 /** For each bitmap row, the marked buckets before it; and their total. */
-function ranks(buckets: Uint8Array): { rank: Uint32Array; count: number } {
+function ranks(buckets: Uint8Array, rowMarked: Uint8Array): { rank: Uint32Array; count: number } {
   const words = new Uint32Array(buckets.buffer, buckets.byteOffset, buckets.length / 4);
   const rank = new Uint32Array(ROWS);
   let count = 0;
   for (let row = 0; row < ROWS; row++) {
     rank[row] = count;
+    if (rowMarked[row] === 0) continue;
     for (let i = row * 16; i < row * 16 + 16; i++) if (words[i] !== 0) count += popcount32(words[i]);
   }
   return { rank, count };

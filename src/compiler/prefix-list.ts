@@ -40,7 +40,7 @@ export class PrefixList {
   }
 
   static of(prefixes: Iterable<Prefix>): PrefixList {
-    const builder = new PrefixBuilder();
+    const builder = new PrefixBuilder(); // most lists are one literal: the builder starts empty
     for (const p of prefixes) builder.addPrefix(p);
     return builder.build();
   }
@@ -97,19 +97,22 @@ export class PrefixList {
   }
 }
 
+const EMPTY32 = new Uint32Array(0);
+const EMPTY8 = new Uint8Array(0);
+
 /** Collects prefixes into growable columns; build() sorts and deduplicates. */
 export class PrefixBuilder {
   private n4 = 0;
   private n6 = 0;
-  private address = new Uint32Array(256);
-  private length4 = new Uint8Array(256);
-  private words = new Uint32Array(4 * 64);
-  private length6 = new Uint8Array(64);
+  private address = EMPTY32;
+  private length4 = EMPTY8;
+  private words = EMPTY32;
+  private length6 = EMPTY8;
 
   add4(address: number, length: number): void {
     if (this.n4 === this.length4.length) {
-      this.address = grow(this.address, 2 * this.n4);
       this.length4 = grow(this.length4, 2 * this.n4);
+      this.address = grow(this.address, this.length4.length);
     }
     this.address[this.n4] = address;
     this.length4[this.n4++] = length;
@@ -118,8 +121,8 @@ export class PrefixBuilder {
   /** words[from..from+3]: the address, most significant word first. */
   add6(words: ArrayLike<number>, from: number, length: number): void {
     if (this.n6 === this.length6.length) {
-      this.words = grow(this.words, 8 * this.n6);
       this.length6 = grow(this.length6, 2 * this.n6);
+      this.words = grow(this.words, 4 * this.length6.length);
     }
     for (let w = 0; w < 4; w++) this.words[4 * this.n6 + w] = words[from + w];
     this.length6[this.n6++] = length;
