@@ -159,9 +159,8 @@ function parseSetFile(text: string, file: string, diagnostics: Diagnostic[]): Se
   for (let line = 1; lineStart <= text.length; line++) {
     const newline = text.indexOf('\n', lineStart);
     const lineEnd = newline === -1 ? text.length : newline;
-    const token = plainToken(text, lineStart, lineEnd);
-    if (token !== undefined) {
-      entries.push(token, token + tokenLength(text, token, lineEnd), line, token - lineStart + 1);
+    if (plainLine(text, lineStart, lineEnd)) {
+      entries.push(plain.start, plain.end, line, plain.start - lineStart + 1);
     } else {
       const raw = text.slice(lineStart, lineEnd);
       const hash = raw.indexOf('#');
@@ -192,42 +191,45 @@ function parseSetFile(text: string, file: string, diagnostics: Diagnostic[]): Se
   return entries.finish(file, text);
 }
 
-const isBlank = (c: number) => c === 32 || c === 9 || c === 13;
-/** Digits, a-f, A-F, '.', '/', ':'. */
-const isPlain = (c: number) =>
-  (c >= 48 && c <= 58) || c === 46 || c === 47 || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+/** Character classes of a set file's plain lines, by char code below 128. */
+const PLAIN = 1; // digits, a-f, A-F, '.', '/', ':'
+const BLANK = 2; // space, tab, CR
+const COMMENT = 3; // '#'
+const CHAR_CLASS = new Uint8Array(128);
+for (const c of '0123456789abcdefABCDEF./:') CHAR_CLASS[c.charCodeAt(0)] = PLAIN;
+for (const c of ' \t\r') CHAR_CLASS[c.charCodeAt(0)] = BLANK;
+CHAR_CLASS['#'.charCodeAt(0)] = COMMENT;
+const classOf = (c: number) => (c < 128 ? CHAR_CLASS[c] : 0);
+
+/** Where plainLine found the token. */
+const plain = { start: 0, end: 0 };
 
 /**
- * The offset of the line's one token when the line is blanks, a plain token
- * that starts like an address (a digit, or holding ':'), blanks and perhaps
- * a comment; undefined for anything else (including a blank line).
+ * Whether text[from, to) is blanks, one plain token that starts like an
+ * address (a digit, or holding ':'), blanks and perhaps a comment; the token
+ * is then at plain.start..plain.end. Anything else (a blank line too) is the
+ * general path's.
  */
-function plainToken(text: string, from: number, to: number): number | undefined {
+function plainLine(text: string, from: number, to: number): boolean {
   let i = from;
-  while (i < to && isBlank(text.charCodeAt(i))) i++;
+  while (i < to && classOf(text.charCodeAt(i)) === BLANK) i++;
   const start = i;
   let colon = false;
   for (; i < to; i++) {
     const c = text.charCodeAt(i);
-    if (!isPlain(c)) break;
+    if (classOf(c) !== PLAIN) break;
     if (c === 58) colon = true;
   }
-  if (i === start) return undefined;
   const first = text.charCodeAt(start);
-  if (!(first >= 48 && first <= 57) && !colon) return undefined;
-  if (first === 46 || first === 47) return undefined; // the grammar's Address token starts with hex or ':'
-  for (let j = i; j < to; j++) {
-    const c = text.charCodeAt(j);
-    if (c === 35 /* # */) return start;
-    if (!isBlank(c)) return undefined;
+  if (i === start || (!colon && !(first >= 48 && first <= 57)) || first === 46 || first === 47) return false;
+  plain.start = start;
+  plain.end = i;
+  for (; i < to; i++) {
+    const cls = classOf(text.charCodeAt(i));
+    if (cls === COMMENT) return true;
+    if (cls !== BLANK) return false;
   }
-  return start;
-}
-
-function tokenLength(text: string, start: number, to: number): number {
-  let i = start;
-  while (i < to && isPlain(text.charCodeAt(i))) i++;
-  return i - start;
+  return true;
 }
 
 function lineSpan(file: string, offset: number, line: number, column: number, length: number): Span {
