@@ -1,23 +1,18 @@
 import { Command, CommanderError, Option } from 'commander';
-import { applyCommand } from './commands/apply.js';
-import { checkCommand } from './commands/check.js';
-import { compileCommand } from './commands/compile.js';
-import { detachCommand } from './commands/detach.js';
-import { runCommand } from './commands/run.js';
-import { statsCommand } from './commands/stats.js';
-import { statusCommand } from './commands/status.js';
-import { testCommand } from './commands/test.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { err } from './io.js';
-import { toUserError } from './kernel-errors.js';
 import { UserError } from './user-error.js';
 
 const modeOption = () =>
   new Option('--mode <mode>', 'XDP attach mode').choices(['native', 'generic', 'auto']).default('auto');
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-/** Runs one xdpfw command line; returns the exit code (README: "Exit codes"). */
+/**
+ * Runs one xdpfw command line; returns the exit code (README: "Exit codes").
+ * Each command's module is imported when it runs: `check` and `compile`
+ * then never load libbpf, the metrics or the controller (~150 ms at start).
+ */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   let code: number = ExitCode.ok;
   const run = (action: () => number | Promise<number>) => async () => {
@@ -34,7 +29,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .description('parse and validate policy files; exit 1 with located errors')
     .argument('<files...>')
     .option('--json', 'machine-readable output')
-    .action((files: string[], opts) => run(() => checkCommand(files, opts, io))());
+    .action((files: string[], opts) => run(async () => (await import('./commands/check.js')).checkCommand(files, opts, io))());
 
   program
     .command('compile')
@@ -42,7 +37,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .argument('<file>')
     .option('--iface <name>', 'only this interface block (repeatable)', collect)
     .option('--json', 'machine-readable output')
-    .action((file: string, opts) => run(() => compileCommand(file, opts, io))());
+    .action((file: string, opts) => run(async () => (await import('./commands/compile.js')).compileCommand(file, opts, io))());
 
   program
     .command('apply')
@@ -51,20 +46,20 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--iface <name>', 'only this interface block (repeatable)', collect)
     .addOption(modeOption())
     .option('--json', 'machine-readable output')
-    .action((file: string, opts) => run(() => applyCommand(file, opts, io))());
+    .action((file: string, opts) => run(async () => (await import('./commands/apply.js')).applyCommand(file, opts, io))());
 
   program
     .command('detach')
     .description('remove xdpfw from interfaces of this network namespace')
     .option('--iface <name>', 'only this interface (repeatable)', collect)
     .option('--json', 'machine-readable output')
-    .action((opts) => run(() => detachCommand(opts, io))());
+    .action((opts) => run(async () => (await import('./commands/detach.js')).detachCommand(opts, io))());
 
   program
     .command('status')
     .description('what is attached where: policy hash, mode, program, since when')
     .option('--json', 'machine-readable output')
-    .action((opts) => run(() => statusCommand(opts, io))());
+    .action((opts) => run(async () => (await import('./commands/status.js')).statusCommand(opts, io))());
 
   program
     .command('stats')
@@ -72,7 +67,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--iface <name>', 'only this interface (repeatable)', collect)
     .option('--json', 'machine-readable output')
     .option('--watch [seconds]', 'repeat every N seconds (default 1), with rates')
-    .action((opts) => run(() => statsCommand(opts, io))());
+    .action((opts) => run(async () => (await import('./commands/stats.js')).statsCommand(opts, io))());
 
   program
     .command('test')
@@ -82,7 +77,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--cases <file>', 'a file of lines "PACKET => allow|drop [rule-name]"')
     .option('--iface <name>', 'the interface block to test (default: the first)')
     .option('--json', 'machine-readable output')
-    .action((file: string, opts) => run(() => testCommand(file, opts, io))());
+    .action((file: string, opts) => run(async () => (await import('./commands/test.js')).testCommand(file, opts, io))());
 
   program
     .command('run')
@@ -100,7 +95,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--cache-dir <dir>', 'where git clones are kept (default /var/cache/xdpfw)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (default info)')
     .option('--detach-on-exit', 'detach the policies when stopped (default: they stay in force)')
-    .action((opts) => run(() => runCommand(opts, io))());
+    .action((opts) => run(async () => (await import('./commands/run.js')).runCommand(opts, io))());
 
   try {
     await program.parseAsync(argv);
@@ -109,7 +104,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
-    const userError = error instanceof UserError ? error : toUserError(error);
+    const userError = error instanceof UserError ? error : (await import('./kernel-errors.js')).toUserError(error);
     if (userError) {
       err(io, `error[${userError.code}]: ${userError.message}`);
       if (userError.hint) err(io, `  hint: ${userError.hint}`);
