@@ -33,17 +33,19 @@ export function or(a: Bits, b: Bits): Bits {
 
 export class VectorTable {
   readonly vectors: Bits[] = [];
-  private readonly ids = new Map<string, number>();
+  /** Class ids by a hash of their vector (FNV-1a over the words): no string key per lookup. */
+  private readonly byHash = new Map<number, number[]>();
 
   /** The class id of this vector (copied when new: the caller may reuse its array). */
   intern(bits: Bits): number {
-    const key = String.fromCharCode.apply(null, new Uint16Array(bits.buffer, bits.byteOffset, bits.length * 2) as unknown as number[]);
-    let id = this.ids.get(key);
-    if (id === undefined) {
-      id = this.vectors.length;
-      this.ids.set(key, id);
-      this.vectors.push(bits.slice());
-    }
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < bits.length; i++) hash = Math.imul(hash ^ bits[i], 0x01000193);
+    const ids = this.byHash.get(hash);
+    if (ids) for (const id of ids) if (sameBits(this.vectors[id], bits)) return id;
+    const id = this.vectors.length;
+    this.vectors.push(bits.slice());
+    if (ids) ids.push(id);
+    else this.byHash.set(hash, [id]);
     return id;
   }
 
@@ -56,6 +58,11 @@ export class VectorTable {
       return out;
     });
   }
+}
+
+function sameBits(a: Bits, b: Bits): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** On a little-endian host, two adjacent u32 (low, high) are one u64 in memory. */
