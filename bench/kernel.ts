@@ -4,8 +4,9 @@
  * The real xdpfw program under generated ClassBench-like policies of 10 to
  * 4,096 rules, with a 10+10-entry set or a 1,000,000-entry IPv4 + 100,000-
  * entry IPv6 set, for packets decided by the first rule (a set hit), the last
- * rule, or the default; next to a bare XDP_DROP and a one-hash-lookup
- * program, in the same run. Every figure is the median of 3 runs of
+ * rule, or the default; policies of 1 and 8 rules without a set, on the
+ * linear path and on the bit vectors; next to a bare XDP_DROP and a
+ * one-hash-lookup program, in the same run. Every figure is the median of 3 runs of
  * 1,000,000 repeats on one pinned CPU, hot, warm and cold (lib/timing.ts).
  * Every case is checked before it is timed: the expected rule's counter must
  * take every packet of the rotation. Then, for the 4,096-rule 1M-set policy,
@@ -15,12 +16,13 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { CompileOptions } from '../src/compiler/entries.js';
 import type { CompiledInterface } from '../src/compiler/output.js';
 import { loadPolicyProgram, readCounters, type LoadedProgram } from '../src/xdp/index.js';
 import type { PacketKind } from './lib/frames.js';
 import { candidateStructures, differentialProfile, lookupModes } from './lib/kernel-profile.js';
 import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
-import { addressSet, benchPolicy, type AddressSet } from './lib/policy-gen.js';
+import { addressSet, benchPolicy, classBenchRules, LAST_RULE, rulesPolicy, type AddressSet, type BenchPolicy } from './lib/policy-gen.js';
 import { compileBenchPolicy, loadBenchObject, loadHashBaseline } from './lib/programs.js';
 import { profileProgram } from './lib/profile.js';
 import { fixed, grouped, percent, ratio, table } from './lib/stats.js';
@@ -42,6 +44,13 @@ import {
 const CPU = 1;
 const RULE_COUNTS = [10, 100, 1000, 4096];
 const KINDS: PacketKind[] = ['first', 'last', 'none', 'first6', 'none6'];
+/** Policies small enough for the linear path, timed on it and on the bit vectors. */
+const SMALL_COUNTS = [1, 8];
+const SMALL_KINDS: PacketKind[] = ['last', 'none', 'none6'];
+const PATHS = [
+  { program: 'xdpfw linear', options: { classify: 'linear' } },
+  { program: 'xdpfw bit vectors', options: { classify: 'lbvs' } },
+] as const satisfies readonly { program: string; options: CompileOptions }[];
 
 interface Row {
   program: string;
@@ -97,29 +106,49 @@ function baselines(packets: Packets, large: AddressSet): Row[] {
   return rows;
 }
 
+/** An xdpfw program to time: its policy, how it is compiled, and its packets. */
+interface Subject {
+  /** The row's name: 'xdpfw', or the classification path it is forced onto. */
+  program: string;
+  policy: BenchPolicy;
+  options?: CompileOptions;
+  /** The set the policy holds, if any: its packets are drawn against it. */
+  set?: SetName;
+  kinds: PacketKind[];
+}
+
 async function xdpfwRows(
   packets: Packets,
-  sets: Record<SetName, AddressSet>,
-  set: SetName,
-  nrules: number,
+  s: Subject,
   after?: (compiled: CompiledInterface, program: LoadedProgram) => Promise<void>,
 ): Promise<Row[]> {
-  process.stderr.write(`  xdpfw, ${nrules} rules, ${SET_LABEL[set]} set: compiling… `);
+  const nrules = s.policy.rules;
+  process.stderr.write(`  ${s.program}, ${nrules} rules${s.set ? `, ${SET_LABEL[s.set]} set` : ''}: compiling… `);
   const t0 = performance.now();
-  const { compiled } = compileBenchPolicy(benchPolicy(nrules, sets[set]));
+  const { compiled } = compileBenchPolicy(s.policy, s.options);
   process.stderr.write(`${fixed((performance.now() - t0) / 1000)} s, loading… `);
   const t1 = performance.now();
   const program = await loadPolicyProgram(compiled);
   process.stderr.write(`${fixed((performance.now() - t1) / 1000)} s, timing\n`);
   try {
-    const cases = KINDS.map((k) => packets.get(set, k));
+    const cases = s.kinds.map((k) => packets.get(s.set ?? 'small', k));
     for (const c of cases) verify(program, nrules, c);
     const timings = timeCases(program.progFd, cases);
     if (after) await after(compiled, program);
-    return cases.map((c, i) => ({ program: 'xdpfw', rules: nrules, set, kind: c.kind, packet: c.packet, timing: timings[i] }));
+    return cases.map((c, i) => ({ program: s.program, rules: nrules, set: s.set, kind: c.kind, packet: c.packet, timing: timings[i] }));
   } finally {
     program.close();
   }
+}
+
+/** Each small policy on each classification path. */
+async function smallRows(packets: Packets): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const n of SMALL_COUNTS) {
+    const policy = rulesPolicy([...classBenchRules(n - 1), LAST_RULE]);
+    for (const path of PATHS) rows.push(...(await xdpfwRows(packets, { ...path, policy, kinds: SMALL_KINDS })));
+  }
+  return rows;
 }
 
 function report(rows: Row[]): string {
@@ -127,7 +156,7 @@ function report(rows: Row[]): string {
     rows.find((x) => x.program === 'xdpfw' && x.rules === 10 && x.set === 'small' && x.kind === r.kind)?.timing[mode].median;
   const cells = (r: Row, mode: Mode) => [
     `${fixed(r.timing[mode].median, 0)} ±${percent(r.timing[mode].spread / 2)}`,
-    r.program === 'xdpfw' ? ratio(r.timing[mode].median / reference(r, mode)!) : '',
+    r.program.startsWith('xdpfw') ? ratio(r.timing[mode].median / reference(r, mode)!) : '',
   ];
   return table(
     ['program', 'rules', 'set', 'packet', 'hot ns', '× 10-rule', 'warm ns', '× 10-rule', 'cold ns', '× 10-rule'],
@@ -151,6 +180,18 @@ function targetLine(rows: Row[]): string {
     return `${m} ${ratio(x)} ${x <= 1.5 ? 'met' : 'MISSED'}`;
   });
   return `target (issue 3) — default path, 4,096 rules + 1M set ≤ 1.5 × 10 rules + 10-entry set: ${parts.join(', ')}`;
+}
+
+/** The small policies' default path, hot, on either classification path, against the bare XDP_DROP floor. */
+function linearLine(rows: Row[]): string {
+  const hot = (program: string, n?: number) =>
+    rows.find((r) => r.program === program && r.rules === n && (n === undefined || r.kind === 'none'))?.timing.hot.median;
+  const floor = hot('bare XDP_DROP');
+  const parts = SMALL_COUNTS.map((n) => {
+    const [linear, vectors] = PATHS.map((p) => hot(p.program, n));
+    return linear && vectors ? `${n} rule(s): linear ${fixed(linear, 0)} ns, bit vectors ${fixed(vectors, 0)} ns` : '';
+  });
+  return `small policies, default path, hot: ${parts.filter(Boolean).join('; ')}; bare XDP_DROP ${floor === undefined ? '?' : fixed(floor, 0)} ns`;
 }
 
 async function main(): Promise<void> {
@@ -195,6 +236,7 @@ async function main(): Promise<void> {
       }
       process.stderr.write('baselines…\n');
       rows.push(...baselines(packets, sets.large));
+      rows.push(...(await smallRows(packets)));
       const profile = async (compiled: CompiledInterface, program: LoadedProgram) => {
         process.stderr.write('  differential profile…\n');
         sections.push(await differentialProfile(compiled, packets));
@@ -206,7 +248,8 @@ async function main(): Promise<void> {
       for (const set of ['small', 'large'] as SetName[]) {
         for (const n of counts) {
           const last = set === 'large' && n === 4096 && !values['no-profile'];
-          rows.push(...(await xdpfwRows(packets, sets, set, n, last ? profile : undefined)));
+          const subject = { program: 'xdpfw', policy: benchPolicy(n, sets[set]), set, kinds: KINDS };
+          rows.push(...(await xdpfwRows(packets, subject, last ? profile : undefined)));
         }
       }
       if (!values['no-profile']) {
@@ -222,6 +265,7 @@ async function main(): Promise<void> {
     console.log(report(rows));
     console.log();
     console.log(targetLine(rows));
+    console.log(linearLine(rows));
     if (sections.length > 0) {
       console.log();
       console.log('### Where the time goes');

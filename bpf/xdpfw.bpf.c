@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * xdpfw's data plane: parse (docs/DESIGN.md, "Packet semantics"), classify
- * (Linear Bit Vector Search with aggregated bit vectors; addresses by LPM
- * trie or address table: see xdpfw.h), then leave through one exit that
- * counts the packet.
+ * (Linear Bit Vector Search with aggregated bit vectors, addresses by LPM
+ * trie or address table; or, for a few simple rules, the linear path: see
+ * xdpfw.h), then leave through one exit that counts the packet.
  *
  * Each parse step is a small helper returning XDPFW_CONTINUE or the packet's
  * fate (malformed, non-IP). Parsing copies what classification needs into
@@ -35,6 +35,18 @@ const volatile __u32 cfg_absent_class[XDPFW_NFIELDS] = {};
 const volatile __u32 cfg_addr_mode[XDPFW_NADDR] = {};
 const volatile __u32 cfg_addr_shift[XDPFW_NADDR] = {};
 const volatile __u32 cfg_addr_base[XDPFW_NADDR] = {};
+const volatile __u32 cfg_linear = 0;
+const volatile __u32 cfg_lin_checks[XDPFW_LINEAR_MAX] = {};
+const volatile __u32 cfg_lin_action[XDPFW_LINEAR_MAX] = {};
+const volatile __u32 cfg_lin_proto[XDPFW_LINEAR_MAX] = {};
+const volatile __u32 cfg_lin_sport[2 * XDPFW_LINEAR_MAX] = {};
+const volatile __u32 cfg_lin_dport[2 * XDPFW_LINEAR_MAX] = {};
+const volatile __u32 cfg_lin_tcpflags[2 * XDPFW_LINEAR_MAX] = {};
+const volatile __u32 cfg_lin_icmptype[XDPFW_LINEAR_MAX] = {};
+const volatile __u32 cfg_lin_src4[2 * XDPFW_LINEAR_MAX] = {};
+const volatile __u32 cfg_lin_dst4[2 * XDPFW_LINEAR_MAX] = {};
+const volatile __u64 cfg_lin_src6[4 * XDPFW_LINEAR_MAX] = {};
+const volatile __u64 cfg_lin_dst6[4 * XDPFW_LINEAR_MAX] = {};
 
 /* ---- maps: max_entries are defaults, the loader sizes them per policy ---- */
 
@@ -165,10 +177,16 @@ struct xdpfw_pkt {
 	__u8 icmptype;
 };
 
-/* LPM keys; an IPv4 key uses the xdpfw_lpm4_key prefix of the struct. */
+/*
+ * The addresses: LPM keys for the bit vectors (an IPv4 key uses the
+ * xdpfw_lpm4_key prefix of the struct), or for the linear path the bytes
+ * as loaded (IPv4: the first 4 bytes of [0]). Each path fills only its own.
+ */
 struct xdpfw_addrs {
 	struct xdpfw_lpm6_key src;
 	struct xdpfw_lpm6_key dst;
+	__u64 lin_src[2];
+	__u64 lin_dst[2];
 };
 
 static __always_inline int field_on(__u32 field)
@@ -209,14 +227,24 @@ static __always_inline int parse_ethernet(struct xdpfw_cursor *c, __be16 *ethert
 	return XDPFW_CONTINUE;
 }
 
-static __always_inline void copy_addr4(struct xdpfw_lpm6_key *key, const __be32 *addr)
+/* Both halves are written for IPv4 too, so no read of the linear path meets uninitialised stack. */
+static __always_inline void copy_addr4(struct xdpfw_lpm6_key *key, __u64 *lin, const __be32 *addr)
 {
+	if (cfg_linear) {
+		lin[0] = *addr;
+		lin[1] = 0;
+		return;
+	}
 	key->prefixlen = 32;
 	__builtin_memcpy(key->addr, addr, 4);
 }
 
-static __always_inline void copy_addr6(struct xdpfw_lpm6_key *key, const struct in6_addr *addr)
+static __always_inline void copy_addr6(struct xdpfw_lpm6_key *key, __u64 *lin, const struct in6_addr *addr)
 {
+	if (cfg_linear) {
+		__builtin_memcpy(lin, addr, 16);
+		return;
+	}
 	key->prefixlen = 128;
 	__builtin_memcpy(key->addr, addr, 16);
 }
@@ -243,9 +271,9 @@ static __always_inline int parse_ipv4(struct xdpfw_cursor *c, struct xdpfw_pkt *
 	p->proto = ip->protocol;
 	p->fragment = (ip->frag_off & bpf_htons(IPV4_OFFSET_MASK)) != 0;
 	if (field_on(XDPFW_FIELD_SRC))
-		copy_addr4(&a->src, &ip->saddr);
+		copy_addr4(&a->src, a->lin_src, &ip->saddr);
 	if (field_on(XDPFW_FIELD_DST))
-		copy_addr4(&a->dst, &ip->daddr);
+		copy_addr4(&a->dst, a->lin_dst, &ip->daddr);
 	c->pos += hlen;
 	return XDPFW_CONTINUE;
 }
@@ -325,9 +353,9 @@ static __always_inline int parse_ipv6(struct xdpfw_cursor *c, struct xdpfw_pkt *
 	p->family = XDPFW_FAMILY_IPV6;
 	p->proto = ip6->nexthdr;
 	if (field_on(XDPFW_FIELD_SRC))
-		copy_addr6(&a->src, &ip6->saddr);
+		copy_addr6(&a->src, a->lin_src, &ip6->saddr);
 	if (field_on(XDPFW_FIELD_DST))
-		copy_addr6(&a->dst, &ip6->daddr);
+		copy_addr6(&a->dst, a->lin_dst, &ip6->daddr);
 	c->pos = ip6 + 1;
 	return skip_ipv6_ext(c, p);
 }
@@ -738,6 +766,87 @@ static __always_inline void classify(const struct xdpfw_pkt *p, struct xdpfw_add
 	v->rule = rule;
 }
 
+/* ---- the linear path ------------------------------------------------------------ */
+
+/* Whether an address (struct xdpfw_addrs' lin_*) lies in a rule's prefix of the packet's family. */
+static __always_inline int lin_inside(const __u64 *addr, __u32 family, const volatile __u32 *prefix4,
+				      const volatile __u64 *prefix6)
+{
+	if (family == XDPFW_FAMILY_IPV4)
+		return ((__u32)addr[0] & prefix4[1]) == prefix4[0];
+	return (addr[0] & prefix6[2]) == prefix6[0] && (addr[1] & prefix6[3]) == prefix6[1];
+}
+
+/* Whether a port lies in a rule's interval (low, high). */
+static __always_inline int lin_in_range(__u16 port, const volatile __u32 *range)
+{
+	return port >= range[0] && port <= range[1];
+}
+
+/* Whether the packet carries every L4 field of `fields` (FIELD_BIT mask). */
+static __always_inline int has_fields(const struct xdpfw_pkt *p, __u32 fields)
+{
+	return (p->present & fields) == fields;
+}
+
+/*
+ * Whether rule i's checks all hold (xdpfw.h, "The linear path"). `checks` is
+ * a frozen constant, so each test below of a field the rule does not check
+ * is known false to the verifier, which removes the code it guards.
+ */
+static __always_inline int lin_matches(__u32 i, const struct xdpfw_pkt *p, const struct xdpfw_addrs *a)
+{
+	__u32 checks = cfg_lin_checks[i];
+	__u32 l4 = checks & (FIELD_BIT(XDPFW_FIELD_SPORT) | FIELD_BIT(XDPFW_FIELD_DPORT) |
+			     FIELD_BIT(XDPFW_FIELD_TCPFLAGS) | FIELD_BIT(XDPFW_FIELD_ICMPTYPE));
+
+	if (!(checks & (XDPFW_LIN_IPV4 << p->family)))
+		return 0;
+	if ((checks & FIELD_BIT(XDPFW_FIELD_PROTO)) && p->proto != cfg_lin_proto[i])
+		return 0;
+	if (l4 && !has_fields(p, l4))
+		return 0;
+	if ((checks & FIELD_BIT(XDPFW_FIELD_SPORT)) && !lin_in_range(p->sport, &cfg_lin_sport[2 * i]))
+		return 0;
+	if ((checks & FIELD_BIT(XDPFW_FIELD_DPORT)) && !lin_in_range(p->dport, &cfg_lin_dport[2 * i]))
+		return 0;
+	if ((checks & FIELD_BIT(XDPFW_FIELD_TCPFLAGS)) &&
+	    (p->tcpflags & cfg_lin_tcpflags[2 * i]) != cfg_lin_tcpflags[2 * i + 1])
+		return 0;
+	if ((checks & FIELD_BIT(XDPFW_FIELD_ICMPTYPE)) && p->icmptype != cfg_lin_icmptype[i])
+		return 0;
+	if ((checks & FIELD_BIT(XDPFW_FIELD_SRC)) &&
+	    lin_inside(a->lin_src, p->family, &cfg_lin_src4[2 * i], &cfg_lin_src6[4 * i]) ==
+		    !!(checks & XDPFW_LIN_SRC_NOT))
+		return 0;
+	if ((checks & FIELD_BIT(XDPFW_FIELD_DST)) &&
+	    lin_inside(a->lin_dst, p->family, &cfg_lin_dst4[2 * i], &cfg_lin_dst6[4 * i]) ==
+		    !!(checks & XDPFW_LIN_DST_NOT))
+		return 0;
+	return 1;
+}
+
+/* First rule whose checks all hold, tried in order; else the default. */
+static __always_inline void classify_linear(const struct xdpfw_pkt *p, const struct xdpfw_addrs *a,
+					    struct xdpfw_verdict *v)
+{
+	__u32 i;
+
+	v->action = to_xdp(cfg_default_action);
+	v->rule = XDPFW_NO_RULE;
+	v->counter = XDPFW_CNT_DEFAULT;
+#pragma unroll
+	for (i = 0; i < XDPFW_LINEAR_MAX; i++) {
+		if (i >= cfg_nrules)
+			break;
+		if (lin_matches(i, p, a)) {
+			v->action = to_xdp(cfg_lin_action[i]);
+			v->rule = i;
+			return;
+		}
+	}
+}
+
 /* ---- the one exit ------------------------------------------------------------- */
 
 static __always_inline void count(void *map, __u32 index, __u64 bytes)
@@ -775,7 +884,10 @@ int xdpfw_main(struct xdp_md *ctx)
 	if (step == XDPFW_CONTINUE) {
 		if (p.fragment)
 			count(&xdpfw_counters, XDPFW_CNT_FRAGMENT, bytes);
-		classify(&p, &a, &v);
+		if (cfg_linear)
+			classify_linear(&p, &a, &v);
+		else
+			classify(&p, &a, &v);
 	} else if (step == XDPFW_NON_IP) {
 		v = (struct xdpfw_verdict){ XDP_PASS, XDPFW_NO_RULE, XDPFW_CNT_NON_IP };
 	} else {

@@ -19,6 +19,10 @@
  * Addresses are looked up in one of two ways per field and family, chosen
  * by the compiler (cfg_addr_mode): an LPM trie, or an address table (see
  * "Address lookups" below) whose cost does not grow with the set.
+ *
+ * A small policy of simple rules takes the linear path instead (cfg_linear,
+ * "The linear path" below): its rules are checked one after the other from
+ * .rodata, and the classification maps are never read.
  */
 #ifndef XDPFW_H
 #define XDPFW_H
@@ -116,6 +120,32 @@ enum xdpfw_addr_slot {
 #define XDPFW_BUCKET4_ROW 4       /* records per xdpfw_bucket4_row */
 #define XDPFW_BUCKET6_ROW 2       /* records per xdpfw_bucket6_row */
 #define XDPFW_MAX_ADDR_SHIFT6 32  /* s + 30 bits stay within an IPv6 address's first 64 */
+
+/*
+ * The linear path (cfg_linear = 1). When an interface has at most
+ * XDPFW_LINEAR_MAX rules and each is simple (at most one prefix per address
+ * field, one protocol, one port interval per port field, one ICMP type; any
+ * TCP flags), the compiler describes rule i in element i of the cfg_lin_*
+ * arrays and the program tries rules 0..cfg_nrules-1 in order: the first
+ * whose checks all hold decides, as with the bit vectors. For a handful of
+ * rules this costs less than the class lookups (one array lookup per field
+ * and a vector per class). The constants are frozen, so the verifier knows
+ * every rule's checks and removes the code of those a rule does not have,
+ * of the rules past cfg_nrules, and of the path not taken.
+ *
+ * cfg_lin_checks[i]: XDPFW_LIN_IPV4 / XDPFW_LIN_IPV6 for the families rule i
+ * matches, 1 << enum xdpfw_field for each field it checks (a packet lacking
+ * a checked L4 field never matches), and XDPFW_LIN_SRC_NOT / _DST_NOT for a
+ * negated address match. A checked address lies in the rule's prefix when
+ * (address & mask) == value, compared as the packet's bytes are loaded
+ * (network order in memory): IPv4 as a __u32, IPv6 as two __u64 halves. The
+ * prefix is of the only family the rule matches, so no other is compared.
+ */
+#define XDPFW_LINEAR_MAX 8             /* rules the linear path takes */
+#define XDPFW_LIN_IPV4 (1u << 8)       /* the rule matches IPv4 packets */
+#define XDPFW_LIN_IPV6 (1u << 9)       /* the rule matches IPv6 packets */
+#define XDPFW_LIN_SRC_NOT (1u << 10)   /* src holds when the address is outside the prefix */
+#define XDPFW_LIN_DST_NOT (1u << 11)   /* dst likewise */
 
 /* TCP flag bits, as in the TCP header's 13th byte. */
 #define XDPFW_TCP_FIN 0x01
@@ -216,6 +246,20 @@ struct xdpfw_counter {
  *   const volatile __u32 cfg_addr_mode[XDPFW_NADDR];    XDPFW_ADDR_*
  *   const volatile __u32 cfg_addr_shift[XDPFW_NADDR];   table: bits before the bucket bits
  *   const volatile __u32 cfg_addr_base[XDPFW_NADDR];    table: their value
+ *   const volatile __u32 cfg_linear;           1: the linear path, 0: the bit vectors
+ * and the linear path's rules, element (or pair, or quad) i for rule i:
+ *   const volatile __u32 cfg_lin_checks[XDPFW_LINEAR_MAX];      see XDPFW_LIN_*
+ *   const volatile __u32 cfg_lin_action[XDPFW_LINEAR_MAX];      XDPFW_ACTION_*
+ *   const volatile __u32 cfg_lin_proto[XDPFW_LINEAR_MAX];       L4 protocol
+ *   const volatile __u32 cfg_lin_sport[2 * XDPFW_LINEAR_MAX];   low, high (inclusive)
+ *   const volatile __u32 cfg_lin_dport[2 * XDPFW_LINEAR_MAX];   low, high
+ *   const volatile __u32 cfg_lin_tcpflags[2 * XDPFW_LINEAR_MAX]; mask, value
+ *   const volatile __u32 cfg_lin_icmptype[XDPFW_LINEAR_MAX];    ICMP or ICMPv6 type
+ *   const volatile __u32 cfg_lin_src4[2 * XDPFW_LINEAR_MAX];    value, mask
+ *   const volatile __u32 cfg_lin_dst4[2 * XDPFW_LINEAR_MAX];    value, mask
+ *   const volatile __u64 cfg_lin_src6[4 * XDPFW_LINEAR_MAX];    value (2 halves), mask (2 halves)
+ *   const volatile __u64 cfg_lin_dst6[4 * XDPFW_LINEAR_MAX];    value, mask
+ * Fields a rule does not check are zero.
  *
  * Map names (as in the object's BTF; the loader finds them by these names):
  *   xdpfw_vectors, xdpfw_proto_cls, xdpfw_src4, xdpfw_src6, xdpfw_dst4,

@@ -311,8 +311,11 @@ export function benchPolicy(nrules: number, set: AddressSet, options: { setFile?
   };
 }
 
-/** A policy of `n` ClassBench-like rules that match none of the traffic, `default drop` (e2e). */
-export function nonMatchingPolicy(rules: BenchRule[]): BenchPolicy {
+/**
+ * A policy of `rules` alone, no set, `default drop`: ClassBench-like rules
+ * match none of the traffic (e2e); LAST_RULE after them takes the last-rule packets.
+ */
+export function rulesPolicy(rules: BenchRule[]): BenchPolicy {
   const text = [`interface ${BENCH_IFACE} {`, '  default drop', ...rules.map((r) => `  ${xdpfwRuleText(r)}`), '}', ''];
   return { path: 'bench.xdpfw', files: new Map([['bench.xdpfw', text.join('\n')]]), rules: rules.length };
 }

@@ -17,8 +17,8 @@ import {
   BENCH_IFACE,
   iptablesRuleText,
   nftRuleText,
-  nonMatchingPolicy,
   prefix4Text,
+  rulesPolicy,
   type BenchRule,
   type Prefix4,
 } from './policy-gen.js';
@@ -86,7 +86,7 @@ async function xdpfwReceiver(kind: 'xdpfw' | 'xdpfw set', files: Map<string, str
 
 /** xdpfw with `rules`, none of which matches the traffic; default drop. */
 export function xdpfwRules(rules: BenchRule[]): Promise<Receiver> {
-  return xdpfwReceiver('xdpfw', nonMatchingPolicy(rules).files, rules.length);
+  return xdpfwReceiver('xdpfw', rulesPolicy(rules).files, rules.length);
 }
 
 /** xdpfw with one rule, `drop src @list`, that the traffic's source is not in; default drop. */

@@ -8,6 +8,7 @@ import { location } from './codes.js';
 import { ACTION } from './fields.js';
 import { hashCompiled, type HashedPart } from './hash.js';
 import type { IrInterface } from './ir.js';
+import { linearRules, type ClassifyChoice } from './linear.js';
 import {
   ADDRESS_SLOTS,
   type AddressLookup,
@@ -21,20 +22,25 @@ import { classify } from './vectors.js';
 export interface CompileOptions {
   /** How address fields are looked up: the compiler's choice ('auto'), or forced, e.g. to test one path. */
   addressLookup?: AddressLookupChoice;
+  /** The linear path or the bit vectors: the compiler's choice ('auto'), or forced. */
+  classify?: ClassifyChoice;
 }
 
 export function compileInterface(ir: IrInterface): CompiledInterface {
   return compileInterfaceWith(ir, {});
 }
 
-/** compileInterface with options (tests force one address lookup or the other). */
+/** compileInterface with options (tests and benches force an address lookup or a classification path). */
 export function compileInterfaceWith(ir: IrInterface, options: CompileOptions): CompiledInterface {
   const c = classify(ir);
+  const linear = linearRules(ir, options.classify);
+  // The linear path reads no address map: a few trie entries are the least to load.
+  const lookupChoice = options.addressLookup ?? (linear ? 'trie' : 'auto');
   const addressLookup = {} as Record<AddressSlot, AddressLookup>;
   const addressTables = {} as Record<AddressSlot, AddressTable | null>;
   for (const slot of ADDRESS_SLOTS) {
     const family = slot.endsWith('4') ? 4 : 6;
-    const lookup = chooseAddressLookup(c[slot], family, options.addressLookup);
+    const lookup = chooseAddressLookup(c[slot], family, lookupChoice);
     addressLookup[slot] = lookup;
     addressTables[slot] = lookup.mode === 'table' ? buildAddressTable(c[slot], lookup, family) : null;
   }
@@ -53,6 +59,7 @@ export function compileInterfaceWith(ir: IrInterface, options: CompileOptions): 
       defaultAction: ACTION[ir.defaultAction],
       absentClass: c.absentClass,
       addressLookup,
+      linear,
     },
     rules,
     actions: ir.rules.map((r) => ACTION[r.action]),

@@ -15,12 +15,17 @@ export type HashedPart = Omit<CompiledInterface, 'hash' | 'name'>;
 export function hashCompiled(c: HashedPart): string {
   const hash = createHash('sha256');
   const text = (label: string, value: unknown) => hash.update(`${label}=${JSON.stringify(value)}\n`);
-  text('format', 'xdpfw-compiled-2');
+  const bytes = (a: Uint8Array | Uint32Array | BigUint64Array) => hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  text('format', 'xdpfw-compiled-3');
   text('default', c.defaultAction);
   text('constants', c.constants);
   text('rules', c.rules.map((r) => [r.index, r.id, r.name ?? null, r.action]));
   text('actions', c.actions);
-  text('vectors', c.vectors.map((words) => words.map((w) => w.toString(16))));
+  const vectors = new BigUint64Array(c.vectors.reduce((n, v) => n + v.length, 0));
+  let at = 0;
+  for (const words of c.vectors) for (const word of words) vectors[at++] = word;
+  text('vectors', [c.vectors.length, c.constants.nwords]);
+  bytes(vectors);
   const table = (label: string, values: number[] | null) => {
     text(label, values === null ? null : values.length);
     if (values !== null) hash.update(new Uint8Array(Uint32Array.from(values).buffer));
@@ -30,7 +35,6 @@ export function hashCompiled(c: HashedPart): string {
   table('dport', c.dportClass);
   table('tcpflags', c.tcpFlagsClass);
   table('icmptype', c.icmpTypeClass);
-  const bytes = (a: Uint8Array | Uint32Array) => hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   const trie = (label: string, entries: PrefixClasses) => {
     text(label, entries.prefixLength.length);
     bytes(entries.prefixLength);

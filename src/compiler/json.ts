@@ -6,7 +6,8 @@
  */
 import { rulesOf } from './bits.js';
 import { FIELD } from './fields.js';
-import type { CompiledInterface, CompiledPolicy, PrefixClasses } from './output.js';
+import { classificationText } from './linear.js';
+import type { CompiledInterface, CompiledPolicy, LinearRule, MaskedPrefix, PrefixClasses } from './output.js';
 import { prefixCount, prefixText } from './prefix-classes.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -34,6 +35,7 @@ function interfaceToJson(c: CompiledInterface): JsonValue {
       enabledFields: fieldNames,
       defaultAction: constants.defaultAction,
       absentClass: Object.fromEntries(constants.absentClass.map((cls, bit) => [FIELD_NAMES[bit], cls])),
+      classification: classificationText(constants),
     },
     rules: c.rules.map((r) => {
       const rule: { [key: string]: JsonValue } = { index: r.index, id: r.id };
@@ -41,6 +43,7 @@ function interfaceToJson(c: CompiledInterface): JsonValue {
       return { ...rule, action: r.action, text: r.text, location: r.location };
     }),
     actions: c.actions,
+    linear: constants.linear && constants.linear.map(linearRuleToJson),
     vectors: c.vectors.map((words, cls) => ({
       class: cls,
       words: words.map((w) => `0x${w.toString(16).padStart(16, '0')}`),
@@ -58,6 +61,25 @@ function interfaceToJson(c: CompiledInterface): JsonValue {
     src6: trie(c.src6, 6),
     dst4: trie(c.dst4, 4),
     dst6: trie(c.dst6, 6),
+  };
+}
+
+/** A rule of the linear path: unchecked fields null, addresses and flags as hex like the vectors. */
+function linearRuleToJson(r: LinearRule, index: number): JsonValue {
+  const address = (a: MaskedPrefix | null): JsonValue =>
+    a && { family: a.family, value: a.value.map((w) => hex(w, 8)), mask: a.mask.map((w) => hex(w, 8)), negated: a.negated };
+  const families = (['ipv4', 'ipv6'] as const).filter((f) => r.families[f]);
+  return {
+    rule: index,
+    action: r.action,
+    families,
+    protocol: r.protocol,
+    src: address(r.src),
+    dst: address(r.dst),
+    sport: r.sport && { low: r.sport.low, high: r.sport.high },
+    dport: r.dport && { low: r.dport.low, high: r.dport.high },
+    tcpFlags: r.tcpFlags && { mask: hex(r.tcpFlags.mask, 2), value: hex(r.tcpFlags.value, 2) },
+    icmpType: r.icmpType,
   };
 }
 

@@ -5,7 +5,7 @@
  * Deterministic: the same policy gives the same object (and the same hash).
  */
 
-import type { Action, IrRule } from './ir.js';
+import type { Action, IrRule, PortInterval } from './ir.js';
 
 export interface CompiledConstants {
   /** cfg_nrules */
@@ -20,6 +20,36 @@ export interface CompiledConstants {
   absentClass: number[];
   /** cfg_addr_*: how each address field is looked up, per family. */
   addressLookup: Record<AddressSlot, AddressLookup>;
+  /**
+   * cfg_linear and cfg_lin_*: the rules as the linear path checks them, in
+   * order (linear.ts); null when the bit vectors classify the interface.
+   */
+  linear: LinearRule[] | null;
+}
+
+/** One rule of the linear path (bpf/xdpfw.h); a null field is not checked. */
+export interface LinearRule {
+  /** XDPFW_ACTION_*: 1 = drop, 2 = allow. */
+  action: 1 | 2;
+  families: { ipv4: boolean; ipv6: boolean };
+  protocol: number | null;
+  src: MaskedPrefix | null;
+  dst: MaskedPrefix | null;
+  sport: PortInterval | null;
+  dport: PortInterval | null;
+  /** Holds when (flags & mask) === value. */
+  tcpFlags: { mask: number; value: number } | null;
+  icmpType: number | null;
+}
+
+/** An address match of one prefix: an address lies in it when (address & mask) === value. */
+export interface MaskedPrefix {
+  family: 4 | 6;
+  /** Unsigned 32-bit words, most significant first: 1 for IPv4, 4 for IPv6. */
+  value: number[];
+  mask: number[];
+  /** `!`: the match holds when the address lies outside. */
+  negated: boolean;
 }
 
 /** enum xdpfw_addr_slot: an address field and a family. */

@@ -10,7 +10,7 @@
 
 import os from 'node:os';
 
-import type { AddressSlot, AddressTable, CompiledConstants, PrefixClasses } from '../compiler/output.js';
+import type { AddressSlot, AddressTable, CompiledConstants, LinearRule, PrefixClasses } from '../compiler/output.js';
 
 if (os.endianness() !== 'LE') throw new Error('xdpfw map codecs assume a little-endian host');
 
@@ -36,6 +36,10 @@ export const RANK_ROWS = BUCKET_ROWS / CLASS_ROW;
 /** Bucket records per xdpfw_bucket4_row and xdpfw_bucket6_row. */
 export const BUCKET4_ROW = 4;
 export const BUCKET6_ROW = 2;
+
+/** The linear path: XDPFW_LINEAR_MAX, and the XDPFW_LIN_* bits of cfg_lin_checks besides 1 << FIELD.*. */
+export const LINEAR_MAX = 8;
+export const LIN = { ipv4: 1 << 8, ipv6: 1 << 9, srcNot: 1 << 10, dstNot: 1 << 11 } as const;
 
 /** enum xdpfw_counter_index, by the names `readCounters` reports. */
 export const COUNTER_INDEX = { default: 0, malformed: 1, nonIp: 2, fragment: 3 } as const;
@@ -148,7 +152,10 @@ export const MAP_LAYOUT: Record<MapName, { keySize: number; valueSize: number }>
   xdpfw_counters: { keySize: 4, valueSize: STRUCT.xdpfw_counter.size },
 };
 
-/** The `.rodata` variables and their sizes in bytes (all __u32 or __u32[]). */
+/**
+ * The `.rodata` variables and their sizes in bytes: __u32 or __u32[], but
+ * for cfg_lin_src6 and cfg_lin_dst6, __u64[] written as u32 halves.
+ */
 export const RODATA_VARS = {
   cfg_nrules: 4,
   cfg_nwords: 4,
@@ -158,8 +165,21 @@ export const RODATA_VARS = {
   cfg_addr_mode: 4 * NADDR,
   cfg_addr_shift: 4 * NADDR,
   cfg_addr_base: 4 * NADDR,
+  cfg_linear: 4,
+  cfg_lin_checks: 4 * LINEAR_MAX,
+  cfg_lin_action: 4 * LINEAR_MAX,
+  cfg_lin_proto: 4 * LINEAR_MAX,
+  cfg_lin_sport: 8 * LINEAR_MAX,
+  cfg_lin_dport: 8 * LINEAR_MAX,
+  cfg_lin_tcpflags: 8 * LINEAR_MAX,
+  cfg_lin_icmptype: 4 * LINEAR_MAX,
+  cfg_lin_src4: 8 * LINEAR_MAX,
+  cfg_lin_dst4: 8 * LINEAR_MAX,
+  cfg_lin_src6: 32 * LINEAR_MAX,
+  cfg_lin_dst6: 32 * LINEAR_MAX,
 } as const;
 export type RodataName = keyof typeof RODATA_VARS;
+type LinearArray = Extract<RodataName, `cfg_lin_${string}`>;
 
 /** Compiled constants → values of the `.rodata` variables. */
 export function rodataValues(k: CompiledConstants): Record<RodataName, number | number[]> {
@@ -184,7 +204,58 @@ export function rodataValues(k: CompiledConstants): Record<RodataName, number | 
     cfg_addr_mode: mode,
     cfg_addr_shift: shift,
     cfg_addr_base: base,
+    cfg_linear: k.linear ? 1 : 0,
+    ...linearArrays(k.linear ?? []),
   };
+}
+
+/** The linear path's rules → the cfg_lin_* arrays (xdpfw.h): rule i at element, pair or quad i; zero where unchecked. */
+function linearArrays(rules: readonly LinearRule[]): Record<LinearArray, number[]> {
+  if (rules.length > LINEAR_MAX) throw new RangeError(`${rules.length} rules for the linear path, at most ${LINEAR_MAX}`);
+  const out = Object.fromEntries(
+    Object.entries(RODATA_VARS)
+      .filter(([name]) => name.startsWith('cfg_lin_'))
+      .map(([name, size]) => [name, new Array<number>(size / 4).fill(0)]),
+  ) as Record<LinearArray, number[]>;
+  const put = (name: LinearArray, i: number, words: number[]) => out[name].splice(i * words.length, words.length, ...words);
+  rules.forEach((r, i) => {
+    put('cfg_lin_checks', i, [linearChecks(r)]);
+    put('cfg_lin_action', i, [r.action]);
+    if (r.protocol !== null) put('cfg_lin_proto', i, [r.protocol]);
+    if (r.sport) put('cfg_lin_sport', i, [r.sport.low, r.sport.high]);
+    if (r.dport) put('cfg_lin_dport', i, [r.dport.low, r.dport.high]);
+    if (r.tcpFlags) put('cfg_lin_tcpflags', i, [r.tcpFlags.mask, r.tcpFlags.value]);
+    if (r.icmpType !== null) put('cfg_lin_icmptype', i, [r.icmpType]);
+    // Compared as loaded from the packet: the words' network-order bytes in memory.
+    if (r.src) put(r.src.family === 4 ? 'cfg_lin_src4' : 'cfg_lin_src6', i, [...r.src.value, ...r.src.mask].map(asLoaded));
+    if (r.dst) put(r.dst.family === 4 ? 'cfg_lin_dst4' : 'cfg_lin_dst6', i, [...r.dst.value, ...r.dst.mask].map(asLoaded));
+  });
+  return out;
+}
+
+/** cfg_lin_checks[i]: the rule's families, 1 << FIELD.* for each field it checks, its negations. */
+function linearChecks(r: LinearRule): number {
+  const checked: [number, unknown][] = [
+    [FIELD.proto, r.protocol],
+    [FIELD.src, r.src],
+    [FIELD.dst, r.dst],
+    [FIELD.sport, r.sport],
+    [FIELD.dport, r.dport],
+    [FIELD.tcpFlags, r.tcpFlags],
+    [FIELD.icmpType, r.icmpType],
+  ];
+  let checks = (r.families.ipv4 ? LIN.ipv4 : 0) | (r.families.ipv6 ? LIN.ipv6 : 0);
+  for (const [field, value] of checked) if (value !== null) checks |= 1 << field;
+  if (r.src?.negated) checks |= LIN.srcNot;
+  if (r.dst?.negated) checks |= LIN.dstNot;
+  return checks;
+}
+
+/** The u32 a little-endian load of `word`'s network-order bytes gives. */
+function asLoaded(word: number): number {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(word);
+  return bytes.readUInt32LE();
 }
 
 /** Keys and values laid out back to back, as bpf_map_update_batch takes them. */

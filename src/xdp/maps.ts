@@ -63,9 +63,13 @@ function batchOpts(): Buffer {
   return opts;
 }
 
-/** What a CompiledInterface puts in each map; maps it leaves empty are absent. */
+/**
+ * What a CompiledInterface puts in each map; maps it leaves empty are absent.
+ * The linear path reads its rules from .rodata: it fills no map.
+ */
 export function encodeCompiled(compiled: CompiledInterface): Map<MapName, EncodedEntries> {
   const out = new Map<MapName, EncodedEntries>();
+  if (compiled.constants.linear) return out;
   out.set(MAP.vectors, encodeVectors(compiled.vectors));
   out.set(MAP.protoCls, encodeU32Array(compiled.protoClass, 'protoClass'));
   const arrays: [MapName, number[] | null, string][] = [
@@ -101,7 +105,8 @@ export function encodeCompiled(compiled: CompiledInterface): Map<MapName, Encode
  * max_entries of the maps whose size depends on the policy: vectors, tries,
  * actions and rule counters fit the policy, and the table of a field the
  * policy does not use shrinks to 1 entry (xdpfw.h: the verifier prunes its
- * lookup). Used tables and the global counters keep the object's sizes.
+ * lookup), as does every classification map on the linear path. Used tables
+ * and the global counters keep the object's sizes.
  * Never 0: the kernel refuses empty arrays.
  */
 export function mapSizes(compiled: CompiledInterface): Record<string, number> {
@@ -130,6 +135,12 @@ export function mapSizes(compiled: CompiledInterface): Record<string, number> {
     [MAP.icmpTypeCls, compiled.icmpTypeClass],
   ];
   for (const [name, classes] of tables) if (classes === null) sizes[name] = 1;
+  // The linear path reads none of the classification maps (only the counters).
+  if (compiled.constants.linear) {
+    const unread = [MAP.vectors, MAP.actions, MAP.protoCls, ...tables.map(([name]) => name)];
+    for (const maps of Object.values(ADDR_MAPS)) unread.push(...Object.values(maps));
+    for (const name of unread) sizes[name] = 1;
+  }
   return sizes;
 }
 

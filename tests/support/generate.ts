@@ -4,6 +4,7 @@
  * for the differential test against the reference evaluator.
  */
 import ipaddr from 'ipaddr.js';
+import { LINEAR_MAX } from '../../src/compiler/linear.js';
 import type { PacketSpec } from '../../src/packet/spec.js';
 import { Random } from './random.js';
 
@@ -36,7 +37,8 @@ function randomPrefix(r: Random, family: 4 | 6): string {
   return `${network}/${length}`;
 }
 
-function portValue(r: Random, ports: number[]): string {
+/** A port, a range, or (unless `simple`) sometimes a list of them. */
+function portValue(r: Random, ports: number[], simple = false): string {
   const one = () => {
     if (r.chance(0.5)) {
       const p = r.pick([22, 53, 80, 443, 1024, 8080, 65535, r.int(0, 65535)]);
@@ -48,7 +50,7 @@ function portValue(r: Random, ports: number[]): string {
     ports.push(low, high);
     return `${low}-${high}`;
   };
-  if (r.chance(0.3)) return `{ ${Array.from({ length: r.int(1, 4) }, one).join(', ')} }`;
+  if (!simple && r.chance(0.3)) return `{ ${Array.from({ length: r.int(1, 4) }, one).join(', ')} }`;
   return one();
 }
 
@@ -91,31 +93,7 @@ export function generatePolicy(r: Random, maxRules = 24): GeneratedPolicy {
     if (r.chance(0.5)) matches.push(address('src'));
     if (r.chance(0.35)) matches.push(address('dst'));
     if (family !== 0 && r.chance(0.15)) matches.push(family === 4 ? 'ip4' : 'ip6');
-    const protoChoices = ['none', 'tcp', 'udp', 'proto 47'];
-    if (family === 4) protoChoices.push('icmp');
-    if (family === 6) protoChoices.push('icmpv6');
-    const proto = r.pick(protoChoices);
-    if (proto === 'tcp' && r.chance(0.4)) {
-      const flags = Array.from({ length: r.int(1, 2) }, () => r.pick(TCP_FLAG_NAMES));
-      const unique = [...new Set(flags)];
-      if (r.chance(0.5)) {
-        const mask = [...new Set([...unique, r.pick(TCP_FLAG_NAMES)])];
-        matches.push(`tcp flags ${unique.join(',')} / ${mask.join(',')}`);
-      } else {
-        matches.push(`tcp flags ${unique.join(',')}`);
-      }
-    } else if ((proto === 'icmp' || proto === 'icmpv6') && r.chance(0.6)) {
-      const pool = proto === 'icmp' ? ICMP_TYPES : ICMPV6_TYPES;
-      const types = [...new Set(Array.from({ length: r.int(1, 3) }, () => r.pick(pool)))];
-      icmpTypes.push(...types);
-      matches.push(`${proto} type ${types.length > 1 ? `{ ${types.join(', ')} }` : types[0]}`);
-    } else if (proto !== 'none') {
-      matches.push(proto);
-    }
-    if (proto === 'tcp' || proto === 'udp') {
-      if (r.chance(0.5)) matches.push(`dport ${r.chance(0.2) ? '$ports' : portValue(r, ports)}`);
-      if (r.chance(0.25)) matches.push(`sport ${portValue(r, ports)}`);
-    }
+    matches.push(...protocolMatches(r, family, ports, icmpTypes));
     // A rule without matches takes every packet and hides the rules after it:
     // keep such catch-alls rare, so that packets reach deep into the policy.
     if (matches.length === 0 && (i < ruleCount - 1 || r.chance(0.7))) matches.push(address('src'));
@@ -125,6 +103,74 @@ export function generatePolicy(r: Random, maxRules = 24): GeneratedPolicy {
   }
   lines.push('}');
   return { text: `${lines.join('\n')}\n`, interfaceName: IFACE, prefixes, ports, icmpTypes };
+}
+
+/**
+ * A policy the linear path takes: 1–LINEAR_MAX rules whose matches are one
+ * prefix (often negated), one protocol, one port interval, one ICMP type,
+ * TCP flags.
+ */
+export function generateSimplePolicy(r: Random): GeneratedPolicy {
+  const prefixes: string[] = [];
+  const ports: number[] = [];
+  const icmpTypes: number[] = [];
+  const lines = [`interface ${IFACE} {`];
+  if (r.chance(0.8)) lines.push(`  default ${r.pick(['allow', 'drop'])}`);
+  const ruleCount = r.int(1, LINEAR_MAX);
+  for (let i = 0; i < ruleCount; i++) {
+    const family = r.pick([4, 6, 0] as const);
+    const matches: string[] = [];
+    if (family !== 0) {
+      for (const [dir, chance] of [['src', 0.6], ['dst', 0.4]] as const) {
+        if (!r.chance(chance)) continue;
+        const prefix = randomPrefix(r, family);
+        prefixes.push(prefix);
+        matches.push(`${dir} ${r.chance(0.3) ? '! ' : ''}${prefix}`);
+      }
+      if (r.chance(0.15)) matches.push(family === 4 ? 'ip4' : 'ip6');
+    }
+    matches.push(...protocolMatches(r, family, ports, icmpTypes, true));
+    if (matches.length === 0 && (i < ruleCount - 1 || r.chance(0.7))) matches.push(r.pick(['ip4', 'ip6']));
+    shuffleMatches(r, matches);
+    lines.push(`  ${r.pick(['allow', 'drop'])} ${matches.join(' ')}`.trimEnd());
+  }
+  lines.push('}');
+  return { text: `${lines.join('\n')}\n`, interfaceName: IFACE, prefixes, ports, icmpTypes };
+}
+
+/**
+ * A rule's protocol (or none) with TCP flags or ICMP types, and for TCP and
+ * UDP its ports; `simple`: one ICMP type and one port interval at most.
+ */
+function protocolMatches(r: Random, family: 0 | 4 | 6, ports: number[], icmpTypes: number[], simple = false): string[] {
+  const matches: string[] = [];
+  const protoChoices = ['none', 'tcp', 'udp', 'proto 47'];
+  if (family === 4) protoChoices.push('icmp');
+  if (family === 6) protoChoices.push('icmpv6');
+  const proto = r.pick(protoChoices);
+  if (proto === 'tcp' && r.chance(0.4)) {
+    const flags = Array.from({ length: r.int(1, 2) }, () => r.pick(TCP_FLAG_NAMES));
+    const unique = [...new Set(flags)];
+    if (r.chance(0.5)) {
+      const mask = [...new Set([...unique, r.pick(TCP_FLAG_NAMES)])];
+      matches.push(`tcp flags ${unique.join(',')} / ${mask.join(',')}`);
+    } else {
+      matches.push(`tcp flags ${unique.join(',')}`);
+    }
+  } else if ((proto === 'icmp' || proto === 'icmpv6') && r.chance(0.6)) {
+    const pool = proto === 'icmp' ? ICMP_TYPES : ICMPV6_TYPES;
+    const types = [...new Set(Array.from({ length: simple ? 1 : r.int(1, 3) }, () => r.pick(pool)))];
+    icmpTypes.push(...types);
+    matches.push(`${proto} type ${types.length > 1 ? `{ ${types.join(', ')} }` : types[0]}`);
+  } else if (proto !== 'none') {
+    matches.push(proto);
+  }
+  if (proto === 'tcp' || proto === 'udp') {
+    // $ports may be a list: only plain values for a simple rule.
+    if (r.chance(0.5)) matches.push(`dport ${!simple && r.chance(0.2) ? '$ports' : portValue(r, ports, simple)}`);
+    if (r.chance(0.25)) matches.push(`sport ${portValue(r, ports, simple)}`);
+  }
+  return matches;
 }
 
 /** Matches may come in any order; a `tcp flags …` or `icmp type …` phrase is one element. */
@@ -144,6 +190,15 @@ function addressIn(r: Random, prefixText: string): string {
   return ipaddr.fromByteArray(bytes).toString();
 }
 
+/** An address of `prefixText` with one of its prefix bits flipped: just outside it. */
+function addressOutside(r: Random, prefixText: string): string {
+  const [, length] = ipaddr.parseCIDR(prefixText);
+  const bytes = ipaddr.parse(addressIn(r, prefixText)).toByteArray();
+  const bit = r.int(0, Math.max(0, length - 1));
+  if (length > 0) bytes[bit >> 3] ^= 0x80 >> (bit & 7);
+  return ipaddr.fromByteArray(bytes).toString();
+}
+
 function randomAddress(r: Random, family: 4 | 6, policy: GeneratedPolicy): string {
   const own = policy.prefixes.filter((p) => p.includes(':') === (family === 6));
   if (own.length > 0 && r.chance(0.8)) return addressIn(r, r.pick(own));
@@ -154,6 +209,15 @@ function nearPort(r: Random, policy: GeneratedPolicy): number {
   if (policy.ports.length === 0 || r.chance(0.15)) return r.int(0, 65535);
   const p = r.pick(policy.ports) + r.pick([-1, 0, 0, 1]);
   return Math.min(65535, Math.max(0, p));
+}
+
+/** generatePacket, its source or destination then moved just outside one of the policy's prefixes of its family. */
+export function generateNearMissPacket(r: Random, policy: GeneratedPolicy): PacketSpec {
+  const packet = generatePacket(r, policy);
+  const own = policy.prefixes.filter((p) => p.includes(':') === (packet.family === 6));
+  if (own.length === 0) return packet;
+  const address = addressOutside(r, r.pick(own));
+  return r.chance(0.5) ? { ...packet, src: address } : { ...packet, dst: address };
 }
 
 /** A packet aimed at the policy: its prefixes, its port boundaries, its ICMP types. */

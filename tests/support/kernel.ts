@@ -4,7 +4,9 @@
  * kernel tiers share: skip loudly without root, but never in CI, where a
  * skip would turn a misconfigured runner green.
  */
-import { compilePolicy } from '../../src/compiler/index.js';
+import { compileInterfaceWith } from '../../src/compiler/entries.js';
+import { checkPolicy } from '../../src/compiler/index.js';
+import type { ClassifyChoice } from '../../src/compiler/linear.js';
 import type { CompiledInterface } from '../../src/compiler/output.js';
 import { formatDiagnostic, loadPolicy, type Diagnostic } from '../../src/policy/index.js';
 import { PolicyJudge } from '../../src/xdp/judge.js';
@@ -24,34 +26,37 @@ export function skipWithoutRoot(suite: string): boolean {
   return true;
 }
 
+export interface TestPolicyOptions {
+  /** Set files and includes, by path. */
+  files?: Record<string, string>;
+  /** The interface to compile; default: the only one. */
+  ifname?: string;
+  /** The classification path: the compiler's choice by default. */
+  classify?: ClassifyChoice;
+}
+
 /**
  * Compiles `text` (its includes and set files in `files`) and returns the
  * interface named `ifname`, or the only one. Throws with every error
  * diagnostic, rendered with its excerpt, when the policy does not compile.
  */
-export function compileInterfaceText(
-  text: string,
-  options: { files?: Record<string, string>; ifname?: string } = {},
-): CompiledInterface {
+export function compileInterfaceText(text: string, options: TestPolicyOptions = {}): CompiledInterface {
   const host = new MemoryHost({ [POLICY_FILE]: text, ...options.files });
   const loaded = loadPolicy(POLICY_FILE, host);
-  const compiled = loaded.document ? compilePolicy(loaded.document) : undefined;
-  const errors = [...loaded.diagnostics, ...(compiled?.diagnostics ?? [])].filter((d) => d.severity === 'error');
-  if (errors.length > 0 || !compiled?.compiled) throw new Error(rejection(errors, host.sourceOf));
-  const interfaces = compiled.compiled.interfaces;
+  const checked = loaded.document ? checkPolicy(loaded.document) : undefined;
+  const errors = [...loaded.diagnostics, ...(checked?.diagnostics ?? [])].filter((d) => d.severity === 'error');
+  if (errors.length > 0 || !checked?.ir) throw new Error(rejection(errors, host.sourceOf));
+  const interfaces = checked.ir.interfaces;
   const found = options.ifname ? interfaces.find((i) => i.name === options.ifname) : interfaces[0];
   if (!found || (!options.ifname && interfaces.length !== 1)) {
     const names = interfaces.map((i) => i.name).join(', ');
     throw new Error(`the test policy must have ${options.ifname ?? 'exactly one'} interface; it has: ${names}`);
   }
-  return found;
+  return compileInterfaceWith(found, { classify: options.classify });
 }
 
 /** Compiles `text` and loads it into a fresh program (not attached). Close the judge after use. */
-export async function judgePolicy(
-  text: string,
-  options: { files?: Record<string, string>; ifname?: string } = {},
-): Promise<PolicyJudge> {
+export async function judgePolicy(text: string, options: TestPolicyOptions = {}): Promise<PolicyJudge> {
   return PolicyJudge.load(compileInterfaceText(text, options));
 }
 

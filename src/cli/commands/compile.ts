@@ -1,4 +1,5 @@
 import { compiledToJson, prefixCount } from '../../compiler/index.js';
+import { classificationText } from '../../compiler/linear.js';
 import { ADDRESS_SLOTS, type CompiledInterface } from '../../compiler/output.js';
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
@@ -27,6 +28,7 @@ function describeInterface(iface: CompiledInterface): string {
   const lines = [
     `interface ${iface.name}  (policy ${iface.hash.slice(0, 12)})`,
     `  default ${iface.defaultAction}; ${c.nrules} rules in ${c.nwords} bit-vector word(s); ${iface.vectors.length} classes`,
+    `  classification: ${classificationText(c)}`,
     `  fields: ${fieldNames(c.fields).join(', ')}`,
     `  addresses: ${ADDRESS_SLOTS.map((s) => `${s} ${prefixCount(iface[s])} (${c.addressLookup[s].mode})`).join(', ')}`,
   ];

@@ -1,8 +1,10 @@
 /**
  * Address matches in the kernel: host addresses, CIDRs, inline sets, named
  * sets (inline and from a file), defines, negation, and sets that mix IPv4
- * and IPv6. Packets go to or come from addresses no other rule names, so
- * the rule that decides is the one under test.
+ * and IPv6; and one prefix per match, which the linear path compares by mask
+ * (IPv6 cut inside a word, at the halves' edge, /128 and /0). Packets go to
+ * or come from addresses no other rule names, so the rule that decides is
+ * the one under test.
  */
 import { verdictTable, type VerdictCase } from './table.js';
 
@@ -242,4 +244,44 @@ const negation: VerdictCase[] = [
   },
 ];
 
-verdictTable('address matches in the kernel', [...matches, ...negation]);
+/** One prefix per match (the linear path takes this policy). */
+const SINGLE = `
+interface eth0 {
+  default allow
+  allow tcp src ! 10.0.0.0/8
+  allow udp dst ! 2001:db8::/32
+  drop  src 198.51.100.128/25 dst 192.0.2.7
+  drop  src 2001:db8:8000::/33
+  drop  dst 2001:db8:1:2::/64
+  drop  src ::/0 dst 2001:db8::1:5
+  drop  dst 0.0.0.0/0
+}
+`;
+
+const single: VerdictCase[] = [
+  ...[
+    ['one negated IPv4 prefix holds for a source outside it', 'tcp 198.51.100.1:40000 > 192.0.2.1:80', 0],
+    ['one negated IPv4 prefix fails for a source inside it (and /0 takes any IPv4 packet)', 'tcp 10.2.3.4:40000 > 192.0.2.1:80', 6],
+    ['one negated IPv4 prefix fails for any IPv6 packet', 'tcp [2001:db8:9::1]:40000 > [2001:db8::2]:80', 'default'],
+    ['one negated IPv6 prefix holds for a destination outside it', 'udp [2001:db8::1]:5000 > [2001:db9::1]:53', 1],
+    ['one negated IPv6 prefix fails for a destination inside it', 'udp [2001:db9::1]:5000 > [2001:db8:ffff::1]:53', 'default'],
+    ['one negated IPv6 prefix fails for any IPv4 packet', 'udp 198.51.100.1:5000 > 10.0.0.1:53', 6],
+    ['a /25 source and a host destination both hold', 'udp 198.51.100.200:1 > 192.0.2.7:2', 2],
+    ['a /25 source fails for the address just below it', 'udp 198.51.100.127:1 > 192.0.2.7:2', 6],
+    ['a /33 source holds when bit 33 is set', 'tcp [2001:db8:8000::1]:1 > [2001:db8::9]:2', 3],
+    ['a /33 source fails when bit 33 is clear', 'tcp [2001:db8:7fff::1]:1 > [2001:db8::9]:2', 'default'],
+    ['a /64 destination holds anywhere in its low half', 'tcp [2001:db8::1]:1 > [2001:db8:1:2:ffff::1]:2', 4],
+    ['a /64 destination fails for the next /64', 'tcp [2001:db8::1]:1 > [2001:db8:1:3::1]:2', 'default'],
+    ['::/0 holds for any IPv6 source, a /128 only for its address', 'tcp [2001:db8::1]:1 > [2001:db8::1:5]:2', 5],
+    ['a /128 fails for an address differing in its last bit', 'tcp [2001:db8::1]:1 > [2001:db8::1:4]:2', 'default'],
+    ['a /128 fails for an address differing in its first half only', 'tcp [2001:db8::1]:1 > [2001:db9::1:5]:2', 'default'],
+  ].map(([description, packet, matched]): VerdictCase => ({
+    description: description as string,
+    policy: SINGLE,
+    packet: packet as string,
+    verdict: matched === 'default' || matched === 0 || matched === 1 ? 'allow' : 'drop',
+    matched: matched as VerdictCase['matched'],
+  })),
+];
+
+verdictTable('address matches in the kernel', [...matches, ...negation, ...single]);

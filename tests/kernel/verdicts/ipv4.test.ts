@@ -231,6 +231,22 @@ const fragments: VerdictCase[] = [
     fragment: true,
   },
   {
+    description: 'a non-first fragment has no ports, not even for a rule taking every port from 0',
+    policy: 'interface eth0 {\n  default drop\n  allow udp dport 0-65535\n}\n',
+    packet: `${UDP_53} frag 5 len 8`,
+    verdict: 'drop',
+    matched: 'default',
+    fragment: true,
+  },
+  {
+    description: 'a non-first ICMP fragment has no type, not even type 0 (echo-reply)',
+    policy: 'interface eth0 {\n  default drop\n  allow icmp type echo-reply\n}\n',
+    packet: `${ICMP_ECHO} frag 10 len 8`,
+    verdict: 'drop',
+    matched: 'default',
+    fragment: true,
+  },
+  {
     description: 'a non-first ICMP fragment has no type: icmp matches it, icmp type echo-request does not',
     policy: PARSING,
     packet: `${ICMP_ECHO} frag 10 len 8`,

@@ -4,16 +4,18 @@
  * must do with it — its action, the counter that decided (a rule index,
  * `default`, `malformed` or `non-ip`), whether the fragment counter moved,
  * and where asked, that the deciding counter grew by the frame's length.
- * Semantics: docs/DESIGN.md, "Packet semantics".
+ * Semantics: docs/DESIGN.md, "Packet semantics". Every case runs on the bit
+ * vectors, and again on the linear path when its policy qualifies for it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 
+import type { ClassifyChoice } from '../../../src/compiler/linear.js';
 import { layOutFrame, type FrameLayout } from '../../../src/packet/build.js';
 import { parsePacket } from '../../../src/packet/describe.js';
 import type { PacketSpec } from '../../../src/packet/spec.js';
 import type { Counters } from '../../../src/xdp/maps.js';
 import type { Judgement, PolicyJudge } from '../../../src/xdp/judge.js';
-import { judgePolicy, skipWithoutRoot } from '../../support/kernel.js';
+import { compileInterfaceText, judgePolicy, skipWithoutRoot } from '../../support/kernel.js';
 
 /** Packet text (src/packet/describe.ts), a spec, or a built frame edited byte by byte. */
 export type PacketInput = string | PacketSpec | EditedFrame;
@@ -102,46 +104,64 @@ function decidingCounter(counters: Counters, matched: Judgement['matched']): { p
   return counters.global[matched === 'non-ip' ? 'nonIp' : matched];
 }
 
-/** Runs every case through a loaded program; one program per distinct policy, shared by its cases. */
+/** Cases with the same key share a policy, and so a program. */
+function policyKey(c: VerdictCase): string {
+  return JSON.stringify([c.policy, c.files ?? {}]);
+}
+
+/**
+ * Runs every case through a loaded program, on the bit vectors and, for the
+ * policies that qualify, on the linear path; one program per distinct
+ * policy and path, shared by its cases.
+ */
 export function verdictTable(title: string, cases: VerdictCase[]): void {
   const names = new Set<string>();
   for (const c of cases) {
     if (names.has(c.description)) throw new Error(`two cases of '${title}' are named '${c.description}'`);
     names.add(c.description);
   }
+  const linear = new Map<string, boolean>();
+  const qualifies = (c: VerdictCase) => {
+    const key = policyKey(c);
+    if (!linear.has(key)) linear.set(key, compileInterfaceText(c.policy, { files: c.files }).constants.linear !== null);
+    return linear.get(key)!;
+  };
+  const skip = skipWithoutRoot(title);
+  describe.skipIf(skip)(title, () => judgeCases(cases, 'lbvs'));
+  describe.skipIf(skip)(`${title}, on the linear path`, () => judgeCases(cases.filter(qualifies), 'linear'));
+}
 
-  describe.skipIf(skipWithoutRoot(title))(title, () => {
-    const judges = new Map<string, Promise<PolicyJudge>>();
-    afterAll(async () => {
-      for (const judge of judges.values()) (await judge.catch(() => undefined))?.close();
-    });
-    const judgeOf = (c: VerdictCase): Promise<PolicyJudge> => {
-      const key = JSON.stringify([c.policy, c.files ?? {}]);
-      let judge = judges.get(key);
-      if (!judge) {
-        judge = judgePolicy(c.policy, { files: c.files });
-        judges.set(key, judge);
-      }
-      return judge;
-    };
-
-    for (const c of cases) {
-      it(c.description, async () => {
-        const judge = await judgeOf(c);
-        const frame = frameOf(c.packet);
-        const before = judge.counters();
-        const judgement = judge.judge(frame);
-        expect(judgement).toEqual({ action: c.verdict, matched: c.matched, fragment: c.fragment ?? false });
-        if (!c.countsBytes) return;
-        const after = judge.counters();
-        const grew = (pick: (counters: Counters) => { packets: bigint; bytes: bigint }) => ({
-          packets: pick(after).packets - pick(before).packets,
-          bytes: pick(after).bytes - pick(before).bytes,
-        });
-        const oneFrame = { packets: 1n, bytes: BigInt(frame.length) };
-        expect(grew((counters) => decidingCounter(counters, c.matched))).toEqual(oneFrame);
-        if (c.fragment) expect(grew((counters) => counters.global.fragment)).toEqual(oneFrame);
-      });
-    }
+function judgeCases(cases: VerdictCase[], classify: ClassifyChoice): void {
+  const judges = new Map<string, Promise<PolicyJudge>>();
+  afterAll(async () => {
+    for (const judge of judges.values()) (await judge.catch(() => undefined))?.close();
   });
+  const judgeOf = (c: VerdictCase): Promise<PolicyJudge> => {
+    const key = policyKey(c);
+    let judge = judges.get(key);
+    if (!judge) {
+      judge = judgePolicy(c.policy, { files: c.files, classify });
+      judges.set(key, judge);
+    }
+    return judge;
+  };
+
+  for (const c of cases) {
+    it(c.description, async () => {
+      const judge = await judgeOf(c);
+      const frame = frameOf(c.packet);
+      const before = judge.counters();
+      const judgement = judge.judge(frame);
+      expect(judgement).toEqual({ action: c.verdict, matched: c.matched, fragment: c.fragment ?? false });
+      if (!c.countsBytes) return;
+      const after = judge.counters();
+      const grew = (pick: (counters: Counters) => { packets: bigint; bytes: bigint }) => ({
+        packets: pick(after).packets - pick(before).packets,
+        bytes: pick(after).bytes - pick(before).bytes,
+      });
+      const oneFrame = { packets: 1n, bytes: BigInt(frame.length) };
+      expect(grew((counters) => decidingCounter(counters, c.matched))).toEqual(oneFrame);
+      if (c.fragment) expect(grew((counters) => counters.global.fragment)).toEqual(oneFrame);
+    });
+  }
 }

@@ -18,6 +18,8 @@ import {
   CLASS_ROW,
   COUNTER_INDEX,
   FIELD,
+  LIN,
+  LINEAR_MAX,
   MAP_LAYOUT,
   MAP_NAMES,
   MAX_RULES,
@@ -28,9 +30,11 @@ import {
   RANK_ROWS,
   RODATA_VARS,
   STRUCT,
+  rodataValues,
 } from '../../../src/xdp/layout.js';
 import { BUCKET_BITS, BUCKETS_PER_ROW, DEEPER, MAX_SHIFT6 } from '../../../src/compiler/address-tables.js';
 import { defaultObjectPath, inspectObject } from '../../../src/xdp/object.js';
+import { compileInterfaceText } from '../../support/kernel.js';
 import { dumpBtf, type BtfDump } from './helpers/btf.js';
 import { fixtureObject } from './helpers/env.js';
 
@@ -101,10 +105,51 @@ describe('the map codecs mirror bpf/xdpfw.h', () => {
       PROBE_RANK_ROWS: RANK_ROWS,
       PROBE_BUCKET4_ROW: BUCKET4_ROW,
       PROBE_BUCKET6_ROW: BUCKET6_ROW,
+      PROBE_LINEAR_MAX: LINEAR_MAX,
+      PROBE_LIN_IPV4: LIN.ipv4,
+      PROBE_LIN_IPV6: LIN.ipv6,
+      PROBE_LIN_SRC_NOT: LIN.srcNot,
+      PROBE_LIN_DST_NOT: LIN.dstNot,
     });
     expect(BUCKETS_PER_ROW).toBe(BUCKET_ROW_BYTES * 8);
     // An enum holds it as a signed int: 0x80000000 reads back negative.
     expect(header.enums.get('xdpfw_probe_defines')!.PROBE_DEEPER >>> 0).toBe(DEEPER);
+  });
+
+  it("encodes the linear path's rules as the program compares them", () => {
+    const policy = [
+      'interface eth0 {',
+      '  drop tcp flags syn / syn,ack src 10.1.0.0/16 dport 22-23',
+      '  allow ip6 udp dst ! 2001:db8::/32 sport 53',
+      '}',
+    ].join('\n');
+    const at = (words: number[], perRule: number) => [0, 1].map((i) => words.slice(i * perRule, (i + 1) * perRule));
+    const rodata = rodataValues(compileInterfaceText(policy).constants) as Record<string, number[]>;
+    const bit = (field: number) => 1 << field;
+    expect(rodata.cfg_linear).toBe(1);
+    expect(at(rodata.cfg_lin_checks, 1)).toEqual([
+      [LIN.ipv4 | bit(FIELD.proto) | bit(FIELD.src) | bit(FIELD.dport) | bit(FIELD.tcpFlags)],
+      [LIN.ipv6 | bit(FIELD.proto) | bit(FIELD.dst) | bit(FIELD.sport) | LIN.dstNot],
+    ]);
+    expect(at(rodata.cfg_lin_action, 1)).toEqual([[ACTION.drop], [ACTION.pass]]);
+    expect(at(rodata.cfg_lin_proto, 1)).toEqual([[6], [17]]);
+    expect(at(rodata.cfg_lin_dport, 2)).toEqual([[22, 23], [0, 0]]);
+    expect(at(rodata.cfg_lin_sport, 2)).toEqual([[0, 0], [53, 53]]);
+    expect(at(rodata.cfg_lin_tcpflags, 2)).toEqual([[0x12, 0x02], [0, 0]]);
+    // Value then mask, as a little-endian load of the packet's bytes gives them: 0a 01 00 00 → 0x0000010a.
+    expect(at(rodata.cfg_lin_src4, 2)).toEqual([[0x0000010a, 0x0000ffff], [0, 0]]);
+    expect(at(rodata.cfg_lin_dst6, 8)).toEqual([new Array(8).fill(0), [0xb80d0120, 0, 0, 0, 0xffffffff, 0, 0, 0]]);
+    for (const [name, size] of Object.entries(RODATA_VARS)) {
+      expect([name, [rodata[name]].flat().length * 4]).toEqual([name, size]);
+    }
+  });
+
+  it('leaves the linear path off, and its arrays zero, on the bit vectors', () => {
+    const rodata = rodataValues(compileInterfaceText('interface eth0 { drop tcp }', { classify: 'lbvs' }).constants);
+    expect(rodata.cfg_linear).toBe(0);
+    const arrays = Object.entries(rodata).filter(([name]) => name.startsWith('cfg_lin_'));
+    expect(arrays).toHaveLength(11);
+    expect(arrays.filter(([, words]) => [words].flat().some((w) => w !== 0))).toEqual([]);
   });
 
   it('matches the maps and .rodata of the test stand-in object', () => {

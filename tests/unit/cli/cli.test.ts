@@ -52,6 +52,19 @@ describe('xdpfw compile', () => {
     expect(r.stdout).toMatch(/0 {2}allow {2}ssh +allow tcp dport 22 name "ssh" +\(.*good\.xdpfw:3:3\)/);
   });
 
+  it('says which path classifies each interface, in text and in JSON', async () => {
+    const paths = file('paths.xdpfw', 'interface eth0 {\n  allow tcp dport 22\n}\ninterface eth1 {\n  allow tcp dport { 22, 80 }\n}\n');
+    const r = await runCli('compile', paths);
+    expect(r.stdout).toMatch(/interface eth0 [^]*\n {2}classification: linear, 1 rule\n[^]*interface eth1 [^]*\n {2}classification: bit vectors\n/);
+    const view = JSON.parse((await runCli('compile', paths, '--json')).stdout) as {
+      interfaces: { constants: { classification: string }; linear: unknown[] | null }[];
+    };
+    expect(view.interfaces.map((i) => [i.constants.classification, i.linear?.length ?? null])).toEqual([
+      ['linear, 1 rule', 1],
+      ['bit vectors', null],
+    ]);
+  });
+
   it('refuses an interface the policy does not define, naming those it does', async () => {
     const r = await runCli('compile', good, '--iface', 'eth0');
     expect(r.code).toBe(2);

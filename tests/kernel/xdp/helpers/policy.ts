@@ -91,6 +91,7 @@ export function compileMini(
       defaultAction: defaultAction === 'drop' ? 1 : 2,
       absentClass,
       addressLookup: { src4: TRIE, src6: TRIE, dst4: TRIE, dst6: TRIE },
+      linear: null,
     },
     rules: rules.map((r, index) => ({
       index,

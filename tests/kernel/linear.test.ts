@@ -1,0 +1,110 @@
+/**
+ * The linear path against the reference evaluator and the bit vectors:
+ * generated policies the linear path takes (tests/support/generate.ts,
+ * generateSimplePolicy: one prefix per address match, often negated, one
+ * protocol, port interval or ICMP type, TCP flags; IPv4 and IPv6), each
+ * compiled for both paths, and generated packets aimed at their rules'
+ * edges (fragments, VLAN tags, options and extension headers among them),
+ * a third of them just outside one of the policy's prefixes.
+ * Every verdict and matched rule must agree. Seeds are fixed, so a failure
+ * names a policy and a packet that reproduce it.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { compileInterfaceWith } from '../../src/compiler/entries.js';
+import { checkPolicy } from '../../src/compiler/index.js';
+import type { ClassifyChoice } from '../../src/compiler/linear.js';
+import { buildFrame } from '../../src/packet/build.js';
+import { formatPacket } from '../../src/packet/describe.js';
+import type { IrInterface } from '../../src/compiler/ir.js';
+import { loadPolicy } from '../../src/policy/index.js';
+import { loadPolicyProgram, type LoadedProgram } from '../../src/xdp/index.js';
+import { PolicyJudge } from '../../src/xdp/judge.js';
+import { generateNearMissPacket, generatePacket, generateSimplePolicy, Random } from '../support/generate.js';
+import { skipWithoutRoot } from '../support/kernel.js';
+import { MemoryHost } from '../support/memory-host.js';
+import { ReferenceEvaluator } from '../support/reference-evaluator.js';
+
+const POLICIES = 60;
+const PACKETS = 100;
+const PATHS: ClassifyChoice[] = ['linear', 'lbvs'];
+/** What the packets exercised, over every policy. */
+const totals = { policies: 0, verdicts: 0, disagreements: 0, byRule: 0, byNegatedRule: 0, fragmentsByRule: 0 };
+
+function load(path: string, text: string): { ir: IrInterface; reference: ReferenceEvaluator } {
+  const loaded = loadPolicy(path, new MemoryHost({ [path]: text }));
+  expect(loaded.diagnostics.filter((d) => d.severity === 'error'), text).toEqual([]);
+  const checked = checkPolicy(loaded.document!);
+  expect(checked.diagnostics.filter((d) => d.severity === 'error'), text).toEqual([]);
+  const ir = checked.ir!.interfaces[0];
+  return { ir, reference: new ReferenceEvaluator(loaded.document!, ir.name) };
+}
+
+describe.skipIf(skipWithoutRoot('linear path'))('the linear path against the reference evaluator and the bit vectors', () => {
+  afterAll(() => {
+    console.log(
+      `linear path: ${totals.policies} policies × ${PACKETS} packets = ${totals.verdicts} verdicts per path ` +
+        `(${totals.byRule} by a rule, ${totals.byNegatedRule} of them by a rule with a negated match, ` +
+        `${totals.fragmentsByRule} non-first fragments), ${totals.disagreements} disagreements`,
+    );
+  });
+
+  for (let seed = 1; seed <= POLICIES; seed++) {
+    it(`agree on every packet of generated simple policy ${seed}`, async () => {
+      const random = new Random(seed);
+      const policy = generateSimplePolicy(random);
+      const { ir, reference } = load('simple.xdpfw', policy.text);
+      const judges: PolicyJudge[] = [];
+      const mismatches: string[] = [];
+      try {
+        for (const classify of PATHS) judges.push(await PolicyJudge.load(compileInterfaceWith(ir, { classify })));
+        expect(judges[0].compiled.constants.linear).toHaveLength(ir.rules.length);
+        for (let i = 0; i < PACKETS; i++) {
+          const packet = random.chance(1 / 3) ? generateNearMissPacket(random, policy) : generatePacket(random, policy);
+          const frame = buildFrame(packet);
+          const expected = reference.evaluate(packet);
+          totals.verdicts++;
+          if (typeof expected.matched === 'number') {
+            totals.byRule++;
+            if (reference.rules[expected.matched].matches.some((m) => m.kind === 'address-match' && m.negated)) totals.byNegatedRule++;
+            if ((packet.fragment?.offset ?? 0) > 0) totals.fragmentsByRule++;
+          }
+          judges.forEach((judge, p) => {
+            const kernel = judge.judge(frame);
+            if (kernel.action === expected.action && kernel.matched === expected.matched) return;
+            totals.disagreements++;
+            mismatches.push(
+              `${formatPacket(packet)}: ${PATHS[p]} ${kernel.action} by ${kernel.matched}, reference ${expected.action} by ${expected.matched}`,
+            );
+          });
+        }
+      } finally {
+        for (const judge of judges) judge.close();
+      }
+      totals.policies++;
+      expect(mismatches, `policy (seed ${seed}):\n${policy.text}`).toEqual([]);
+    });
+  }
+
+  it('loads with every classification map at one entry and fills none of them; the bit vectors fill theirs', async () => {
+    const { ir } = load('one.xdpfw', 'interface eth0 {\n  default drop\n  allow tcp dport 22 src 10.0.0.0/8\n}\n');
+    const linear = await loadPolicyProgram(compileInterfaceWith(ir, { classify: 'linear' }));
+    const lbvs = await loadPolicyProgram(compileInterfaceWith(ir, { classify: 'lbvs' }));
+    try {
+      const big = (p: LoadedProgram) => [...p.maps.values()].filter((m) => m.maxEntries > 1).map((m) => m.name).sort();
+      expect(big(linear)).toEqual(['xdpfw_counters']); // the 4 global counters; one rule, one rule counter
+      expect(linear.fill.entries).toBe(0);
+      expect(big(lbvs)).toContain('xdpfw_dport_cls');
+      expect(lbvs.fill.entries).toBeGreaterThan(65536);
+    } finally {
+      linear.close();
+      lbvs.close();
+    }
+  });
+
+  it('decided a good share of the packets by a rule, negated matches and fragments among them', () => {
+    expect(totals.policies).toBe(POLICIES);
+    expect(totals.byRule / totals.verdicts).toBeGreaterThan(0.4);
+    expect(totals.byNegatedRule).toBeGreaterThan(50);
+    expect(totals.fragmentsByRule).toBeGreaterThan(20);
+  });
+});
