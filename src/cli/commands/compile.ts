@@ -25,13 +25,19 @@ export function compileCommand(file: string, options: CompileOptions, io: CliIo)
 
 function describeInterface(iface: CompiledInterface): string {
   const c = iface.constants;
-  const lines = [
-    `interface ${iface.name}  (policy ${iface.hash.slice(0, 12)})`,
-    `  default ${iface.defaultAction}; ${c.nrules} rules in ${c.nwords} bit-vector word(s); ${iface.vectors.length} classes`,
-    `  classification: ${classificationText(c)}`,
-    `  fields: ${fieldNames(c.fields).join(', ')}`,
-    `  addresses: ${ADDRESS_SLOTS.map((s) => `${s} ${prefixCount(iface[s])} (${c.addressLookup[s].mode})`).join(', ')}`,
-  ];
+  const lines = [`interface ${iface.name}  (policy ${iface.hash.slice(0, 12)})`];
+  const rules = `${c.nrules} rule${c.nrules === 1 ? '' : 's'}`;
+  if (c.linear) {
+    // The linear path reads its rules from .rodata: no words, classes or address lookups to show.
+    lines.push(`  default ${iface.defaultAction}; ${rules}`, `  classification: ${classificationText(c)}`);
+  } else {
+    lines.push(
+      `  default ${iface.defaultAction}; ${rules} in ${c.nwords} bit-vector word(s); ${iface.vectors.length} classes`,
+      `  classification: ${classificationText(c)}`,
+      `  fields: ${fieldNames(c.fields).join(', ')}`,
+      `  addresses: ${ADDRESS_SLOTS.map((s) => `${s} ${prefixCount(iface[s])} (${c.addressLookup[s].mode})`).join(', ')}`,
+    );
+  }
   for (const rule of iface.rules) {
     lines.push(`  ${String(rule.index).padStart(4)}  ${rule.action.padEnd(5)}  ${rule.id.padEnd(24)}  ${rule.text}   (${rule.location})`);
   }

@@ -55,7 +55,8 @@ describe('xdpfw compile', () => {
   it('says which path classifies each interface, in text and in JSON', async () => {
     const paths = file('paths.xdpfw', 'interface eth0 {\n  allow tcp dport 22\n}\ninterface eth1 {\n  allow tcp dport { 22, 80 }\n}\n');
     const r = await runCli('compile', paths);
-    expect(r.stdout).toMatch(/interface eth0 [^]*\n {2}classification: linear, 1 rule\n[^]*interface eth1 [^]*\n {2}classification: bit vectors\n/);
+    expect(r.stdout).toMatch(/interface eth0 [^]*\n {2}default allow; 1 rule\n {2}classification: linear, 1 rule\n +0 {2}allow/);
+    expect(r.stdout).toMatch(/interface eth1 [^]*\n {2}default allow; 1 rule in 1 bit-vector word\(s\); \d+ classes\n {2}classification: bit vectors\n {2}fields: /);
     const view = JSON.parse((await runCli('compile', paths, '--json')).stdout) as {
       interfaces: { constants: { classification: string }; linear: unknown[] | null }[];
     };
