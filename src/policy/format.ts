@@ -23,8 +23,7 @@ export function formatDiagnostic(d: Diagnostic, sourceOf: (file: string) => stri
 
 function excerpt(d: Diagnostic, text: string): string[] {
   const { start, end } = d.span;
-  const lines = text.split(/\r?\n/);
-  const line = lines[start.line - 1];
+  const line = lineOf(text, start.line);
   if (line === undefined) return [];
   const gutter = String(start.line).length;
   const pad = ' '.repeat(gutter);
@@ -35,6 +34,22 @@ function excerpt(d: Diagnostic, text: string): string[] {
   // Keep the line's tabs in the indent so the carets line up in a terminal.
   const indent = line.slice(0, start.column - 1).replace(/[^\t]/g, ' ');
   return [`${pad} |`, `${start.line} | ${line}`, `${pad} | ${indent}${'^'.repeat(width)}`];
+}
+
+/** Where each line of the last text starts: a policy can have hundreds of diagnostics, each would split it. */
+let lineIndex: { text: string; starts: number[] } | undefined;
+
+/** Line `n` (1-based) of `text` without its line break (\n or \r\n), or undefined past the end. */
+function lineOf(text: string, n: number): string | undefined {
+  if (lineIndex?.text !== text) {
+    const starts = [0];
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+    lineIndex = { text, starts };
+  }
+  const { starts } = lineIndex;
+  if (n < 1 || n > starts.length) return undefined;
+  const line = text.slice(starts[n - 1], n < starts.length ? starts[n] - 1 : text.length);
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
 /**

@@ -71,8 +71,8 @@ function quickSignature(r: IrRule): { mask: number; protocol: number } {
 }
 
 /**
- * Per rule, the hull [low, high] of its source ports, destination ports, IPv4
- * source and IPv4 destination (the whole range when unconstrained or negated):
+ * Per rule, the hull [low, high] of its IPv4 source, IPv4 destination,
+ * source ports and destination ports (the whole range when unconstrained or negated):
  * `a` can only cover `b` if each hull of `a` contains `b`'s. Comparing numbers
  * in one typed array first keeps the exact test off most of the n² pairs.
  */
@@ -81,7 +81,8 @@ function ruleHulls(rules: readonly IrRule[]): Float64Array {
   const hulls = new Float64Array(rules.length * HULLS * 2);
   rules.forEach((r, i) => {
     const at = i * HULLS * 2;
-    [portHull(r.sport), portHull(r.dport), ipv4Hull(r, r.src), ipv4Hull(r, r.dst)].forEach(([low, high], k) => {
+    // Addresses first: they rule out most pairs, ports are often the whole range.
+    [ipv4Hull(r, r.src), ipv4Hull(r, r.dst), portHull(r.sport), portHull(r.dport)].forEach(([low, high], k) => {
       hulls[at + 2 * k] = low;
       hulls[at + 2 * k + 1] = high;
     });
