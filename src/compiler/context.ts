@@ -152,7 +152,7 @@ export class CheckContext {
     switch (element.kind) {
       case 'address': {
         const parsed = this.address(element);
-        return isAddressError(parsed) ? PrefixList.EMPTY : PrefixList.of([parsed]);
+        return isAddressError(parsed) ? PrefixList.EMPTY : PrefixList.single(parsed);
       }
       case 'set-ref':
         return this.setPrefixes(element.name);

@@ -40,9 +40,16 @@ export class PrefixList {
   }
 
   static of(prefixes: Iterable<Prefix>): PrefixList {
-    const builder = new PrefixBuilder(); // most lists are one literal: the builder starts empty
+    const builder = new PrefixBuilder();
     for (const p of prefixes) builder.addPrefix(p);
     return builder.build();
+  }
+
+  /** One prefix (most address values are one literal): no builder, no sort. */
+  static single(p: Prefix): PrefixList {
+    if (p.family === 4) return new PrefixList({ address: Uint32Array.of(word32(p.bytes)), length: Uint8Array.of(p.length) }, PrefixList.EMPTY.v6);
+    const words = Uint32Array.of(word32(p.bytes, 0), word32(p.bytes, 1), word32(p.bytes, 2), word32(p.bytes, 3));
+    return new PrefixList(PrefixList.EMPTY.v4, { words, length: Uint8Array.of(p.length) });
   }
 
   /** The union of several lists (one list comes back as it is). */
@@ -183,6 +190,7 @@ function sortUnique4(keys: Ipv4Keys): Ipv4Keys {
 
 function sortUnique6(keys: Ipv6Keys): Ipv6Keys {
   const n = keys.length.length;
+  if (n <= 1) return keys; // most address lists are one literal, or hold no IPv6
   const order = ipv6Order(keys);
   const words = new Uint32Array(4 * n);
   const length = new Uint8Array(n);
