@@ -4,6 +4,7 @@
  */
 import { bytesToText } from './address.js';
 import type { LpmEntry, PrefixClasses } from './output.js';
+import { wordBytes, word32 } from './prefix-list.js';
 
 /** 32-bit words per address. */
 export const wordsOf = (family: 4 | 6): 1 | 4 => (family === 4 ? 1 : 4);
@@ -15,12 +16,7 @@ export function prefixCount(p: PrefixClasses): number {
 /** Network-order bytes of entry `i`. */
 export function prefixBytes(p: PrefixClasses, family: 4 | 6, i: number): number[] {
   const width = wordsOf(family);
-  const bytes: number[] = [];
-  for (let w = 0; w < width; w++) {
-    const word = p.words[i * width + w];
-    bytes.push(word >>> 24, (word >>> 16) & 255, (word >>> 8) & 255, word & 255);
-  }
-  return bytes;
+  return wordBytes(p.words, i * width, width);
 }
 
 export function prefixText(p: PrefixClasses, family: 4 | 6, i: number): string {
@@ -42,10 +38,7 @@ export function fromEntries(entries: readonly LpmEntry[], family: 4 | 6): Prefix
   entries.forEach((e, i) => {
     out.prefixLength[i] = e.prefixLength;
     out.classId[i] = e.classId;
-    for (let w = 0; w < width; w++) {
-      const b = e.bytes.slice(4 * w, 4 * w + 4);
-      out.words[i * width + w] = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
-    }
+    for (let w = 0; w < width; w++) out.words[i * width + w] = word32(e.bytes, w);
   });
   return out;
 }

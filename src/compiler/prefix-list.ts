@@ -77,16 +77,11 @@ export class PrefixList {
   /** Prefix i (IPv4 ones first), made on request. */
   at(i: number): Prefix {
     if (i < this.count4) {
-      const a = this.v4.address[i];
-      const bytes = [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255];
+      const bytes = wordBytes(this.v4.address, i, 1);
       return { family: 4, bytes, length: this.v4.length[i], text: `${bytes.join('.')}/${this.v4.length[i]}` };
     }
     const j = i - this.count4;
-    const bytes: number[] = [];
-    for (let w = 0; w < 4; w++) {
-      const word = this.v6.words[4 * j + w];
-      bytes.push(word >>> 24, (word >>> 16) & 255, (word >>> 8) & 255, word & 255);
-    }
+    const bytes = wordBytes(this.v6.words, 4 * j, 4);
     return { family: 6, bytes, length: this.v6.length[j], text: `${ipaddr.fromByteArray(bytes).toString()}/${this.v6.length[j]}` };
   }
 
@@ -165,9 +160,16 @@ export function word32(bytes: readonly number[], w = 0): number {
   return ((bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]) >>> 0;
 }
 
+/** Network-order bytes of `count` words from words[from] (the inverse of word32). */
+export function wordBytes(words: ArrayLike<number>, from: number, count: number): number[] {
+  const bytes: number[] = [];
+  for (let w = from; w < from + count; w++) bytes.push(words[w] >>> 24, (words[w] >>> 16) & 255, (words[w] >>> 8) & 255, words[w] & 255);
+  return bytes;
+}
+
 /** Whether the keys ascend strictly: sorted by (address, length) and free of duplicates. */
-export function isStrictlyAscending({ address, length }: Ipv4Keys, from = 0, to = address.length): boolean {
-  for (let i = from + 1; i < to; i++) {
+function isStrictlyAscending({ address, length }: Ipv4Keys): boolean {
+  for (let i = 1; i < address.length; i++) {
     if (address[i] < address[i - 1] || (address[i] === address[i - 1] && length[i] <= length[i - 1])) return false;
   }
   return true;
@@ -217,7 +219,7 @@ function compare6(a: Ipv6Keys, i: number, words: Uint32Array, length: Uint8Array
  * sort (length, then the address's low and high 16 bits) — linear, no
  * comparisons, no allocation per prefix.
  */
-export function ipv4Order({ address, length }: Ipv4Keys): Uint32Array {
+function ipv4Order({ address, length }: Ipv4Keys): Uint32Array {
   const n = address.length;
   let order: Uint32Array = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
