@@ -667,7 +667,7 @@ addr_vector(__u32 slot4, __u32 slot6, void *trie4, void *l16_4, void *bkt4, void
 }
 
 /* The vectors of a packet's fields; a field switched off has none. */
-struct xdpfw_vectors {
+struct xdpfw_field_vectors {
 	const struct xdpfw_vector *proto, *src, *dst, *sport, *dport, *flags, *icmp;
 };
 
@@ -681,7 +681,7 @@ struct xdpfw_vectors {
  * verifier, not to clang) keeps them and spills its pointers, which cost
  * ~10 ns a packet cold at 4,096 rules (README, "Where the time goes").
  */
-static __always_inline __u32 first_rule(__u32 fields, __u32 nwords, const struct xdpfw_vectors *vs)
+static __always_inline __u32 first_rule(__u32 fields, __u32 nwords, const struct xdpfw_field_vectors *vs)
 {
 	const struct xdpfw_vector *proto = vs->proto, *src = vs->src, *dst = vs->dst;
 	const struct xdpfw_vector *sport = vs->sport, *dport = vs->dport, *flags = vs->flags, *icmp = vs->icmp;
@@ -740,7 +740,7 @@ static __always_inline __u32 first_rule(__u32 fields, __u32 nwords, const struct
 #define FIRST_RULE_CASES4(k) FIRST_RULE_CASE(k) FIRST_RULE_CASE(k + 1) FIRST_RULE_CASE(k + 2) FIRST_RULE_CASE(k + 3)
 #define FIRST_RULE_CASES16(k) FIRST_RULE_CASES4(k) FIRST_RULE_CASES4(k + 4) FIRST_RULE_CASES4(k + 8) FIRST_RULE_CASES4(k + 12)
 
-static __always_inline __u32 first_rule_of(__u32 fields, __u32 nwords, const struct xdpfw_vectors *vs)
+static __always_inline __u32 first_rule_of(__u32 fields, __u32 nwords, const struct xdpfw_field_vectors *vs)
 {
 	switch (fields) {
 	FIRST_RULE_CASES16(0)
@@ -756,7 +756,7 @@ static __always_inline __u32 first_rule_of(__u32 fields, __u32 nwords, const str
 static __always_inline void classify(const struct xdpfw_pkt *p, struct xdpfw_addrs *a,
 				     struct xdpfw_verdict *v)
 {
-	struct xdpfw_vectors vs = {};
+	struct xdpfw_field_vectors vs = {};
 	__u32 fields = cfg_fields;
 	__u32 key = p->family * 256 + p->proto;
 	__u32 rule, *action;
