@@ -3,16 +3,19 @@
  * the default path of 10 rules + 10-entry set against 4,096 rules + 1M set,
  * hot / warm / cold: each object gets the same policies, maps and packets,
  * and the rounds are interleaved across the objects so drift spreads over
- * all of them alike. Rounds where the machine ran slow (on this VM a busy
- * neighbour raises every figure, the 10-rule hot one included, by up to
- * half) are left out of the medians.
+ * all of them alike. Every round loads each object afresh: where the
+ * kernel places a map's pages moves a cold figure by several ns from one
+ * load to the next, so one load per object would compare placements, not
+ * builds. Rounds where the machine ran slow (on this VM a busy neighbour
+ * raises every figure, the 10-rule hot one included, by up to half) are
+ * left out of the medians.
  *
  *   make -C bpf && cp bpf/xdpfw.bpf.o /tmp/a.o    # one build, then another
  *   npm run bench:ab -- [--rounds N] [--kind none] /tmp/a.o /tmp/b.o …
  */
 import { parseArgs } from 'node:util';
 import type { CompiledInterface } from '../src/compiler/output.js';
-import { loadPolicyProgram, type LoadedProgram } from '../src/xdp/index.js';
+import { loadPolicyProgram } from '../src/xdp/index.js';
 import type { PacketKind } from './lib/frames.js';
 import { pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
 import { addressSet, benchPolicy } from './lib/policy-gen.js';
@@ -32,7 +35,6 @@ async function main(): Promise<void> {
   requireRoot();
   pinTo(1);
   const guard = new SysctlGuard();
-  const programs: LoadedProgram[][] = [];
   const sets = { small: addressSet(10, 10), large: addressSet(1_000_000, 100_000) };
   const packets = new Packets(sets);
   try {
@@ -41,19 +43,21 @@ async function main(): Promise<void> {
       { set: 'small', compiled: compileBenchPolicy(benchPolicy(10, sets.small)).compiled },
       { set: 'large', compiled: compileBenchPolicy(benchPolicy(4096, sets.large)).compiled },
     ];
-    for (const objectPath of objects) {
-      programs.push(await Promise.all(subjects.map((s) => loadPolicyProgram(s.compiled, { objectPath }))));
-    }
     const rounds = Number(values.rounds);
     // runs[object][subject][mode]: RUNS figures a round, rounds in order.
     const runs = objects.map(() => subjects.map(() => MODES.map(() => [] as number[])));
     for (let round = 0; round < rounds; round++) {
-      objects.forEach((_, o) =>
-        subjects.forEach((s, i) => {
-          const [t] = timeCases(programs[o][i].progFd, [packets.get(s.set, values.kind as PacketKind)]);
-          MODES.forEach((m, k) => runs[o][i][k].push(...t[m].runs));
-        }),
-      );
+      for (const [o, objectPath] of objects.entries()) {
+        for (const [i, s] of subjects.entries()) {
+          const program = await loadPolicyProgram(s.compiled, { objectPath });
+          try {
+            const [t] = timeCases(program.progFd, [packets.get(s.set, values.kind as PacketKind)]);
+            MODES.forEach((m, k) => runs[o][i][k].push(...t[m].runs));
+          } finally {
+            program.close();
+          }
+        }
+      }
     }
     const ofRound = (xs: number[], r: number) => xs.slice(r * RUNS, (r + 1) * RUNS);
     const hotOf = (r: number) => Math.max(...objects.map((_, o) => Math.min(...ofRound(runs[o][0][0], r))));
@@ -67,7 +71,6 @@ async function main(): Promise<void> {
       console.log(`${objectPath}: ${cells.join('  ')}`);
     });
   } finally {
-    for (const p of programs.flat()) p.close();
     packets.close();
     guard.restore();
   }
