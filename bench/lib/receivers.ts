@@ -9,7 +9,7 @@
 import type { LoadedProgram } from '../../src/xdp/index.js';
 import { loadPolicyProgram, readCounters } from '../../src/xdp/index.js';
 import { closeFd } from '../../src/xdp/libbpf.js';
-import { attachXdp } from '../../src/xdp/link.js';
+import { attachXdp, type Attachment } from '../../src/xdp/link.js';
 import type { LoadedObject } from '../../src/xdp/object.js';
 import { withNetns } from './native.js';
 import { IF_RX, NS_RX } from './netns.js';
@@ -45,9 +45,25 @@ export interface Receiver {
 const IPSET_NAME = 'xdpfw-bench-list';
 const NFT_TABLE = 'xdpfw_bench';
 
-function xdpReceiver(kind: ReceiverKind, progFd: number, release: () => void, counted: () => number | null): Receiver {
+/** A loaded XDP program of the bench, with the count of packets it dropped at the end (null: not counted). */
+export interface XdpProgram {
+  progFd: number;
+  counted(): number | null;
+  close(): void;
+}
+
+/** Attaches `progFd` to the receiving veth in native mode; closing the link's fd detaches it. */
+export function attachToReceiver(kind: ReceiverKind, progFd: number): Attachment {
   const link = withNetns(NS_RX, () => attachXdp(progFd, IF_RX, 'native'));
-  if (link.mode !== 'native') throw new Error(`${kind}: attached in ${link.mode} mode, not native`);
+  if (link.mode !== 'native') {
+    closeFd(link.linkFd);
+    throw new Error(`${kind}: attached in ${link.mode} mode, not native`);
+  }
+  return link;
+}
+
+function xdpReceiver(kind: ReceiverKind, progFd: number, release: () => void, counted: () => number | null): Receiver {
+  const link = attachToReceiver(kind, progFd);
   return {
     kind,
     counted,
@@ -58,30 +74,46 @@ function xdpReceiver(kind: ReceiverKind, progFd: number, release: () => void, co
   };
 }
 
+/** The bare XDP_DROP program (bpf/bench/drop.bpf.c). */
+export function dropProgram(): XdpProgram {
+  const obj: LoadedObject = loadBenchObject('drop');
+  return { progFd: obj.progFd, counted: () => null, close: () => obj.close() };
+}
+
 export function xdpBaseline(kind: 'bare XDP_DROP' | 'XDP one hash lookup', hashEntries: number[] = []): Receiver {
-  const obj: LoadedObject = kind === 'bare XDP_DROP' ? loadBenchObject('drop') : loadHashBaseline(hashEntries);
+  const obj = kind === 'bare XDP_DROP' ? dropProgram() : loadHashBaseline(hashEntries);
   return xdpReceiver(kind, obj.progFd, () => obj.close(), () => null);
 }
 
-async function xdpfwReceiver(kind: 'xdpfw' | 'xdpfw set', files: Map<string, string>, nrules: number): Promise<Receiver> {
+/** xdpfw's program for a bench policy; `counted` also checks that no rule matched. */
+async function xdpfwProgram(kind: 'xdpfw' | 'xdpfw set', files: Map<string, string>, nrules: number): Promise<XdpProgram> {
   const { compiled } = compileBenchPolicy({ path: 'bench.xdpfw', files, rules: nrules });
   const program: LoadedProgram = await loadPolicyProgram(compiled);
+  return {
+    progFd: program.progFd,
+    close: () => program.close(),
+    counted: () => {
+      const c = readCounters(program, { nrules: compiled.rules.length });
+      const byRules = c.rules.reduce((s, r) => s + r.packets, 0n);
+      if (byRules !== 0n) throw new Error(`${kind}: ${byRules} packets matched a rule meant not to match`);
+      return Number(c.global.default.packets);
+    },
+  };
+}
+
+async function xdpfwReceiver(kind: 'xdpfw' | 'xdpfw set', files: Map<string, string>, nrules: number): Promise<Receiver> {
+  const program = await xdpfwProgram(kind, files, nrules);
   try {
-    return xdpReceiver(
-      kind,
-      program.progFd,
-      () => program.close(),
-      () => {
-        const c = readCounters(program, { nrules: compiled.rules.length });
-        const byRules = c.rules.reduce((s, r) => s + r.packets, 0n);
-        if (byRules !== 0n) throw new Error(`${kind}: ${byRules} packets matched a rule meant not to match`);
-        return Number(c.global.default.packets);
-      },
-    );
+    return xdpReceiver(kind, program.progFd, () => program.close(), () => program.counted());
   } catch (err) {
     program.close();
     throw err;
   }
+}
+
+/** xdpfw's program for `rules`, none of which matches the traffic; default drop. */
+export function xdpfwRulesProgram(rules: BenchRule[]): Promise<XdpProgram> {
+  return xdpfwProgram('xdpfw', rulesPolicy(rules).files, rules.length);
 }
 
 /** xdpfw with `rules`, none of which matches the traffic; default drop. */
