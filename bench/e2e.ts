@@ -29,9 +29,9 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { frame4 } from './lib/frames.js';
 import { closeFd } from '../src/xdp/libbpf.js';
 import { replaceLinkProgram } from '../src/xdp/link.js';
+import { frame4 } from './lib/frames.js';
 import { LiveGenerator } from './lib/livegen.js';
 import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff } from './lib/machine.js';
 import { BenchWire, benchCleanup, IP_RX, IP_TX, MAC_RX, MAC_TX, NS_TX, removeBenchNamespaces, runtimeNs, type NapiMode } from './lib/netns.js';
@@ -75,6 +75,12 @@ async function settle(wire: BenchWire): Promise<number> {
     if (now === last) return now;
     last = now;
   }
+}
+
+/** The sender of `wire`: 64-byte UDP frames from IP_TX to IP_RX that no bench rule matches. */
+function senderOn(wire: BenchWire): LiveGenerator {
+  const frame = frame4(ip4(IP_TX), ip4(IP_RX), NO_RULE_DPORT, { srcMac: MAC_TX, dstMac: MAC_RX });
+  return new LiveGenerator(frame, NS_TX, wire.txIfindex);
 }
 
 /** A frame count that takes the receiver about `seconds` in one-CPU mode, from a short warm-up send. */
@@ -134,8 +140,7 @@ async function onFreshWire(n: number | null, setup: () => Receiver | Promise<Rec
   let gen: LiveGenerator | null = null;
   let receiver: Receiver | null = null;
   try {
-    const frame = frame4(ip4(IP_TX), ip4(IP_RX), NO_RULE_DPORT, { srcMac: MAC_TX, dstMac: MAC_RX });
-    gen = new LiveGenerator(frame, NS_TX, wire.txIfindex);
+    gen = senderOn(wire);
     receiver = await setup();
     process.stderr.write(`  ${receiver.kind}${n === null ? '' : `, N=${n}`}\n`);
     return await measure(wire, gen, receiver, n, o);
@@ -160,8 +165,7 @@ async function pairedOneRule(o: Options, pairs: number): Promise<Paired> {
   const programs: receivers.XdpProgram[] = [];
   let linkFd = -1;
   try {
-    const frame = frame4(ip4(IP_TX), ip4(IP_RX), NO_RULE_DPORT, { srcMac: MAC_TX, dstMac: MAC_RX });
-    gen = new LiveGenerator(frame, NS_TX, wire.txIfindex);
+    gen = senderOn(wire);
     const drop = receivers.dropProgram();
     programs.push(drop);
     const xdpfw = await receivers.xdpfwRulesProgram(classBenchRules(1, 5));
