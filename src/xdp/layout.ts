@@ -10,6 +10,7 @@
 
 import os from 'node:os';
 
+import { LINEAR_MAX } from '../compiler/linear.js';
 import type { AddressSlot, AddressTable, CompiledConstants, LinearRule, PrefixClasses } from '../compiler/output.js';
 
 if (os.endianness() !== 'LE') throw new Error('xdpfw map codecs assume a little-endian host');
@@ -37,8 +38,8 @@ export const RANK_ROWS = BUCKET_ROWS / CLASS_ROW;
 export const BUCKET4_ROW = 4;
 export const BUCKET6_ROW = 2;
 
-/** The linear path: XDPFW_LINEAR_MAX, and the XDPFW_LIN_* bits of cfg_lin_checks besides 1 << FIELD.*. */
-export const LINEAR_MAX = 8;
+/** The linear path: XDPFW_LINEAR_MAX (the compiler's limit), and the XDPFW_LIN_* bits of cfg_lin_checks besides 1 << FIELD.*. */
+export { LINEAR_MAX };
 export const LIN = { ipv4: 1 << 8, ipv6: 1 << 9, srcNot: 1 << 10, dstNot: 1 << 11 } as const;
 
 /** enum xdpfw_counter_index, by the names `readCounters` reports. */
