@@ -1,30 +1,27 @@
 /**
  * bench:ab — compares builds of the data plane on the issue's target case,
  * the default path of 10 rules + 10-entry set against 4,096 rules + 1M set,
- * hot / warm / cold: each object gets the same policies, maps and packets,
- * and the rounds are interleaved across the objects so drift spreads over
- * all of them alike. Every round loads each object afresh: where the
- * kernel places a map's pages moves a cold figure by several ns from one
+ * with the two halves of that step in between (10 rules + 1M set: what the
+ * set costs; 4,096 rules + 10-entry set: what the rules cost), hot / warm /
+ * cold. Each object gets the same policies, maps and packets, in paired,
+ * interleaved rounds (lib/paired.ts) that load each object afresh: where
+ * the kernel places a map's pages moves a cold figure by several ns from one
  * load to the next, so one load per object would compare placements, not
- * builds. Rounds where the machine ran slow (on this VM a busy neighbour
- * raises every figure, the 10-rule hot one included, by up to half) are
- * left out of the medians.
+ * builds. Rounds where the machine ran slow (a busy neighbour raises every
+ * figure, the 10-rule hot one included, by up to half) are left out.
  *
  *   make -C bpf && cp bpf/xdpfw.bpf.o /tmp/a.o    # one build, then another
  *   npm run bench:ab -- [--rounds N] [--kind none] /tmp/a.o /tmp/b.o …
+ *   npm run bench:ab -- $(npx tsx bench/probes.ts as-built no-bitmap)   # probe builds
  */
 import { parseArgs } from 'node:util';
-import type { CompiledInterface } from '../src/compiler/output.js';
-import { loadPolicyProgram } from '../src/xdp/index.js';
 import type { PacketKind } from './lib/frames.js';
 import { pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
+import { keptMedian, keptRatios, pairedRounds, type Subject } from './lib/paired.js';
 import { addressSet, benchPolicy } from './lib/policy-gen.js';
 import { compileBenchPolicy } from './lib/programs.js';
 import { fixed, sample } from './lib/stats.js';
-import { MODES, Packets, RUNS, timeCases, type SetName } from './lib/timing.js';
-
-/** A round is kept when its slowest 10-rule hot figure is within this factor of the fastest round's. */
-const QUIET = 1.1;
+import { MODES, Packets } from './lib/timing.js';
 
 async function main(): Promise<void> {
   const { values, positionals: objects } = parseArgs({
@@ -39,35 +36,24 @@ async function main(): Promise<void> {
   const packets = new Packets(sets);
   try {
     statsOff(guard);
-    const subjects: { set: SetName; compiled: CompiledInterface }[] = [
-      { set: 'small', compiled: compileBenchPolicy(benchPolicy(10, sets.small)).compiled },
-      { set: 'large', compiled: compileBenchPolicy(benchPolicy(4096, sets.large)).compiled },
-    ];
-    const rounds = Number(values.rounds);
-    // runs[object][subject][mode]: RUNS figures a round, rounds in order.
-    const runs = objects.map(() => subjects.map(() => MODES.map(() => [] as number[])));
-    for (let round = 0; round < rounds; round++) {
-      for (const [o, objectPath] of objects.entries()) {
-        for (const [i, s] of subjects.entries()) {
-          const program = await loadPolicyProgram(s.compiled, { objectPath });
-          try {
-            const [t] = timeCases(program.progFd, [packets.get(s.set, values.kind as PacketKind)]);
-            MODES.forEach((m, k) => runs[o][i][k].push(...t[m].runs));
-          } finally {
-            program.close();
-          }
-        }
-      }
-    }
-    const ofRound = (xs: number[], r: number) => xs.slice(r * RUNS, (r + 1) * RUNS);
-    const hotOf = (r: number) => Math.max(...objects.map((_, o) => Math.min(...ofRound(runs[o][0][0], r))));
-    const all = Array.from({ length: rounds }, (_, r) => r);
-    const floor = Math.min(...all.map(hotOf));
-    const kept = all.filter((r) => hotOf(r) <= floor * QUIET);
-    console.log(`rounds kept: ${kept.length} of ${rounds} (10-rule hot floor ${fixed(floor, 0)} ns); ns 10 rules/4,096 rules`);
+    const subject = (rules: number, set: 'small' | 'large'): Subject => ({
+      label: `${rules}+${set === 'small' ? '10' : '1M'}`,
+      set,
+      compiled: compileBenchPolicy(benchPolicy(rules, sets[set])).compiled,
+    });
+    const subjects = [subject(10, 'small'), subject(10, 'large'), subject(4096, 'small'), subject(4096, 'large')];
+    const target = subjects.length - 1;
+    const res = await pairedRounds(objects, subjects, packets, values.kind as PacketKind, Number(values.rounds));
+    console.log(
+      `rounds kept: ${res.kept.length} of ${res.rounds} (10-rule hot floor ${fixed(res.floor, 0)} ns); ` +
+        `ns for ${subjects.map((s) => s.label).join(' / ')} rules+set; ratio 4,096+1M / 10+10 (median of rounds, range)`,
+    );
     objects.forEach((objectPath, o) => {
-      const median = runs[o].map((byMode) => byMode.map((xs) => sample(kept.flatMap((r) => ofRound(xs, r))).median));
-      const cells = MODES.map((m, k) => `${m} ${fixed(median[0][k], 0)}/${fixed(median[1][k], 0)} = ${fixed(median[1][k] / median[0][k], 2)}×`);
+      const cells = MODES.map((m) => {
+        const ns = subjects.map((_, i) => fixed(keptMedian(res, o, i, m), 0)).join('/');
+        const r = sample(keptRatios(res, o, target, 0, m));
+        return `${m} ${ns} = ${fixed(r.median, 2)}× (${fixed(r.min, 2)}–${fixed(r.max, 2)})`;
+      });
       console.log(`${objectPath}: ${cells.join('  ')}`);
     });
   } finally {

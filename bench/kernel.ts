@@ -24,8 +24,9 @@ import { candidateStructures, differentialProfile, lookupModes } from './lib/ker
 import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
 import { addressSet, benchPolicy, classBenchRules, LAST_RULE, rulesPolicy, type AddressSet, type BenchPolicy } from './lib/policy-gen.js';
 import { compileBenchPolicy, loadBenchObject, loadHashBaseline } from './lib/programs.js';
+import { keptRatios, pairedRounds, type Subject as PairedSubject } from './lib/paired.js';
 import { profileProgram } from './lib/profile.js';
-import { fixed, grouped, percent, ratio, table } from './lib/stats.js';
+import { fixed, grouped, percent, ratio, sample, table } from './lib/stats.js';
 import {
   MODES,
   Packets,
@@ -182,6 +183,31 @@ function targetLine(rows: Row[]): string {
   return `target (issue 3) — default path, 4,096 rules + 1M set ≤ 1.5 × 10 rules + 10-entry set: ${parts.join(', ')}`;
 }
 
+/** Paired rounds of the target's two policies in the bench:ab fashion (lib/paired.ts). */
+const TARGET_ROUNDS = 10;
+
+/**
+ * The target again from paired rounds: in the table above the two figures
+ * are minutes apart, and the cold 1M-set figure moves with the host's use
+ * of the shared L3 in between; here each round times the two policies
+ * seconds apart, and the line gives every kept round's ratio.
+ */
+async function pairedTargetLine(packets: Packets, sets: Record<SetName, AddressSet>, rounds: number): Promise<string> {
+  const subject = (rules: number, set: SetName): PairedSubject => ({
+    label: `${rules} rules, ${SET_LABEL[set]} set`,
+    set,
+    compiled: compileBenchPolicy(benchPolicy(rules, sets[set])).compiled,
+  });
+  const res = await pairedRounds([undefined], [subject(10, 'small'), subject(4096, 'large')], packets, 'none', rounds);
+  const parts = MODES.map((m) => {
+    const xs = keptRatios(res, 0, 1, 0, m);
+    const r = sample(xs);
+    const met = xs.filter((x) => x <= 1.5).length;
+    return `${m} ${ratio(r.median)} (${ratio(r.min)}–${ratio(r.max)}, ≤ 1.5× in ${met} of ${xs.length})`;
+  });
+  return `target, paired rounds (${res.kept.length} of ${res.rounds} kept): median of the rounds' ratios (range, rounds meeting it): ${parts.join('; ')}`;
+}
+
 /** The small policies' default path, hot, on either classification path, against the bare XDP_DROP floor. */
 function linearLine(rows: Row[]): string {
   const hot = (program: string, n?: number) =>
@@ -228,6 +254,7 @@ async function main(): Promise<void> {
     const packets = new Packets(sets);
     const rows: Row[] = [];
     const sections: string[] = [];
+    let paired = '';
     try {
       if (values['candidates-only']) {
         console.log(await lookupModes(packets, sets.small, [10, 100, 1000]));
@@ -252,6 +279,8 @@ async function main(): Promise<void> {
           rows.push(...(await xdpfwRows(packets, subject, last ? profile : undefined)));
         }
       }
+      process.stderr.write('target, paired rounds…\n');
+      paired = await pairedTargetLine(packets, sets, values.quick ? 4 : TARGET_ROUNDS);
       if (!values['no-profile']) {
         process.stderr.write('address lookup modes…\n');
         sections.push(await lookupModes(packets, sets.small, values.quick ? [10, 1000] : [10, 100, 1000]));
@@ -265,6 +294,7 @@ async function main(): Promise<void> {
     console.log(report(rows));
     console.log();
     console.log(targetLine(rows));
+    console.log(paired);
     console.log(linearLine(rows));
     if (sections.length > 0) {
       console.log();

@@ -1,0 +1,75 @@
+/**
+ * Paired, interleaved rounds: each round loads every (object, policy) pair
+ * afresh and times it on the same packets, one after the other, so the two
+ * sides of a ratio are measured seconds apart rather than minutes. On this
+ * VM the cold figures with a large set move by a quarter or more as the
+ * host's other guests use the shared L3; a ratio of two figures taken
+ * minutes apart then says more about that drift than about the program.
+ */
+import type { CompiledInterface } from '../../src/compiler/output.js';
+import { loadPolicyProgram } from '../../src/xdp/index.js';
+import type { PacketKind } from './frames.js';
+import { sample } from './stats.js';
+import { MODES, type Mode, type Packets, RUNS, timeCases, type SetName } from './timing.js';
+
+export interface Subject {
+  label: string;
+  set: SetName;
+  compiled: CompiledInterface;
+}
+
+/** A round is kept when its slowest first-subject hot figure is within this factor of the quietest round's. */
+const QUIET = 1.1;
+
+export interface PairedResult {
+  /** Indexes of the rounds kept (see QUIET). */
+  kept: number[];
+  rounds: number;
+  /** The quietest round's first-subject hot figure, ns. */
+  floor: number;
+  /** perRound[object][subject][mode][round]: the median of that round's RUNS runs, ns. */
+  perRound: number[][][][];
+}
+
+/** Times every object under every subject for `rounds` interleaved rounds. */
+export async function pairedRounds(
+  objects: (string | undefined)[],
+  subjects: Subject[],
+  packets: Packets,
+  kind: PacketKind,
+  rounds: number,
+): Promise<PairedResult> {
+  const perRound = objects.map(() => subjects.map(() => MODES.map(() => [] as number[])));
+  for (let round = 0; round < rounds; round++) {
+    for (const [o, objectPath] of objects.entries()) {
+      for (const [i, s] of subjects.entries()) {
+        const program = await loadPolicyProgram(s.compiled, objectPath ? { objectPath } : {});
+        try {
+          const [t] = timeCases(program.progFd, [packets.get(s.set, kind)]);
+          MODES.forEach((m, k) => perRound[o][i][k].push(t[m].median));
+        } finally {
+          program.close();
+        }
+      }
+    }
+  }
+  const hotOf = (r: number) => Math.max(...objects.map((_, o) => perRound[o][0][0][r]));
+  const all = Array.from({ length: rounds }, (_, r) => r);
+  const floor = Math.min(...all.map(hotOf));
+  return { kept: all.filter((r) => hotOf(r) <= floor * QUIET), rounds, floor, perRound };
+}
+
+/** The median over the kept rounds of one object's figure for a subject and mode. */
+export function keptMedian(res: PairedResult, object: number, subject: number, mode: Mode): number {
+  const xs = res.perRound[object][subject][MODES.indexOf(mode)];
+  return sample(res.kept.map((r) => xs[r])).median;
+}
+
+/** Each kept round's ratio of subject `num` to subject `den` for one object and mode. */
+export function keptRatios(res: PairedResult, object: number, num: number, den: number, mode: Mode): number[] {
+  const k = MODES.indexOf(mode);
+  const xs = res.perRound[object];
+  return res.kept.map((r) => xs[num][k][r] / xs[den][k][r]);
+}
+
+export { RUNS };

@@ -1,0 +1,104 @@
+/**
+ * Probe builds of the data plane, for bench:ab: each is bpf/xdpfw.bpf.c
+ * with a few lines put into the IPv4 address-table lookup (table_class4)
+ * after the /16 table has answered XDPFW_DEEPER, to time one part of the
+ * rest of that lookup. Their verdicts are wrong; only time counts. Prints
+ * the objects' paths, so that
+ *
+ *   sudo npm run bench:ab -- --rounds 12 $(npx tsx bench/probes.ts as-built no-bitmap bitmap-line)
+ *
+ * times them against each other (README, "Where the time goes").
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BPF_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bpf');
+/** The statement of table_class4 the probes go before: `cls` is the /16's class, `addr` the address. */
+const ANCHOR = '\tat = bucket_rank(bkt, rank, addr >> 8);\n';
+
+/** Reads the address's bitmap word from row `row` (64-byte rows), then `body`. */
+const bitmapRead = (row: string, body: string) => `\t{
+\t\t__u32 bucket = addr >> 8, row = ${row};
+\t\tconst struct xdpfw_bucket_row *r = bpf_map_lookup_elem(bkt, &row);
+\t\t__u64 bits;
+
+\t\tif (!r)
+\t\t\treturn cls;
+\t\tbits = r->bits[(bucket / 64) % XDPFW_BUCKET_ROW_WORDS];
+\t\t${body}
+\t}
+`;
+const CONSUME = 'asm volatile("" :: "r"(bits));\n\t\treturn cls;';
+/** Bitmap rows of 64 bytes kept within the first `bytes` of the bitmap. */
+const confined = (bytes: number) => bitmapRead(`(bucket / 512) & ${bytes / 64 - 1}`, CONSUME);
+
+export const PROBES: Record<string, { about: string; code: string }> = {
+  'as-built': { about: 'the program as built', code: '' },
+  'no-bitmap': { about: 'the /16 class, nothing more read', code: '\treturn cls;\n' },
+  'bitmap-line': { about: 'the bitmap word read, then the /16 class', code: bitmapRead('bucket / 512', CONSUME) },
+  'bitmap-16k': { about: 'bitmap-line, rows confined to 16 KiB', code: confined(16 << 10) },
+  'bitmap-256k': { about: 'bitmap-line, rows confined to 256 KiB', code: confined(256 << 10) },
+  'bitmap-512k': { about: 'bitmap-line, rows confined to 512 KiB', code: confined(512 << 10) },
+  'bitmap-1m': { about: 'bitmap-line, rows confined to 1 MiB', code: confined(1 << 20) },
+  'bitmap-pages': {
+    about: 'bitmap-line, one line on each of 512 pages (TLB reach without the cache footprint)',
+    code: bitmapRead('((bucket / 512) & 511) * 64', CONSUME),
+  },
+  mispredict: {
+    about: 'bitmap-line, then a branch on the bucket bit (taken for marked buckets) that reads nothing',
+    code: bitmapRead(
+      'bucket / 512',
+      'if ((bits >> (bucket % 64)) & 1) {\n\t\t\t__u32 t = cls;\n\n\t\t\tasm volatile("%0 += 0" : "+r"(t));\n\t\t\treturn t;\n\t\t}\n\t\treturn cls;',
+    ),
+  },
+  'rank-only': {
+    about: 'the marked bucket\'s rank computed (bitmap and rank read), no record',
+    code: '\t{\n\t\t__u32 r = bucket_rank(bkt, rank, addr >> 8);\n\n\t\tasm volatile("" :: "r"(r));\n\t\treturn cls;\n\t}\n',
+  },
+  'rare-chain': {
+    about: 'the full lookup for 1 in 8 of the marked buckets\' addresses (~0.55% of the rotation), the /16 class for the rest',
+    code: bitmapRead('bucket / 512', 'if (!((bits >> (bucket % 64)) & 1 & (((addr >> 5) & 7) == 0)))\n\t\t\treturn cls;'),
+  },
+};
+
+/** Source of one probe build. */
+export function probeSource(source: string, name: string): string {
+  const probe = PROBES[name];
+  if (!probe) throw new Error(`unknown probe "${name}"; probes: ${Object.keys(PROBES).join(', ')}`);
+  if (source.split(ANCHOR).length !== 2) throw new Error('bench/probes.ts: the anchor statement is not once in xdpfw.bpf.c');
+  return source.replace(ANCHOR, probe.code + ANCHOR);
+}
+
+function build(names: string[]): string[] {
+  const dir = path.join(os.tmpdir(), 'xdpfw-probes');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(path.join(BPF_DIR, 'xdpfw.h'), path.join(dir, 'xdpfw.h'));
+  const source = fs.readFileSync(path.join(BPF_DIR, 'xdpfw.bpf.c'), 'utf8');
+  const multiarch = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim();
+  return names.map((name) => {
+    const c = path.join(dir, `${name}.bpf.c`);
+    const o = path.join(dir, `${name}.o`);
+    fs.writeFileSync(c, probeSource(source, name));
+    execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-mcpu=v3', '-Wall', '-Werror', `-I/usr/include/${multiarch}`, '-c', c, '-o', o], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    return o;
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const names = process.argv.slice(2);
+  if (names.length === 0) {
+    for (const [name, p] of Object.entries(PROBES)) process.stderr.write(`${name.padEnd(14)} ${p.about}\n`);
+    process.exit(2);
+  }
+  try {
+    console.log(build(names).join(' '));
+  } catch (err) {
+    process.stderr.write(`probes: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}
