@@ -16,8 +16,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BPF_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bpf');
-/** The statement of table_class4 the probes go before: `cls` is the /16's class, `addr` the address. */
-const ANCHOR = '\tat = bucket_rank(bkt, rank, addr >> 8);\n';
+/**
+ * Statements of table_class4 a probe goes before: the bitmap read (`cls` is
+ * the /16's class, `addr` the address) or, for probes marked `record`, the
+ * record read (`at` is the marked bucket's rank).
+ */
+const ANCHORS = { bitmap: '\tat = bucket_rank(bkt, rank, addr >> 8);\n', record: '\ti = at / XDPFW_BUCKET4_ROW;\n' };
 
 /** Reads the address's bitmap word from row `row` (64-byte rows), then `body`. */
 const bitmapRead = (row: string, body: string) => `\t{
@@ -35,7 +39,7 @@ const CONSUME = 'asm volatile("" :: "r"(bits));\n\t\treturn cls;';
 /** Bitmap rows of 64 bytes kept within the first `bytes` of the bitmap. */
 const confined = (bytes: number) => bitmapRead(`(bucket / 512) & ${bytes / 64 - 1}`, CONSUME);
 
-export const PROBES: Record<string, { about: string; code: string }> = {
+export const PROBES: Record<string, { about: string; code: string; before?: keyof typeof ANCHORS }> = {
   'as-built': { about: 'the program as built', code: '' },
   'no-bitmap': { about: 'the /16 class, nothing more read', code: '\treturn cls;\n' },
   'bitmap-line': { about: 'the bitmap word read, then the /16 class', code: bitmapRead('bucket / 512', CONSUME) },
@@ -58,6 +62,15 @@ export const PROBES: Record<string, { about: string; code: string }> = {
     about: 'the marked bucket\'s rank computed (bitmap and rank read), no record',
     code: '\t{\n\t\t__u32 r = bucket_rank(bkt, rank, addr >> 8);\n\n\t\tasm volatile("" :: "r"(r));\n\t\treturn cls;\n\t}\n',
   },
+  'records-128k': {
+    about: 'as built, with record rows confined to the first 128 KiB of the record array',
+    code: '\tat %= 8192;\n',
+    before: 'record',
+  },
+  'table-4m': {
+    about: 'one 64-byte line per /16 read from the record array (a 4 MiB table), then the /16 class',
+    code: '\t{\n\t\t__u32 top = addr >> 16;\n\t\tconst __u64 *f = bpf_map_lookup_elem(rec, &top);\n\n\t\tif (f)\n\t\t\tasm volatile("" :: "r"(f[0]));\n\t\treturn cls;\n\t}\n',
+  },
   'rare-chain': {
     about: 'the full lookup for 1 in 8 of the marked buckets\' addresses (~0.55% of the rotation), the /16 class for the rest',
     code: bitmapRead('bucket / 512', 'if (!((bits >> (bucket % 64)) & 1 & (((addr >> 5) & 7) == 0)))\n\t\t\treturn cls;'),
@@ -68,8 +81,9 @@ export const PROBES: Record<string, { about: string; code: string }> = {
 export function probeSource(source: string, name: string): string {
   const probe = PROBES[name];
   if (!probe) throw new Error(`unknown probe "${name}"; probes: ${Object.keys(PROBES).join(', ')}`);
-  if (source.split(ANCHOR).length !== 2) throw new Error('bench/probes.ts: the anchor statement is not once in xdpfw.bpf.c');
-  return source.replace(ANCHOR, probe.code + ANCHOR);
+  const anchor = ANCHORS[probe.before ?? 'bitmap'];
+  if (source.split(anchor).length !== 2) throw new Error(`bench/probes.ts: "${anchor.trim()}" is not once in xdpfw.bpf.c`);
+  return source.replace(anchor, probe.code + anchor);
 }
 
 function build(names: string[]): string[] {
