@@ -21,7 +21,7 @@ const BPF_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'b
  * the /16's class, `addr` the address) or, for probes marked `record`, the
  * record read (`at` is the marked bucket's rank).
  */
-const ANCHORS = { bitmap: '\tat = bucket_rank(bkt, rank, addr >> 8);\n', record: '\ti = at / XDPFW_BUCKET4_ROW;\n' };
+export const ANCHORS = { bitmap: '\tat = bucket_rank(bkt, rank, addr >> 8);\n', record: '\ti = at / XDPFW_BUCKET4_ROW;\n' };
 
 /** Reads the address's bitmap word from row `row` (64-byte rows), then `body`. */
 const bitmapRead = (row: string, body: string) => `\t{
@@ -86,8 +86,8 @@ export function probeSource(source: string, name: string): string {
   return source.replace(anchor, probe.code + anchor);
 }
 
-function build(names: string[]): string[] {
-  const dir = path.join(os.tmpdir(), 'xdpfw-probes');
+/** Builds the named probes into `dir` (default: $TMPDIR/xdpfw-probes); returns the objects' paths. */
+export function buildProbes(names: string[], dir = path.join(os.tmpdir(), 'xdpfw-probes')): string[] {
   fs.mkdirSync(dir, { recursive: true });
   fs.copyFileSync(path.join(BPF_DIR, 'xdpfw.h'), path.join(dir, 'xdpfw.h'));
   const source = fs.readFileSync(path.join(BPF_DIR, 'xdpfw.bpf.c'), 'utf8');
@@ -110,7 +110,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.exit(2);
   }
   try {
-    console.log(build(names).join(' '));
+    console.log(buildProbes(names).join(' '));
   } catch (err) {
     process.stderr.write(`probes: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
