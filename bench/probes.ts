@@ -9,11 +9,11 @@
  *
  * times them against each other (README, "Where the time goes").
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clangBpf } from '../scripts/clang-bpf.js';
 
 const BPF_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bpf');
 /**
@@ -91,14 +91,11 @@ export function buildProbes(names: string[], dir = path.join(os.tmpdir(), 'xdpfw
   fs.mkdirSync(dir, { recursive: true });
   fs.copyFileSync(path.join(BPF_DIR, 'xdpfw.h'), path.join(dir, 'xdpfw.h'));
   const source = fs.readFileSync(path.join(BPF_DIR, 'xdpfw.bpf.c'), 'utf8');
-  const multiarch = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim();
   return names.map((name) => {
     const c = path.join(dir, `${name}.bpf.c`);
     const o = path.join(dir, `${name}.o`);
     fs.writeFileSync(c, probeSource(source, name));
-    execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-mcpu=v3', '-Wall', '-Werror', `-I/usr/include/${multiarch}`, '-c', c, '-o', o], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    clangBpf(c, o, ['-mcpu=v3', '-Wall', '-Werror']);
     return o;
   });
 }

@@ -7,6 +7,7 @@
 import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clangBpf } from '../../../../scripts/clang-bpf.js';
 import { scratchDir } from '../../../support/scratch.js';
 
 export const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -23,18 +24,7 @@ export function fixtureObject(name: string): string {
   const cached = built.get(name);
   if (cached) return cached;
   const out = path.join(buildDir, `${name}.bpf.o`);
-  execFileSync('clang', [
-    '-O2',
-    '-g',
-    '-target',
-    'bpf',
-    '-I',
-    path.join(REPO, 'bpf'),
-    '-c',
-    path.join(FIXTURES, `${name}.bpf.c`),
-    '-o',
-    out,
-  ]);
+  clangBpf(path.join(FIXTURES, `${name}.bpf.c`), out, ['-I', path.join(REPO, 'bpf')]);
   built.set(name, out);
   return out;
 }
