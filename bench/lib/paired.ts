@@ -10,7 +10,7 @@ import type { CompiledInterface } from '../../src/compiler/output.js';
 import { loadPolicyProgram } from '../../src/xdp/index.js';
 import type { PacketKind } from './frames.js';
 import { sample } from './stats.js';
-import { MODES, type Mode, type Packets, RUNS, timeCases, type SetName } from './timing.js';
+import { MODES, type Mode, type Packets, timeCases, type SetName } from './timing.js';
 
 export interface Subject {
   label: string;
@@ -27,7 +27,7 @@ export interface PairedResult {
   rounds: number;
   /** The quietest round's first-subject hot figure, ns. */
   floor: number;
-  /** perRound[object][subject][mode][round]: the median of that round's RUNS runs, ns. */
+  /** perRound[object][subject][mode][round]: the median of that round's runs (lib/timing.ts), ns. */
   perRound: number[][][][];
 }
 
@@ -71,5 +71,3 @@ export function keptRatios(res: PairedResult, object: number, num: number, den: 
   const xs = res.perRound[object];
   return res.kept.map((r) => xs[num][k][r] / xs[den][k][r]);
 }
-
-export { RUNS };
