@@ -17,9 +17,8 @@
 import { parseArgs } from 'node:util';
 import type { PacketKind } from './lib/frames.js';
 import { pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
-import { keptMedian, keptRatios, pairedRounds, type Subject } from './lib/paired.js';
-import { addressSet, benchPolicy } from './lib/policy-gen.js';
-import { compileBenchPolicy } from './lib/programs.js';
+import { benchSubject, keptMedian, keptRatios, pairedRounds } from './lib/paired.js';
+import { addressSet } from './lib/policy-gen.js';
 import { fixed, sample } from './lib/stats.js';
 import { MODES, Packets } from './lib/timing.js';
 
@@ -36,17 +35,13 @@ async function main(): Promise<void> {
   const packets = new Packets(sets);
   try {
     statsOff(guard);
-    const subject = (rules: number, set: 'small' | 'large'): Subject => ({
-      label: `${rules}+${set === 'small' ? '10' : '1M'}`,
-      set,
-      compiled: compileBenchPolicy(benchPolicy(rules, sets[set])).compiled,
-    });
-    const subjects = [subject(10, 'small'), subject(10, 'large'), subject(4096, 'small'), subject(4096, 'large')];
+    const cases = [[10, 'small'], [10, 'large'], [4096, 'small'], [4096, 'large']] as const;
+    const subjects = cases.map(([rules, set]) => benchSubject(rules, set, sets));
     const target = subjects.length - 1;
     const res = await pairedRounds(objects, subjects, packets, values.kind as PacketKind, Number(values.rounds));
     console.log(
       `rounds kept: ${res.kept.length} of ${res.rounds} (10-rule hot floor ${fixed(res.floor, 0)} ns); ` +
-        `ns for ${subjects.map((s) => s.label).join(' / ')} rules+set; ratio 4,096+1M / 10+10 (median of rounds, range)`,
+        `ns for ${subjects.map((s) => s.label).join(' / ')}; ratio of the last to the first (median of rounds, range)`,
     );
     objects.forEach((objectPath, o) => {
       const cells = MODES.map((m) => {

@@ -24,7 +24,7 @@ import { candidateStructures, differentialProfile, lookupModes } from './lib/ker
 import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
 import { addressSet, benchPolicy, classBenchRules, LAST_RULE, rulesPolicy, type AddressSet, type BenchPolicy } from './lib/policy-gen.js';
 import { compileBenchPolicy, loadBenchObject, loadHashBaseline } from './lib/programs.js';
-import { keptRatios, pairedRounds, type Subject as PairedSubject } from './lib/paired.js';
+import { benchSubject, keptRatios, pairedRounds } from './lib/paired.js';
 import { profileProgram } from './lib/profile.js';
 import { fixed, grouped, percent, ratio, sample, table } from './lib/stats.js';
 import {
@@ -193,12 +193,7 @@ const TARGET_ROUNDS = 10;
  * seconds apart, and the line gives every kept round's ratio.
  */
 async function pairedTargetLine(packets: Packets, sets: Record<SetName, AddressSet>, rounds: number): Promise<string> {
-  const subject = (rules: number, set: SetName): PairedSubject => ({
-    label: `${rules} rules, ${SET_LABEL[set]} set`,
-    set,
-    compiled: compileBenchPolicy(benchPolicy(rules, sets[set])).compiled,
-  });
-  const res = await pairedRounds([undefined], [subject(10, 'small'), subject(4096, 'large')], packets, 'none', rounds);
+  const res = await pairedRounds([undefined], [benchSubject(10, 'small', sets), benchSubject(4096, 'large', sets)], packets, 'none', rounds);
   const parts = MODES.map((m) => {
     const xs = keptRatios(res, 0, 1, 0, m);
     const r = sample(xs);

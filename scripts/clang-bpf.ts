@@ -1,6 +1,6 @@
 /**
  * Compiles BPF C outside the Makefiles (test fixtures, bench probe builds)
- * with the flags bpf/Makefile uses: Debian keeps <asm/…> under the
+ * with bpf/Makefile's include of the multiarch directory: Debian keeps <asm/…> under the
  * multiarch include directory, which clang's BPF target does not search, so
  * without it <linux/bpf.h> fails on a machine lacking /usr/include/asm.
  */

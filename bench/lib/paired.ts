@@ -9,13 +9,20 @@
 import type { CompiledInterface } from '../../src/compiler/output.js';
 import { loadPolicyProgram } from '../../src/xdp/index.js';
 import type { PacketKind } from './frames.js';
+import { benchPolicy, type AddressSet } from './policy-gen.js';
+import { compileBenchPolicy } from './programs.js';
 import { sample } from './stats.js';
-import { MODES, type Mode, type Packets, timeCases, type SetName } from './timing.js';
+import { MODES, type Mode, type Packets, SET_LABEL, timeCases, type SetName } from './timing.js';
 
 export interface Subject {
   label: string;
   set: SetName;
   compiled: CompiledInterface;
+}
+
+/** The bench policy of `rules` rules with set `set`, compiled. */
+export function benchSubject(rules: number, set: SetName, sets: Record<SetName, AddressSet>): Subject {
+  return { label: `${rules} rules, ${SET_LABEL[set]} set`, set, compiled: compileBenchPolicy(benchPolicy(rules, sets[set])).compiled };
 }
 
 /** A round is kept when its slowest first-subject hot figure is within this factor of the quietest round's. */
