@@ -21,7 +21,11 @@ const BPF_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'b
  * the /16's class, `addr` the address) or, for probes marked `record`, the
  * record read (`at` is the marked bucket's rank).
  */
-export const ANCHORS = { bitmap: '\tat = bucket_rank(bkt, rank, addr >> 8);\n', record: '\ti = at / XDPFW_BUCKET4_ROW;\n' };
+export const ANCHORS = {
+  bitmap: '\tat = bucket_rank(bkt, rank, addr >> 8);\n',
+  record: '\ti = at / XDPFW_BUCKET4_ROW;\n',
+  parse4: '\tif (field_on(XDPFW_FIELD_DST))\n\t\tcopy_addr4(&a->dst',
+};
 
 /** Reads the address's bitmap word from row `row` (64-byte rows), then `body`. */
 const bitmapRead = (row: string, body: string) => `\t{
@@ -35,6 +39,20 @@ const bitmapRead = (row: string, body: string) => `\t{
 \t\t${body}
 \t}
 `;
+/** For a marked bucket: `index` sets `at`, then the record at `at` answers (no hash probe). */
+const bitmapRank = (index: string) =>
+  bitmapRead(
+    'bucket / 512',
+    `if (!((bits >> (bucket % 64)) & 1))
+\t\t\treturn cls;
+\t\t${index}
+\t\ti = at / XDPFW_BUCKET4_ROW;
+\t\t{
+\t\t\tconst struct xdpfw_bucket4_row *rr = bpf_map_lookup_elem(rec, &i);
+
+\t\t\treturn rr ? rr->rec[at % XDPFW_BUCKET4_ROW].cls : cls;
+\t\t}`,
+  );
 const CONSUME = 'asm volatile("" :: "r"(bits));\n\t\treturn cls;';
 /** Bitmap rows of 64 bytes kept within the first `bytes` of the bitmap. */
 const confined = (bytes: number) => bitmapRead(`(bucket / 512) & ${bytes / 64 - 1}`, CONSUME);
@@ -66,6 +84,39 @@ export const PROBES: Record<string, { about: string; code: string; before?: keyo
     about: 'as built, with record rows confined to the first 128 KiB of the record array',
     code: '\tat %= 8192;\n',
     before: 'record',
+  },
+  'records-1m': {
+    about: 'as built, with record rows confined to the first 1 MiB of the record array',
+    code: '\tat %= 65536;\n',
+    before: 'record',
+  },
+  'records-4m': {
+    about: 'as built, with record rows confined to the first 4 MiB of the record array',
+    code: '\tat %= 262144;\n',
+    before: 'record',
+  },
+  'early-lines': {
+    about: 'as built, with the source\'s /16-table and bitmap lines loaded as soon as the IPv4 header is read',
+    code: `\tif (cfg_addr_mode[XDPFW_ADDR_SRC4] == XDPFW_ADDR_TABLE) {
+\t\t__u32 s = bpf_ntohl(ip->saddr), row = s >> 17, top = (s >> 16) / XDPFW_CLASS_ROW;
+\t\tconst struct xdpfw_bucket_row *r = bpf_map_lookup_elem(&xdpfw_src4_bkt, &row);
+\t\tconst struct xdpfw_class_row *l = bpf_map_lookup_elem(&xdpfw_src4_l16, &top);
+
+\t\tif (r)
+\t\t\tasm volatile("" :: "r"(r->bits[(s >> 14) & 7]));
+\t\tif (l)
+\t\t\tasm volatile("" :: "r"(l->cls[(s >> 16) % XDPFW_CLASS_ROW]));
+\t}
+`,
+    before: 'parse4',
+  },
+  'no-rank': {
+    about: 'a marked bucket\'s record read at an index made up from the bitmap row (no rank read), spread like the real ones',
+    code: bitmapRank('at = row * 46 + (bucket & 31);'),
+  },
+  'no-rank-1m5': {
+    about: 'no-rank, with record rows confined to 1.5 MiB (as a byte per marked bucket would be)',
+    code: bitmapRank('at = (row * 46 + (bucket & 31)) % 98304;'),
   },
   'table-4m': {
     about: 'one 64-byte line per /16 read from the record array (a 4 MiB table), then the /16 class',
