@@ -99,6 +99,7 @@ XDPFW_LPM_TRIE(xdpfw_dst6, struct xdpfw_lpm6_key);
 	XDPFW_ROWS(xdpfw_##slot##_bkt, struct xdpfw_bucket_row, XDPFW_BUCKET_ROWS);          \
 	XDPFW_ROWS(xdpfw_##slot##_rank, struct xdpfw_class_row, XDPFW_RANK_ROWS);           \
 	XDPFW_ROWS(xdpfw_##slot##_rec, struct xdpfw_bucket##family##_row, 1);               \
+	XDPFW_ROWS(xdpfw_##slot##_quick, struct xdpfw_quick_row, 1);                        \
 	XDPFW_PREFIX_HASH(xdpfw_##slot##_hash, struct xdpfw_lpm##family##_key)
 
 XDPFW_ADDR_TABLE_MAPS(src4, 4);
@@ -509,12 +510,25 @@ static __always_inline __u32 bucket_rank(void *bkt, void *rank, __u32 bucket)
 }
 
 /*
- * An address table's answer for an IPv4 address (host order): the /16
- * class; for a marked /24 its record's class; when the address's /30 meets
- * a longer prefix, the hash, for the lengths the record lists.
+ * Whether marked bucket `at`'s quick byte answers for the `eighth` of the
+ * bucket an address lies in: the /16's class, no record read.
  */
-static __always_inline __u32 table_class4(void *l16, void *bkt, void *rank, void *rec, void *hash,
-					  __u32 addr)
+static __always_inline int quick_answers(void *quick, __u32 at, __u32 eighth)
+{
+	__u32 row = at / XDPFW_QUICK_ROW;
+	const struct xdpfw_quick_row *q = bpf_map_lookup_elem(quick, &row);
+
+	return q && !((q->q[at % XDPFW_QUICK_ROW] >> eighth) & 1);
+}
+
+/*
+ * An address table's answer for an IPv4 address (host order): the /16
+ * class; for a marked /24, that class still when its quick byte says so,
+ * else its record's class; when the address's /30 meets a longer prefix,
+ * the hash, for the lengths the record lists.
+ */
+static __always_inline __u32 table_class4(void *l16, void *bkt, void *rank, void *quick, void *rec,
+					  void *hash, __u32 addr)
 {
 	const struct xdpfw_bucket4_row *row;
 	const struct xdpfw_bucket4 *b;
@@ -525,7 +539,7 @@ static __always_inline __u32 table_class4(void *l16, void *bkt, void *rank, void
 		return cls;
 	cls &= ~XDPFW_DEEPER;
 	at = bucket_rank(bkt, rank, addr >> 8);
-	if (at == XDPFW_NO_RANK)
+	if (at == XDPFW_NO_RANK || quick_answers(quick, at, (addr >> 5) & 7))
 		return cls;
 	i = at / XDPFW_BUCKET4_ROW;
 	row = bpf_map_lookup_elem(rec, &i);
@@ -604,8 +618,8 @@ static int probe6_next(__u32 i, struct probe6 *p)
  * The same for an IPv6 address (hi and lo: its halves, host order), with
  * the buckets after the first cfg_addr_shift bits.
  */
-static __always_inline __u32 table_class6(__u32 slot, void *l16, void *bkt, void *rank, void *rec,
-					  __u64 hi, __u64 lo)
+static __always_inline __u32 table_class6(__u32 slot, void *l16, void *bkt, void *rank, void *quick,
+					  void *rec, __u64 hi, __u64 lo)
 {
 	__u32 shift = cfg_addr_shift[slot], cls, at, i;
 	const struct xdpfw_bucket6_row *row;
@@ -621,7 +635,7 @@ static __always_inline __u32 table_class6(__u32 slot, void *l16, void *bkt, void
 		return cls;
 	window = hi << shift; /* bucket bits first, then the 6 bits of its 64ths */
 	at = bucket_rank(bkt, rank, window >> (64 - XDPFW_BUCKET_BITS));
-	if (at == XDPFW_NO_RANK)
+	if (at == XDPFW_NO_RANK || quick_answers(quick, at, (window >> (64 - XDPFW_BUCKET_BITS - 3)) & 7))
 		return cls;
 	i = at / XDPFW_BUCKET6_ROW;
 	row = bpf_map_lookup_elem(rec, &i);
@@ -644,24 +658,25 @@ static __always_inline __u64 be64_at(const __u8 *bytes)
 }
 
 /* One address field's vector: by trie or by table, as cfg_addr_mode says for the family. */
-#define ADDR_MAPS(field)                                                                         \
-	&xdpfw_##field##4, &xdpfw_##field##4_l16, &xdpfw_##field##4_bkt, &xdpfw_##field##4_rank, \
-	&xdpfw_##field##4_rec, &xdpfw_##field##4_hash, &xdpfw_##field##6, &xdpfw_##field##6_l16, \
-	&xdpfw_##field##6_bkt, &xdpfw_##field##6_rank, &xdpfw_##field##6_rec
+#define ADDR_MAPS(field)                                                                          \
+	&xdpfw_##field##4, &xdpfw_##field##4_l16, &xdpfw_##field##4_bkt, &xdpfw_##field##4_rank,  \
+	&xdpfw_##field##4_quick, &xdpfw_##field##4_rec, &xdpfw_##field##4_hash, &xdpfw_##field##6, \
+	&xdpfw_##field##6_l16, &xdpfw_##field##6_bkt, &xdpfw_##field##6_rank,                      \
+	&xdpfw_##field##6_quick, &xdpfw_##field##6_rec
 
 static __always_inline const struct xdpfw_vector *
-addr_vector(__u32 slot4, __u32 slot6, void *trie4, void *l16_4, void *bkt4, void *rank4, void *rec4,
-	    void *hash4, void *trie6, void *l16_6, void *bkt6, void *rank6, void *rec6,
-	    struct xdpfw_lpm6_key *key, const struct xdpfw_pkt *p)
+addr_vector(__u32 slot4, __u32 slot6, void *trie4, void *l16_4, void *bkt4, void *rank4, void *quick4,
+	    void *rec4, void *hash4, void *trie6, void *l16_6, void *bkt6, void *rank6, void *quick6,
+	    void *rec6, struct xdpfw_lpm6_key *key, const struct xdpfw_pkt *p)
 {
 	if (p->family == XDPFW_FAMILY_IPV4) {
 		if (cfg_addr_mode[slot4] == XDPFW_ADDR_TABLE)
-			return class_vector(table_class4(l16_4, bkt4, rank4, rec4, hash4,
+			return class_vector(table_class4(l16_4, bkt4, rank4, quick4, rec4, hash4,
 							 bpf_ntohl(*(__be32 *)key->addr)));
 		return vector_of(bpf_map_lookup_elem(trie4, key));
 	}
 	if (cfg_addr_mode[slot6] == XDPFW_ADDR_TABLE) /* its hashes: in probe6() */
-		return class_vector(table_class6(slot6, l16_6, bkt6, rank6, rec6, be64_at(key->addr),
+		return class_vector(table_class6(slot6, l16_6, bkt6, rank6, quick6, rec6, be64_at(key->addr),
 						 be64_at(key->addr + 8)));
 	return vector_of(bpf_map_lookup_elem(trie6, key));
 }

@@ -7,7 +7,11 @@
  * buckets, then — only for a marked bucket — the bucket's record (found by
  * rank: records exist for marked buckets only), which answers unless an
  * entry longer than the bucket meets the address's 64th of it; then an
- * exact-match hash is probed for the lengths the record lists.
+ * exact-match hash is probed for the lengths the record lists. Before the
+ * record, the bucket's quick byte (one per record, at the same rank) answers
+ * with the /16's class when the bucket has that class and no longer entry
+ * meets the address's eighth of it: most addresses in a bucket that only
+ * holds host routes never read the 16-byte record.
  *
  * Why (measured on the bench machine, addresses varying across 131,072
  * packets, docs/DESIGN.md): the kernel's LPM trie costs ~1.4 µs a lookup at
@@ -28,6 +32,8 @@ const ROWS = 2 ** BUCKET_BITS / BUCKETS_PER_ROW;
 const POW2 = Float64Array.from({ length: 129 }, (_, k) => 2 ** k);
 /** Bits of a bucket's 64ths (the cover mask). */
 const UNIT_BITS = 6;
+/** xdpfw.h: XDPFW_QUICK_RECORD, the quick byte that sends every address on to the record. */
+export const QUICK_RECORD = 0xff;
 
 export type AddressLookupChoice = 'auto' | 'trie' | 'table';
 
@@ -202,7 +208,34 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
     hashed.classId[j] = classes[i];
     for (let w = 0; w < width; w++) hashed.words[j * width + w] = entries.words[i * width + w];
   }
-  return { l16, buckets, rank, records, hashed };
+  return { l16, buckets, rank, quick: quickBytes(records, l16, buckets, lookup), records, hashed };
+}
+
+/**
+ * The quick byte of each record: QUICK_RECORD when the bucket's class is not
+ * its /16's, else bit i set when the cover mask has a 64th in the i-th eighth.
+ */
+function quickBytes(records: BucketRecords, l16: Uint32Array, buckets: Uint8Array, lookup: AddressLookup): Uint8Array {
+  const quick = new Uint8Array(records.cls.length);
+  let r = 0;
+  for (let byte = 0; byte < buckets.length; byte++) {
+    if (buckets[byte] === 0) continue;
+    for (let bit = 0; bit < 8; bit++) {
+      if (((buckets[byte] >>> bit) & 1) === 0) continue;
+      const b = byte * 8 + bit;
+      if (records.cls[r] !== (l16[bucketHead(b, lookup) >>> 16] & ~DEEPER) >>> 0) {
+        quick[r++] = QUICK_RECORD;
+        continue;
+      }
+      let q = 0;
+      for (let half = 0; half < 2; half++) {
+        const cover = records.cover[2 * r + half];
+        for (let e = 0; e < 4; e++) if ((cover >>> (8 * e)) & 0xff) q |= 1 << (4 * half + e);
+      }
+      quick[r++] = q;
+    }
+  }
+  return quick;
 }
 
 /** For each bitmap row, the marked buckets before it; and their total. */
@@ -260,6 +293,7 @@ export function tableClass(lookup: AddressLookup, table: AddressTable, address: 
   let r = table.rank[Math.floor(b / BUCKETS_PER_ROW)];
   for (let i = b - (b % BUCKETS_PER_ROW); i < b; i++) if (marked(table.buckets, i)) r++;
   const unit = (w >>> (32 - BUCKET_BITS - UNIT_BITS)) & 63;
+  if (((table.quick[r] >>> (unit >>> 3)) & 1) === 0) return cls;
   if (((table.records.cover[2 * r + (unit >>> 5)] >>> (unit & 31)) & 1) === 0) return table.records.cls[r];
   const width = address.length * 8;
   for (let bit = 0; bit < 128; bit++) {

@@ -76,6 +76,12 @@ export interface AddressTable {
   buckets: Uint8Array;
   /** For each bitmap row of 512 buckets, how many marked buckets precede it. */
   rank: Uint32Array;
+  /**
+   * One byte per marked bucket, in bucket order (xdpfw.h, xdpfw_<slot>_quick):
+   * QUICK_RECORD (0xff) when the bucket's class is not its /16's, else bit i
+   * set when an entry longer than the bucket meets its i-th eighth.
+   */
+  quick: Uint8Array;
   /** One record per marked bucket, in bucket order. */
   records: BucketRecords;
   /** The entries of the exact-match hash: those longer than shift + 24. */

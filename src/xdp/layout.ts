@@ -37,6 +37,8 @@ export const RANK_ROWS = BUCKET_ROWS / CLASS_ROW;
 /** Bucket records per xdpfw_bucket4_row and xdpfw_bucket6_row. */
 export const BUCKET4_ROW = 4;
 export const BUCKET6_ROW = 2;
+/** Quick bytes per xdpfw_quick_row. */
+export const QUICK_ROW = 64;
 
 /** The linear path: XDPFW_LINEAR_MAX (the compiler's limit), and the XDPFW_LIN_* bits of cfg_lin_checks besides 1 << FIELD.*. */
 export { LINEAR_MAX };
@@ -56,21 +58,25 @@ export const MAP = {
   src4L16: 'xdpfw_src4_l16',
   src4Bkt: 'xdpfw_src4_bkt',
   src4Rank: 'xdpfw_src4_rank',
+  src4Quick: 'xdpfw_src4_quick',
   src4Rec: 'xdpfw_src4_rec',
   src4Hash: 'xdpfw_src4_hash',
   src6L16: 'xdpfw_src6_l16',
   src6Bkt: 'xdpfw_src6_bkt',
   src6Rank: 'xdpfw_src6_rank',
+  src6Quick: 'xdpfw_src6_quick',
   src6Rec: 'xdpfw_src6_rec',
   src6Hash: 'xdpfw_src6_hash',
   dst4L16: 'xdpfw_dst4_l16',
   dst4Bkt: 'xdpfw_dst4_bkt',
   dst4Rank: 'xdpfw_dst4_rank',
+  dst4Quick: 'xdpfw_dst4_quick',
   dst4Rec: 'xdpfw_dst4_rec',
   dst4Hash: 'xdpfw_dst4_hash',
   dst6L16: 'xdpfw_dst6_l16',
   dst6Bkt: 'xdpfw_dst6_bkt',
   dst6Rank: 'xdpfw_dst6_rank',
+  dst6Quick: 'xdpfw_dst6_quick',
   dst6Rec: 'xdpfw_dst6_rec',
   dst6Hash: 'xdpfw_dst6_hash',
   sportCls: 'xdpfw_sport_cls',
@@ -90,14 +96,15 @@ export interface AddressMaps {
   l16: MapName;
   bkt: MapName;
   rank: MapName;
+  quick: MapName;
   rec: MapName;
   hash: MapName;
 }
 export const ADDR_MAPS: Record<AddressSlot, AddressMaps> = {
-  src4: { trie: MAP.src4, l16: MAP.src4L16, bkt: MAP.src4Bkt, rank: MAP.src4Rank, rec: MAP.src4Rec, hash: MAP.src4Hash },
-  src6: { trie: MAP.src6, l16: MAP.src6L16, bkt: MAP.src6Bkt, rank: MAP.src6Rank, rec: MAP.src6Rec, hash: MAP.src6Hash },
-  dst4: { trie: MAP.dst4, l16: MAP.dst4L16, bkt: MAP.dst4Bkt, rank: MAP.dst4Rank, rec: MAP.dst4Rec, hash: MAP.dst4Hash },
-  dst6: { trie: MAP.dst6, l16: MAP.dst6L16, bkt: MAP.dst6Bkt, rank: MAP.dst6Rank, rec: MAP.dst6Rec, hash: MAP.dst6Hash },
+  src4: { trie: MAP.src4, l16: MAP.src4L16, bkt: MAP.src4Bkt, rank: MAP.src4Rank, quick: MAP.src4Quick, rec: MAP.src4Rec, hash: MAP.src4Hash },
+  src6: { trie: MAP.src6, l16: MAP.src6L16, bkt: MAP.src6Bkt, rank: MAP.src6Rank, quick: MAP.src6Quick, rec: MAP.src6Rec, hash: MAP.src6Hash },
+  dst4: { trie: MAP.dst4, l16: MAP.dst4L16, bkt: MAP.dst4Bkt, rank: MAP.dst4Rank, quick: MAP.dst4Quick, rec: MAP.dst4Rec, hash: MAP.dst4Hash },
+  dst6: { trie: MAP.dst6, l16: MAP.dst6L16, bkt: MAP.dst6Bkt, rank: MAP.dst6Rank, quick: MAP.dst6Quick, rec: MAP.dst6Rec, hash: MAP.dst6Hash },
 };
 
 /** Struct sizes and field offsets, as in xdpfw.h. */
@@ -111,6 +118,7 @@ export const STRUCT = {
   xdpfw_bucket6: { size: 32, fields: { cls: 0, pad: 4, cover: 8, lens: 16 } },
   xdpfw_bucket4_row: { size: 16 * BUCKET4_ROW, fields: { rec: 0 } },
   xdpfw_bucket6_row: { size: 32 * BUCKET6_ROW, fields: { rec: 0 } },
+  xdpfw_quick_row: { size: QUICK_ROW, fields: { q: 0 } },
   xdpfw_counter: { size: 16, fields: { packets: 0, bytes: 8 } },
 } as const;
 /** Size of a class id (every *_cls and LPM value) and of an action. */
@@ -127,21 +135,25 @@ export const MAP_LAYOUT: Record<MapName, { keySize: number; valueSize: number }>
   xdpfw_src4_l16: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
   xdpfw_src4_bkt: { keySize: 4, valueSize: STRUCT.xdpfw_bucket_row.size },
   xdpfw_src4_rank: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
+  xdpfw_src4_quick: { keySize: 4, valueSize: STRUCT.xdpfw_quick_row.size },
   xdpfw_src4_rec: { keySize: 4, valueSize: STRUCT.xdpfw_bucket4_row.size },
   xdpfw_src4_hash: { keySize: STRUCT.xdpfw_lpm4_key.size, valueSize: U32_SIZE },
   xdpfw_src6_l16: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
   xdpfw_src6_bkt: { keySize: 4, valueSize: STRUCT.xdpfw_bucket_row.size },
   xdpfw_src6_rank: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
+  xdpfw_src6_quick: { keySize: 4, valueSize: STRUCT.xdpfw_quick_row.size },
   xdpfw_src6_rec: { keySize: 4, valueSize: STRUCT.xdpfw_bucket6_row.size },
   xdpfw_src6_hash: { keySize: STRUCT.xdpfw_lpm6_key.size, valueSize: U32_SIZE },
   xdpfw_dst4_l16: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
   xdpfw_dst4_bkt: { keySize: 4, valueSize: STRUCT.xdpfw_bucket_row.size },
   xdpfw_dst4_rank: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
+  xdpfw_dst4_quick: { keySize: 4, valueSize: STRUCT.xdpfw_quick_row.size },
   xdpfw_dst4_rec: { keySize: 4, valueSize: STRUCT.xdpfw_bucket4_row.size },
   xdpfw_dst4_hash: { keySize: STRUCT.xdpfw_lpm4_key.size, valueSize: U32_SIZE },
   xdpfw_dst6_l16: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
   xdpfw_dst6_bkt: { keySize: 4, valueSize: STRUCT.xdpfw_bucket_row.size },
   xdpfw_dst6_rank: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
+  xdpfw_dst6_quick: { keySize: 4, valueSize: STRUCT.xdpfw_quick_row.size },
   xdpfw_dst6_rec: { keySize: 4, valueSize: STRUCT.xdpfw_bucket6_row.size },
   xdpfw_dst6_hash: { keySize: STRUCT.xdpfw_lpm6_key.size, valueSize: U32_SIZE },
   xdpfw_sport_cls: { keySize: 4, valueSize: U32_SIZE },
@@ -311,11 +323,12 @@ export function encodeVectors(vectors: readonly (readonly bigint[])[]): EncodedE
   return { count: n, keySize: 4, valueSize: size, keys, values: vals, describe: (i) => `vector ${i}` };
 }
 
-/** The ARRAY maps of an address table, as rows: /16 classes, bucket bitmap, ranks, bucket records. */
+/** The ARRAY maps of an address table, as rows: /16 classes, bucket bitmap, ranks, quick bytes, bucket records. */
 export interface EncodedAddressTable {
   l16: EncodedEntries;
   buckets: EncodedEntries;
   rank: EncodedEntries;
+  quick: EncodedEntries;
   records: EncodedEntries;
 }
 
@@ -338,6 +351,11 @@ export function encodeAddressTable(table: AddressTable, slot: AddressSlot): Enco
   const record = v4 ? STRUCT.xdpfw_bucket4 : STRUCT.xdpfw_bucket6;
   const perRow = v4 ? BUCKET4_ROW : BUCKET6_ROW;
   const { cls, cover, lengths } = table.records;
+  if (table.quick.length !== cls.length) {
+    throw new RangeError(`${slot}: ${table.quick.length} quick bytes for ${cls.length} bucket records`);
+  }
+  const quick = Buffer.alloc(Math.max(1, Math.ceil(cls.length / QUICK_ROW)) * QUICK_ROW);
+  quick.set(table.quick);
   const values = Buffer.alloc(Math.max(1, Math.ceil(cls.length / perRow)) * record.size * perRow);
   const u32 = new Uint32Array(values.buffer, values.byteOffset, values.length / 4); // little-endian host
   const stride = record.size / 4;
@@ -353,6 +371,7 @@ export function encodeAddressTable(table: AddressTable, slot: AddressSlot): Enco
     l16: rows(bytes(table.l16), STRUCT.xdpfw_class_row.size, '/16'),
     buckets: rows(bytes(table.buckets), BUCKET_ROW_BYTES, 'bucket'),
     rank: rows(bytes(table.rank), STRUCT.xdpfw_class_row.size, 'rank'),
+    quick: rows(quick, QUICK_ROW, 'quick byte'),
     records: rows(values, record.size * perRow, 'bucket record'),
   };
 }

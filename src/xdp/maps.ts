@@ -18,6 +18,7 @@ import {
   MAP_LAYOUT,
   type MapName,
   NCOUNTERS,
+  QUICK_ROW,
   decodePerCpuCounters,
   encodeAddressTable,
   encodePrefixes,
@@ -94,6 +95,7 @@ export function encodeCompiled(compiled: CompiledInterface): Map<MapName, Encode
     if (table.records.cls.length === 0) continue;
     out.set(maps.bkt, encoded.buckets);
     out.set(maps.rank, encoded.rank);
+    out.set(maps.quick, encoded.quick);
     out.set(maps.rec, encoded.records);
     if (table.hashed.prefixLength.length > 0) out.set(maps.hash, encodePrefixes(table.hashed, family, `${slot} hash`));
   }
@@ -124,6 +126,7 @@ export function mapSizes(compiled: CompiledInterface): Record<string, number> {
     sizes[maps.hash] = Math.max(1, table?.hashed.classId.length ?? 0);
     const perRow = slot.endsWith('4') ? BUCKET4_ROW : BUCKET6_ROW;
     sizes[maps.rec] = Math.max(1, Math.ceil((table?.records.cls.length ?? 0) / perRow));
+    sizes[maps.quick] = Math.max(1, Math.ceil((table?.records.cls.length ?? 0) / QUICK_ROW));
     // Without entries longer than /16 nothing reads past the /16 table.
     if (!table) sizes[maps.l16] = 1;
     if (!table || table.records.cls.length === 0) sizes[maps.bkt] = sizes[maps.rank] = 1;

@@ -27,12 +27,13 @@ import {
   NADDR,
   NCOUNTERS,
   NFIELDS,
+  QUICK_ROW,
   RANK_ROWS,
   RODATA_VARS,
   STRUCT,
   rodataValues,
 } from '../../../src/xdp/layout.js';
-import { BUCKET_BITS, BUCKETS_PER_ROW, DEEPER, MAX_SHIFT6 } from '../../../src/compiler/address-tables.js';
+import { BUCKET_BITS, BUCKETS_PER_ROW, DEEPER, MAX_SHIFT6, QUICK_RECORD } from '../../../src/compiler/address-tables.js';
 import { defaultObjectPath, inspectObject } from '../../../src/xdp/object.js';
 import { compileInterfaceText } from '../../support/kernel.js';
 import { dumpBtf, type BtfDump } from './helpers/btf.js';
@@ -105,6 +106,8 @@ describe('the map codecs mirror bpf/xdpfw.h', () => {
       PROBE_RANK_ROWS: RANK_ROWS,
       PROBE_BUCKET4_ROW: BUCKET4_ROW,
       PROBE_BUCKET6_ROW: BUCKET6_ROW,
+      PROBE_QUICK_ROW: QUICK_ROW,
+      PROBE_QUICK_RECORD: QUICK_RECORD,
       PROBE_LINEAR_MAX: LINEAR_MAX,
       PROBE_LIN_IPV4: LIN.ipv4,
       PROBE_LIN_IPV6: LIN.ipv6,

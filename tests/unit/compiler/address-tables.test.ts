@@ -10,6 +10,7 @@ import {
   BUCKET_BITS,
   BUCKETS_PER_ROW,
   DEEPER,
+  QUICK_RECORD,
   bucketOf,
   buildAddressTable as buildTable,
   chooseAddressLookup as chooseLookup,
@@ -197,5 +198,31 @@ describe('address tables against a naive longest-prefix match', () => {
     expect(tableClass(lookup, table, [10, 1, 200, 5])).toBe(2);
     expect(tableClass(lookup, table, [10, 1, 200, 9])).toBe(1);
     expect(tableClass(lookup, table, [10, 1, 127, 9])).toBe(0);
+  });
+
+  test("a bucket of its /16's class gets a quick byte of the eighths its longer entries meet; another class, QUICK_RECORD", () => {
+    const entries: LpmEntry[] = [
+      { bytes: [0, 0, 0, 0], prefixLength: 0, text: '0/0', classId: 0 },
+      { bytes: [10, 1, 200, 4], prefixLength: 30, text: '10.1.200.4/30', classId: 2 },
+      { bytes: [10, 1, 201, 200], prefixLength: 29, text: '10.1.201.200/29', classId: 3 },
+      { bytes: [10, 1, 202, 0], prefixLength: 24, text: '10.1.202.0/24', classId: 4 },
+      { bytes: [10, 1, 203, 0], prefixLength: 25, text: '10.1.203.0/25', classId: 5 },
+      { bytes: [10, 1, 204, 0], prefixLength: 24, text: '10.1.204.0/24', classId: 6 },
+      { bytes: [10, 1, 204, 64], prefixLength: 32, text: '10.1.204.64/32', classId: 7 },
+    ];
+    const lookup = chooseAddressLookup(entries, 4, 'table');
+    const table = buildAddressTable(entries, lookup, 4);
+    // Buckets 10.1.200 … 10.1.204, records in bucket order.
+    expect([...table.quick]).toEqual([0b1, 1 << 6, QUICK_RECORD, 0b1111, QUICK_RECORD]);
+    expect(table.quick.length).toBe(table.records.cls.length);
+    expect(tableClass(lookup, table, [10, 1, 200, 40])).toBe(0); // the quick byte answers
+    expect(tableClass(lookup, table, [10, 1, 200, 5])).toBe(2); // eighth 0: record, then hash
+    expect(tableClass(lookup, table, [10, 1, 200, 9])).toBe(0); // eighth 0: record, its 64th unmet
+    expect(tableClass(lookup, table, [10, 1, 201, 201])).toBe(3);
+    expect(tableClass(lookup, table, [10, 1, 202, 9])).toBe(4); // QUICK_RECORD: the record's class
+    expect(tableClass(lookup, table, [10, 1, 203, 127])).toBe(5);
+    expect(tableClass(lookup, table, [10, 1, 203, 128])).toBe(0);
+    expect(tableClass(lookup, table, [10, 1, 204, 63])).toBe(6);
+    expect(tableClass(lookup, table, [10, 1, 204, 64])).toBe(7);
   });
 });
