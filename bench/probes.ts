@@ -118,6 +118,17 @@ export const PROBES: Record<string, { about: string; code: string; before?: keyo
     about: 'no-rank, with record rows confined to 1.5 MiB (as a byte per marked bucket would be)',
     code: bitmapRank('at = (row * 46 + (bucket & 31)) % 98304;'),
   },
+  'rank-first': {
+    about: 'as built, with the rank row read for every address the bitmap is read for, before the bit is known',
+    code: `\t{
+\t\t__u32 rank_row = (addr >> 8) / (64 * XDPFW_BUCKET_ROW_WORDS) / XDPFW_CLASS_ROW;
+\t\tconst struct xdpfw_class_row *ranks = bpf_map_lookup_elem(rank, &rank_row);
+
+\t\tif (ranks)
+\t\t\tasm volatile("" :: "r"(ranks->cls[0]));
+\t}
+`,
+  },
   'table-4m': {
     about: 'one 64-byte line per /16 read from the record array (a 4 MiB table), then the /16 class',
     code: '\t{\n\t\t__u32 top = addr >> 16;\n\t\tconst __u64 *f = bpf_map_lookup_elem(rec, &top);\n\n\t\tif (f)\n\t\t\tasm volatile("" :: "r"(f[0]));\n\t\treturn cls;\n\t}\n',
