@@ -166,7 +166,7 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
   const records: BucketRecords = {
     cls: new Uint32Array(count),
     cover: new Uint32Array(2 * count),
-    lengths: new Uint32Array(4 * count),
+    lengths: new Uint32Array(width * count),
   };
   const words = new Uint32Array(buckets.buffer, buckets.byteOffset, buckets.length / 4); // little-endian host
   let r = 0;
@@ -196,7 +196,7 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
         for (let u = unit; u < unit + units; u++) records.cover[2 * r + (u >>> 5)] |= 1 << (u & 31);
         // IPv4: bit 32 - L. IPv6: bit 128 - L of the first u64 for L > 64, else 64 - L of the second.
         const lengthBit = (family === 4 ? 32 : 128) - lengths[i];
-        records.lengths[4 * r + (lengthBit >>> 5)] |= 1 << (lengthBit & 31);
+        records.lengths[width * r + (lengthBit >>> 5)] |= 1 << (lengthBit & 31);
       }
       r++;
     }
@@ -296,10 +296,10 @@ export function tableClass(lookup: AddressLookup, table: AddressTable, address: 
   if (((table.quick[r] >>> (unit >>> 3)) & 1) === 0) return cls;
   if (((table.records.cover[2 * r + (unit >>> 5)] >>> (unit & 31)) & 1) === 0) return table.records.cls[r];
   const width = address.length * 8;
-  for (let bit = 0; bit < 128; bit++) {
+  for (let bit = 0; bit < width; bit++) {
     // IPv4: bit 32 - L; IPv6: bits 0..63 for L 128..65, bits 64..127 for L 64..1
-    if (((table.records.lengths[4 * r + (bit >>> 5)] >>> (bit & 31)) & 1) === 0) continue;
-    const length = (width === 32 ? 32 : 128) - bit;
+    if (((table.records.lengths[(width / 32) * r + (bit >>> 5)] >>> (bit & 31)) & 1) === 0) continue;
+    const length = width - bit;
     const hit = probe(table, address, length);
     if (hit !== undefined) return hit;
   }

@@ -108,8 +108,8 @@ export interface BucketRecords {
   /** Two u32 (low first) per record: bit i, an entry longer than shift + 24 meets the bucket's i-th /64th. */
   cover: Uint32Array;
   /**
-   * Four u32 per record, the lengths of those entries. IPv4: bit 32 - L of the
-   * first. IPv6: bit 128 - L of the first u64 (L 65..128), 64 - L of the second.
+   * The lengths of those entries, one u32 per record for IPv4 (bit 32 - L),
+   * four for IPv6 (bit 128 - L of the first u64 for L 65..128, 64 - L of the second).
    */
   lengths: Uint32Array;
 }

@@ -359,13 +359,14 @@ export function encodeAddressTable(table: AddressTable, slot: AddressSlot): Enco
   const values = Buffer.alloc(Math.max(1, Math.ceil(cls.length / perRow)) * record.size * perRow);
   const u32 = new Uint32Array(values.buffer, values.byteOffset, values.length / 4); // little-endian host
   const stride = record.size / 4;
+  const lens = v4 ? 1 : 4; // u32 of lengths per record
   const f = { cls: record.fields.cls / 4, cover: record.fields.cover / 4, lens: record.fields.lens / 4 };
   for (let r = 0; r < cls.length; r++) {
     const at = r * stride;
     u32[at + f.cls] = cls[r];
     u32[at + f.cover] = cover[2 * r];
     u32[at + f.cover + 1] = cover[2 * r + 1];
-    for (let i = 0; i < (v4 ? 1 : 4); i++) u32[at + f.lens + i] = lengths[4 * r + i];
+    for (let i = 0; i < lens; i++) u32[at + f.lens + i] = lengths[lens * r + i];
   }
   return {
     l16: rows(bytes(table.l16), STRUCT.xdpfw_class_row.size, '/16'),

@@ -193,7 +193,8 @@ describe('address tables against a naive longest-prefix match', () => {
     expect(table.rank[row + 1]).toBe(BUCKETS_PER_ROW - (marked[0] % BUCKETS_PER_ROW));
     const r = bucketOf([10, 1, 200, 0], 0) - marked[0];
     expect(table.records.cls[r]).toBe(1);
-    expect([...table.records.lengths.slice(4 * r, 4 * r + 4)]).toEqual([1 << (32 - 30), 0, 0, 0]);
+    expect(table.records.lengths.length).toBe(table.records.cls.length); // one u32 a record for IPv4
+    expect(table.records.lengths[r]).toBe(1 << (32 - 30));
     expect([table.records.cover[2 * r], table.records.cover[2 * r + 1]]).toEqual([1 << 1, 0]);
     expect(tableClass(lookup, table, [10, 1, 200, 5])).toBe(2);
     expect(tableClass(lookup, table, [10, 1, 200, 9])).toBe(1);
