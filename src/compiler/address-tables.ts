@@ -168,6 +168,7 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
     cover: new Uint32Array(2 * count),
     lengths: new Uint32Array(width * count),
   };
+  const quick = new Uint8Array(count);
   const words = new Uint32Array(buckets.buffer, buckets.byteOffset, buckets.length / 4); // little-endian host
   let r = 0;
   let k = 0; // next of `deep`
@@ -188,7 +189,8 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
         open[depth++] = p;
       }
       while (depth > 0 && shallowEnd[open[depth - 1]] <= b) depth--;
-      records.cls[r] = depth > 0 ? classes[shallow[open[depth - 1]]] : (l16[bucketHead(b, lookup) >>> 16] & ~DEEPER) >>> 0;
+      const outer = (l16[bucketHead(b, lookup) >>> 16] & ~DEEPER) >>> 0; // the /16's class
+      records.cls[r] = depth > 0 ? classes[shallow[open[depth - 1]]] : outer;
       for (; k < deep.length && windows[deep[k]] >>> (32 - BUCKET_BITS) === b; k++) {
         const i = deep[k];
         const unit = (windows[i] >>> (32 - BUCKET_BITS - UNIT_BITS)) & 63;
@@ -198,6 +200,7 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
         const lengthBit = (family === 4 ? 32 : 128) - lengths[i];
         records.lengths[width * r + (lengthBit >>> 5)] |= 1 << (lengthBit & 31);
       }
+      quick[r] = records.cls[r] === outer ? eighths(records.cover[2 * r], records.cover[2 * r + 1]) : QUICK_RECORD;
       r++;
     }
   }
@@ -208,34 +211,14 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
     hashed.classId[j] = classes[i];
     for (let w = 0; w < width; w++) hashed.words[j * width + w] = entries.words[i * width + w];
   }
-  return { l16, buckets, rank, quick: quickBytes(records, l16, buckets, lookup), records, hashed };
+  return { l16, buckets, rank, quick, records, hashed };
 }
 
-/**
- * The quick byte of each record: QUICK_RECORD when the bucket's class is not
- * its /16's, else bit i set when the cover mask has a 64th in the i-th eighth.
- */
-function quickBytes(records: BucketRecords, l16: Uint32Array, buckets: Uint8Array, lookup: AddressLookup): Uint8Array {
-  const quick = new Uint8Array(records.cls.length);
-  let r = 0;
-  for (let byte = 0; byte < buckets.length; byte++) {
-    if (buckets[byte] === 0) continue;
-    for (let bit = 0; bit < 8; bit++) {
-      if (((buckets[byte] >>> bit) & 1) === 0) continue;
-      const b = byte * 8 + bit;
-      if (records.cls[r] !== (l16[bucketHead(b, lookup) >>> 16] & ~DEEPER) >>> 0) {
-        quick[r++] = QUICK_RECORD;
-        continue;
-      }
-      let q = 0;
-      for (let half = 0; half < 2; half++) {
-        const cover = records.cover[2 * r + half];
-        for (let e = 0; e < 4; e++) if ((cover >>> (8 * e)) & 0xff) q |= 1 << (4 * half + e);
-      }
-      quick[r++] = q;
-    }
-  }
-  return quick;
+/** A quick byte from a cover mask (64ths, low u32 first): bit i set when a 64th of the i-th eighth is met. */
+function eighths(low: number, high: number): number {
+  let q = 0;
+  for (let e = 0; e < 8; e++) if (((e < 4 ? low : high) >>> (8 * (e & 3))) & 0xff) q |= 1 << e;
+  return q;
 }
 
 /** For each bitmap row, the marked buckets before it; and their total. */
