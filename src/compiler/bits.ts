@@ -49,12 +49,15 @@ export class VectorTable {
     return id;
   }
 
-  /** The vectors as the data plane stores them: unsigned 64-bit words. */
-  words(): bigint[][] {
+  /**
+   * The vectors as the data plane stores them: unsigned 64-bit words. On a
+   * little-endian host each is a view of the interned words, no copy.
+   */
+  words(): BigUint64Array[] {
     return this.vectors.map((bits) => {
-      if (LITTLE_ENDIAN) return Array.from(new BigUint64Array(bits.buffer, bits.byteOffset, bits.length / 2));
-      const out: bigint[] = [];
-      for (let i = 0; i < bits.length; i += 2) out.push((BigInt(bits[i + 1]) << 32n) | BigInt(bits[i]));
+      if (LITTLE_ENDIAN) return new BigUint64Array(bits.buffer, bits.byteOffset, bits.length / 2);
+      const out = new BigUint64Array(bits.length / 2);
+      for (let i = 0; i < out.length; i++) out[i] = (BigInt(bits[2 * i + 1]) << 32n) | BigInt(bits[2 * i]);
       return out;
     });
   }
@@ -69,13 +72,14 @@ function sameBits(a: Bits, b: Bits): boolean {
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Rule indexes whose bit is set, ascending. */
-export function rulesOf(words: readonly bigint[]): number[] {
+export function rulesOf(words: ArrayLike<bigint>): number[] {
   const out: number[] = [];
-  words.forEach((word, w) => {
-    if (word === 0n) return;
+  for (let w = 0; w < words.length; w++) {
+    const word = words[w];
+    if (word === 0n) continue;
     for (const [half, base] of [[Number(word & 0xffffffffn), 64 * w], [Number(word >> 32n), 64 * w + 32]]) {
       for (let bits = half; bits !== 0; bits &= bits - 1) out.push(base + 31 - Math.clz32(bits & -bits));
     }
-  });
+  }
   return out;
 }

@@ -21,11 +21,8 @@ export function hashCompiled(c: HashedPart): string {
   text('constants', c.constants);
   text('rules', c.rules.map((r) => [r.index, r.id, r.name ?? null, r.action]));
   text('actions', c.actions);
-  const vectors = new BigUint64Array(c.vectors.reduce((n, v) => n + v.length, 0));
-  let at = 0;
-  for (const words of c.vectors) for (const word of words) vectors[at++] = word;
   text('vectors', [c.vectors.length, c.constants.nwords]);
-  bytes(vectors);
+  for (const words of c.vectors) bytes(words);
   const table = (label: string, values: number[] | null) => {
     text(label, values === null ? null : values.length);
     if (values !== null) hash.update(new Uint8Array(Uint32Array.from(values).buffer));

@@ -46,7 +46,7 @@ function interfaceToJson(c: CompiledInterface): JsonValue {
     linear: constants.linear && constants.linear.map(linearRuleToJson),
     vectors: c.vectors.map((words, cls) => ({
       class: cls,
-      words: words.map((w) => `0x${w.toString(16).padStart(16, '0')}`),
+      words: Array.from(words, (w) => `0x${w.toString(16).padStart(16, '0')}`),
       rules: rulesOf(words),
     })),
     proto: [

@@ -151,9 +151,9 @@ export interface CompiledInterface {
   actions: number[];
   /**
    * The deduplicated bit vectors; vectors[c] has `nwords` words, word w bit b
-   * set = rule 64*w+b matches. Words are unsigned 64-bit values.
+   * set = rule 64*w+b matches.
    */
-  vectors: bigint[][];
+  vectors: BigUint64Array[];
   /** 512 class ids: index family*256 + protocol (family 0 = IPv4, 1 = IPv6). */
   protoClass: number[];
   /** 65,536 class ids each, or null when the field is disabled. */

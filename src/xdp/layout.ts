@@ -302,9 +302,10 @@ export function encodeU32Array(values: readonly number[], what: string): Encoded
 }
 
 /** xdpfw_vectors: vector c at key c, its summary (bit w: word w nonzero), words past `nwords` zero. */
-export function encodeVectors(vectors: readonly (readonly bigint[])[]): EncodedEntries {
+export function encodeVectors(vectors: readonly BigUint64Array[]): EncodedEntries {
   const size = STRUCT.xdpfw_vector.size;
   const wordAt = STRUCT.xdpfw_vector.fields.word;
+  const summaryAt = STRUCT.xdpfw_vector.fields.summary;
   const n = vectors.length;
   const keys = Buffer.alloc(n * 4);
   const vals = Buffer.alloc(n * size);
@@ -312,13 +313,13 @@ export function encodeVectors(vectors: readonly (readonly bigint[])[]): EncodedE
     keys.writeUInt32LE(c, c * 4);
     const words = vectors[c];
     if (words.length > MAX_WORDS) throw new RangeError(`vector ${c} has ${words.length} words, at most ${MAX_WORDS}`);
-    let summary = 0n;
-    for (let w = 0; w < words.length; w++) {
-      const word = BigInt.asUintN(64, words[w]);
-      if (word !== 0n) summary |= 1n << BigInt(w);
-      vals.writeBigUInt64LE(word, c * size + wordAt + w * 8);
-    }
-    vals.writeBigUInt64LE(summary, c * size + STRUCT.xdpfw_vector.fields.summary);
+    // The host is little-endian (checked above): the words' bytes are the map's.
+    const halves = new Uint32Array(words.buffer, words.byteOffset, 2 * words.length);
+    vals.set(new Uint8Array(halves.buffer, halves.byteOffset, halves.byteLength), c * size + wordAt);
+    const summary = [0, 0];
+    for (let w = 0; w < words.length; w++) if ((halves[2 * w] | halves[2 * w + 1]) !== 0) summary[w >>> 5] |= 1 << (w & 31);
+    vals.writeUInt32LE(summary[0] >>> 0, c * size + summaryAt);
+    vals.writeUInt32LE(summary[1] >>> 0, c * size + summaryAt + 4);
   }
   return { count: n, keySize: 4, valueSize: size, keys, values: vals, describe: (i) => `vector ${i}` };
 }

@@ -31,6 +31,7 @@ import {
   RANK_ROWS,
   RODATA_VARS,
   STRUCT,
+  encodeVectors,
   rodataValues,
 } from '../../../src/xdp/layout.js';
 import { BUCKET_BITS, BUCKETS_PER_ROW, DEEPER, MAX_SHIFT6, QUICK_RECORD } from '../../../src/compiler/address-tables.js';
@@ -153,6 +154,22 @@ describe('the map codecs mirror bpf/xdpfw.h', () => {
     const arrays = Object.entries(rodata).filter(([name]) => name.startsWith('cfg_lin_'));
     expect(arrays).toHaveLength(11);
     expect(arrays.filter(([, words]) => [words].flat().some((w) => w !== 0))).toEqual([]);
+  });
+
+  it('encodes a vector as its words, little-endian, and a summary bit per nonzero word', () => {
+    const words = new BigUint64Array(MAX_WORDS);
+    words[0] = 0x8000000000000001n;
+    words[33] = 1n << 40n;
+    words[MAX_WORDS - 1] = 2n;
+    const e = encodeVectors([new BigUint64Array(2), words]);
+    const { size, fields } = STRUCT.xdpfw_vector;
+    expect([e.count, e.keySize, e.valueSize, e.keys.readUInt32LE(4)]).toEqual([2, 4, size, 1]);
+    expect(e.values.subarray(0, size).every((b) => b === 0)).toBe(true);
+    const second = e.values.subarray(size);
+    expect(second.readBigUInt64LE(fields.summary)).toBe((1n << 0n) | (1n << 33n) | (1n << BigInt(MAX_WORDS - 1)));
+    const read = Array.from({ length: MAX_WORDS }, (_, w) => second.readBigUInt64LE(fields.word + 8 * w));
+    expect(read).toEqual([...words]);
+    expect(() => encodeVectors([new BigUint64Array(MAX_WORDS + 1)])).toThrow(`vector 0 has ${MAX_WORDS + 1} words, at most ${MAX_WORDS}`);
   });
 
   it('matches the maps and .rodata of the test stand-in object', () => {

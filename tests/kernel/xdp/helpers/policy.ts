@@ -101,7 +101,7 @@ export function compileMini(
       location: `test:${index + 1}:1`,
     })),
     actions: rules.map((r) => (r.action === 'drop' ? 1 : 2)),
-    vectors: v.list,
+    vectors: v.list.map((words) => BigUint64Array.from(words)),
     protoClass,
     sportClass: null,
     dportClass: usesDport ? dportClass : null,
