@@ -25,14 +25,39 @@ export function bitsOf(size: number, rules: Iterable<number>): Bits {
   return bits;
 }
 
-export function or(a: Bits, b: Bits): Bits {
-  const out = new Uint32Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = a[i] | b[i];
-  return out;
+/**
+ * Vectors carved out of shared buffers. A Uint32Array of more than 64 bytes
+ * is a malloc'd store with its own GC bookkeeping: thousands of them (the
+ * classes of 4,096 rules) cost more to allocate and collect than to fill.
+ */
+export class BitsArena {
+  private chunk = new Uint32Array(0);
+  private used = 0;
+
+  constructor(private readonly size: number) {}
+
+  /** A zeroed vector of `size` words. */
+  alloc(): Bits {
+    if (this.used + this.size > this.chunk.length) {
+      this.chunk = new Uint32Array(Math.max(this.size, 16384));
+      this.used = 0;
+    }
+    const bits = this.chunk.subarray(this.used, this.used + this.size);
+    this.used += this.size;
+    return bits;
+  }
+
+  /** A copy of `bits` (of `size` words). */
+  copy(bits: Bits): Bits {
+    const out = this.alloc();
+    out.set(bits);
+    return out;
+  }
 }
 
 export class VectorTable {
   readonly vectors: Bits[] = [];
+  private arena: BitsArena | undefined;
   /** Class ids by a hash of their vector (FNV-1a over the words): no string key per lookup. */
   private readonly byHash = new Map<number, number[]>();
 
@@ -43,7 +68,8 @@ export class VectorTable {
     const ids = this.byHash.get(hash);
     if (ids) for (const id of ids) if (sameBits(this.vectors[id], bits)) return id;
     const id = this.vectors.length;
-    this.vectors.push(bits.slice());
+    this.arena ??= new BitsArena(bits.length);
+    this.vectors.push(this.arena.copy(bits));
     if (ids) ids.push(id);
     else this.byHash.set(hash, [id]);
     return id;

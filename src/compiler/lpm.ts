@@ -13,7 +13,7 @@
  * parent's set and P's own rules, so prefixes that share it (typically every
  * entry of a big set) share one set id, and vectors are built per set id.
  */
-import { bitsOf, or, type Bits, type VectorTable } from './bits.js';
+import { BitsArena, bitsOf, setBit, type Bits, type VectorTable } from './bits.js';
 import type { IrRule } from './ir.js';
 import type { PrefixClasses } from './output.js';
 import { emptyPrefixClasses, truncatePrefixClasses } from './prefix-classes.js';
@@ -33,8 +33,8 @@ export function buildLpmEntries(
   // base: rules of the family that hold when no prefix contains the address.
   const base = bitsOf(size, rules.filter((r) => inFamily(r) && (r[field] === null || r[field]!.negated)).map((r) => r.index));
   const familyRules = bitsOf(size, rules.filter(inFamily).map((r) => r.index));
+  const vector = new Uint32Array(size); // reused: the table copies what it keeps
   const sets = new RuleSets(size, (bits) => {
-    const vector = new Uint32Array(size);
     for (let i = 0; i < size; i++) vector[i] = base[i] ^ (bits[i] & familyRules[i]);
     return table.intern(vector);
   });
@@ -78,12 +78,15 @@ class RuleSets {
   private readonly ids = new Map<string, number>();
   private readonly bits: Bits[] = [];
   private readonly classes: number[] = [];
+  private readonly arena: BitsArena;
   private last = { parent: -2, owner: -1, id: -1 };
 
   constructor(
-    private readonly size: number,
+    size: number,
     private readonly classify: (bits: Bits) => number,
-  ) {}
+  ) {
+    this.arena = new BitsArena(size);
+  }
 
   intern(parent: number, own: readonly number[]): number {
     const single = own.length === 1;
@@ -93,7 +96,8 @@ class RuleSets {
     if (id === undefined) {
       id = this.bits.length;
       this.ids.set(key, id);
-      const bits = parent >= 0 ? or(this.bits[parent], bitsOf(this.size, own)) : bitsOf(this.size, own);
+      const bits = parent >= 0 ? this.arena.copy(this.bits[parent]) : this.arena.alloc();
+      for (const rule of own) setBit(bits, rule);
       this.bits.push(bits);
       this.classes.push(this.classify(bits));
     }

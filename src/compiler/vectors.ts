@@ -8,7 +8,7 @@
  * absent classes (by field), protocol table, src4, src6, dst4, dst6, sport,
  * dport, TCP flags, ICMP type — so the same IR always gives the same ids.
  */
-import { bitsOf, clearBit, setBit, VectorTable, words32, type Bits } from './bits.js';
+import { BitsArena, bitsOf, clearBit, setBit, VectorTable, words32, type Bits } from './bits.js';
 import { FIELD, NFIELDS } from './fields.js';
 import type { IrInterface, IrRule, PortInterval } from './ir.js';
 import { buildLpmEntries } from './lpm.js';
@@ -93,7 +93,8 @@ function protocolTable(rules: readonly IrRule[], size: number, table: VectorTabl
   for (const family of [4, 6] as const) {
     const ofFamily = rules.filter((r) => (family === 4 ? r.families.ipv4 : r.families.ipv6));
     const base = bitsOf(size, ofFamily.filter((r) => r.protocols === null).map((r) => r.index));
-    const perProtocol: Bits[] = Array.from({ length: 256 }, () => base.slice());
+    const arena = new BitsArena(size);
+    const perProtocol: Bits[] = Array.from({ length: 256 }, () => arena.copy(base));
     for (const r of ofFamily) for (const p of r.protocols ?? []) setBit(perProtocol[p], r.index);
     for (const bits of perProtocol) out.push(table.intern(bits));
   }
