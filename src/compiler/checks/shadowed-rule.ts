@@ -14,35 +14,26 @@ import type { AddressConstraint, IrRule, PortInterval } from '../ir.js';
 export const checkShadowedRules: IrCheck = (ir) => {
   const out: Diagnostic[] = [];
   for (const iface of ir.interfaces) {
-    // Earlier rules grouped by a cheap necessary condition (4,096 rules are 8 million pairs).
-    // Indexed loops: iterators here allocated ~30 MB for 4,096 rules.
-    const groups: { mask: number; protocol: number; rules: IrRule[] }[] = [];
-    const groupOf = new Map<string, { mask: number; protocol: number; rules: IrRule[] }>();
-    const hulls = ruleHulls(iface.rules);
-    for (const later of iface.rules) {
-      const need = quickSignature(later);
+    const { rules } = iface;
+    const hulls = ruleHulls(rules);
+    const signatures = rules.map(quickSignature);
+    const index = new BlockIndex(hulls);
+    for (const later of rules) {
       let earlier: IrRule | undefined;
-      for (let g = 0; g < groups.length; g++) {
-        const group = groups[g];
-        if ((group.mask & ~need.mask) !== 0 || (group.protocol >= 0 && group.protocol !== need.protocol)) continue;
-        const rules = group.rules;
-        for (let i = 0; i < rules.length; i++) {
-          const rule = rules[i];
+      const need = signatures[later.index];
+      for (const candidates of index.candidates(later.index)) {
+        for (let i = 0; i < candidates.length; i++) {
+          const rule = rules[candidates[i]];
           if (earlier && rule.index >= earlier.index) break;
+          const has = signatures[rule.index];
+          if ((has.mask & ~need.mask) !== 0 || (has.protocol >= 0 && has.protocol !== need.protocol)) continue;
           if (hullsCover(hulls, rule.index, later.index) && covers(rule, later)) {
             earlier = rule;
             break;
           }
         }
       }
-      const key = `${need.mask}:${need.protocol}`;
-      let group = groupOf.get(key);
-      if (!group) {
-        group = { ...need, rules: [] };
-        groupOf.set(key, group);
-        groups.push(group);
-      }
-      group.rules.push(later);
+      index.add(later.index);
       if (!earlier) continue;
       const who = earlier.name !== undefined ? `rule "${earlier.name}"` : `the rule`;
       const where = `${who} at ${lineRef(earlier.span, later.span)} (${earlier.text})`;
@@ -126,6 +117,77 @@ function hullsCover(hulls: Float64Array, a: number, b: number): boolean {
     if (hulls[pa + k] > hulls[pb + k] || hulls[pa + k + 1] < hulls[pb + k + 1]) return false;
   }
   return true;
+}
+
+/** Hull k of rule i is [hulls[i*8 + 2k], hulls[i*8 + 2k + 1]]: IPv4 source (k = 0), IPv4 destination (k = 1). */
+const ADDRESS_HULLS = [0, 1];
+
+/**
+ * Earlier rules by the smallest aligned IPv4 block holding each address
+ * hull (k = 0, 1). A rule whose hull contains b's has its block on the path
+ * from /0 to b's block, so b's candidates are the ≤ 33 lists on that path
+ * (of whichever field has fewer). A rule with an empty hull (no IPv4, or a
+ * negation of everything) contains no other hull, so it can only cover rules
+ * with an empty hull; those are compared with every earlier rule.
+ */
+class BlockIndex {
+  private readonly byBlock = ADDRESS_HULLS.map(() => new Map<number, number[]>());
+  private readonly all: number[] = [];
+
+  constructor(private readonly hulls: Float64Array) {}
+
+  add(rule: number): void {
+    this.all.push(rule);
+    if (this.emptyHull(rule)) return; // in `all` only
+    const at = rule * HULLS * 2;
+    for (const k of ADDRESS_HULLS) {
+      const [length, address] = block(this.hulls[at + 2 * k], this.hulls[at + 2 * k + 1]);
+      const key = blockKey(length, address);
+      const list = this.byBlock[k].get(key);
+      if (list) list.push(rule);
+      else this.byBlock[k].set(key, [rule]);
+    }
+  }
+
+  /** Lists of earlier rules, each in rule order, that hold every earlier rule whose hulls may contain `rule`'s. */
+  candidates(rule: number): number[][] {
+    if (this.emptyHull(rule)) return [this.all];
+    const at = rule * HULLS * 2;
+    let best: number[][] = [];
+    let bestCount = Infinity;
+    for (const k of ADDRESS_HULLS) {
+      const [length, address] = block(this.hulls[at + 2 * k], this.hulls[at + 2 * k + 1]);
+      const lists: number[][] = [];
+      let count = 0;
+      for (let l = 0; l <= length; l++) {
+        const list = this.byBlock[k].get(blockKey(l, l === 0 ? 0 : (address & (0xffffffff << (32 - l))) >>> 0));
+        if (list) {
+          lists.push(list);
+          count += list.length;
+        }
+      }
+      if (count < bestCount) {
+        best = lists;
+        bestCount = count;
+      }
+    }
+    return best;
+  }
+
+  private emptyHull(rule: number): boolean {
+    const at = rule * HULLS * 2;
+    return ADDRESS_HULLS.some((k) => this.hulls[at + 2 * k] > this.hulls[at + 2 * k + 1]);
+  }
+}
+
+/** The smallest aligned block [address, address + 2^(32 - length)) holding [low, high]. */
+function block(low: number, high: number): [number, number] {
+  const length = Math.clz32((low ^ high) >>> 0);
+  return [length, length === 0 ? 0 : (low & (0xffffffff << (32 - length))) >>> 0];
+}
+
+function blockKey(length: number, address: number): number {
+  return length * 2 ** 32 + address;
 }
 
 /** Whether every packet matching `b` matches `a`. */
