@@ -56,6 +56,7 @@ export class CheckContext {
   private readonly addressMemo = new WeakMap<AddressValue, ResolvedAddresses>();
   private readonly resolving = new Set<string>();
   private referenceSites?: ReferenceSite[];
+  private ruleList?: { block: InterfaceBlock; rule: Rule }[];
 
   constructor(readonly document: PolicyDocument) {
     for (const item of document.items) {
@@ -195,8 +196,8 @@ export class CheckContext {
   }
 
   /** Every rule of the document with its interface block, in order. */
-  rules(): Generator<{ block: InterfaceBlock; rule: Rule }> {
-    return documentRules(this.document);
+  rules(): readonly { block: InterfaceBlock; rule: Rule }[] {
+    return (this.ruleList ??= documentRules(this.document));
   }
 }
 
