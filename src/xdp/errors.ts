@@ -134,6 +134,18 @@ export class VerifierError extends KernelError {
   }
 }
 
+/** The machine is set up so that xdpfw must not go on (a private mount namespace without a bpffs, say); the hint says what to do. */
+export class EnvironmentError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+    this.name = 'EnvironmentError';
+  }
+}
+
 /** The running kernel lacks a feature xdpfw needs. */
 export class UnsupportedFeatureError extends Error {
   readonly code = 'unsupported-feature';

@@ -232,7 +232,7 @@ export function testRun(progFd: number, frame: Uint8Array): number {
   return runner.run(frame);
 }
 
-export { KernelError, UnsupportedFeatureError, VerifierError, errnoName, errnoSentence } from './errors.js';
+export { EnvironmentError, KernelError, UnsupportedFeatureError, VerifierError, errnoName, errnoSentence } from './errors.js';
 export {
   openPinnedCounters,
   seedCounters,

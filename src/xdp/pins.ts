@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { KernelError, check } from './errors.js';
+import { EnvironmentError, KernelError, check } from './errors.js';
 import * as bpf from './libbpf.js';
 import { BPF_FS_MAGIC } from './uapi.js';
 
@@ -95,10 +95,11 @@ export function ensureBpffs(o: PinOptions = {}): { mounted: boolean; path: strin
   if (magic === BPF_FS_MAGIC) return { mounted: false, path: root };
   if (magic < 0 && -magic !== 2 /* ENOENT */) check(magic, `checking the filesystem at ${root}`);
   if (inPrivateMountNamespace()) {
-    throw new Error(
+    throw new EnvironmentError(
+      'bpffs-private-mount',
       `no bpffs is mounted at ${root}, and this process runs in a private mount namespace ` +
-        `(ip netns exec?): pins made there would vanish with it. ` +
-        `Mount it in the host first: mkdir -p ${root} && mount -t bpf bpf ${root}`,
+        `(ip netns exec?): pins made there would vanish with it, detaching the program`,
+      `mount it in the host first: mkdir -p ${root} && mount -t bpf bpf ${root}`,
     );
   }
   fs.mkdirSync(root, { recursive: true, mode: 0o700 });

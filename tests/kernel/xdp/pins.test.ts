@@ -95,10 +95,22 @@ describe.skipIf(skipWithoutRoot('bpffs tests'))('the bpffs', () => {
   it('is not mounted from a private mount namespace, where it would vanish with the process', () => {
     const other = tmpRunDir();
     try {
+      // As the CLI reports it: an error the operator can act on, not "internal error (a bug)".
       const script = `import { ensureBpffs } from '${REPO}src/xdp/pins.ts';
-        try { ensureBpffs({ runDir: '${other}' }); console.log('mounted'); } catch (e) { console.log(e.message); }`;
+        import { toUserError } from '${REPO}src/cli/kernel-errors.ts';
+        try { ensureBpffs({ runDir: '${other}' }); console.log('mounted'); }
+        catch (e) { const u = toUserError(e); console.log(u ? [u.code, u.exitCode, u.message, u.hint].join('|') : 'a bug: ' + e.message); }`;
       const out = run('unshare', ['-m', process.execPath, '--import', TS_LOADER, '--input-type=module', '-e', script]);
-      expect(out).toMatch(/runs in a private mount namespace \(ip netns exec\?\)/);
+      const root = path.join(other, 'bpffs');
+      expect(out.trim()).toBe(
+        [
+          'bpffs-private-mount',
+          3,
+          `no bpffs is mounted at ${root}, and this process runs in a private mount namespace (ip netns exec?): ` +
+            'pins made there would vanish with it, detaching the program',
+          `mount it in the host first: mkdir -p ${root} && mount -t bpf bpf ${root}`,
+        ].join('|'),
+      );
     } finally {
       fs.rmSync(other, { recursive: true, force: true });
     }
