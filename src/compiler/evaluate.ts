@@ -3,7 +3,7 @@
  * rules match, which decides. Used by IR checks (nd-dropped) and by tests as
  * the oracle for the bit vectors. Not the data plane: no classes, no tables.
  */
-import { addressIntervals, addressValue, containsValue } from './address-sets.js';
+import { prefixesContain } from './address-sets.js';
 import type { Action, AddressConstraint, IrInterface, IrRule, PortInterval } from './ir.js';
 
 /** A packet as the classifier sees it: absent fields are undefined. */
@@ -33,7 +33,7 @@ export function addressMatches(
   bytes: readonly number[],
 ): boolean {
   if (constraint === null) return true;
-  const inside = containsValue(addressIntervals(constraint, family), addressValue(family, bytes));
+  const inside = prefixesContain(constraint, family, bytes);
   return constraint.negated ? !inside : inside;
 }
 
