@@ -143,16 +143,14 @@ export interface FileSetSource extends Node {
 /**
  * A set file's entries as positions in its text rather than one node each: a
  * blocklist can hold millions, and a node with its span costs ~200 bytes.
- * Entry i is `text.slice(start[i], end[i])`, at line `line[i]`, column
- * `column[i]` (1-based); set-file.ts turns one into an AddressLiteral.
+ * Entry i is `text.slice(start[i], end[i])`; set-file.ts turns one into an
+ * AddressLiteral, finding its line and column.
  */
 export interface SetFileEntries {
   file: string;
   text: string;
   start: Uint32Array;
   end: Uint32Array;
-  line: Uint32Array;
-  column: Uint32Array;
 }
 
 /** `include "other.xdpfw"` — replaced by the included file's items. */

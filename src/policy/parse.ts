@@ -162,7 +162,7 @@ function parseSetFile(text: string, file: string, diagnostics: Diagnostic[]): Se
     const newline = text.indexOf('\n', lineStart);
     const lineEnd = newline === -1 ? text.length : newline;
     if (plainLine(text, lineStart, lineEnd)) {
-      entries.push(plain.start, plain.end, line, plain.start - lineStart + 1);
+      entries.push(plain.start, plain.end);
     } else {
       const raw = text.slice(lineStart, lineEnd);
       const hash = raw.indexOf('#');
@@ -171,7 +171,7 @@ function parseSetFile(text: string, file: string, diagnostics: Diagnostic[]): Se
         const start = lineStart + content.index;
         const found = content[0];
         if (isAddressToken(found)) {
-          entries.push(start, start + found.length, line, content.index + 1);
+          entries.push(start, start + found.length);
         } else if (++malformed <= MAX_SET_FILE_ERRORS) {
           diagnostics.push(
             diagnostic(
@@ -242,33 +242,29 @@ function lineSpan(file: string, offset: number, line: number, column: number, le
  * The columns of SetFileEntries, sized once for every line of the file (at
  * most one entry a line): growing them by doubling touched ~4 times the
  * memory, which a machine with slow page faults pays for (README, 2 Dec).
+ * Lines and columns are not kept: set-file.ts finds them when a diagnostic
+ * needs one.
  */
 class EntryColumns {
   private n = 0;
   private readonly start: Uint32Array;
   private readonly end: Uint32Array;
-  private readonly line: Uint32Array;
-  private readonly column: Uint32Array;
 
   constructor(capacity: number) {
     this.start = new Uint32Array(capacity);
     this.end = new Uint32Array(capacity);
-    this.line = new Uint32Array(capacity);
-    this.column = new Uint32Array(capacity);
   }
 
-  push(start: number, end: number, line: number, column: number): void {
+  push(start: number, end: number): void {
     this.start[this.n] = start;
     this.end[this.n] = end;
-    this.line[this.n] = line;
-    this.column[this.n] = column;
     this.n++;
   }
 
   /** The entries: views when the lines that held none (comments, blanks) waste at most an eighth, else copies. */
   finish(file: string, text: string): SetFileEntries {
     const cut = (a: Uint32Array) => (this.n >= a.length - a.length / 8 ? a.subarray(0, this.n) : a.slice(0, this.n));
-    return { file, text, start: cut(this.start), end: cut(this.end), line: cut(this.line), column: cut(this.column) };
+    return { file, text, start: cut(this.start), end: cut(this.end) };
   }
 }
 

@@ -115,6 +115,15 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'set-file entries on the first line and on a last line without a newline are located too',
+    text: 'set bogons from "bogons.txt"\ninterface eth0 { drop src @bogons }\n',
+    files: { 'bogons.txt': '10.0.0.1/8\n# c\n\n 10.1.0.0/16\n\t300.1.1.1 # x' },
+    expected: [
+      err('invalid-address', 'bogons.txt:1:1', '10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?', '10.0.0.0/8 is the network that contains it; for the single address write 10.0.0.1/32'),
+      err('invalid-address', 'bogons.txt:5:2', "invalid address '300.1.1.1'", 'an IPv4 address is four numbers 0–255 separated by dots; e.g. 192.0.2.0/24, 198.51.100.7 or 2001:db8::/32'),
+    ],
+  },
+  {
     name: 'ports above 65535, empty ranges and protocol numbers above 255 are invalid',
     text: 'interface eth0 {\n  allow tcp dport 70000\n  allow tcp dport 2000-1000\n  allow proto 300\n}\n',
     expected: [
