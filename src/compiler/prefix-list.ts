@@ -178,14 +178,12 @@ function isStrictlyAscending({ address, length }: Ipv4Keys): boolean {
 /** Sorted and unique; input that already is (a maintained blocklist usually is) comes back as it is. */
 function sortUnique4(keys: Ipv4Keys): Ipv4Keys {
   if (isStrictlyAscending(keys)) return keys;
-  const order = ipv4Order(keys);
-  const address = new Uint32Array(order.length);
-  const length = new Uint8Array(order.length);
+  const { address, length } = ipv4Sorted(keys);
   let n = 0;
-  for (const i of order) {
-    if (n > 0 && keys.address[i] === address[n - 1] && keys.length[i] === length[n - 1]) continue;
-    address[n] = keys.address[i];
-    length[n++] = keys.length[i];
+  for (let i = 0; i < address.length; i++) {
+    if (n > 0 && address[i] === address[n - 1] && length[i] === length[n - 1]) continue;
+    address[n] = address[i];
+    length[n++] = length[i];
   }
   return { address: address.subarray(0, n), length: length.subarray(0, n) };
 }
@@ -215,36 +213,43 @@ function compare6(a: Ipv6Keys, i: number, words: Uint32Array, length: Uint8Array
 }
 
 /**
- * Indexes of IPv4 prefixes in (address, length) order, stable: an LSD radix
- * sort (length, then the address's low and high 16 bits) — linear, no
- * comparisons, no allocation per prefix.
+ * IPv4 prefixes in (address, length) order, in new columns or in `keys`'
+ * own: an LSD radix sort (length, then the address's low and high 16 bits)
+ * that moves the keys themselves, reading each pass's input in order. The
+ * earlier version sorted an index array and gathered keys through it: three
+ * passes of random reads over a million keys, and 21 MB of arrays against 5.
  */
-function ipv4Order({ address, length }: Ipv4Keys): Uint32Array {
-  const n = address.length;
-  let order: Uint32Array = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
+function ipv4Sorted(keys: Ipv4Keys): Ipv4Keys {
+  const n = keys.address.length;
   if (n < 4096) {
     // Small lists (most rules'): a comparison sort beats two 65,536-bucket passes.
-    return order.sort((x, y) => address[x] - address[y] || length[x] - length[y] || x - y);
+    const { address, length } = keys;
+    const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => address[x] - address[y] || length[x] - length[y]);
+    return { address: Uint32Array.from(order, (i) => address[i]), length: Uint8Array.from(order, (i) => length[i]) };
   }
-  order = countingPass(order, length, 0, 0xff, 33);
-  order = countingPass(order, address, 0, 0xffff, 65536);
-  return countingPass(order, address, 16, 0xffff, 65536);
+  const spare: Ipv4Keys = { address: new Uint32Array(n), length: new Uint8Array(n) };
+  radixPass(keys, spare, LENGTH_DIGIT);
+  radixPass(spare, keys, 0);
+  radixPass(keys, spare, 16);
+  return spare;
 }
 
-function countingPass(
-  order: Uint32Array,
-  values: Uint32Array | Uint8Array,
-  shift: number,
-  mask: number,
-  buckets: number,
-): Uint32Array {
-  const counts = new Uint32Array(buckets + 1);
-  for (let k = 0; k < order.length; k++) counts[((values[order[k]] >>> shift) & mask) + 1]++;
-  for (let b = 1; b <= buckets; b++) counts[b] += counts[b - 1];
-  const out = new Uint32Array(order.length);
-  for (let k = 0; k < order.length; k++) out[counts[(values[order[k]] >>> shift) & mask]++] = order[k];
-  return out;
+/** radixPass's digit for the prefix length instead of 16 bits of the address. */
+const LENGTH_DIGIT = -1;
+
+/** One stable counting pass from `from` into `to` by 16 address bits at `shift`, or by length. */
+function radixPass(from: Ipv4Keys, to: Ipv4Keys, shift: number): void {
+  const byLength = shift === LENGTH_DIGIT;
+  const counts = new Uint32Array((byLength ? 33 : 65536) + 1);
+  const { address, length } = from;
+  const n = address.length;
+  for (let i = 0; i < n; i++) counts[(byLength ? length[i] : (address[i] >>> shift) & 0xffff) + 1]++;
+  for (let b = 1; b < counts.length; b++) counts[b] += counts[b - 1];
+  for (let i = 0; i < n; i++) {
+    const at = counts[byLength ? length[i] : (address[i] >>> shift) & 0xffff]++;
+    to.address[at] = address[i];
+    to.length[at] = length[i];
+  }
 }
 
 /** Indexes of IPv6 prefixes in (address, length) order, stable. */

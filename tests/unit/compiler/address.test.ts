@@ -79,11 +79,18 @@ describe('address literals', () => {
 describe('prefix order', () => {
   test('sorting is by family, address, length, without duplicates, for small and large lists', () => {
     const r = new Random(9);
-    for (const size of [10, 5000]) {
+    // 20,000: well over the 4,096 IPv4 prefixes where the radix sort takes over.
+    for (const size of [10, 5000, 20_000]) {
       const texts = Array.from({ length: size }, () =>
         r.chance(0.2)
           ? `2001:db8:${r.int(0, 9)}::/${r.pick([48, 64])}`
-          : r.pick([`10.${r.int(0, 9)}.${r.int(0, 3)}.0/24`, `10.${r.int(0, 9)}.0.0/16`, `10.${r.int(0, 9)}.0.${r.int(0, 3)}`]),
+          : r.pick([
+              `10.${r.int(0, 9)}.${r.int(0, 3)}.0/24`,
+              `10.${r.int(0, 9)}.0.0/16`,
+              `10.${r.int(0, 9)}.0.${r.int(0, 3)}`,
+              `${r.int(1, 3) * 64}.${r.int(0, 255)}.${r.int(0, 255)}.${r.int(0, 255)}`,
+              `${r.int(1, 3) * 64}.${2 * r.int(0, 127)}.0.0/15`,
+            ]),
       );
       const parsed = texts.map((t) => parseAddress(t)) as Prefix[];
       const sorted = PrefixList.of(parsed).toArray();
