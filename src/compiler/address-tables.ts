@@ -103,12 +103,12 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
     if (shift !== 0) windows[i] = window32(heads[i], entries.words[i * width + 1], shift);
     perLength[lengths[i]]++;
   }
-  // Entry indexes by length (a counting sort), so that painting shorter first lets the longest win.
-  const starts = new Uint32Array(130);
-  for (let length = 0; length <= 128; length++) starts[length + 1] = starts[length] + perLength[length];
-  const byLength = new Uint32Array(n);
-  const next = starts.slice(0, 129);
-  for (let i = 0; i < n; i++) byLength[next[lengths[i]]++] = i;
+  // Indexes of the entries up to /16 by length (a counting sort), so that painting shorter first lets the longest win.
+  const starts = new Uint32Array(18);
+  for (let length = 0; length <= 16; length++) starts[length + 1] = starts[length] + perLength[length];
+  const byLength = new Uint32Array(starts[17]);
+  const next = starts.slice(0, 17);
+  for (let i = 0; i < n; i++) if (lengths[i] <= 16) byLength[next[lengths[i]]++] = i;
   const ofLength = (length: number) => byLength.subarray(starts[length], starts[length + 1]);
 
   const l16 = new Uint32Array(65536);
@@ -180,10 +180,9 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
       w += 15; // the rest of the row (16 words of 32 buckets)
       continue;
     }
-    if (words[w] === 0) continue;
-    for (let bit = 0; bit < 32; bit++) {
-      if (((words[w] >>> bit) & 1) === 0) continue;
-      const b = w * 32 + bit;
+    for (let marks = words[w]; marks !== 0; marks &= marks - 1) {
+      const b = w * 32 + 31 - Math.clz32(marks & -marks); // the lowest marked bucket left
+
       for (; p < shallowCount && shallowFirst[p] <= b; p++) {
         while (depth > 0 && shallowEnd[open[depth - 1]] <= shallowFirst[p]) depth--;
         open[depth++] = p;
