@@ -32,6 +32,19 @@ const ROWS = 2 ** BUCKET_BITS / BUCKETS_PER_ROW;
 const POW2 = Float64Array.from({ length: 129 }, (_, k) => 2 ** k);
 /** Bits of a bucket's 64ths (the cover mask). */
 const UNIT_BITS = 6;
+/**
+ * struct xdpfw_bucket4 / xdpfw_bucket6 in u32 words, and records per map row
+ * (XDPFW_BUCKET4_ROW / XDPFW_BUCKET6_ROW): cls, the class of the longest
+ * entry of length <= shift + 24 over the bucket; cover (two words, low
+ * first), bit i: an entry longer than that meets the bucket's i-th 64th;
+ * lens, their lengths: IPv4 bit 32 - L; IPv6 four words, bit 128 - L of the
+ * first u64 for L > 64, else 64 - L of the second.
+ */
+export const RECORD = {
+  4: { words: 4, perRow: 4, cls: 0, lens: 1, cover: 2 },
+  6: { words: 8, perRow: 2, cls: 0, lens: 4, cover: 2 },
+} as const;
+
 /** xdpfw.h: XDPFW_QUICK_RECORD, the quick byte that sends every address on to the record. */
 export const QUICK_RECORD = 0xff;
 
@@ -163,11 +176,9 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
   if (!sorted) deep = deep.sort((x, y) => (windows[x] >>> (32 - BUCKET_BITS)) - (windows[y] >>> (32 - BUCKET_BITS)));
 
   const { rank, count } = ranks(buckets, rowMarked);
-  const records: BucketRecords = {
-    cls: new Uint32Array(count),
-    cover: new Uint32Array(2 * count),
-    lengths: new Uint32Array(width * count),
-  };
+  const layout = RECORD[family];
+  const rec = new Uint32Array(Math.max(1, Math.ceil(count / layout.perRow)) * layout.perRow * layout.words);
+  const records: BucketRecords = { count, words: rec };
   const quick = new Uint8Array(count);
   const words = new Uint32Array(buckets.buffer, buckets.byteOffset, buckets.length / 4); // little-endian host
   let r = 0;
@@ -189,17 +200,18 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
       }
       while (depth > 0 && shallowEnd[open[depth - 1]] <= b) depth--;
       const outer = (l16[bucketHead(b, lookup) >>> 16] & ~DEEPER) >>> 0; // the /16's class
-      records.cls[r] = depth > 0 ? classes[shallow[open[depth - 1]]] : outer;
+      const at = r * layout.words;
+      const cls = depth > 0 ? classes[shallow[open[depth - 1]]] : outer;
+      rec[at + layout.cls] = cls;
       for (; k < deep.length && windows[deep[k]] >>> (32 - BUCKET_BITS) === b; k++) {
         const i = deep[k];
         const unit = (windows[i] >>> (32 - BUCKET_BITS - UNIT_BITS)) & 63;
         const units = POW2[Math.max(0, bucketLength + UNIT_BITS - lengths[i])];
-        for (let u = unit; u < unit + units; u++) records.cover[2 * r + (u >>> 5)] |= 1 << (u & 31);
-        // IPv4: bit 32 - L. IPv6: bit 128 - L of the first u64 for L > 64, else 64 - L of the second.
+        for (let u = unit; u < unit + units; u++) rec[at + layout.cover + (u >>> 5)] |= 1 << (u & 31);
         const lengthBit = (family === 4 ? 32 : 128) - lengths[i];
-        records.lengths[width * r + (lengthBit >>> 5)] |= 1 << (lengthBit & 31);
+        rec[at + layout.lens + (lengthBit >>> 5)] |= 1 << (lengthBit & 31);
       }
-      quick[r] = records.cls[r] === outer ? eighths(records.cover[2 * r], records.cover[2 * r + 1]) : QUICK_RECORD;
+      quick[r] = cls === outer ? eighths(rec[at + layout.cover], rec[at + layout.cover + 1]) : QUICK_RECORD;
       r++;
     }
   }
@@ -276,14 +288,17 @@ export function tableClass(lookup: AddressLookup, table: AddressTable, address: 
   for (let i = b - (b % BUCKETS_PER_ROW); i < b; i++) if (marked(table.buckets, i)) r++;
   const unit = (w >>> (32 - BUCKET_BITS - UNIT_BITS)) & 63;
   if (((table.quick[r] >>> (unit >>> 3)) & 1) === 0) return cls;
-  if (((table.records.cover[2 * r + (unit >>> 5)] >>> (unit & 31)) & 1) === 0) return table.records.cls[r];
   const width = address.length * 8;
+  const layout = RECORD[width === 32 ? 4 : 6];
+  const rec = table.records.words;
+  const at = r * layout.words;
+  if (((rec[at + layout.cover + (unit >>> 5)] >>> (unit & 31)) & 1) === 0) return rec[at + layout.cls];
   for (let bit = 0; bit < width; bit++) {
     // IPv4: bit 32 - L; IPv6: bits 0..63 for L 128..65, bits 64..127 for L 64..1
-    if (((table.records.lengths[(width / 32) * r + (bit >>> 5)] >>> (bit & 31)) & 1) === 0) continue;
+    if (((rec[at + layout.lens + (bit >>> 5)] >>> (bit & 31)) & 1) === 0) continue;
     const length = width - bit;
     const hit = probe(table, address, length);
     if (hit !== undefined) return hit;
   }
-  return table.records.cls[r];
+  return rec[at + layout.cls];
 }

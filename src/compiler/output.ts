@@ -101,17 +101,16 @@ export interface PrefixClasses {
   words: Uint32Array;
 }
 
-/** struct xdpfw_bucket4 / xdpfw_bucket6, as parallel arrays. */
+/**
+ * The records of the marked buckets as the map holds them: struct
+ * xdpfw_bucket4 / xdpfw_bucket6 of bpf/xdpfw.h in little-endian u32 words
+ * (address-tables.ts RECORD gives each field's word), whole map rows of
+ * RECORD[family].perRow records, the unused ones zero. Built in place, so
+ * applying a million-entry set copies no 24 MB of records.
+ */
 export interface BucketRecords {
-  /** Class of the longest entry of length <= shift + 24 over the bucket. */
-  cls: Uint32Array;
-  /** Two u32 (low first) per record: bit i, an entry longer than shift + 24 meets the bucket's i-th /64th. */
-  cover: Uint32Array;
-  /**
-   * The lengths of those entries, one u32 per record for IPv4 (bit 32 - L),
-   * four for IPv6 (bit 128 - L of the first u64 for L 65..128, 64 - L of the second).
-   */
-  lengths: Uint32Array;
+  count: number;
+  words: Uint32Array;
 }
 
 /** One LPM entry as an object (display, tests): see prefix-classes.ts to convert. */

@@ -351,30 +351,23 @@ export function encodeAddressTable(table: AddressTable, slot: AddressSlot): Enco
   const v4 = slot.endsWith('4');
   const record = v4 ? STRUCT.xdpfw_bucket4 : STRUCT.xdpfw_bucket6;
   const perRow = v4 ? BUCKET4_ROW : BUCKET6_ROW;
-  const { cls, cover, lengths } = table.records;
-  if (table.quick.length !== cls.length) {
-    throw new RangeError(`${slot}: ${table.quick.length} quick bytes for ${cls.length} bucket records`);
+  const { count, words } = table.records;
+  if (table.quick.length !== count) {
+    throw new RangeError(`${slot}: ${table.quick.length} quick bytes for ${count} bucket records`);
   }
-  const quick = Buffer.alloc(Math.max(1, Math.ceil(cls.length / QUICK_ROW)) * QUICK_ROW);
+  const quick = Buffer.alloc(Math.max(1, Math.ceil(count / QUICK_ROW)) * QUICK_ROW);
   quick.set(table.quick);
-  const values = Buffer.alloc(Math.max(1, Math.ceil(cls.length / perRow)) * record.size * perRow);
-  const u32 = new Uint32Array(values.buffer, values.byteOffset, values.length / 4); // little-endian host
-  const stride = record.size / 4;
-  const lens = v4 ? 1 : 4; // u32 of lengths per record
-  const f = { cls: record.fields.cls / 4, cover: record.fields.cover / 4, lens: record.fields.lens / 4 };
-  for (let r = 0; r < cls.length; r++) {
-    const at = r * stride;
-    u32[at + f.cls] = cls[r];
-    u32[at + f.cover] = cover[2 * r];
-    u32[at + f.cover + 1] = cover[2 * r + 1];
-    for (let i = 0; i < lens; i++) u32[at + f.lens + i] = lengths[lens * r + i];
+  // The compiler lays records out as the struct (a layout test holds RECORD to the BTF): its words are the map's rows.
+  const rowsOfRecords = Math.max(1, Math.ceil(count / perRow));
+  if (words.byteLength !== rowsOfRecords * perRow * record.size) {
+    throw new RangeError(`${slot}: ${words.byteLength} bytes of bucket records for ${count} records, not ${rowsOfRecords} rows of ${perRow * record.size}`);
   }
   return {
     l16: rows(bytes(table.l16), STRUCT.xdpfw_class_row.size, '/16'),
     buckets: rows(bytes(table.buckets), BUCKET_ROW_BYTES, 'bucket'),
     rank: rows(bytes(table.rank), STRUCT.xdpfw_class_row.size, 'rank'),
     quick: rows(quick, QUICK_ROW, 'quick byte'),
-    records: rows(values, record.size * perRow, 'bucket record'),
+    records: rows(bytes(words), record.size * perRow, 'bucket record'),
   };
 }
 

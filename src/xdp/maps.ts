@@ -92,7 +92,7 @@ export function encodeCompiled(compiled: CompiledInterface): Map<MapName, Encode
     if (!table) throw new Error(`${slot} is looked up by address table, but the compiled policy has none`);
     const encoded = encodeAddressTable(table, slot);
     out.set(maps.l16, encoded.l16);
-    if (table.records.cls.length === 0) continue;
+    if (table.records.count === 0) continue;
     out.set(maps.bkt, encoded.buckets);
     out.set(maps.rank, encoded.rank);
     out.set(maps.quick, encoded.quick);
@@ -125,11 +125,11 @@ export function mapSizes(compiled: CompiledInterface): Record<string, number> {
     sizes[maps.trie] = table ? 1 : Math.max(1, compiled[slot].prefixLength.length);
     sizes[maps.hash] = Math.max(1, table?.hashed.classId.length ?? 0);
     const perRow = slot.endsWith('4') ? BUCKET4_ROW : BUCKET6_ROW;
-    sizes[maps.rec] = Math.max(1, Math.ceil((table?.records.cls.length ?? 0) / perRow));
-    sizes[maps.quick] = Math.max(1, Math.ceil((table?.records.cls.length ?? 0) / QUICK_ROW));
+    sizes[maps.rec] = Math.max(1, Math.ceil((table?.records.count ?? 0) / perRow));
+    sizes[maps.quick] = Math.max(1, Math.ceil((table?.records.count ?? 0) / QUICK_ROW));
     // Without entries longer than /16 nothing reads past the /16 table.
     if (!table) sizes[maps.l16] = 1;
-    if (!table || table.records.cls.length === 0) sizes[maps.bkt] = sizes[maps.rank] = 1;
+    if (!table || table.records.count === 0) sizes[maps.bkt] = sizes[maps.rank] = 1;
   }
   const tables: [MapName, number[] | null][] = [
     [MAP.sportCls, compiled.sportClass],

@@ -34,7 +34,7 @@ import {
   encodeVectors,
   rodataValues,
 } from '../../../src/xdp/layout.js';
-import { BUCKET_BITS, BUCKETS_PER_ROW, DEEPER, MAX_SHIFT6, QUICK_RECORD } from '../../../src/compiler/address-tables.js';
+import { BUCKET_BITS, BUCKETS_PER_ROW, DEEPER, MAX_SHIFT6, QUICK_RECORD, RECORD } from '../../../src/compiler/address-tables.js';
 import { defaultObjectPath, inspectObject } from '../../../src/xdp/object.js';
 import { compileInterfaceText } from '../../support/kernel.js';
 import { dumpBtf, type BtfDump } from './helpers/btf.js';
@@ -154,6 +154,15 @@ describe('the map codecs mirror bpf/xdpfw.h', () => {
     const arrays = Object.entries(rodata).filter(([name]) => name.startsWith('cfg_lin_'));
     expect(arrays).toHaveLength(11);
     expect(arrays.filter(([, words]) => [words].flat().some((w) => w !== 0))).toEqual([]);
+  });
+
+  it("has the bucket records' fields where the compiler writes them", () => {
+    const words = (struct: { size: number; fields: Record<string, number> }, names: string[]) =>
+      Object.fromEntries([['words', struct.size / 4], ...names.map((n) => [n, struct.fields[n] / 4])]);
+    expect(header.structs.get('xdpfw_bucket4')).toMatchObject({ size: STRUCT.xdpfw_bucket4.size });
+    expect(words(STRUCT.xdpfw_bucket4, ['cls', 'lens', 'cover'])).toEqual({ words: RECORD[4].words, cls: RECORD[4].cls, lens: RECORD[4].lens, cover: RECORD[4].cover });
+    expect(words(STRUCT.xdpfw_bucket6, ['cls', 'lens', 'cover'])).toEqual({ words: RECORD[6].words, cls: RECORD[6].cls, lens: RECORD[6].lens, cover: RECORD[6].cover });
+    expect([RECORD[4].perRow, RECORD[6].perRow]).toEqual([BUCKET4_ROW, BUCKET6_ROW]);
   });
 
   it('encodes a vector as its words, little-endian, and a summary bit per nonzero word', () => {

@@ -187,15 +187,14 @@ describe('address tables against a naive longest-prefix match', () => {
     expect(table.buckets.length * 8).toBe(2 ** BUCKET_BITS);
     expect(marked).toEqual(Array.from({ length: 128 }, (_, i) => bucketOf([10, 1, 128, 0], 0) + i));
     expect([...table.hashed.prefixLength, ...table.hashed.words, ...table.hashed.classId]).toEqual([30, 0x0a01c804, 2]);
-    expect(table.records.cls.length).toBe(128);
+    expect(table.records.count).toBe(128);
     const row = Math.floor(marked[0] / BUCKETS_PER_ROW);
     expect(table.rank[row]).toBe(0);
     expect(table.rank[row + 1]).toBe(BUCKETS_PER_ROW - (marked[0] % BUCKETS_PER_ROW));
     const r = bucketOf([10, 1, 200, 0], 0) - marked[0];
-    expect(table.records.cls[r]).toBe(1);
-    expect(table.records.lengths.length).toBe(table.records.cls.length); // one u32 a record for IPv4
-    expect(table.records.lengths[r]).toBe(1 << (32 - 30));
-    expect([table.records.cover[2 * r], table.records.cover[2 * r + 1]]).toEqual([1 << 1, 0]);
+    // struct xdpfw_bucket4 as u32 words: cls, lens (bit 32 - L), cover low, cover high.
+    expect(table.records.words.length).toBe(128 * 4);
+    expect([...table.records.words.subarray(4 * r, 4 * r + 4)]).toEqual([1, 1 << (32 - 30), 1 << 1, 0]);
     expect(tableClass(lookup, table, [10, 1, 200, 5])).toBe(2);
     expect(tableClass(lookup, table, [10, 1, 200, 9])).toBe(1);
     expect(tableClass(lookup, table, [10, 1, 127, 9])).toBe(0);
@@ -215,7 +214,7 @@ describe('address tables against a naive longest-prefix match', () => {
     const table = buildAddressTable(entries, lookup, 4);
     // Buckets 10.1.200 … 10.1.204, records in bucket order.
     expect([...table.quick]).toEqual([0b1, 1 << 6, QUICK_RECORD, 0b1111, QUICK_RECORD]);
-    expect(table.quick.length).toBe(table.records.cls.length);
+    expect(table.quick.length).toBe(table.records.count);
     expect(tableClass(lookup, table, [10, 1, 200, 40])).toBe(0); // the quick byte answers
     expect(tableClass(lookup, table, [10, 1, 200, 5])).toBe(2); // eighth 0: record, then hash
     expect(tableClass(lookup, table, [10, 1, 200, 9])).toBe(0); // eighth 0: record, its 64th unmet
