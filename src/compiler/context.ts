@@ -86,6 +86,7 @@ export class CheckContext {
       const errors: ParsedLiterals['errors'] = [];
       if (source.kind === 'file' && source.entries) {
         const entries = source.entries;
+        builder.reserve(setEntryCount(entries));
         for (let i = 0; i < setEntryCount(entries); i++) {
           const error = addAddress(builder, entries.text, entries.start[i], entries.end[i]);
           if (error) errors.push({ literal: setEntryLiteral(entries, i), error });

@@ -111,6 +111,22 @@ export class PrefixBuilder {
   private words = EMPTY32;
   private length6 = EMPTY8;
 
+  /**
+   * Room for `n` prefixes of each family at once (a set file's entry count):
+   * doubling up to a million touched twice the memory. Pages of the family
+   * that gets fewer are never touched, so they cost nothing.
+   */
+  reserve(n: number): void {
+    if (n > this.length4.length) {
+      this.length4 = grow(this.length4.subarray(0, this.n4), n);
+      this.address = grow(this.address.subarray(0, this.n4), n);
+    }
+    if (n > this.length6.length) {
+      this.length6 = grow(this.length6.subarray(0, this.n6), n);
+      this.words = grow(this.words.subarray(0, 4 * this.n6), 4 * n);
+    }
+  }
+
   add4(address: number, length: number): void {
     if (this.n4 === this.length4.length) {
       this.length4 = grow(this.length4, 2 * this.n4);
