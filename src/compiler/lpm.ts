@@ -13,7 +13,7 @@
  * parent's set and P's own rules, so prefixes that share it (typically every
  * entry of a big set) share one set id, and vectors are built per set id.
  */
-import { BitsArena, bitsOf, setBit, type Bits, type VectorTable } from './bits.js';
+import { bitsOf, clearBit, setBit, type VectorTable } from './bits.js';
 import type { IrRule } from './ir.js';
 import type { PrefixClasses } from './output.js';
 import { emptyPrefixClasses, truncatePrefixClasses } from './prefix-classes.js';
@@ -32,10 +32,17 @@ export function buildLpmEntries(
   const inFamily = (r: IrRule) => (family === 4 ? r.families.ipv4 : r.families.ipv6);
   // base: rules of the family that hold when no prefix contains the address.
   const base = bitsOf(size, rules.filter((r) => inFamily(r) && (r[field] === null || r[field]!.negated)).map((r) => r.index));
-  const familyRules = bitsOf(size, rules.filter(inFamily).map((r) => r.index));
+  // A set's vector is base ^ (set ∩ family): its parent's vector with the bit
+  // of each own rule of the family set (cleared for a negated match).
+  const effect = new Int8Array(rules.length);
+  for (const r of rules) if (inFamily(r) && r[field] !== null) effect[r.index] = r[field]!.negated ? CLEAR : SET;
   const vector = new Uint32Array(size); // reused: the table copies what it keeps
-  const sets = new RuleSets(size, (bits) => {
-    for (let i = 0; i < size; i++) vector[i] = base[i] ^ (bits[i] & familyRules[i]);
+  const sets = new RuleSets((parentClass, own) => {
+    vector.set(parentClass >= 0 ? table.vectors[parentClass] : base);
+    for (const rule of own) {
+      if (effect[rule] === SET) setBit(vector, rule);
+      else if (effect[rule] === CLEAR) clearBit(vector, rule);
+    }
     return table.intern(vector);
   });
 
@@ -69,39 +76,39 @@ export function buildLpmEntries(
   return truncatePrefixClasses(entries, family, n);
 }
 
+const SET = 1;
+const CLEAR = -1;
+
 /**
  * Interned sets of rules, each its parent's set plus some own rules, and the
- * class of each set's vector. Consecutive prefixes usually add the same rule
- * to the same parent, so a one-entry cache answers most lookups.
+ * class of each set's vector (made from the parent's class and the own
+ * rules). Consecutive prefixes usually add the same rule to the same parent,
+ * so a one-entry cache answers most lookups.
  */
 class RuleSets {
   private readonly ids = new Map<string, number>();
-  private readonly bits: Bits[] = [];
   private readonly classes: number[] = [];
-  private readonly arena: BitsArena;
-  private last = { parent: -2, owner: -1, id: -1 };
+  private lastParent = -2;
+  private lastOwner = -1;
+  private lastId = -1;
 
-  constructor(
-    size: number,
-    private readonly classify: (bits: Bits) => number,
-  ) {
-    this.arena = new BitsArena(size);
-  }
+  constructor(private readonly classify: (parentClass: number, own: readonly number[]) => number) {}
 
   intern(parent: number, own: readonly number[]): number {
     const single = own.length === 1;
-    if (single && this.last.parent === parent && this.last.owner === own[0]) return this.last.id;
+    if (single && this.lastParent === parent && this.lastOwner === own[0]) return this.lastId;
     const key = `${parent}:${own.join(',')}`;
     let id = this.ids.get(key);
     if (id === undefined) {
-      id = this.bits.length;
+      id = this.classes.length;
       this.ids.set(key, id);
-      const bits = parent >= 0 ? this.arena.copy(this.bits[parent]) : this.arena.alloc();
-      for (const rule of own) setBit(bits, rule);
-      this.bits.push(bits);
-      this.classes.push(this.classify(bits));
+      this.classes.push(this.classify(parent >= 0 ? this.classes[parent] : -1, own));
     }
-    if (single) this.last = { parent, owner: own[0], id };
+    if (single) {
+      this.lastParent = parent;
+      this.lastOwner = own[0];
+      this.lastId = id;
+    }
     return id;
   }
 
