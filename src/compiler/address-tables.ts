@@ -193,7 +193,6 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
     }
     for (let marks = words[w]; marks !== 0; marks &= marks - 1) {
       const b = w * 32 + 31 - Math.clz32(marks & -marks); // the lowest marked bucket left
-
       for (; p < shallowCount && shallowFirst[p] <= b; p++) {
         while (depth > 0 && shallowEnd[open[depth - 1]] <= shallowFirst[p]) depth--;
         open[depth++] = p;
