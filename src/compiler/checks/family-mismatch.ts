@@ -8,24 +8,27 @@ import type { Match } from '../../policy/ast.js';
 import { diagnostic } from '../codes.js';
 import type { Check, CheckContext } from '../context.js';
 
+/** Families as bits: IPv4 1, IPv6 2. */
+const V4 = 1;
+const V6 = 2;
+
 interface FamilyConstraint {
   match: Match;
   label: string;
-  families: Set<4 | 6>;
+  families: number;
 }
 
 export const checkFamilies: Check = (context) => {
   const out = [];
   for (const { rule } of context.rules()) {
     const seen: FamilyConstraint[] = [];
-    let left = new Set<4 | 6>([4, 6]);
+    let left = V4 | V6;
     for (const match of rule.matches) {
       const constraint = familyConstraint(context, match);
       if (!constraint) continue;
-      const next = new Set([...left].filter((f) => constraint.families.has(f)));
-      if (next.size === 0) {
-        const [only] = left;
-        const earlier = seen.find((c) => c.families.size === 1 && c.families.has(only))!;
+      if ((left & constraint.families) === 0) {
+        // `left` is one family here: some earlier constraint narrowed it to that alone.
+        const earlier = seen.find((c) => c.families === left)!;
         out.push(
           diagnostic(
             'family-mismatch',
@@ -37,38 +40,35 @@ export const checkFamilies: Check = (context) => {
         break;
       }
       seen.push(constraint);
-      left = next;
+      left &= constraint.families;
     }
   }
   return out;
 };
 
 function familyConstraint(context: CheckContext, match: Match): FamilyConstraint | undefined {
-  const single = (family: 4 | 6, label: string) => ({ match, label, families: new Set<4 | 6>([family]) });
+  const single = (family: number, label: string) => ({ match, label, families: family });
   switch (match.kind) {
     case 'address-match': {
       const { prefixes } = context.resolveAddresses(match.value);
       if (prefixes.size === 0) return undefined; // unknown or empty: reported elsewhere
-      const families = new Set<4 | 6>();
-      if (prefixes.count4 > 0) families.add(4);
-      if (prefixes.count6 > 0) families.add(6);
-      return { match, label: `'${match.direction}'`, families };
+      return { match, label: `'${match.direction}'`, families: (prefixes.count4 > 0 ? V4 : 0) | (prefixes.count6 > 0 ? V6 : 0) };
     }
     case 'family-match':
-      return single(match.family === 'ip4' ? 4 : 6, `'${match.family}'`);
+      return single(match.family === 'ip4' ? V4 : V6, `'${match.family}'`);
     case 'protocol-match':
-      if (match.protocol === 'icmp') return single(4, "'icmp'");
-      if (match.protocol === 'icmpv6') return single(6, "'icmpv6'");
+      if (match.protocol === 'icmp') return single(V4, "'icmp'");
+      if (match.protocol === 'icmpv6') return single(V6, "'icmpv6'");
       return undefined;
     case 'icmp-type-match':
-      return single(match.protocol === 'icmp' ? 4 : 6, `'${match.protocol} type'`);
+      return single(match.protocol === 'icmp' ? V4 : V6, `'${match.protocol} type'`);
     default:
       return undefined;
   }
 }
 
-function familyText(families: Set<4 | 6>): string {
-  return families.size === 2 ? 'IPv4 and IPv6' : families.has(4) ? 'IPv4 only' : 'IPv6 only';
+function familyText(families: number): string {
+  return families === (V4 | V6) ? 'IPv4 and IPv6' : families === V4 ? 'IPv4 only' : 'IPv6 only';
 }
 
 function hintFor(a: FamilyConstraint, b: FamilyConstraint): string {

@@ -80,12 +80,8 @@ const HULLS = 4;
 function ruleHulls(rules: readonly IrRule[]): Float64Array {
   const hulls = new Float64Array(rules.length * HULLS * 2);
   rules.forEach((r, i) => {
-    const at = i * HULLS * 2;
     // Addresses first: they rule out most pairs, ports are often the whole range.
-    [ipv4Hull(r, r.src), ipv4Hull(r, r.dst), portHull(r.sport), portHull(r.dport)].forEach(([low, high], k) => {
-      hulls[at + 2 * k] = low;
-      hulls[at + 2 * k + 1] = high;
-    });
+    hulls.set([...ipv4Hull(r, r.src), ...ipv4Hull(r, r.dst), ...portHull(r.sport), ...portHull(r.dport)], i * HULLS * 2);
   });
   return hulls;
 }
@@ -101,9 +97,16 @@ const IPV4_MAX = 2 ** 32 - 1;
 function ipv4Hull(rule: IrRule, address: AddressConstraint | null): [number, number] {
   if (!rule.families.ipv4) return EMPTY;
   if (address === null) return [0, IPV4_MAX];
+  if (!address.negated) {
+    // From the sorted prefixes themselves: most rules' intervals are then never built.
+    const { address: starts, length } = address.prefixes.v4;
+    if (starts.length === 0) return EMPTY;
+    let high = 0;
+    for (let i = 0; i < starts.length; i++) high = Math.max(high, starts[i] + 2 ** (32 - length[i]) - 1);
+    return [starts[0], high];
+  }
   const { starts, ends } = addressIntervals(address, 4);
   const n = starts.length;
-  if (!address.negated) return n === 0 ? EMPTY : [Number(starts[0]), Number(ends[n - 1])];
   if (n === 0) return [0, IPV4_MAX];
   const low = Number(starts[0]) > 0 ? 0 : Number(ends[0]) + 1;
   const high = Number(ends[n - 1]) < IPV4_MAX ? IPV4_MAX : Number(starts[n - 1]) - 1;
