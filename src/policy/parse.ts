@@ -3,7 +3,6 @@ import type {
   Include,
   PolicyDocument,
   PolicyFile,
-  Position,
   SetFileEntries,
   Span,
   TopLevelItem,
@@ -12,6 +11,7 @@ import type { PolicyCode } from './codes.js';
 import { hasErrors, type Diagnostic } from './diagnostic.js';
 import { suggest } from './format.js';
 import { parse, SyntaxError as PeggySyntaxError, type Expectation } from './generated/parser.js';
+import { countLines, LineIndex } from './lines.js';
 import type { SourceHost } from './source-host.js';
 
 export interface ParseResult {
@@ -32,7 +32,7 @@ export interface LoadResult {
 /** Parses one policy file's text; `file` is the name its spans carry. */
 export function parsePolicyFile(text: string, file: string): ParseResult {
   try {
-    return { file: parse(text, { grammarSource: file, suggest }) as PolicyFile, diagnostics: [] };
+    return { file: parse(text, { grammarSource: file, suggest, lines: new LineIndex(text) }) as PolicyFile, diagnostics: [] };
   } catch (error) {
     // Anything but a syntax error is a bug in the grammar: let it surface with its stack.
     if (!(error instanceof PeggySyntaxError)) throw error;
@@ -153,9 +153,7 @@ const MAX_SET_FILE_ERRORS = 10;
  * anything else takes the general path, which also words the errors.
  */
 function parseSetFile(text: string, file: string, diagnostics: Diagnostic[]): SetFileEntries {
-  let lines = 1;
-  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines++;
-  const entries = new EntryColumns(lines);
+  const entries = new EntryColumns(countLines(text));
   let malformed = 0;
   let lineStart = 0;
   for (let line = 1; lineStart <= text.length; line++) {
@@ -371,18 +369,8 @@ function diagnostic(code: PolicyCode, message: string, span: Span, hint?: string
 }
 
 function spanAt(file: string, text: string, start: number, end: number): Span {
-  return { file, start: positionAt(text, start), end: positionAt(text, end) };
-}
-
-/** Line and column (1-based, counted as peggy counts them) of an offset. */
-function positionAt(text: string, offset: number): Position {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    lineStart = i + 1;
-  }
-  return { offset, line, column: offset - lineStart + 1 };
+  const lines = new LineIndex(text);
+  return { file, start: lines.position(start), end: lines.position(end) };
 }
 
 function clip(token: string): string {

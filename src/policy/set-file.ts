@@ -1,5 +1,6 @@
 /** Reading a set file's entries (ast.ts SetFileEntries) one at a time. */
 import type { AddressLiteral, Position, SetFileEntries } from './ast.js';
+import { LineIndex } from './lines.js';
 
 export function setEntryCount(entries: SetFileEntries): number {
   return entries.start.length;
@@ -15,25 +16,11 @@ export function setEntryLiteral(entries: SetFileEntries, i: number): AddressLite
   return { kind: 'address', text: setEntryText(entries, i), span: { file, start: positionOf(entries, start[i]), end: positionOf(entries, end[i]) } };
 }
 
-/** Line starts of a set file's text, found when a diagnostic first needs a position (a million entries need none). */
-const lineStarts = new WeakMap<SetFileEntries, Uint32Array>();
+/** Each set file's line index, built when a diagnostic first needs a position (a million entries need none). */
+const lineIndexes = new WeakMap<SetFileEntries, LineIndex>();
 
 function positionOf(entries: SetFileEntries, offset: number): Position {
-  let starts = lineStarts.get(entries);
-  if (!starts) {
-    const { text } = entries;
-    let lines = 1;
-    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines++;
-    starts = new Uint32Array(lines);
-    for (let at = text.indexOf('\n'), n = 1; at !== -1; at = text.indexOf('\n', at + 1)) starts[n++] = at + 1;
-    lineStarts.set(entries, starts);
-  }
-  let low = 0;
-  let high = starts.length - 1;
-  while (low < high) {
-    const mid = (low + high + 1) >>> 1;
-    if (starts[mid] <= offset) low = mid;
-    else high = mid - 1;
-  }
-  return { offset, line: low + 1, column: offset - starts[low] + 1 };
+  let index = lineIndexes.get(entries);
+  if (!index) lineIndexes.set(entries, (index = new LineIndex(entries.text)));
+  return index.position(offset);
 }
