@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { addressSet, BENCH_IFACE, benchPolicy, type BenchPolicy } from './lib/policy-gen.js';
+import { addressSet, benchPolicy, writePolicyFiles } from './lib/policy-gen.js';
 import { fixed, grouped, ratio, sample, table } from './lib/stats.js';
 
 /** Preloaded into each run: its own first-touch page faults, on stderr, as it exits. */
@@ -35,12 +35,6 @@ function checkOnce(checkout: string, file: string): Run {
   return { ms, faults: Number(faults[1]) };
 }
 
-function writePolicy(dir: string, policy: BenchPolicy): string {
-  fs.mkdirSync(dir, { recursive: true });
-  for (const [name, text] of policy.files) fs.writeFileSync(path.join(dir, name), text.replaceAll(BENCH_IFACE, 'xdpfw-ab0'));
-  return path.join(dir, policy.path);
-}
-
 function main(): void {
   const { values, positionals: checkouts } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '9' } } });
   if (checkouts.length === 0) throw new Error('name one or more built checkouts of xdpfw (directories holding bin/xdpfw.js)');
@@ -51,8 +45,8 @@ function main(): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xdpfw-check-ab-'));
   try {
     const cases = [
-      { name: '4,096 rules, 10+10 set', file: writePolicy(path.join(dir, 'rules'), benchPolicy(4096, addressSet(10, 10))) },
-      { name: '10 rules, 1M+100k set', file: writePolicy(path.join(dir, 'large'), benchPolicy(10, addressSet(1_000_000, 100_000))) },
+      { name: '4,096 rules, 10+10 set', file: writePolicyFiles(path.join(dir, 'rules'), benchPolicy(4096, addressSet(10, 10)), 'xdpfw-ab0') },
+      { name: '10 rules, 1M+100k set', file: writePolicyFiles(path.join(dir, 'large'), benchPolicy(10, addressSet(1_000_000, 100_000)), 'xdpfw-ab0') },
     ];
     console.log(`xdpfw check, ${rounds} alternating rounds; load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     const rows: string[][] = [];

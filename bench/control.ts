@@ -38,6 +38,7 @@ import {
   classBenchRules,
   ip4,
   NO_RULE_DPORT,
+  writePolicyFiles,
   xdpfwRuleText,
   type BenchPolicy,
 } from './lib/policy-gen.js';
@@ -142,8 +143,7 @@ const ALL_CPUS = `0-${os.cpus().length - 1}`;
 function withPolicyFiles<T>(policy: BenchPolicy, body: (file: string) => T): T {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xdpfw-bench-'));
   try {
-    for (const [name, text] of policy.files) fs.writeFileSync(path.join(dir, name), text.replaceAll(BENCH_IFACE, IF_RX));
-    return body(path.join(dir, policy.path));
+    return body(writePolicyFiles(dir, policy, IF_RX));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -10,6 +10,8 @@
  * matches none of them whatever its other fields; the crafted last rule is
  * the only one that covers it.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { Random } from './random.js';
 
 export interface Prefix4 {
@@ -318,4 +320,11 @@ export function benchPolicy(nrules: number, set: AddressSet, options: { setFile?
 export function rulesPolicy(rules: BenchRule[]): BenchPolicy {
   const text = [`interface ${BENCH_IFACE} {`, '  default drop', ...rules.map((r) => `  ${xdpfwRuleText(r)}`), '}', ''];
   return { path: 'bench.xdpfw', files: new Map([['bench.xdpfw', text.join('\n')]]), rules: rules.length };
+}
+
+/** Writes the policy's files into `dir`, its interface renamed to `iface`; returns the policy file's path. */
+export function writePolicyFiles(dir: string, policy: BenchPolicy, iface: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, text] of policy.files) fs.writeFileSync(path.join(dir, name), text.replaceAll(BENCH_IFACE, iface));
+  return path.join(dir, policy.path);
 }
