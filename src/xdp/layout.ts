@@ -347,6 +347,26 @@ export function encodeAddressTable(table: AddressTable, slot: AddressSlot): Enco
     for (let i = 0; i < count; i++) keys.writeUInt32LE(i, i * 4);
     return { count, keySize: 4, valueSize, keys, values, describe: (i) => `${slot} ${what} row ${i}` };
   };
+  // The maps are freshly created, so zero: rows of zeros need no write (a small policy's bitmap is nearly all zeros).
+  const nonZeroRows = (values: Buffer, valueSize: number, what: string): EncodedEntries => {
+    const kept: number[] = [];
+    for (let row = 0, at = 0; at < values.length; row++, at += valueSize) {
+      for (let b = at; b < at + valueSize; b++) {
+        if (values[b] !== 0) {
+          kept.push(row);
+          break;
+        }
+      }
+    }
+    if (kept.length === values.length / valueSize) return rows(values, valueSize, what);
+    const keys = Buffer.alloc(kept.length * 4);
+    const out = Buffer.alloc(kept.length * valueSize);
+    kept.forEach((row, i) => {
+      keys.writeUInt32LE(row, i * 4);
+      values.copy(out, i * valueSize, row * valueSize, (row + 1) * valueSize);
+    });
+    return { count: kept.length, keySize: 4, valueSize, keys, values: out, describe: (i) => `${slot} ${what} row ${kept[i]}` };
+  };
   const bytes = (a: Uint32Array | Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
   const v4 = slot.endsWith('4');
   const record = v4 ? STRUCT.xdpfw_bucket4 : STRUCT.xdpfw_bucket6;
@@ -363,9 +383,9 @@ export function encodeAddressTable(table: AddressTable, slot: AddressSlot): Enco
     throw new RangeError(`${slot}: ${words.byteLength} bytes of bucket records for ${count} records, not ${rowsOfRecords} rows of ${perRow * record.size}`);
   }
   return {
-    l16: rows(bytes(table.l16), STRUCT.xdpfw_class_row.size, '/16'),
-    buckets: rows(bytes(table.buckets), BUCKET_ROW_BYTES, 'bucket'),
-    rank: rows(bytes(table.rank), STRUCT.xdpfw_class_row.size, 'rank'),
+    l16: nonZeroRows(bytes(table.l16), STRUCT.xdpfw_class_row.size, '/16'),
+    buckets: nonZeroRows(bytes(table.buckets), BUCKET_ROW_BYTES, 'bucket'),
+    rank: nonZeroRows(bytes(table.rank), STRUCT.xdpfw_class_row.size, 'rank'),
     quick: rows(quick, QUICK_ROW, 'quick byte'),
     records: rows(bytes(words), record.size * perRow, 'bucket record'),
   };

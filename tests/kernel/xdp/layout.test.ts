@@ -31,6 +31,7 @@ import {
   RANK_ROWS,
   RODATA_VARS,
   STRUCT,
+  encodeAddressTable,
   encodeVectors,
   rodataValues,
 } from '../../../src/xdp/layout.js';
@@ -179,6 +180,25 @@ describe('the map codecs mirror bpf/xdpfw.h', () => {
     const read = Array.from({ length: MAX_WORDS }, (_, w) => second.readBigUInt64LE(fields.word + 8 * w));
     expect(read).toEqual([...words]);
     expect(() => encodeVectors([new BigUint64Array(MAX_WORDS + 1)])).toThrow(`vector 0 has ${MAX_WORDS + 1} words, at most ${MAX_WORDS}`);
+  });
+
+  it("writes an address table's /16, bitmap and rank rows only where they hold a nonzero byte (fresh maps are zero)", () => {
+    const c = compileInterfaceText('interface eth0 {\n  drop src { 10.1.2.3, 10.200.0.0/24 }\n  allow src 172.16.0.0/12\n}\n');
+    const table = c.addressTables.src4!;
+    const e = encodeAddressTable(table, 'src4');
+    const keysOf = (x: { count: number; keys: Buffer }) => Array.from({ length: x.count }, (_, i) => x.keys.readUInt32LE(4 * i));
+    const bucketRow = (address: number) => Math.floor((address >>> 8) / (BUCKET_ROW_BYTES * 8));
+    expect(keysOf(e.buckets)).toEqual([bucketRow(0x0a010203), bucketRow(0x0ac80000)].sort((a, b) => a - b));
+    for (let i = 0; i < e.buckets.count; i++) {
+      const row = keysOf(e.buckets)[i];
+      expect(e.buckets.values.subarray(i * BUCKET_ROW_BYTES, (i + 1) * BUCKET_ROW_BYTES)).toEqual(
+        Buffer.from(table.buckets.subarray(row * BUCKET_ROW_BYTES, (row + 1) * BUCKET_ROW_BYTES)),
+      );
+    }
+    expect(e.buckets.describe(1)).toBe(`src4 bucket row ${keysOf(e.buckets)[1]}`);
+    // /16 rows: those holding a nonzero class id or XDPFW_DEEPER (here every one: no address's class is 0).
+    const l16Rows = new Set(Array.from(table.l16.keys()).filter((i) => table.l16[i] !== 0).map((i) => Math.floor(i / CLASS_ROW)));
+    expect(keysOf(e.l16)).toEqual([...l16Rows].sort((a, b) => a - b));
   });
 
   it('matches the maps and .rodata of the test stand-in object', () => {
