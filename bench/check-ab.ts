@@ -26,9 +26,17 @@ interface Run {
   faults: number;
 }
 
+/** The checkout's command as an operator runs it: its bin/xdpfw wrapper, or Node on bin/xdpfw.js in checkouts older than that. */
+function command(checkout: string): [string, string[]] {
+  const wrapper = path.join(checkout, 'bin/xdpfw');
+  return fs.existsSync(wrapper) ? [wrapper, []] : [process.execPath, [path.join(checkout, 'bin/xdpfw.js')]];
+}
+
 function checkOnce(checkout: string, file: string): Run {
+  const [cmd, args] = command(checkout);
+  const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${FAULTS}` };
   const start = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, ['--import', FAULTS, path.join(checkout, 'bin/xdpfw.js'), 'check', file], { encoding: 'utf8' });
+  const r = spawnSync(cmd, [...args, 'check', file], { encoding: 'utf8', env });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   const faults = /#faults (\d+)/.exec(r.stderr ?? '');
   if (r.status !== 0 || !faults) throw new Error(`${checkout}: xdpfw check ${file} failed (exit ${r.status}):\n${r.stderr}`);

@@ -134,7 +134,8 @@ async function applyTiming(label: string, policy: BenchPolicy, runs: number): Pr
   };
 }
 
-const XDPFW = fileURLToPath(new URL('../bin/xdpfw.js', import.meta.url));
+/** The command an operator runs (the shell wrapper that starts Node, see bin/xdpfw). */
+const XDPFW = fileURLToPath(new URL('../bin/xdpfw', import.meta.url));
 
 /** Every CPU: the commands below run as an operator runs them, not pinned like this process. */
 const ALL_CPUS = `0-${os.cpus().length - 1}`;
@@ -155,7 +156,7 @@ function cliCheckTiming(policy: BenchPolicy, runs: number): Sample {
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
-      execFileSync('taskset', ['-c', ALL_CPUS, process.execPath, XDPFW, 'check', file], { stdio: 'ignore' });
+      execFileSync('taskset', ['-c', ALL_CPUS, XDPFW, 'check', file], { stdio: 'ignore' });
       times.push(performance.now() - t0);
     }
     return sample(times);
@@ -173,8 +174,8 @@ function cliApplyTiming(policy: BenchPolicy, runs: number): Sample {
     const script = [
       'set -e',
       'mount -t tmpfs xdpfw-bench /run/xdpfw && mkdir /run/xdpfw/bpffs && mount -t bpf bpffs /run/xdpfw/bpffs',
-      `t0=$(date +%s%N); ip netns exec ${NS_RX} "${process.execPath}" "${XDPFW}" apply "${file}" >/dev/null; t1=$(date +%s%N)`,
-      `ip netns exec ${NS_RX} "${process.execPath}" "${XDPFW}" detach >/dev/null`,
+      `t0=$(date +%s%N); ip netns exec ${NS_RX} "${XDPFW}" apply "${file}" >/dev/null; t1=$(date +%s%N)`,
+      `ip netns exec ${NS_RX} "${XDPFW}" detach >/dev/null`,
       'echo $(( (t1 - t0) / 1000 ))',
     ].join('\n');
     const times: number[] = [];

@@ -13,7 +13,7 @@
 #   XDPFW_SKIP_APPLY=1  test the namespaces and probes alone, without xdpfw
 #                       (every probe must then pass)
 #   XDPFW_MODE=generic  attach mode (default native)
-#   XDPFW_CLI=CMD       the xdpfw command to test (default: node bin/xdpfw.js)
+#   XDPFW_CLI=CMD       the xdpfw command to test (default: bin/xdpfw)
 #   CI=true             never skip: a missing privilege or tool is a failure
 set -uo pipefail
 
@@ -89,7 +89,7 @@ FW=$(netns_name fw)
 
 xdpfw() { # xdpfw ARGS...: the CLI, inside the firewall namespace
 	# shellcheck disable=SC2086 # XDPFW_CLI is a command line
-	ip netns exec "$FW" timeout 120 ${XDPFW_CLI:-node "$ROOT/bin/xdpfw.js"} "$@"
+	ip netns exec "$FW" timeout 120 ${XDPFW_CLI:-"$ROOT/bin/xdpfw"} "$@"
 }
 
 # ---- topology and listeners ------------------------------------------------------

@@ -8,7 +8,7 @@
 #   scripts/sandbox.sh [--keep] [--clean] [--no-install] [--mode native|generic]
 #
 #   --keep        leave the namespaces and the firewall in place to explore:
-#                   ip netns exec xdpfw-sbx-fw node bin/xdpfw.js stats
+#                   ip netns exec xdpfw-sbx-fw bin/xdpfw stats
 #                   ip netns exec xdpfw-sbx-client ping 192.0.2.1
 #                 and remove them later with --clean
 #   --clean       detach and delete what a --keep run left, then exit
@@ -52,7 +52,7 @@ done
 
 xdpfw() { # the CLI inside the firewall namespace (XDPFW_CLI overrides the command)
 	# shellcheck disable=SC2086 # XDPFW_CLI is a command line
-	ip netns exec "$FW" timeout 120 ${XDPFW_CLI:-node "$ROOT/bin/xdpfw.js"} "$@"
+	ip netns exec "$FW" timeout 120 ${XDPFW_CLI:-"$ROOT/bin/xdpfw"} "$@"
 }
 ns_exists() { ip netns list | awk '{print $1}' | grep -qx -- "$1"; }
 
@@ -156,7 +156,7 @@ xdpfw stats --iface "$IFACE"
 
 if [ "$KEEP" = 1 ]; then
 	NETNS_CREATED=() # keep the namespaces; the listeners still end with this script
-	echo "== kept $CL and $FW; explore with 'ip netns exec $FW node bin/xdpfw.js stats',"
+	echo "== kept $CL and $FW; explore with 'ip netns exec $FW bin/xdpfw stats',"
 	echo "   remove with 'scripts/sandbox.sh --clean'"
 fi
 [ "$MISMATCHES" -eq 0 ]

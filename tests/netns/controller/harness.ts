@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const LOADER = path.join(ROOT, 'tests/kernel/xdp/helpers/ts-loader.mjs');
 const UDP = path.join(ROOT, 'tests/netns/controller/udp.ts');
-const BIN = path.join(ROOT, 'bin/xdpfw.js');
+const BIN = path.join(ROOT, 'bin/xdpfw');
 
 function need(name: string): string {
   const v = process.env[name];
@@ -67,7 +67,7 @@ export function run(cmd: string, args: string[], options: { env?: NodeJS.Process
 
 /** The xdpfw CLI inside the firewall namespace. */
 export function xdpfw(...args: string[]): string {
-  return run('ip', ['netns', 'exec', ENV.fw, 'node', BIN, ...args]);
+  return run('ip', ['netns', 'exec', ENV.fw, BIN, ...args]);
 }
 export const xdpfwJson = <T>(...args: string[]): T => JSON.parse(xdpfw(...args, '--json')) as T;
 
@@ -141,7 +141,7 @@ export type LogEvent = Record<string, unknown> & { msg: string; level: number };
 
 export class Daemon extends Proc {
   constructor(args: string[]) {
-    super(ENV.fw, ['node', BIN, 'run', ...args]);
+    super(ENV.fw, [BIN, 'run', ...args]);
   }
   get events(): LogEvent[] {
     return this.lines.flatMap((l) => {
