@@ -177,7 +177,9 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
 
   const { rank, count } = ranks(buckets, rowMarked);
   const layout = RECORD[family];
-  const rec = new Uint32Array(Math.max(1, Math.ceil(count / layout.perRow)) * layout.perRow * layout.words);
+  const { words: recordWords, cls: clsAt, cover: coverAt, lens: lensAt } = layout;
+  const addressBits = family === 4 ? 32 : 128;
+  const rec = new Uint32Array(Math.max(1, Math.ceil(count / layout.perRow)) * layout.perRow * recordWords);
   const records: BucketRecords = { count, words: rec };
   const quick = new Uint8Array(count);
   const words = new Uint32Array(buckets.buffer, buckets.byteOffset, buckets.length / 4); // little-endian host
@@ -199,18 +201,18 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
       }
       while (depth > 0 && shallowEnd[open[depth - 1]] <= b) depth--;
       const outer = (l16[bucketHead(b, lookup) >>> 16] & ~DEEPER) >>> 0; // the /16's class
-      const at = r * layout.words;
+      const at = r * recordWords;
       const cls = depth > 0 ? classes[shallow[open[depth - 1]]] : outer;
-      rec[at + layout.cls] = cls;
-      for (; k < deep.length && windows[deep[k]] >>> (32 - BUCKET_BITS) === b; k++) {
+      rec[at + clsAt] = cls;
+      for (; k < deepCount && windows[deep[k]] >>> (32 - BUCKET_BITS) === b; k++) {
         const i = deep[k];
         const unit = (windows[i] >>> (32 - BUCKET_BITS - UNIT_BITS)) & 63;
         const units = POW2[Math.max(0, bucketLength + UNIT_BITS - lengths[i])];
-        for (let u = unit; u < unit + units; u++) rec[at + layout.cover + (u >>> 5)] |= 1 << (u & 31);
-        const lengthBit = (family === 4 ? 32 : 128) - lengths[i];
-        rec[at + layout.lens + (lengthBit >>> 5)] |= 1 << (lengthBit & 31);
+        for (let u = unit; u < unit + units; u++) rec[at + coverAt + (u >>> 5)] |= 1 << (u & 31);
+        const lengthBit = addressBits - lengths[i];
+        rec[at + lensAt + (lengthBit >>> 5)] |= 1 << (lengthBit & 31);
       }
-      quick[r] = cls === outer ? eighths(rec[at + layout.cover], rec[at + layout.cover + 1]) : QUICK_RECORD;
+      quick[r] = cls === outer ? eighths(rec[at + coverAt], rec[at + coverAt + 1]) : QUICK_RECORD;
       r++;
     }
   }
@@ -226,9 +228,12 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
 
 /** A quick byte from a cover mask (64ths, low u32 first): bit i set when a 64th of the i-th eighth is met. */
 function eighths(low: number, high: number): number {
-  let q = 0;
-  for (let e = 0; e < 8; e++) if (((e < 4 ? low : high) >>> (8 * (e & 3))) & 0xff) q |= 1 << e;
-  return q;
+  return nonZeroBytes(low) | (nonZeroBytes(high) << 4);
+}
+
+/** Bit i set when byte i of `x` is nonzero. */
+function nonZeroBytes(x: number): number {
+  return (x & 0xff ? 1 : 0) | (x & 0xff00 ? 2 : 0) | (x & 0xff0000 ? 4 : 0) | (x & 0xff000000 ? 8 : 0);
 }
 
 /** For each bitmap row, the marked buckets before it; and their total. */
