@@ -268,10 +268,18 @@ function radixPass(from: Ipv4Keys, to: Ipv4Keys, shift: number): void {
   }
 }
 
-/** Indexes of IPv6 prefixes in (address, length) order, stable. */
+/**
+ * Indexes of IPv6 prefixes in (address, length) order, stable. Input already
+ * in order (an LPM field's entries come from sorted lists) is returned as it
+ * is: 100,000 sorted prefixes took the comparator sort ~29 ms. (An LSD radix
+ * sort of the indexes, 9 passes of 16 bits, was 15 ms warm but 53-72 ms on
+ * its first call, against 38-48 for the sort: a CLI runs it once, cold.)
+ */
 export function ipv6Order(keys: Ipv6Keys): Uint32Array {
   const n = keys.length.length;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  return order.sort((a, b) => compare6(keys, a, keys.words, keys.length, b) || a - b);
+  let ascending = true;
+  for (let i = 1; i < n && ascending; i++) ascending = compare6(keys, i - 1, keys.words, keys.length, i) <= 0;
+  return ascending ? order : order.sort((a, b) => compare6(keys, a, keys.words, keys.length, b) || a - b);
 }

@@ -5,7 +5,7 @@
 import ipaddr from 'ipaddr.js';
 import { describe, expect, test } from 'vitest';
 import { addAddress, isAddressError, parseAddress } from '../../../src/compiler/address.js';
-import { PrefixBuilder, PrefixList } from '../../../src/compiler/prefix-list.js';
+import { ipv6Order, PrefixBuilder, PrefixList } from '../../../src/compiler/prefix-list.js';
 import type { Prefix } from '../../../src/compiler/ir.js';
 import { Random } from './random-policy.js';
 
@@ -98,6 +98,32 @@ describe('prefix order', () => {
       const expected = [...new Set(parsed.map(key))].sort();
       expect(sorted.map(key)).toEqual(expected);
     }
+  });
+
+  test('IPv6 prefixes come in (address, length, index) order, whatever bits differ; sorted input as it is', () => {
+    const r = new Random(11);
+    // Words 0-1 shared by half, duplicates, every length.
+    const n = 12_000;
+    const words = new Uint32Array(4 * n);
+    const length = new Uint8Array(n);
+    const word = () => r.pick([0, 0xffffffff, 0x80000000, r.int(0, 0xffff) * 0x10000 + r.int(0, 0xffff)]);
+    for (let i = 0; i < n; i++) {
+      const copy = i > 0 && r.chance(0.1) ? r.int(0, i - 1) : -1;
+      for (let w = 0; w < 4; w++) words[4 * i + w] = copy >= 0 ? words[4 * copy + w] : w < 2 && r.chance(0.5) ? [0x20010db8, 0][w] : word();
+      length[i] = copy >= 0 && r.chance(0.5) ? length[copy] : r.int(0, 128);
+    }
+    const keys = { words, length };
+    const reference = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
+      for (let w = 0; w < 4; w++) if (words[4 * a + w] !== words[4 * b + w]) return words[4 * a + w] - words[4 * b + w];
+      return length[a] - length[b] || a - b;
+    });
+    expect([...ipv6Order(keys)]).toEqual(reference);
+    const sorted = { words: new Uint32Array(4 * n), length: new Uint8Array(n) };
+    reference.forEach((i, k) => {
+      sorted.words.set(words.subarray(4 * i, 4 * i + 4), 4 * k);
+      sorted.length[k] = length[i];
+    });
+    expect([...ipv6Order(sorted)]).toEqual(reference.map((_, k) => k));
   });
 
   test('columns that are already sorted and unique are kept as they are', () => {
