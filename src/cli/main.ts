@@ -1,8 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { err } from './io.js';
 import { UserError } from './user-error.js';
+
+/** The version in package.json (two directories up from src/cli and from dist/cli). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 const modeOption = () =>
   new Option('--mode <mode>', 'XDP attach mode').choices(['native', 'generic', 'auto']).default('auto');
@@ -20,6 +27,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   };
   const program = new Command('xdpfw')
     .description('XDP edge firewall: declarative policy, compiled to eBPF maps, enforced at the driver')
+    .version(packageVersion(), '-V, --version', 'the xdpfw version')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError();

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../support/cli.js';
@@ -14,6 +14,17 @@ function file(name: string, text: string): string {
 const good = file('good.xdpfw', 'interface eth9 {\n  default drop\n  allow tcp dport 22 name "ssh"\n}\n');
 
 afterEach(() => vi.restoreAllMocks());
+
+describe('xdpfw --version', () => {
+  it('prints the version of package.json and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '../../../package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await runCli(flag);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${version}\n`);
+    }
+  });
+});
 
 describe('xdpfw check', () => {
   it('exits 0 and says ok for a valid policy', async () => {
