@@ -35,6 +35,7 @@ const volatile __u32 cfg_absent_class[XDPFW_NFIELDS] = {};
 const volatile __u32 cfg_addr_mode[XDPFW_NADDR] = {};
 const volatile __u32 cfg_addr_shift[XDPFW_NADDR] = {};
 const volatile __u32 cfg_addr_base[XDPFW_NADDR] = {};
+const volatile __u32 cfg_addr_host[XDPFW_NADDR] = {};
 const volatile __u32 cfg_linear = 0;
 const volatile __u32 cfg_lin_checks[XDPFW_LINEAR_MAX] = {};
 const volatile __u32 cfg_lin_action[XDPFW_LINEAR_MAX] = {};
@@ -525,10 +526,11 @@ static __always_inline int quick_answers(void *quick, __u32 at, __u32 eighth)
  * An address table's answer for an IPv4 address (host order): the /16
  * class; for a marked /24, that class still when its quick byte says so,
  * else its record's class; when the address's /30 meets a longer prefix,
- * the hash, for the lengths the record lists.
+ * `host` if it is the record's inline host, else the hash, for the lengths
+ * the record lists.
  */
 static __always_inline __u32 table_class4(void *l16, void *bkt, void *rank, void *quick, void *rec,
-					  void *hash, __u32 addr)
+					  void *hash, __u32 host, __u32 addr)
 {
 	const struct xdpfw_bucket4_row *row;
 	const struct xdpfw_bucket4 *b;
@@ -548,6 +550,8 @@ static __always_inline __u32 table_class4(void *l16, void *bkt, void *rank, void
 	b = &row->rec[at % XDPFW_BUCKET4_ROW];
 	if (!((b->cover >> ((addr >> 2) & 63)) & 1))
 		return b->cls;
+	if ((b->lens & XDPFW_HOST4) && ((b->lens >> XDPFW_HOST4_SHIFT) & 0xff) == (addr & 0xff))
+		return host; /* a /32: nothing is longer */
 	lens = b->lens & 0xff;
 	for (i = 0; i < 8 && lens; i++) {
 		struct xdpfw_lpm4_key key;
@@ -672,7 +676,7 @@ addr_vector(__u32 slot4, __u32 slot6, void *trie4, void *l16_4, void *bkt4, void
 	if (p->family == XDPFW_FAMILY_IPV4) {
 		if (cfg_addr_mode[slot4] == XDPFW_ADDR_TABLE)
 			return class_vector(table_class4(l16_4, bkt4, rank4, quick4, rec4, hash4,
-							 bpf_ntohl(*(__be32 *)key->addr)));
+							 cfg_addr_host[slot4], bpf_ntohl(*(__be32 *)key->addr)));
 		return vector_of(bpf_map_lookup_elem(trie4, key));
 	}
 	if (cfg_addr_mode[slot6] == XDPFW_ADDR_TABLE) /* its hashes: in probe6() */

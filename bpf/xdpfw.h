@@ -102,7 +102,12 @@ enum xdpfw_field {
  *   xdpfw_<slot>_hash: the prefixes longer than s + 24, exact match on the
  *     masked address and length (key: struct xdpfw_lpm{4,6}_key), probed
  *     only when the address's /64th is met, for the record's lengths,
- *     longest first; the first hit is the longest match.
+ *     longest first; the first hit is the longest match. IPv4 but for the
+ *     inline hosts: a /24 whose /32s include exactly one of the class most
+ *     /32s of the slot have, cfg_addr_host[slot], names it in its record's
+ *     lens instead (XDPFW_HOST4; a blocklist's hosts are mostly alone in
+ *     their /24, and a record read is cheaper than a hash probe, as is an
+ *     array row than a hash entry to load).
  * What most packets read stays within the 256 KiB /16 table and the 2 MiB
  * bitmap, whatever the set size.
  */
@@ -127,6 +132,8 @@ enum xdpfw_addr_slot {
 #define XDPFW_BUCKET6_ROW 2       /* records per xdpfw_bucket6_row */
 #define XDPFW_QUICK_ROW 64        /* quick bytes per xdpfw_quick_row */
 #define XDPFW_QUICK_RECORD 0xff   /* quick byte: read the record */
+#define XDPFW_HOST4 0x10000u      /* in a bucket4's lens: it holds an inline host (bits 8..15) */
+#define XDPFW_HOST4_SHIFT 8
 #define XDPFW_MAX_ADDR_SHIFT6 32  /* s + 30 bits stay within an IPv6 address's first 64 */
 
 /*
@@ -208,7 +215,9 @@ struct xdpfw_bucket_row {
 /* The record of a marked IPv4 bucket (a /24). */
 struct xdpfw_bucket4 {
 	__u32 cls;   /* class of the longest prefix of length <= 24 containing the /24 */
-	__u32 lens;  /* bit 32 - L: prefixes of length L (25..32) lie in the /24 */
+	__u32 lens;  /* bit 32 - L: prefixes of length L (25..32) lie in the /24 (in the hash);
+		      * XDPFW_HOST4: and the /32 whose last byte is bits 8..15, of class
+		      * cfg_addr_host[slot], which is not in the hash */
 	__u64 cover; /* bit i: a prefix longer than /24 meets the i-th /30 */
 };
 
@@ -259,6 +268,7 @@ struct xdpfw_counter {
  *   const volatile __u32 cfg_addr_mode[XDPFW_NADDR];    XDPFW_ADDR_*
  *   const volatile __u32 cfg_addr_shift[XDPFW_NADDR];   table: bits before the bucket bits
  *   const volatile __u32 cfg_addr_base[XDPFW_NADDR];    table: their value
+ *   const volatile __u32 cfg_addr_host[XDPFW_NADDR];    table, IPv4: the class of inline hosts
  *   const volatile __u32 cfg_linear;           1: the linear path, 0: the bit vectors
  * and the linear path's rules, element (or pair, or quad) i for rule i:
  *   const volatile __u32 cfg_lin_checks[XDPFW_LINEAR_MAX];      see XDPFW_LIN_*

@@ -48,6 +48,16 @@ export const RECORD = {
 /** xdpfw.h: XDPFW_QUICK_RECORD, the quick byte that sends every address on to the record. */
 export const QUICK_RECORD = 0xff;
 
+/**
+ * xdpfw.h: XDPFW_HOST4 and XDPFW_HOST4_SHIFT. An IPv4 record's lens names
+ * one /32 of the bucket inline (its last byte in bits 8..15), of the class
+ * AddressLookup.host, instead of the hash: in a blocklist most /32s are alone
+ * in their /24 and share one class (the 1M bench set: 578k of its 653k
+ * hashed entries), and an array row costs less to load than a hash entry.
+ */
+export const HOST4 = 0x10000;
+export const HOST4_SHIFT = 8;
+
 export type AddressLookupChoice = 'auto' | 'trie' | 'table';
 
 /**
@@ -61,7 +71,7 @@ export function chooseAddressLookup(
   family: 4 | 6,
   choice: AddressLookupChoice = 'auto',
 ): AddressLookup {
-  if (choice === 'trie' || prefixCount(entries) === 0) return { mode: 'trie', shift: 0, base: 0 };
+  if (choice === 'trie' || prefixCount(entries) === 0) return { mode: 'trie', shift: 0, base: 0, host: 0 };
   const width = wordsOf(family);
   let first = -1;
   let differ = 0; // bits where some longer entry's first 32 differ from the first one's
@@ -76,7 +86,20 @@ export function chooseAddressLookup(
   }
   // IPv6 only; shift <= minLength - 17 bounds the buckets one entry marks to 2^7.
   const shift = family === 4 || first < 0 ? 0 : Math.max(0, Math.min(Math.clz32(differ), minLength - 17, MAX_SHIFT6));
-  return { mode: 'table', shift, base: shift === 0 ? 0 : first >>> (32 - shift) };
+  return { mode: 'table', shift, base: shift === 0 ? 0 : first >>> (32 - shift), host: family === 4 ? hostClass(entries) : 0 };
+}
+
+/** The class most IPv4 /32 entries have (the lowest such id on a tie), 0 when there is none. */
+function hostClass(entries: PrefixClasses): number {
+  const n = prefixCount(entries);
+  let top = -1;
+  for (let i = 0; i < n; i++) if (entries.prefixLength[i] === 32) top = Math.max(top, entries.classId[i]);
+  if (top < 0) return 0;
+  const counts = new Uint32Array(top + 1);
+  for (let i = 0; i < n; i++) if (entries.prefixLength[i] === 32) counts[entries.classId[i]]++;
+  let best = 0;
+  for (let cls = 1; cls <= top; cls++) if (counts[cls] > counts[best]) best = cls;
+  return best;
 }
 
 /** Address bits shift..shift+31 (head: bits 0..31, next: 32..63): the bucket, then the 64th of it, then two more bits. */
@@ -183,6 +206,17 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
   const records: BucketRecords = { count, words: rec };
   const quick = new Uint8Array(count);
   const words = new Uint32Array(buckets.buffer, buckets.byteOffset, buckets.length / 4); // little-endian host
+  const hashedOut = new Uint8Array(deepCount); // deep entries named inline (HOST4), not hashed
+  // The index in `deep` of bucket b's /32 of the host class when it has exactly one (its deep entries start at `from`), else -1.
+  const inlineHost = (from: number, b: number): number => {
+    let found = -1;
+    for (let j = from; j < deepCount && windows[deep[j]] >>> (32 - BUCKET_BITS) === b; j++) {
+      if (lengths[deep[j]] !== 32 || classes[deep[j]] !== lookup.host) continue;
+      if (found >= 0) return -1;
+      found = j;
+    }
+    return found;
+  };
   let r = 0;
   let k = 0; // next of `deep`
   let p = 0; // next of `shallow`
@@ -204,11 +238,17 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
       const at = r * recordWords;
       const cls = depth > 0 ? classes[shallow[open[depth - 1]]] : outer;
       rec[at + clsAt] = cls;
+      const inline = family === 4 ? inlineHost(k, b) : -1;
       for (; k < deepCount && windows[deep[k]] >>> (32 - BUCKET_BITS) === b; k++) {
         const i = deep[k];
         const unit = (windows[i] >>> (32 - BUCKET_BITS - UNIT_BITS)) & 63;
         const units = POW2[Math.max(0, bucketLength + UNIT_BITS - lengths[i])];
         for (let u = unit; u < unit + units; u++) rec[at + coverAt + (u >>> 5)] |= 1 << (u & 31);
+        if (k === inline) {
+          rec[at + lensAt] |= HOST4 | ((heads[i] & 0xff) << HOST4_SHIFT);
+          hashedOut[k] = 1;
+          continue;
+        }
         const lengthBit = addressBits - lengths[i];
         rec[at + lensAt + (lengthBit >>> 5)] |= 1 << (lengthBit & 31);
       }
@@ -216,12 +256,16 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
       r++;
     }
   }
-  const hashed = emptyPrefixClasses(family, deep.length);
-  for (let j = 0; j < deep.length; j++) {
+  let inlined = 0;
+  for (let j = 0; j < deepCount; j++) inlined += hashedOut[j];
+  const hashed = emptyPrefixClasses(family, deepCount - inlined);
+  for (let j = 0, h = 0; j < deepCount; j++) {
+    if (hashedOut[j]) continue;
     const i = deep[j];
-    hashed.prefixLength[j] = lengths[i];
-    hashed.classId[j] = classes[i];
-    for (let w = 0; w < width; w++) hashed.words[j * width + w] = entries.words[i * width + w];
+    hashed.prefixLength[h] = lengths[i];
+    hashed.classId[h] = classes[i];
+    for (let w = 0; w < width; w++) hashed.words[h * width + w] = entries.words[i * width + w];
+    h++;
   }
   return { l16, buckets, rank, quick, records, hashed };
 }
@@ -297,8 +341,10 @@ export function tableClass(lookup: AddressLookup, table: AddressTable, address: 
   const rec = table.records.words;
   const at = r * layout.words;
   if (((rec[at + layout.cover + (unit >>> 5)] >>> (unit & 31)) & 1) === 0) return rec[at + layout.cls];
-  for (let bit = 0; bit < width; bit++) {
-    // IPv4: bit 32 - L; IPv6: bits 0..63 for L 128..65, bits 64..127 for L 64..1
+  const lens = rec[at + layout.lens];
+  if (width === 32 && lens & HOST4 && ((lens >>> HOST4_SHIFT) & 0xff) === address[3]) return lookup.host;
+  for (let bit = 0; bit < (width === 32 ? 8 : width); bit++) {
+    // IPv4: bit 32 - L (L 25..32); IPv6: bits 0..63 for L 128..65, bits 64..127 for L 64..1
     if (((rec[at + layout.lens + (bit >>> 5)] >>> (bit & 31)) & 1) === 0) continue;
     const length = width - bit;
     const hit = probe(table, address, length);

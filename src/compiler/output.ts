@@ -66,6 +66,11 @@ export interface AddressLookup {
   shift: number;
   /** …and their value (0 when shift is 0). */
   base: number;
+  /**
+   * table, IPv4: the class of the /32 entries a bucket's record names inline
+   * instead of the hash (the class most /32 entries have; 0 when none).
+   */
+  host: number;
 }
 
 /** The arrays of an address table; see bpf/xdpfw.h. Derived from the entries and the lookup, so not hashed. */

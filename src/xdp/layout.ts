@@ -178,6 +178,7 @@ export const RODATA_VARS = {
   cfg_addr_mode: 4 * NADDR,
   cfg_addr_shift: 4 * NADDR,
   cfg_addr_base: 4 * NADDR,
+  cfg_addr_host: 4 * NADDR,
   cfg_linear: 4,
   cfg_lin_checks: 4 * LINEAR_MAX,
   cfg_lin_action: 4 * LINEAR_MAX,
@@ -202,11 +203,13 @@ export function rodataValues(k: CompiledConstants): Record<RodataName, number | 
   const mode = new Array<number>(NADDR).fill(ADDR_MODE.trie);
   const shift = new Array<number>(NADDR).fill(0);
   const base = new Array<number>(NADDR).fill(0);
+  const host = new Array<number>(NADDR).fill(0);
   for (const [slot, i] of Object.entries(ADDR_SLOT) as [AddressSlot, number][]) {
     const a = k.addressLookup[slot];
     mode[i] = ADDR_MODE[a.mode];
     shift[i] = a.shift;
     base[i] = a.base;
+    host[i] = a.host;
   }
   return {
     cfg_nrules: k.nrules,
@@ -217,6 +220,7 @@ export function rodataValues(k: CompiledConstants): Record<RodataName, number | 
     cfg_addr_mode: mode,
     cfg_addr_shift: shift,
     cfg_addr_base: base,
+    cfg_addr_host: host,
     cfg_linear: k.linear ? 1 : 0,
     ...linearArrays(k.linear ?? []),
   };

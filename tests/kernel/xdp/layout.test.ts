@@ -35,7 +35,7 @@ import {
   encodeVectors,
   rodataValues,
 } from '../../../src/xdp/layout.js';
-import { BUCKET_BITS, BUCKETS_PER_ROW, DEEPER, MAX_SHIFT6, QUICK_RECORD, RECORD } from '../../../src/compiler/address-tables.js';
+import { BUCKET_BITS, BUCKETS_PER_ROW, DEEPER, HOST4, HOST4_SHIFT, MAX_SHIFT6, QUICK_RECORD, RECORD } from '../../../src/compiler/address-tables.js';
 import { defaultObjectPath, inspectObject } from '../../../src/xdp/object.js';
 import { compileInterfaceText } from '../../support/kernel.js';
 import { dumpBtf, type BtfDump } from './helpers/btf.js';
@@ -110,6 +110,8 @@ describe('the map codecs mirror bpf/xdpfw.h', () => {
       PROBE_BUCKET6_ROW: BUCKET6_ROW,
       PROBE_QUICK_ROW: QUICK_ROW,
       PROBE_QUICK_RECORD: QUICK_RECORD,
+      PROBE_HOST4: HOST4,
+      PROBE_HOST4_SHIFT: HOST4_SHIFT,
       PROBE_LINEAR_MAX: LINEAR_MAX,
       PROBE_LIN_IPV4: LIN.ipv4,
       PROBE_LIN_IPV6: LIN.ipv6,

@@ -10,6 +10,8 @@ import {
   BUCKET_BITS,
   BUCKETS_PER_ROW,
   DEEPER,
+  HOST4,
+  HOST4_SHIFT,
   QUICK_RECORD,
   bucketOf,
   buildAddressTable as buildTable,
@@ -165,7 +167,7 @@ describe('address tables against a naive longest-prefix match', () => {
   test('IPv6 entries confined to 2000::/4 shift the buckets by 4 bits; IPv4 never shifts', () => {
     const r = new Random(5);
     const v6 = randomEntries(r, 6, 200, [48, 64, 128], [0x2000n << 112n, 0x2fffn << 112n]);
-    expect(chooseAddressLookup(v6, 6, 'table')).toEqual({ mode: 'table', shift: 4, base: 2 });
+    expect(chooseAddressLookup(v6, 6, 'table')).toEqual({ mode: 'table', shift: 4, base: 2, host: 0 });
     const v4 = randomEntries(r, 4, 200, [32], [0x0a000000n]);
     expect(chooseAddressLookup(v4, 4, 'table')).toMatchObject({ shift: 0, base: 0 });
   });
@@ -224,5 +226,47 @@ describe('address tables against a naive longest-prefix match', () => {
     expect(tableClass(lookup, table, [10, 1, 203, 128])).toBe(0);
     expect(tableClass(lookup, table, [10, 1, 204, 63])).toBe(6);
     expect(tableClass(lookup, table, [10, 1, 204, 64])).toBe(7);
+  });
+
+  test('a /24 whose /32s include exactly one of the commonest /32 class names it in its record, not in the hash', () => {
+    const e = (bytes: number[], prefixLength: number, classId: number): LpmEntry => ({ bytes, prefixLength, text: '', classId });
+    const entries: LpmEntry[] = [
+      e([0, 0, 0, 0], 0, 0),
+      e([10, 1, 1, 7], 32, 5), // alone: inline
+      e([10, 1, 2, 8], 32, 5), // two of class 5 in 10.1.2: both hashed
+      e([10, 1, 2, 9], 32, 5),
+      e([10, 1, 3, 0], 28, 6), // with a /28 and a /32 of another class: the class-5 one inline, the others hashed
+      e([10, 1, 3, 3], 32, 7),
+      e([10, 1, 3, 200], 32, 5),
+      e([10, 1, 4, 1], 32, 7), // another class only: hashed
+    ];
+    const lookup = chooseAddressLookup(entries, 4, 'table');
+    expect(lookup.host).toBe(5);
+    const table = buildAddressTable(entries, lookup, 4);
+    const hashed = toEntries(table.hashed, 4).map((h) => `${h.text} ${h.classId}`);
+    expect(hashed).toEqual(['10.1.2.8/32 5', '10.1.2.9/32 5', '10.1.3.0/28 6', '10.1.3.3/32 7', '10.1.4.1/32 7']);
+    // Records in bucket order (10.1.1 … 10.1.4), lens: bit 32 - L of the hashed lengths, HOST4 and the host's last byte.
+    const lens = (r: number) => table.records.words[4 * r + 1];
+    expect([lens(0), lens(1), lens(2), lens(3)]).toEqual([HOST4 | (7 << HOST4_SHIFT), 1, HOST4 | (200 << HOST4_SHIFT) | 1 | (1 << 4), 1]);
+    const cases: [number[], number][] = [
+      [[10, 1, 1, 7], 5],
+      [[10, 1, 1, 6], 0], // the host's /30, not the host: the hash has no /32 there
+      [[10, 1, 2, 8], 5],
+      [[10, 1, 2, 10], 0],
+      [[10, 1, 3, 200], 5],
+      [[10, 1, 3, 201], 0],
+      [[10, 1, 3, 3], 7],
+      [[10, 1, 3, 4], 6],
+      [[10, 1, 4, 1], 7],
+    ];
+    for (const [address, cls] of cases) expect(tableClass(lookup, table, address), address.join('.')).toBe(cls);
+  });
+
+  test('IPv6 and tries name no host class; IPv4 without /32s gets class 0', () => {
+    const v6 = [{ bytes: new Array<number>(16).fill(0), prefixLength: 0, text: '::/0', classId: 0 }, { bytes: [0x20, 1, ...new Array<number>(14).fill(1)], prefixLength: 128, text: '', classId: 3 }];
+    expect(chooseAddressLookup(v6, 6, 'table').host).toBe(0);
+    const v4 = [{ bytes: [0, 0, 0, 0], prefixLength: 0, text: '', classId: 0 }, { bytes: [10, 1, 1, 0], prefixLength: 28, text: '', classId: 3 }];
+    expect(chooseAddressLookup(v4, 4, 'table').host).toBe(0);
+    expect(chooseAddressLookup([...v4, { bytes: [10, 1, 1, 1], prefixLength: 32, text: '', classId: 3 }], 4, 'trie').host).toBe(0);
   });
 });

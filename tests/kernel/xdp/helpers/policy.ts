@@ -115,7 +115,7 @@ export function compileMini(
   };
 }
 
-const TRIE = { mode: 'trie', shift: 0, base: 0 } as const satisfies AddressLookup;
+const TRIE = { mode: 'trie', shift: 0, base: 0, host: 0 } as const satisfies AddressLookup;
 
 /** An Ethernet + IPv4 + TCP/UDP frame (checksums zero: XDP does not check them). */
 export function ipv4Frame(p: { src: number[]; dst?: number[]; proto: number; dport?: number; sport?: number }): Buffer {
