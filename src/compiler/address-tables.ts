@@ -270,6 +270,14 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
   return { l16, buckets, rank, quick, records, hashed };
 }
 
+/** How many /32s an IPv4 table's records name inline (HOST4) instead of its hash. */
+export function inlineHosts(table: AddressTable): number {
+  const { words: recordWords, lens } = RECORD[4];
+  let n = 0;
+  for (let r = 0; r < table.records.count; r++) if (table.records.words[r * recordWords + lens] & HOST4) n++;
+  return n;
+}
+
 /** A quick byte from a cover mask (64ths, low u32 first): bit i set when a 64th of the i-th eighth is met. */
 function eighths(low: number, high: number): number {
   return nonZeroBytes(low) | (nonZeroBytes(high) << 4);

@@ -1,6 +1,7 @@
 import { compiledToJson, prefixCount } from '../../compiler/index.js';
 import { classificationText } from '../../compiler/linear.js';
-import { ADDRESS_SLOTS, type CompiledInterface } from '../../compiler/output.js';
+import { inlineHosts } from '../../compiler/address-tables.js';
+import { ADDRESS_SLOTS, type AddressSlot, type CompiledInterface } from '../../compiler/output.js';
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
 import { ExitCode } from '../exit-codes.js';
@@ -35,13 +36,21 @@ function describeInterface(iface: CompiledInterface): string {
       `  default ${iface.defaultAction}; ${rules} in ${c.nwords} bit-vector word(s); ${iface.vectors.length} classes`,
       `  classification: ${classificationText(c)}`,
       `  fields: ${fieldNames(c.fields).join(', ')}`,
-      `  addresses: ${ADDRESS_SLOTS.map((s) => `${s} ${prefixCount(iface[s])} (${c.addressLookup[s].mode})`).join(', ')}`,
+      `  addresses: ${ADDRESS_SLOTS.map((s) => `${s} ${prefixCount(iface[s])} (${lookupText(iface, s)})`).join(', ')}`,
     );
   }
   for (const rule of iface.rules) {
     lines.push(`  ${String(rule.index).padStart(4)}  ${rule.action.padEnd(5)}  ${rule.id.padEnd(24)}  ${rule.text}   (${rule.location})`);
   }
   return lines.join('\n');
+}
+
+/** `trie`, or `table` with what its hash holds and, for IPv4, the /32s its records name inline (xdpfw.h, XDPFW_HOST4). */
+function lookupText(iface: CompiledInterface, slot: AddressSlot): string {
+  const table = iface.addressTables[slot];
+  if (!table) return iface.constants.addressLookup[slot].mode;
+  const inline = slot.endsWith('4') ? `, ${inlineHosts(table)} inline` : '';
+  return `table: ${prefixCount(table.hashed)} hashed${inline}`;
 }
 
 const FIELD_NAMES = ['proto', 'src', 'dst', 'sport', 'dport', 'tcp-flags', 'icmp-type'];

@@ -77,6 +77,14 @@ describe('xdpfw compile', () => {
     ]);
   });
 
+  it('says how each address field is looked up: what a table hashes and how many /32s its records name inline', async () => {
+    const hosts = file('hosts.xdpfw', 'interface eth0 {\n  drop src { 10.1.1.7, 10.1.2.8, 10.1.2.9, 10.1.3.0/28 }\n  drop udp dport 53\n}\n');
+    const r = await runCli('compile', hosts);
+    expect(r.code).toBe(0);
+    // 10.1.1.7 alone in its /24: inline; 10.1.2.8 and .9 share one: hashed, with the /28.
+    expect(r.stdout).toContain('  addresses: src4 5 (table: 3 hashed, 1 inline), src6 1 (table: 0 hashed), dst4 0 (trie), dst6 0 (trie)');
+  });
+
   it('refuses an interface the policy does not define, naming those it does', async () => {
     const r = await runCli('compile', good, '--iface', 'eth0');
     expect(r.code).toBe(2);
