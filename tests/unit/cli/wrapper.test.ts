@@ -16,18 +16,21 @@ const dir = scratchDir('xdpfw-wrapper-');
 const linked = join(dir, 'xdpfw');
 symlinkSync(WRAPPER, linked);
 
-/** Preloaded into the Node process the wrapper starts: prints the GLIBC_TUNABLES it was given. */
-const SHOW = `data:text/javascript,${encodeURIComponent('process.stderr.write(`GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES}\\n`)')}`;
+/** Preloaded into the Node process the wrapper starts: prints the GLIBC_TUNABLES and NODE_EXTRA_CA_CERTS it was given. */
+const SHOW = `data:text/javascript,${encodeURIComponent(
+  'process.stderr.write(`GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES}\\nNODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}\\n`)',
+)}`;
 
 /** `xdpfw check` of a valid policy through the link, with `tunables` (undefined: none) in the caller's environment. */
-function tunablesSeen(tunables: string | undefined): { seen: string | undefined; status: number | null; stdout: string } {
+function tunablesSeen(tunables: string | undefined): { seen: string | undefined; certs: string | undefined; status: number | null; stdout: string } {
   const file = join(dir, 'good.xdpfw');
   writeFileSync(file, POLICY);
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: `--import=${SHOW}` };
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: `--import=${SHOW}`, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' };
   if (tunables === undefined) delete env.GLIBC_TUNABLES;
   else env.GLIBC_TUNABLES = tunables;
   const r = spawnSync(linked, ['check', file], { encoding: 'utf8', env });
-  return { seen: /^GLIBC_TUNABLES=(.*)$/m.exec(r.stderr)?.[1], status: r.status, stdout: r.stdout };
+  const shown = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(r.stderr)?.[1];
+  return { seen: shown('GLIBC_TUNABLES'), certs: shown('NODE_EXTRA_CA_CERTS'), status: r.status, stdout: r.stdout };
 }
 
 describe('bin/xdpfw', () => {
@@ -45,6 +48,10 @@ describe('bin/xdpfw', () => {
     expect(r.seen).toBe('glibc.malloc.hugetlb=1');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('good.xdpfw: ok (eth9: 1 rules, default allow)');
+  });
+
+  it('starts Node without NODE_EXTRA_CA_CERTS (certificates it would parse at start, for no TLS it makes)', () => {
+    expect(tunablesSeen(undefined).certs).toBe('undefined');
   });
 
   it("keeps the caller's GLIBC_TUNABLES after its own, so the caller's win", () => {
