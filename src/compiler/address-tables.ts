@@ -207,16 +207,6 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
   const quick = new Uint8Array(count);
   const words = new Uint32Array(buckets.buffer, buckets.byteOffset, buckets.length / 4); // little-endian host
   const hashedOut = new Uint8Array(deepCount); // deep entries named inline (HOST4), not hashed
-  // The index in `deep` of bucket b's /32 of the host class when it has exactly one (its deep entries start at `from`), else -1.
-  const inlineHost = (from: number, b: number): number => {
-    let found = -1;
-    for (let j = from; j < deepCount && windows[deep[j]] >>> (32 - BUCKET_BITS) === b; j++) {
-      if (lengths[deep[j]] !== 32 || classes[deep[j]] !== lookup.host) continue;
-      if (found >= 0) return -1;
-      found = j;
-    }
-    return found;
-  };
   let r = 0;
   let k = 0; // next of `deep`
   let p = 0; // next of `shallow`
@@ -238,7 +228,7 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
       const at = r * recordWords;
       const cls = depth > 0 ? classes[shallow[open[depth - 1]]] : outer;
       rec[at + clsAt] = cls;
-      const inline = family === 4 ? inlineHost(k, b) : -1;
+      const inline = family === 4 ? inlineHost(deep, k, b, windows, lengths, classes, lookup.host) : -1;
       for (; k < deepCount && windows[deep[k]] >>> (32 - BUCKET_BITS) === b; k++) {
         const i = deep[k];
         const unit = (windows[i] >>> (32 - BUCKET_BITS - UNIT_BITS)) & 63;
@@ -268,6 +258,21 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
     h++;
   }
   return { l16, buckets, rank, quick, records, hashed };
+}
+
+/**
+ * The index in `deep` of bucket b's /32 of class `host` when it has exactly
+ * one (its entries start at deep[from]), else -1. Not a closure, so that
+ * buildAddressTable's arrays need not live in a context object.
+ */
+function inlineHost(deep: Uint32Array, from: number, b: number, windows: Uint32Array, lengths: Uint8Array, classes: Uint32Array, host: number): number {
+  let found = -1;
+  for (let j = from; j < deep.length && windows[deep[j]] >>> (32 - BUCKET_BITS) === b; j++) {
+    if (lengths[deep[j]] !== 32 || classes[deep[j]] !== host) continue;
+    if (found >= 0) return -1;
+    found = j;
+  }
+  return found;
 }
 
 /** How many /32s an IPv4 table's records name inline (HOST4) instead of its hash. */
