@@ -228,19 +228,29 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
       const at = r * recordWords;
       const cls = depth > 0 ? classes[shallow[open[depth - 1]]] : outer;
       rec[at + clsAt] = cls;
-      const inline = family === 4 ? inlineHost(deep, k, b, windows, lengths, classes, lookup.host) : -1;
+      let hosts = 0; // IPv4 /32s of the bucket, and of those, of the host class (the last one's index in `host`)
+      let hostsOfClass = 0;
+      let host = -1;
       for (; k < deepCount && windows[deep[k]] >>> (32 - BUCKET_BITS) === b; k++) {
         const i = deep[k];
         const unit = (windows[i] >>> (32 - BUCKET_BITS - UNIT_BITS)) & 63;
         const units = POW2[Math.max(0, bucketLength + UNIT_BITS - lengths[i])];
         for (let u = unit; u < unit + units; u++) rec[at + coverAt + (u >>> 5)] |= 1 << (u & 31);
-        if (k === inline) {
-          rec[at + lensAt] |= HOST4 | ((heads[i] & 0xff) << HOST4_SHIFT);
-          hashedOut[k] = 1;
-          continue;
-        }
         const lengthBit = addressBits - lengths[i];
         rec[at + lensAt + (lengthBit >>> 5)] |= 1 << (lengthBit & 31);
+        if (family === 4 && lengths[i] === 32) {
+          hosts++;
+          if (classes[i] === lookup.host) {
+            hostsOfClass++;
+            host = k;
+          }
+        }
+      }
+      if (hostsOfClass === 1) {
+        // Inline: out of the hash, and its length bit (bit 0) cleared when it was the bucket's only /32.
+        rec[at + lensAt] |= HOST4 | ((heads[deep[host]] & 0xff) << HOST4_SHIFT);
+        if (hosts === 1) rec[at + lensAt] &= ~1;
+        hashedOut[host] = 1;
       }
       quick[r] = cls === outer ? eighths(rec[at + coverAt], rec[at + coverAt + 1]) : QUICK_RECORD;
       r++;
@@ -258,21 +268,6 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
     h++;
   }
   return { l16, buckets, rank, quick, records, hashed };
-}
-
-/**
- * The index in `deep` of bucket b's /32 of class `host` when it has exactly
- * one (its entries start at deep[from]), else -1. Not a closure, so that
- * buildAddressTable's arrays need not live in a context object.
- */
-function inlineHost(deep: Uint32Array, from: number, b: number, windows: Uint32Array, lengths: Uint8Array, classes: Uint32Array, host: number): number {
-  let found = -1;
-  for (let j = from; j < deep.length && windows[deep[j]] >>> (32 - BUCKET_BITS) === b; j++) {
-    if (lengths[deep[j]] !== 32 || classes[deep[j]] !== host) continue;
-    if (found >= 0) return -1;
-    found = j;
-  }
-  return found;
 }
 
 /** How many /32s an IPv4 table's records name inline (HOST4) instead of its hash. */
