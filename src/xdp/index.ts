@@ -31,6 +31,7 @@ import {
   type FillOptions,
   type FillReport,
 } from './maps.js';
+import { loadWithFastPath } from './fast-path.js';
 import { defaultObjectPath, loadObject, type MapRef } from './object.js';
 import { ensureBpffs, openPinned, pinFd, pinPaths, removeInterfacePins, type PinOptions } from './pins.js';
 import { TestRunner } from './test-run.js';
@@ -40,6 +41,12 @@ export interface LoadOptions extends FillOptions {
   objectPath?: string;
   /** Existing maps to share with the new program, by map name (e.g. pinned global counters). */
   reuseMapFds?: Record<string, number>;
+  /**
+   * Put the IPv4 fast path (fast-path.ts) in front of the program when the
+   * policy takes the linear path. Default true; false loads the C program
+   * alone, which the tests compare against it.
+   */
+  fastPath?: boolean;
 }
 
 export interface LoadedProgram {
@@ -64,19 +71,27 @@ export async function loadPolicyProgram(
     maxEntries: mapSizes(compiled),
     reuseMapFds: options.reuseMapFds,
   });
+  let fastFd = -1;
+  const close = () => {
+    if (fastFd >= 0) closeFd(fastFd);
+    fastFd = -1;
+    loaded.close();
+  };
   try {
+    if (compiled.constants.linear && options.fastPath !== false) fastFd = loadWithFastPath(loaded, compiled.constants);
+    const progFd = fastFd >= 0 ? fastFd : loaded.progFd;
     const fill = await fillMaps(loaded.maps, compiled, options);
     return {
-      progFd: loaded.progFd,
-      progId: progInfo(loaded.progFd).id,
+      progFd,
+      progId: progInfo(progFd).id,
       programName: loaded.programName,
       objectPath,
       maps: loaded.maps,
       fill,
-      close: () => loaded.close(),
+      close,
     };
   } catch (err) {
-    loaded.close();
+    close();
     throw err;
   }
 }

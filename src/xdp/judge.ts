@@ -6,7 +6,7 @@
  * exactly what runs on an interface.
  */
 import type { CompiledInterface } from '../compiler/output.js';
-import { loadPolicyProgram, readCounters, type Counters, type LoadedProgram } from './index.js';
+import { loadPolicyProgram, readCounters, type Counters, type LoadedProgram, type LoadOptions } from './index.js';
 import { TestRunner } from './test-run.js';
 
 export interface Judgement {
@@ -30,8 +30,8 @@ export class PolicyJudge {
     this.before = this.counters();
   }
 
-  static async load(compiled: CompiledInterface, objectPath?: string): Promise<PolicyJudge> {
-    return new PolicyJudge(compiled, await loadPolicyProgram(compiled, { objectPath }));
+  static async load(compiled: CompiledInterface, options: LoadOptions = {}): Promise<PolicyJudge> {
+    return new PolicyJudge(compiled, await loadPolicyProgram(compiled, options));
   }
 
   get progFd(): number {

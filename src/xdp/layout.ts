@@ -269,7 +269,7 @@ function linearChecks(r: LinearRule): number {
 }
 
 /** The u32 a little-endian load of `word`'s network-order bytes gives. */
-function asLoaded(word: number): number {
+export function asLoaded(word: number): number {
   const bytes = Buffer.alloc(4);
   bytes.writeUInt32BE(word);
   return bytes.readUInt32LE();

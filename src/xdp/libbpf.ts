@@ -69,6 +69,8 @@ const c = {
   bpf_program__name: libbpf.func('const char *bpf_program__name(void *prog)'),
   bpf_program__fd: libbpf.func('int bpf_program__fd(void *prog)'),
   bpf_program__type: libbpf.func('int bpf_program__type(void *prog)'),
+  bpf_program__insns: libbpf.func('const void *bpf_program__insns(void *prog)'),
+  bpf_program__insn_cnt: libbpf.func('size_t bpf_program__insn_cnt(void *prog)'),
 
   btf__find_by_name_kind: libbpf.func('int32_t btf__find_by_name_kind(void *btf, const char *name, uint32_t kind)'),
   btf__type_by_id: libbpf.func('void *btf__type_by_id(void *btf, uint32_t id)'),
@@ -85,6 +87,9 @@ const c = {
   bpf_obj_get: libbpf.func('int bpf_obj_get(const char *path)'),
   bpf_obj_pin: libbpf.func('int bpf_obj_pin(int fd, const char *path)'),
   bpf_obj_get_info_by_fd: libbpf.func('int bpf_obj_get_info_by_fd(int fd, void *info, void *len)'),
+  bpf_prog_load: libbpf.func(
+    'int bpf_prog_load(int type, const char *name, const char *license, void *insns, size_t cnt, void *opts)',
+  ),
   bpf_prog_get_fd_by_id: libbpf.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
   bpf_link_create: libbpf.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
   bpf_link_update: libbpf.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'),
@@ -207,6 +212,13 @@ export const mapSetInitialValue = (m: BpfMapHandle, data: Buffer): number =>
 export const programName = (p: BpfProgramHandle): string => c.bpf_program__name(p.ptr) as string;
 export const programFd = (p: BpfProgramHandle): number => c.bpf_program__fd(p.ptr) as number;
 export const programType = (p: BpfProgramHandle): number => c.bpf_program__type(p.ptr) as number;
+/** A copy of the program's instructions; after bpf_object__load, as loaded (relocated, map fds in place). */
+export function programInsns(p: BpfProgramHandle): Buffer {
+  const count = Number(c.bpf_program__insn_cnt(p.ptr));
+  const ptr = c.bpf_program__insns(p.ptr) as Ptr;
+  if (ptr === null || count === 0) return Buffer.alloc(0);
+  return Buffer.from(new Uint8Array(koffi.view(ptr, count * 8)));
+}
 
 export const btfFindByNameKind = (b: BtfHandle, name: string, kind: number): number =>
   c.btf__find_by_name_kind(b.ptr, name, kind) as number;
@@ -248,6 +260,9 @@ export function objGetInfoByFd(fd: number, info: Buffer): number {
   return c.bpf_obj_get_info_by_fd(fd, info, len) as number;
 }
 export const progGetFdById = (id: number): number => c.bpf_prog_get_fd_by_id(id) as number;
+/** bpf_prog_load(): the new program's fd, or -errno. */
+export const progLoad = (type: number, name: string, license: string, insns: Buffer, opts: Buffer): number =>
+  c.bpf_prog_load(type, name, license, insns, insns.length / 8, opts) as number;
 export const linkCreate = (progFd: number, targetFd: number, attachType: number, opts: Buffer): number =>
   c.bpf_link_create(progFd, targetFd, attachType, opts) as number;
 export const linkUpdate = (linkFd: number, newProgFd: number, opts: Buffer): number =>

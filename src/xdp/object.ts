@@ -10,7 +10,10 @@ import { fileURLToPath } from 'node:url';
 
 import { KernelError, VerifierError, check } from './errors.js';
 import * as bpf from './libbpf.js';
-import { BPF_PROG_TYPE_XDP, OPTS } from './uapi.js';
+import { BPF_PROG_TYPE_XDP, BPF_XDP, OPTS } from './uapi.js';
+
+/** The license of bpf/xdpfw.bpf.c, for programs loaded from instructions. */
+const LICENSE = 'Dual BSD/GPL';
 
 /** bpf/xdpfw.bpf.o of this package: two levels above src/xdp (and dist/xdp). */
 export function defaultObjectPath(): string {
@@ -44,6 +47,8 @@ export interface LoadedObject {
   path: string;
   programName: string;
   progFd: number;
+  /** The program's instructions as loaded: relocated, map fds in place. */
+  insns: Buffer;
   maps: Map<string, MapRef>;
   /** Closes the object: its program and map fds (pins and links keep theirs). */
   close(): void;
@@ -204,6 +209,7 @@ export function loadObject(path: string, options: LoadObjectOptions = {}): Loade
       path,
       programName: bpf.programName(program),
       progFd: bpf.programFd(program),
+      insns: bpf.programInsns(program),
       maps,
       close() {
         if (closed) return;
@@ -215,6 +221,26 @@ export function loadObject(path: string, options: LoadObjectOptions = {}): Loade
     bpf.objectClose(obj);
     throw err;
   }
+}
+
+/**
+ * Loads `insns` (with map fds in place) as an XDP program named `name`. On
+ * a refusal libbpf loads again with the verifier's log, which the thrown
+ * VerifierError carries.
+ */
+export function loadXdpInsns(name: string, insns: Buffer, logBufferSize = 4 << 20): number {
+  const log = Buffer.alloc(logBufferSize);
+  const opts = Buffer.alloc(OPTS.progLoad.size);
+  opts.writeBigUInt64LE(BigInt(OPTS.progLoad.size), 0);
+  opts.writeUInt32LE(BPF_XDP, OPTS.progLoad.expectedAttachType);
+  opts.writeUInt32LE(log.length, OPTS.progLoad.logSize);
+  opts.writeBigUInt64LE(bpf.addressOf(log), OPTS.progLoad.logBuf);
+  const fd = bpf.progLoad(BPF_PROG_TYPE_XDP, name, LICENSE, insns, opts);
+  if (fd >= 0) return fd;
+  const end = log.indexOf(0);
+  const text = log.toString('utf8', 0, end < 0 ? log.length : end);
+  if (text.trim() === '') throw new KernelError(`loading BPF program '${name}'`, -fd);
+  throw new VerifierError(name, -fd, text, { truncated: -fd === 28 /* ENOSPC */ });
 }
 
 export interface ObjectSpec {

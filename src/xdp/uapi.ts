@@ -64,6 +64,8 @@ export const OPTS = {
   mapBatch: { size: 24, elemFlags: 8, flags: 16 },
   /** struct bpf_xdp_query_opts */
   xdpQuery: { size: 32, progId: 8, drvProgId: 12, hwProgId: 16, skbProgId: 20, attachMode: 24 },
+  /** struct bpf_prog_load_opts (libbpf 1.1: ends at log_buf) */
+  progLoad: { size: 104, expectedAttachType: 12, logLevel: 88, logSize: 92, logBuf: 96 },
   /** struct bpf_object_open_opts */
   objectOpen: { size: 80, kernelLogBuf: 56, kernelLogSize: 64, kernelLogLevel: 72 },
 } as const;

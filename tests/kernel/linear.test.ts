@@ -20,15 +20,21 @@ import { loadPolicy } from '../../src/policy/index.js';
 import { loadPolicyProgram, type LoadedProgram } from '../../src/xdp/index.js';
 import { PolicyJudge } from '../../src/xdp/judge.js';
 import { generateNearMissPacket, generatePacket, generateSimplePolicy, Random } from '../support/generate.js';
+import { takenByFastPath } from '../support/fast-path.js';
 import { skipWithoutRoot } from '../support/kernel.js';
 import { MemoryHost } from '../support/memory-host.js';
 import { ReferenceEvaluator } from '../support/reference-evaluator.js';
 
 const POLICIES = 60;
 const PACKETS = 100;
-const PATHS: ClassifyChoice[] = ['linear', 'lbvs'];
+/** The linear path with its IPv4 fast path in front, the linear path alone (the C program), the bit vectors. */
+const PATHS: { name: string; classify: ClassifyChoice; fastPath: boolean }[] = [
+  { name: 'linear', classify: 'linear', fastPath: true },
+  { name: 'linear without the fast path', classify: 'linear', fastPath: false },
+  { name: 'lbvs', classify: 'lbvs', fastPath: false },
+];
 /** What the packets exercised, over every policy. */
-const totals = { policies: 0, verdicts: 0, disagreements: 0, byRule: 0, byNegatedRule: 0, fragmentsByRule: 0 };
+const totals = { policies: 0, verdicts: 0, disagreements: 0, byRule: 0, byNegatedRule: 0, fragmentsByRule: 0, fastPath: 0 };
 
 function load(path: string, text: string): { ir: IrInterface; reference: ReferenceEvaluator } {
   const loaded = loadPolicy(path, new MemoryHost({ [path]: text }));
@@ -44,7 +50,8 @@ describe.skipIf(skipWithoutRoot('linear path'))('the linear path against the ref
     console.log(
       `linear path: ${totals.policies} policies × ${PACKETS} packets = ${totals.verdicts} verdicts per path ` +
         `(${totals.byRule} by a rule, ${totals.byNegatedRule} of them by a rule with a negated match, ` +
-        `${totals.fragmentsByRule} non-first fragments), ${totals.disagreements} disagreements`,
+        `${totals.fragmentsByRule} non-first fragments; ${totals.fastPath} for the fast path), ` +
+        `${totals.disagreements} disagreements`,
     );
   });
 
@@ -56,13 +63,16 @@ describe.skipIf(skipWithoutRoot('linear path'))('the linear path against the ref
       const judges: PolicyJudge[] = [];
       const mismatches: string[] = [];
       try {
-        for (const classify of PATHS) judges.push(await PolicyJudge.load(compileInterfaceWith(ir, { classify })));
+        for (const { classify, fastPath } of PATHS) {
+          judges.push(await PolicyJudge.load(compileInterfaceWith(ir, { classify }), { fastPath }));
+        }
         expect(judges[0].compiled.constants.linear).toHaveLength(ir.rules.length);
         for (let i = 0; i < PACKETS; i++) {
           const packet = random.chance(1 / 3) ? generateNearMissPacket(random, policy) : generatePacket(random, policy);
           const frame = buildFrame(packet);
           const expected = reference.evaluate(packet);
           totals.verdicts++;
+          if (takenByFastPath(frame)) totals.fastPath++;
           if (typeof expected.matched === 'number') {
             totals.byRule++;
             if (reference.rules[expected.matched].matches.some((m) => m.kind === 'address-match' && m.negated)) totals.byNegatedRule++;
@@ -73,10 +83,12 @@ describe.skipIf(skipWithoutRoot('linear path'))('the linear path against the ref
             if (kernel.action === expected.action && kernel.matched === expected.matched) return;
             totals.disagreements++;
             mismatches.push(
-              `${formatPacket(packet)}: ${PATHS[p]} ${kernel.action} by ${kernel.matched}, reference ${expected.action} by ${expected.matched}`,
+              `${formatPacket(packet)}: ${PATHS[p].name} ${kernel.action} by ${kernel.matched}, reference ${expected.action} by ${expected.matched}`,
             );
           });
         }
+        // The two linear programs counted the same packets and bytes in the same counters.
+        expect(judges[0].counters(), 'counters with and without the fast path').toEqual(judges[1].counters());
       } finally {
         for (const judge of judges) judge.close();
       }
@@ -106,5 +118,6 @@ describe.skipIf(skipWithoutRoot('linear path'))('the linear path against the ref
     expect(totals.byRule / totals.verdicts).toBeGreaterThan(0.4);
     expect(totals.byNegatedRule).toBeGreaterThan(50);
     expect(totals.fragmentsByRule).toBeGreaterThan(20);
+    expect(totals.fastPath / totals.verdicts).toBeGreaterThan(0.1);
   });
 });

@@ -1,0 +1,125 @@
+/**
+ * The IPv4 fast path (src/xdp/fast-path.ts) against the C program it is put
+ * in front of, frame by frame. Frames start as TCP and UDP packets the fast
+ * path takes and are bent across every condition it tests: cut at every
+ * length, other IHLs and versions, total lengths around the header sizes
+ * and the frame's end, fragment bits, TCP data offsets, other protocols and
+ * Ethertypes, VLAN tags, trailing bytes. Both programs must return the same
+ * action and count the same packets and bytes in the same counters; the
+ * frames must fall on both sides of the fast path's conditions.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildFrame } from '../../src/packet/build.js';
+import type { PacketSpec } from '../../src/packet/spec.js';
+import { PolicyJudge } from '../../src/xdp/judge.js';
+import { takenByFastPath } from '../support/fast-path.js';
+import { compileInterfaceText, skipWithoutRoot } from '../support/kernel.js';
+
+const POLICIES: Record<string, string> = {
+  'ports, flags, prefixes and negations': `interface eth0 {
+  default drop
+  allow tcp dport 22 src 10.0.0.0/8
+  drop udp sport 53 dst ! 192.0.2.0/24
+  allow tcp flags syn / syn,ack dport 1000-2000
+  allow tcp sport 1-1023 dport 80
+  drop src 10.1.2.3
+  allow udp dport 0-99 src ! 0.0.0.0/0
+  allow ip4 dst 198.51.100.0/25
+}
+`,
+  'a rule that holds for every TCP and UDP packet, then more': `interface eth0 {
+  default drop
+  drop tcp dport 23
+  allow ip4
+  drop udp
+}
+`,
+  'only rules the fast path cannot take': `interface eth0 {
+  default allow
+  drop icmp type echo-request
+  drop src 2001:db8::/32
+  drop proto 47
+  drop ip6
+}
+`,
+  'no rules': 'interface eth0 {\n  default drop\n}\n',
+};
+
+const BASE: PacketSpec[] = [
+  { family: 4, protocol: 6, src: '10.1.2.3', dst: '192.0.2.7', sport: 1500, dport: 22, tcpFlags: 0x02, payloadLength: 6 },
+  { family: 4, protocol: 6, src: '203.0.113.5', dst: '198.51.100.9', sport: 80, dport: 1500, tcpFlags: 0x02 },
+  { family: 4, protocol: 17, src: '10.9.9.9', dst: '198.51.100.200', sport: 53, dport: 53, payloadLength: 3 },
+  { family: 4, protocol: 17, src: '192.0.2.1', dst: '192.0.2.2', sport: 7, dport: 99 },
+];
+
+const ETH = 14;
+
+/** `frame` with `edit` applied to a copy. */
+function bent(frame: Uint8Array, edit: (b: Buffer) => void): Uint8Array {
+  const copy = Buffer.from(frame);
+  edit(copy);
+  return copy;
+}
+
+/** The frames for one base packet: itself and every bend of it. */
+function* frames(spec: PacketSpec): Generator<Uint8Array> {
+  const frame = buildFrame(spec);
+  const total = frame.length - ETH;
+  yield frame;
+  for (let length = ETH; length < frame.length; length++) yield frame.slice(0, length);
+  yield Buffer.concat([frame, Buffer.alloc(9, 0xee)]); // trailing bytes past the datagram
+  for (const first of [0x40, 0x44, 0x46, 0x4f, 0x55, 0x65, 0x35]) yield bent(frame, (b) => (b[ETH] = first));
+  for (const length of [0, 19, 20, 27, 28, 29, 39, 40, 41, total - 1, total + 1, 0xffff]) {
+    yield bent(frame, (b) => b.writeUInt16BE(length, ETH + 2));
+  }
+  const bits = Array.from({ length: 16 }, (_, bit) => 1 << bit); // each flag and offset bit alone
+  for (const fragment of [...bits, 0x1fff, 0x3fff, 0xe000]) {
+    yield bent(frame, (b) => b.writeUInt16BE(fragment, ETH + 6));
+  }
+  for (const protocol of [0, 1, 6, 17, 47, 58, 132]) yield bent(frame, (b) => (b[ETH + 9] = protocol));
+  for (let offset = 0; offset < 16; offset++) yield bent(frame, (b) => (b[ETH + 32] = (offset << 4) | (b[ETH + 32] & 0x0f)));
+  for (const type of [0x86dd, 0x0806, 0x8100, 0x88a8, 0x0008, 0x0801]) yield bent(frame, (b) => b.writeUInt16BE(type, 12));
+  yield buildFrame({ ...spec, vlans: [{ tpid: 0x8100, id: 5 }] });
+  yield buildFrame({ ...spec, ipv4Options: [1, 1, 1, 0] });
+  yield buildFrame({ ...spec, fragment: { offset: 0, moreFragments: true } });
+  yield buildFrame({ ...spec, fragment: { offset: 3, moreFragments: false } });
+}
+
+const seen = { frames: 0, fast: 0, slow: 0 };
+
+describe.skipIf(skipWithoutRoot('fast path'))('the IPv4 fast path against the C program alone', () => {
+  afterAll(() => console.log(`fast path: ${seen.frames} frames, ${seen.fast} for the fast path, ${seen.slow} for the C program`));
+
+  for (const [name, text] of Object.entries(POLICIES)) {
+    it(`judges and counts every bent frame as the C program does: ${name}`, async () => {
+      const compiled = compileInterfaceText(text);
+      expect(compiled.constants.linear, 'the policy takes the linear path').toBeTruthy();
+      const fast = await PolicyJudge.load(compiled);
+      const alone = await PolicyJudge.load(compiled, { fastPath: false });
+      const mismatches: string[] = [];
+      try {
+        for (const spec of BASE) {
+          for (const frame of frames(spec)) {
+            seen.frames++;
+            if (takenByFastPath(frame)) seen.fast++;
+            else seen.slow++;
+            const [a, b] = [fast.judge(frame), alone.judge(frame)];
+            if (JSON.stringify(a) !== JSON.stringify(b)) {
+              mismatches.push(`${Buffer.from(frame).toString('hex')}: fast path ${JSON.stringify(a)}, C ${JSON.stringify(b)}`);
+            }
+          }
+        }
+        expect(mismatches).toEqual([]);
+        expect(fast.counters()).toEqual(alone.counters());
+      } finally {
+        fast.close();
+        alone.close();
+      }
+    });
+  }
+
+  it('sent a good share of the frames each way', () => {
+    expect(seen.fast).toBeGreaterThan(100);
+    expect(seen.slow).toBeGreaterThan(500);
+  });
+});

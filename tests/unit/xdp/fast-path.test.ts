@@ -1,0 +1,123 @@
+/**
+ * The fast path's instructions, decoded: what each rule compiles to, that
+ * rules the fast path cannot take get no code, that every jump lands inside
+ * the prefix or exactly on the C program's first instruction, and that no
+ * instruction is left that no path reaches (the verifier refuses those).
+ * tests/kernel/fast-path.test.ts runs it against the C program.
+ */
+import { describe, expect, it } from 'vitest';
+import { fastPathInsns } from '../../../src/xdp/fast-path.js';
+import { compileText } from '../compiler/helpers.js';
+
+const MAPS = { ruleCounters: 41, counters: 42 };
+
+interface Decoded {
+  code: number;
+  dst: number;
+  src: number;
+  off: number;
+  imm: number;
+}
+
+function decode(buffer: Buffer): Decoded[] {
+  return Array.from({ length: buffer.length / 8 }, (_, i) => ({
+    code: buffer.readUInt8(i * 8),
+    dst: buffer.readUInt8(i * 8 + 1) & 0xf,
+    src: buffer.readUInt8(i * 8 + 1) >> 4,
+    off: buffer.readInt16LE(i * 8 + 2),
+    imm: buffer.readInt32LE(i * 8 + 4),
+  }));
+}
+
+function prefixOf(rules: string, defaultAction = 'drop'): Decoded[] {
+  const result = compileText(`interface eth0 {\n  default ${defaultAction}\n${rules}}\n`);
+  const constants = result.compiled!.interfaces[0].constants;
+  expect(constants.linear, 'the policy takes the linear path').toBeTruthy();
+  return decode(fastPathInsns(constants.linear!, constants.defaultAction, MAPS));
+}
+
+const isJump = (i: Decoded) => (i.code & 0x07) === 0x05 || (i.code & 0x07) === 0x06;
+const isExit = (i: Decoded) => i.code === 0x95;
+const isCall = (i: Decoded) => i.code === 0x85;
+/** The map fds loaded into r1, in order. */
+const mapsLoaded = (insns: Decoded[]) => insns.filter((i) => i.code === 0x18 && i.src === 1).map((i) => i.imm);
+
+/** Instructions some path from the first reaches (ld_imm64 is two slots; a jump past the end leaves). */
+function reached(insns: Decoded[]): Set<number> {
+  const seen = new Set<number>();
+  const todo = [0];
+  while (todo.length > 0) {
+    const pc = todo.pop()!;
+    if (pc >= insns.length || seen.has(pc)) continue;
+    seen.add(pc);
+    const insn = insns[pc];
+    if (insn.code === 0x18) {
+      seen.add(pc + 1);
+      todo.push(pc + 2);
+    } else if (isExit(insn)) continue;
+    else if (insn.code === 0x05) todo.push(pc + 1 + insn.off);
+    else if (isJump(insn) && !isCall(insn)) todo.push(pc + 1, pc + 1 + insn.off);
+    else todo.push(pc + 1);
+  }
+  return seen;
+}
+
+describe('the fast path prefix', () => {
+  it('compiles a rule to checks against immediates', () => {
+    const insns = prefixOf('  allow tcp dport 22 src 10.0.0.0/8\n');
+    // proto == 6 (r6), dport == 22 after a byte swap, (src & 0xff) == 10 as a little-endian load sees them
+    expect(insns).toContainEqual({ code: 0x55, dst: 6, src: 0, off: expect.any(Number), imm: 6 });
+    expect(insns).toContainEqual({ code: 0xa5, dst: 4, src: 0, off: expect.any(Number), imm: 22 });
+    expect(insns).toContainEqual({ code: 0x25, dst: 4, src: 0, off: expect.any(Number), imm: 22 });
+    expect(insns).toContainEqual({ code: 0x54, dst: 4, src: 0, off: 0, imm: 0xff });
+    expect(insns).toContainEqual({ code: 0x56, dst: 4, src: 0, off: expect.any(Number), imm: 10 });
+    // the rule's action (XDP_PASS) and counter index, then the default's (XDP_DROP, the default counter)
+    expect(insns).toContainEqual({ code: 0xb7, dst: 8, src: 0, off: 0, imm: 2 });
+    expect(insns).toContainEqual({ code: 0x62, dst: 10, src: 0, off: -4, imm: 0 });
+    expect(insns).toContainEqual({ code: 0xb7, dst: 8, src: 0, off: 0, imm: 1 });
+    expect(mapsLoaded(insns)).toEqual([MAPS.counters, MAPS.ruleCounters]);
+  });
+
+  it('tests a negated prefix for equality, to jump away when the address is inside', () => {
+    const insns = prefixOf('  allow udp dst ! 192.0.2.0/24\n');
+    expect(insns).toContainEqual({ code: 0x54, dst: 4, src: 0, off: 0, imm: 0x00ffffff });
+    expect(insns).toContainEqual({ code: 0x16, dst: 4, src: 0, off: expect.any(Number), imm: 0x000200c0 });
+  });
+
+  it('gives rules no IPv4 TCP or UDP packet can match no code at all', () => {
+    const none = prefixOf('');
+    const unreachable = prefixOf('  drop icmp\n  drop src 2001:db8::/32\n  drop proto 47\n  drop ip6\n');
+    expect(unreachable).toEqual(none);
+    expect(mapsLoaded(none)).toEqual([MAPS.counters]);
+  });
+
+  it('stops after a rule that holds for every packet it takes: no default, nothing unreachable', () => {
+    const insns = prefixOf('  drop tcp dport 23\n  allow ip4\n  drop udp\n');
+    expect(mapsLoaded(insns)).toEqual([MAPS.ruleCounters]);
+    expect(insns).not.toContainEqual(expect.objectContaining({ code: 0x55, dst: 6, imm: 17 }));
+  });
+
+  it.each([
+    ['no rules', ''],
+    ['rules it cannot take', '  drop icmp\n'],
+    ['ports, flags and prefixes', '  allow tcp flags syn / syn,ack dport 1000-2000\n  drop udp sport 53 dst ! 192.0.2.0/24\n'],
+    ['a rule for every packet first', '  allow ip4\n  drop tcp\n'],
+    ['a rule for every packet last', '  drop tcp sport 1-1023\n  allow ip4\n'],
+  ])('lands every jump inside or on the C program, and reaches every instruction: %s', (_name, rules) => {
+    const insns = prefixOf(rules);
+    insns.forEach((insn, pc) => {
+      if (insn.code === 0x05 || (isJump(insn) && !isCall(insn) && !isExit(insn))) {
+        const target = pc + 1 + insn.off;
+        expect(target, `jump at ${pc}`).toBeGreaterThan(pc);
+        expect(target, `jump at ${pc}`).toBeLessThanOrEqual(insns.length);
+      }
+    });
+    expect(reached(insns).size).toBe(insns.length);
+    // Jumps into the C program (the slow path) all come before r1, the context, is first written.
+    const toC = insns.flatMap((insn, pc) => (isJump(insn) && !isCall(insn) && !isExit(insn) && pc + 1 + insn.off === insns.length ? [pc] : []));
+    const writes = (insn: Decoded) => [0x00, 0x01, 0x04, 0x07].includes(insn.code & 0x07) && insn.code !== 0;
+    const firstR1Write = insns.findIndex((insn) => writes(insn) && insn.dst === 1);
+    expect(toC.length).toBeGreaterThan(0);
+    expect(firstR1Write).toBeGreaterThan(Math.max(...toC));
+  });
+});
