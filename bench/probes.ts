@@ -25,6 +25,7 @@ export const ANCHORS = {
   bitmap: '\tat = bucket_rank(bkt, rank, addr >> 8);\n',
   record: '\ti = at / XDPFW_BUCKET4_ROW;\n',
   parse4: '\tif (field_on(XDPFW_FIELD_DST))\n\t\tcopy_addr4(&a->dst',
+  words: '\tfor (i = 0; i < XDPFW_MAX_WORDS; i++) {\n\t\t__u64 acc;\n',
 };
 
 /** Reads the address's bitmap word from row `row` (64-byte rows), then `body`. */
@@ -132,6 +133,16 @@ export const PROBES: Record<string, { about: string; code: string; before?: keyo
   'table-4m': {
     about: 'one 64-byte line per /16 read from the record array (a 4 MiB table), then the /16 class',
     code: '\t{\n\t\t__u32 top = addr >> 16;\n\t\tconst __u64 *f = bpf_map_lookup_elem(rec, &top);\n\n\t\tif (f)\n\t\t\tasm volatile("" :: "r"(f[0]));\n\t\treturn cls;\n\t}\n',
+  },
+  'one-word': {
+    about: 'the word loop visits only the first word the summaries keep (the rule found there or the default)',
+    code: '\tsummary &= -summary;\n',
+    before: 'words',
+  },
+  'no-words': {
+    about: 'the summaries read and ANDed, no word visited: every packet takes the default',
+    code: '\tasm volatile("" :: "r"(summary));\n\tsummary = 0;\n',
+    before: 'words',
   },
   'rare-chain': {
     about: 'the full lookup for 1 in 8 of the marked buckets\' addresses (~0.55% of the rotation), the /16 class for the rest',
