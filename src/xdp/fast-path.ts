@@ -23,9 +23,8 @@
  * paths packet by packet.
  */
 
-import type { CompiledConstants, LinearRule } from '../compiler/output.js';
-import { ACTION, asLoaded, COUNTER_INDEX, MAP } from './layout.js';
-import { loadXdpInsns, type LoadedObject } from './object.js';
+import type { LinearRule } from '../compiler/output.js';
+import { ACTION, asLoaded, COUNTER_INDEX } from './layout.js';
 
 /** One instruction: struct bpf_insn. */
 interface Insn {
@@ -104,10 +103,6 @@ class Emitter {
   at(label: Label): void {
     label.pos = this.insns.length;
   }
-  /** Whether some jump emitted so far goes to `label`. */
-  jumpsTo(label: Label): boolean {
-    return this.insns.some((insn) => insn.off === label);
-  }
   mapFd(dst: number, fd: number): void {
     this.emit(LD_IMM64, dst, PSEUDO_MAP_FD, 0, fd);
     this.emit(0, 0, 0, 0, 0);
@@ -132,30 +127,86 @@ class Emitter {
   }
 }
 
-/** Whether a rule can hold for an IPv4 TCP or UDP packet at all (else it gets no code). */
-function reachable(rule: LinearRule): boolean {
-  if (!rule.families.ipv4 || rule.icmpType !== null) return false;
-  if (rule.src?.family === 6 || rule.dst?.family === 6) return false;
-  if (rule.protocol !== null && rule.protocol !== IPPROTO_TCP && rule.protocol !== IPPROTO_UDP) return false;
-  return !(rule.tcpFlags && rule.protocol === IPPROTO_UDP);
+/** One test a rule makes of the packet; the rule holds when all of its tests pass. */
+type Check =
+  | { kind: 'protocol'; protocol: number }
+  | { kind: 'port'; offset: number; low: number; high: number }
+  | { kind: 'flags'; mask: number; value: number }
+  | { kind: 'address'; offset: number; mask: number; value: number; negated: boolean };
+
+/** A rule as the fast path tests it. */
+interface PlannedRule {
+  index: number;
+  action: number;
+  checks: Check[];
 }
 
-/** Jumps to `next` unless the 16-bit field at `offset` lies in [low, high]. */
-function portCheck(e: Emitter, offset: number, low: number, high: number, next: Label): void {
-  if (low === 0 && high === 0xffff) return;
-  e.load('u16', R4, R2, offset);
-  e.emit(TO_BE, R4, 0, 0, 16);
-  if (low > 0) e.jump(JMP_K.lt, R4, low, next);
-  if (high < 0xffff) e.jump(JMP_K.gt, R4, high, next);
+/**
+ * The tests of a rule on an IPv4 TCP or UDP packet, or null when it can
+ * never hold for one (IPv6 only, ICMP, another protocol, outside /0).
+ */
+function checksOf(rule: LinearRule): Check[] | null {
+  if (!rule.families.ipv4 || rule.icmpType !== null) return null;
+  if (rule.src?.family === 6 || rule.dst?.family === 6) return null;
+  if (rule.protocol !== null && rule.protocol !== IPPROTO_TCP && rule.protocol !== IPPROTO_UDP) return null;
+  if (rule.tcpFlags && rule.protocol === IPPROTO_UDP) return null;
+  const checks: Check[] = [];
+  // Only TCP carries flags: a flags test without a protocol implies TCP.
+  const protocol = rule.protocol ?? (rule.tcpFlags ? IPPROTO_TCP : null);
+  if (protocol !== null) checks.push({ kind: 'protocol', protocol });
+  for (const [offset, ports] of [[L4, rule.sport], [L4 + 2, rule.dport]] as const) {
+    if (ports && (ports.low > 0 || ports.high < 0xffff)) checks.push({ kind: 'port', offset, ...ports });
+  }
+  if (rule.tcpFlags) checks.push({ kind: 'flags', ...rule.tcpFlags });
+  for (const [offset, prefix] of [[IP_SRC, rule.src], [IP_DST, rule.dst]] as const) {
+    if (!prefix) continue;
+    const [mask, value] = [prefix.mask[0] >>> 0, prefix.value[0] >>> 0];
+    if (mask === 0 && prefix.negated) return null; // outside 0.0.0.0/0: never
+    if (mask !== 0) checks.push({ kind: 'address', offset, mask, value, negated: prefix.negated });
+  }
+  return checks;
 }
 
-/** Jumps to `next` unless the IPv4 address at `offset` lies in the prefix (outside it, when negated). */
-function addressCheck(e: Emitter, offset: number, prefix: LinearRule['src'], next: Label): void {
-  if (!prefix) return;
-  const mask = prefix.mask[0];
-  e.load('u32', R4, R2, offset);
-  if (mask !== 0xffffffff) e.emit(ALU32_AND_K, R4, 0, 0, asLoaded(mask));
-  e.jump(prefix.negated ? JMP32_K.eq : JMP32_K.ne, R4, asLoaded(prefix.value[0]), next);
+/**
+ * The rules the fast path tests, in order: those that can hold for an IPv4
+ * TCP or UDP packet, up to and including the first that holds for every
+ * one (the rest could never decide such a packet).
+ */
+export function fastPathPlan(rules: readonly LinearRule[]): PlannedRule[] {
+  const plan: PlannedRule[] = [];
+  for (const [index, rule] of rules.entries()) {
+    const checks = checksOf(rule);
+    if (checks === null) continue;
+    plan.push({ index, action: rule.action, checks });
+    if (checks.length === 0) break;
+  }
+  return plan;
+}
+
+/** Jumps to `next` unless `check` holds. */
+function emitCheck(e: Emitter, check: Check, next: Label): void {
+  switch (check.kind) {
+    case 'protocol':
+      e.jump(JMP_K.ne, R6, check.protocol, next);
+      return;
+    case 'port':
+      e.load('u16', R4, R2, check.offset);
+      e.emit(TO_BE, R4, 0, 0, 16);
+      if (check.low > 0) e.jump(JMP_K.lt, R4, check.low, next);
+      if (check.high < 0xffff) e.jump(JMP_K.gt, R4, check.high, next);
+      return;
+    case 'flags':
+      e.load('u8', R4, R2, TCP_FLAGS);
+      e.emit(ALU32_AND_K, R4, 0, 0, check.mask);
+      e.jump(JMP_K.ne, R4, check.value, next);
+      return;
+    case 'address':
+      e.load('u32', R4, R2, check.offset);
+      if (check.mask !== 0xffffffff) e.emit(ALU32_AND_K, R4, 0, 0, asLoaded(check.mask));
+      // Inside a negated prefix the rule fails; outside a plain one too.
+      e.jump(check.negated ? JMP32_K.eq : JMP32_K.ne, R4, asLoaded(check.value), next);
+      return;
+  }
 }
 
 /** count(): the packet and its bytes (r9) at key KEY_SLOT of the per-CPU `map`; then returns r8. */
@@ -225,64 +276,29 @@ export function fastPathInsns(rules: readonly LinearRule[], defaultAction: numbe
   e.emit(ALU64_MOV_X, R9, R3, 0, 0);
   e.emit(ALU64_SUB_X, R9, R2, 0, 0); // bytes, as the C program counts them
 
-  // The rules, in order, as lin_matches() checks them.
+  // The rules, in order, as lin_matches() checks them. The verifier refuses
+  // code no path reaches: nothing follows a rule without checks (the plan
+  // ends there), and no rule-counter block is emitted without a rule.
+  const plan = fastPathPlan(rules);
   const matched = new Label();
-  let anyRule = false;
-  // The verifier refuses code no path reaches: nothing is emitted after a
-  // rule that holds for every packet here, and no count block without a rule.
-  let unconditional = false;
-  for (const [i, rule] of rules.entries()) {
-    if (!reachable(rule)) continue;
-    anyRule = true;
+  for (const rule of plan) {
     const next = new Label();
-    if (rule.protocol !== null) e.jump(JMP_K.ne, R6, rule.protocol, next);
-    else if (rule.tcpFlags) e.jump(JMP_K.ne, R6, IPPROTO_TCP, next); // only TCP carries flags
-    if (rule.sport) portCheck(e, L4, rule.sport.low, rule.sport.high, next);
-    if (rule.dport) portCheck(e, L4 + 2, rule.dport.low, rule.dport.high, next);
-    if (rule.tcpFlags) {
-      e.load('u8', R4, R2, TCP_FLAGS);
-      e.emit(ALU32_AND_K, R4, 0, 0, rule.tcpFlags.mask);
-      e.jump(JMP_K.ne, R4, rule.tcpFlags.value, next);
-    }
-    addressCheck(e, IP_SRC, rule.src, next);
-    addressCheck(e, IP_DST, rule.dst, next);
+    for (const check of rule.checks) emitCheck(e, check, next);
     e.emit(ALU64_MOV_K, R8, 0, 0, toXdp(rule.action));
-    e.emit(ST_MEM_W, FP, 0, KEY_SLOT, i);
-    if (!e.jumpsTo(next)) {
-      unconditional = true;
-      break; // falls into the rule counters' block below
-    }
+    e.emit(ST_MEM_W, FP, 0, KEY_SLOT, rule.index);
+    if (rule.checks.length === 0) break; // falls into the rule counters' block below
     e.jump(JA, 0, 0, matched);
     e.at(next);
   }
   // Each map gets its own lookup: the verifier inlines a lookup only where one map reaches it.
-  if (!unconditional) {
+  if (plan.at(-1)?.checks.length !== 0) {
     e.emit(ALU64_MOV_K, R8, 0, 0, toXdp(defaultAction));
     e.emit(ST_MEM_W, FP, 0, KEY_SLOT, COUNTER_INDEX.default);
     countIn(e, maps.counters);
   }
-  if (anyRule) {
+  if (plan.length > 0) {
     e.at(matched);
     countIn(e, maps.ruleCounters);
   }
   return e.encode(slow);
-}
-
-/**
- * The object's program with the fast path in front, loaded: its fd. The
- * object's own program stays loaded until the object closes; the new one
- * shares its maps.
- */
-export function loadWithFastPath(loaded: LoadedObject, constants: CompiledConstants): number {
-  if (!constants.linear) throw new Error('the fast path is for policies on the linear path');
-  const map = (name: string): number => {
-    const m = loaded.maps.get(name);
-    if (!m) throw new Error(`${loaded.path} has no map ${name}`);
-    return m.fd;
-  };
-  const prefix = fastPathInsns(constants.linear, constants.defaultAction, {
-    ruleCounters: map(MAP.ruleCounters),
-    counters: map(MAP.counters),
-  });
-  return loadXdpInsns(loaded.programName, Buffer.concat([prefix, loaded.insns]));
 }

@@ -6,7 +6,7 @@
  * to the event loop between batches.
  */
 
-import type { CompiledInterface } from '../compiler/output.js';
+import type { CompiledInterface, LinearRule } from '../compiler/output.js';
 import { closeFd } from './libbpf.js';
 import { MAP, rodataValues } from './layout.js';
 import {
@@ -31,8 +31,8 @@ import {
   type FillOptions,
   type FillReport,
 } from './maps.js';
-import { loadWithFastPath } from './fast-path.js';
-import { defaultObjectPath, loadObject, type MapRef } from './object.js';
+import { fastPathInsns } from './fast-path.js';
+import { defaultObjectPath, loadObject, loadXdpInsns, type LoadedObject, type MapRef } from './object.js';
 import { ensureBpffs, openPinned, pinFd, pinPaths, removeInterfacePins, type PinOptions } from './pins.js';
 import { TestRunner } from './test-run.js';
 
@@ -47,6 +47,21 @@ export interface LoadOptions extends FillOptions {
    * alone, which the tests compare against it.
    */
   fastPath?: boolean;
+}
+
+/**
+ * The object's program with the IPv4 fast path (fast-path.ts) in front,
+ * loaded: its fd. The new program shares the object's maps; the object's
+ * own program stays loaded until the object closes.
+ */
+function loadWithFastPath(loaded: LoadedObject, rules: readonly LinearRule[], defaultAction: number): number {
+  const fd = (name: string): number => {
+    const m = loaded.maps.get(name);
+    if (!m) throw new Error(`${loaded.path} has no map ${name}`);
+    return m.fd;
+  };
+  const prefix = fastPathInsns(rules, defaultAction, { ruleCounters: fd(MAP.ruleCounters), counters: fd(MAP.counters) });
+  return loadXdpInsns(loaded.programName, Buffer.concat([prefix, loaded.insns]));
 }
 
 export interface LoadedProgram {
@@ -78,7 +93,8 @@ export async function loadPolicyProgram(
     loaded.close();
   };
   try {
-    if (compiled.constants.linear && options.fastPath !== false) fastFd = loadWithFastPath(loaded, compiled.constants);
+    const linear = compiled.constants.linear;
+    if (linear && options.fastPath !== false) fastFd = loadWithFastPath(loaded, linear, compiled.constants.defaultAction);
     const progFd = fastFd >= 0 ? fastFd : loaded.progFd;
     const fill = await fillMaps(loaded.maps, compiled, options);
     return {

@@ -34,6 +34,14 @@ const POLICIES: Record<string, string> = {
   drop udp
 }
 `,
+  'prefixes of length 0, plain and negated': `interface eth0 {
+  default allow
+  drop udp src ! 0.0.0.0/0
+  drop tcp src 0.0.0.0/0 dport 1500
+  drop udp dst 0.0.0.0/0 sport 7
+  allow dst 0.0.0.0/0
+}
+`,
   'only rules the fast path cannot take': `interface eth0 {
   default allow
   drop icmp type echo-request

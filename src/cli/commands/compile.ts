@@ -1,7 +1,8 @@
 import { compiledToJson, prefixCount } from '../../compiler/index.js';
 import { classificationText } from '../../compiler/linear.js';
 import { inlineHosts } from '../../compiler/address-tables.js';
-import { ADDRESS_SLOTS, type AddressSlot, type CompiledInterface } from '../../compiler/output.js';
+import { ADDRESS_SLOTS, type AddressSlot, type CompiledInterface, type LinearRule } from '../../compiler/output.js';
+import { fastPathPlan } from '../../xdp/fast-path.js';
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
 import { ExitCode } from '../exit-codes.js';
@@ -30,7 +31,11 @@ function describeInterface(iface: CompiledInterface): string {
   const rules = `${c.nrules} rule${c.nrules === 1 ? '' : 's'}`;
   if (c.linear) {
     // The linear path reads its rules from .rodata: no words, classes or address lookups to show.
-    lines.push(`  default ${iface.defaultAction}; ${rules}`, `  classification: ${classificationText(c)}`);
+    lines.push(
+      `  default ${iface.defaultAction}; ${rules}`,
+      `  classification: ${classificationText(c)}`,
+      `  IPv4 fast path: ${fastPathText(c.linear)}`,
+    );
   } else {
     lines.push(
       `  default ${iface.defaultAction}; ${rules} in ${c.nwords} bit-vector word(s); ${iface.vectors.length} classes`,
@@ -43,6 +48,17 @@ function describeInterface(iface: CompiledInterface): string {
     lines.push(`  ${String(rule.index).padStart(4)}  ${rule.action.padEnd(5)}  ${rule.id.padEnd(24)}  ${rule.text}   (${rule.location})`);
   }
   return lines.join('\n');
+}
+
+/** Which rules the IPv4 fast path tests (src/xdp/fast-path.ts) for the packets it takes. */
+function fastPathText(rules: readonly LinearRule[]): string {
+  const plan = fastPathPlan(rules);
+  const taken = 'untagged TCP and UDP without IP options';
+  if (plan.length === 0) return `${taken}; no rule can match them: the default decides`;
+  const last = plan[plan.length - 1];
+  const names = plan.map((r) => r.index).join(', ');
+  const all = last.checks.length === 0 ? ` (rule ${last.index} matches every one of them)` : '';
+  return `${taken}; rule${plan.length === 1 ? '' : 's'} ${names}${all}`;
 }
 
 /** `trie`, or `table` with what its hash holds and, for IPv4, the /32s its records name inline (xdpfw.h, XDPFW_HOST4). */

@@ -66,7 +66,9 @@ describe('xdpfw compile', () => {
   it('says which path classifies each interface, in text and in JSON', async () => {
     const paths = file('paths.xdpfw', 'interface eth0 {\n  allow tcp dport 22\n}\ninterface eth1 {\n  allow tcp dport { 22, 80 }\n}\n');
     const r = await runCli('compile', paths);
-    expect(r.stdout).toMatch(/interface eth0 [^]*\n {2}default allow; 1 rule\n {2}classification: linear, 1 rule\n +0 {2}allow/);
+    expect(r.stdout).toMatch(
+      /interface eth0 [^]*\n {2}default allow; 1 rule\n {2}classification: linear, 1 rule\n {2}IPv4 fast path: untagged TCP and UDP without IP options; rule 0\n +0 {2}allow/,
+    );
     expect(r.stdout).toMatch(/interface eth1 [^]*\n {2}default allow; 1 rule in 1 bit-vector word\(s\); \d+ classes\n {2}classification: bit vectors\n {2}fields: /);
     const view = JSON.parse((await runCli('compile', paths, '--json')).stdout) as {
       interfaces: { constants: { classification: string }; linear: unknown[] | null }[];
@@ -75,6 +77,17 @@ describe('xdpfw compile', () => {
       ['linear, 1 rule', 1],
       ['bit vectors', null],
     ]);
+  });
+
+  it('says which rules the IPv4 fast path tests: none that cannot match it, none after one that matches every packet', async () => {
+    const some = file('fast.xdpfw', 'interface eth0 {\n  allow tcp dport 22\n  drop icmp\n  allow ip4\n  drop udp\n}\n');
+    expect((await runCli('compile', some)).stdout).toContain(
+      '  IPv4 fast path: untagged TCP and UDP without IP options; rules 0, 2 (rule 2 matches every one of them)\n',
+    );
+    const none = file('slow.xdpfw', 'interface eth0 {\n  drop icmp\n  allow ip6\n}\n');
+    expect((await runCli('compile', none)).stdout).toContain(
+      '  IPv4 fast path: untagged TCP and UDP without IP options; no rule can match them: the default decides\n',
+    );
   });
 
   it('says how each address field is looked up: what a table hashes and how many /32s its records name inline', async () => {

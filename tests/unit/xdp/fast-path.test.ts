@@ -84,6 +84,11 @@ describe('the fast path prefix', () => {
     expect(insns).toContainEqual({ code: 0x16, dst: 4, src: 0, off: expect.any(Number), imm: 0x000200c0 });
   });
 
+  it('tests no address for a /0 prefix, and gives a rule outside /0 no code', () => {
+    expect(prefixOf('  allow tcp src 0.0.0.0/0 dport 80\n')).toEqual(prefixOf('  allow tcp dport 80\n'));
+    expect(prefixOf('  drop udp src ! 0.0.0.0/0\n')).toEqual(prefixOf(''));
+  });
+
   it('gives rules no IPv4 TCP or UDP packet can match no code at all', () => {
     const none = prefixOf('');
     const unreachable = prefixOf('  drop icmp\n  drop src 2001:db8::/32\n  drop proto 47\n  drop ip6\n');
@@ -103,6 +108,7 @@ describe('the fast path prefix', () => {
     ['ports, flags and prefixes', '  allow tcp flags syn / syn,ack dport 1000-2000\n  drop udp sport 53 dst ! 192.0.2.0/24\n'],
     ['a rule for every packet first', '  allow ip4\n  drop tcp\n'],
     ['a rule for every packet last', '  drop tcp sport 1-1023\n  allow ip4\n'],
+    ['a rule for every packet through /0', '  drop udp dport 53\n  allow dst 0.0.0.0/0\n  drop tcp\n'],
   ])('lands every jump inside or on the C program, and reaches every instruction: %s', (_name, rules) => {
     const insns = prefixOf(rules);
     insns.forEach((insn, pc) => {
