@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CompileOptions } from '../src/compiler/entries.js';
 import type { CompiledInterface } from '../src/compiler/output.js';
-import { loadPolicyProgram, readCounters, type LoadedProgram } from '../src/xdp/index.js';
+import { loadPolicyProgram, readCounters, type LoadedProgram, type LoadOptions } from '../src/xdp/index.js';
 import type { PacketKind } from './lib/frames.js';
 import { candidateStructures, differentialProfile, lookupModes } from './lib/kernel-profile.js';
 import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
@@ -49,9 +49,10 @@ const KINDS: PacketKind[] = ['first', 'last', 'none', 'first6', 'none6'];
 const SMALL_COUNTS = [1, 8];
 const SMALL_KINDS: PacketKind[] = ['last', 'none', 'none6'];
 const PATHS = [
-  { program: 'xdpfw linear', options: { classify: 'linear' } },
-  { program: 'xdpfw bit vectors', options: { classify: 'lbvs' } },
-] as const satisfies readonly { program: string; options: CompileOptions }[];
+  { program: 'xdpfw linear', options: { classify: 'linear' }, load: {} },
+  { program: 'xdpfw linear, no fast path', options: { classify: 'linear' }, load: { fastPath: false } },
+  { program: 'xdpfw bit vectors', options: { classify: 'lbvs' }, load: {} },
+] as const satisfies readonly { program: string; options: CompileOptions; load: LoadOptions }[];
 
 interface Row {
   program: string;
@@ -113,6 +114,8 @@ interface Subject {
   program: string;
   policy: BenchPolicy;
   options?: CompileOptions;
+  /** How the program is loaded (the linear path with or without its IPv4 fast path). */
+  load?: LoadOptions;
   /** The set the policy holds, if any: its packets are drawn against it. */
   set?: SetName;
   kinds: PacketKind[];
@@ -129,7 +132,7 @@ async function xdpfwRows(
   const { compiled } = compileBenchPolicy(s.policy, s.options);
   process.stderr.write(`${fixed((performance.now() - t0) / 1000)} s, loading… `);
   const t1 = performance.now();
-  const program = await loadPolicyProgram(compiled);
+  const program = await loadPolicyProgram(compiled, s.load);
   process.stderr.write(`${fixed((performance.now() - t1) / 1000)} s, timing\n`);
   try {
     const cases = s.kinds.map((k) => packets.get(s.set ?? 'small', k));
@@ -209,8 +212,9 @@ function linearLine(rows: Row[]): string {
     rows.find((r) => r.program === program && r.rules === n && (n === undefined || r.kind === 'none'))?.timing.hot.median;
   const floor = hot('bare XDP_DROP');
   const parts = SMALL_COUNTS.map((n) => {
-    const [linear, vectors] = PATHS.map((p) => hot(p.program, n));
-    return linear && vectors ? `${n} rule(s): linear ${fixed(linear, 0)} ns, bit vectors ${fixed(vectors, 0)} ns` : '';
+    const [linear, slow, vectors] = PATHS.map((p) => hot(p.program, n));
+    if (!linear || !slow || !vectors) return '';
+    return `${n} rule(s): linear ${fixed(linear, 0)} ns (without the fast path ${fixed(slow, 0)}), bit vectors ${fixed(vectors, 0)} ns`;
   });
   return `small policies, default path, hot: ${parts.filter(Boolean).join('; ')}; bare XDP_DROP ${floor === undefined ? '?' : fixed(floor, 0)} ns`;
 }
