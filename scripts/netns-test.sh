@@ -3,8 +3,10 @@
 # firewall namespace joined by a veth pair, policies/netns-test.xdpfw applied
 # in native mode on the firewall's end (xdpfw0), then TCP, UDP, ICMP and
 # ICMPv6 over IPv4 and IPv6, each expected allow and drop observed, per-rule
-# counters compared with what was sent, policy reloads under traffic losing
-# nothing, and after `detach` everything passes again.
+# counters compared with what was sent, a policy on the linear path (its
+# IPv4 fast path and its C rules counted in the same counters), policy
+# reloads under traffic losing nothing, and after `detach` everything passes
+# again.
 #
 # Output is TAP ("ok N - …" / "not ok N - …"), then "N passed, M failed";
 # the exit status is non-zero on any failure.
@@ -267,6 +269,37 @@ if [ "$SKIP_APPLY" != 1 ]; then
 	expect_counter ge 1 "$TMP/stats-b.json" blocked-host packets "$TMP/stats-a.json"
 	expect_counter eq 0 "$TMP/stats-b.json" ping-trusted packets "$TMP/stats-a.json"
 	expect_counter eq 0 "$TMP/stats-b.json" udp-allowed packets "$TMP/stats-a.json"
+
+	# Phase D: a policy on the linear path, so IPv4 TCP and UDP go through
+	# the IPv4 fast path (src/xdp/fast-path.ts) and IPv6 through the C rules,
+	# counted in the same counters.
+	cat >"$TMP/linear.xdpfw" <<-EOF
+		interface $IFACE {
+		  default allow
+		  drop udp dport 5001                     name "fast-udp-blocked"
+		  drop tcp dport 8081 src 10.200.0.0/24   name "fast-tcp-blocked"
+		  drop src $BLOCK4                        name "fast-blocked-host"
+		}
+	EOF
+	out=$(xdpfw compile "$TMP/linear.xdpfw" 2>&1)
+	grep -q "classification: linear, 3 rules" <<<"$out" && grep -q "IPv4 fast path: .*; rules 0, 1, 2$" <<<"$out"
+	tap $? "xdpfw compile puts the linear policy on the linear path, every rule on the IPv4 fast path" "$out"
+	out=$(xdpfw apply "$TMP/linear.xdpfw" --iface "$IFACE" --mode "$MODE" 2>&1)
+	tap $? "xdpfw apply of the linear policy succeeds" "$out"
+	snapshot "$TMP/stats-d0.json"
+	probe_udp drop "$TRUST4" "$FW4" 5001 3 "linear policy: UDP/IPv4 to port 5001 is dropped by the fast path (3 datagrams)"
+	probe_udp drop "$TRUST6" "$FW6" 5001 2 "linear policy: UDP/IPv6 to port 5001 is dropped by the C rules (2 datagrams)"
+	probe_udp allow "$TRUST4" "$FW4" 5000 2 "linear policy: UDP/IPv4 to port 5000 falls to default allow"
+	probe_udp drop "$BLOCK4" "$FW4" 5000 2 "linear policy: UDP from $BLOCK4 is dropped by its address"
+	probe_tcp drop "$TRUST4" "$FW4" 8081 "linear policy: TCP/IPv4 to port 8081 times out"
+	probe_tcp allow "$TRUST4" "$FW4" 8080 "linear policy: TCP/IPv4 to port 8080 connects"
+	probe_tcp allow "$TRUST6" "$FW6" 8081 "linear policy: TCP/IPv6 to port 8081 connects (the rule is IPv4 only)"
+	snapshot "$TMP/stats-d.json"
+	expect_counter eq 5 "$TMP/stats-d.json" fast-udp-blocked packets "$TMP/stats-d0.json"
+	expect_counter ge 250 "$TMP/stats-d.json" fast-udp-blocked bytes "$TMP/stats-d0.json" # 3 x (14 + 20 + 8) + 2 x (14 + 40 + 8), and payloads
+	expect_counter eq 2 "$TMP/stats-d.json" fast-blocked-host packets "$TMP/stats-d0.json"
+	expect_counter ge 1 "$TMP/stats-d.json" fast-tcp-blocked packets "$TMP/stats-d0.json"
+	expect_counter ge 8 "$TMP/stats-d.json" default packets "$TMP/stats-d0.json" # 2 datagrams, 2 TCP exchanges
 
 	# Phase C: atomic replacement under a 100 packets/s ping loses nothing.
 	# The ping is sized from the first apply's duration to outlast 4 reloads.
