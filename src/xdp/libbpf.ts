@@ -212,7 +212,13 @@ export const mapSetInitialValue = (m: BpfMapHandle, data: Buffer): number =>
 export const programName = (p: BpfProgramHandle): string => c.bpf_program__name(p.ptr) as string;
 export const programFd = (p: BpfProgramHandle): number => c.bpf_program__fd(p.ptr) as number;
 export const programType = (p: BpfProgramHandle): number => c.bpf_program__type(p.ptr) as number;
-/** A copy of the program's instructions; after bpf_object__load, as loaded (relocated, map fds in place). */
+/**
+ * A copy of the program's instructions; after bpf_object__load, as loaded
+ * (relocated, subprograms appended, map fds in place). libbpf keeps them
+ * after the load since 0.6 precisely so that a program can be cloned
+ * (commit 65a7fa2e4e53, "Add ability to fetch bpf_program's underlying
+ * instructions").
+ */
 export function programInsns(p: BpfProgramHandle): Buffer {
   const count = Number(c.bpf_program__insn_cnt(p.ptr));
   const ptr = c.bpf_program__insns(p.ptr) as Ptr;
