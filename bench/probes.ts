@@ -81,6 +81,11 @@ export const PROBES: Record<string, { about: string; code: string; before?: keyo
     about: 'the marked bucket\'s rank computed (bitmap and rank read), no record',
     code: '\t{\n\t\t__u32 r = bucket_rank(bkt, rank, addr >> 8);\n\n\t\tasm volatile("" :: "r"(r));\n\t\treturn cls;\n\t}\n',
   },
+  'no-record': {
+    about: 'as built, but a marked bucket whose quick byte does not answer gives the /16 class: no record read',
+    code: '\treturn cls;\n',
+    before: 'record',
+  },
   'records-128k': {
     about: 'as built, with record rows confined to the first 128 KiB of the record array',
     code: '\tat %= 8192;\n',
