@@ -113,7 +113,7 @@ describe.skipIf(skipWithoutRoot('linear path'))('the linear path against the ref
     }
   });
 
-  it('decided a good share of the packets by a rule, negated matches and fragments among them', () => {
+  it('decided a good share of the packets by a rule, negated matches and fragments among them, and a share on the fast path', () => {
     expect(totals.policies).toBe(POLICIES);
     expect(totals.byRule / totals.verdicts).toBeGreaterThan(0.4);
     expect(totals.byNegatedRule).toBeGreaterThan(50);
