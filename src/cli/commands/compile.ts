@@ -1,4 +1,4 @@
-import { compiledToJson, prefixCount } from '../../compiler/index.js';
+import { compiledToJson, prefixCount, type JsonValue } from '../../compiler/index.js';
 import { classificationText } from '../../compiler/linear.js';
 import { inlineHosts } from '../../compiler/address-tables.js';
 import { ADDRESS_SLOTS, type AddressSlot, type CompiledInterface, type LinearRule } from '../../compiler/output.js';
@@ -18,7 +18,13 @@ export function compileCommand(file: string, options: CompileOptions, io: CliIo)
   const loaded = compileOrThrow(file, (text) => err(io, text));
   const interfaces = selectInterfaces(loaded.compiled.interfaces, options.iface, file);
   if (options.json) {
-    json(io, compiledToJson({ interfaces }));
+    const view = compiledToJson({ interfaces }) as { interfaces: { [key: string]: JsonValue }[] };
+    // The rules the loader's IPv4 fast path tests (src/xdp): null off the linear path.
+    interfaces.forEach((iface, i) => {
+      const linear = iface.constants.linear;
+      view.interfaces[i].fastPathRules = linear ? fastPathPlan(linear).map((r) => r.index) : null;
+    });
+    json(io, view);
     return ExitCode.ok;
   }
   for (const iface of interfaces) out(io, describeInterface(iface));

@@ -71,11 +71,11 @@ describe('xdpfw compile', () => {
     );
     expect(r.stdout).toMatch(/interface eth1 [^]*\n {2}default allow; 1 rule in 1 bit-vector word\(s\); \d+ classes\n {2}classification: bit vectors\n {2}fields: /);
     const view = JSON.parse((await runCli('compile', paths, '--json')).stdout) as {
-      interfaces: { constants: { classification: string }; linear: unknown[] | null }[];
+      interfaces: { constants: { classification: string }; linear: unknown[] | null; fastPathRules: number[] | null }[];
     };
-    expect(view.interfaces.map((i) => [i.constants.classification, i.linear?.length ?? null])).toEqual([
-      ['linear, 1 rule', 1],
-      ['bit vectors', null],
+    expect(view.interfaces.map((i) => [i.constants.classification, i.linear?.length ?? null, i.fastPathRules])).toEqual([
+      ['linear, 1 rule', 1, [0]],
+      ['bit vectors', null, null],
     ]);
   });
 
