@@ -3,8 +3,8 @@
 # firewall namespace joined by a veth pair, policies/netns-test.xdpfw applied
 # in native mode on the firewall's end (xdpfw0), then TCP, UDP, ICMP and
 # ICMPv6 over IPv4 and IPv6, each expected allow and drop observed, per-rule
-# counters compared with what was sent, a policy on the linear path (its
-# IPv4 fast path and its C rules counted in the same counters), policy
+# counters compared with what was sent, a policy on the linear path (TCP and
+# UDP through its fast path, ICMP through its C rules), policy
 # reloads under traffic losing nothing, and after `detach` everything passes
 # again.
 #
@@ -270,36 +270,42 @@ if [ "$SKIP_APPLY" != 1 ]; then
 	expect_counter eq 0 "$TMP/stats-b.json" ping-trusted packets "$TMP/stats-a.json"
 	expect_counter eq 0 "$TMP/stats-b.json" udp-allowed packets "$TMP/stats-a.json"
 
-	# Phase D: a policy on the linear path, so IPv4 TCP and UDP go through
-	# the IPv4 fast path (src/xdp/fast-path.ts) and IPv6 through the C rules,
-	# counted in the same counters.
+	# Phase D: a policy on the linear path, so TCP and UDP over IPv4 and IPv6
+	# go through its fast path (src/xdp/fast-path.ts) and ICMP through the C
+	# rules of the same program.
 	cat >"$TMP/linear.xdpfw" <<-EOF
 		interface $IFACE {
 		  default allow
 		  drop udp dport 5001                     name "fast-udp-blocked"
 		  drop tcp dport 8081 src 10.200.0.0/24   name "fast-tcp-blocked"
 		  drop src $BLOCK4                        name "fast-blocked-host"
+		  drop icmp type echo-request src $OTHER4 name "slow-ping-blocked"
 		}
 	EOF
 	out=$(xdpfw compile "$TMP/linear.xdpfw" 2>&1)
-	grep -q "classification: linear, 3 rules" <<<"$out" && grep -q "IPv4 fast path: .*; rules 0, 1, 2$" <<<"$out"
-	tap $? "xdpfw compile puts the linear policy on the linear path, every rule on the IPv4 fast path" "$out"
+	grep -q "classification: linear, 4 rules" <<<"$out" &&
+		grep -q "fast path: .*IPv4 without options: rules 0, 1, 2; IPv6 without extension headers: rule 0$" <<<"$out"
+	tap $? "xdpfw compile puts the linear policy on the linear path, its TCP and UDP rules on the fast path" "$out"
 	out=$(xdpfw apply "$TMP/linear.xdpfw" --iface "$IFACE" --mode "$MODE" 2>&1)
 	tap $? "xdpfw apply of the linear policy succeeds" "$out"
 	snapshot "$TMP/stats-d0.json"
-	probe_udp drop "$TRUST4" "$FW4" 5001 3 "linear policy: UDP/IPv4 to port 5001 is dropped by the fast path (3 datagrams)"
-	probe_udp drop "$TRUST6" "$FW6" 5001 2 "linear policy: UDP/IPv6 to port 5001 is dropped by the C rules (2 datagrams)"
+	probe_udp drop "$TRUST4" "$FW4" 5001 3 "linear policy: UDP/IPv4 to port 5001 is dropped (3 datagrams)"
+	probe_udp drop "$TRUST6" "$FW6" 5001 2 "linear policy: UDP/IPv6 to port 5001 is dropped (2 datagrams)"
 	probe_udp allow "$TRUST4" "$FW4" 5000 2 "linear policy: UDP/IPv4 to port 5000 falls to default allow"
 	probe_udp drop "$BLOCK4" "$FW4" 5000 2 "linear policy: UDP from $BLOCK4 is dropped by its address"
 	probe_tcp drop "$TRUST4" "$FW4" 8081 "linear policy: TCP/IPv4 to port 8081 times out"
 	probe_tcp allow "$TRUST4" "$FW4" 8080 "linear policy: TCP/IPv4 to port 8080 connects"
 	probe_tcp allow "$TRUST6" "$FW6" 8081 "linear policy: TCP/IPv6 to port 8081 connects (the rule is IPv4 only)"
+	probe_ping drop "$OTHER4" "$FW4" 3 "linear policy: ICMP echo from $OTHER4 is dropped by the C rules"
+	probe_ping allow "$TRUST4" "$FW4" 2 "linear policy: ICMP echo from $TRUST4 falls to default allow"
 	snapshot "$TMP/stats-d.json"
 	expect_counter eq 5 "$TMP/stats-d.json" fast-udp-blocked packets "$TMP/stats-d0.json"
 	expect_counter ge 250 "$TMP/stats-d.json" fast-udp-blocked bytes "$TMP/stats-d0.json" # 3 x (14 + 20 + 8) + 2 x (14 + 40 + 8), and payloads
 	expect_counter eq 2 "$TMP/stats-d.json" fast-blocked-host packets "$TMP/stats-d0.json"
 	expect_counter ge 1 "$TMP/stats-d.json" fast-tcp-blocked packets "$TMP/stats-d0.json"
-	expect_counter ge 8 "$TMP/stats-d.json" default packets "$TMP/stats-d0.json" # 2 datagrams, 2 TCP exchanges
+	expect_counter eq 3 "$TMP/stats-d.json" slow-ping-blocked packets "$TMP/stats-d0.json"
+	expect_counter eq 294 "$TMP/stats-d.json" slow-ping-blocked bytes "$TMP/stats-d0.json" # 3 x (14 + 20 + 8 + 56)
+	expect_counter ge 10 "$TMP/stats-d.json" default packets "$TMP/stats-d0.json" # 2 datagrams, 2 TCP exchanges, 2 pings
 
 	# Phase C: atomic replacement under a 100 packets/s ping loses nothing.
 	# The ping is sized from the first apply's duration to outlast 4 reloads.

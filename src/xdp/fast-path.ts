@@ -1,6 +1,6 @@
 /**
- * The linear path's IPv4 fast path, as BPF instructions put in front of the
- * data plane's program when a policy takes the linear path (bpf/xdpfw.h).
+ * The linear path's fast path, as BPF instructions put in front of the data
+ * plane's program when a policy takes the linear path (bpf/xdpfw.h).
  *
  * The C program reads each rule's checks from frozen .rodata: the verifier
  * removes the branches of checks a rule does not have, but not the loads and
@@ -8,20 +8,21 @@
  * stack struct that eight rules' checks read back. Here each rule is a few
  * compares against immediates: for one rule, the C program cost ~6 ns over a
  * bare XDP_DROP and this prefix ~1.4 (BPF_PROG_TEST_RUN; docs/DESIGN.md,
- * "IPv4 fast path").
+ * "Fast path").
  *
- * The prefix takes only the commonest packet: untagged Ethernet, IPv4
- * without options, not a non-first fragment, carrying a whole TCP or UDP
- * header, the datagram within the frame. It classifies it as the C program
- * would (first rule whose checks hold, else the default), counts it in the
- * same maps and returns. Any other packet falls through, untouched, into the
- * C program, whose first instruction follows the prefix: r1 (the context)
- * is never written before that, so the C program starts as if alone. One
- * program, one load: no tail call, nothing more to pin.
+ * The prefix takes only the commonest packets: untagged Ethernet, then IPv4
+ * without options and not a non-first fragment, or IPv6 with TCP or UDP
+ * right after its header; the datagram within the frame, a whole TCP or UDP
+ * header. It classifies them as the C program would (first rule whose checks
+ * hold, else the default), counts them in the same maps and returns. Any
+ * other packet falls through, untouched, into the C program, whose first
+ * instruction follows the prefix: r1 (the context) is never written before
+ * that, so the C program starts as if alone. One program, one load: no tail
+ * call, nothing more to pin.
  *
- * The packet tests mirror parse_ethernet(), parse_ipv4() and parse_l4() for
- * that case, and the rule tests lin_matches(); tests/kernel compares the two
- * paths packet by packet.
+ * The packet tests mirror parse_ethernet(), parse_ipv4(), parse_ipv6() and
+ * parse_l4() for those packets, and the rule tests lin_matches();
+ * tests/kernel/fast-path.test.ts compares the two paths frame by frame.
  */
 
 import type { LinearRule } from '../compiler/output.js';
@@ -62,30 +63,37 @@ const LD_IMM64 = 0x18;
 const PSEUDO_MAP_FD = 1;
 const FUNC_MAP_LOOKUP_ELEM = 1;
 
-/* Offsets in the frame: Ethernet (14), IPv4 without options (20), then L4. */
+/* Offsets in the frame: Ethernet (14), then IPv4 without options (20) or IPv6 (40), then L4. */
 const ETH_TYPE = 12;
 const IP = 14;
 const IP_TOT_LEN = IP + 2;
 const IP_FRAG_OFF = IP + 6;
 const IP_PROTO = IP + 9;
-const IP_SRC = IP + 12;
-const IP_DST = IP + 16;
-const L4 = IP + 20;
-const TCP_DOFF = L4 + 12;
-const TCP_FLAGS = L4 + 13;
-/** Bytes the prefix reads up to: a whole TCP header. */
-const NEEDED = L4 + 20;
+const IP6_PAYLOAD_LEN = IP + 4;
+const IP6_NEXTHDR = IP + 6;
+
+/** Where a family's fields lie in the frame. */
+interface Layout {
+  family: 4 | 6;
+  src: number;
+  dst: number;
+  l4: number;
+}
+const LAYOUT4: Layout = { family: 4, src: IP + 12, dst: IP + 16, l4: IP + 20 };
+const LAYOUT6: Layout = { family: 6, src: IP + 8, dst: IP + 24, l4: IP + 40 };
 
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
-/** The Ethertype 0x0800 and the fragment-offset mask 0x1fff as a little-endian load sees them. */
+/** The Ethertypes 0x0800, 0x86dd and the fragment-offset mask 0x1fff as a little-endian load sees them. */
 const ETH_P_IP_LOADED = 0x0008;
+const ETH_P_IPV6_LOADED = 0xdd86;
 const FRAG_OFFSET_LOADED = 0xff1f;
 
 /*
  * Registers: r1 the context (kept for the C program), r2 data, r3 data_end,
- * r4 scratch, r5 the IPv4 total length, r6 the L4 protocol, r8 the XDP
- * action to return, r9 the frame's bytes (what the counters add).
+ * r4 scratch, r5 the bytes after the IP header as that header gives them,
+ * r6 the L4 protocol, r8 the XDP action to return, r9 the frame's bytes
+ * (what the counters add).
  */
 const R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5, R6 = 6, R8 = 8, R9 = 9, FP = 10;
 /** The stack slot of the counter's key (u32). */
@@ -136,8 +144,9 @@ class Emitter {
 type Check =
   | { kind: 'protocol'; protocol: number }
   | { kind: 'port'; offset: number; low: number; high: number }
-  | { kind: 'flags'; mask: number; value: number }
-  | { kind: 'address'; offset: number; mask: number; value: number; negated: boolean };
+  | { kind: 'flags'; offset: number; mask: number; value: number }
+  /** An address in a prefix: each 32-bit word at offset + 4i, masked, equals value[i] (one word for IPv4, four for IPv6). */
+  | { kind: 'address'; offset: number; mask: number[]; value: number[]; negated: boolean };
 
 /** A rule as the fast path tests it. */
 interface PlannedRule {
@@ -147,40 +156,45 @@ interface PlannedRule {
 }
 
 /**
- * The tests of a rule on an IPv4 TCP or UDP packet, or null when it can
- * never hold for one (IPv6 only, ICMP, another protocol, outside /0).
+ * The tests of a rule on a TCP or UDP packet of the layout's family, or
+ * null when it can never hold for one (another family, ICMP, another
+ * protocol, outside /0).
  */
-function checksOf(rule: LinearRule): Check[] | null {
-  if (!rule.families.ipv4 || rule.icmpType !== null) return null;
-  if (rule.src?.family === 6 || rule.dst?.family === 6) return null;
+function checksOf(rule: LinearRule, layout: Layout): Check[] | null {
+  const family = layout.family;
+  if (!(family === 4 ? rule.families.ipv4 : rule.families.ipv6) || rule.icmpType !== null) return null;
+  if ((rule.src && rule.src.family !== family) || (rule.dst && rule.dst.family !== family)) return null;
   if (rule.protocol !== null && rule.protocol !== IPPROTO_TCP && rule.protocol !== IPPROTO_UDP) return null;
   if (rule.tcpFlags && rule.protocol === IPPROTO_UDP) return null;
   const checks: Check[] = [];
   // Only TCP carries flags: a flags test without a protocol implies TCP.
   const protocol = rule.protocol ?? (rule.tcpFlags ? IPPROTO_TCP : null);
   if (protocol !== null) checks.push({ kind: 'protocol', protocol });
-  for (const [offset, ports] of [[L4, rule.sport], [L4 + 2, rule.dport]] as const) {
+  for (const [offset, ports] of [[layout.l4, rule.sport], [layout.l4 + 2, rule.dport]] as const) {
     if (ports && (ports.low > 0 || ports.high < 0xffff)) checks.push({ kind: 'port', offset, ...ports });
   }
-  if (rule.tcpFlags) checks.push({ kind: 'flags', ...rule.tcpFlags });
-  for (const [offset, prefix] of [[IP_SRC, rule.src], [IP_DST, rule.dst]] as const) {
+  if (rule.tcpFlags) checks.push({ kind: 'flags', offset: layout.l4 + 13, ...rule.tcpFlags });
+  for (const [offset, prefix] of [[layout.src, rule.src], [layout.dst, rule.dst]] as const) {
     if (!prefix) continue;
-    const [mask, value] = [prefix.mask[0] >>> 0, prefix.value[0] >>> 0];
-    if (mask === 0 && prefix.negated) return null; // outside 0.0.0.0/0: never
-    if (mask !== 0) checks.push({ kind: 'address', offset, mask, value, negated: prefix.negated });
+    const mask = prefix.mask.map((m) => m >>> 0);
+    const value = prefix.value.map((v) => v >>> 0);
+    const whole = mask.every((m) => m === 0);
+    if (whole && prefix.negated) return null; // outside /0: never
+    if (!whole) checks.push({ kind: 'address', offset, mask, value, negated: prefix.negated });
   }
   return checks;
 }
 
 /**
- * The rules the fast path tests, in order: those that can hold for an IPv4
- * TCP or UDP packet, up to and including the first that holds for every
- * one (the rest could never decide such a packet).
+ * The rules the fast path tests for TCP and UDP over `family`, in order:
+ * those that can hold for such a packet, up to and including the first
+ * that holds for every one (the rest could never decide one).
  */
-export function fastPathPlan(rules: readonly LinearRule[]): PlannedRule[] {
+export function fastPathPlan(rules: readonly LinearRule[], family: 4 | 6): PlannedRule[] {
+  const layout = family === 4 ? LAYOUT4 : LAYOUT6;
   const plan: PlannedRule[] = [];
   for (const [index, rule] of rules.entries()) {
-    const checks = checksOf(rule);
+    const checks = checksOf(rule, layout);
     if (checks === null) continue;
     plan.push({ index, action: rule.action, checks });
     if (checks.length === 0) break;
@@ -201,16 +215,28 @@ function emitCheck(e: Emitter, check: Check, next: Label): void {
       if (check.high < 0xffff) e.jump(JMP_K.gt, R4, check.high, next);
       return;
     case 'flags':
-      e.load('u8', R4, R2, TCP_FLAGS);
+      e.load('u8', R4, R2, check.offset);
       e.emit(ALU32_AND_K, R4, 0, 0, check.mask);
       e.jump(JMP_K.ne, R4, check.value, next);
       return;
-    case 'address':
-      e.load('u32', R4, R2, check.offset);
-      if (check.mask !== 0xffffffff) e.emit(ALU32_AND_K, R4, 0, 0, asLoaded(check.mask));
-      // Inside a negated prefix the rule fails; outside a plain one too.
-      e.jump(check.negated ? JMP32_K.eq : JMP32_K.ne, R4, asLoaded(check.value), next);
+    case 'address': {
+      // Outside the prefix as soon as one word differs: a plain match fails
+      // there; a negated one holds there, and fails when every word agrees
+      // (with one word to compare, at once).
+      const words = check.mask.flatMap((mask, i) => (mask === 0 ? [] : [i]));
+      const single = check.negated && words.length === 1;
+      const outside = check.negated && !single ? new Label() : next;
+      for (const i of words) {
+        e.load('u32', R4, R2, check.offset + 4 * i);
+        if (check.mask[i] !== 0xffffffff) e.emit(ALU32_AND_K, R4, 0, 0, asLoaded(check.mask[i]));
+        e.jump(single ? JMP32_K.eq : JMP32_K.ne, R4, asLoaded(check.value[i]), outside);
+      }
+      if (outside !== next) {
+        e.jump(JA, 0, 0, next);
+        e.at(outside);
+      }
       return;
+    }
   }
 }
 
@@ -240,22 +266,78 @@ export interface FastPathMaps {
 }
 
 /**
+ * The L4 header's checks, with r5 the bytes after the IP header as that
+ * header gives them and r6 the protocol: the datagram within the frame, a
+ * whole TCP header (data offset ≥ 5) or UDP header. Then r9 = the frame's
+ * bytes, and the rules follow.
+ */
+function transport(e: Emitter, layout: Layout, slow: Label): void {
+  const udp = new Label();
+  const whole = new Label();
+  e.emit(ALU64_MOV_X, R4, R3, 0, 0);
+  e.emit(ALU64_SUB_X, R4, R2, 0, 0);
+  e.emit(ALU64_ADD_K, R4, 0, 0, -layout.l4);
+  e.jump(JGT_X, R5, 0, slow, R4); // the datagram is cut short (or shorter than its header)
+  e.jump(JMP_K.eq, R6, IPPROTO_UDP, udp);
+  e.jump(JMP_K.ne, R6, IPPROTO_TCP, slow);
+  e.jump(JMP_K.lt, R5, 20, slow);
+  within(e, layout.l4 + 20, slow);
+  e.load('u8', R4, R2, layout.l4 + 12);
+  e.jump(JMP_K.lt, R4, 0x50, slow); // data offset < 5
+  e.jump(JA, 0, 0, whole);
+  // UDP: r6 is known to be 17 from here, so the verifier never follows a
+  // rule's TCP-only test (its flags, past these 8 bytes) on this path.
+  e.at(udp);
+  e.jump(JMP_K.lt, R5, 8, slow);
+  within(e, layout.l4 + 8, slow);
+  e.at(whole);
+  e.emit(ALU64_MOV_X, R9, R3, 0, 0);
+  e.emit(ALU64_SUB_X, R9, R2, 0, 0); // bytes, as the C program counts them
+}
+
+/** Jumps to `slow` unless the frame holds `bytes` bytes: the bounds check the verifier wants before a read. */
+function within(e: Emitter, bytes: number, slow: Label): void {
+  e.emit(ALU64_MOV_X, R4, R2, 0, 0);
+  e.emit(ALU64_ADD_K, R4, 0, 0, bytes);
+  e.jump(JGT_X, R4, 0, slow, R3);
+}
+
+/**
+ * The planned rules, in order, as lin_matches() checks them: a rule that
+ * holds jumps to `matched` with its action in r8 and its index as the key.
+ * Whether the code after them is reached (no rule holds for every packet).
+ */
+function emitRules(e: Emitter, plan: readonly PlannedRule[], matched: Label): boolean {
+  for (const rule of plan) {
+    const next = new Label();
+    for (const check of rule.checks) emitCheck(e, check, next);
+    e.emit(ALU64_MOV_K, R8, 0, 0, toXdp(rule.action));
+    e.emit(ST_MEM_W, FP, 0, KEY_SLOT, rule.index);
+    e.jump(JA, 0, 0, matched);
+    if (rule.checks.length === 0) return false;
+    e.at(next);
+  }
+  return true;
+}
+
+/**
  * The prefix for `rules` (at most XDPFW_LINEAR_MAX, the compiler's linear
  * rules) and the default action; the C program's instructions go after it.
  */
 export function fastPathInsns(rules: readonly LinearRule[], defaultAction: number, maps: FastPathMaps): Buffer {
   const e = new Emitter();
   const slow = new Label();
-  const udp = new Label();
-  const classify = new Label();
+  const ipv6 = new Label();
+  const dflt = new Label();
+  const matched = new Label();
+  const plans = [fastPathPlan(rules, 4), fastPathPlan(rules, 6)];
 
-  // The packet: as parse_ethernet(), parse_ipv4() and parse_l4() would find it.
+  // The packet: as parse_ethernet(), parse_ipv4() or parse_ipv6(), and parse_l4() would find it.
   e.load('u32', R2, R1, 0); // ctx->data
   e.load('u32', R3, R1, 4); // ctx->data_end
-  e.emit(ALU64_MOV_X, R4, R2, 0, 0);
-  e.emit(ALU64_ADD_K, R4, 0, 0, NEEDED);
-  e.jump(JGT_X, R4, 0, slow, R3);
+  within(e, LAYOUT4.l4, slow); // Ethernet and an IPv4 header without options
   e.load('u16', R4, R2, ETH_TYPE);
+  e.jump(JMP_K.eq, R4, ETH_P_IPV6_LOADED, ipv6);
   e.jump(JMP_K.ne, R4, ETH_P_IP_LOADED, slow);
   e.load('u8', R4, R2, IP);
   e.jump(JMP_K.ne, R4, 0x45, slow); // version 4, no options
@@ -264,44 +346,33 @@ export function fastPathInsns(rules: readonly LinearRule[], defaultAction: numbe
   e.jump(JMP_K.ne, R4, 0, slow); // a non-first fragment
   e.load('u16', R5, R2, IP_TOT_LEN);
   e.emit(TO_BE, R5, 0, 0, 16);
-  e.emit(ALU64_MOV_X, R4, R3, 0, 0);
-  e.emit(ALU64_SUB_X, R4, R2, 0, 0);
-  e.emit(ALU64_ADD_K, R4, 0, 0, -IP);
-  e.jump(JGT_X, R5, 0, slow, R4); // the datagram is cut short
+  e.emit(ALU64_ADD_K, R5, 0, 0, -20); // below 20: wraps, and fails the next test
   e.load('u8', R6, R2, IP_PROTO);
-  e.jump(JMP_K.eq, R6, IPPROTO_UDP, udp);
-  e.jump(JMP_K.ne, R6, IPPROTO_TCP, slow);
-  e.jump(JMP_K.lt, R5, 40, slow); // TCP: 20 + 20 bytes
-  e.load('u8', R4, R2, TCP_DOFF);
-  e.jump(JMP_K.lt, R4, 0x50, slow); // data offset < 5
-  e.jump(JA, 0, 0, classify);
-  e.at(udp);
-  e.jump(JMP_K.lt, R5, 28, slow); // UDP: 20 + 8 bytes
-  e.at(classify);
-  e.emit(ALU64_MOV_X, R9, R3, 0, 0);
-  e.emit(ALU64_SUB_X, R9, R2, 0, 0); // bytes, as the C program counts them
+  transport(e, LAYOUT4, slow);
+  const default4 = emitRules(e, plans[0], matched);
+  if (default4) e.jump(JA, 0, 0, dflt);
 
-  // The rules, in order, as lin_matches() checks them. The verifier refuses
-  // code no path reaches: nothing follows a rule without checks (the plan
-  // ends there), and no rule-counter block is emitted without a rule.
-  const plan = fastPathPlan(rules);
-  const matched = new Label();
-  for (const rule of plan) {
-    const next = new Label();
-    for (const check of rule.checks) emitCheck(e, check, next);
-    e.emit(ALU64_MOV_K, R8, 0, 0, toXdp(rule.action));
-    e.emit(ST_MEM_W, FP, 0, KEY_SLOT, rule.index);
-    if (rule.checks.length === 0) break; // falls into the rule counters' block below
-    e.jump(JA, 0, 0, matched);
-    e.at(next);
-  }
-  // Each map gets its own lookup: the verifier inlines a lookup only where one map reaches it.
-  if (plan.at(-1)?.checks.length !== 0) {
+  e.at(ipv6);
+  within(e, LAYOUT6.l4, slow); // Ethernet and an IPv6 header
+  e.load('u8', R4, R2, IP);
+  e.emit(ALU32_AND_K, R4, 0, 0, 0xf0);
+  e.jump(JMP_K.ne, R4, 0x60, slow); // version 6
+  e.load('u16', R5, R2, IP6_PAYLOAD_LEN);
+  e.emit(TO_BE, R5, 0, 0, 16);
+  e.load('u8', R6, R2, IP6_NEXTHDR); // TCP or UDP right away: no extension header
+  transport(e, LAYOUT6, slow);
+  const default6 = emitRules(e, plans[1], matched);
+
+  // Each map gets its own lookup: the verifier inlines a lookup only where
+  // one map reaches it. It also refuses code no path reaches: each block is
+  // emitted only when some path gets there.
+  if (default4 || default6) {
+    e.at(dflt); // IPv6 falls into it
     e.emit(ALU64_MOV_K, R8, 0, 0, toXdp(defaultAction));
     e.emit(ST_MEM_W, FP, 0, KEY_SLOT, COUNTER_INDEX.default);
     countIn(e, maps.counters);
   }
-  if (plan.length > 0) {
+  if (plans.some((plan) => plan.length > 0)) {
     e.at(matched);
     countIn(e, maps.ruleCounters);
   }

@@ -42,7 +42,7 @@ export interface LoadOptions extends FillOptions {
   /** Existing maps to share with the new program, by map name (e.g. pinned global counters). */
   reuseMapFds?: Record<string, number>;
   /**
-   * Put the IPv4 fast path (fast-path.ts) in front of the program when the
+   * Put the fast path (fast-path.ts) in front of the program when the
    * policy takes the linear path. Default true; false loads the C program
    * alone, which the tests compare against it.
    */
@@ -50,7 +50,7 @@ export interface LoadOptions extends FillOptions {
 }
 
 /**
- * The object's program with the IPv4 fast path (fast-path.ts) in front,
+ * The object's program with the fast path (fast-path.ts) in front,
  * loaded: its fd. The new program shares the object's maps; the object's
  * own program stays loaded until the object closes.
  */

@@ -27,7 +27,7 @@ import { ReferenceEvaluator } from '../support/reference-evaluator.js';
 
 const POLICIES = 60;
 const PACKETS = 100;
-/** The linear path with its IPv4 fast path in front, the linear path alone (the C program), the bit vectors. */
+/** The linear path with its fast path in front, the linear path alone (the C program), the bit vectors. */
 const PATHS: { name: string; classify: ClassifyChoice; fastPath: boolean }[] = [
   { name: 'linear', classify: 'linear', fastPath: true },
   { name: 'linear without the fast path', classify: 'linear', fastPath: false },

@@ -19,10 +19,11 @@ export function compileCommand(file: string, options: CompileOptions, io: CliIo)
   const interfaces = selectInterfaces(loaded.compiled.interfaces, options.iface, file);
   if (options.json) {
     const view = compiledToJson({ interfaces }) as { interfaces: { [key: string]: JsonValue }[] };
-    // The rules the loader's IPv4 fast path tests (src/xdp): null off the linear path.
+    // The rules the loader's fast path tests (src/xdp), per family: null off the linear path.
     interfaces.forEach((iface, i) => {
       const linear = iface.constants.linear;
-      view.interfaces[i].fastPathRules = linear ? fastPathPlan(linear).map((r) => r.index) : null;
+      const indexes = (family: 4 | 6) => (linear ? fastPathPlan(linear, family).map((r) => r.index) : []);
+      view.interfaces[i].fastPathRules = linear ? { ipv4: indexes(4), ipv6: indexes(6) } : null;
     });
     json(io, view);
     return ExitCode.ok;
@@ -40,7 +41,7 @@ function describeInterface(iface: CompiledInterface): string {
     lines.push(
       `  default ${iface.defaultAction}; ${rules}`,
       `  classification: ${classificationText(c)}`,
-      `  IPv4 fast path: ${fastPathText(c.linear)}`,
+      `  fast path: ${fastPathText(c.linear)}`,
     );
   } else {
     lines.push(
@@ -56,15 +57,16 @@ function describeInterface(iface: CompiledInterface): string {
   return lines.join('\n');
 }
 
-/** Which rules the IPv4 fast path tests (src/xdp/fast-path.ts) for the packets it takes. */
+/** Which rules the fast path tests (src/xdp/fast-path.ts) for the packets it takes, per family. */
 function fastPathText(rules: readonly LinearRule[]): string {
-  const plan = fastPathPlan(rules);
-  const taken = 'untagged TCP and UDP without IP options';
-  if (plan.length === 0) return `${taken}; no rule can match them: the default decides`;
-  const last = plan[plan.length - 1];
-  const names = plan.map((r) => r.index).join(', ');
-  const all = last.checks.length === 0 ? ` (rule ${last.index} matches every one of them)` : '';
-  return `${taken}; rule${plan.length === 1 ? '' : 's'} ${names}${all}`;
+  const family = (f: 4 | 6, what: string): string => {
+    const plan = fastPathPlan(rules, f);
+    if (plan.length === 0) return `${what}: no rule can match, the default decides`;
+    const last = plan[plan.length - 1];
+    const all = last.checks.length === 0 ? ` (rule ${last.index} matches every one)` : '';
+    return `${what}: rule${plan.length === 1 ? '' : 's'} ${plan.map((r) => r.index).join(', ')}${all}`;
+  };
+  return `untagged TCP and UDP; ${family(4, 'IPv4 without options')}; ${family(6, 'IPv6 without extension headers')}`;
 }
 
 /** `trie`, or `table` with what its hash holds and, for IPv4, the /32s its records name inline (xdpfw.h, XDPFW_HOST4). */

@@ -67,26 +67,28 @@ describe('xdpfw compile', () => {
     const paths = file('paths.xdpfw', 'interface eth0 {\n  allow tcp dport 22\n}\ninterface eth1 {\n  allow tcp dport { 22, 80 }\n}\n');
     const r = await runCli('compile', paths);
     expect(r.stdout).toMatch(
-      /interface eth0 [^]*\n {2}default allow; 1 rule\n {2}classification: linear, 1 rule\n {2}IPv4 fast path: untagged TCP and UDP without IP options; rule 0\n +0 {2}allow/,
+      /interface eth0 [^]*\n {2}default allow; 1 rule\n {2}classification: linear, 1 rule\n {2}fast path: untagged TCP and UDP; IPv4 without options: rule 0; IPv6 without extension headers: rule 0\n +0 {2}allow/,
     );
     expect(r.stdout).toMatch(/interface eth1 [^]*\n {2}default allow; 1 rule in 1 bit-vector word\(s\); \d+ classes\n {2}classification: bit vectors\n {2}fields: /);
     const view = JSON.parse((await runCli('compile', paths, '--json')).stdout) as {
-      interfaces: { constants: { classification: string }; linear: unknown[] | null; fastPathRules: number[] | null }[];
+      interfaces: { constants: { classification: string }; linear: unknown[] | null; fastPathRules: unknown }[];
     };
     expect(view.interfaces.map((i) => [i.constants.classification, i.linear?.length ?? null, i.fastPathRules])).toEqual([
-      ['linear, 1 rule', 1, [0]],
+      ['linear, 1 rule', 1, { ipv4: [0], ipv6: [0] }],
       ['bit vectors', null, null],
     ]);
   });
 
-  it('says which rules the IPv4 fast path tests: none that cannot match it, none after one that matches every packet', async () => {
+  it('says which rules the fast path tests per family: none that cannot match, none after one that matches every packet', async () => {
     const some = file('fast.xdpfw', 'interface eth0 {\n  allow tcp dport 22\n  drop icmp\n  allow ip4\n  drop udp\n}\n');
     expect((await runCli('compile', some)).stdout).toContain(
-      '  IPv4 fast path: untagged TCP and UDP without IP options; rules 0, 2 (rule 2 matches every one of them)\n',
+      '  fast path: untagged TCP and UDP; IPv4 without options: rules 0, 2 (rule 2 matches every one); ' +
+        'IPv6 without extension headers: rules 0, 3\n',
     );
-    const none = file('slow.xdpfw', 'interface eth0 {\n  drop icmp\n  allow ip6\n}\n');
+    const none = file('slow.xdpfw', 'interface eth0 {\n  drop icmp\n  allow icmpv6\n}\n');
     expect((await runCli('compile', none)).stdout).toContain(
-      '  IPv4 fast path: untagged TCP and UDP without IP options; no rule can match them: the default decides\n',
+      '  fast path: untagged TCP and UDP; IPv4 without options: no rule can match, the default decides; ' +
+        'IPv6 without extension headers: no rule can match, the default decides\n',
     );
   });
 

@@ -1,12 +1,13 @@
 /**
- * The fast path's instructions, decoded: what each rule compiles to, that
- * rules the fast path cannot take get no code, that every jump lands inside
+ * The fast path's instructions, decoded: what each rule compiles to (IPv4
+ * and IPv6), that rules the fast path cannot take get no code, that every jump lands inside
  * the prefix or exactly on the C program's first instruction, and that no
  * instruction is left that no path reaches (the verifier refuses those).
  * tests/kernel/fast-path.test.ts runs it against the C program.
  */
 import { describe, expect, it } from 'vitest';
 import { fastPathInsns } from '../../../src/xdp/fast-path.js';
+import { asLoaded } from '../../../src/xdp/layout.js';
 import { compileText } from '../compiler/helpers.js';
 
 const MAPS = { ruleCounters: 41, counters: 42 };
@@ -84,22 +85,42 @@ describe('the fast path prefix', () => {
     expect(insns).toContainEqual({ code: 0x16, dst: 4, src: 0, off: expect.any(Number), imm: 0x000200c0 });
   });
 
-  it('tests no address for a /0 prefix, and gives a rule outside /0 no code', () => {
-    expect(prefixOf('  allow tcp src 0.0.0.0/0 dport 80\n')).toEqual(prefixOf('  allow tcp dport 80\n'));
-    expect(prefixOf('  drop udp src ! 0.0.0.0/0\n')).toEqual(prefixOf(''));
+  it('compares an IPv6 prefix word by word, and a negated one jumps away only when every word agrees', () => {
+    const plain = prefixOf('  allow tcp src 2001:db8:1::/48\n');
+    // the source's first word (frame offset 22) whole, the second masked to its top 16 bits
+    expect(plain).toContainEqual({ code: 0x61, dst: 4, src: 2, off: 22, imm: 0 });
+    expect(plain).toContainEqual({ code: 0x56, dst: 4, src: 0, off: expect.any(Number), imm: asLoaded(0x20010db8) | 0 });
+    expect(plain).toContainEqual({ code: 0x54, dst: 4, src: 0, off: 0, imm: asLoaded(0xffff0000) | 0 });
+    expect(plain).toContainEqual({ code: 0x56, dst: 4, src: 0, off: expect.any(Number), imm: asLoaded(0x00010000) | 0 });
+    expect(plain.filter((i) => i.code === 0x61 && i.off >= 22 && i.off < 38)).toHaveLength(2);
+    const negated = prefixOf('  allow udp dst ! 2001:db8:1::/48\n');
+    const words = negated.flatMap((insn, pc) => (insn.code === 0x56 && insn.dst === 4 ? [pc] : []));
+    expect(words).toHaveLength(2);
+    // both differences jump past the unconditional jump that fails the rule
+    const skip = words[1] + 1;
+    expect(negated[skip].code).toBe(0x05);
+    for (const pc of words) expect(pc + 1 + negated[pc].off).toBe(skip + 1);
   });
 
-  it('gives rules no IPv4 TCP or UDP packet can match no code at all', () => {
+  it('tests no address for a /0 prefix, and gives a rule outside /0 no code', () => {
+    expect(prefixOf('  allow tcp src 0.0.0.0/0 dport 80\n').filter((i) => i.code === 0x61 && i.off === 26)).toEqual([]);
+    expect(prefixOf('  drop udp src ! 0.0.0.0/0\n  drop tcp dst ! ::/0\n')).toEqual(prefixOf(''));
+  });
+
+  it('gives rules no TCP or UDP packet can match no code at all', () => {
     const none = prefixOf('');
-    const unreachable = prefixOf('  drop icmp\n  drop src 2001:db8::/32\n  drop proto 47\n  drop ip6\n');
+    const unreachable = prefixOf('  drop icmp\n  drop icmpv6\n  drop proto 47\n  drop src 2001:db8::/32 proto 50\n');
     expect(unreachable).toEqual(none);
     expect(mapsLoaded(none)).toEqual([MAPS.counters]);
   });
 
-  it('stops after a rule that holds for every packet it takes: no default, nothing unreachable', () => {
-    const insns = prefixOf('  drop tcp dport 23\n  allow ip4\n  drop udp\n');
-    expect(mapsLoaded(insns)).toEqual([MAPS.ruleCounters]);
-    expect(insns).not.toContainEqual(expect.objectContaining({ code: 0x55, dst: 6, imm: 17 }));
+  it('stops after a rule that holds for every packet of a family: no default when both stop, nothing unreachable', () => {
+    const both = prefixOf('  drop tcp dport 23\n  allow ip4\n  allow ip6\n  drop udp\n');
+    expect(mapsLoaded(both)).toEqual([MAPS.ruleCounters]);
+    expect(both).not.toContainEqual(expect.objectContaining({ code: 0x55, dst: 6, imm: 17 }));
+    const one = prefixOf('  drop tcp dport 23\n  allow ip4\n  drop udp\n');
+    expect(mapsLoaded(one)).toEqual([MAPS.counters, MAPS.ruleCounters]);
+    expect(one.filter((i) => i.code === 0x55 && i.dst === 6 && i.imm === 17)).toHaveLength(1); // IPv6's `drop udp`
   });
 
   it.each([
@@ -109,6 +130,8 @@ describe('the fast path prefix', () => {
     ['a rule for every packet first', '  allow ip4\n  drop tcp\n'],
     ['a rule for every packet last', '  drop tcp sport 1-1023\n  allow ip4\n'],
     ['a rule for every packet through /0', '  drop udp dport 53\n  allow dst 0.0.0.0/0\n  drop tcp\n'],
+    ['IPv6 prefixes, plain and negated', '  drop tcp src 2001:db8::/32\n  allow udp dst ! 2001:db8:1::/48\n  allow ip6\n'],
+    ['both families stopped', '  allow ip4\n  allow ip6\n'],
   ])('lands every jump inside or on the C program, and reaches every instruction: %s', (_name, rules) => {
     const insns = prefixOf(rules);
     insns.forEach((insn, pc) => {
