@@ -10,9 +10,9 @@
  * bare XDP_DROP and this prefix ~1.4 (BPF_PROG_TEST_RUN; docs/DESIGN.md,
  * "Fast path").
  *
- * The prefix takes only the commonest packets: untagged Ethernet, then IPv4
- * without options and not a non-first fragment, or IPv6 with TCP or UDP
- * right after its header; the datagram within the frame, a whole TCP or UDP
+ * The prefix takes only the commonest packets: Ethernet with at most one
+ * VLAN tag, then IPv4 without options and not a non-first fragment, or IPv6
+ * with TCP or UDP right after its header; the datagram within the frame, a whole TCP or UDP
  * header. It classifies them as the C program would (first rule whose checks
  * hold, else the default), counts them in the same maps and returns. Any
  * other packet falls through, untouched, into the C program, whose first
@@ -84,13 +84,18 @@ const LAYOUT6: Layout = { family: 6, src: IP + 8, dst: IP + 24, l4: IP + 40 };
 
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
-/** The Ethertypes 0x0800, 0x86dd and the fragment-offset mask 0x1fff as a little-endian load sees them. */
+/** The Ethertypes 0x0800, 0x86dd, 0x8100, 0x88a8 and the fragment-offset mask 0x1fff as a little-endian load sees them. */
 const ETH_P_IP_LOADED = 0x0008;
 const ETH_P_IPV6_LOADED = 0xdd86;
+const ETH_P_8021Q_LOADED = 0x0081;
+const ETH_P_8021AD_LOADED = 0xa888;
+/** A VLAN tag's bytes: TCI and the next Ethertype. */
+const VLAN_HLEN = 4;
 const FRAG_OFFSET_LOADED = 0xff1f;
 
 /*
- * Registers: r1 the context (kept for the C program), r2 data, r3 data_end,
+ * Registers: r1 the context (kept for the C program), r2 data (past a VLAN
+ * tag, if any), r3 data_end,
  * r4 scratch, r5 the bytes after the IP header as that header gives them,
  * r6 the L4 protocol, r8 the XDP action to return, r9 the frame's bytes
  * (what the counters add).
@@ -268,8 +273,7 @@ export interface FastPathMaps {
 /**
  * The L4 header's checks, with r5 the bytes after the IP header as that
  * header gives them and r6 the protocol: the datagram within the frame, a
- * whole TCP header (data offset ≥ 5) or UDP header. Then r9 = the frame's
- * bytes, and the rules follow.
+ * whole TCP header (data offset ≥ 5) or UDP header. The rules follow.
  */
 function transport(e: Emitter, layout: Layout, slow: Label): void {
   const udp = new Label();
@@ -291,8 +295,6 @@ function transport(e: Emitter, layout: Layout, slow: Label): void {
   e.jump(JMP_K.lt, R5, 8, slow);
   within(e, layout.l4 + 8, slow);
   e.at(whole);
-  e.emit(ALU64_MOV_X, R9, R3, 0, 0);
-  e.emit(ALU64_SUB_X, R9, R2, 0, 0); // bytes, as the C program counts them
 }
 
 /** Jumps to `slow` unless the frame holds `bytes` bytes: the bounds check the verifier wants before a read. */
@@ -335,8 +337,21 @@ export function fastPathInsns(rules: readonly LinearRule[], defaultAction: numbe
   // The packet: as parse_ethernet(), parse_ipv4() or parse_ipv6(), and parse_l4() would find it.
   e.load('u32', R2, R1, 0); // ctx->data
   e.load('u32', R3, R1, 4); // ctx->data_end
+  e.emit(ALU64_MOV_X, R9, R3, 0, 0);
+  e.emit(ALU64_SUB_X, R9, R2, 0, 0); // bytes, as the C program counts them
   within(e, LAYOUT4.l4, slow); // Ethernet and an IPv4 header without options
   e.load('u16', R4, R2, ETH_TYPE);
+  // One VLAN tag (802.1Q or 802.1ad): r2 moves past it, so that every offset
+  // below reads the frame as if untagged. A second tag is left to the C program.
+  const untagged = new Label();
+  const tagged = new Label();
+  e.jump(JMP_K.eq, R4, ETH_P_8021Q_LOADED, tagged);
+  e.jump(JMP_K.ne, R4, ETH_P_8021AD_LOADED, untagged);
+  e.at(tagged);
+  e.emit(ALU64_ADD_K, R2, 0, 0, VLAN_HLEN);
+  within(e, LAYOUT4.l4, slow);
+  e.load('u16', R4, R2, ETH_TYPE);
+  e.at(untagged);
   e.jump(JMP_K.eq, R4, ETH_P_IPV6_LOADED, ipv6);
   e.jump(JMP_K.ne, R4, ETH_P_IP_LOADED, slow);
   e.load('u8', R4, R2, IP);

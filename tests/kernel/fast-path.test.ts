@@ -5,7 +5,7 @@
  * cut at every length, other IHLs and versions, total and payload lengths
  * around the header sizes and the frame's end, fragment bits, next headers
  * and extension headers, TCP data offsets, other protocols and Ethertypes,
- * VLAN tags, trailing bytes. Both programs must return the same
+ * one or two VLAN tags (cut, with other inner Ethertypes), trailing bytes. Both programs must return the same
  * action and count the same packets and bytes in the same counters; the
  * frames must fall on both sides of the fast path's conditions. Then
  * seeded random bendings of the same frames (FUZZED per policy).
@@ -80,6 +80,15 @@ const BASE: PacketSpec[] = [
 ];
 
 const ETH = 14;
+/** One 802.1Q tag, one 802.1ad tag, and both (QinQ, which the fast path leaves to the C program). */
+const TAGS: NonNullable<PacketSpec['vlans']>[] = [
+  [{ tpid: 0x8100, id: 5 }],
+  [{ tpid: 0x88a8, id: 7 }],
+  [
+    { tpid: 0x88a8, id: 1 },
+    { tpid: 0x8100, id: 2 },
+  ],
+];
 
 /** `frame` with `edit` applied to a copy. */
 function bent(frame: Uint8Array, edit: (b: Buffer) => void): Uint8Array {
@@ -95,7 +104,12 @@ function* frames(spec: PacketSpec): Generator<Uint8Array> {
   for (let length = ETH; length < frame.length; length++) yield frame.slice(0, length);
   yield Buffer.concat([frame, Buffer.alloc(9, 0xee)]); // trailing bytes past the datagram
   for (const type of [0x0800, 0x86dd, 0x0806, 0x8100, 0x88a8, 0x0008, 0xdd86]) yield bent(frame, (b) => b.writeUInt16BE(type, 12));
-  yield buildFrame({ ...spec, vlans: [{ tpid: 0x8100, id: 5 }] });
+  for (const vlans of TAGS) {
+    const tagged = buildFrame({ ...spec, vlans });
+    yield tagged;
+    for (let length = ETH; length < tagged.length; length++) yield tagged.slice(0, length);
+    for (const type of [0x0800, 0x86dd, 0x8100, 0x88a8, 0x0806]) yield bent(tagged, (b) => b.writeUInt16BE(type, ETH + 2));
+  }
   yield buildFrame({ ...spec, fragment: { offset: 0, moreFragments: true } });
   yield buildFrame({ ...spec, fragment: { offset: 3, moreFragments: false } });
   yield* spec.family === 4 ? bends4(spec, frame) : bends6(spec, frame);
@@ -138,7 +152,7 @@ function* bends6(spec: PacketSpec, frame: Uint8Array): Generator<Uint8Array> {
  * Seeded: a failure reproduces.
  */
 function* fuzzed(random: Random, count: number): Generator<Uint8Array> {
-  const bases = BASE.map((spec) => buildFrame(spec));
+  const bases = BASE.flatMap((spec) => [buildFrame(spec), buildFrame({ ...spec, vlans: TAGS[0] })]);
   for (let n = 0; n < count; n++) {
     const frame = Buffer.from(random.pick(bases));
     for (let k = random.int(1, 3); k > 0; k--) {

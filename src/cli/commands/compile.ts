@@ -66,7 +66,7 @@ function fastPathText(rules: readonly LinearRule[]): string {
     const all = last.checks.length === 0 ? ` (rule ${last.index} matches every one)` : '';
     return `${what}: rule${plan.length === 1 ? '' : 's'} ${plan.map((r) => r.index).join(', ')}${all}`;
   };
-  return `untagged TCP and UDP; ${family(4, 'IPv4 without options')}; ${family(6, 'IPv6 without extension headers')}`;
+  return `TCP and UDP, at most one VLAN tag; ${family(4, 'IPv4 without options')}; ${family(6, 'IPv6 without extension headers')}`;
 }
 
 /** `trie`, or `table` with what its hash holds and, for IPv4, the /32s its records name inline (xdpfw.h, XDPFW_HOST4). */

@@ -67,7 +67,7 @@ describe('xdpfw compile', () => {
     const paths = file('paths.xdpfw', 'interface eth0 {\n  allow tcp dport 22\n}\ninterface eth1 {\n  allow tcp dport { 22, 80 }\n}\n');
     const r = await runCli('compile', paths);
     expect(r.stdout).toMatch(
-      /interface eth0 [^]*\n {2}default allow; 1 rule\n {2}classification: linear, 1 rule\n {2}fast path: untagged TCP and UDP; IPv4 without options: rule 0; IPv6 without extension headers: rule 0\n +0 {2}allow/,
+      /interface eth0 [^]*\n {2}default allow; 1 rule\n {2}classification: linear, 1 rule\n {2}fast path: TCP and UDP, at most one VLAN tag; IPv4 without options: rule 0; IPv6 without extension headers: rule 0\n +0 {2}allow/,
     );
     expect(r.stdout).toMatch(/interface eth1 [^]*\n {2}default allow; 1 rule in 1 bit-vector word\(s\); \d+ classes\n {2}classification: bit vectors\n {2}fields: /);
     const view = JSON.parse((await runCli('compile', paths, '--json')).stdout) as {
@@ -82,12 +82,12 @@ describe('xdpfw compile', () => {
   it('says which rules the fast path tests per family: none that cannot match, none after one that matches every packet', async () => {
     const some = file('fast.xdpfw', 'interface eth0 {\n  allow tcp dport 22\n  drop icmp\n  allow ip4\n  drop udp\n}\n');
     expect((await runCli('compile', some)).stdout).toContain(
-      '  fast path: untagged TCP and UDP; IPv4 without options: rules 0, 2 (rule 2 matches every one); ' +
+      '  fast path: TCP and UDP, at most one VLAN tag; IPv4 without options: rules 0, 2 (rule 2 matches every one); ' +
         'IPv6 without extension headers: rules 0, 3\n',
     );
     const none = file('slow.xdpfw', 'interface eth0 {\n  drop icmp\n  allow icmpv6\n}\n');
     expect((await runCli('compile', none)).stdout).toContain(
-      '  fast path: untagged TCP and UDP; IPv4 without options: no rule can match, the default decides; ' +
+      '  fast path: TCP and UDP, at most one VLAN tag; IPv4 without options: no rule can match, the default decides; ' +
         'IPv6 without extension headers: no rule can match, the default decides\n',
     );
   });

@@ -79,6 +79,21 @@ describe('the fast path prefix', () => {
     expect(mapsLoaded(insns)).toEqual([MAPS.counters, MAPS.ruleCounters]);
   });
 
+  it('reads a frame behind one VLAN tag through the same code, with the data pointer moved past the tag', () => {
+    const insns = prefixOf('  allow tcp dport 22\n');
+    // 802.1Q and 802.1ad as a little-endian load of the Ethertype sees them, then r2 += 4
+    expect(insns).toContainEqual({ code: 0x15, dst: 4, src: 0, off: expect.any(Number), imm: 0x0081 });
+    expect(insns).toContainEqual({ code: 0x55, dst: 4, src: 0, off: expect.any(Number), imm: 0xa888 });
+    const advance = insns.findIndex((i) => i.code === 0x07 && i.dst === 2);
+    expect(insns[advance]).toEqual({ code: 0x07, dst: 2, src: 0, off: 0, imm: 4 });
+    // the frame's bytes (r9) were taken before, from the untouched data pointer
+    const bytes = insns.findIndex((i) => i.code === 0x1f && i.dst === 9);
+    expect(bytes).toBeGreaterThanOrEqual(0);
+    expect(bytes).toBeLessThan(advance);
+    expect(insns[bytes - 1]).toEqual({ code: 0xbf, dst: 9, src: 3, off: 0, imm: 0 });
+    expect(insns[bytes].src).toBe(2);
+  });
+
   it('tests a negated prefix for equality, to jump away when the address is inside', () => {
     const insns = prefixOf('  allow udp dst ! 192.0.2.0/24\n');
     expect(insns).toContainEqual({ code: 0x54, dst: 4, src: 0, off: 0, imm: 0x00ffffff });
