@@ -55,11 +55,7 @@ export interface LoadOptions extends FillOptions {
  * own program stays loaded until the object closes.
  */
 function loadWithFastPath(loaded: LoadedObject, rules: readonly LinearRule[], defaultAction: number): number {
-  const fd = (name: string): number => {
-    const m = loaded.maps.get(name);
-    if (!m) throw new Error(`${loaded.path} has no map ${name}`);
-    return m.fd;
-  };
+  const fd = (name: string) => mapNamed(loaded.maps, name).fd;
   const prefix = fastPathInsns(rules, defaultAction, { ruleCounters: fd(MAP.ruleCounters), counters: fd(MAP.counters) });
   return loadXdpInsns(loaded.programName, Buffer.concat([prefix, loaded.insns]));
 }
@@ -122,14 +118,18 @@ export interface AttachResult {
   pinDir: string;
 }
 
+function mapNamed(maps: ReadonlyMap<string, MapRef>, name: string): MapRef {
+  const map = maps.get(name);
+  if (!map) throw new Error(`the BPF object has no map ${name}`);
+  return map;
+}
+
 function pinMaps(loaded: LoadedProgram, paths: ReturnType<typeof pinPaths>): void {
   for (const [name, file] of [
     [MAP.ruleCounters, paths.ruleCounters],
     [MAP.counters, paths.counters],
   ] as const) {
-    const map = loaded.maps.get(name);
-    if (!map) throw new Error(`the BPF object has no map ${name}`);
-    pinFd(map.fd, file, `map ${name}`);
+    pinFd(mapNamed(loaded.maps, name).fd, file, `map ${name}`);
   }
 }
 
