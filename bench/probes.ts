@@ -62,6 +62,20 @@ export const PROBES: Record<string, { about: string; code: string; before?: keyo
   'as-built': { about: 'the program as built', code: '' },
   'no-bitmap': { about: 'the /16 class, nothing more read', code: '\treturn cls;\n' },
   'bitmap-line': { about: 'the bitmap word read, then the /16 class', code: bitmapRead('bucket / 512', CONSUME) },
+  'bitmap-after-class': {
+    about: 'as built, with the bitmap line first read at an address made to wait for the /16 class (no overlap of the two misses)',
+    code: `\t{
+\t\t__u32 z = cls, bucket = addr >> 8, row;
+\t\tconst struct xdpfw_bucket_row *r;
+
+\t\tasm volatile("%0 &= 0" : "+r"(z));
+\t\trow = bucket / 512 + z;
+\t\tr = bpf_map_lookup_elem(bkt, &row);
+\t\tif (r)
+\t\t\tasm volatile("" :: "r"(r->bits[(bucket / 64) % XDPFW_BUCKET_ROW_WORDS]));
+\t}
+`,
+  },
   'bitmap-16k': { about: 'bitmap-line, rows confined to 16 KiB', code: confined(16 << 10) },
   'bitmap-256k': { about: 'bitmap-line, rows confined to 256 KiB', code: confined(256 << 10) },
   'bitmap-512k': { about: 'bitmap-line, rows confined to 512 KiB', code: confined(512 << 10) },
