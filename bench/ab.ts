@@ -13,11 +13,17 @@
  *   make -C bpf && cp bpf/xdpfw.bpf.o /tmp/a.o    # one build, then another
  *   npm run bench:ab -- [--rounds N] [--kind none] /tmp/a.o /tmp/b.o …
  *   npm run bench:ab -- $(npx tsx bench/probes.ts as-built no-bitmap)   # probe builds
+ *   git worktree add /tmp/before <commit> && make -C /tmp/before/bpf
+ *   npm run bench:ab -- /tmp/before .              # checkouts: each one's object, loaded by its own loader
+ *
+ * A directory names a checkout (its node_modules may be a link to these):
+ * builds whose maps differ in layout are then timed side by side too.
  */
 import { parseArgs } from 'node:util';
 import type { PacketKind } from './lib/frames.js';
 import { pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
-import { benchSubject, keptMedian, keptRatios, pairedRounds } from './lib/paired.js';
+import fs from 'node:fs';
+import { benchSubject, type Build, keptMedian, keptRatios, otherCheckout, pairedRatios, pairedRounds, thisCheckout } from './lib/paired.js';
 import { addressSet } from './lib/policy-gen.js';
 import { fixed, sample } from './lib/stats.js';
 import { MODES, Packets } from './lib/timing.js';
@@ -38,7 +44,9 @@ async function main(): Promise<void> {
     const cases = [[10, 'small'], [10, 'large'], [4096, 'small'], [4096, 'large']] as const;
     const subjects = cases.map(([rules, set]) => benchSubject(rules, set, sets));
     const target = subjects.length - 1;
-    const res = await pairedRounds(objects, subjects, packets, values.kind as PacketKind, Number(values.rounds));
+    const builds: Build[] = [];
+    for (const o of objects) builds.push(fs.statSync(o).isDirectory() ? await otherCheckout(o) : thisCheckout(o));
+    const res = await pairedRounds(builds, subjects, packets, values.kind as PacketKind, Number(values.rounds));
     console.log(
       `rounds kept: ${res.kept.length} of ${res.rounds} (10-rule hot floor ${fixed(res.floor, 0)} ns); ` +
         `ns for ${subjects.map((s) => s.label).join(' / ')}; ratio of the last to the first (median of rounds, range)`,
@@ -50,6 +58,14 @@ async function main(): Promise<void> {
         return `${m} ${ns} = ${fixed(r.median, 2)}× (${fixed(r.min, 2)}–${fixed(r.max, 2)})`;
       });
       console.log(`${objectPath}: ${cells.join('  ')}`);
+    });
+    // Pairs of one subject are timed back to back, so their ratio holds in busy rounds too.
+    objects.slice(1).forEach((objectPath, j) => {
+      const cells = MODES.map((m) => {
+        const r = sample(pairedRatios(res, j + 1, target, m));
+        return `${m} ${fixed(r.median, 2)}× (${fixed(r.min, 2)}–${fixed(r.max, 2)})`;
+      });
+      console.log(`${objectPath} / ${objects[0]}, ${subjects[target].label}, all ${res.rounds} rounds: ${cells.join('  ')}`);
     });
   } finally {
     packets.close();

@@ -24,7 +24,7 @@ import { candidateStructures, differentialProfile, lookupModes } from './lib/ker
 import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
 import { addressSet, benchPolicy, classBenchRules, LAST_RULE, rulesPolicy, type AddressSet, type BenchPolicy } from './lib/policy-gen.js';
 import { compileBenchPolicy, loadBenchObject, loadHashBaseline } from './lib/programs.js';
-import { benchSubject, keptRatios, pairedRounds } from './lib/paired.js';
+import { benchSubject, keptRatios, pairedRounds, thisCheckout } from './lib/paired.js';
 import { profileProgram } from './lib/profile.js';
 import { fixed, grouped, percent, ratio, sample, table } from './lib/stats.js';
 import {
@@ -196,7 +196,7 @@ const TARGET_ROUNDS = 10;
  * seconds apart, and the line gives every kept round's ratio.
  */
 async function pairedTargetLine(packets: Packets, sets: Record<SetName, AddressSet>, rounds: number): Promise<string> {
-  const res = await pairedRounds([undefined], [benchSubject(10, 'small', sets), benchSubject(4096, 'large', sets)], packets, 'none', rounds);
+  const res = await pairedRounds([thisCheckout()], [benchSubject(10, 'small', sets), benchSubject(4096, 'large', sets)], packets, 'none', rounds);
   const parts = MODES.map((m) => {
     const xs = keptRatios(res, 0, 1, 0, m);
     const r = sample(xs);

@@ -6,6 +6,7 @@
  * host's other guests use the shared L3; a ratio of two figures taken
  * minutes apart then says more about that drift than about the program.
  */
+import path from 'node:path';
 import type { CompiledInterface } from '../../src/compiler/output.js';
 import { loadPolicyProgram } from '../../src/xdp/index.js';
 import type { PacketKind } from './frames.js';
@@ -25,6 +26,26 @@ export function benchSubject(rules: number, set: SetName, sets: Record<SetName, 
   return { label: `${rules} rules, ${SET_LABEL[set]} set`, set, compiled: compileBenchPolicy(benchPolicy(rules, sets[set])).compiled };
 }
 
+/** What a round times: an object, loaded by this checkout's loader or another checkout's. */
+export interface Build {
+  /** The object; undefined: the loader's default (bpf/xdpfw.bpf.o of its checkout). */
+  objectPath?: string;
+  load: typeof loadPolicyProgram;
+}
+
+/** An object file loaded by this checkout (undefined: its own bpf/xdpfw.bpf.o). */
+export const thisCheckout = (objectPath?: string): Build => ({ objectPath, load: loadPolicyProgram });
+
+/**
+ * Another checkout's built object, loaded by that checkout's own loader, so
+ * that builds whose maps differ in layout can be timed in one process.
+ * The policies are compiled here: the compilers must agree.
+ */
+export async function otherCheckout(dir: string): Promise<Build> {
+  const mod = (await import(path.resolve(dir, 'src/xdp/index.ts'))) as { loadPolicyProgram: typeof loadPolicyProgram };
+  return { objectPath: path.resolve(dir, 'bpf/xdpfw.bpf.o'), load: mod.loadPolicyProgram };
+}
+
 /** A round is kept when its slowest first-subject hot figure is within this factor of the quietest round's. */
 const QUIET = 1.1;
 
@@ -40,17 +61,18 @@ export interface PairedResult {
 
 /** Times every object under every subject for `rounds` interleaved rounds. */
 export async function pairedRounds(
-  objects: (string | undefined)[],
+  objects: Build[],
   subjects: Subject[],
   packets: Packets,
   kind: PacketKind,
   rounds: number,
 ): Promise<PairedResult> {
   const perRound = objects.map(() => subjects.map(() => MODES.map(() => [] as number[])));
+  // Objects alternate within each subject, so a pair of figures is seconds apart.
   for (let round = 0; round < rounds; round++) {
-    for (const [o, objectPath] of objects.entries()) {
-      for (const [i, s] of subjects.entries()) {
-        const program = await loadPolicyProgram(s.compiled, objectPath ? { objectPath } : {});
+    for (const [i, s] of subjects.entries()) {
+      for (const [o, { objectPath, load }] of objects.entries()) {
+        const program = await load(s.compiled, objectPath ? { objectPath } : {});
         try {
           const [t] = timeCases(program.progFd, [packets.get(s.set, kind)]);
           MODES.forEach((m, k) => perRound[o][i][k].push(t[m].median));
@@ -70,6 +92,12 @@ export async function pairedRounds(
 export function keptMedian(res: PairedResult, object: number, subject: number, mode: Mode): number {
   const xs = res.perRound[object][subject][MODES.indexOf(mode)];
   return sample(res.kept.map((r) => xs[r])).median;
+}
+
+/** Every round's ratio (kept or not) of one object's figure to the first object's, for one subject and mode. */
+export function pairedRatios(res: PairedResult, object: number, subject: number, mode: Mode): number[] {
+  const k = MODES.indexOf(mode);
+  return res.perRound[object][subject][k].map((x, r) => x / res.perRound[0][subject][k][r]);
 }
 
 /** Each kept round's ratio of subject `num` to subject `den` for one object and mode. */
