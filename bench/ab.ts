@@ -19,10 +19,10 @@
  * A directory names a checkout (its node_modules may be a link to these):
  * builds whose maps differ in layout are then timed side by side too.
  */
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { PacketKind } from './lib/frames.js';
 import { pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
-import fs from 'node:fs';
 import { benchSubject, type Build, keptMedian, keptRatios, otherCheckout, pairedRatios, pairedRounds, thisCheckout } from './lib/paired.js';
 import { addressSet } from './lib/policy-gen.js';
 import { fixed, sample } from './lib/stats.js';

@@ -59,19 +59,19 @@ export interface PairedResult {
   perRound: number[][][][];
 }
 
-/** Times every object under every subject for `rounds` interleaved rounds. */
+/** Times every build under every subject for `rounds` interleaved rounds. */
 export async function pairedRounds(
-  objects: Build[],
+  builds: Build[],
   subjects: Subject[],
   packets: Packets,
   kind: PacketKind,
   rounds: number,
 ): Promise<PairedResult> {
-  const perRound = objects.map(() => subjects.map(() => MODES.map(() => [] as number[])));
-  // Objects alternate within each subject, so a pair of figures is seconds apart.
+  const perRound = builds.map(() => subjects.map(() => MODES.map(() => [] as number[])));
+  // Builds alternate within each subject, so a pair of figures is seconds apart.
   for (let round = 0; round < rounds; round++) {
     for (const [i, s] of subjects.entries()) {
-      for (const [o, { objectPath, load }] of objects.entries()) {
+      for (const [o, { objectPath, load }] of builds.entries()) {
         const program = await load(s.compiled, objectPath ? { objectPath } : {});
         try {
           const [t] = timeCases(program.progFd, [packets.get(s.set, kind)]);
@@ -82,7 +82,7 @@ export async function pairedRounds(
       }
     }
   }
-  const hotOf = (r: number) => Math.max(...objects.map((_, o) => perRound[o][0][0][r]));
+  const hotOf = (r: number) => Math.max(...builds.map((_, o) => perRound[o][0][0][r]));
   const all = Array.from({ length: rounds }, (_, r) => r);
   const floor = Math.min(...all.map(hotOf));
   return { kept: all.filter((r) => hotOf(r) <= floor * QUIET), rounds, floor, perRound };

@@ -40,7 +40,8 @@ type Ptr = bigint | null;
 /* ---- raw bindings -------------------------------------------------------- */
 
 // koffi's type names are process-wide: one per copy of this module, so that a
-// bench can hold two checkouts' loaders at once (bench/lib/paired.ts).
+// bench can hold two checkouts' loaders at once (bench/lib/paired.ts; the
+// copy that sets libbpf's print hook last then hears its messages).
 const PRINT_FN = `xdpfw_libbpf_print_fn_${process.hrtime.bigint()}`;
 const PrintFn = koffi.proto(`int ${PRINT_FN}(int level, void *fmt, void *ap)`);
 
