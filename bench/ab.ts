@@ -28,6 +28,12 @@ import { addressSet } from './lib/policy-gen.js';
 import { fixed, sample } from './lib/stats.js';
 import { MODES, Packets } from './lib/timing.js';
 
+/** Ratios as their median and range. */
+function ratios(xs: number[]): string {
+  const r = sample(xs);
+  return `${fixed(r.median, 2)}× (${fixed(r.min, 2)}–${fixed(r.max, 2)})`;
+}
+
 async function main(): Promise<void> {
   const { values, positionals: objects } = parseArgs({
     allowPositionals: true,
@@ -54,17 +60,13 @@ async function main(): Promise<void> {
     objects.forEach((objectPath, o) => {
       const cells = MODES.map((m) => {
         const ns = subjects.map((_, i) => fixed(keptMedian(res, o, i, m), 0)).join('/');
-        const r = sample(keptRatios(res, o, target, 0, m));
-        return `${m} ${ns} = ${fixed(r.median, 2)}× (${fixed(r.min, 2)}–${fixed(r.max, 2)})`;
+        return `${m} ${ns} = ${ratios(keptRatios(res, o, target, 0, m))}`;
       });
       console.log(`${objectPath}: ${cells.join('  ')}`);
     });
     // Pairs of one subject are timed back to back, so their ratio holds in busy rounds too.
     objects.slice(1).forEach((objectPath, j) => {
-      const cells = MODES.map((m) => {
-        const r = sample(pairedRatios(res, j + 1, target, m));
-        return `${m} ${fixed(r.median, 2)}× (${fixed(r.min, 2)}–${fixed(r.max, 2)})`;
-      });
+      const cells = MODES.map((m) => `${m} ${ratios(pairedRatios(res, j + 1, target, m))}`);
       console.log(`${objectPath} / ${objects[0]}, ${subjects[target].label}, all ${res.rounds} rounds: ${cells.join('  ')}`);
     });
   } finally {
