@@ -1,26 +1,11 @@
-import { compilePolicy } from '../compiler/index.js';
+import { compileSource, type SourceCompilation } from '../compiler/index.js';
 import type { CompiledPolicy } from '../compiler/output.js';
-import type { IrPolicy } from '../compiler/ir.js';
-import type { Diagnostic } from '../policy/diagnostic.js';
-import { hasErrors } from '../policy/diagnostic.js';
-import { formatDiagnostic, loadPolicy } from '../policy/index.js';
-import type { PolicyDocument } from '../policy/ast.js';
 import type { SourceHost } from '../policy/source-host.js';
 import { ExitCode } from './exit-codes.js';
 import { FileSourceHost } from './source-host.js';
 import { UserError } from './user-error.js';
 
-export interface LoadedPolicy {
-  file: string;
-  document?: PolicyDocument;
-  ir?: IrPolicy;
-  compiled?: CompiledPolicy;
-  diagnostics: Diagnostic[];
-  /** Every diagnostic rendered with its source excerpt. */
-  rendered: string[];
-  /** Every file read: the policy, its includes and its set files (a watcher's list). */
-  sources: string[];
-}
+export type LoadedPolicy = SourceCompilation;
 
 /**
  * Parse, check and compile a policy file; every diagnostic of every stage is
@@ -28,16 +13,7 @@ export interface LoadedPolicy {
  * (the controller reads a git commit's files).
  */
 export function loadAndCompile(file: string, host: SourceHost = new FileSourceHost()): LoadedPolicy {
-  const loaded = loadPolicy(file, host);
-  const diagnostics: Diagnostic[] = [...loaded.diagnostics];
-  let result: Pick<LoadedPolicy, 'ir' | 'compiled'> = {};
-  if (loaded.document && !hasErrors(diagnostics)) {
-    const compiled = compilePolicy(loaded.document);
-    diagnostics.push(...compiled.diagnostics);
-    result = { ir: compiled.ir, compiled: compiled.compiled };
-  }
-  const rendered = diagnostics.map((d) => formatDiagnostic(d, (f) => loaded.sources.get(f)));
-  return { file, document: loaded.document, ...result, diagnostics, rendered, sources: [...loaded.sources.keys()] };
+  return compileSource(file, host);
 }
 
 /** Like loadAndCompile, but a policy with errors is a UserError (nothing gets applied). */

@@ -5,9 +5,12 @@
  */
 import type { PolicyDocument } from '../policy/ast.js';
 import { hasErrors, type Diagnostic } from '../policy/diagnostic.js';
+import { formatDiagnostic } from '../policy/format.js';
+import { loadPolicy } from '../policy/parse.js';
+import type { SourceHost } from '../policy/source-host.js';
 import { AST_CHECKS, IR_CHECKS } from './checks/index.js';
 import { CheckContext } from './context.js';
-import { compileInterface } from './entries.js';
+import { compileInterfaceWith, type CompileOptions } from './entries.js';
 import type { IrPolicy } from './ir.js';
 import { lowerPolicy } from './lower.js';
 import type { CompiledPolicy } from './output.js';
@@ -35,10 +38,40 @@ export function checkPolicy(document: PolicyDocument): CheckResult {
 }
 
 /** Checks, lowers and compiles every interface; nothing is compiled when any error exists. */
-export function compilePolicy(document: PolicyDocument): CompileResult {
+export function compilePolicy(document: PolicyDocument, options: CompileOptions = {}): CompileResult {
   const { ir, diagnostics } = checkPolicy(document);
   if (!ir) return { diagnostics };
-  return { ir, compiled: { interfaces: ir.interfaces.map(compileInterface) }, diagnostics };
+  return { ir, compiled: { interfaces: ir.interfaces.map((i) => compileInterfaceWith(i, options)) }, diagnostics };
+}
+
+export interface SourceCompilation extends CompileResult {
+  /** The root file, as the caller named it. */
+  file: string;
+  /** Present when the front end produced one (even with check errors). */
+  document?: PolicyDocument;
+  /** Every diagnostic rendered with its source excerpt and caret. */
+  rendered: string[];
+  /** Every file read: the policy, its includes and its set files (a watcher's list). */
+  sources: string[];
+}
+
+/**
+ * The one way into the pipeline (peggy's `generate()`): read `file` and its
+ * includes and set files through `host`, parse, check and compile. The CLI,
+ * the controller, the tests and the benches all come through here; every
+ * diagnostic of every stage is returned, and nothing is compiled when any
+ * error exists.
+ */
+export function compileSource(file: string, host: SourceHost, options: CompileOptions = {}): SourceCompilation {
+  const loaded = loadPolicy(file, host);
+  const diagnostics: Diagnostic[] = [...loaded.diagnostics];
+  let result: CompileResult = { diagnostics };
+  if (loaded.document && !hasErrors(diagnostics)) {
+    const compiled = compilePolicy(loaded.document, options);
+    result = { ...compiled, diagnostics: [...diagnostics, ...compiled.diagnostics] };
+  }
+  const rendered = result.diagnostics.map((d) => formatDiagnostic(d, (f) => loaded.sources.get(f)));
+  return { file, document: loaded.document, ...result, rendered, sources: [...loaded.sources.keys()] };
 }
 
 /** By file (in the document's order), then position, then code. */
@@ -54,7 +87,7 @@ export function sortDiagnostics(document: PolicyDocument, diagnostics: Diagnosti
   );
 }
 
-export { compileInterface } from './entries.js';
+export { compileInterface, compileInterfaceWith, type CompileOptions } from './entries.js';
 export { compiledToJson, type JsonValue } from './json.js';
 export { prefixCount, toEntries } from './prefix-classes.js';
 export { COMPILER_CODES, type CompilerCode } from './codes.js';

@@ -4,11 +4,9 @@
  * kernel tiers share: skip loudly without root, but never in CI, where a
  * skip would turn a misconfigured runner green.
  */
-import { compileInterfaceWith } from '../../src/compiler/entries.js';
-import { checkPolicy } from '../../src/compiler/index.js';
+import { compileSource } from '../../src/compiler/index.js';
 import type { ClassifyChoice } from '../../src/compiler/linear.js';
 import type { CompiledInterface } from '../../src/compiler/output.js';
-import { formatDiagnostic, loadPolicy, type Diagnostic } from '../../src/policy/index.js';
 import { PolicyJudge } from '../../src/xdp/judge.js';
 import { MemoryHost } from './memory-host.js';
 
@@ -42,25 +40,21 @@ export interface TestPolicyOptions {
  */
 export function compileInterfaceText(text: string, options: TestPolicyOptions = {}): CompiledInterface {
   const host = new MemoryHost({ [POLICY_FILE]: text, ...options.files });
-  const loaded = loadPolicy(POLICY_FILE, host);
-  const checked = loaded.document ? checkPolicy(loaded.document) : undefined;
-  const errors = [...loaded.diagnostics, ...(checked?.diagnostics ?? [])].filter((d) => d.severity === 'error');
-  if (errors.length > 0 || !checked?.ir) throw new Error(rejection(errors, host.sourceOf));
-  const interfaces = checked.ir.interfaces;
+  const result = compileSource(POLICY_FILE, host, { classify: options.classify });
+  if (!result.compiled) {
+    const rendered = result.rendered.join('\n');
+    throw new Error(`the test policy does not compile:\n${rendered || '(no diagnostics)'}`);
+  }
+  const interfaces = result.compiled.interfaces;
   const found = options.ifname ? interfaces.find((i) => i.name === options.ifname) : interfaces[0];
   if (!found || (!options.ifname && interfaces.length !== 1)) {
     const names = interfaces.map((i) => i.name).join(', ');
     throw new Error(`the test policy must have ${options.ifname ?? 'exactly one'} interface; it has: ${names}`);
   }
-  return compileInterfaceWith(found, { classify: options.classify });
+  return found;
 }
 
 /** Compiles `text` and loads it into a fresh program (not attached). Close the judge after use. */
 export async function judgePolicy(text: string, options: TestPolicyOptions = {}): Promise<PolicyJudge> {
   return PolicyJudge.load(compileInterfaceText(text, options));
-}
-
-function rejection(errors: Diagnostic[], sourceOf: (file: string) => string | undefined): string {
-  const rendered = errors.map((d) => formatDiagnostic(d, sourceOf)).join('\n');
-  return `the test policy does not compile:\n${rendered || '(no diagnostics)'}`;
 }

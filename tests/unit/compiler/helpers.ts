@@ -2,32 +2,25 @@
  * Test helpers: policy text → PolicyDocument through the real front end
  * (src/policy), with an in-memory SourceHost for includes and set files.
  */
-import { loadPolicy, type PolicyDocument, type SourceHost } from '../../../src/policy/index.js';
+import type { PolicyDocument } from '../../../src/policy/index.js';
 import type { Diagnostic } from '../../../src/policy/diagnostic.js';
-import { compilePolicy, type CompileResult } from '../../../src/compiler/index.js';
+import { compileSource, type SourceCompilation } from '../../../src/compiler/index.js';
+import { MemoryHost } from '../../support/memory-host.js';
 
 export const FILE = 'test.xdpfw';
 
 /** A policy whose root is `text` (named test.xdpfw) and whose other files are `files`. */
 export function documentOf(text: string, files: Record<string, string> = {}): PolicyDocument {
-  const all: Record<string, string> = { [FILE]: text, ...files };
-  const host: SourceHost = {
-    readFile(path) {
-      const content = all[path];
-      if (content === undefined) throw new Error(`no such file: ${path}`);
-      return content;
-    },
-    resolve: (_from, path) => path,
-  };
-  const loaded = loadPolicy(FILE, host);
-  if (!loaded.document) {
-    throw new Error(`the front end rejected the test policy:\n${loaded.diagnostics.map((d) => d.message).join('\n')}`);
+  const result = compileText(text, files);
+  if (!result.document) {
+    throw new Error(`the front end rejected the test policy:\n${result.diagnostics.map((d) => d.message).join('\n')}`);
   }
-  return loaded.document;
+  return result.document;
 }
 
-export function compileText(text: string, files: Record<string, string> = {}): CompileResult {
-  return compilePolicy(documentOf(text, files));
+/** The policy through the one entry point users take (compileSource), its files in memory. */
+export function compileText(text: string, files: Record<string, string> = {}): SourceCompilation {
+  return compileSource(FILE, new MemoryHost({ [FILE]: text, ...files }));
 }
 
 /** Diagnostics in the shape tests assert: code, message, `line:col` and hint. */
