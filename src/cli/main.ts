@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode } from './exit-codes.js';
+import { ExitCode } from '../app/exit-codes.js';
 import type { CliIo } from './io.js';
 import { err } from './io.js';
-import { UserError } from './user-error.js';
+import { UserError } from '../app/user-error.js';
 
 /** The version in package.json (two directories up from src/cli and from dist/cli). */
 function packageVersion(): string {
@@ -112,7 +112,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
-    const userError = error instanceof UserError ? error : (await import('./kernel-errors.js')).toUserError(error);
+    const userError = error instanceof UserError ? error : (await import('../app/kernel-errors.js')).toUserError(error);
     if (userError) {
       err(io, `error[${userError.code}]: ${userError.message}`);
       if (userError.hint) err(io, `  hint: ${userError.hint}`);

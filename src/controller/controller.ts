@@ -8,7 +8,7 @@
 
 import type http from 'node:http';
 
-import { interfaceStats } from '../cli/counters.js';
+import { interfaceStats } from '../app/counters.js';
 import { sourceKey, type ControllerConfig, type InterfaceConfig } from './config.js';
 import { realKernel, type KernelPort } from './kernel.js';
 import type { Logger } from './logger.js';

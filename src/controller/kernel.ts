@@ -5,8 +5,8 @@
  * record state, detach.
  */
 
-import { enforce, inspectInterface, type EnforceOptions, type Enforced } from '../cli/enforce.js';
-import { updateState, type AppliedState } from '../cli/state.js';
+import { enforce, inspectInterface, type EnforceOptions, type Enforced } from '../app/enforce.js';
+import { updateState, type AppliedState } from '../app/state.js';
 import type { CompiledInterface } from '../compiler/output.js';
 import { detach, ifindexOf, loadPolicyProgram, removeState, type LoadedProgram } from '../xdp/index.js';
 import type { PinnedView } from './decisions.js';

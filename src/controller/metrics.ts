@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
-import type { InterfaceStats } from '../cli/counters.js';
+import type { InterfaceStats } from '../app/counters.js';
 import type { Logger } from './logger.js';
 import type { InterfaceHealth, ReloadObserver, ReloadResult } from './unit.js';
 

@@ -7,9 +7,9 @@
  * the unit waits for the next change, poll or SIGHUP.
  */
 
-import type { Enforced } from '../cli/enforce.js';
-import type { LoadedPolicy } from '../cli/policy-loader.js';
-import type { RefusedReload } from '../cli/state.js';
+import type { Enforced } from '../app/enforce.js';
+import type { LoadedPolicy } from '../app/policy-loader.js';
+import type { RefusedReload } from '../app/state.js';
 import type { CompiledInterface } from '../compiler/output.js';
 import type { InterfaceConfig } from './config.js';
 import { decideCommit, decideEnforce, decideWithoutPolicy, type CommitMemory, type EnforceDecision } from './decisions.js';

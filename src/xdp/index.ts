@@ -281,3 +281,5 @@ export type { AttachMode, AttachedMode, LinkInfo, XdpQuery } from './link.js';
 export type { Counters, FillProgress, FillReport } from './maps.js';
 export type { CounterValue, GlobalCounterName } from './layout.js';
 export type { MapRef } from './object.js';
+export { PolicyJudge, type Judgement } from './judge.js';
+export { fastPathPlan } from './fast-path.js';

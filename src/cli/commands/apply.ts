@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import type { CompiledInterface } from '../../compiler/output.js';
 import { loadPolicyProgram, type AttachMode, type LoadedProgram } from '../../xdp/index.js';
-import { enforce, policyInForce, type Enforced } from '../enforce.js';
+import { enforce, policyInForce, type Enforced } from '../../app/enforce.js';
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
-import { ExitCode } from '../exit-codes.js';
-import { requireInterface, requireRoot } from '../preconditions.js';
-import { compileOrThrow, selectInterfaces } from '../policy-loader.js';
+import { ExitCode } from '../../app/exit-codes.js';
+import { requireInterface, requireRoot } from '../../app/preconditions.js';
+import { compileOrThrow, selectInterfaces } from '../../app/policy-loader.js';
 import { progressReporter } from '../progress.js';
 
 export interface ApplyOptions {

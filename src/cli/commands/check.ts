@@ -1,7 +1,7 @@
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
-import { ExitCode } from '../exit-codes.js';
-import { loadAndCompile } from '../policy-loader.js';
+import { ExitCode } from '../../app/exit-codes.js';
+import { loadAndCompile } from '../../app/policy-loader.js';
 
 export interface CheckOptions {
   json?: boolean;

@@ -2,11 +2,11 @@ import { compiledToJson, prefixCount, type JsonValue } from '../../compiler/inde
 import { classificationText } from '../../compiler/linear.js';
 import { inlineHosts } from '../../compiler/address-tables.js';
 import { ADDRESS_SLOTS, type AddressSlot, type CompiledInterface, type LinearRule } from '../../compiler/output.js';
-import { fastPathPlan } from '../../xdp/fast-path.js';
+import { fastPathPlan } from '../../xdp/index.js';
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
-import { ExitCode } from '../exit-codes.js';
-import { compileOrThrow, selectInterfaces } from '../policy-loader.js';
+import { ExitCode } from '../../app/exit-codes.js';
+import { compileOrThrow, selectInterfaces } from '../../app/policy-loader.js';
 
 export interface CompileOptions {
   json?: boolean;

@@ -1,9 +1,9 @@
 import { detach, pinnedInterfaces, removeState } from '../../xdp/index.js';
 import type { CliIo } from '../io.js';
 import { json, out } from '../io.js';
-import { ExitCode } from '../exit-codes.js';
-import { requireRoot } from '../preconditions.js';
-import { UserError } from '../user-error.js';
+import { ExitCode } from '../../app/exit-codes.js';
+import { requireRoot } from '../../app/preconditions.js';
+import { UserError } from '../../app/user-error.js';
 
 export interface DetachOptions {
   iface?: string[];

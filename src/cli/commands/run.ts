@@ -4,10 +4,10 @@ import { ConfigError, configFromOptions, configFromYaml, withOverrides, type Con
 import { Controller } from '../../controller/controller.js';
 import { createLogger } from '../../controller/logger.js';
 import { ensureBpffs } from '../../xdp/index.js';
-import { ExitCode } from '../exit-codes.js';
+import { ExitCode } from '../../app/exit-codes.js';
 import type { CliIo } from '../io.js';
-import { requireRoot } from '../preconditions.js';
-import { UserError } from '../user-error.js';
+import { requireRoot } from '../../app/preconditions.js';
+import { UserError } from '../../app/user-error.js';
 
 function loadConfig(options: RunOptions): ControllerConfig {
   try {

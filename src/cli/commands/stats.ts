@@ -1,10 +1,10 @@
 import { pinnedInterfaces } from '../../xdp/index.js';
-import { interfaceStats, type Count, type InterfaceStats } from '../counters.js';
+import { interfaceStats, type Count, type InterfaceStats } from '../../app/counters.js';
 import type { CliIo } from '../io.js';
 import { json, out } from '../io.js';
-import { ExitCode } from '../exit-codes.js';
-import { requireRoot } from '../preconditions.js';
-import { UserError } from '../user-error.js';
+import { ExitCode } from '../../app/exit-codes.js';
+import { requireRoot } from '../../app/preconditions.js';
+import { UserError } from '../../app/user-error.js';
 
 export interface StatsOptions {
   iface?: string[];

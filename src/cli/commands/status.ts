@@ -1,9 +1,9 @@
 import { pinnedInterfaces, status } from '../../xdp/index.js';
 import type { CliIo } from '../io.js';
 import { json, out } from '../io.js';
-import { ExitCode } from '../exit-codes.js';
-import { requireRoot } from '../preconditions.js';
-import { loadState, type RefusedReload } from '../state.js';
+import { ExitCode } from '../../app/exit-codes.js';
+import { requireRoot } from '../../app/preconditions.js';
+import { loadState, type RefusedReload } from '../../app/state.js';
 
 export interface StatusOptions {
   json?: boolean;

@@ -3,13 +3,13 @@ import type { CompiledInterface } from '../../compiler/output.js';
 import { buildFrame } from '../../packet/build.js';
 import { formatPacket, PacketSyntaxError, parsePacket } from '../../packet/describe.js';
 import type { PacketSpec } from '../../packet/spec.js';
-import { PolicyJudge, type Judgement } from '../../xdp/judge.js';
+import { PolicyJudge, type Judgement } from '../../xdp/index.js';
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
-import { ExitCode } from '../exit-codes.js';
-import { requireRoot } from '../preconditions.js';
-import { compileOrThrow, selectInterfaces } from '../policy-loader.js';
-import { UserError } from '../user-error.js';
+import { ExitCode } from '../../app/exit-codes.js';
+import { requireRoot } from '../../app/preconditions.js';
+import { compileOrThrow, selectInterfaces } from '../../app/policy-loader.js';
+import { UserError } from '../../app/user-error.js';
 
 export interface TestOptions {
   packet?: string[];

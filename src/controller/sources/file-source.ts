@@ -11,8 +11,8 @@ import path from 'node:path';
 
 import { watch, type FSWatcher } from 'chokidar';
 
-import { loadAndCompile } from '../../cli/policy-loader.js';
-import { FileSourceHost } from '../../cli/source-host.js';
+import { loadAndCompile } from '../../app/policy-loader.js';
+import { FileSourceHost } from '../../app/source-host.js';
 import type { Logger } from '../logger.js';
 import { Debouncer, realTimers, type Timers } from '../timers.js';
 import type { PolicyRevision, PolicySource, SourceReading } from './source.js';

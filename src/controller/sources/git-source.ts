@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { loadAndCompile } from '../../cli/policy-loader.js';
+import { loadAndCompile } from '../../app/policy-loader.js';
 import type { SourceHost } from '../../policy/source-host.js';
 import type { Logger } from '../logger.js';
 import { realTimers, type Timers } from '../timers.js';

@@ -1,4 +1,4 @@
-import type { LoadedPolicy } from '../../cli/policy-loader.js';
+import type { LoadedPolicy } from '../../app/policy-loader.js';
 
 /** One version of a policy: a file's content now, or a git commit. */
 export interface PolicyRevision {

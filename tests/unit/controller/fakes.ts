@@ -1,6 +1,6 @@
-import type { EnforceOptions, Enforced } from '../../../src/cli/enforce.js';
-import type { LoadedPolicy } from '../../../src/cli/policy-loader.js';
-import type { AppliedState } from '../../../src/cli/state.js';
+import type { EnforceOptions, Enforced } from '../../../src/app/enforce.js';
+import type { LoadedPolicy } from '../../../src/app/policy-loader.js';
+import type { AppliedState } from '../../../src/app/state.js';
 import type { CompiledInterface } from '../../../src/compiler/output.js';
 import type { KernelPort, ProgramHandle } from '../../../src/controller/kernel.js';
 import { createLogger, type Logger } from '../../../src/controller/logger.js';

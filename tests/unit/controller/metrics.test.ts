@@ -2,7 +2,7 @@ import http from 'node:http';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import type { InterfaceStats } from '../../../src/cli/counters.js';
+import type { InterfaceStats } from '../../../src/app/counters.js';
 import { ControllerMetrics, listen, metricsServer, type MetricsSources } from '../../../src/controller/metrics.js';
 import type { InterfaceHealth } from '../../../src/controller/unit.js';
 import { memoryLogger } from './fakes.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { carriedBases, carriedGlobalBases, fromJson, grown, rulePairs, ruleSince, toJson } from '../../../src/cli/counter-carry.js';
+import { carriedBases, carriedGlobalBases, fromJson, grown, rulePairs, ruleSince, toJson } from '../../../src/app/counter-carry.js';
 
 const c = (packets: number, bytes: number) => ({ packets: BigInt(packets), bytes: BigInt(bytes) });
 

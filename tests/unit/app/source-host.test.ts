@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileSourceHost } from '../../../src/cli/source-host.js';
+import { FileSourceHost } from '../../../src/app/source-host.js';
 import { runCli } from '../../support/cli.js';
 import { scratchDir } from '../../support/scratch.js';
 
