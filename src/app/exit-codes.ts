@@ -1,5 +1,5 @@
 /**
- * Exit codes of every xdpfw command (documented in README, tested).
+ * Exit codes of every xdpfw command (documented in docs/cli.md, tested).
  */
 export const ExitCode = {
   /** Success; for `check`, no errors (warnings allowed); for `test`, every case matched. */
@@ -12,6 +12,8 @@ export const ExitCode = {
   system: 3,
   /** A bug in xdpfw: an unexpected exception (its stack is printed). */
   internal: 4,
+  /** Another writer got there first (the run directory's lock stayed held, or a compare-and-swap was lost): running the command again may succeed. */
+  conflict: 5,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

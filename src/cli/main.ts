@@ -14,9 +14,11 @@ function packageVersion(): string {
 const modeOption = () =>
   new Option('--mode <mode>', 'XDP attach mode').choices(['native', 'generic', 'auto']).default('auto');
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+const waitOption = () =>
+  new Option('--wait <seconds>', 'how long to wait while another xdpfw command or the daemon changes the interfaces').default('30');
 
 /**
- * Runs one xdpfw command line; returns the exit code (README: "Exit codes").
+ * Runs one xdpfw command line; returns the exit code (docs/cli.md, "Exit codes").
  * Each command's module is imported when it runs: `check` and `compile`
  * then never load libbpf, the metrics or the controller (~150 ms at start).
  */
@@ -53,6 +55,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .argument('<file>')
     .option('--iface <name>', 'only this interface block (repeatable)', collect)
     .addOption(modeOption())
+    .addOption(waitOption())
     .option('--json', 'machine-readable output')
     .action((file: string, opts) => run(async () => (await import('./commands/apply.js')).applyCommand(file, opts, io))());
 
@@ -60,6 +63,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .command('detach')
     .description('remove xdpfw from interfaces of this network namespace')
     .option('--iface <name>', 'only this interface (repeatable)', collect)
+    .addOption(waitOption())
     .option('--json', 'machine-readable output')
     .action((opts) => run(async () => (await import('./commands/detach.js')).detachCommand(opts, io))());
 

@@ -116,7 +116,7 @@ export class Controller {
     if (this.config.detachOnExit) {
       for (const i of this.config.interfaces) {
         try {
-          this.kernel.detach(i.name);
+          await this.kernel.exclusive(`xdpfw run (pid ${process.pid}, stopping)`, async () => this.kernel.detach(i.name));
           log.warn({ interface: i.name }, 'detached (--detach-on-exit): the interface is no longer filtered');
         } catch (error) {
           log.error({ interface: i.name, err: error }, 'detaching failed');

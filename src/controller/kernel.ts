@@ -1,11 +1,12 @@
 /**
  * What the controller asks of the kernel, behind one interface so that the
  * reload logic can be tested with a fake: look at an interface, load a
- * program, enforce it (src/cli/enforce.ts, shared with `xdpfw apply`),
- * record state, detach.
+ * program, enforce it (src/app/enforce.ts, shared with `xdpfw apply`),
+ * record state, detach; all of it under the run directory's lock.
  */
 
 import { enforce, inspectInterface, type EnforceOptions, type Enforced } from '../app/enforce.js';
+import { withRunLock } from '../app/lock.js';
 import { updateState, type AppliedState } from '../app/state.js';
 import type { CompiledInterface } from '../compiler/output.js';
 import { detach, ifindexOf, loadPolicyProgram, removeState, type LoadedProgram } from '../xdp/index.js';
@@ -18,6 +19,8 @@ export interface ProgramHandle {
 }
 
 export interface KernelPort {
+  /** Runs `body` holding the run directory's lock (app/lock.ts); throws UserError `busy` when another writer keeps it. */
+  exclusive<T>(holder: string, body: () => Promise<T>): Promise<T>;
   interfaceExists(ifname: string): boolean;
   inspect(ifname: string): PinnedView & { state?: AppliedState };
   load(iface: CompiledInterface): Promise<ProgramHandle>;
@@ -38,6 +41,9 @@ class LoadedHandle implements ProgramHandle {
 }
 
 export const realKernel: KernelPort = {
+  exclusive(holder, body) {
+    return withRunLock(holder, body);
+  },
   interfaceExists(ifname) {
     try {
       ifindexOf(ifname);

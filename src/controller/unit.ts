@@ -14,6 +14,7 @@ import type { CompiledInterface } from '../compiler/output.js';
 import type { InterfaceConfig } from './config.js';
 import { decideCommit, decideEnforce, decideWithoutPolicy, type CommitMemory, type EnforceDecision } from './decisions.js';
 import type { KernelPort, ProgramHandle } from './kernel.js';
+import { UserError } from '../app/user-error.js';
 import type { Logger } from './logger.js';
 import type { PolicyRevision, PolicySource } from './sources/source.js';
 import { ReloadQueue, realTimers, type Timers } from './timers.js';
@@ -147,7 +148,21 @@ export class PolicyUnit {
         return;
       }
     }
-    await this.apply(revision, r);
+    const names = this.o.interfaces.map((i) => i.name).join(', ');
+    try {
+      await this.o.kernel.exclusive(`xdpfw run (pid ${process.pid}, reloading ${names})`, () => this.apply(revision, r));
+    } catch (error) {
+      if (!(error instanceof UserError && error.code === 'busy')) throw error;
+      // Nothing was looked at or changed: try again later, and leave the state files to the holder.
+      this.log.warn({ trigger: r.trigger, err: error.message }, 'another writer holds the lock; the reload is retried');
+      for (const i of this.o.interfaces) {
+        const h = this.health.get(i.name)!;
+        h.failing = true;
+        h.lastError = error.message;
+        this.o.observer?.reloaded(i.name, 'failed');
+      }
+      this.scheduleRetry();
+    }
   }
 
   private async apply(revision: PolicyRevision, r: ReloadRequest): Promise<void> {

@@ -7,16 +7,19 @@
  */
 
 import type { CompiledInterface, LinearRule } from '../compiler/output.js';
+import { AttachmentError, check } from './errors.js';
+import * as bpf from './libbpf.js';
 import { closeFd } from './libbpf.js';
 import { MAP, rodataValues } from './layout.js';
 import {
   attachXdp,
   detachLink,
+  linkGone,
   linkInfo,
-  progFdById,
   progInfo,
   queryXdp,
   replaceLinkProgram,
+  swapLost,
   type AttachMode,
   type AttachedMode,
   type LinkInfo,
@@ -118,6 +121,11 @@ export interface AttachResult {
   pinDir: string;
 }
 
+const ENOENT = 2;
+
+const notAttached = (ifname: string): AttachmentError =>
+  new AttachmentError('not-attached', `xdpfw is not attached to ${ifname}`, `attach a policy with 'xdpfw apply FILE --iface ${ifname}'`);
+
 function mapNamed(maps: ReadonlyMap<string, MapRef>, name: string): MapRef {
   const map = maps.get(name);
   if (!map) throw new Error(`the BPF object has no map ${name}`);
@@ -153,7 +161,8 @@ export function attach(loaded: LoadedProgram, ifname: string, mode: AttachMode, 
   const existing = openPinned(paths.link, `link of ${ifname}`);
   if (existing !== null) {
     const live = withFd(existing, (fd) => linkInfo(fd).ifindex !== 0);
-    if (live) throw new Error(`xdpfw is already attached to ${ifname}: replace its program instead`);
+    // The caller looked and found no live link: another writer attached meanwhile.
+    if (live) throw swapLost(ifname, ' (it attached xdpfw first)');
     removeInterfacePins(ifname, o); // a link whose interface went away
   }
   const a = attachXdp(loaded.progFd, ifname, mode);
@@ -191,15 +200,15 @@ export function replace(
 ): { oldProgId: number; newProgId: number } {
   const paths = pinPaths(ifname, options);
   const link = openPinned(paths.link, `link of ${ifname}`);
-  if (link === null) throw new Error(`xdpfw is not attached to ${ifname} (no pin at ${paths.link})`);
+  if (link === null) throw notAttached(ifname);
   return withFd(link, (linkFd) => {
     const current = linkInfo(linkFd);
-    if (current.ifindex === 0) throw new Error(`the xdpfw link of ${ifname} is detached (interface gone?)`);
+    if (current.ifindex === 0) throw linkGone(ifname);
     const expected = options.expectedProgId ?? current.progId;
-    if (current.progId !== expected) {
-      throw new Error(`${ifname} runs program ${current.progId}, not the expected ${expected}`);
-    }
-    withFd(progFdById(expected), (oldFd) => replaceLinkProgram(linkFd, loaded.progFd, oldFd));
+    if (current.progId !== expected) throw swapLost(ifname, ` (program ${current.progId} runs, not ${expected})`);
+    const oldFd = bpf.progGetFdById(expected);
+    if (oldFd === -ENOENT) throw swapLost(ifname, ` (program ${expected} is gone)`);
+    withFd(check(oldFd, `opening program id ${expected}`), (fd) => replaceLinkProgram(linkFd, loaded.progFd, fd, ifname));
     pinMaps(loaded, paths);
     return { oldProgId: current.progId, newProgId: linkInfo(linkFd).progId };
   });
@@ -245,7 +254,7 @@ export function readCounters(
   const paths = pinPaths(source.ifname, o);
   const open = (file: string, what: string): number => {
     const fd = openPinned(file, what);
-    if (fd === null) throw new Error(`xdpfw is not attached to ${source.ifname} (no pin at ${file})`);
+    if (fd === null) throw notAttached(source.ifname);
     return fd;
   };
   return withFd(open(paths.ruleCounters, 'rule counters'), (rulesFd) =>
@@ -263,7 +272,16 @@ export function testRun(progFd: number, frame: Uint8Array): number {
   return runner.run(frame);
 }
 
-export { EnvironmentError, KernelError, UnsupportedFeatureError, VerifierError, errnoName, errnoSentence } from './errors.js';
+export {
+  AttachmentError,
+  EnvironmentError,
+  KernelError,
+  UnsupportedFeatureError,
+  VerifierError,
+  errnoName,
+  errnoSentence,
+  type AttachmentCode,
+} from './errors.js';
 export {
   openPinnedCounters,
   seedCounters,
@@ -283,3 +301,4 @@ export type { CounterValue, GlobalCounterName } from './layout.js';
 export type { MapRef } from './object.js';
 export { PolicyJudge, type Judgement } from './judge.js';
 export { fastPathPlan } from './fast-path.js';
+export { lockPath, tryLockRunDir, type HeldLock, type LockHolder } from './run-lock.js';

@@ -105,6 +105,7 @@ const c = {
   if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
   if_indextoname: libc.func('void *if_indextoname(unsigned int index, void *buf)'),
   close: libc.func('int close(int fd)'),
+  flock: libc.func('int flock(int fd, int operation)'),
   statfs: libc.func('int statfs(const char *path, void *buf)'),
   mount: libc.func(
     'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
@@ -302,6 +303,19 @@ export function statfsMagic(path: string): number {
   if ((c.statfs(path, buf) as number) !== 0) return -lastErrno();
   return Number(buf.readBigInt64LE(0));
 }
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const LOCK_UN = 8;
+
+/** flock(fd, LOCK_EX | LOCK_NB): 0 when taken, else errno (EWOULDBLOCK while another open file holds it). */
+export function flockExclusiveNow(fd: number): number {
+  return (c.flock(fd, LOCK_EX | LOCK_NB) as number) === 0 ? 0 : lastErrno();
+}
+/** flock(fd, LOCK_UN): 0 or errno. */
+export function flockRelease(fd: number): number {
+  return (c.flock(fd, LOCK_UN) as number) === 0 ? 0 : lastErrno();
+}
+
 /** mount(2); returns 0 or errno. */
 export function mount(source: string, target: string, fstype: string, flags: number, data: string | null): number {
   return (c.mount(source, target, fstype, flags, data) as number) === 0 ? 0 : lastErrno();

@@ -5,7 +5,7 @@
  * while pinned, and nobody else can replace it by accident.
  */
 
-import { ENOTSUPP, KernelError, check, errnoName } from './errors.js';
+import { AttachmentError, ENOTSUPP, KernelError, check, errnoName } from './errors.js';
 import * as bpf from './libbpf.js';
 import {
   BPF_F_REPLACE,
@@ -51,12 +51,25 @@ function linkCreate(progFd: number, ifname: string, ifindex: number, mode: Attac
 const attachOperation = (ifname: string, mode: AttachedMode): string =>
   `attaching the XDP program to ${ifname} in ${mode} mode`;
 
-const attachHints = (ifname: string): Record<number, string> => ({
-  16: `another XDP program is attached (not by xdpfw?): detach it first (ip link set dev ${ifname} xdp off)`,
-  17:
-    `an XDP program is attached in the other mode (not by xdpfw?): ` +
-    `detach it first (ip link set dev ${ifname} xdp off)`,
-});
+const EBUSY = 16;
+const EEXIST = 17;
+
+/** EBUSY / EEXIST from link_create: the hook is taken by a program that is not xdpfw's link. */
+function hookTaken(ifname: string, mode: AttachedMode, errno: number): AttachmentError {
+  let holder = '';
+  try {
+    const q = queryXdp(ifname);
+    if (q.progId !== 0) holder = ` (program ${q.progId}, ${q.mode} mode)`;
+  } catch {
+    /* the interface went away too: the message stays general */
+  }
+  const other = errno === EEXIST ? ' in the other mode' : '';
+  return new AttachmentError(
+    'already-attached',
+    `cannot attach xdpfw to ${ifname} in ${mode} mode: another XDP program is attached${other}${holder}`,
+    `detach it first (ip link set dev ${ifname} xdp off), or let its owner do so`,
+  );
+}
 
 /**
  * Attaches `progFd` to `ifname` with a new bpf_link. 'auto' tries native
@@ -67,12 +80,14 @@ export function attachXdp(progFd: number, ifname: string, mode: AttachMode): Att
   const first: AttachedMode = mode === 'generic' ? 'generic' : 'native';
   const fd = linkCreate(progFd, ifname, ifindex, first);
   if (fd >= 0) return { linkFd: fd, ifindex, mode: first };
+  if (-fd === EBUSY || -fd === EEXIST) throw hookTaken(ifname, first, -fd);
   if (mode === 'auto' && [EOPNOTSUPP, ENOTSUPP, EINVAL].includes(-fd)) {
     const generic = linkCreate(progFd, ifname, ifindex, 'generic');
-    check(generic, attachOperation(ifname, 'generic'), { hint: attachHints(ifname)[-generic] });
+    if (-generic === EBUSY || -generic === EEXIST) throw hookTaken(ifname, 'generic', -generic);
+    check(generic, attachOperation(ifname, 'generic'));
     return { linkFd: generic, ifindex, mode: 'generic', nativeError: errnoName(-fd) };
   }
-  throw new KernelError(attachOperation(ifname, first), -fd, { hint: attachHints(ifname)[-fd] });
+  throw new KernelError(attachOperation(ifname, first), -fd);
 }
 
 /**
@@ -80,7 +95,7 @@ export function attachXdp(progFd: number, ifname: string, mode: AttachMode): Att
  * the new program, never none. With `expectedProgFd` it is a compare-and-
  * swap: it fails (EPERM) if the link runs anything else.
  */
-export function replaceLinkProgram(linkFd: number, newProgFd: number, expectedProgFd?: number): void {
+export function replaceLinkProgram(linkFd: number, newProgFd: number, expectedProgFd?: number, ifname = 'the interface'): void {
   const opts = Buffer.alloc(OPTS.linkUpdate.size);
   opts.writeBigUInt64LE(BigInt(OPTS.linkUpdate.size), 0);
   if (expectedProgFd !== undefined) {
@@ -88,17 +103,33 @@ export function replaceLinkProgram(linkFd: number, newProgFd: number, expectedPr
     opts.writeUInt32LE(expectedProgFd, OPTS.linkUpdate.oldProgFd);
   }
   const r = bpf.linkUpdate(linkFd, newProgFd, opts);
-  check(r, 'replacing the program of the XDP link', {
-    hint:
-      r === -1 /* EPERM */ && expectedProgFd !== undefined
-        ? 'the link runs another program than expected (replaced by someone else meanwhile?)'
-        : undefined,
-  });
+  if (r === -EPERM && expectedProgFd !== undefined) throw swapLost(ifname);
+  if (r === -ENOLINK) throw linkGone(ifname);
+  check(r, `replacing the program of the XDP link of ${ifname}`);
 }
 
-/** Detaches the link from its interface now, even while pins or other fds still hold it. */
+const EPERM = 1;
+const ENOLINK = 67;
+
+export const swapLost = (ifname: string, detail = ''): AttachmentError =>
+  new AttachmentError(
+    'swap-lost',
+    `another writer changed the program on ${ifname} while xdpfw replaced it${detail}; nothing was changed by this command`,
+    'run the command again: it will replace what runs now',
+  );
+
+export const linkGone = (ifname: string): AttachmentError =>
+  new AttachmentError(
+    'link-gone',
+    `xdpfw's XDP link of ${ifname} is detached: the interface was removed, or something detached the link`,
+    `check the interface with 'ip link show ${ifname}', then apply the policy again`,
+  );
+
+/** Detaches the link from its interface now, even while pins or other fds still hold it; a link already detached is left as it is. */
 export function detachLink(linkFd: number): void {
-  check(bpf.linkDetach(linkFd), 'detaching the XDP link');
+  const r = bpf.linkDetach(linkFd);
+  if (r === -ENOLINK) return;
+  check(r, 'detaching the XDP link');
 }
 
 export interface LinkInfo {
@@ -134,11 +165,6 @@ export function progInfo(progFd: number): ProgInfo {
     type: info.readUInt32LE(INFO.prog.type),
     name: name.toString('utf8', 0, end < 0 ? name.length : end),
   };
-}
-
-/** An fd for the program with kernel id `id` (close it after use). */
-export function progFdById(id: number): number {
-  return check(bpf.progGetFdById(id), `opening program id ${id}`);
 }
 
 export interface XdpQuery {

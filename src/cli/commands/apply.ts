@@ -2,16 +2,20 @@ import { resolve } from 'node:path';
 import type { CompiledInterface } from '../../compiler/output.js';
 import { loadPolicyProgram, type AttachMode, type LoadedProgram } from '../../xdp/index.js';
 import { enforce, policyInForce, type Enforced } from '../../app/enforce.js';
+import { ExitCode } from '../../app/exit-codes.js';
+import { withRunLock } from '../../app/lock.js';
+import { compileOrThrow, selectInterfaces } from '../../app/policy-loader.js';
+import { requireInterface, requireRoot } from '../../app/preconditions.js';
+import { waitMs } from '../../app/wait-option.js';
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
-import { ExitCode } from '../../app/exit-codes.js';
-import { requireInterface, requireRoot } from '../../app/preconditions.js';
-import { compileOrThrow, selectInterfaces } from '../../app/policy-loader.js';
 import { progressReporter } from '../progress.js';
 
 export interface ApplyOptions {
   iface?: string[];
   mode: AttachMode;
+  /** Seconds to wait for the run directory's lock. */
+  wait?: string;
   json?: boolean;
 }
 
@@ -24,12 +28,30 @@ export interface ApplyOptions {
  * counters.
  */
 export async function applyCommand(file: string, options: ApplyOptions, io: CliIo): Promise<number> {
+  const lockWaitMs = waitMs(options.wait);
   const policy = compileOrThrow(file, (text) => err(io, text));
   const interfaces = selectInterfaces(policy.compiled.interfaces, options.iface, file);
   requireRoot('apply');
   interfaces.forEach((iface) => requireInterface(iface.name));
 
   const policyFile = resolve(file);
+  const { unchanged, states } = await withRunLock('xdpfw apply', () => applyLocked(interfaces, policyFile, options, io), {
+    waitMs: lockWaitMs,
+  });
+  if (options.json) {
+    json(io, { applied: states.map(summary), unchanged: unchanged.map((i) => i.name) });
+  } else {
+    for (const iface of unchanged) out(io, `${iface.name}: policy ${iface.hash.slice(0, 12)} already in force; nothing changed`);
+    for (const s of states) {
+      out(io, `${s.interface}: ${s.replaced ? 'replaced' : 'attached'} policy ${s.state.policyHash.slice(0, 12)} (${s.state.rules.length} rules, default ${s.state.defaultAction}, ${s.state.mode} mode, prog ${s.state.progId})`);
+      if (s.nativeError) err(io, `  note: native mode refused (${s.nativeError}); attached in generic mode`);
+    }
+  }
+  return ExitCode.ok;
+}
+
+/** What runs is looked at, loaded over and swapped under the lock, so no other writer comes between. */
+async function applyLocked(interfaces: CompiledInterface[], policyFile: string, options: ApplyOptions, io: CliIo) {
   const unchanged = interfaces.filter((iface) => policyInForce(iface));
   const programs: { iface: CompiledInterface; program: LoadedProgram }[] = [];
   try {
@@ -41,16 +63,7 @@ export async function applyCommand(file: string, options: ApplyOptions, io: CliI
     for (const { iface, program } of programs) {
       states.push(await enforce(iface, program, { mode: options.mode, policyFile }));
     }
-    if (options.json) {
-      json(io, { applied: states.map(summary), unchanged: unchanged.map((i) => i.name) });
-    } else {
-      for (const iface of unchanged) out(io, `${iface.name}: policy ${iface.hash.slice(0, 12)} already in force; nothing changed`);
-      for (const s of states) {
-        out(io, `${s.interface}: ${s.replaced ? 'replaced' : 'attached'} policy ${s.state.policyHash.slice(0, 12)} (${s.state.rules.length} rules, default ${s.state.defaultAction}, ${s.state.mode} mode, prog ${s.state.progId})`);
-        if (s.nativeError) err(io, `  note: native mode refused (${s.nativeError}); attached in generic mode`);
-      }
-    }
-    return ExitCode.ok;
+    return { unchanged, states };
   } finally {
     for (const { program } of programs) program.close();
   }

@@ -1,24 +1,34 @@
 import { detach, pinnedInterfaces, removeState } from '../../xdp/index.js';
-import type { CliIo } from '../io.js';
-import { json, out } from '../io.js';
 import { ExitCode } from '../../app/exit-codes.js';
+import { withRunLock } from '../../app/lock.js';
 import { requireRoot } from '../../app/preconditions.js';
 import { UserError } from '../../app/user-error.js';
+import { waitMs } from '../../app/wait-option.js';
+import type { CliIo } from '../io.js';
+import { json, out } from '../io.js';
 
 export interface DetachOptions {
   iface?: string[];
+  /** Seconds to wait for the run directory's lock. */
+  wait?: string;
   json?: boolean;
 }
 
 /** `xdpfw detach [--iface IF]`: unpin and close the link (the program leaves the interface) and forget the state. */
-export function detachCommand(options: DetachOptions, io: CliIo): number {
+export async function detachCommand(options: DetachOptions, io: CliIo): Promise<number> {
   requireRoot('detach');
-  const targets = options.iface?.length ? options.iface : pinnedInterfaces();
-  const results = targets.map((ifname) => {
-    const wasAttached = detach(ifname);
-    removeState(ifname);
-    return { interface: ifname, detached: wasAttached };
-  });
+  const results = await withRunLock(
+    'xdpfw detach',
+    () => {
+      const targets = options.iface?.length ? options.iface : pinnedInterfaces();
+      return targets.map((ifname) => {
+        const wasAttached = detach(ifname);
+        removeState(ifname);
+        return { interface: ifname, detached: wasAttached };
+      });
+    },
+    { waitMs: waitMs(options.wait) },
+  );
   if (options.iface?.length && results.every((r) => !r.detached)) {
     throw new UserError('not-attached', `xdpfw is not attached to ${options.iface.join(', ')}`, ExitCode.policy);
   }

@@ -18,7 +18,7 @@ const XDP_ATTACHED_DRV = 1;
 const XDP_ATTACHED_SKB = 2;
 
 interface ChildError {
-  error: { name: string; message: string; errnoName?: string };
+  error: { name: string; code?: string; message: string; errnoName?: string };
 }
 
 describe.skipIf(skipWithoutRoot('xdp attach tests'))('attaching to a veth in a test namespace', () => {
@@ -80,10 +80,30 @@ describe.skipIf(skipWithoutRoot('xdp attach tests'))('attaching to a veth in a t
     expect(Number(c.default)).toBeGreaterThan(0);
   });
 
-  it('refuses a second attach to the same interface and points to replace', () => {
+  it('refuses a second attach to the same interface as a lost race (another writer attached first)', () => {
     const r = child('attach', 'veth0', 'auto:allow') as ChildError;
-    expect(r.error.message).toMatch(/already attached to veth0: replace/);
+    expect(r.error).toMatchObject({ name: 'AttachmentError', code: 'swap-lost' });
+    expect(r.error.message).toBe(
+      'another writer changed the program on veth0 while xdpfw replaced it (it attached xdpfw first); nothing was changed by this command',
+    );
     expect(ns.xdpProg()?.id).toBe(firstProgId);
+  });
+
+  it('refuses a compare-and-swap against a program that no longer runs, and leaves the running one', () => {
+    const r = child('replace', 'veth0', `allow:${firstProgId + 100000}`) as ChildError;
+    expect(r.error).toMatchObject({ name: 'AttachmentError', code: 'swap-lost' });
+    expect(r.error.message).toBe(
+      `another writer changed the program on veth0 while xdpfw replaced it (program ${firstProgId} runs, not ${firstProgId + 100000}); nothing was changed by this command`,
+    );
+    expect(ns.xdpProg()?.id).toBe(firstProgId);
+  });
+
+  it('says xdpfw is not attached when replacing or reading counters of an interface without its pins', () => {
+    expect((child('replace', 'lo', 'allow') as ChildError).error).toMatchObject({
+      code: 'not-attached',
+      message: 'xdpfw is not attached to lo',
+    });
+    expect((child('counters', 'lo') as ChildError).error).toMatchObject({ code: 'not-attached' });
   });
 
   it('replaces the program atomically: ip link shows the new id and traffic follows the new policy', () => {
@@ -120,21 +140,58 @@ describe.skipIf(skipWithoutRoot('xdp attach tests'))('attaching to a veth in a t
     ok('detach', 'lo');
   });
 
-  it('reports EBUSY when a program attached by someone else (netlink) is in the way', () => {
+  it('says another XDP program is attached when a program attached by someone else (netlink) is in the way', () => {
     const pinDir = path.join(bpffsRoot(), `xdpfw-t-foreign-${process.pid}`);
     fs.mkdirSync(pinDir, { recursive: true });
     try {
       run('bpftool', ['prog', 'load', object, path.join(pinDir, 'prog'), 'type', 'xdp']);
       run('ip', ['netns', 'exec', ns.name, 'bpftool', 'net', 'attach', 'xdpgeneric', 'pinned', path.join(pinDir, 'prog'), 'dev', 'veth0']);
+      const foreign = ns.xdpProg()!.id;
       const r = child('attach', 'veth0', 'generic:allow') as ChildError;
-      expect(r.error.errnoName).toBe('EBUSY');
-      expect(r.error.message).toMatch(/EBUSY: another XDP program is attached \(not by xdpfw\?\)/);
+      expect(r.error).toMatchObject({ name: 'AttachmentError', code: 'already-attached' });
+      expect(r.error.message).toBe(
+        `cannot attach xdpfw to veth0 in generic mode: another XDP program is attached (program ${foreign}, generic mode)`,
+      );
     } finally {
       try {
         run('ip', ['netns', 'exec', ns.name, 'bpftool', 'net', 'detach', 'xdpgeneric', 'dev', 'veth0']);
       } finally {
         fs.rmSync(pinDir, { recursive: true, force: true });
       }
+    }
+  });
+});
+
+describe.skipIf(skipWithoutRoot('xdp link-gone test'))('an interface removed under xdpfw', () => {
+  const ns = new TestNetns('gone');
+  let object: string;
+
+  beforeAll(() => {
+    object = fixtureObject('mini');
+    ensureBpffs();
+    ns.create();
+  });
+  afterAll(() => ns.destroy());
+
+  it('says the link is gone when replacing the program of a removed interface', () => {
+    const node = (command: string, arg = ''): string => {
+      try {
+        return ns.node(CHILD, [command, object, 'veth0', arg]);
+      } catch (err) {
+        return (err as { stdout: string }).stdout;
+      }
+    };
+    const netnsPins = path.join(bpffsRoot(), `net-${fs.statSync(`/run/netns/${ns.name}`).ino}`);
+    try {
+      expect(JSON.parse(node('attach', 'auto:drop'))).toHaveProperty('progId');
+      run('ip', ['-n', ns.name, 'link', 'del', 'veth0']);
+      expect(JSON.parse(node('replace', 'allow')).error).toMatchObject({
+        name: 'AttachmentError',
+        code: 'link-gone',
+        message: "xdpfw's XDP link of veth0 is detached: the interface was removed, or something detached the link",
+      });
+    } finally {
+      fs.rmSync(netnsPins, { recursive: true, force: true });
     }
   });
 });

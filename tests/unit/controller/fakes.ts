@@ -118,6 +118,10 @@ export class FakeKernel implements KernelPort {
   enforces: { iface: string; hash: string; commit?: string }[] = [];
   failLoad: Error | undefined;
   failEnforce: Error | undefined;
+  /** Makes `exclusive` fail as a lock held by another writer would. */
+  lockBusy: Error | undefined;
+  /** Who asked for the lock, in order. */
+  lockHolders: string[] = [];
   closed = 0;
 
   constructor(...names: string[]) {
@@ -128,6 +132,11 @@ export class FakeKernel implements KernelPort {
     const progId = this.nextProgId++;
     this.ifaces.set(name, { attached: true, progId, state: { policyHash: hash, progId, commit, rules: [] } as unknown as AppliedState });
     return progId;
+  }
+  async exclusive<T>(holder: string, body: () => Promise<T>): Promise<T> {
+    if (this.lockBusy) throw this.lockBusy;
+    this.lockHolders.push(holder);
+    return body();
   }
   interfaceExists(ifname: string): boolean {
     return this.ifaces.has(ifname);

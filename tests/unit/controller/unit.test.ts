@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 
 import type { InterfaceConfig } from '../../../src/controller/config.js';
 import { PolicyUnit, type ReloadResult } from '../../../src/controller/unit.js';
+import { ExitCode } from '../../../src/app/exit-codes.js';
+import { UserError } from '../../../src/app/user-error.js';
 import { FakeKernel, FakeSource, FakeTimers, block, compiled, invalid, memoryLogger } from './fakes.js';
 
 const eth0: InterfaceConfig = { name: 'eth0', mode: 'generic', source: { kind: 'git', repo: '/repo', branch: 'main', path: 'policy.xdpfw', pollSeconds: 30 } };
@@ -227,5 +229,46 @@ describe('retrying reloads that failed for a passing reason', () => {
     source.set(invalid('p:1:1: error[syntax]: x'));
     await unit.start();
     expect(clock.scheduled).toBe(0);
+  });
+});
+
+describe('reloads and the run directory’s lock', () => {
+  it('looks at, loads over and swaps every interface holding the lock once per reload', async () => {
+    const { unit, source, kernel } = setup([eth0, eth1]);
+    source.set(compiled(block('eth0', 'h1'), block('eth1', 'h2')), 'c1');
+    await unit.start();
+    expect(kernel.lockHolders).toEqual([`xdpfw run (pid ${process.pid}, reloading eth0, eth1)`]);
+    expect(kernel.enforces).toHaveLength(2);
+  });
+
+  it('changes nothing and writes no state while another writer holds the lock, then retries', async () => {
+    const clock = new FakeTimers();
+    const kernel = new FakeKernel('eth0');
+    kernel.pin('eth0', 'h0');
+    const source = new FakeSource('file');
+    const results: [string, ReloadResult][] = [];
+    const { log, events } = memoryLogger();
+    const unit = new PolicyUnit({
+      source,
+      interfaces: [eth0],
+      kernel,
+      log,
+      timers: clock,
+      retryMs: 1000,
+      observer: { reloaded: (i, r) => results.push([i, r]), sourceError: () => undefined },
+    });
+    source.set(compiled(block('eth0', 'h1')));
+    kernel.lockBusy = new UserError('busy', 'xdpfw apply (pid 42) is changing what xdpfw enforces; waited 30.0 s for it', ExitCode.conflict);
+    await unit.start();
+    expect(kernel.enforces).toHaveLength(0);
+    expect(kernel.inspect('eth0').state?.refused).toBeUndefined();
+    expect(results).toEqual([['eth0', 'failed']]);
+    expect(unit.health.get('eth0')).toMatchObject({ failing: true, lastError: expect.stringContaining('pid 42') });
+    expect(events.some((e) => e.msg === 'another writer holds the lock; the reload is retried')).toBe(true);
+    expect(clock.scheduled).toBe(1);
+    kernel.lockBusy = undefined;
+    clock.advance(1000);
+    await unit.idle();
+    expect(kernel.enforces).toEqual([{ iface: 'eth0', hash: 'h1', commit: undefined }]);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Run by attach.test.ts inside a test namespace (`ip netns exec NS node
  * --import ts-loader.mjs attach-child.ts <command> …`), like the CLI would
- * be. Prints one JSON line: the result, or {error: {name, message, errnoName}}.
+ * be. Prints one JSON line: the result, or {error: {name, code, message, errnoName}}.
  * Loaded programs are not closed on purpose: the process exits, and only the
  * pins keep the program attached.
  */
@@ -21,8 +21,10 @@ async function main(): Promise<unknown> {
       return attach(loaded, ifname, mode);
     }
     case 'replace': {
-      const loaded = await loadPolicyProgram(compileMini([], arg as 'allow' | 'drop'), { objectPath });
-      return replace(loaded, ifname);
+      // arg: "<default action>[:<expected program id>]"
+      const [action, expected] = arg.split(':');
+      const loaded = await loadPolicyProgram(compileMini([], action as 'allow' | 'drop'), { objectPath });
+      return replace(loaded, ifname, expected ? { expectedProgId: Number(expected) } : {});
     }
     case 'detach':
       return { detached: detach(ifname) };
@@ -40,7 +42,7 @@ async function main(): Promise<unknown> {
 try {
   console.log(JSON.stringify(await main()));
 } catch (err) {
-  const e = err as Error & { errnoName?: string };
-  console.log(JSON.stringify({ error: { name: e.name, message: e.message, errnoName: e.errnoName } }));
+  const e = err as Error & { errnoName?: string; code?: string };
+  console.log(JSON.stringify({ error: { name: e.name, code: e.code, message: e.message, errnoName: e.errnoName } }));
   process.exitCode = 1;
 }
