@@ -38,6 +38,7 @@ import { fastPathInsns } from './fast-path.js';
 import { defaultObjectPath, loadObject, loadXdpInsns, type LoadedObject, type MapRef } from './object.js';
 import { ensureBpffs, openPinned, pinFd, pinPaths, removeInterfacePins, type PinOptions } from './pins.js';
 import { TestRunner } from './test-run.js';
+import { requireKernelFeatures } from './features.js';
 
 export interface LoadOptions extends FillOptions {
   /** Default: bpf/xdpfw.bpf.o of this package. */
@@ -79,6 +80,7 @@ export async function loadPolicyProgram(
   compiled: CompiledInterface,
   options: LoadOptions = {},
 ): Promise<LoadedProgram> {
+  requireKernelFeatures();
   const objectPath = options.objectPath ?? defaultObjectPath();
   const loaded = loadObject(objectPath, {
     rodata: rodataValues(compiled.constants),
@@ -302,3 +304,4 @@ export type { MapRef } from './object.js';
 export { PolicyJudge, type Judgement } from './judge.js';
 export { fastPathPlan } from './fast-path.js';
 export { lockPath, tryLockRunDir, type HeldLock, type LockHolder } from './run-lock.js';
+export { REQUIRED_FEATURES, requireKernelFeatures, type Feature } from './features.js';

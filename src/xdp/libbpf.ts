@@ -79,6 +79,12 @@ const c = {
   btf__find_by_name_kind: libbpf.func('int32_t btf__find_by_name_kind(void *btf, const char *name, uint32_t kind)'),
   btf__type_by_id: libbpf.func('void *btf__type_by_id(void *btf, uint32_t id)'),
   btf__name_by_offset: libbpf.func('const char *btf__name_by_offset(void *btf, uint32_t off)'),
+  btf__load_vmlinux_btf: libbpf.func('void *btf__load_vmlinux_btf(void)'),
+  btf__free: libbpf.func('void btf__free(void *btf)'),
+  libbpf_probe_bpf_helper: libbpf.func('int libbpf_probe_bpf_helper(int prog_type, int helper_id, const void *opts)'),
+  bpf_map_create: libbpf.func(
+    'int bpf_map_create(int map_type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, const void *opts)',
+  ),
 
   bpf_map_update_elem: libbpf.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'),
   bpf_map_lookup_elem: libbpf.func('int bpf_map_lookup_elem(int fd, void *key, void *value)'),
@@ -242,6 +248,19 @@ export const btfNameByOffset = (b: BtfHandle, off: number): string =>
   (c.btf__name_by_offset(b.ptr, off) as string | null) ?? '';
 
 export const numPossibleCpus = (): number => c.libbpf_num_possible_cpus() as number;
+
+/** The running kernel's own BTF (/sys/kernel/btf/vmlinux), or -errno. Free it with btfFree. */
+export function loadVmlinuxBtf(): BtfHandle | number {
+  const p = c.btf__load_vmlinux_btf() as Ptr;
+  return p === null ? -lastErrno() : new BtfHandle(p);
+}
+export const btfFree = (b: BtfHandle): void => void c.btf__free(b.ptr);
+/** 1 when programs of `progType` may call helper `helperId`, 0 when not, -errno when the probe failed. */
+export const probeHelper = (progType: number, helperId: number): number =>
+  c.libbpf_probe_bpf_helper(progType, helperId, null) as number;
+/** bpf_map_create(): a new map's fd, or -errno. */
+export const mapCreate = (type: number, name: string, keySize: number, valueSize: number, maxEntries: number): number =>
+  c.bpf_map_create(type, name, keySize, valueSize, maxEntries, null) as number;
 
 /* ---- bpf() syscall wrappers ---------------------------------------------- */
 
