@@ -9,6 +9,7 @@ import { readCounters, type Counters, type CounterValue } from '../xdp/index.js'
 import { ExitCode } from './exit-codes.js';
 import { add, fromJson } from './counter-carry.js';
 import { loadState, type AppliedState } from './state.js';
+import { ruleRef, type RuleRef } from './rule-ref.js';
 import { UserError } from './user-error.js';
 
 export interface Count {
@@ -16,10 +17,7 @@ export interface Count {
   bytes: number;
 }
 
-export interface RuleStats extends Count {
-  index: number;
-  id: string;
-  name: string | null;
+export interface RuleStats extends Count, RuleRef {
   action: string;
   text: string;
   /** When the rule first appeared on the interface: its counters count from then. */
@@ -49,9 +47,7 @@ export function totalsOf(ifname: string, state: AppliedState, counters: Counters
     policyHash: state.policyHash,
     commit: state.commit ?? null,
     rules: state.rules.map((rule, i) => ({
-      index: rule.index,
-      id: rule.id,
-      name: rule.name ?? null,
+      ...ruleRef(rule),
       action: rule.action,
       text: rule.text,
       since: rule.since ?? null,

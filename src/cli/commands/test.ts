@@ -9,6 +9,7 @@ import { err, json, out } from '../io.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import { requireRoot } from '../../app/preconditions.js';
 import { compileOrThrow, selectInterfaces } from '../../app/policy-loader.js';
+import { ruleRef } from '../../app/rule-ref.js';
 import { UserError } from '../../app/user-error.js';
 
 export interface TestOptions {
@@ -63,7 +64,16 @@ export async function testCommand(file: string, options: TestOptions, io: CliIo)
   if (options.json) {
     json(io, {
       interface: iface.name,
-      cases: outcomes.map((o) => ({ line: o.line, packet: o.text, verdict: o.judgement.action, rule: o.rule, expected: o.expect, ok: o.ok })),
+      cases: outcomes.map((o) => ({
+        line: o.line ?? null,
+        packet: o.text,
+        verdict: o.judgement.action,
+        decidedBy: typeof o.judgement.matched === 'number' ? 'rule' : o.judgement.matched,
+        rule: typeof o.judgement.matched === 'number' ? ruleRef(iface.rules[o.judgement.matched]) : null,
+        fragment: o.judgement.fragment,
+        expected: o.expect ? { verdict: o.expect.action, rule: o.expect.rule ?? null } : null,
+        ok: o.ok,
+      })),
       passed: outcomes.length - failures.length,
       failed: failures.length,
     });

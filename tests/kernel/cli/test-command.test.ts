@@ -35,15 +35,49 @@ describe.skipIf(skipWithoutRoot('xdpfw test'))('xdpfw test judges packets with t
     expect(r.code).toBe(0);
   });
 
-  it('lists each mismatching case with its line and what was expected, exit 1', async () => {
+  it('lists each mismatching case with its line and what was expected, exit 1; --json names rules as objects', async () => {
     const cases = join(dir, 'bad.cases');
-    writeFileSync(cases, 'tcp 192.0.2.3:4242 > 192.0.2.1:22 flags S => drop\nudp 10.0.0.1:1 > 192.0.2.1:53 => allow default\n');
+    writeFileSync(cases, 'tcp 192.0.2.3:4242 > 192.0.2.1:22 flags S => drop\nudp 10.0.0.1:1 > 192.0.2.1:53 => allow default\nicmp 198.51.100.1 > 192.0.2.1 type echo-reply => allow\n');
     const r = await runCli('test', edge, '--cases', cases, '--json');
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout);
-    expect(report).toMatchObject({ passed: 0, failed: 2 });
-    expect(report.cases[0]).toMatchObject({ line: 1, verdict: 'allow', ok: false, expected: { action: 'drop' } });
-    expect(report.cases[1]).toMatchObject({ line: 2, verdict: 'drop', ok: false });
+    expect(report).toEqual({
+      interface: 'eth0',
+      passed: 0,
+      failed: 3,
+      cases: [
+        {
+          line: 1,
+          packet: 'tcp 192.0.2.3:4242 > 192.0.2.1:22 flags S',
+          verdict: 'allow',
+          decidedBy: 'rule',
+          rule: { index: 3, id: 'ssh-admins', name: 'ssh-admins', file: edge, line: 17, col: 3 },
+          fragment: false,
+          expected: { verdict: 'drop', rule: null },
+          ok: false,
+        },
+        {
+          line: 2,
+          packet: 'udp 10.0.0.1:1 > 192.0.2.1:53',
+          verdict: 'drop',
+          decidedBy: 'rule',
+          rule: { index: 1, id: expect.stringMatching(/^rule-[0-9a-f]{12}$/), name: null, file: edge, line: 15, col: 3 },
+          fragment: false,
+          expected: { verdict: 'allow', rule: 'default' },
+          ok: false,
+        },
+        {
+          line: 3,
+          packet: 'icmp 198.51.100.1 > 192.0.2.1 type echo-reply',
+          verdict: 'drop',
+          decidedBy: 'default',
+          rule: null,
+          fragment: false,
+          expected: { verdict: 'allow', rule: null },
+          ok: false,
+        },
+      ],
+    });
     const human = await runCli('test', edge, '--cases', cases);
     expect(human.stdout).toContain(`MISMATCH ${cases}:1: tcp 192.0.2.3:4242 > 192.0.2.1:22 flags S => allow by rule 3 ("ssh-admins", `);
     expect(human.stdout).toContain('(expected drop)');

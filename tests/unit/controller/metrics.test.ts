@@ -13,8 +13,8 @@ const stats: InterfaceStats = {
   commit: 'c0ffee',
   since: '2024-01-01T00:00:00.000Z',
   rules: [
-    { index: 0, id: 'ssh', name: 'ssh', action: 'allow', text: 'allow tcp dport 22', since: null, packets: 7, bytes: 700 },
-    { index: 1, id: 'rule-0123456789ab', name: null, action: 'drop', text: 'drop udp', since: null, packets: 3, bytes: 180 },
+    { index: 0, id: 'ssh', name: 'ssh', file: 'p.xdpfw', line: 3, col: 3, action: 'allow', text: 'allow tcp dport 22', since: null, packets: 7, bytes: 700 },
+    { index: 1, id: 'rule-0123456789ab', name: null, file: 'p.xdpfw', line: 4, col: 3, action: 'drop', text: 'drop udp', since: null, packets: 3, bytes: 180 },
   ],
   default: { action: 'drop', packets: 5, bytes: 300 },
   malformed: { packets: 1, bytes: 20 },
