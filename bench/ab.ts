@@ -1,5 +1,5 @@
 /**
- * bench:ab — compares builds of the data plane on the issue's target case,
+ * bench:ab — compares builds of the data plane on the target case,
  * the default path of 10 rules + 10-entry set against 4,096 rules + 1M set,
  * with the two halves of that step in between (10 rules + 1M set: what the
  * set costs; 4,096 rules + 10-entry set: what the rules cost), hot / warm /
@@ -10,11 +10,11 @@
  * builds. Rounds where the machine ran slow (a busy neighbour raises every
  * figure, the 10-rule hot one included, by up to half) are left out.
  *
- *   make -C bpf && cp bpf/xdpfw.bpf.o /tmp/a.o    # one build, then another
- *   npm run bench:ab -- [--rounds N] [--kind none] /tmp/a.o /tmp/b.o …
+ *   make -C bpf && cp bpf/xdpfw.bpf.o ../a.o      # one build, then another
+ *   npm run bench:ab -- [--rounds N] [--kind none] ../a.o ../b.o …
  *   npm run bench:ab -- $(npx tsx bench/probes.ts as-built no-bitmap)   # probe builds
- *   git worktree add /tmp/before <commit> && make -C /tmp/before/bpf
- *   npm run bench:ab -- /tmp/before .              # checkouts: each one's object, loaded by its own loader
+ *   git worktree add ../before <commit> && make -C ../before/bpf
+ *   npm run bench:ab -- ../before .                # checkouts: each one's object, loaded by its own loader
  *
  * A directory names a checkout (its node_modules may be a link to these):
  * builds whose maps differ in layout are then timed side by side too.

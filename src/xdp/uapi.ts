@@ -1,8 +1,8 @@
 /**
- * Kernel and libbpf ABI numbers the loader uses (linux/bpf.h, linux/if_link.h,
- * bpf/bpf.h on x86_64 with libbpf 1.1). Struct sizes are those the `sz` field
- * of each libbpf opts struct must carry; offsets were checked with offsetof()
- * in C (see the report in tests/kernel/xdp/uapi.test.ts).
+ * Kernel and libbpf ABI numbers the loader uses (<linux/bpf.h>,
+ * <linux/if_link.h>, <bpf/bpf.h> on x86_64 with libbpf 1.1). Struct sizes are
+ * those the `sz` field of each libbpf opts struct must carry; offsets were
+ * checked with offsetof() in C.
  */
 
 export const BPF_MAP_TYPE = {
