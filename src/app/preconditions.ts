@@ -9,7 +9,7 @@ export function requireRoot(command: string): void {
       'not-root',
       `'xdpfw ${command}' needs root (CAP_BPF and CAP_NET_ADMIN)`,
       ExitCode.system,
-      `run it as root, e.g. 'sudo xdpfw ${command} …'`,
+      'run it as root (or with CAP_BPF and CAP_NET_ADMIN)',
     );
   }
 }

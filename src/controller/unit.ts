@@ -2,7 +2,7 @@
  * One policy source and the interfaces it governs: the controller's unit of
  * reloading. A reload reads the source (fetching, for git), decides whether
  * the revision is new, compiles it, loads a program per interface and only
- * then swaps them in (src/cli/enforce.ts). Anything that goes wrong is
+ * then swaps them in (src/app/enforce.ts). Anything that goes wrong is
  * logged, counted and recorded in the state; the policy in force stays, and
  * the unit waits for the next change, poll or SIGHUP.
  */

@@ -1,6 +1,6 @@
 /**
  * Diagnostic codes of the parse/load stage. Codes are stable: users search for
- * them and the README lists this table. A test fails if the stage emits a code
+ * them and docs/language.md lists this table. A test fails if the stage emits a code
  * missing here; the compiler's check codes live in src/compiler/codes.ts.
  */
 export const POLICY_CODES = {

@@ -4,7 +4,7 @@ export type Severity = 'error' | 'warning';
 
 /**
  * A located message about the user's policy. `code` is stable (documented in
- * README, tested): tools and people can search for it. Codes are listed in
+ * docs/language.md, tested): tools and people can search for it. Codes are listed in
  * src/policy/codes.ts (parse/load stage) and src/compiler/codes.ts (checks).
  */
 export interface Diagnostic {

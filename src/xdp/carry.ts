@@ -1,7 +1,7 @@
 /**
  * Counter carry-over across a program swap. Every program has its own per-CPU
  * counter maps, so a reload would reset every rule's counters; the caller
- * (src/cli/enforce.ts) keeps them with three steps around `replace`:
+ * (src/app/enforce.ts) keeps them with three steps around `replace`:
  *
  *   1. snapshot the old maps (`PinnedCounters.snapshot`) and write the
  *      snapshot's per-CPU values into the new, not yet attached, program's

@@ -20,7 +20,7 @@ export const POLICY_FILE = 'policy.xdpfw';
  */
 export function skipWithoutRoot(suite: string): boolean {
   if (process.getuid?.() === 0 || process.env.CI === 'true') return false;
-  console.warn(`\n*** SKIPPED ${suite}: needs root (CAP_BPF, CAP_NET_ADMIN); run the kernel tests with sudo ***\n`);
+  console.warn(`\n*** SKIPPED ${suite}: needs root (CAP_BPF, CAP_NET_ADMIN); run the kernel tests as root ***\n`);
   return true;
 }
 

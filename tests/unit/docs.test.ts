@@ -237,11 +237,16 @@ describe('the documents list every code a user can meet', () => {
     for (const file of repoFiles.filter((f) => f.startsWith('src/') && f.endsWith('.ts'))) {
       for (const m of read(file).matchAll(/new (?:UserError|EnvironmentError)\(\s*'([a-z-]+)'/g)) codes.add(m[1]);
     }
+    // Typed kernel-side errors carry their code in a union type.
+    const union = /export type AttachmentCode = ([^;]+);/.exec(read('src/xdp/errors.ts'));
+    for (const m of union?.[1].matchAll(/'([a-z-]+)'/g) ?? []) codes.add(m[1]);
     return [...codes].sort();
   }
 
   it('finds the CLI error codes in the source (the scan works)', () => {
-    expect(userErrorCodes()).toEqual(expect.arrayContaining(['not-root', 'interface-not-found', 'policy-invalid', 'packet-syntax']));
+    expect(userErrorCodes()).toEqual(
+      expect.arrayContaining(['not-root', 'interface-not-found', 'policy-invalid', 'packet-syntax', 'busy', 'swap-lost', 'link-gone']),
+    );
   });
 
   it.each(userErrorCodes())('CLI error %s has a row in docs/cli.md', (code) => {

@@ -25,7 +25,7 @@ function loadConfig(options: RunOptions): ControllerConfig {
     return withOverrides(configFromYaml(text, options.config), options);
   } catch (error) {
     if (error instanceof ConfigError) {
-      throw new UserError('config-invalid', error.problems.join('\n  '), ExitCode.usage, "see README, 'Controller'");
+      throw new UserError('config-invalid', error.problems.join('\n  '), ExitCode.usage, "see docs/controller.md");
     }
     throw error;
   }
