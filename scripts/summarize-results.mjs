@@ -1,17 +1,30 @@
-// Counts test results from vitest's JSON report and the netns script's TAP
-// output and prints the single line CI reads: "N passed, N failed".
-// A run that executed nothing is a failure, not a green run.
-import { readFileSync, existsSync } from 'node:fs';
+// Counts test results from vitest's JSON reports, the failed steps of the
+// unprivileged stage and the netns scripts' TAP output, and prints the single
+// line CI reads: "N passed, N failed". A stage whose results are missing is a
+// failure, and so is a run that executed nothing.
+//
+//   node scripts/summarize-results.mjs DIR --stage unprivileged|root|all
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [dir, failedStepsArg = '0'] = process.argv.slice(2);
+const [dir, flag, stage = 'all'] = process.argv.slice(2);
+if (!dir || (flag !== undefined && flag !== '--stage') || !['unprivileged', 'root', 'all'].includes(stage)) {
+  console.error('usage: summarize-results.mjs DIR [--stage unprivileged|root|all]');
+  process.exit(2);
+}
 let passed = 0;
-let failed = Number(failedStepsArg);
+let failed = 0;
 let skipped = 0;
 
-const vitestFile = join(dir, 'vitest.json');
-if (existsSync(vitestFile)) {
-  const report = JSON.parse(readFileSync(vitestFile, 'utf8'));
+function missing(what) {
+  failed += 1;
+  console.error(`no results: ${what} did not run`);
+}
+
+function vitest(file, what) {
+  const path = join(dir, file);
+  if (!existsSync(path)) return missing(what);
+  const report = JSON.parse(readFileSync(path, 'utf8'));
   passed += report.numPassedTests;
   failed += report.numFailedTests;
   skipped += report.numPendingTests + (report.numTodoTests ?? 0);
@@ -19,20 +32,24 @@ if (existsSync(vitestFile)) {
   for (const file of report.testResults ?? []) {
     if (file.status === 'failed' && (file.assertionResults ?? []).length === 0) failed += 1;
   }
-} else {
-  failed += 1;
-  console.error('no vitest results: the unit and kernel tests did not run');
 }
 
-const tapFile = join(dir, 'netns.tap');
-if (existsSync(tapFile)) {
-  for (const line of readFileSync(tapFile, 'utf8').split('\n')) {
-    if (/^ok \d+/.test(line)) passed += 1;
-    else if (/^not ok \d+/.test(line)) failed += 1;
+if (stage !== 'root') {
+  vitest('vitest-unit.json', 'the unit tests');
+  const steps = join(dir, 'unprivileged.steps');
+  if (existsSync(steps)) failed += Number(readFileSync(steps, 'utf8').trim()) || 0;
+  else missing('the unprivileged checks (typecheck, lint, format, generated files)');
+}
+if (stage !== 'unprivileged') {
+  vitest('vitest-kernel.json', 'the kernel tests');
+  const tap = join(dir, 'netns.tap');
+  if (!existsSync(tap)) missing('scripts/netns-test.sh');
+  else {
+    for (const line of readFileSync(tap, 'utf8').split('\n')) {
+      if (/^ok \d+/.test(line)) passed += 1;
+      else if (/^not ok \d+/.test(line)) failed += 1;
+    }
   }
-} else {
-  failed += 1;
-  console.error('no netns results: scripts/netns-test.sh did not run');
 }
 
 if (passed === 0) failed += 1;
