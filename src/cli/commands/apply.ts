@@ -69,7 +69,22 @@ async function applyLocked(interfaces: CompiledInterface[], policyFile: string, 
   }
 }
 
+/** An interface as `apply --json` prints it (docs/cli.md, "Machine output"). */
 function summary(e: Enforced) {
-  const { rules, ...rest } = e.state;
-  return { ...rest, rules: rules.length, replaced: e.replaced, carried: e.carried, nativeError: e.nativeError };
+  const s = e.state;
+  return {
+    interface: e.interface,
+    replaced: e.replaced,
+    policyFile: s.policyFile,
+    policyHash: s.policyHash,
+    mode: s.mode,
+    progId: s.progId,
+    linkId: s.linkId,
+    rules: s.rules.length,
+    defaultAction: s.defaultAction,
+    carried: e.carried,
+    nativeError: e.nativeError ?? null,
+    appliedAt: s.appliedAt,
+    attachedSince: s.attachedSince,
+  };
 }

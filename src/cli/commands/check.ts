@@ -1,3 +1,4 @@
+import type { Diagnostic } from '../../policy/index.js';
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
 import { ExitCode } from '../../app/exit-codes.js';
@@ -5,6 +6,21 @@ import { loadAndCompile } from '../../app/policy-loader.js';
 
 export interface CheckOptions {
   json?: boolean;
+}
+
+/** A diagnostic as `--json` prints it: its span flattened to where it starts and ends. */
+function diagnosticJson(d: Diagnostic) {
+  return {
+    code: d.code,
+    severity: d.severity,
+    message: d.message,
+    hint: d.hint ?? null,
+    file: d.span.file,
+    line: d.span.start.line,
+    col: d.span.start.column,
+    endLine: d.span.end.line,
+    endCol: d.span.end.column,
+  };
 }
 
 /** `xdpfw check FILE…`: every diagnostic of every file; exit 1 if any error. */
@@ -18,8 +34,8 @@ export function checkCommand(files: string[], options: CheckOptions, io: CliIo):
       files: results.map((r) => ({
         file: r.file,
         ok: !r.diagnostics.some((d) => d.severity === 'error'),
-        diagnostics: r.diagnostics,
-        interfaces: r.ir?.interfaces.map((i) => ({ name: i.name, rules: i.rules.length, default: i.defaultAction })),
+        diagnostics: r.diagnostics.map(diagnosticJson),
+        interfaces: r.ir?.interfaces.map((i) => ({ name: i.name, rules: i.rules.length, defaultAction: i.defaultAction })) ?? null,
       })),
     });
   } else {

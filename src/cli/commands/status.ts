@@ -38,6 +38,26 @@ function processRunning(pid: number): boolean {
   }
 }
 
+/** Every field present, null where unknown (docs/cli.md, "Machine output"). */
+function reportJson(r: InterfaceReport) {
+  return {
+    interface: r.interface,
+    state: r.state,
+    mode: r.mode ?? null,
+    progId: r.progId ?? null,
+    policyFile: r.policyFile ?? null,
+    policyHash: r.policyHash ?? null,
+    source: r.source ?? null,
+    commit: r.commit ?? null,
+    rules: r.rules ?? null,
+    defaultAction: r.defaultAction ?? null,
+    appliedAt: r.appliedAt ?? null,
+    attachedSince: r.attachedSince ?? null,
+    controller: r.controller ?? null,
+    refused: r.refused ?? null,
+  };
+}
+
 /** `xdpfw status`: what xdpfw enforces in this network namespace, read from the kernel and the state file. */
 export function statusCommand(options: StatusOptions, io: CliIo): number {
   requireRoot('status');
@@ -68,7 +88,7 @@ export function statusCommand(options: StatusOptions, io: CliIo): number {
     };
   });
   if (options.json) {
-    json(io, { interfaces: reports });
+    json(io, { interfaces: reports.map(reportJson) });
     return ExitCode.ok;
   }
   if (reports.length === 0) out(io, 'xdpfw is not attached to any interface in this network namespace');

@@ -16,16 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBpffs } from '../../../src/xdp/index.js';
 import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
 import { scratchDir } from '../../support/scratch.js';
-import { REPO, TestNetns, run, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { REPO, TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { CLI, buildCli, xdpfwIn } from './netns-cli.js';
 
 const PAIRS = 20;
-const CLI = path.join(REPO, 'bin/xdpfw.js');
-
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Policies that differ in what a ping meets: A lets it through, B drops it. */
 const POLICY = {
@@ -41,17 +35,7 @@ describe.skipIf(skipWithoutRoot('concurrent writers'))('writers racing for one i
   const hashes: Record<string, 'A' | 'B'> = {};
   const children: ChildProcess[] = [];
 
-  /** One xdpfw command line in the namespace, as a separate process. */
-  function xdpfw(...args: string[]): Promise<Exit> {
-    return new Promise((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, CLI, ...args], { cwd: REPO });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const xdpfw = (...args: string[]) => xdpfwIn(ns, ...args);
 
   /** Which policy is in force, after checking that status, state file, link and traffic all say the same. */
   async function policyInForce(): Promise<'A' | 'B'> {
@@ -71,8 +55,7 @@ describe.skipIf(skipWithoutRoot('concurrent writers'))('writers racing for one i
   }
 
   beforeAll(async () => {
-    // The children run the built CLI: build it from these sources first.
-    run('npm', ['run', '-s', 'build:ts'], { cwd: REPO, timeout: 120_000 });
+    buildCli(); // the children run the built CLI
     ensureBpffs(); // on the host, so pins made inside the namespace outlive their process
     ns.create();
     netns = `net-${fs.statSync(`/run/netns/${ns.name}`).ino}`;

@@ -51,7 +51,38 @@ describe('xdpfw check', () => {
 
   it('prints diagnostics as JSON with --json', async () => {
     const r = await runCli('check', '--json', good);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, files: [{ ok: true, interfaces: [{ name: 'eth9', rules: 1 }] }] });
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: true,
+      files: [
+        {
+          file: good,
+          ok: true,
+          diagnostics: [expect.objectContaining({ code: 'nd-dropped', severity: 'warning', line: 2, col: 3 })],
+          interfaces: [{ name: 'eth9', rules: 1, defaultAction: 'drop' }],
+        },
+      ],
+    });
+  });
+
+  it('gives each diagnostic in --json as flat fields a script can use', async () => {
+    const bad = file('bad.xdpfw', 'interface eth0 {\n  drop src @nope\n}\n');
+    const r = await runCli('check', '--json', bad);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: false,
+      files: [
+        {
+          file: bad,
+          ok: false,
+          interfaces: null,
+          diagnostics: [
+            { code: 'unknown-set', severity: 'error', message: "unknown set '@nope'",
+              hint: 'declare it with: set NAME { … } or set NAME from "file"',
+              file: bad, line: 2, col: 12, endLine: 2, endCol: 17 },
+          ],
+        },
+      ],
+    });
   });
 });
 
