@@ -1,5 +1,5 @@
 /**
- * The bench's own XDP programs (bpf/bench): the bare XDP_DROP and one-hash-
+ * The bench's own XDP programs (bench/bpf): the bare XDP_DROP and one-hash-
  * lookup baselines, the live-frames generator, and the address rotator that
  * keeps BPF_PROG_TEST_RUN from measuring only a cache-hot path. Plus loading
  * an xdpfw policy from generated text.
@@ -17,9 +17,9 @@ import { OPTS } from '../../src/xdp/uapi.js';
 import type { BenchPolicy } from './policy-gen.js';
 import { run } from './sh.js';
 
-export const BENCH_BPF_DIR = fileURLToPath(new URL('../../bpf/bench/', import.meta.url));
+export const BENCH_BPF_DIR = fileURLToPath(new URL('../bpf/', import.meta.url));
 
-/** Builds bpf/bench (and bpf) when an object is missing or older than its source. */
+/** Builds bench/bpf (and bpf) when an object is missing or older than its source. */
 export function buildBenchObjects(): void {
   run('make', ['-s', '-C', fileURLToPath(new URL('../../bpf/', import.meta.url))]);
   run('make', ['-s', '-C', BENCH_BPF_DIR]);

@@ -74,7 +74,7 @@ function xdpReceiver(kind: ReceiverKind, progFd: number, release: () => void, co
   };
 }
 
-/** The bare XDP_DROP program (bpf/bench/drop.bpf.c). */
+/** The bare XDP_DROP program (bench/bpf/drop.bpf.c). */
 export function dropProgram(): XdpProgram {
   const obj: LoadedObject = loadBenchObject('drop');
   return { progFd: obj.progFd, counted: () => null, close: () => obj.close() };
