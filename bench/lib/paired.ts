@@ -10,8 +10,7 @@ import path from 'node:path';
 import type { CompiledInterface } from '../../src/compiler/output.js';
 import { loadPolicyProgram } from '../../src/xdp/index.js';
 import type { PacketKind } from './frames.js';
-import { benchPolicy, type AddressSet } from './policy-gen.js';
-import { compileBenchPolicy } from './programs.js';
+import { benchPolicy, compileBenchPolicy, type AddressSet } from './policy-gen.js';
 import { sample } from './stats.js';
 import { MODES, type Mode, type Packets, SET_LABEL, timeCases, type SetName } from './timing.js';
 
@@ -23,7 +22,7 @@ export interface Subject {
 
 /** The bench policy of `rules` rules with set `set`, compiled. */
 export function benchSubject(rules: number, set: SetName, sets: Record<SetName, AddressSet>): Subject {
-  return { label: `${rules} rules, ${SET_LABEL[set]} set`, set, compiled: compileBenchPolicy(benchPolicy(rules, sets[set])).compiled };
+  return { label: `${rules} rules, ${SET_LABEL[set]} set`, set, compiled: compileBenchPolicy(benchPolicy(rules, sets[set])) };
 }
 
 /** What a round times: an object, loaded by this checkout's loader or another checkout's. */
