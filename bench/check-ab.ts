@@ -7,8 +7,8 @@
  * (`npm run build`). Prints the median wall time and first-touch page
  * faults of each, and each one's ratio to the first. No root needed.
  *
- *   git worktree add /tmp/before <commit> && (cd /tmp/before && npm ci && npm run build)
- *   npm run bench:check-ab -- [--rounds N] /tmp/before .
+ *   git worktree add ../before <commit> && (cd ../before && npm ci && npm run build)
+ *   npm run bench:check-ab -- [--rounds N] ../before .
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
