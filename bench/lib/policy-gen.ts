@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compileSource, type CompileOptions, type CompiledInterface } from '../../src/compiler/index.js';
 import { MemoryHost } from '../../tests/support/memory-host.js';
-import { Random } from './random.js';
+import { Random } from '../../tests/support/random.js';
 
 export interface Prefix4 {
   /** Network address as an unsigned 32-bit number, host bits zero. */
