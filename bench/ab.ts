@@ -1,5 +1,5 @@
 /**
- * bench:ab — compares builds of the data plane on the issue's target case,
+ * bench:ab — compares builds of the data plane on the performance target's case,
  * the default path of 10 rules + 10-entry set against 4,096 rules + 1M set,
  * with the two halves of that step in between (10 rules + 1M set: what the
  * set costs; 4,096 rules + 10-entry set: what the rules cost), hot / warm /

@@ -192,7 +192,7 @@ function targetLine(rows: Row[]): string {
     const x = target.timing[m].median / base.timing[m].median;
     return `${m} ${ratio(x)} ${x <= 1.5 ? 'met' : 'MISSED'}`;
   });
-  return `target (issue 3) — default path, 4,096 rules + 1M set ≤ 1.5 × 10 rules + 10-entry set: ${parts.join(', ')}`;
+  return `target — default path, 4,096 rules + 1M set ≤ 1.5 × 10 rules + 10-entry set: ${parts.join(', ')}`;
 }
 
 /** Paired rounds of the target's two policies in the bench:ab fashion (lib/paired.ts). */
