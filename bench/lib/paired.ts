@@ -55,10 +55,12 @@ export const thisCheckout = (objectPath?: string): Build => ({
   close() {},
 });
 
-/** Where the child loaders pin programs for this process: its own directory of xdpfw's bpffs. */
+let children = 0;
+
+/** Where a child loader pins programs for this process: a directory of its own in xdpfw's bpffs. */
 function benchPinDir(): string {
   ensureBpffs();
-  const dir = path.join(bpffsRoot(), `xdpfw-bench-${process.pid}`);
+  const dir = path.join(bpffsRoot(), `xdpfw-bench-${process.pid}-${++children}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
@@ -100,6 +102,7 @@ export async function otherCheckout(dir: string, subjects: Subject[]): Promise<B
     await ready;
   } catch (err) {
     child.kill();
+    fs.rmSync(pinDir, { recursive: true, force: true });
     throw err;
   }
   let loads = 0;
