@@ -1,5 +1,5 @@
 /**
- * bench:ab — compares builds of the data plane on the target case,
+ * bench:ab — compares builds of the data plane on the performance target's case,
  * the default path of 10 rules + 10-entry set against 4,096 rules + 1M set,
  * with the two halves of that step in between (10 rules + 1M set: what the
  * set costs; 4,096 rules + 10-entry set: what the rules cost), hot / warm /
@@ -10,14 +10,15 @@
  * builds. Rounds where the machine ran slow (a busy neighbour raises every
  * figure, the 10-rule hot one included, by up to half) are left out.
  *
- *   make -C bpf && cp bpf/xdpfw.bpf.o ../a.o      # one build, then another
+ *   make -C bpf && cp bpf/xdpfw.bpf.o ../a.o    # one build, then another
  *   npm run bench:ab -- [--rounds N] [--kind none] ../a.o ../b.o …
  *   npm run bench:ab -- $(npx tsx bench/probes.ts as-built no-bitmap)   # probe builds
  *   git worktree add ../before <commit> && make -C ../before/bpf
- *   npm run bench:ab -- ../before .                # checkouts: each one's object, loaded by its own loader
+ *   npm run bench:ab -- ../before .              # checkouts: each one's object, loaded by its own loader
  *
- * A directory names a checkout (its node_modules may be a link to these):
- * builds whose maps differ in layout are then timed side by side too.
+ * A directory names a checkout (its node_modules may be a link to these),
+ * whose loader then runs in a process of its own (lib/checkout-loader.ts):
+ * builds whose maps differ in layout are timed side by side too.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -45,13 +46,13 @@ async function main(): Promise<void> {
   const guard = new SysctlGuard();
   const sets = { small: addressSet(10, 10), large: addressSet(1_000_000, 100_000) };
   const packets = new Packets(sets);
+  const builds: Build[] = [];
   try {
     statsOff(guard);
     const cases = [[10, 'small'], [10, 'large'], [4096, 'small'], [4096, 'large']] as const;
     const subjects = cases.map(([rules, set]) => benchSubject(rules, set, sets));
     const target = subjects.length - 1;
-    const builds: Build[] = [];
-    for (const o of objects) builds.push(fs.statSync(o).isDirectory() ? await otherCheckout(o) : thisCheckout(o));
+    for (const o of objects) builds.push(fs.statSync(o).isDirectory() ? await otherCheckout(o, subjects) : thisCheckout(o));
     const res = await pairedRounds(builds, subjects, packets, values.kind as PacketKind, Number(values.rounds));
     console.log(
       `rounds kept: ${res.kept.length} of ${res.rounds} (10-rule hot floor ${fixed(res.floor, 0)} ns); ` +
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
       console.log(`${objectPath} / ${objects[0]}, ${subjects[target].label}, all ${res.rounds} rounds: ${cells.join('  ')}`);
     });
   } finally {
+    for (const b of builds) b.close();
     packets.close();
     guard.restore();
   }

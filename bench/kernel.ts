@@ -16,14 +16,23 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { CompileOptions } from '../src/compiler/entries.js';
+import type { CompileOptions } from '../src/compiler/index.js';
 import type { CompiledInterface } from '../src/compiler/output.js';
 import { loadPolicyProgram, readCounters, type LoadedProgram, type LoadOptions } from '../src/xdp/index.js';
 import type { PacketKind } from './lib/frames.js';
 import { candidateStructures, differentialProfile, lookupModes } from './lib/kernel-profile.js';
 import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
-import { addressSet, benchPolicy, classBenchRules, LAST_RULE, rulesPolicy, type AddressSet, type BenchPolicy } from './lib/policy-gen.js';
-import { compileBenchPolicy, loadBenchObject, loadHashBaseline } from './lib/programs.js';
+import {
+  addressSet,
+  benchPolicy,
+  classBenchRules,
+  compileBenchPolicy,
+  LAST_RULE,
+  rulesPolicy,
+  type AddressSet,
+  type BenchPolicy,
+} from './lib/policy-gen.js';
+import { loadBenchObject, loadHashBaseline } from './lib/programs.js';
 import { benchSubject, keptRatios, pairedRounds, thisCheckout } from './lib/paired.js';
 import { profileProgram } from './lib/profile.js';
 import { fixed, grouped, percent, ratio, sample, table } from './lib/stats.js';
@@ -129,7 +138,7 @@ async function xdpfwRows(
   const nrules = s.policy.rules;
   process.stderr.write(`  ${s.program}, ${nrules} rules${s.set ? `, ${SET_LABEL[s.set]} set` : ''}: compiling… `);
   const t0 = performance.now();
-  const { compiled } = compileBenchPolicy(s.policy, s.options);
+  const compiled = compileBenchPolicy(s.policy, s.options);
   process.stderr.write(`${fixed((performance.now() - t0) / 1000)} s, loading… `);
   const t1 = performance.now();
   const program = await loadPolicyProgram(compiled, s.load);

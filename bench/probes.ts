@@ -1,31 +1,36 @@
 /**
- * Probe builds of the data plane, for bench:ab: each is bpf/xdpfw.bpf.c
- * with a few lines put into the IPv4 address-table lookup (table_class4)
- * after the /16 table has answered XDPFW_DEEPER, to time one part of the
- * rest of that lookup. Their verdicts are wrong; only time counts. Prints
- * the objects' paths, so that
+ * Probe builds of the data plane, for bench:ab: each is bpf/ with a few
+ * lines put into one of its headers, mostly into the IPv4 address-table
+ * lookup (table_class4, bpf/lib/addr_table.h) after the /16 table has
+ * answered XDPFW_DEEPER, to time one part of the rest of that lookup. Their
+ * verdicts are wrong; only time counts. Each is built by bpf/Makefile in a
+ * copy of bpf/, so with the product's compiler and flags. Prints the
+ * objects' paths, so that
  *
  *   sudo npm run bench:ab -- --rounds 12 $(npx tsx bench/probes.ts as-built no-bitmap bitmap-line)
  *
  * times them against each other (README, "Where the time goes").
+ * `npm run bench:selftest` checks that every probe still finds its place.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clangBpf } from '../scripts/clang-bpf.js';
+import { run } from './lib/sh.js';
 
-const BPF_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bpf');
+export const BPF_DIR = fileURLToPath(new URL('../bpf/', import.meta.url));
 /**
- * Statements of table_class4 a probe goes before: the bitmap read (`cls` is
- * the /16's class, `addr` the address) or, for probes marked `record`, the
- * record read (`at` is the marked bucket's rank).
+ * Statements a probe goes before, each in its file of bpf/: in table_class4,
+ * the bitmap read (`cls` is the /16's class, `addr` the address) or, for
+ * probes marked `record`, the record read (`at` is the marked bucket's
+ * rank); in parse_ipv4, the copy of the destination (`ip` is the header);
+ * in first_rule, the word loop (`summary` holds the words left).
  */
 export const ANCHORS = {
-  bitmap: '\tat = bucket_rank(bkt, rank, addr >> 8);\n',
-  record: '\ti = at / XDPFW_BUCKET4_ROW;\n',
-  parse4: '\tif (field_on(XDPFW_FIELD_DST))\n\t\tcopy_addr4(&a->dst',
-  words: '\tfor (i = 0; i < XDPFW_MAX_WORDS; i++) {\n\t\t__u64 acc;\n',
+  bitmap: { file: 'lib/addr_table.h', statement: '\tat = bucket_rank(bkt, rank, addr >> 8);\n' },
+  record: { file: 'lib/addr_table.h', statement: '\ti = at / XDPFW_BUCKET4_ROW;\n' },
+  parse4: { file: 'lib/parse.h', statement: '\tif (field_on(XDPFW_FIELD_DST))\n\t\tcopy_addr4(&a->dst' },
+  words: { file: 'lib/classify.h', statement: '\tfor (i = 0; i < XDPFW_MAX_WORDS; i++) {\n\t\t__u64 acc;\n' },
 };
 
 /** Reads the address's bitmap word from row `row` (64-byte rows), then `body`. */
@@ -169,26 +174,46 @@ export const PROBES: Record<string, { about: string; code: string; before?: keyo
   },
 };
 
-/** Source of one probe build. */
-export function probeSource(source: string, name: string): string {
-  const probe = PROBES[name];
-  if (!probe) throw new Error(`unknown probe "${name}"; probes: ${Object.keys(PROBES).join(', ')}`);
-  const anchor = ANCHORS[probe.before ?? 'bitmap'];
-  if (source.split(anchor).length !== 2) throw new Error(`bench/probes.ts: "${anchor.trim()}" is not once in xdpfw.bpf.c`);
-  return source.replace(anchor, probe.code + anchor);
+function probe(name: string): (typeof PROBES)[string] {
+  const p = PROBES[name];
+  if (!p) throw new Error(`unknown probe "${name}"; probes: ${Object.keys(PROBES).join(', ')}`);
+  return p;
 }
 
-/** Builds the named probes into `dir` (default: $TMPDIR/xdpfw-probes); returns the objects' paths. */
+/** The file of bpf/ (relative to it) that probe `name` patches. */
+export function probeFile(name: string): string {
+  return ANCHORS[probe(name).before ?? 'bitmap'].file;
+}
+
+/** That file's text (`source`) with probe `name`'s code put before its statement. */
+export function probeSource(source: string, name: string): string {
+  const p = probe(name);
+  const { file, statement } = ANCHORS[p.before ?? 'bitmap'];
+  if (source.split(statement).length !== 2) throw new Error(`bench/probes.ts: "${statement.trim()}" is not once in ${file}`);
+  return source.replace(statement, p.code + statement);
+}
+
+/**
+ * Builds the named probes into `dir` (default: $TMPDIR/xdpfw-probes), each
+ * by bpf/Makefile in a patched copy of bpf/; returns the objects' paths.
+ */
 export function buildProbes(names: string[], dir = path.join(os.tmpdir(), 'xdpfw-probes')): string[] {
   fs.mkdirSync(dir, { recursive: true });
-  fs.copyFileSync(path.join(BPF_DIR, 'xdpfw.h'), path.join(dir, 'xdpfw.h'));
-  const source = fs.readFileSync(path.join(BPF_DIR, 'xdpfw.bpf.c'), 'utf8');
   return names.map((name) => {
-    const c = path.join(dir, `${name}.bpf.c`);
-    const o = path.join(dir, `${name}.o`);
-    fs.writeFileSync(c, probeSource(source, name));
-    clangBpf(c, o, ['-mcpu=v3', '-Wall', '-Werror']);
-    return o;
+    const file = probeFile(name);
+    const copy = path.join(dir, `${name}.src`);
+    const object = path.join(dir, `${name}.o`);
+    fs.rmSync(copy, { recursive: true, force: true });
+    fs.cpSync(BPF_DIR, copy, { recursive: true, filter: (from) => !from.endsWith('.o') });
+    try {
+      const patched = path.join(copy, file);
+      fs.writeFileSync(patched, probeSource(fs.readFileSync(patched, 'utf8'), name));
+      run('make', ['-s', '-C', copy]);
+      fs.renameSync(path.join(copy, 'xdpfw.bpf.o'), object);
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+    return object;
   });
 }
 

@@ -1,29 +1,39 @@
 /**
  * Compiles BPF C outside the Makefiles (test fixtures, bench probe builds)
- * with bpf/Makefile's include of the multiarch directory: Debian keeps <asm/…> under the
- * multiarch include directory, which clang's BPF target does not search, so
- * without it <linux/bpf.h> fails on a machine lacking /usr/include/asm.
+ * with the compiler bpf/Makefile uses: bpf/toolchain.mk pins clang's major
+ * version and finds the multiarch include directory (Debian keeps <asm/…>
+ * there, where clang's BPF target does not look), and `make print-toolchain`
+ * tells both, so the two cannot drift apart.
  */
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-let archIncludes: string[] | undefined;
+const BPF_DIR = fileURLToPath(new URL('../bpf/', import.meta.url));
 
-function multiarchIncludes(): string[] {
-  if (archIncludes) return archIncludes;
-  let dir = '';
+let toolchain: { clang: string; includes: string[] } | undefined;
+
+/** The pinned clang and its include flags, as bpf/toolchain.mk chooses them (its error when it cannot). */
+export function bpfToolchain(): { clang: string; includes: string[] } {
+  if (toolchain) return toolchain;
+  let out: string;
   try {
-    dir = `/usr/include/${execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim()}`;
-  } catch {
-    // no gcc: rely on /usr/include/asm
+    out = execFileSync('make', ['-s', '--no-print-directory', '-C', BPF_DIR, 'print-toolchain'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim();
+    throw new Error(`bpf/toolchain.mk: ${stderr || (err instanceof Error ? err.message : String(err))}`);
   }
-  archIncludes = dir && fs.existsSync(`${dir}/asm`) ? [`-I${dir}`] : [];
-  return archIncludes;
+  const [clang, includes = ''] = out.split('\n');
+  toolchain = { clang, includes: includes.split(' ').filter(Boolean) };
+  return toolchain;
 }
 
-/** clang -O2 -g -target bpf [multiarch include] ...extra -c source -o out; clang's messages in the error thrown. */
+/** <pinned clang> -O2 -g -target bpf [multiarch include] ...extra -c source -o out; clang's messages in the error thrown. */
 export function clangBpf(source: string, out: string, extra: string[] = []): void {
-  execFileSync('clang', ['-O2', '-g', '-target', 'bpf', ...multiarchIncludes(), ...extra, '-c', source, '-o', out], {
+  const { clang, includes } = bpfToolchain();
+  execFileSync(clang, ['-O2', '-g', '-target', 'bpf', ...includes, ...extra, '-c', source, '-o', out], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -10,9 +10,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." && [ -f package.json ] || {
 	exit 1
 }
 
+fail() {
+	echo "install-deps: $*" >&2
+	exit 1
+}
+
+# The clang major version the BPF objects are built with: bpf/toolchain.mk's.
+clang_version=$(sed -n 's/^CLANG_VERSION := *//p' bpf/toolchain.mk)
+[ -n "$clang_version" ] || fail "cannot read CLANG_VERSION from bpf/toolchain.mk"
+
 # Commands the build and tests run, each with the Debian package providing it.
 declare -A CMD_PKG=(
-	[clang]=clang [llvm-strip]=llvm [bpftool]=bpftool [make]=make [gcc]=gcc
+	[clang-$clang_version]=clang-$clang_version [llvm-strip]=llvm [bpftool]=bpftool [make]=make [gcc]=gcc
 	[ip]=iproute2 [ss]=iproute2 [ethtool]=ethtool [ping]=iputils-ping
 	[socat]=socat [nc]=netcat-openbsd [python3]=python3
 	[unshare]=util-linux [setpriv]=util-linux [timeout]=coreutils
@@ -26,10 +35,6 @@ declare -A PKG_FILE=(
 	[libc6-dev]=/usr/include/stdio.h
 )
 
-fail() {
-	echo "install-deps: $*" >&2
-	exit 1
-}
 # run_quiet WHAT CMD...: run CMD with its output kept aside, shown only on failure.
 run_quiet() {
 	local what=$1 log
@@ -75,7 +80,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	run_quiet "apt-get update" "${sudo[@]}" apt-get update
 	run_quiet "installing ${missing[*]}" "${sudo[@]}" apt-get install -y --no-install-recommends \
-		clang llvm libbpf-dev libbpf1 bpftool iproute2 ethtool iputils-ping socat \
+		"clang-$clang_version" llvm libbpf-dev libbpf1 bpftool iproute2 ethtool iputils-ping socat \
 		netcat-openbsd make gcc libc6-dev linux-libc-dev python3 util-linux coreutils
 fi
 

@@ -1,5 +1,5 @@
 /**
- * Candidate structures for a large IPv4 address set (bpf/bench/addr-*.bpf.c),
+ * Candidate structures for a large IPv4 address set (bench/bpf/addr-*.bpf.c),
  * filled with the same set: the kernel's LPM trie (what xdpfw uses now), one
  * hash probe per prefix length, and a packed DIR-24-8. Each program answers
  * only "in the set or not" and counts it, so the figures compare the lookups

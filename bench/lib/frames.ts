@@ -17,7 +17,7 @@ import {
   type AddressSet,
 } from './policy-gen.js';
 import type { Rotation } from './programs.js';
-import { Random } from './random.js';
+import { Random } from '../../tests/support/random.js';
 
 /** Packets that the bench policy decides by its first rule, its last rule, or by default; IPv4 and IPv6. */
 export type PacketKind = 'first' | 'last' | 'none' | 'first6' | 'none6';

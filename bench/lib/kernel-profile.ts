@@ -5,15 +5,11 @@
  * time matters); and the IPv4 address lookup alone with each candidate
  * structure for a redesign, on the same set.
  */
-import { compileInterfaceWith } from '../../src/compiler/entries.js';
-import { checkPolicy } from '../../src/compiler/index.js';
 import type { CompiledInterface } from '../../src/compiler/output.js';
-import { loadPolicy } from '../../src/policy/index.js';
 import { loadPolicyProgram } from '../../src/xdp/index.js';
 import { FIELD } from '../../src/xdp/layout.js';
 import { loadCandidates } from './candidates.js';
-import { benchPolicy, type AddressSet } from './policy-gen.js';
-import { MemoryFiles } from './programs.js';
+import { benchPolicy, compileBenchPolicy, type AddressSet } from './policy-gen.js';
 import { fixed, percent, table } from './stats.js';
 import { runCase, timeCases, type Case, type Packets, type Timing } from './timing.js';
 
@@ -106,10 +102,8 @@ export async function lookupModes(packets: Packets, small: AddressSet, counts: n
   const rows: string[][] = [];
   for (const n of counts) {
     const policy = benchPolicy(n, small);
-    const loaded = loadPolicy(policy.path, new MemoryFiles(policy.files));
-    const ir = checkPolicy(loaded.document!).ir!.interfaces[0];
     for (const mode of ['trie', 'table'] as const) {
-      const program = await loadPolicyProgram(compileInterfaceWith(ir, { addressLookup: mode }));
+      const program = await loadPolicyProgram(compileBenchPolicy(policy, { addressLookup: mode }));
       try {
         const [none, last] = timeCases(program.progFd, cases);
         rows.push([String(n), mode, fixed(none.hot.median, 0), fixed(none.warm.median, 0), fixed(none.cold.median, 0), fixed(last.hot.median, 0), fixed(last.cold.median, 0)]);

@@ -1,6 +1,6 @@
 /**
- * Traffic from the kernel's XDP "live frames" mode (BENCH-NOTES): the
- * bpf/bench/txgen.bpf.c program returns XDP_TX, and BPF_PROG_TEST_RUN with
+ * Traffic from the kernel's XDP "live frames" mode: the
+ * bench/bpf/txgen.bpf.c program returns XDP_TX, and BPF_PROG_TEST_RUN with
  * BPF_F_TEST_XDP_LIVE_FRAMES and ingress_ifindex = the sending veth puts
  * each run's frame on that veth, so its peer receives it as from a NIC —
  * 3+ Mpps from one CPU, where sockets manage under 1 Mpps.

@@ -6,44 +6,122 @@
  * host's other guests use the shared L3; a ratio of two figures taken
  * minutes apart then says more about that drift than about the program.
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { CompiledInterface } from '../../src/compiler/output.js';
-import { loadPolicyProgram } from '../../src/xdp/index.js';
+import { ensureBpffs, loadPolicyProgram } from '../../src/xdp/index.js';
+import { closeFd } from '../../src/xdp/libbpf.js';
+import { bpffsRoot, openPinned, unpin } from '../../src/xdp/pins.js';
+import type { LoaderReply, LoaderRequest } from './checkout-loader.js';
 import type { PacketKind } from './frames.js';
-import { benchPolicy, type AddressSet } from './policy-gen.js';
-import { compileBenchPolicy } from './programs.js';
+import { benchPolicy, compileBenchPolicy, type AddressSet, type BenchPolicy } from './policy-gen.js';
 import { sample } from './stats.js';
 import { MODES, type Mode, type Packets, SET_LABEL, timeCases, type SetName } from './timing.js';
 
 export interface Subject {
   label: string;
   set: SetName;
+  policy: BenchPolicy;
   compiled: CompiledInterface;
 }
 
 /** The bench policy of `rules` rules with set `set`, compiled. */
 export function benchSubject(rules: number, set: SetName, sets: Record<SetName, AddressSet>): Subject {
-  return { label: `${rules} rules, ${SET_LABEL[set]} set`, set, compiled: compileBenchPolicy(benchPolicy(rules, sets[set])).compiled };
+  const policy = benchPolicy(rules, sets[set]);
+  return { label: `${rules} rules, ${SET_LABEL[set]} set`, set, policy, compiled: compileBenchPolicy(policy) };
+}
+
+/** A program loaded for one round: its fd, until `release`. */
+interface RoundProgram {
+  progFd: number;
+  release(): void;
 }
 
 /** What a round times: an object, loaded by this checkout's loader or another checkout's. */
 export interface Build {
-  /** The object; undefined: the loader's default (bpf/xdpfw.bpf.o of its checkout). */
-  objectPath?: string;
-  load: typeof loadPolicyProgram;
+  /** Loads subject `index` (of the subjects the rounds time) afresh. */
+  load(subject: Subject, index: number): Promise<RoundProgram>;
+  close(): void;
 }
 
-/** An object file loaded by this checkout (undefined: its own bpf/xdpfw.bpf.o). */
-export const thisCheckout = (objectPath?: string): Build => ({ objectPath, load: loadPolicyProgram });
+/** An object file loaded by this checkout, in this process (undefined: its own bpf/xdpfw.bpf.o). */
+export const thisCheckout = (objectPath?: string): Build => ({
+  async load(subject) {
+    const program = await loadPolicyProgram(subject.compiled, objectPath ? { objectPath } : {});
+    return { progFd: program.progFd, release: () => program.close() };
+  },
+  close() {},
+});
+
+let children = 0;
+
+/** Where a child loader pins programs for this process: a directory of its own in xdpfw's bpffs. */
+function benchPinDir(): string {
+  ensureBpffs();
+  const dir = path.join(bpffsRoot(), `xdpfw-bench-${process.pid}-${++children}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+/** The child's next reply; its error, or its exit, as an Error. */
+function nextReply(child: ChildProcess, what: string): Promise<LoaderReply> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: LoaderReply) => {
+      child.off('exit', onExit);
+      if (m.type === 'error') reject(new Error(`${what}: ${m.message}`));
+      else resolve(m);
+    };
+    const onExit = (code: number | null) => {
+      child.off('message', onMessage);
+      reject(new Error(`${what}: the loader process exited (${code})`));
+    };
+    child.once('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
 
 /**
- * Another checkout's built object, loaded by that checkout's own loader, so
- * that builds whose maps differ in layout can be timed in one process.
- * The policies are compiled here: the compilers must agree.
+ * Another checkout's built object, loaded by that checkout's own loader in
+ * a child process (lib/checkout-loader.ts), so that builds whose maps
+ * differ in layout can be timed side by side: the child pins each program
+ * in a directory of this process's, this process opens the pin, removes
+ * it, and times the program like its own. The child compiles the
+ * subjects' policies with this checkout's compiler: the compilers must agree.
  */
-export async function otherCheckout(dir: string): Promise<Build> {
-  const mod = (await import(path.resolve(dir, 'src/xdp/index.ts'))) as { loadPolicyProgram: typeof loadPolicyProgram };
-  return { objectPath: path.resolve(dir, 'bpf/xdpfw.bpf.o'), load: mod.loadPolicyProgram };
+export async function otherCheckout(dir: string, subjects: Subject[]): Promise<Build> {
+  const pinDir = benchPinDir();
+  const child = fork(fileURLToPath(new URL('./checkout-loader.ts', import.meta.url)), [path.resolve(dir)], {
+    serialization: 'advanced', // the policies' Map of files
+  });
+  const send = (request: LoaderRequest) => child.send(request);
+  const ready = nextReply(child, `${dir}: compiling the policies`);
+  send({ type: 'policies', policies: subjects.map((s) => s.policy) });
+  try {
+    await ready;
+  } catch (err) {
+    child.kill();
+    fs.rmSync(pinDir, { recursive: true, force: true });
+    throw err;
+  }
+  let loads = 0;
+  return {
+    async load(subject, index) {
+      const pin = path.join(pinDir, `program-${++loads}`);
+      const pinned = nextReply(child, `${dir}: loading ${subject.label}`);
+      send({ type: 'load', policy: index, pin });
+      await pinned;
+      const fd = openPinned(pin, `program of ${dir}`);
+      unpin(pin); // the fd holds the program now
+      if (fd === null) throw new Error(`${dir}: no program pinned at ${pin}`);
+      return { progFd: fd, release: () => closeFd(fd) };
+    },
+    close() {
+      child.disconnect();
+      fs.rmSync(pinDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A round is kept when its slowest first-subject hot figure is within this factor of the quietest round's. */
@@ -71,13 +149,13 @@ export async function pairedRounds(
   // Builds alternate within each subject, so a pair of figures is seconds apart.
   for (let round = 0; round < rounds; round++) {
     for (const [i, s] of subjects.entries()) {
-      for (const [o, { objectPath, load }] of builds.entries()) {
-        const program = await load(s.compiled, objectPath ? { objectPath } : {});
+      for (const [o, build] of builds.entries()) {
+        const program = await build.load(s, i);
         try {
           const [t] = timeCases(program.progFd, [packets.get(s.set, kind)]);
           MODES.forEach((m, k) => perRound[o][i][k].push(t[m].median));
         } finally {
-          program.close();
+          program.release();
         }
       }
     }

@@ -12,7 +12,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Random } from './random.js';
+import { compileSource, type CompileOptions, type CompiledInterface } from '../../src/compiler/index.js';
+import { MemoryHost } from '../../tests/support/memory-host.js';
+import { Random } from '../../tests/support/random.js';
 
 export interface Prefix4 {
   /** Network address as an unsigned 32-bit number, host bits zero. */
@@ -327,4 +329,15 @@ export function writePolicyFiles(dir: string, policy: BenchPolicy, iface: string
   fs.mkdirSync(dir, { recursive: true });
   for (const [name, text] of policy.files) fs.writeFileSync(path.join(dir, name), text.replaceAll(BENCH_IFACE, iface));
   return path.join(dir, policy.path);
+}
+
+/**
+ * A generated policy's one interface, compiled through the product's entry
+ * point from the in-memory files; any diagnostic that is an error is a bug
+ * in the generator.
+ */
+export function compileBenchPolicy(policy: BenchPolicy, options: CompileOptions = {}): CompiledInterface {
+  const result = compileSource(policy.path, new MemoryHost(policy.files), options);
+  if (!result.compiled) throw new Error(`generated policy does not compile:\n${result.rendered.join('\n')}`);
+  return result.compiled.interfaces[0];
 }

@@ -1,32 +1,26 @@
 /**
- * The bench's own XDP programs (bpf/bench): the bare XDP_DROP and one-hash-
+ * The bench's own XDP programs (bench/bpf): the bare XDP_DROP and one-hash-
  * lookup baselines, the live-frames generator, and the address rotator that
- * keeps BPF_PROG_TEST_RUN from measuring only a cache-hot path. Plus loading
- * an xdpfw policy from generated text.
+ * keeps BPF_PROG_TEST_RUN from measuring only a cache-hot path.
  */
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
-import { compileInterfaceWith, type CompileOptions } from '../../src/compiler/entries.js';
-import { checkPolicy } from '../../src/compiler/index.js';
-import type { CompiledInterface } from '../../src/compiler/output.js';
-import { loadPolicy, type SourceHost } from '../../src/policy/index.js';
 import { KernelError } from '../../src/xdp/errors.js';
 import * as bpf from '../../src/xdp/libbpf.js';
 import { loadObject, type LoadedObject } from '../../src/xdp/object.js';
 import { OPTS } from '../../src/xdp/uapi.js';
-import type { BenchPolicy } from './policy-gen.js';
 import { run } from './sh.js';
 
-export const BENCH_BPF_DIR = fileURLToPath(new URL('../../bpf/bench/', import.meta.url));
+export const BENCH_BPF_DIR = fileURLToPath(new URL('../bpf/', import.meta.url));
 
-/** Builds bpf/bench (and bpf) when an object is missing or older than its source. */
+/** Builds bench/bpf (and bpf) when an object is missing or older than its source. */
 export function buildBenchObjects(): void {
   run('make', ['-s', '-C', fileURLToPath(new URL('../../bpf/', import.meta.url))]);
   run('make', ['-s', '-C', BENCH_BPF_DIR]);
 }
 
 export function loadBenchObject(
-  file: 'drop' | 'hash' | 'txgen' | 'rotate' | 'addr-trie' | 'addr-hashes' | 'addr-dir24' | 'addr-dir24x',
+  file: 'drop' | 'hash' | 'txgen' | 'rotate4' | 'rotate6' | 'addr-trie' | 'addr-hashes' | 'addr-dir24' | 'addr-dir24x',
   options: Parameters<typeof loadObject>[1] = {},
 ): LoadedObject {
   const path = `${BENCH_BPF_DIR}${file}.bpf.o`;
@@ -97,8 +91,7 @@ export class Rotator {
       throw new RangeError(`a rotation needs a power-of-two number of address pairs, not ${rotation.src.length}`);
     }
     this.size = size;
-    this.obj = loadBenchObject('rotate', {
-      programName: rotation.family === 4 ? 'rotate4' : 'rotate6',
+    this.obj = loadBenchObject(rotation.family === 4 ? 'rotate4' : 'rotate6', {
       rodata: { cfg_mask: size - 1 },
       maxEntries: { bench_addrs: size },
     });
@@ -138,48 +131,4 @@ export class Rotator {
   close(): void {
     this.obj.close();
   }
-}
-
-/** A SourceHost over in-memory files (the generated policy and its set file). */
-export class MemoryFiles implements SourceHost {
-  constructor(private readonly files: ReadonlyMap<string, string>) {}
-  readFile(path: string): string {
-    const text = this.files.get(path);
-    if (text === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`);
-    return text;
-  }
-  resolve(_from: string, path: string): string {
-    return path;
-  }
-}
-
-export interface CompileTiming {
-  compiled: CompiledInterface;
-  parseMs: number;
-  compileMs: number;
-  warnings: number;
-}
-
-/** Parses, checks and compiles a generated policy's one interface; any error is a bug in the generator. */
-export function compileBenchPolicy(policy: BenchPolicy, options: CompileOptions = {}): CompileTiming {
-  const t0 = performance.now();
-  const loaded = loadPolicy(policy.path, new MemoryFiles(policy.files));
-  const t1 = performance.now();
-  const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
-  if (!loaded.document || errors.length > 0) {
-    throw new Error(`generated policy does not load: ${errors.map((d) => d.message).join('; ')}`);
-  }
-  const result = checkPolicy(loaded.document);
-  const compileErrors = result.diagnostics.filter((d) => d.severity === 'error');
-  if (!result.ir || compileErrors.length > 0) {
-    throw new Error(`generated policy does not compile: ${compileErrors.map((d) => d.message).join('; ')}`);
-  }
-  const compiled = compileInterfaceWith(result.ir.interfaces[0], options);
-  const t2 = performance.now();
-  return {
-    compiled,
-    parseMs: t1 - t0,
-    compileMs: t2 - t1,
-    warnings: result.diagnostics.length - compileErrors.length,
-  };
 }

@@ -17,12 +17,13 @@ import {
   BENCH_IFACE,
   iptablesRuleText,
   nftRuleText,
+  compileBenchPolicy,
   prefix4Text,
   rulesPolicy,
   type BenchRule,
   type Prefix4,
 } from './policy-gen.js';
-import { compileBenchPolicy, loadBenchObject, loadHashBaseline } from './programs.js';
+import { loadBenchObject, loadHashBaseline } from './programs.js';
 import { inNetns } from './sh.js';
 
 export type ReceiverKind =
@@ -74,7 +75,7 @@ function xdpReceiver(kind: ReceiverKind, progFd: number, release: () => void, co
   };
 }
 
-/** The bare XDP_DROP program (bpf/bench/drop.bpf.c). */
+/** The bare XDP_DROP program (bench/bpf/drop.bpf.c). */
 export function dropProgram(): XdpProgram {
   const obj: LoadedObject = loadBenchObject('drop');
   return { progFd: obj.progFd, counted: () => null, close: () => obj.close() };
@@ -87,7 +88,7 @@ export function xdpBaseline(kind: 'bare XDP_DROP' | 'XDP one hash lookup', hashE
 
 /** xdpfw's program for a bench policy; `counted` also checks that no rule matched. */
 async function xdpfwProgram(kind: 'xdpfw' | 'xdpfw set', files: Map<string, string>, nrules: number): Promise<XdpProgram> {
-  const { compiled } = compileBenchPolicy({ path: 'bench.xdpfw', files, rules: nrules });
+  const compiled = compileBenchPolicy({ path: 'bench.xdpfw', files, rules: nrules });
   const program: LoadedProgram = await loadPolicyProgram(compiled);
   return {
     progFd: program.progFd,

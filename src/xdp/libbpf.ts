@@ -39,14 +39,10 @@ type Ptr = bigint | null;
 
 /* ---- raw bindings -------------------------------------------------------- */
 
-// koffi's type names are process-wide: one per copy of this module, so that a
-// bench can hold two checkouts' loaders at once (bench/lib/paired.ts; the
-// copy that sets libbpf's print hook last then hears its messages).
-const PRINT_FN = `xdpfw_libbpf_print_fn_${process.hrtime.bigint()}`;
-const PrintFn = koffi.proto(`int ${PRINT_FN}(int level, void *fmt, void *ap)`);
+const PrintFn = koffi.proto('int xdpfw_libbpf_print_fn(int level, void *fmt, void *ap)');
 
 const c = {
-  libbpf_set_print: libbpf.func(`void *libbpf_set_print(${PRINT_FN} *fn)`),
+  libbpf_set_print: libbpf.func('void *libbpf_set_print(xdpfw_libbpf_print_fn *fn)'),
   libbpf_num_possible_cpus: libbpf.func('int libbpf_num_possible_cpus(void)'),
 
   bpf_object__open_file: libbpf.func('void *bpf_object__open_file(const char *path, void *opts)'),

@@ -53,7 +53,7 @@ export interface FillOptions {
 
 export interface FillReport {
   entries: number;
-  maps: { name: string; entries: number; method: 'batch' | 'element'; ms: number }[];
+  maps: { name: string; entries: number; method: 'batch' | 'element' }[];
 }
 
 const DEFAULT_CHUNK = 16384;
@@ -236,7 +236,6 @@ export async function fillMaps(
   const report: FillReport = { entries: totalAll, maps: [] };
   let before = 0;
   for (const [name, entries] of encoded) {
-    const t0 = performance.now();
     const base = before;
     const method = await writeEntries(maps.get(name)!, entries, {
       ...options,
@@ -244,7 +243,7 @@ export async function fillMaps(
         options.onProgress?.({ map: name, done, total: entries.count, doneAll: base + done, totalAll }),
     });
     before += entries.count;
-    report.maps.push({ name, entries: entries.count, method, ms: performance.now() - t0 });
+    report.maps.push({ name, entries: entries.count, method });
   }
   return report;
 }

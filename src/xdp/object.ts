@@ -37,8 +37,6 @@ export interface LoadObjectOptions {
   maxEntries?: Record<string, number>;
   /** Existing maps (e.g. pinned counters) to use instead of creating new ones. */
   reuseMapFds?: Record<string, number>;
-  /** The XDP program to return when the object has several. */
-  programName?: string;
   /** Size of the buffer that receives the verifier log of a failed load. Default 4 MiB. */
   logBufferSize?: number;
 }
@@ -185,7 +183,7 @@ export function loadObject(path: string, options: LoadObjectOptions = {}): Loade
       if (!map) throw new Error(`${path} has no map ${name}`);
       check(bpf.mapReuseFd(map, fd), `reusing an existing map for ${name}`);
     }
-    const program = pickProgram(obj, path, options.programName);
+    const program = onlyXdpProgram(obj, path);
     bpf.clearLibbpfMessages();
     logBuffer[0] = 0;
     const result = bpf.objectLoad(obj);
@@ -276,14 +274,9 @@ export function inspectObject(path: string): ObjectSpec {
   }
 }
 
-function pickProgram(obj: bpf.BpfObjectHandle, path: string, wanted?: string): bpf.BpfProgramHandle {
+function onlyXdpProgram(obj: bpf.BpfObjectHandle, path: string): bpf.BpfProgramHandle {
   const xdp = bpf.objectPrograms(obj).filter((p) => bpf.programType(p) === BPF_PROG_TYPE_XDP);
   const names = xdp.map((p) => bpf.programName(p));
-  if (wanted !== undefined) {
-    const i = names.indexOf(wanted);
-    if (i < 0) throw new Error(`${path} has no XDP program ${wanted} (it has: ${names.join(', ') || 'none'})`);
-    return xdp[i];
-  }
   if (xdp.length !== 1) {
     throw new Error(`${path} must hold exactly one XDP program, it has ${xdp.length} (${names.join(', ')})`);
   }

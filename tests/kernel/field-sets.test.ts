@@ -1,6 +1,6 @@
 /**
  * Every set of enabled fields on the bit vectors. The program holds one copy
- * of its word loop per set of fields (bpf/xdpfw.bpf.c, first_rule_of) and
+ * of its word loop per set of fields (bpf/lib/classify.h, first_rule_of) and
  * cfg_fields picks one: each of the 64 sets must load, and its copy must AND
  * exactly the enabled fields. A policy whose rules constrain just those
  * fields is judged on a packet that matches its rule and on one packet per

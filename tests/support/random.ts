@@ -1,4 +1,7 @@
-/** A seeded PRNG (mulberry32) for generated policies and packets: small, fast, deterministic. */
+/**
+ * A seeded PRNG (mulberry32) for generated policies and packets, in the
+ * tests and the benches alike: small, fast, deterministic.
+ */
 export class Random {
   private state: number;
   constructor(seed: number) {
@@ -18,5 +21,18 @@ export class Random {
   }
   pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.next() * items.length)];
+  }
+  /** A 32-bit unsigned integer. */
+  u32(): number {
+    return Math.floor(this.next() * 4294967296) >>> 0;
+  }
+  /** Picks from `[weight, value]` pairs in proportion to the weights. */
+  weighted<T>(choices: readonly (readonly [number, T])[]): T {
+    const total = choices.reduce((s, [w]) => s + w, 0);
+    let x = this.next() * total;
+    for (const [w, v] of choices) {
+      if ((x -= w) < 0) return v;
+    }
+    return choices[choices.length - 1][1];
   }
 }

@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { addressIntervals, addressValue, containsValue, prefixesContain, scanContains } from '../../../src/compiler/address-sets.js';
 import type { AddressConstraint, Prefix } from '../../../src/compiler/ir.js';
 import { PrefixList } from '../../../src/compiler/prefix-list.js';
-import { Random, randomPrefix, toBytes, toValue } from './random-policy.js';
+import { Random, randomPrefix, toBytes, toValue } from '../../support/generate.js';
 
 function prefixOf(text: string): Prefix {
   const [address, length] = text.split('/');

@@ -26,7 +26,7 @@ import type { AddressLookup, AddressSlot, LpmEntry } from '../../../src/compiler
 import { fromEntries, toEntries } from '../../../src/compiler/prefix-classes.js';
 import { compileText } from './helpers.js';
 import { addressHolds, familyHolds } from './oracle.js';
-import { Random, randomPolicy, toBytes, toValue } from './random-policy.js';
+import { Random, randomPolicy, toBytes, toValue } from '../../support/generate.js';
 
 /** The table functions on entry objects, which the tests read more easily than columns. */
 const chooseAddressLookup = (entries: readonly LpmEntry[], family: 4 | 6, choice?: AddressLookupChoice) =>

@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { addAddress, isAddressError, parseAddress } from '../../../src/compiler/address.js';
 import { ipv6Order, PrefixBuilder, PrefixList } from '../../../src/compiler/prefix-list.js';
 import type { Prefix } from '../../../src/compiler/ir.js';
-import { Random } from './random-policy.js';
+import { Random } from '../../support/generate.js';
 
 describe('address literals', () => {
   test('IPv4 addresses and CIDRs parse like ipaddr.js says, host bits and all', () => {

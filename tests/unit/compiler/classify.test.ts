@@ -22,7 +22,7 @@ import {
   protocolHolds as protocolMatches,
   typeHolds as icmpTypeMatches,
 } from './oracle.js';
-import { Random, randomPacket, randomPolicy, toBytes, toValue } from './random-policy.js';
+import { Random, randomPacket, randomPolicy, toBytes, toValue } from '../../support/generate.js';
 
 const POLICIES = 200;
 

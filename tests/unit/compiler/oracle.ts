@@ -5,7 +5,7 @@
  */
 import type { FieldPacket } from '../../../src/compiler/evaluate.js';
 import type { AddressConstraint, IrRule, PortInterval, Prefix } from '../../../src/compiler/ir.js';
-import { toValue } from './random-policy.js';
+import { toValue } from '../../support/generate.js';
 
 export function addressHolds(c: AddressConstraint | null, family: 4 | 6, address: readonly number[]): boolean {
   if (c === null) return true;

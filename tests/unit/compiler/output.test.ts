@@ -11,7 +11,7 @@ import { rulesOf } from '../../../src/compiler/bits.js';
 import { ACTION, FIELD, MAX_RULES, NFIELDS } from '../../../src/compiler/fields.js';
 import { compiledToJson, compileInterface, prefixCount, toEntries } from '../../../src/compiler/index.js';
 import { compileText } from './helpers.js';
-import { Random, randomPolicy } from './random-policy.js';
+import { Random, randomPolicy } from '../../support/generate.js';
 
 const json = (text: string) => JSON.stringify(compiledToJson(compileText(text).compiled!));
 

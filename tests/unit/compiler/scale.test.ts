@@ -12,7 +12,7 @@ import type { CompiledInterface, LpmEntry, PrefixClasses } from '../../../src/co
 import { prefixCount, toEntries } from '../../../src/compiler/prefix-classes.js';
 import { documentOf } from './helpers.js';
 import { firstHolding } from './oracle.js';
-import { Random } from './random-policy.js';
+import { Random } from '../../support/generate.js';
 
 /** A third single hosts in 100.0.0.0/8, the rest /24s in 1.0.0.0–64.0.0.0: not sorted, as a merged list would be. */
 function bigSet(n: number): string {

@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { covers } from '../../../src/compiler/checks/shadowed-rule.js';
 import { compileText } from './helpers.js';
 import { ruleHolds as ruleMatches } from './oracle.js';
-import { Random, randomPacket, randomPolicy, toBytes, toValue } from './random-policy.js';
+import { Random, randomPacket, randomPolicy, toBytes, toValue } from '../../support/generate.js';
 
 describe('shadowing', () => {
   test('covers() is sound: a covered rule never matches a packet its coverer does not', () => {

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The address rotator of the in-kernel bench: BPF_PROG_TEST_RUN repeats one
  * frame, which measures a cache-hot path. This program, run in its place,
@@ -7,8 +7,12 @@
  * a million repeats looks up a different address. Its own cost is measured
  * by tail-calling the bare XDP_DROP program instead.
  *
- * rotate4: IPv4 frame without VLAN tags or options; rotate6: IPv6 frame.
+ * rotate4.bpf.c: IPv4 frame without VLAN tags or options; rotate6.bpf.c:
+ * IPv6 frame. One program an object, as the loader takes them.
  */
+#ifndef BENCH_ROTATE_H
+#define BENCH_ROTATE_H
+
 #include <linux/types.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -57,40 +61,4 @@ static __always_inline struct bench_addrs *next_addrs(void)
 	return bpf_map_lookup_elem(&bench_addrs, &slot);
 }
 
-SEC("xdp")
-int rotate4(struct xdp_md *ctx)
-{
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct bench_addrs *a;
-
-	if (data + IP4_SADDR + 8 > end)
-		return XDP_ABORTED;
-	a = next_addrs();
-	if (!a)
-		return XDP_ABORTED;
-	__builtin_memcpy(data + IP4_SADDR, a->src, 4);
-	__builtin_memcpy(data + IP4_SADDR + 4, a->dst, 4);
-	bpf_tail_call(ctx, &bench_target, 0);
-	return XDP_ABORTED;
-}
-
-SEC("xdp")
-int rotate6(struct xdp_md *ctx)
-{
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct bench_addrs *a;
-
-	if (data + IP6_SADDR + 32 > end)
-		return XDP_ABORTED;
-	a = next_addrs();
-	if (!a)
-		return XDP_ABORTED;
-	__builtin_memcpy(data + IP6_SADDR, a->src, 16);
-	__builtin_memcpy(data + IP6_SADDR + 16, a->dst, 16);
-	bpf_tail_call(ctx, &bench_target, 0);
-	return XDP_ABORTED;
-}
-
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
+#endif /* BENCH_ROTATE_H */

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What the stages hand each other: parsing fills struct xdpfw_pkt and
+ * struct xdpfw_addrs with scalars, classification a struct xdpfw_verdict,
+ * which the one exit counts.
+ */
+#ifndef XDPFW_LIB_STRUCTS_H
+#define XDPFW_LIB_STRUCTS_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "../xdpfw.h"
+
+/* A parse step's outcome: go on, or the packet's fate. */
+enum xdpfw_step {
+	XDPFW_CONTINUE = 0,
+	XDPFW_MALFORMED,
+	XDPFW_NON_IP,
+};
+
+/* What classification needs, as scalars. */
+struct xdpfw_pkt {
+	__u32 family;   /* XDPFW_FAMILY_* */
+	__u32 proto;    /* L4 protocol (IPv6: first non-extension next header) */
+	__u32 present;  /* FIELD_BIT(f) for each L4 field the packet carries */
+	__u32 fragment; /* non-first fragment */
+	__u16 sport;    /* host order */
+	__u16 dport;
+	__u8 tcpflags;
+	__u8 icmptype;
+};
+
+/*
+ * The addresses: LPM keys for the bit vectors (an IPv4 key uses the
+ * xdpfw_lpm4_key prefix of the struct), or for the linear path the bytes
+ * as loaded (IPv4: the first 4 bytes of [0]). Each path fills only its own.
+ */
+struct xdpfw_addrs {
+	struct xdpfw_lpm6_key src;
+	struct xdpfw_lpm6_key dst;
+	__u64 lin_src[2];
+	__u64 lin_dst[2];
+};
+
+#define XDPFW_NO_CLASS 0xffffffffu /* a lookup missed: no vector, no rule matches */
+#define XDPFW_NO_RULE 0xffffffffu
+
+struct xdpfw_verdict {
+	__u32 action;  /* XDP_DROP or XDP_PASS */
+	__u32 rule;    /* matching rule, or XDPFW_NO_RULE */
+	__u32 counter; /* XDPFW_CNT_*, charged when rule == XDPFW_NO_RULE */
+};
+
+static __always_inline __u32 to_xdp(__u32 action)
+{
+	/* Anything but an explicit allow drops: a corrupt action must not pass. */
+	return action == XDPFW_ACTION_PASS ? XDP_PASS : XDP_DROP;
+}
+
+#endif /* XDPFW_LIB_STRUCTS_H */
