@@ -314,8 +314,9 @@ function describeExpected(expected: readonly Expectation[]): string {
       : e.type === 'other' ? e.description
       : e.type === 'end' ? 'end of file'
       : 'another character'; // an unnamed character class: name the grammar rule instead
-    // Comments and whitespace may go anywhere; listing them helps no one.
-    if (word === 'comment' || word === 'whitespace' || words.includes(word)) continue;
+    // Comments and whitespace may go anywhere, and the byte-order mark a file
+    // may start with is invisible: listing them helps no one.
+    if (word === 'comment' || word === 'whitespace' || word === "'\uFEFF'" || words.includes(word)) continue;
     words.push(word);
   }
   if (words.length <= 1) return words[0] ?? 'something else';
