@@ -111,17 +111,10 @@ export class CheckContext {
 
   /** The leaves of `$name`, through nested defines; undefined when no such define exists. */
   defineLeaves(name: string): DefineLeaf[] | undefined {
-    const define = this.defines.get(name);
-    if (!define) return undefined;
-    const memo = this.defineMemo.get(name);
-    if (memo) return memo;
+    if (!this.defines.has(name)) return undefined;
     const key = `$${name}`;
-    if (this.resolving.has(key)) return []; // a cycle: define-cycle reports it
-    this.resolving.add(key);
-    const leaves = this.valueLeaves(define.value);
-    this.resolving.delete(key);
-    this.defineMemo.set(name, leaves);
-    return leaves;
+    if (!this.defineMemo.has(name) && !this.resolving.has(key)) this.resolveDepthFirst(key);
+    return this.defineMemo.get(name) ?? []; // none while resolving: a cycle, which define-cycle reports
   }
 
   private valueLeaves(value: DefineValue): DefineLeaf[] {
@@ -132,21 +125,70 @@ export class CheckContext {
 
   /** The valid prefixes of `@name` (through nested sets and defines), sorted and deduplicated. */
   setPrefixes(name: string): PrefixList {
-    const set = this.sets.get(name);
-    if (!set) return PrefixList.EMPTY;
-    const memo = this.setPrefixMemo.get(name);
-    if (memo) return memo;
+    if (!this.sets.has(name)) return PrefixList.EMPTY;
     const key = `@${name}`;
-    if (this.resolving.has(key)) return PrefixList.EMPTY; // a cycle: define-cycle reports it
-    this.resolving.add(key);
+    if (!this.setPrefixMemo.has(name) && !this.resolving.has(key)) this.resolveDepthFirst(key);
+    return this.setPrefixMemo.get(name) ?? PrefixList.EMPTY; // none while resolving: a cycle, which define-cycle reports
+  }
+
+  private computeSetPrefixes(set: SetDeclaration): PrefixList {
     const parts = [this.parsedLiterals(set.source).prefixes];
     if (set.source.kind === 'inline') {
       for (const element of set.source.elements) if (element.kind !== 'address') parts.push(this.elementPrefixes(element));
     }
-    this.resolving.delete(key);
-    const prefixes = PrefixList.union(parts);
-    this.setPrefixMemo.set(name, prefixes);
-    return prefixes;
+    return PrefixList.union(parts);
+  }
+
+  /**
+   * Resolves a define (`$name`) or set (`@name`) after everything it refers
+   * to, depth first with a stack of its own: a chain of thousands of defines
+   * would overflow the call stack. When a node is computed, each of its
+   * references is either resolved (a memo hit) or still on the stack, in
+   * `resolving` (a cycle: it counts as empty) — what a recursive resolution
+   * gives, one level deep.
+   */
+  private resolveDepthFirst(root: string): void {
+    const stack = [{ key: root, references: this.referencedKeys(root), next: 0 }];
+    this.resolving.add(root);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.next < top.references.length) {
+        const key = top.references[top.next++]!;
+        const resolved = key.startsWith('$') ? this.defineMemo.has(key.slice(1)) : this.setPrefixMemo.has(key.slice(1));
+        if (!resolved && !this.resolving.has(key)) {
+          this.resolving.add(key);
+          stack.push({ key, references: this.referencedKeys(key), next: 0 });
+        }
+        continue;
+      }
+      stack.pop();
+      const name = top.key.slice(1);
+      if (top.key.startsWith('$')) this.defineMemo.set(name, this.valueLeaves(this.defines.get(name)!.value));
+      else this.setPrefixMemo.set(name, this.computeSetPrefixes(this.sets.get(name)!));
+      this.resolving.delete(top.key);
+    }
+  }
+
+  /**
+   * The declared defines and sets a define's value or an inline set names.
+   * A define's sets too: resolving a set through the define needs them.
+   */
+  private referencedKeys(key: string): string[] {
+    const name = key.slice(1);
+    let elements: readonly (DefineValue | AddressElement)[];
+    if (key.startsWith('$')) {
+      const value = this.defines.get(name)!.value;
+      elements = value.kind === 'list' ? value.elements : [value];
+    } else {
+      const source = this.sets.get(name)!.source;
+      elements = source.kind === 'inline' ? source.elements : [];
+    }
+    const keys: string[] = [];
+    for (const element of elements) {
+      if (element.kind === 'define-ref' && this.defines.has(element.name)) keys.push(`$${element.name}`);
+      if (element.kind === 'set-ref' && this.sets.has(element.name)) keys.push(`@${element.name}`);
+    }
+    return keys;
   }
 
   /** Prefixes of one element; ports where addresses belong are skipped (define-type reports them). */

@@ -63,36 +63,35 @@ export function loadPolicy(rootPath: string, host: SourceHost): LoadResult {
     }
   };
 
-  // `chain` is the include path from the root to `path`, to tell a cycle from
-  // a file that is merely included twice. Files are known by the host's
-  // resolved name; the root's spans keep the name the caller gave.
-  const visit = (path: string, text: string, chain: readonly string[]): void => {
+  // The files being expanded, the root first: the include path to the file
+  // on top, to tell a cycle from a file that is merely included twice. A
+  // stack of its own, not recursion: a chain of thousands of includes would
+  // overflow the call stack. Files are known by the host's resolved name;
+  // the root's spans keep the name the caller gave.
+  const open: { path: string; items: readonly TopLevelItem[]; next: number }[] = [];
+  const openAt = new Map<string, number>();
+  const expand = (path: string, text: string): void => {
     expanded.add(path);
     const parsed = parsePolicyFile(text, path === rootKey ? rootPath : path);
     diagnostics.push(...parsed.diagnostics);
     if (parsed.file === undefined) return;
     files.push(parsed.file);
-    for (const item of parsed.file.items) {
-      if (item.kind === 'include') {
-        followInclude(item, path, [...chain, path]);
-        continue;
-      }
-      if (item.kind === 'set' && item.source.kind === 'file') loadSetFile(item.source, path);
-      items.push(item);
-    }
+    openAt.set(path, open.length);
+    open.push({ path, items: parsed.file.items, next: 0 });
   };
 
-  const followInclude = (include: Include, from: string, chain: readonly string[]): void => {
+  const followInclude = (include: Include, from: string): void => {
     const written = include.path.value;
     const resolved = resolve(host, from, written);
     if (resolved instanceof Error) {
       diagnostics.push(notFound('include-not-found', 'included file', written, written, resolved, include.path.span));
       return;
     }
-    if (chain.includes(resolved)) {
+    const at = openAt.get(resolved);
+    if (at !== undefined) {
       include.resolvedPath = resolved;
       const shown = (key: string): string => (key === rootKey ? rootPath : key);
-      const loop = [...chain.slice(chain.indexOf(resolved)), resolved].map(shown).join(' → ');
+      const loop = [...open.slice(at).map((file) => file.path), resolved].map(shown).join(' → ');
       diagnostics.push(
         diagnostic('include-cycle', `include cycle: ${loop}`, include.path.span, 'a file cannot include itself, directly or through other files'),
       );
@@ -108,7 +107,7 @@ export function loadPolicy(rootPath: string, host: SourceHost): LoadResult {
       return;
     }
     include.resolvedPath = resolved;
-    visit(resolved, text, chain);
+    expand(resolved, text);
   };
 
   const loadSetFile = (source: FileSetSource, from: string): void => {
@@ -137,7 +136,21 @@ export function loadPolicy(rootPath: string, host: SourceHost): LoadResult {
   // so an include back to the root is seen as a cycle.
   const canonicalRoot = resolve(host, rootPath, rootPath.slice(rootPath.lastIndexOf('/') + 1));
   const rootKey = canonicalRoot instanceof Error ? rootPath : canonicalRoot;
-  visit(rootKey, rootText, []);
+  expand(rootKey, rootText);
+  // Each file's items in order, an included file's in place of its include.
+  while (open.length > 0) {
+    const file = open[open.length - 1]!;
+    const item = file.items[file.next++];
+    if (item === undefined) {
+      open.pop();
+      openAt.delete(file.path);
+    } else if (item.kind === 'include') {
+      followInclude(item, file.path);
+    } else {
+      if (item.kind === 'set' && item.source.kind === 'file') loadSetFile(item.source, file.path);
+      items.push(item);
+    }
+  }
   const document = hasErrors(diagnostics) ? undefined : { root: rootPath, files, items };
   return { document, diagnostics, sources };
 }
@@ -314,8 +327,9 @@ function describeExpected(expected: readonly Expectation[]): string {
       : e.type === 'other' ? e.description
       : e.type === 'end' ? 'end of file'
       : 'another character'; // an unnamed character class: name the grammar rule instead
-    // Comments and whitespace may go anywhere; listing them helps no one.
-    if (word === 'comment' || word === 'whitespace' || words.includes(word)) continue;
+    // Comments and whitespace may go anywhere, and the byte-order mark a file
+    // may start with is invisible: listing them helps no one.
+    if (word === 'comment' || word === 'whitespace' || word === "'\uFEFF'" || words.includes(word)) continue;
     words.push(word);
   }
   if (words.length <= 1) return words[0] ?? 'something else';

@@ -1,11 +1,34 @@
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FileSourceHost } from '../../../src/app/source-host.js';
 import { runCli } from '../../support/cli.js';
 import { scratchDir } from '../../support/scratch.js';
+import { Watchdog } from '../../support/watchdog.js';
 
 const dir = scratchDir('xdpfw-source-host-');
+const fifo = join(dir, 'fifo');
+execFileSync('mkfifo', [fifo]);
+mkdirSync(join(dir, 'lists'));
+symlinkSync('/dev/zero', join(dir, 'zero-link'));
+// Were a non-regular file read, the read would block (a FIFO without a
+// writer) or never end (/dev/zero): the watchdog fails the run instead.
+const watchdog = new Watchdog(5_000);
+afterAll(() => watchdog.stop());
+
+/** The error FileSourceHost throws for `path`, or 'read' when it reads it. */
+function refusal(path: string): string {
+  watchdog.enter(`FileSourceHost.readFile('${path}')`);
+  try {
+    new FileSourceHost().readFile(path);
+    return 'read';
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    watchdog.leave();
+  }
+}
 
 describe('FileSourceHost', () => {
   it('reads an ASCII file (decoded as Latin-1, kept off the V8 heap) as written, and records it', () => {
@@ -30,5 +53,37 @@ describe('FileSourceHost', () => {
     const r = await runCli('check', path);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${path}:2:27: error[invalid-address]`);
+  });
+});
+
+describe('FileSourceHost and files that are not regular files', () => {
+  it.each([
+    ['a directory', join(dir, 'lists'), 'a directory, not a regular file'],
+    ['a FIFO no one writes to', fifo, 'a FIFO, not a regular file'],
+    ['/dev/null', '/dev/null', 'a character device, not a regular file'],
+    ['/dev/zero', '/dev/zero', 'a character device, not a regular file'],
+    ['/dev/urandom', '/dev/urandom', 'a character device, not a regular file'],
+    ['a symbolic link to /dev/zero', join(dir, 'zero-link'), 'a character device, not a regular file'],
+  ])('refuses %s without reading it', (_, path, message) => {
+    expect(refusal(path)).toBe(message);
+  });
+
+  it('makes an include of a device and a set file that is a FIFO located errors, and check exits 1', async () => {
+    const path = join(dir, 'devices.xdpfw');
+    writeFileSync(path, `include "/dev/zero"\nset s from "fifo"\ninterface eth0 { drop src @s }\n`);
+    watchdog.enter(`xdpfw check ${path}`);
+    const r = await runCli('check', path);
+    watchdog.leave();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${path}:1:9: error[include-not-found]: cannot read included file '/dev/zero': a character device, not a regular file`);
+    expect(r.stderr).toContain(`${path}:2:12: error[set-file-not-found]: cannot read set file 'fifo' (${fifo}): a FIFO, not a regular file`);
+  });
+
+  it('makes a policy file that is a FIFO a located file-not-found error', async () => {
+    watchdog.enter(`xdpfw check ${fifo}`);
+    const r = await runCli('check', fifo);
+    watchdog.leave();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${fifo}:1:1: error[file-not-found]: cannot read policy file '${fifo}': a FIFO, not a regular file`);
   });
 });

@@ -89,4 +89,27 @@ describe('load errors', () => {
       ['set-file-not-found', "cannot read set file 's.txt': outside the policy directory"],
     ]);
   });
+
+  /** f0.xdpfw includes f1.xdpfw, …, which includes `last`. */
+  function includeChain(depth: number, last: string): MemoryHost {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < depth; i++) files[`f${i}.xdpfw`] = `define d${i} = ${i}\ninclude "f${i + 1}.xdpfw"\n`;
+    files[`f${depth}.xdpfw`] = last;
+    return new MemoryHost(files);
+  }
+
+  it("follows a chain of 10,000 includes, each file's items in place", () => {
+    const { document, diagnostics } = loadPolicy('f0.xdpfw', includeChain(10_000, 'define last = 1\n'));
+    expect(diagnostics).toEqual([]);
+    const names = document!.items.map((item) => (item.kind === 'define' ? item.name.name : item.kind));
+    expect(names.slice(0, 2)).toEqual(['d0', 'd1']);
+    expect(names.slice(-2)).toEqual(['d9999', 'last']);
+    expect(names).toHaveLength(10_001);
+  });
+
+  it('reports a cycle through 10,000 includes once, at the include that closes it', () => {
+    const { diagnostics } = loadPolicy('f0.xdpfw', includeChain(10_000, 'include "f0.xdpfw"\n'));
+    expect(diagnostics.map((d) => [d.code, d.span.file, d.span.start.line])).toEqual([['include-cycle', 'f10000.xdpfw', 1]]);
+    expect(diagnostics[0]!.message).toMatch(/^include cycle: f0\.xdpfw → f1\.xdpfw → .* → f10000\.xdpfw → f0\.xdpfw$/);
+  });
 });

@@ -253,6 +253,13 @@ export const syntaxCases: SyntaxCase[] = [
     excerpt: ['2 | }', '  | ^'],
   },
   {
+    behaviour: 'a file that starts with no statement lists the statements, not the byte-order mark a file may start with',
+    input: '}\ndefine web = 80\n',
+    message: "expected 'define', 'set', 'include', 'interface' or end of file, found '}'",
+    at: [1, 1, 1, 2],
+    excerpt: ['1 | }', '  | ^'],
+  },
+  {
     behaviour: 'two values after a define are refused',
     input: 'define web = 80 443\n',
     message: "expected a newline after '80', found '443'",
