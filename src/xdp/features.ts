@@ -5,6 +5,8 @@
  * or a verifier log deep inside a load.
  */
 
+import os from 'node:os';
+
 import { KernelError, UnsupportedFeatureError } from './errors.js';
 import * as bpf from './libbpf.js';
 import { BPF_MAP_TYPE, BPF_PROG_TYPE_XDP, OPTS } from './uapi.js';
@@ -20,10 +22,21 @@ export interface Feature {
   probe(): true | false | string;
 }
 
-/** The kernel's own BTF knows `struct bpf_xdp_link` exactly when XDP can be attached through a bpf_link. */
+/** `major.minor` of this kernel's release is at least `minimum`. */
+export function kernelAtLeast(minimum: string, release = os.release()): boolean {
+  const [major, minor] = release.split(/[.-]/).map(Number);
+  const [wantMajor, wantMinor] = minimum.split('.').map(Number);
+  return major > wantMajor || (major === wantMajor && minor >= wantMinor);
+}
+
+/**
+ * The kernel's own BTF knows `struct bpf_xdp_link` exactly when XDP can be
+ * attached through a bpf_link; a kernel built without BTF is judged by its
+ * version instead.
+ */
 function probeXdpLink(): true | false | string {
   const btf = bpf.loadVmlinuxBtf();
-  if (typeof btf === 'number') return `no kernel BTF (/sys/kernel/btf/vmlinux): errno ${-btf}`;
+  if (typeof btf === 'number') return kernelAtLeast('5.9');
   try {
     return bpf.btfFindByNameKind(btf, 'bpf_xdp_link', BTF_KIND_STRUCT) > 0;
   } finally {

@@ -304,4 +304,4 @@ export type { MapRef } from './object.js';
 export { PolicyJudge, type Judgement } from './judge.js';
 export { fastPathPlan } from './fast-path.js';
 export { lockPath, tryLockRunDir, type HeldLock, type LockHolder } from './run-lock.js';
-export { REQUIRED_FEATURES, requireKernelFeatures, type Feature } from './features.js';
+export { REQUIRED_FEATURES, kernelAtLeast, requireKernelFeatures, type Feature } from './features.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { toUserError } from '../../../src/app/kernel-errors.js';
-import { REQUIRED_FEATURES, UnsupportedFeatureError, requireKernelFeatures } from '../../../src/xdp/index.js';
+import { REQUIRED_FEATURES, UnsupportedFeatureError, kernelAtLeast, requireKernelFeatures } from '../../../src/xdp/index.js';
 import { skipWithoutRoot } from './helpers/env.js';
 
 describe.skipIf(skipWithoutRoot('kernel feature probes'))('the kernel features xdpfw probes before a load', () => {
@@ -42,5 +42,15 @@ describe('a kernel that lacks a feature', () => {
     expect(user?.message).toBe(
       'this kernel does not support bpf_link for XDP (no kernel BTF (/sys/kernel/btf/vmlinux): errno 2) (needs Linux 5.9 or later)',
     );
+  });
+});
+
+describe('a kernel built without BTF', () => {
+  it('is judged by its release for XDP links', () => {
+    expect(kernelAtLeast('5.9', '5.10.0-28-amd64')).toBe(true);
+    expect(kernelAtLeast('5.9', '5.9.0')).toBe(true);
+    expect(kernelAtLeast('5.9', '5.8.18')).toBe(false);
+    expect(kernelAtLeast('5.9', '4.19.0-26-amd64')).toBe(false);
+    expect(kernelAtLeast('5.9', '6.1.0')).toBe(true);
   });
 });
