@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { CompileOptions } from '../src/compiler/entries.js';
+import type { CompileOptions } from '../src/compiler/index.js';
 import type { CompiledInterface } from '../src/compiler/output.js';
 import { loadPolicyProgram, readCounters, type LoadedProgram, type LoadOptions } from '../src/xdp/index.js';
 import type { PacketKind } from './lib/frames.js';

@@ -5,7 +5,7 @@
  * time matters); and the IPv4 address lookup alone with each candidate
  * structure for a redesign, on the same set.
  */
-import { compileInterfaceWith } from '../../src/compiler/entries.js';
+import { compileInterfaceWith } from '../../src/compiler/index.js';
 import { checkPolicy } from '../../src/compiler/index.js';
 import type { CompiledInterface } from '../../src/compiler/output.js';
 import { loadPolicy } from '../../src/policy/index.js';

@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
-import { compileInterfaceWith, type CompileOptions } from '../../src/compiler/entries.js';
+import { compileInterfaceWith, type CompileOptions } from '../../src/compiler/index.js';
 import { checkPolicy } from '../../src/compiler/index.js';
 import type { CompiledInterface } from '../../src/compiler/output.js';
 import { loadPolicy, type SourceHost } from '../../src/policy/index.js';

@@ -10,9 +10,9 @@ import { loadPolicy } from '../policy/parse.js';
 import type { SourceHost } from '../policy/source-host.js';
 import { AST_CHECKS, IR_CHECKS } from './checks/index.js';
 import { CheckContext } from './context.js';
-import { compileInterfaceWith, type CompileOptions } from './entries.js';
+import { compileInterfaceWith, type CompileOptions } from './passes/emit.js';
 import type { IrPolicy } from './ir.js';
-import { lowerPolicy } from './lower.js';
+import { lowerPolicy } from './passes/lower.js';
 import type { CompiledPolicy } from './output.js';
 
 export interface CheckResult {
@@ -87,10 +87,11 @@ export function sortDiagnostics(document: PolicyDocument, diagnostics: Diagnosti
   );
 }
 
-export { compileInterface, compileInterfaceWith, type CompileOptions } from './entries.js';
+export { compileInterface, compileInterfaceWith, type CompileOptions } from './passes/emit.js';
 export { compiledToJson, type JsonValue } from './json.js';
-export { prefixCount, toEntries } from './prefix-classes.js';
+export { prefixCount, toEntries } from './structures/prefix-classes.js';
 export { COMPILER_CODES, type CompilerCode } from './codes.js';
 export { evaluate, ruleMatches, type FieldPacket, type IrVerdict } from './evaluate.js';
 export type { IrPolicy, IrInterface, IrRule } from './ir.js';
 export type { CompiledPolicy, CompiledInterface } from './output.js';
+export type { ClassifyChoice } from './passes/linear.js';

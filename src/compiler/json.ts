@@ -4,11 +4,11 @@
  * summarised as runs of equal class (`{"ports": "0-21", "class": 0}`).
  * Deterministic: same compiled policy, same JSON.
  */
-import { rulesOf } from './bits.js';
+import { rulesOf } from './structures/bits.js';
 import { FIELD } from './fields.js';
-import { classificationText } from './linear.js';
+import { classificationText } from './passes/linear.js';
 import type { CompiledInterface, CompiledPolicy, LinearRule, MaskedPrefix, PrefixClasses } from './output.js';
-import { prefixCount, prefixText } from './prefix-classes.js';
+import { prefixCount, prefixText } from './structures/prefix-classes.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 

@@ -22,7 +22,7 @@ export interface CompiledConstants {
   addressLookup: Record<AddressSlot, AddressLookup>;
   /**
    * cfg_linear and cfg_lin_*: the rules as the linear path checks them, in
-   * order (linear.ts); null when the bit vectors classify the interface.
+   * order (passes/linear.ts); null when the bit vectors classify the interface.
    */
   linear: LinearRule[] | null;
 }
@@ -109,7 +109,7 @@ export interface PrefixClasses {
 /**
  * The records of the marked buckets as the map holds them: struct
  * xdpfw_bucket4 / xdpfw_bucket6 of bpf/xdpfw.h in little-endian u32 words
- * (address-tables.ts RECORD gives each field's word), whole map rows of
+ * (passes/address-tables.ts RECORD gives each field's word), whole map rows of
  * RECORD[family].perRow records, the unused ones zero. Built in place, so
  * applying a million-entry set copies no 24 MB of records.
  */
@@ -118,7 +118,7 @@ export interface BucketRecords {
   words: Uint32Array;
 }
 
-/** One LPM entry as an object (display, tests): see prefix-classes.ts to convert. */
+/** One LPM entry as an object (display, tests): see structures/prefix-classes.ts to convert. */
 export interface LpmEntry {
   /** Network-order address, host bits zero (4 or 16 bytes). */
   bytes: number[];

@@ -10,7 +10,7 @@
 
 import os from 'node:os';
 
-import { LINEAR_MAX } from '../compiler/linear.js';
+import { LINEAR_MAX } from '../compiler/passes/linear.js';
 import type { AddressSlot, AddressTable, CompiledConstants, LinearRule, PrefixClasses } from '../compiler/output.js';
 
 if (os.endianness() !== 'LE') throw new Error('xdpfw map codecs assume a little-endian host');

@@ -7,7 +7,7 @@
  * field that differs in that field alone, which no rule may take.
  */
 import { describe, expect, it } from 'vitest';
-import { compileInterfaceWith } from '../../src/compiler/entries.js';
+import { compileInterfaceWith } from '../../src/compiler/index.js';
 import { checkPolicy } from '../../src/compiler/index.js';
 import { buildFrame } from '../../src/packet/build.js';
 import type { PacketSpec } from '../../src/packet/spec.js';

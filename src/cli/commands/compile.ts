@@ -1,6 +1,6 @@
 import { compiledToJson, prefixCount, type JsonValue } from '../../compiler/index.js';
-import { classificationText } from '../../compiler/linear.js';
-import { inlineHosts } from '../../compiler/address-tables.js';
+import { classificationText } from '../../compiler/passes/linear.js';
+import { inlineHosts } from '../../compiler/passes/address-tables.js';
 import { ADDRESS_SLOTS, type AddressSlot, type CompiledInterface, type LinearRule } from '../../compiler/output.js';
 import { fastPathPlan } from '../../xdp/fast-path.js';
 import type { CliIo } from '../io.js';

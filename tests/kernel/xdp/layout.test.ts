@@ -35,7 +35,7 @@ import {
   encodeVectors,
   rodataValues,
 } from '../../../src/xdp/layout.js';
-import { BUCKET_BITS, BUCKETS_PER_ROW, DEEPER, HOST4, HOST4_SHIFT, MAX_SHIFT6, QUICK_RECORD, RECORD } from '../../../src/compiler/address-tables.js';
+import { BUCKET_BITS, BUCKETS_PER_ROW, DEEPER, HOST4, HOST4_SHIFT, MAX_SHIFT6, QUICK_RECORD, RECORD } from '../../../src/compiler/passes/address-tables.js';
 import { defaultObjectPath, inspectObject } from '../../../src/xdp/object.js';
 import { compileInterfaceText } from '../../support/kernel.js';
 import { dumpBtf, type BtfDump } from './helpers/btf.js';

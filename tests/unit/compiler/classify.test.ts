@@ -6,12 +6,12 @@
  * IR's first-match evaluation picks.
  */
 import { describe, expect, test } from 'vitest';
-import { rulesOf } from '../../../src/compiler/bits.js';
+import { rulesOf } from '../../../src/compiler/structures/bits.js';
 import { evaluate, type FieldPacket } from '../../../src/compiler/evaluate.js';
 import { FIELD } from '../../../src/compiler/fields.js';
 import type { IrInterface, IrRule } from '../../../src/compiler/ir.js';
 import type { CompiledInterface, LpmEntry } from '../../../src/compiler/output.js';
-import { toEntries } from '../../../src/compiler/prefix-classes.js';
+import { toEntries } from '../../../src/compiler/structures/prefix-classes.js';
 import { compileText } from './helpers.js';
 import {
   addressHolds as addressMatches,

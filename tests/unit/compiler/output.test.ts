@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { rulesOf } from '../../../src/compiler/bits.js';
+import { rulesOf } from '../../../src/compiler/structures/bits.js';
 import { ACTION, FIELD, MAX_RULES, NFIELDS } from '../../../src/compiler/fields.js';
 import { compiledToJson, compileInterface, prefixCount, toEntries } from '../../../src/compiler/index.js';
 import { compileText } from './helpers.js';

@@ -8,11 +8,11 @@
  */
 import ipaddr from 'ipaddr.js';
 import { describe, expect, test } from 'vitest';
-import { rulesOf } from '../../../src/compiler/bits.js';
+import { rulesOf } from '../../../src/compiler/structures/bits.js';
 import { FIELD } from '../../../src/compiler/fields.js';
 import { compilePolicy } from '../../../src/compiler/index.js';
 import type { CompiledInterface, LpmEntry } from '../../../src/compiler/output.js';
-import { toEntries } from '../../../src/compiler/prefix-classes.js';
+import { toEntries } from '../../../src/compiler/structures/prefix-classes.js';
 import type { PacketSpec } from '../../../src/packet/spec.js';
 import { generatePacket, generatePolicy, Random } from '../../support/generate.js';
 import { ReferenceEvaluator } from '../../support/reference-evaluator.js';

@@ -4,12 +4,12 @@
  * benchmark), and a sample of the result is checked against the IR.
  */
 import { describe, expect, test } from 'vitest';
-import { rulesOf } from '../../../src/compiler/bits.js';
+import { rulesOf } from '../../../src/compiler/structures/bits.js';
 import type { FieldPacket } from '../../../src/compiler/evaluate.js';
 import { FIELD } from '../../../src/compiler/fields.js';
 import { compilePolicy } from '../../../src/compiler/index.js';
 import type { CompiledInterface, LpmEntry, PrefixClasses } from '../../../src/compiler/output.js';
-import { prefixCount, toEntries } from '../../../src/compiler/prefix-classes.js';
+import { prefixCount, toEntries } from '../../../src/compiler/structures/prefix-classes.js';
 import { documentOf } from './helpers.js';
 import { firstHolding } from './oracle.js';
 import { Random } from './random-policy.js';

@@ -8,12 +8,12 @@
  * absent classes (by field), protocol table, src4, src6, dst4, dst6, sport,
  * dport, TCP flags, ICMP type — so the same IR always gives the same ids.
  */
-import { BitsArena, bitsOf, clearBit, setBit, VectorTable, words32, type Bits } from './bits.js';
-import { FIELD, NFIELDS } from './fields.js';
-import type { IrInterface, IrRule, PortInterval } from './ir.js';
-import { buildLpmEntries } from './lpm.js';
-import type { PrefixClasses } from './output.js';
-import { emptyPrefixClasses } from './prefix-classes.js';
+import { BitsArena, bitsOf, clearBit, setBit, VectorTable, words32, type Bits } from '../structures/bits.js';
+import { FIELD, NFIELDS } from '../fields.js';
+import type { IrInterface, IrRule, PortInterval } from '../ir.js';
+import { buildLpmEntries } from '../structures/lpm.js';
+import type { PrefixClasses } from '../output.js';
+import { emptyPrefixClasses } from '../structures/prefix-classes.js';
 
 export interface Classification {
   table: VectorTable;

@@ -18,9 +18,9 @@
  * a million prefixes, a 64 MiB direct table ~150 ns, a hash probe ~250 ns;
  * the /16 table and the 2 MiB bitmap stay in cache (~30 ns together).
  */
-import type { AddressLookup, AddressTable, BucketRecords, PrefixClasses } from './output.js';
-import { emptyPrefixClasses, prefixCount, wordsOf } from './prefix-classes.js';
-import { word32 } from './prefix-list.js';
+import type { AddressLookup, AddressTable, BucketRecords, PrefixClasses } from '../output.js';
+import { emptyPrefixClasses, prefixCount, wordsOf } from '../structures/prefix-classes.js';
+import { word32 } from '../structures/prefix-list.js';
 
 /** xdpfw.h: XDPFW_DEEPER, XDPFW_BUCKET_BITS, XDPFW_MAX_ADDR_SHIFT6, buckets per bitmap row. */
 export const DEEPER = 0x80000000;

@@ -6,10 +6,10 @@
  * whether an interface qualifies and describes its rules as the data plane
  * compares them. Semantics are the IR's (ir.ts, evaluate.ts).
  */
-import { ACTION } from './fields.js';
-import type { AddressConstraint, IrInterface, IrRule } from './ir.js';
-import type { CompiledConstants, LinearRule, MaskedPrefix } from './output.js';
-import { word32 } from './prefix-list.js';
+import { ACTION } from '../fields.js';
+import type { AddressConstraint, IrInterface, IrRule } from '../ir.js';
+import type { CompiledConstants, LinearRule, MaskedPrefix } from '../output.js';
+import { word32 } from '../structures/prefix-list.js';
 
 /** XDPFW_LINEAR_MAX: at 8 rules the bit vectors are about as fast (README, Performance). */
 export const LINEAR_MAX = 8;

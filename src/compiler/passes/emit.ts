@@ -4,10 +4,10 @@
  * tables are derived from the hashed LPM entries and constants.
  */
 import { buildAddressTable, chooseAddressLookup, type AddressLookupChoice } from './address-tables.js';
-import { location } from './codes.js';
-import { ACTION } from './fields.js';
+import { location } from '../codes.js';
+import { ACTION } from '../fields.js';
 import { hashCompiled, type HashedPart } from './hash.js';
-import type { IrInterface } from './ir.js';
+import type { IrInterface } from '../ir.js';
 import { linearRules, type ClassifyChoice } from './linear.js';
 import {
   ADDRESS_SLOTS,
@@ -16,8 +16,8 @@ import {
   type AddressTable,
   type CompiledInterface,
   type CompiledRule,
-} from './output.js';
-import { classify } from './vectors.js';
+} from '../output.js';
+import { classify } from './classify.js';
 
 export interface CompileOptions {
   /** How address fields are looked up: the compiler's choice ('auto'), or forced, e.g. to test one path. */
