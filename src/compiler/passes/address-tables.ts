@@ -18,7 +18,7 @@
  * a million prefixes, a 64 MiB direct table ~150 ns, a hash probe ~250 ns;
  * the /16 table and the 2 MiB bitmap stay in cache (~30 ns together).
  */
-import type { AddressLookup, AddressTable, BucketRecords, PrefixClasses } from '../output.js';
+import { ADDRESS_SLOTS, type AddressLookup, type AddressSlot, type AddressTable, type BucketRecords, type PrefixClasses } from '../output.js';
 import { emptyPrefixClasses, prefixCount, wordsOf } from '../structures/prefix-classes.js';
 import { word32 } from '../structures/prefix-list.js';
 
@@ -59,6 +59,25 @@ export const HOST4 = 0x10000;
 export const HOST4_SHIFT = 8;
 
 export type AddressLookupChoice = 'auto' | 'trie' | 'table';
+
+/** How each slot is looked up and, where by table, its table. */
+export interface AddressLookups {
+  addressLookup: Record<AddressSlot, AddressLookup>;
+  addressTables: Record<AddressSlot, AddressTable | null>;
+}
+
+/** The address-tables pass: each slot's lookup chosen, and its table built from the slot's LPM entries. */
+export function addressLookups(entries: Record<AddressSlot, PrefixClasses>, choice: AddressLookupChoice): AddressLookups {
+  const addressLookup = {} as Record<AddressSlot, AddressLookup>;
+  const addressTables = {} as Record<AddressSlot, AddressTable | null>;
+  for (const slot of ADDRESS_SLOTS) {
+    const family = slot.endsWith('4') ? 4 : 6;
+    const lookup = chooseAddressLookup(entries[slot], family, choice);
+    addressLookup[slot] = lookup;
+    addressTables[slot] = lookup.mode === 'table' ? buildAddressTable(entries[slot], lookup, family) : null;
+  }
+  return { addressLookup, addressTables };
+}
 
 /**
  * How one slot is looked up. 'auto' takes the table whenever the field has

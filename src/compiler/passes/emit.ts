@@ -1,49 +1,22 @@
 /**
- * One IR interface → its CompiledInterface: the load-time constants and the
- * content of every map of bpf/xdpfw.h (output.ts), hashed. The address
- * tables are derived from the hashed LPM entries and constants.
+ * The last pass: what the earlier passes decided for one IR interface,
+ * assembled into its CompiledInterface — the load-time constants and the
+ * content of every map of bpf/xdpfw.h (output.ts) — and hashed.
  */
-import { buildAddressTable, chooseAddressLookup, type AddressLookupChoice } from './address-tables.js';
 import { location } from '../codes.js';
 import { ACTION } from '../fields.js';
-import { hashCompiled, type HashedPart } from './hash.js';
 import type { IrInterface } from '../ir.js';
-import { linearRules, type ClassifyChoice } from './linear.js';
-import {
-  ADDRESS_SLOTS,
-  type AddressLookup,
-  type AddressSlot,
-  type AddressTable,
-  type CompiledInterface,
-  type CompiledRule,
-} from '../output.js';
-import { classify } from './classify.js';
+import type { CompiledInterface, CompiledRule, LinearRule } from '../output.js';
+import type { AddressLookups } from './address-tables.js';
+import type { Classification } from './classify.js';
+import { hashCompiled, type HashedPart } from './hash.js';
 
-export interface CompileOptions {
-  /** How address fields are looked up: the compiler's choice ('auto'), or forced, e.g. to test one path. */
-  addressLookup?: AddressLookupChoice;
-  /** The linear path or the bit vectors: the compiler's choice ('auto'), or forced. */
-  classify?: ClassifyChoice;
-}
-
-export function compileInterface(ir: IrInterface): CompiledInterface {
-  return compileInterfaceWith(ir, {});
-}
-
-/** compileInterface with options (tests and benches force an address lookup or a classification path). */
-export function compileInterfaceWith(ir: IrInterface, options: CompileOptions): CompiledInterface {
-  const c = classify(ir);
-  const linear = linearRules(ir, options.classify);
-  // The linear path reads no address map: a few trie entries are the least to load.
-  const lookupChoice = options.addressLookup ?? (linear ? 'trie' : 'auto');
-  const addressLookup = {} as Record<AddressSlot, AddressLookup>;
-  const addressTables = {} as Record<AddressSlot, AddressTable | null>;
-  for (const slot of ADDRESS_SLOTS) {
-    const family = slot.endsWith('4') ? 4 : 6;
-    const lookup = chooseAddressLookup(c[slot], family, lookupChoice);
-    addressLookup[slot] = lookup;
-    addressTables[slot] = lookup.mode === 'table' ? buildAddressTable(c[slot], lookup, family) : null;
-  }
+export function emitInterface(
+  ir: IrInterface,
+  c: Classification,
+  linear: LinearRule[] | null,
+  { addressLookup, addressTables }: AddressLookups,
+): CompiledInterface {
   const nrules = ir.rules.length;
   const rules = ir.rules.map((r): CompiledRule => {
     const rule: CompiledRule = { index: r.index, id: r.id, action: r.action, text: r.text, location: location(r.span) };
