@@ -10,7 +10,7 @@ import { checkPolicy } from '../../src/compiler/index.js';
 import type { CompiledInterface } from '../../src/compiler/output.js';
 import { loadPolicy } from '../../src/policy/index.js';
 import { loadPolicyProgram } from '../../src/xdp/index.js';
-import { FIELD } from '../../src/xdp/layout.js';
+import { FIELD } from '../../src/contract/kernel.js';
 import { loadCandidates } from './candidates.js';
 import { benchPolicy, type AddressSet } from './policy-gen.js';
 import { MemoryFiles } from './programs.js';

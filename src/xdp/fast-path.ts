@@ -26,7 +26,8 @@
  */
 
 import type { LinearRule } from '../compiler/output.js';
-import { ACTION, asLoaded, COUNTER_INDEX } from './layout.js';
+import { ACTION, COUNTER_INDEX } from '../contract/kernel.js';
+import { asLoaded } from './layout.js';
 
 /** One instruction: struct bpf_insn. */
 interface Insn {

@@ -8,7 +8,8 @@
 
 import type { CompiledInterface, LinearRule } from '../compiler/output.js';
 import { closeFd } from './libbpf.js';
-import { MAP, rodataValues } from './layout.js';
+import { MAP } from '../contract/kernel.js';
+import { rodataValues } from './layout.js';
 import {
   attachXdp,
   detachLink,

@@ -4,7 +4,7 @@
  * for the differential test against the reference evaluator.
  */
 import ipaddr from 'ipaddr.js';
-import { LINEAR_MAX } from '../../src/compiler/passes/linear.js';
+import { LINEAR_MAX } from '../../src/contract/kernel.js';
 import type { PacketSpec } from '../../src/packet/spec.js';
 import { Random } from './random.js';
 

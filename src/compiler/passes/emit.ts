@@ -4,9 +4,8 @@
  * content of every map of bpf/xdpfw.h (output.ts) — and hashed.
  */
 import { location } from '../codes.js';
-import { ACTION } from '../fields.js';
 import type { IrInterface } from '../ir.js';
-import type { CompiledInterface, CompiledRule, LinearRule } from '../output.js';
+import { KERNEL_ACTION, type CompiledInterface, type CompiledRule, type LinearRule } from '../output.js';
 import type { AddressLookups } from './address-tables.js';
 import type { Classification } from './classify.js';
 import { hashCompiled, type HashedPart } from './hash.js';
@@ -29,13 +28,13 @@ export function emitInterface(
       nrules,
       nwords: Math.max(1, Math.ceil(nrules / 64)),
       fields: c.fields,
-      defaultAction: ACTION[ir.defaultAction],
+      defaultAction: KERNEL_ACTION[ir.defaultAction],
       absentClass: c.absentClass,
       addressLookup,
       linear,
     },
     rules,
-    actions: ir.rules.map((r) => ACTION[r.action]),
+    actions: ir.rules.map((r) => KERNEL_ACTION[r.action]),
     vectors: c.table.words(),
     protoClass: c.protoClass,
     sportClass: c.sportClass,

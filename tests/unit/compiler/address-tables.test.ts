@@ -6,13 +6,9 @@
  * every length, nested, in both families.
  */
 import { describe, expect, test } from 'vitest';
+import { BUCKET_BITS, DEEPER, HOST4, HOST4_SHIFT, QUICK_RECORD } from '../../../src/contract/kernel.js';
 import {
-  BUCKET_BITS,
   BUCKETS_PER_ROW,
-  DEEPER,
-  HOST4,
-  HOST4_SHIFT,
-  QUICK_RECORD,
   bucketOf,
   buildAddressTable as buildTable,
   chooseAddressLookup as chooseLookup,

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { compileInterfaceWith } from '../../../src/compiler/index.js';
 import type { IrInterface } from '../../../src/compiler/ir.js';
-import { LINEAR_MAX, linearRules, whyNotLinear } from '../../../src/compiler/passes/linear.js';
+import { LINEAR_MAX } from '../../../src/contract/kernel.js';
+import { linearRules, whyNotLinear } from '../../../src/compiler/passes/linear.js';
 import { compileText } from './helpers.js';
 
 function irOf(body: string, prelude = ''): IrInterface {
