@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The kernel/user contract of xdpfw: every map key and value, every limit and
- * every counter index is defined here once. The TypeScript side mirrors these
- * in src/xdp/layout.ts, and tests/kernel/xdp/layout.test.ts compares the two
- * against this file's BTF, so a layout change cannot drift silently.
+ * every counter index is defined here once. scripts/gen-contract.ts turns this
+ * file (its #defines, enums and structs, and the lists of .rodata variables
+ * and maps at its end) into src/contract/kernel.ts, which the TypeScript side
+ * imports; tests/kernel/xdp/layout.test.ts compares that with the BTF clang
+ * emits for this file and with the objects' maps, so a layout change cannot
+ * drift silently.
  *
  * Classification is bpf-iptables' Linear Bit Vector Search. Every rule is a
  * bit. For each packet field (address, protocol, ports, TCP flags, ICMP type)
@@ -49,8 +52,10 @@
 #define XDPFW_ICMPTYPE_CLS_ENTRIES 256  /* xdpfw_icmptype_cls */
 
 /* Actions, as stored in xdpfw_actions and cfg_default_action. */
-#define XDPFW_ACTION_DROP 1 /* == XDP_DROP */
-#define XDPFW_ACTION_PASS 2 /* == XDP_PASS */
+enum xdpfw_action {
+	XDPFW_ACTION_DROP = 1, /* == XDP_DROP */
+	XDPFW_ACTION_PASS = 2, /* == XDP_PASS */
+};
 
 /*
  * Fields. Bit i of cfg_fields enables field i; a field that no rule
@@ -69,8 +74,10 @@ enum xdpfw_field {
 };
 
 /* Family index used in xdpfw_proto_cls. */
-#define XDPFW_FAMILY_IPV4 0
-#define XDPFW_FAMILY_IPV6 1
+enum xdpfw_family {
+	XDPFW_FAMILY_IPV4 = 0,
+	XDPFW_FAMILY_IPV6 = 1,
+};
 
 /*
  * Address lookups, indexed by enum xdpfw_addr_slot in the cfg_addr_* arrays.
@@ -111,8 +118,10 @@ enum xdpfw_field {
  * What most packets read stays within the 256 KiB /16 table and the 2 MiB
  * bitmap, whatever the set size.
  */
-#define XDPFW_ADDR_TRIE 0
-#define XDPFW_ADDR_TABLE 1
+enum xdpfw_addr_mode {
+	XDPFW_ADDR_TRIE = 0,
+	XDPFW_ADDR_TABLE = 1,
+};
 
 enum xdpfw_addr_slot {
 	XDPFW_ADDR_SRC4 = 0,
@@ -283,13 +292,29 @@ struct xdpfw_counter {
  *   const volatile __u64 cfg_lin_src6[4 * XDPFW_LINEAR_MAX];    value (2 halves), mask (2 halves)
  *   const volatile __u64 cfg_lin_dst6[4 * XDPFW_LINEAR_MAX];    value, mask
  * Fields a rule does not check are zero.
- *
- * Map names (as in the object's BTF; the loader finds them by these names):
- *   xdpfw_vectors, xdpfw_proto_cls, xdpfw_src4, xdpfw_src6, xdpfw_dst4,
- *   xdpfw_dst6, xdpfw_sport_cls, xdpfw_dport_cls, xdpfw_tcpflags_cls,
- *   xdpfw_icmptype_cls, xdpfw_actions, xdpfw_rule_counters, xdpfw_counters,
- *   and per slot (src4, src6, dst4, dst6) xdpfw_<slot>_l16, xdpfw_<slot>_bkt,
- *   xdpfw_<slot>_rank, xdpfw_<slot>_rec, xdpfw_<slot>_hash
+ */
+
+/*
+ * Maps, by the name the loader finds each by, with their key and value.
+ * <slot> stands for each slot of enum xdpfw_addr_slot (src4, src6, dst4,
+ * dst6) and <family> for its family, 4 or 6.
+ *   map                    key                            value
+ *   xdpfw_vectors          __u32                          struct xdpfw_vector
+ *   xdpfw_proto_cls        __u32                          __u32
+ *   xdpfw_<slot>           struct xdpfw_lpm<family>_key   __u32
+ *   xdpfw_<slot>_l16       __u32                          struct xdpfw_class_row
+ *   xdpfw_<slot>_bkt       __u32                          struct xdpfw_bucket_row
+ *   xdpfw_<slot>_rank      __u32                          struct xdpfw_class_row
+ *   xdpfw_<slot>_quick     __u32                          struct xdpfw_quick_row
+ *   xdpfw_<slot>_rec       __u32                          struct xdpfw_bucket<family>_row
+ *   xdpfw_<slot>_hash      struct xdpfw_lpm<family>_key   __u32
+ *   xdpfw_sport_cls        __u32                          __u32
+ *   xdpfw_dport_cls        __u32                          __u32
+ *   xdpfw_tcpflags_cls     __u32                          __u32
+ *   xdpfw_icmptype_cls     __u32                          __u32
+ *   xdpfw_actions          __u32                          __u32
+ *   xdpfw_rule_counters    __u32                          struct xdpfw_counter
+ *   xdpfw_counters         __u32                          struct xdpfw_counter
  */
 
 #endif /* XDPFW_H */

@@ -7,7 +7,7 @@
  */
 import type { CompiledInterface } from '../../src/compiler/output.js';
 import { loadPolicyProgram } from '../../src/xdp/index.js';
-import { FIELD } from '../../src/xdp/layout.js';
+import { FIELD } from '../../src/contract/kernel.js';
 import { loadCandidates } from './candidates.js';
 import { benchPolicy, compileBenchPolicy, type AddressSet } from './policy-gen.js';
 import { fixed, percent, table } from './stats.js';

@@ -3,6 +3,7 @@
  * one-line description (the README's table is generated from this; a test
  * fails when a check emits a code that is not listed here).
  */
+import { MAX_RULES } from '../contract/kernel.js';
 import type { Span } from '../policy/ast.js';
 import type { Diagnostic, Severity } from '../policy/diagnostic.js';
 
@@ -33,7 +34,7 @@ export const COMPILER_CODES = {
   'family-mismatch': { severity: 'error', description: 'a rule mixes address families so that no packet can match it' },
   'empty-set': { severity: 'error', description: 'a set or address list has no entries, so a rule using it matches nothing' },
   'no-rules': { severity: 'warning', description: 'an interface has no rules: every packet gets the default action' },
-  'too-many-rules': { severity: 'error', description: 'an interface has more rules than the data plane supports (4096)' },
+  'too-many-rules': { severity: 'error', description: `an interface has more rules than the data plane supports (${MAX_RULES})` },
   'shadowed-rule': { severity: 'warning', description: 'an earlier rule matches every packet this rule matches: it never decides' },
   'nd-dropped': { severity: 'warning', description: 'IPv6 neighbour discovery would be dropped, which silently breaks IPv6' },
 } as const satisfies Record<string, CodeInfo>;

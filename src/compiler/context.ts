@@ -24,10 +24,10 @@ import type {
 } from '../policy/ast.js';
 import type { Diagnostic } from '../policy/diagnostic.js';
 import { setEntryCount, setEntryLiteral } from '../policy/set-file.js';
-import { addAddress, isAddressError, parseAddress, type AddressError, type AddressParse } from './address.js';
-import { collectReferences, documentRules, type ReferenceSite } from './syntax.js';
+import { addAddress, isAddressError, parseAddress, type AddressError, type AddressParse } from './structures/address.js';
+import { collectReferences, documentRules, type ReferenceSite } from './syntax/walks.js';
 import type { IrPolicy } from './ir.js';
-import { PrefixBuilder, PrefixList } from './prefix-list.js';
+import { PrefixBuilder, PrefixList } from './structures/prefix-list.js';
 
 /** What a define stands for once every `$name` inside it is replaced. */
 export type DefineLeaf = AddressLiteral | PortLiteral | PortRange | SetReference;

@@ -3,7 +3,7 @@
  * rules match, which decides. Used by IR checks (nd-dropped) and by tests as
  * the oracle for the bit vectors. Not the data plane: no classes, no tables.
  */
-import { prefixesContain } from './address-sets.js';
+import { prefixesContain } from './structures/address-sets.js';
 import type { Action, AddressConstraint, IrInterface, IrRule, PortInterval } from './ir.js';
 
 /** A packet as the classifier sees it: absent fields are undefined. */

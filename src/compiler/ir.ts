@@ -1,8 +1,9 @@
 /**
  * The checked intermediate representation: what the policy means, with every
  * name resolved, every literal validated and every set expanded. Produced by
- * the compiler's check passes and lowering (src/compiler/lower.ts) from the
- * AST; consumed by the bit-vector builder. Plain data, deterministic.
+ * the compiler's check passes and lowering (src/compiler/passes/lower.ts)
+ * from the AST; consumed by the bit-vector builder. Plain data,
+ * deterministic.
  *
  * Semantics (the contract the data plane and the reference evaluator share):
  * - A packet is IPv4 or IPv6; it has an L4 protocol number (IPv6: the first
@@ -16,7 +17,7 @@
  */
 
 import type { Span } from '../policy/ast.js';
-import type { PrefixList } from './prefix-list.js';
+import type { PrefixList } from './structures/prefix-list.js';
 
 export type Action = 'allow' | 'drop';
 

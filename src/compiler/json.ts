@@ -4,15 +4,15 @@
  * summarised as runs of equal class (`{"ports": "0-21", "class": 0}`).
  * Deterministic: same compiled policy, same JSON.
  */
-import { rulesOf } from './bits.js';
-import { FIELD } from './fields.js';
-import { classificationText } from './linear.js';
+import { FIELD } from '../contract/kernel.js';
+import { rulesOf } from './structures/bits.js';
+import { classificationText } from './passes/linear.js';
 import type { CompiledInterface, CompiledPolicy, LinearRule, MaskedPrefix, PrefixClasses } from './output.js';
-import { prefixCount, prefixText } from './prefix-classes.js';
+import { prefixCount, prefixText } from './structures/prefix-classes.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
-const FIELD_NAMES = Object.fromEntries(Object.entries(FIELD).map(([name, bit]) => [bit, name.toLowerCase()]));
+const FIELD_NAMES = Object.fromEntries(Object.entries(FIELD).map(([name, bit]) => [bit, name]));
 
 export function compiledToJson(c: CompiledPolicy): JsonValue {
   return { interfaces: c.interfaces.map(interfaceToJson) };

@@ -5,7 +5,14 @@
  * Deterministic: the same policy gives the same object (and the same hash).
  */
 
+import { ACTION, ADDR_SLOT } from '../contract/kernel.js';
 import type { Action, IrRule, PortInterval } from './ir.js';
+
+/** An action as the data plane stores it (enum xdpfw_action): XDP_DROP or XDP_PASS. */
+export type KernelAction = (typeof ACTION)[keyof typeof ACTION];
+
+/** The policy's verbs as the data plane's actions: `allow` lets the packet pass (XDPFW_ACTION_PASS). */
+export const KERNEL_ACTION: Readonly<Record<Action, KernelAction>> = { allow: ACTION.pass, drop: ACTION.drop };
 
 export interface CompiledConstants {
   /** cfg_nrules */
@@ -14,23 +21,23 @@ export interface CompiledConstants {
   nwords: number;
   /** cfg_fields: bit (1 << XDPFW_FIELD_*) set for each enabled field; PROTO always set. */
   fields: number;
-  /** cfg_default_action: 1 = drop (XDP_DROP), 2 = allow (XDP_PASS). */
-  defaultAction: 1 | 2;
+  /** cfg_default_action (KERNEL_ACTION of the policy's default). */
+  defaultAction: KernelAction;
   /** cfg_absent_class[XDPFW_NFIELDS]: class used when the packet lacks the field. */
   absentClass: number[];
   /** cfg_addr_*: how each address field is looked up, per family. */
   addressLookup: Record<AddressSlot, AddressLookup>;
   /**
    * cfg_linear and cfg_lin_*: the rules as the linear path checks them, in
-   * order (linear.ts); null when the bit vectors classify the interface.
+   * order (passes/linear.ts); null when the bit vectors classify the interface.
    */
   linear: LinearRule[] | null;
 }
 
 /** One rule of the linear path (bpf/xdpfw.h); a null field is not checked. */
 export interface LinearRule {
-  /** XDPFW_ACTION_*: 1 = drop, 2 = allow. */
-  action: 1 | 2;
+  /** cfg_lin_action: KERNEL_ACTION of the rule's action. */
+  action: KernelAction;
   families: { ipv4: boolean; ipv6: boolean };
   protocol: number | null;
   src: MaskedPrefix | null;
@@ -53,8 +60,8 @@ export interface MaskedPrefix {
 }
 
 /** enum xdpfw_addr_slot: an address field and a family. */
-export type AddressSlot = 'src4' | 'src6' | 'dst4' | 'dst6';
-export const ADDRESS_SLOTS: readonly AddressSlot[] = ['src4', 'src6', 'dst4', 'dst6'];
+export type AddressSlot = keyof typeof ADDR_SLOT;
+export const ADDRESS_SLOTS = (Object.keys(ADDR_SLOT) as AddressSlot[]).sort((a, b) => ADDR_SLOT[a] - ADDR_SLOT[b]);
 
 /**
  * How the data plane finds an address's class (bpf/xdpfw.h, XDPFW_ADDR_*):
@@ -109,7 +116,7 @@ export interface PrefixClasses {
 /**
  * The records of the marked buckets as the map holds them: struct
  * xdpfw_bucket4 / xdpfw_bucket6 of bpf/xdpfw.h in little-endian u32 words
- * (address-tables.ts RECORD gives each field's word), whole map rows of
+ * (passes/address-tables.ts RECORD gives each field's word), whole map rows of
  * RECORD[family].perRow records, the unused ones zero. Built in place, so
  * applying a million-entry set copies no 24 MB of records.
  */
@@ -118,7 +125,7 @@ export interface BucketRecords {
   words: Uint32Array;
 }
 
-/** One LPM entry as an object (display, tests): see prefix-classes.ts to convert. */
+/** One LPM entry as an object (display, tests): see structures/prefix-classes.ts to convert. */
 export interface LpmEntry {
   /** Network-order address, host bits zero (4 or 16 bytes). */
   bytes: number[];
@@ -151,8 +158,8 @@ export interface CompiledInterface {
   defaultAction: Action;
   constants: CompiledConstants;
   rules: CompiledRule[];
-  /** Rule index → XDPFW_ACTION_* (1 drop, 2 pass). */
-  actions: number[];
+  /** Rule index → its KERNEL_ACTION (xdpfw_actions). */
+  actions: KernelAction[];
   /**
    * The deduplicated bit vectors; vectors[c] has `nwords` words, word w bit b
    * set = rule 64*w+b matches.

@@ -16,7 +16,8 @@
  * Which old index goes to which new index is the caller's business.
  */
 
-import { COUNTER_INDEX, MAP, NCOUNTERS, STRUCT, type CounterValue, decodePerCpuCounters } from './layout.js';
+import { COUNTER_INDEX, MAP, NCOUNTERS, STRUCT } from '../contract/kernel.js';
+import { type CounterValue, decodePerCpuCounters } from './layout.js';
 import * as bpf from './libbpf.js';
 import { mapRefFromFd, readArrayValues, writeEntries } from './maps.js';
 import type { MapRef } from './object.js';

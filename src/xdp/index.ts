@@ -10,7 +10,8 @@ import type { CompiledInterface, LinearRule } from '../compiler/output.js';
 import { AttachmentError, check } from './errors.js';
 import * as bpf from './libbpf.js';
 import { closeFd } from './libbpf.js';
-import { MAP, rodataValues } from './layout.js';
+import { MAP } from '../contract/kernel.js';
+import { rodataValues } from './layout.js';
 import {
   attachXdp,
   detachLink,
@@ -302,6 +303,5 @@ export type { Counters, FillProgress, FillReport } from './maps.js';
 export type { CounterValue, GlobalCounterName } from './layout.js';
 export type { MapRef } from './object.js';
 export { PolicyJudge, type Judgement } from './judge.js';
-export { fastPathPlan } from './fast-path.js';
 export { lockPath, tryLockRunDir, type HeldLock, type LockHolder } from './run-lock.js';
 export { REQUIRED_FEATURES, kernelAtLeast, requireKernelFeatures, type Feature } from './features.js';

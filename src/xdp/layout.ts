@@ -1,8 +1,9 @@
 /**
- * The kernel/user contract of bpf/xdpfw.h, mirrored: names, sizes, offsets and
- * the codecs that turn a CompiledInterface into map keys and values. Pure: no
- * kernel, no fs. tests/kernel/xdp/layout.test.ts compares every size and
- * offset here with the BTF that clang emits for xdpfw.h.
+ * The codecs that turn a CompiledInterface into the map keys and values and
+ * the .rodata of bpf/xdpfw.h, whose names, sizes and offsets come from
+ * src/contract/kernel.ts (generated from the header). Pure: no kernel, no
+ * fs. tests/kernel/xdp/layout.test.ts holds the contract to the BTF that
+ * clang emits for xdpfw.h.
  *
  * Byte order: keys and values are host order (x86_64, arm64: little endian)
  * except LPM addresses, which are network order as the header says.
@@ -10,85 +11,44 @@
 
 import os from 'node:os';
 
-import { LINEAR_MAX } from '../compiler/linear.js';
 import type { AddressSlot, AddressTable, CompiledConstants, LinearRule, PrefixClasses } from '../compiler/output.js';
+import {
+  ADDR_MODE,
+  ADDR_SLOT,
+  BUCKET4_ROW,
+  BUCKET6_ROW,
+  BUCKET_BITS,
+  BUCKET_ROW_WORDS,
+  CLASS_ROW,
+  COUNTER_INDEX,
+  FIELD,
+  L16_ENTRIES,
+  LIN_DST_NOT,
+  LIN_IPV4,
+  LIN_IPV6,
+  LIN_SRC_NOT,
+  LINEAR_MAX,
+  MAP,
+  MAX_WORDS,
+  NADDR,
+  NFIELDS,
+  QUICK_ROW,
+  RANK_ROWS,
+  RODATA_VARS,
+  STRUCT,
+  type MapName,
+  type RodataName,
+} from '../contract/kernel.js';
 
 if (os.endianness() !== 'LE') throw new Error('xdpfw map codecs assume a little-endian host');
 
-export const MAX_RULES = 4096;
-export const MAX_WORDS = MAX_RULES / 64;
-export const NFIELDS = 7;
-export const NCOUNTERS = 4;
-
-export const ACTION = { drop: 1, pass: 2 } as const;
-
-export const FIELD = { proto: 0, src: 1, dst: 2, sport: 3, dport: 4, tcpFlags: 5, icmpType: 6 } as const;
-
-/** enum xdpfw_addr_slot, and XDPFW_ADDR_* modes. */
-export const ADDR_SLOT: Record<AddressSlot, number> = { src4: 0, src6: 1, dst4: 2, dst6: 3 };
-export const NADDR = 4;
-export const ADDR_MODE = { trie: 0, table: 1 } as const;
-/** Address tables: class ids per row of the /16 table, its rows, bucket bitmap rows. */
-export const CLASS_ROW = 16;
-export const L16_ROWS = 65536 / CLASS_ROW;
-export const BUCKET_ROW_BYTES = 64;
-export const BUCKET_ROWS = 2 ** 24 / 8 / BUCKET_ROW_BYTES;
-export const RANK_ROWS = BUCKET_ROWS / CLASS_ROW;
-/** Bucket records per xdpfw_bucket4_row and xdpfw_bucket6_row. */
-export const BUCKET4_ROW = 4;
-export const BUCKET6_ROW = 2;
-/** Quick bytes per xdpfw_quick_row. */
-export const QUICK_ROW = 64;
-
-/** The linear path: XDPFW_LINEAR_MAX (the compiler's limit), and the XDPFW_LIN_* bits of cfg_lin_checks besides 1 << FIELD.*. */
-export { LINEAR_MAX };
-export const LIN = { ipv4: 1 << 8, ipv6: 1 << 9, srcNot: 1 << 10, dstNot: 1 << 11 } as const;
+/** Rows of the /16 class table, and of the bucket bitmap (XDPFW_BUCKET_ROWS in the program). */
+export const L16_ROWS = L16_ENTRIES / CLASS_ROW;
+export const BUCKET_ROW_BYTES = STRUCT.xdpfw_bucket_row.size;
+export const BUCKET_ROWS = 2 ** BUCKET_BITS / (64 * BUCKET_ROW_WORDS);
 
 /** enum xdpfw_counter_index, by the names `readCounters` reports. */
-export const COUNTER_INDEX = { default: 0, malformed: 1, nonIp: 2, fragment: 3 } as const;
 export type GlobalCounterName = keyof typeof COUNTER_INDEX;
-
-export const MAP = {
-  vectors: 'xdpfw_vectors',
-  protoCls: 'xdpfw_proto_cls',
-  src4: 'xdpfw_src4',
-  src6: 'xdpfw_src6',
-  dst4: 'xdpfw_dst4',
-  dst6: 'xdpfw_dst6',
-  src4L16: 'xdpfw_src4_l16',
-  src4Bkt: 'xdpfw_src4_bkt',
-  src4Rank: 'xdpfw_src4_rank',
-  src4Quick: 'xdpfw_src4_quick',
-  src4Rec: 'xdpfw_src4_rec',
-  src4Hash: 'xdpfw_src4_hash',
-  src6L16: 'xdpfw_src6_l16',
-  src6Bkt: 'xdpfw_src6_bkt',
-  src6Rank: 'xdpfw_src6_rank',
-  src6Quick: 'xdpfw_src6_quick',
-  src6Rec: 'xdpfw_src6_rec',
-  src6Hash: 'xdpfw_src6_hash',
-  dst4L16: 'xdpfw_dst4_l16',
-  dst4Bkt: 'xdpfw_dst4_bkt',
-  dst4Rank: 'xdpfw_dst4_rank',
-  dst4Quick: 'xdpfw_dst4_quick',
-  dst4Rec: 'xdpfw_dst4_rec',
-  dst4Hash: 'xdpfw_dst4_hash',
-  dst6L16: 'xdpfw_dst6_l16',
-  dst6Bkt: 'xdpfw_dst6_bkt',
-  dst6Rank: 'xdpfw_dst6_rank',
-  dst6Quick: 'xdpfw_dst6_quick',
-  dst6Rec: 'xdpfw_dst6_rec',
-  dst6Hash: 'xdpfw_dst6_hash',
-  sportCls: 'xdpfw_sport_cls',
-  dportCls: 'xdpfw_dport_cls',
-  tcpFlagsCls: 'xdpfw_tcpflags_cls',
-  icmpTypeCls: 'xdpfw_icmptype_cls',
-  actions: 'xdpfw_actions',
-  ruleCounters: 'xdpfw_rule_counters',
-  counters: 'xdpfw_counters',
-} as const;
-export type MapName = (typeof MAP)[keyof typeof MAP];
-export const MAP_NAMES: readonly MapName[] = Object.values(MAP);
 
 /** The maps of each slot: its trie and those of its address table. */
 export interface AddressMaps {
@@ -100,99 +60,22 @@ export interface AddressMaps {
   rec: MapName;
   hash: MapName;
 }
+const slotMaps = (slot: AddressSlot): AddressMaps => ({
+  trie: MAP[slot],
+  l16: MAP[`${slot}L16`],
+  bkt: MAP[`${slot}Bkt`],
+  rank: MAP[`${slot}Rank`],
+  quick: MAP[`${slot}Quick`],
+  rec: MAP[`${slot}Rec`],
+  hash: MAP[`${slot}Hash`],
+});
 export const ADDR_MAPS: Record<AddressSlot, AddressMaps> = {
-  src4: { trie: MAP.src4, l16: MAP.src4L16, bkt: MAP.src4Bkt, rank: MAP.src4Rank, quick: MAP.src4Quick, rec: MAP.src4Rec, hash: MAP.src4Hash },
-  src6: { trie: MAP.src6, l16: MAP.src6L16, bkt: MAP.src6Bkt, rank: MAP.src6Rank, quick: MAP.src6Quick, rec: MAP.src6Rec, hash: MAP.src6Hash },
-  dst4: { trie: MAP.dst4, l16: MAP.dst4L16, bkt: MAP.dst4Bkt, rank: MAP.dst4Rank, quick: MAP.dst4Quick, rec: MAP.dst4Rec, hash: MAP.dst4Hash },
-  dst6: { trie: MAP.dst6, l16: MAP.dst6L16, bkt: MAP.dst6Bkt, rank: MAP.dst6Rank, quick: MAP.dst6Quick, rec: MAP.dst6Rec, hash: MAP.dst6Hash },
+  src4: slotMaps('src4'),
+  src6: slotMaps('src6'),
+  dst4: slotMaps('dst4'),
+  dst6: slotMaps('dst6'),
 };
 
-/** Struct sizes and field offsets, as in xdpfw.h. */
-export const STRUCT = {
-  xdpfw_lpm4_key: { size: 8, fields: { prefixlen: 0, addr: 4 } },
-  xdpfw_lpm6_key: { size: 20, fields: { prefixlen: 0, addr: 4 } },
-  xdpfw_vector: { size: 8 + MAX_WORDS * 8, fields: { summary: 0, word: 8 } },
-  xdpfw_class_row: { size: CLASS_ROW * 4, fields: { cls: 0 } },
-  xdpfw_bucket_row: { size: BUCKET_ROW_BYTES, fields: { bits: 0 } },
-  xdpfw_bucket4: { size: 16, fields: { cls: 0, lens: 4, cover: 8 } },
-  xdpfw_bucket6: { size: 32, fields: { cls: 0, pad: 4, cover: 8, lens: 16 } },
-  xdpfw_bucket4_row: { size: 16 * BUCKET4_ROW, fields: { rec: 0 } },
-  xdpfw_bucket6_row: { size: 32 * BUCKET6_ROW, fields: { rec: 0 } },
-  xdpfw_quick_row: { size: QUICK_ROW, fields: { q: 0 } },
-  xdpfw_counter: { size: 16, fields: { packets: 0, bytes: 8 } },
-} as const;
-/** Size of a class id (every *_cls and LPM value) and of an action. */
-export const U32_SIZE = 4;
-
-/** Key and value size of each map. */
-export const MAP_LAYOUT: Record<MapName, { keySize: number; valueSize: number }> = {
-  xdpfw_vectors: { keySize: 4, valueSize: STRUCT.xdpfw_vector.size },
-  xdpfw_proto_cls: { keySize: 4, valueSize: U32_SIZE },
-  xdpfw_src4: { keySize: STRUCT.xdpfw_lpm4_key.size, valueSize: U32_SIZE },
-  xdpfw_dst4: { keySize: STRUCT.xdpfw_lpm4_key.size, valueSize: U32_SIZE },
-  xdpfw_src6: { keySize: STRUCT.xdpfw_lpm6_key.size, valueSize: U32_SIZE },
-  xdpfw_dst6: { keySize: STRUCT.xdpfw_lpm6_key.size, valueSize: U32_SIZE },
-  xdpfw_src4_l16: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
-  xdpfw_src4_bkt: { keySize: 4, valueSize: STRUCT.xdpfw_bucket_row.size },
-  xdpfw_src4_rank: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
-  xdpfw_src4_quick: { keySize: 4, valueSize: STRUCT.xdpfw_quick_row.size },
-  xdpfw_src4_rec: { keySize: 4, valueSize: STRUCT.xdpfw_bucket4_row.size },
-  xdpfw_src4_hash: { keySize: STRUCT.xdpfw_lpm4_key.size, valueSize: U32_SIZE },
-  xdpfw_src6_l16: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
-  xdpfw_src6_bkt: { keySize: 4, valueSize: STRUCT.xdpfw_bucket_row.size },
-  xdpfw_src6_rank: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
-  xdpfw_src6_quick: { keySize: 4, valueSize: STRUCT.xdpfw_quick_row.size },
-  xdpfw_src6_rec: { keySize: 4, valueSize: STRUCT.xdpfw_bucket6_row.size },
-  xdpfw_src6_hash: { keySize: STRUCT.xdpfw_lpm6_key.size, valueSize: U32_SIZE },
-  xdpfw_dst4_l16: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
-  xdpfw_dst4_bkt: { keySize: 4, valueSize: STRUCT.xdpfw_bucket_row.size },
-  xdpfw_dst4_rank: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
-  xdpfw_dst4_quick: { keySize: 4, valueSize: STRUCT.xdpfw_quick_row.size },
-  xdpfw_dst4_rec: { keySize: 4, valueSize: STRUCT.xdpfw_bucket4_row.size },
-  xdpfw_dst4_hash: { keySize: STRUCT.xdpfw_lpm4_key.size, valueSize: U32_SIZE },
-  xdpfw_dst6_l16: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
-  xdpfw_dst6_bkt: { keySize: 4, valueSize: STRUCT.xdpfw_bucket_row.size },
-  xdpfw_dst6_rank: { keySize: 4, valueSize: STRUCT.xdpfw_class_row.size },
-  xdpfw_dst6_quick: { keySize: 4, valueSize: STRUCT.xdpfw_quick_row.size },
-  xdpfw_dst6_rec: { keySize: 4, valueSize: STRUCT.xdpfw_bucket6_row.size },
-  xdpfw_dst6_hash: { keySize: STRUCT.xdpfw_lpm6_key.size, valueSize: U32_SIZE },
-  xdpfw_sport_cls: { keySize: 4, valueSize: U32_SIZE },
-  xdpfw_dport_cls: { keySize: 4, valueSize: U32_SIZE },
-  xdpfw_tcpflags_cls: { keySize: 4, valueSize: U32_SIZE },
-  xdpfw_icmptype_cls: { keySize: 4, valueSize: U32_SIZE },
-  xdpfw_actions: { keySize: 4, valueSize: U32_SIZE },
-  xdpfw_rule_counters: { keySize: 4, valueSize: STRUCT.xdpfw_counter.size },
-  xdpfw_counters: { keySize: 4, valueSize: STRUCT.xdpfw_counter.size },
-};
-
-/**
- * The `.rodata` variables and their sizes in bytes: __u32 or __u32[], but
- * for cfg_lin_src6 and cfg_lin_dst6, __u64[] written as u32 halves.
- */
-export const RODATA_VARS = {
-  cfg_nrules: 4,
-  cfg_nwords: 4,
-  cfg_fields: 4,
-  cfg_default_action: 4,
-  cfg_absent_class: 4 * NFIELDS,
-  cfg_addr_mode: 4 * NADDR,
-  cfg_addr_shift: 4 * NADDR,
-  cfg_addr_base: 4 * NADDR,
-  cfg_addr_host: 4 * NADDR,
-  cfg_linear: 4,
-  cfg_lin_checks: 4 * LINEAR_MAX,
-  cfg_lin_action: 4 * LINEAR_MAX,
-  cfg_lin_proto: 4 * LINEAR_MAX,
-  cfg_lin_sport: 8 * LINEAR_MAX,
-  cfg_lin_dport: 8 * LINEAR_MAX,
-  cfg_lin_tcpflags: 8 * LINEAR_MAX,
-  cfg_lin_icmptype: 4 * LINEAR_MAX,
-  cfg_lin_src4: 8 * LINEAR_MAX,
-  cfg_lin_dst4: 8 * LINEAR_MAX,
-  cfg_lin_src6: 32 * LINEAR_MAX,
-  cfg_lin_dst6: 32 * LINEAR_MAX,
-} as const;
-export type RodataName = keyof typeof RODATA_VARS;
 type LinearArray = Extract<RodataName, `cfg_lin_${string}`>;
 
 /** Compiled constants → values of the `.rodata` variables. */
@@ -229,6 +112,7 @@ export function rodataValues(k: CompiledConstants): Record<RodataName, number | 
 /** The linear path's rules → the cfg_lin_* arrays (xdpfw.h): rule i at element, pair or quad i; zero where unchecked. */
 function linearArrays(rules: readonly LinearRule[]): Record<LinearArray, number[]> {
   if (rules.length > LINEAR_MAX) throw new RangeError(`${rules.length} rules for the linear path, at most ${LINEAR_MAX}`);
+  // In u32 words: cfg_lin_src6 and cfg_lin_dst6, __u64 arrays, are written as u32 halves.
   const out = Object.fromEntries(
     Object.entries(RODATA_VARS)
       .filter(([name]) => name.startsWith('cfg_lin_'))
@@ -250,7 +134,7 @@ function linearArrays(rules: readonly LinearRule[]): Record<LinearArray, number[
   return out;
 }
 
-/** cfg_lin_checks[i]: the rule's families, 1 << FIELD.* for each field it checks, its negations. */
+/** cfg_lin_checks[i]: the rule's families (XDPFW_LIN_IPV4/6), 1 << FIELD.* for each field it checks, its negations. */
 function linearChecks(r: LinearRule): number {
   const checked: [number, unknown][] = [
     [FIELD.proto, r.protocol],
@@ -258,13 +142,13 @@ function linearChecks(r: LinearRule): number {
     [FIELD.dst, r.dst],
     [FIELD.sport, r.sport],
     [FIELD.dport, r.dport],
-    [FIELD.tcpFlags, r.tcpFlags],
-    [FIELD.icmpType, r.icmpType],
+    [FIELD.tcpflags, r.tcpFlags],
+    [FIELD.icmptype, r.icmpType],
   ];
-  let checks = (r.families.ipv4 ? LIN.ipv4 : 0) | (r.families.ipv6 ? LIN.ipv6 : 0);
+  let checks = (r.families.ipv4 ? LIN_IPV4 : 0) | (r.families.ipv6 ? LIN_IPV6 : 0);
   for (const [field, value] of checked) if (value !== null) checks |= 1 << field;
-  if (r.src?.negated) checks |= LIN.srcNot;
-  if (r.dst?.negated) checks |= LIN.dstNot;
+  if (r.src?.negated) checks |= LIN_SRC_NOT;
+  if (r.dst?.negated) checks |= LIN_DST_NOT;
   return checks;
 }
 

@@ -6,19 +6,12 @@
 
 import type { AddressSlot, CompiledInterface } from '../compiler/output.js';
 import { ENOTSUPP, KernelError, check } from './errors.js';
+import { BUCKET4_ROW, BUCKET6_ROW, COUNTER_INDEX, MAP, MAP_LAYOUT, type MapName, NCOUNTERS, QUICK_ROW } from '../contract/kernel.js';
 import {
   ADDR_MAPS,
-  BUCKET4_ROW,
-  BUCKET6_ROW,
-  COUNTER_INDEX,
   type CounterValue,
   type EncodedEntries,
   type GlobalCounterName,
-  MAP,
-  MAP_LAYOUT,
-  type MapName,
-  NCOUNTERS,
-  QUICK_ROW,
   decodePerCpuCounters,
   encodeAddressTable,
   encodePrefixes,
@@ -76,8 +69,8 @@ export function encodeCompiled(compiled: CompiledInterface): Map<MapName, Encode
   const arrays: [MapName, number[] | null, string][] = [
     [MAP.sportCls, compiled.sportClass, 'sportClass'],
     [MAP.dportCls, compiled.dportClass, 'dportClass'],
-    [MAP.tcpFlagsCls, compiled.tcpFlagsClass, 'tcpFlagsClass'],
-    [MAP.icmpTypeCls, compiled.icmpTypeClass, 'icmpTypeClass'],
+    [MAP.tcpflagsCls, compiled.tcpFlagsClass, 'tcpFlagsClass'],
+    [MAP.icmptypeCls, compiled.icmpTypeClass, 'icmpTypeClass'],
   ];
   for (const [name, values, what] of arrays) if (values) out.set(name, encodeU32Array(values, what));
   for (const slot of Object.keys(ADDR_MAPS) as AddressSlot[]) {
@@ -134,8 +127,8 @@ export function mapSizes(compiled: CompiledInterface): Record<string, number> {
   const tables: [MapName, number[] | null][] = [
     [MAP.sportCls, compiled.sportClass],
     [MAP.dportCls, compiled.dportClass],
-    [MAP.tcpFlagsCls, compiled.tcpFlagsClass],
-    [MAP.icmpTypeCls, compiled.icmpTypeClass],
+    [MAP.tcpflagsCls, compiled.tcpFlagsClass],
+    [MAP.icmptypeCls, compiled.icmpTypeClass],
   ];
   for (const [name, classes] of tables) if (classes === null) sizes[name] = 1;
   // The linear path reads none of the classification maps (only the counters).
@@ -147,7 +140,7 @@ export function mapSizes(compiled: CompiledInterface): Record<string, number> {
   return sizes;
 }
 
-/** Fails when the object's map disagrees with xdpfw.h as mirrored in layout.ts. */
+/** Fails when the object's map disagrees with xdpfw.h (src/contract/kernel.ts). */
 export function checkMapLayout(map: MapRef, entries?: EncodedEntries): void {
   const want = MAP_LAYOUT[map.name as MapName] ?? entries;
   if (!want) return;

@@ -7,35 +7,35 @@
  * field that differs in that field alone, which no rule may take.
  */
 import { describe, expect, it } from 'vitest';
-import { compileInterfaceWith } from '../../src/compiler/entries.js';
+import { compileInterfaceWith } from '../../src/compiler/index.js';
 import { checkPolicy } from '../../src/compiler/index.js';
 import { buildFrame } from '../../src/packet/build.js';
 import type { PacketSpec } from '../../src/packet/spec.js';
 import { loadPolicy } from '../../src/policy/index.js';
 import { PolicyJudge } from '../../src/xdp/judge.js';
-import { FIELD } from '../../src/xdp/layout.js';
+import { FIELD } from '../../src/contract/kernel.js';
 import { skipWithoutRoot } from '../support/kernel.js';
 import { MemoryHost } from '../support/memory-host.js';
 
 type Optional = Exclude<keyof typeof FIELD, 'proto'>;
-const OPTIONAL: Optional[] = ['src', 'dst', 'sport', 'dport', 'tcpFlags', 'icmpType'];
+const OPTIONAL: Optional[] = ['src', 'dst', 'sport', 'dport', 'tcpflags', 'icmptype'];
 
 /** The TCP rule's match on each field, and a packet change that breaks only that match. */
-const TCP_MATCH: Record<Exclude<Optional, 'icmpType'>, { text: string; miss: Partial<PacketSpec> }> = {
+const TCP_MATCH: Record<Exclude<Optional, 'icmptype'>, { text: string; miss: Partial<PacketSpec> }> = {
   src: { text: 'src 10.1.0.0/16', miss: { src: '10.9.2.3' } },
   dst: { text: 'dst 10.2.0.0/16', miss: { dst: '10.9.3.4' } },
   sport: { text: 'sport 1000-1999', miss: { sport: 2000 } },
   dport: { text: 'dport 80', miss: { dport: 81 } },
-  tcpFlags: { text: 'flags syn / syn,ack', miss: { tcpFlags: 0x12 } },
+  tcpflags: { text: 'flags syn / syn,ack', miss: { tcpFlags: 0x12 } },
 };
 const TCP_HIT: PacketSpec = { family: 4, protocol: 6, src: '10.1.2.3', dst: '10.2.3.4', sport: 1500, dport: 80, tcpFlags: 0x02 };
 const ECHO_REQUEST: PacketSpec = { family: 4, protocol: 1, src: '10.1.2.3', dst: '10.2.3.4', icmpType: 8 };
 
 function policyText(fields: Optional[]): string {
   // `tcp flags …` is one match: the flags come right after `tcp`.
-  const tcp = (['tcpFlags', 'src', 'dst', 'sport', 'dport'] as const).filter((f) => fields.includes(f)).map((f) => TCP_MATCH[f].text);
+  const tcp = (['tcpflags', 'src', 'dst', 'sport', 'dport'] as const).filter((f) => fields.includes(f)).map((f) => TCP_MATCH[f].text);
   const rules = [`allow tcp ${tcp.join(' ')}`];
-  if (fields.includes('icmpType')) rules.push('allow icmp type echo-request');
+  if (fields.includes('icmptype')) rules.push('allow icmp type echo-request');
   return `interface eth0 {\n  default drop\n${rules.map((r) => `  ${r}\n`).join('')}}\n`;
 }
 
@@ -55,7 +55,7 @@ describe.skipIf(skipWithoutRoot('field sets'))('every set of enabled fields', ()
         const verdict = (spec: PacketSpec) => judge.judge(buildFrame(spec));
         expect(verdict(TCP_HIT), text).toMatchObject({ action: 'allow', matched: 0 });
         for (const f of fields) {
-          if (f === 'icmpType') {
+          if (f === 'icmptype') {
             expect(verdict(ECHO_REQUEST), text).toMatchObject({ action: 'allow', matched: 1 });
             expect(verdict({ ...ECHO_REQUEST, icmpType: 0 }), `${text}: echo reply`).toMatchObject({ matched: 'default' });
           } else {

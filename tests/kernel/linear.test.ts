@@ -10,9 +10,9 @@
  * names a policy and a packet that reproduce it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileInterfaceWith } from '../../src/compiler/entries.js';
+import { compileInterfaceWith } from '../../src/compiler/index.js';
 import { checkPolicy } from '../../src/compiler/index.js';
-import type { ClassifyChoice } from '../../src/compiler/linear.js';
+import type { ClassifyChoice } from '../../src/compiler/index.js';
 import { buildFrame } from '../../src/packet/build.js';
 import { formatPacket } from '../../src/packet/describe.js';
 import type { IrInterface } from '../../src/compiler/ir.js';

@@ -7,7 +7,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import type { FieldPacket } from '../../src/compiler/evaluate.js';
-import { LINEAR_MAX } from '../../src/compiler/linear.js';
+import { LINEAR_MAX } from '../../src/contract/kernel.js';
 import type { PacketSpec } from '../../src/packet/spec.js';
 import { Random } from './random.js';
 

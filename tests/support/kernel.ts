@@ -5,7 +5,7 @@
  * skip would turn a misconfigured runner green.
  */
 import { compileSource } from '../../src/compiler/index.js';
-import type { ClassifyChoice } from '../../src/compiler/linear.js';
+import type { ClassifyChoice } from '../../src/compiler/index.js';
 import type { CompiledInterface } from '../../src/compiler/output.js';
 import { PolicyJudge } from '../../src/xdp/judge.js';
 import { MemoryHost } from './memory-host.js';

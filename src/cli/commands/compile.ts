@@ -1,8 +1,8 @@
 import { compiledToJson, prefixCount, type JsonValue } from '../../compiler/index.js';
-import { classificationText } from '../../compiler/linear.js';
-import { inlineHosts } from '../../compiler/address-tables.js';
+import { classificationText } from '../../compiler/passes/linear.js';
+import { inlineHosts } from '../../compiler/passes/address-tables.js';
 import { ADDRESS_SLOTS, type AddressSlot, type CompiledInterface, type LinearRule } from '../../compiler/output.js';
-import { fastPathPlan } from '../../xdp/index.js';
+import { fastPathPlan } from '../../compiler/passes/fast-path-plan.js';
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
 import { ExitCode } from '../../app/exit-codes.js';

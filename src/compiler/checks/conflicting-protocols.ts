@@ -1,7 +1,7 @@
 /** `conflicting-protocols`: a rule asking for two different protocols (`tcp … udp`), which no packet has. */
 import { diagnostic } from '../codes.js';
 import type { Check } from '../context.js';
-import { impliedProtocols } from '../syntax.js';
+import { impliedProtocols } from '../syntax/walks.js';
 
 export const checkConflictingProtocols: Check = (context) => {
   const out = [];

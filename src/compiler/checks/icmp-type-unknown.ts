@@ -2,7 +2,7 @@
 import { diagnostic } from '../codes.js';
 import type { Check } from '../context.js';
 import { suggest } from '../../policy/format.js';
-import { icmpTypeNameList, icmpTypeNumber } from '../names.js';
+import { icmpTypeNameList, icmpTypeNumber } from '../syntax/names.js';
 
 export const checkIcmpTypes: Check = (context) => {
   const out = [];

@@ -1,8 +1,8 @@
 /** `invalid-address`: malformed addresses and CIDRs, prefix lengths out of range, host bits set. */
-import { isAddressError } from '../address.js';
+import { isAddressError } from '../structures/address.js';
 import { diagnostic } from '../codes.js';
 import type { Check } from '../context.js';
-import { addressLiteralsOutsideSets } from '../syntax.js';
+import { addressLiteralsOutsideSets } from '../syntax/walks.js';
 
 export const checkAddresses: Check = (context) => {
   const out = [];

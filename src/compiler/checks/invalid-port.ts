@@ -1,7 +1,7 @@
 /** `invalid-port`: ports outside 0–65535 and empty ranges. */
 import { diagnostic } from '../codes.js';
 import type { Check } from '../context.js';
-import { portLiterals } from '../syntax.js';
+import { portLiterals } from '../syntax/walks.js';
 
 const valid = (port: number) => Number.isInteger(port) && port >= 0 && port <= 65535;
 

@@ -10,7 +10,7 @@ import type { Diagnostic } from '../../policy/diagnostic.js';
 import { diagnostic } from '../codes.js';
 import type { IrCheck } from '../context.js';
 import { evaluate, type FieldPacket } from '../evaluate.js';
-import { icmpTypeName } from '../names.js';
+import { icmpTypeName } from '../syntax/names.js';
 
 const bytes = (text: string) => ipaddr.IPv6.parse(text).toByteArray();
 

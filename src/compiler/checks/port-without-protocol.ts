@@ -1,7 +1,7 @@
 /** `port-without-protocol`: `sport`/`dport` in a rule that does not match `tcp` or `udp`. */
 import { diagnostic } from '../codes.js';
 import type { Check } from '../context.js';
-import { impliedProtocols } from '../syntax.js';
+import { impliedProtocols } from '../syntax/walks.js';
 
 export const checkPortProtocols: Check = (context) => {
   const out = [];

@@ -6,7 +6,7 @@
  * considered (a rule covered by the union of several is not reported).
  */
 import type { Diagnostic } from '../../policy/diagnostic.js';
-import { addressIntervals, coversAll, isDisjoint, isEmpty, isSubset } from '../address-sets.js';
+import { addressIntervals, coversAll, isDisjoint, isEmpty, isSubset } from '../structures/address-sets.js';
 import { diagnostic, lineRef } from '../codes.js';
 import type { IrCheck } from '../context.js';
 import type { AddressConstraint, IrRule, PortInterval } from '../ir.js';

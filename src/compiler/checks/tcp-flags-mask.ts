@@ -4,7 +4,7 @@
  */
 import { diagnostic } from '../codes.js';
 import type { Check } from '../context.js';
-import { tcpFlagBit } from '../names.js';
+import { tcpFlagBit } from '../syntax/names.js';
 
 export const checkTcpFlagMasks: Check = (context) => {
   const out = [];

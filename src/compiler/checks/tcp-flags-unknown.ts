@@ -2,7 +2,7 @@
 import { diagnostic } from '../codes.js';
 import type { Check } from '../context.js';
 import { suggest } from '../../policy/format.js';
-import { TCP_FLAG_NAMES, tcpFlagBit } from '../names.js';
+import { TCP_FLAG_NAMES, tcpFlagBit } from '../syntax/names.js';
 
 export const checkTcpFlagNames: Check = (context) => {
   const out = [];

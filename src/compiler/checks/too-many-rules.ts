@@ -1,7 +1,7 @@
 /** `too-many-rules`: more rules in an interface than the data plane's bit vectors hold. */
 import { diagnostic } from '../codes.js';
 import type { Check } from '../context.js';
-import { MAX_RULES } from '../fields.js';
+import { MAX_RULES } from '../../contract/kernel.js';
 
 
 export const checkRuleCount: Check = (context) => {

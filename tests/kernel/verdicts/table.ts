@@ -9,7 +9,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 
-import type { ClassifyChoice } from '../../../src/compiler/linear.js';
+import type { ClassifyChoice } from '../../../src/compiler/index.js';
 import { layOutFrame, type FrameLayout } from '../../../src/packet/build.js';
 import { parsePacket } from '../../../src/packet/describe.js';
 import type { PacketSpec } from '../../../src/packet/spec.js';

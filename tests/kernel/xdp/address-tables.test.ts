@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkPolicy } from '../../../src/compiler/index.js';
-import { compileInterfaceWith } from '../../../src/compiler/entries.js';
+import { compileInterfaceWith } from '../../../src/compiler/index.js';
 import { buildFrame } from '../../../src/packet/build.js';
 import { formatPacket } from '../../../src/packet/describe.js';
 import type { PacketSpec } from '../../../src/packet/spec.js';

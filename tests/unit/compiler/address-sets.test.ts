@@ -4,9 +4,9 @@
  * random nested prefix lists of both families and addresses at their edges.
  */
 import { describe, expect, test } from 'vitest';
-import { addressIntervals, addressValue, containsValue, prefixesContain, scanContains } from '../../../src/compiler/address-sets.js';
+import { addressIntervals, addressValue, containsValue, prefixesContain, scanContains } from '../../../src/compiler/structures/address-sets.js';
 import type { AddressConstraint, Prefix } from '../../../src/compiler/ir.js';
-import { PrefixList } from '../../../src/compiler/prefix-list.js';
+import { PrefixList } from '../../../src/compiler/structures/prefix-list.js';
 import { Random, randomPrefix, toBytes, toValue } from '../../support/generate.js';
 
 function prefixOf(text: string): Prefix {

@@ -1,29 +1,25 @@
 /**
- * Address tables (src/compiler/address-tables.ts): a table lookup, done step
+ * Address tables (src/compiler/passes/address-tables.ts): a table lookup, done step
  * by step as the data plane does it (`tableClass`), gives exactly the rules
  * that match the address — over random policies compiled with tables forced,
  * and against a naive longest-prefix match over large random entry sets of
  * every length, nested, in both families.
  */
 import { describe, expect, test } from 'vitest';
+import { BUCKET_BITS, DEEPER, HOST4, HOST4_SHIFT, QUICK_RECORD } from '../../../src/contract/kernel.js';
 import {
-  BUCKET_BITS,
   BUCKETS_PER_ROW,
-  DEEPER,
-  HOST4,
-  HOST4_SHIFT,
-  QUICK_RECORD,
   bucketOf,
   buildAddressTable as buildTable,
   chooseAddressLookup as chooseLookup,
   type AddressLookupChoice,
   tableClass,
-} from '../../../src/compiler/address-tables.js';
-import { rulesOf } from '../../../src/compiler/bits.js';
-import { compileInterfaceWith } from '../../../src/compiler/entries.js';
+} from '../../../src/compiler/passes/address-tables.js';
+import { rulesOf } from '../../../src/compiler/structures/bits.js';
+import { compileInterfaceWith } from '../../../src/compiler/index.js';
 import type { IrInterface, IrRule } from '../../../src/compiler/ir.js';
 import type { AddressLookup, AddressSlot, LpmEntry } from '../../../src/compiler/output.js';
-import { fromEntries, toEntries } from '../../../src/compiler/prefix-classes.js';
+import { fromEntries, toEntries } from '../../../src/compiler/structures/prefix-classes.js';
 import { compileText } from './helpers.js';
 import { addressHolds, familyHolds } from './oracle.js';
 import { Random, randomPolicy, toBytes, toValue } from '../../support/generate.js';

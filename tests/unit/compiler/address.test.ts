@@ -4,8 +4,8 @@
  */
 import ipaddr from 'ipaddr.js';
 import { describe, expect, test } from 'vitest';
-import { addAddress, isAddressError, parseAddress } from '../../../src/compiler/address.js';
-import { ipv6Order, PrefixBuilder, PrefixList } from '../../../src/compiler/prefix-list.js';
+import { addAddress, isAddressError, parseAddress } from '../../../src/compiler/structures/address.js';
+import { ipv6Order, PrefixBuilder, PrefixList } from '../../../src/compiler/structures/prefix-list.js';
 import type { Prefix } from '../../../src/compiler/ir.js';
 import { Random } from '../../support/generate.js';
 

@@ -6,12 +6,12 @@
  * IR's first-match evaluation picks.
  */
 import { describe, expect, test } from 'vitest';
-import { rulesOf } from '../../../src/compiler/bits.js';
+import { rulesOf } from '../../../src/compiler/structures/bits.js';
 import { evaluate, type FieldPacket } from '../../../src/compiler/evaluate.js';
-import { FIELD } from '../../../src/compiler/fields.js';
+import { FIELD } from '../../../src/contract/kernel.js';
 import type { IrInterface, IrRule } from '../../../src/compiler/ir.js';
 import type { CompiledInterface, LpmEntry } from '../../../src/compiler/output.js';
-import { toEntries } from '../../../src/compiler/prefix-classes.js';
+import { toEntries } from '../../../src/compiler/structures/prefix-classes.js';
 import { compileText } from './helpers.js';
 import {
   addressHolds as addressMatches,
@@ -72,16 +72,16 @@ function packetVector(c: CompiledInterface, p: FieldPacket): number[] {
   const classes: number[] = [c.protoClass[(p.family === 4 ? 0 : 1) * 256 + p.protocol]];
   const enabled = (field: number) => (c.constants.fields & (1 << field)) !== 0;
   const trie = (field: 'src' | 'dst') => toEntries(c[`${field}${p.family}`], p.family);
-  if (enabled(FIELD.SRC)) classes.push(lpmLookup(trie('src'), p.src)!.classId);
-  if (enabled(FIELD.DST)) classes.push(lpmLookup(trie('dst'), p.dst)!.classId);
+  if (enabled(FIELD.src)) classes.push(lpmLookup(trie('src'), p.src)!.classId);
+  if (enabled(FIELD.dst)) classes.push(lpmLookup(trie('dst'), p.dst)!.classId);
   const lookup = (field: number, table: number[] | null, value: number | undefined) => {
     if (!enabled(field)) return;
     classes.push(value === undefined ? c.constants.absentClass[field] : table![value]);
   };
-  lookup(FIELD.SPORT, c.sportClass, p.sport);
-  lookup(FIELD.DPORT, c.dportClass, p.dport);
-  lookup(FIELD.TCPFLAGS, c.tcpFlagsClass, p.tcpFlags);
-  lookup(FIELD.ICMPTYPE, c.icmpTypeClass, p.icmpType);
+  lookup(FIELD.sport, c.sportClass, p.sport);
+  lookup(FIELD.dport, c.dportClass, p.dport);
+  lookup(FIELD.tcpflags, c.tcpFlagsClass, p.tcpFlags);
+  lookup(FIELD.icmptype, c.icmpTypeClass, p.icmpType);
   const words = c.vectors[classes[0]].map((_, w) => classes.reduce((acc, cls) => acc & c.vectors[cls][w], ~0n));
   return rulesOf(words);
 }

@@ -1,5 +1,5 @@
 /**
- * The linear path's compiler side (src/compiler/linear.ts): which interfaces
+ * The linear path's compiler side (src/compiler/passes/linear.ts): which interfaces
  * qualify (at most LINEAR_MAX simple rules), the descriptors it makes of
  * their rules, the choice forced either way, and its limit against
  * bpf/xdpfw.h. Whether the program judges as the descriptors say is the
@@ -8,9 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { compileInterfaceWith } from '../../../src/compiler/entries.js';
+import { compileInterfaceWith } from '../../../src/compiler/index.js';
 import type { IrInterface } from '../../../src/compiler/ir.js';
-import { LINEAR_MAX, linearRules, whyNotLinear } from '../../../src/compiler/linear.js';
+import { LINEAR_MAX } from '../../../src/contract/kernel.js';
+import { linearRules, whyNotLinear } from '../../../src/compiler/passes/linear.js';
 import { compileText } from './helpers.js';
 
 function irOf(body: string, prelude = ''): IrInterface {

@@ -8,11 +8,11 @@
  */
 import ipaddr from 'ipaddr.js';
 import { describe, expect, test } from 'vitest';
-import { rulesOf } from '../../../src/compiler/bits.js';
-import { FIELD } from '../../../src/compiler/fields.js';
+import { rulesOf } from '../../../src/compiler/structures/bits.js';
+import { FIELD } from '../../../src/contract/kernel.js';
 import { compilePolicy } from '../../../src/compiler/index.js';
 import type { CompiledInterface, LpmEntry } from '../../../src/compiler/output.js';
-import { toEntries } from '../../../src/compiler/prefix-classes.js';
+import { toEntries } from '../../../src/compiler/structures/prefix-classes.js';
 import type { PacketSpec } from '../../../src/packet/spec.js';
 import { generatePacket, generatePolicy, Random } from '../../support/generate.js';
 import { ReferenceEvaluator } from '../../support/reference-evaluator.js';
@@ -40,15 +40,15 @@ function lookup(c: CompiledInterface, p: PacketSpec): { action: 'allow' | 'drop'
   const classes = [c.protoClass[(p.family === 4 ? 0 : 1) * 256 + p.protocol]];
   const on = (field: number) => (c.constants.fields & (1 << field)) !== 0;
   const bytes = (text: string) => ipaddr.parse(text).toByteArray();
-  if (on(FIELD.SRC)) classes.push(longest(toEntries(c[`src${p.family}`], p.family), bytes(p.src)).classId);
-  if (on(FIELD.DST)) classes.push(longest(toEntries(c[`dst${p.family}`], p.family), bytes(p.dst)).classId);
+  if (on(FIELD.src)) classes.push(longest(toEntries(c[`src${p.family}`], p.family), bytes(p.src)).classId);
+  if (on(FIELD.dst)) classes.push(longest(toEntries(c[`dst${p.family}`], p.family), bytes(p.dst)).classId);
   const table = (field: number, t: number[] | null, v: number | undefined) => {
     if (on(field)) classes.push(v === undefined ? c.constants.absentClass[field] : t![v]);
   };
-  table(FIELD.SPORT, c.sportClass, l4(ports, p.sport));
-  table(FIELD.DPORT, c.dportClass, l4(ports, p.dport));
-  table(FIELD.TCPFLAGS, c.tcpFlagsClass, l4(p.protocol === 6, p.tcpFlags));
-  table(FIELD.ICMPTYPE, c.icmpTypeClass, l4(icmp, p.icmpType));
+  table(FIELD.sport, c.sportClass, l4(ports, p.sport));
+  table(FIELD.dport, c.dportClass, l4(ports, p.dport));
+  table(FIELD.tcpflags, c.tcpFlagsClass, l4(p.protocol === 6, p.tcpFlags));
+  table(FIELD.icmptype, c.icmpTypeClass, l4(icmp, p.icmpType));
   const words = c.vectors[classes[0]].map((_, w) => classes.reduce((acc, cls) => acc & c.vectors[cls][w], ~0n));
   const [rule] = rulesOf(words);
   if (rule === undefined) return { action: c.defaultAction, matched: 'default' };

@@ -4,12 +4,12 @@
  * benchmark), and a sample of the result is checked against the IR.
  */
 import { describe, expect, test } from 'vitest';
-import { rulesOf } from '../../../src/compiler/bits.js';
+import { rulesOf } from '../../../src/compiler/structures/bits.js';
 import type { FieldPacket } from '../../../src/compiler/evaluate.js';
-import { FIELD } from '../../../src/compiler/fields.js';
+import { FIELD } from '../../../src/contract/kernel.js';
 import { compilePolicy } from '../../../src/compiler/index.js';
 import type { CompiledInterface, LpmEntry, PrefixClasses } from '../../../src/compiler/output.js';
-import { prefixCount, toEntries } from '../../../src/compiler/prefix-classes.js';
+import { prefixCount, toEntries } from '../../../src/compiler/structures/prefix-classes.js';
 import { documentOf } from './helpers.js';
 import { firstHolding } from './oracle.js';
 import { Random } from '../../support/generate.js';
@@ -63,15 +63,15 @@ function lookup(columns: PrefixClasses, address: number[]): LpmEntry {
 function firstMatch(c: CompiledInterface, p: FieldPacket): number | undefined {
   const classes = [c.protoClass[(p.family === 4 ? 0 : 1) * 256 + p.protocol]];
   const on = (field: number) => (c.constants.fields & (1 << field)) !== 0;
-  if (on(FIELD.SRC)) classes.push(lookup(p.family === 4 ? c.src4 : c.src6, p.src).classId);
-  if (on(FIELD.DST)) classes.push(lookup(p.family === 4 ? c.dst4 : c.dst6, p.dst).classId);
+  if (on(FIELD.src)) classes.push(lookup(p.family === 4 ? c.src4 : c.src6, p.src).classId);
+  if (on(FIELD.dst)) classes.push(lookup(p.family === 4 ? c.dst4 : c.dst6, p.dst).classId);
   const table = (field: number, t: number[] | null, v: number | undefined) => {
     if (on(field)) classes.push(v === undefined ? c.constants.absentClass[field] : t![v]);
   };
-  table(FIELD.SPORT, c.sportClass, p.sport);
-  table(FIELD.DPORT, c.dportClass, p.dport);
-  table(FIELD.TCPFLAGS, c.tcpFlagsClass, p.tcpFlags);
-  table(FIELD.ICMPTYPE, c.icmpTypeClass, p.icmpType);
+  table(FIELD.sport, c.sportClass, p.sport);
+  table(FIELD.dport, c.dportClass, p.dport);
+  table(FIELD.tcpflags, c.tcpFlagsClass, p.tcpFlags);
+  table(FIELD.icmptype, c.icmpTypeClass, p.icmpType);
   const words = c.vectors[classes[0]].map((_, w) => classes.reduce((acc, cls) => acc & c.vectors[cls][w], ~0n));
   return rulesOf(words)[0];
 }

@@ -6,7 +6,7 @@
  */
 
 import type { AddressLookup, CompiledInterface, LpmEntry } from '../../../../src/compiler/output.js';
-import { emptyPrefixClasses, fromEntries } from '../../../../src/compiler/prefix-classes.js';
+import { emptyPrefixClasses, fromEntries } from '../../../../src/compiler/structures/prefix-classes.js';
 
 export interface MiniRule {
   action: 'allow' | 'drop';

@@ -16,7 +16,7 @@ import type {
   Rule,
   SetDeclaration,
   SetReference,
-} from '../policy/ast.js';
+} from '../../policy/ast.js';
 import { PROTOCOL_NUMBERS } from './names.js';
 
 type DefineElement = AddressLiteral | PortLiteral | PortRange | DefineReference | SetReference;

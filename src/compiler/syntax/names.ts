@@ -3,8 +3,8 @@
  * and ICMP type tables live in src/packet (shared with the packet text); this
  * module adapts them and adds the protocol keywords and the ND types.
  */
-import { icmpTypeByName, icmpTypeName as packetIcmpTypeName, icmpTypeNames } from '../packet/icmp-names.js';
-import { TCP_FLAGS, tcpFlagByName } from '../packet/tcp-flags.js';
+import { icmpTypeByName, icmpTypeName as packetIcmpTypeName, icmpTypeNames } from '../../packet/icmp-names.js';
+import { TCP_FLAGS, tcpFlagByName } from '../../packet/tcp-flags.js';
 
 export type IcmpProtocol = 'icmp' | 'icmpv6';
 

@@ -6,13 +6,10 @@
  * whether an interface qualifies and describes its rules as the data plane
  * compares them. Semantics are the IR's (ir.ts, evaluate.ts).
  */
-import { ACTION } from './fields.js';
-import type { AddressConstraint, IrInterface, IrRule } from './ir.js';
-import type { CompiledConstants, LinearRule, MaskedPrefix } from './output.js';
-import { word32 } from './prefix-list.js';
-
-/** XDPFW_LINEAR_MAX: at 8 rules the bit vectors are about as fast (README, Performance). */
-export const LINEAR_MAX = 8;
+import { LINEAR_MAX } from '../../contract/kernel.js';
+import type { AddressConstraint, IrInterface, IrRule } from '../ir.js';
+import { KERNEL_ACTION, type CompiledConstants, type LinearRule, type MaskedPrefix } from '../output.js';
+import { word32 } from '../structures/prefix-list.js';
 
 /** How an interface is classified: the compiler's choice, or forced (tests, benches). */
 export type ClassifyChoice = 'auto' | 'lbvs' | 'linear';
@@ -36,7 +33,11 @@ export function classificationText(k: CompiledConstants): string {
   return `linear, ${k.linear.length} rule${k.linear.length === 1 ? '' : 's'}`;
 }
 
-/** Why the interface does not qualify for the linear path, or null when it does. */
+/**
+ * Why the interface does not qualify for the linear path, or null when it
+ * does. Past XDPFW_LINEAR_MAX (8) rules the bit vectors are about as fast
+ * (README, Performance).
+ */
 export function whyNotLinear(iface: IrInterface): string | null {
   if (iface.rules.length > LINEAR_MAX) return `${iface.rules.length} rules, more than ${LINEAR_MAX}`;
   for (const rule of iface.rules) {
@@ -70,7 +71,7 @@ function whyNotSimple(r: IrRule): string | null {
 
 function linearRule(r: IrRule): LinearRule {
   return {
-    action: ACTION[r.action],
+    action: KERNEL_ACTION[r.action],
     families: { ...r.families },
     protocol: r.protocols?.[0] ?? null,
     src: r.src && maskedPrefix(r.src),

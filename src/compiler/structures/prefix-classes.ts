@@ -3,7 +3,7 @@
  * compiler and the loader work on the columns.
  */
 import { bytesToText } from './address.js';
-import type { LpmEntry, PrefixClasses } from './output.js';
+import type { LpmEntry, PrefixClasses } from '../output.js';
 import { wordBytes, word32 } from './prefix-list.js';
 
 /** 32-bit words per address. */

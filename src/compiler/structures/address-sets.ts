@@ -5,7 +5,7 @@
  * disjointness and coverage questions then cost a binary search each: the
  * shadowed-rule check and the IR evaluator ask them.
  */
-import type { AddressConstraint } from './ir.js';
+import type { AddressConstraint } from '../ir.js';
 import { word32, type PrefixList } from './prefix-list.js';
 
 /** Intervals of addresses: IPv4 as numbers, IPv6 as bigints. */

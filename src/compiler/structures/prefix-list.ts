@@ -8,7 +8,7 @@
  * only when one is asked for.
  */
 import ipaddr from 'ipaddr.js';
-import type { Prefix } from './ir.js';
+import type { Prefix } from '../ir.js';
 
 /** IPv4 prefixes as parallel typed arrays: address (u32) and length. */
 export interface Ipv4Keys {

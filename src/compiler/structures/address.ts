@@ -4,7 +4,7 @@
  * file is parsed here); everything else goes through ipaddr.js.
  */
 import ipaddr from 'ipaddr.js';
-import type { Prefix } from './ir.js';
+import type { Prefix } from '../ir.js';
 import type { PrefixBuilder } from './prefix-list.js';
 
 /** Why a literal is not a valid address or CIDR. */

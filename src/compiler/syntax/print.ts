@@ -6,9 +6,9 @@
  * and define names rather than their contents, so editing a blocklist does
  * not change the identity (and the counters) of the rule that uses it.
  */
-import type { AddressElement, AddressValue, Match, PortElement, PortValue, Rule } from '../policy/ast.js';
-import { isAddressError } from './address.js';
-import type { CheckContext } from './context.js';
+import type { AddressElement, AddressValue, Match, PortElement, PortValue, Rule } from '../../policy/ast.js';
+import { isAddressError } from '../structures/address.js';
+import type { CheckContext } from '../context.js';
 import { icmpTypeNumber, tcpFlagBit } from './names.js';
 
 export function ruleText(rule: Rule): string {

@@ -8,7 +8,7 @@
  * that is applied). Big tables are fed as packed binary.
  */
 import { createHash } from 'node:crypto';
-import type { CompiledInterface, PrefixClasses } from './output.js';
+import type { CompiledInterface, PrefixClasses } from '../output.js';
 
 export type HashedPart = Omit<CompiledInterface, 'hash' | 'name'>;
 

@@ -4,12 +4,12 @@
  * checks reported no error: lowering trusts what they verified.
  */
 import { createHash } from 'node:crypto';
-import type { AddressMatch, InterfaceBlock, PortMatch, Rule } from '../policy/ast.js';
-import type { CheckContext } from './context.js';
-import type { AddressConstraint, IrInterface, IrPolicy, IrRule, PortInterval } from './ir.js';
-import { icmpTypeNumber, tcpFlagBit } from './names.js';
-import { canonicalRuleText, ruleText } from './print.js';
-import { impliedProtocols } from './syntax.js';
+import type { AddressMatch, InterfaceBlock, PortMatch, Rule } from '../../policy/ast.js';
+import type { CheckContext } from '../context.js';
+import type { AddressConstraint, IrInterface, IrPolicy, IrRule, PortInterval } from '../ir.js';
+import { icmpTypeNumber, tcpFlagBit } from '../syntax/names.js';
+import { canonicalRuleText, ruleText } from '../syntax/print.js';
+import { impliedProtocols } from '../syntax/walks.js';
 
 export function lowerPolicy(context: CheckContext): IrPolicy {
   return { interfaces: context.interfaces.map((block) => lowerInterface(block, context)) };

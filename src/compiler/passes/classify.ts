@@ -8,12 +8,12 @@
  * absent classes (by field), protocol table, src4, src6, dst4, dst6, sport,
  * dport, TCP flags, ICMP type — so the same IR always gives the same ids.
  */
-import { BitsArena, bitsOf, clearBit, setBit, VectorTable, words32, type Bits } from './bits.js';
-import { FIELD, NFIELDS } from './fields.js';
-import type { IrInterface, IrRule, PortInterval } from './ir.js';
-import { buildLpmEntries } from './lpm.js';
-import type { PrefixClasses } from './output.js';
-import { emptyPrefixClasses } from './prefix-classes.js';
+import { FIELD, NFIELDS } from '../../contract/kernel.js';
+import { BitsArena, bitsOf, clearBit, setBit, VectorTable, words32, type Bits } from '../structures/bits.js';
+import type { IrInterface, IrRule, PortInterval } from '../ir.js';
+import { buildLpmEntries } from '../structures/lpm.js';
+import type { PrefixClasses } from '../output.js';
+import { emptyPrefixClasses } from '../structures/prefix-classes.js';
 
 export interface Classification {
   table: VectorTable;
@@ -50,23 +50,23 @@ export function classify(iface: IrInterface): Classification {
 
   // Absent: the packet lacks the field, so exactly the rules not constraining it hold.
   const absentClass = Array.from({ length: NFIELDS }, (_, field) => table.intern(unconstrained(field)));
-  let fields = 1 << FIELD.PROTO;
+  let fields = 1 << FIELD.proto;
   for (let field = 1; field < NFIELDS; field++) if (rules.some(CONSTRAINS[field])) fields |= 1 << field;
   const enabled = (field: number) => (fields & (1 << field)) !== 0;
 
   const protoClass = protocolTable(rules, size, table);
   const lpm = (field: 'src' | 'dst', family: 4 | 6) =>
-    enabled(field === 'src' ? FIELD.SRC : FIELD.DST) ? buildLpmEntries(rules, field, family, size, table) : emptyPrefixClasses(family);
+    enabled(field === 'src' ? FIELD.src : FIELD.dst) ? buildLpmEntries(rules, field, family, size, table) : emptyPrefixClasses(family);
   const src4 = lpm('src', 4);
   const src6 = lpm('src', 6);
   const dst4 = lpm('dst', 4);
   const dst6 = lpm('dst', 6);
   const ports = (field: 'sport' | 'dport', index: number) =>
     enabled(index) ? portTable(rules, field, unconstrained(index), table) : null;
-  const sportClass = ports('sport', FIELD.SPORT);
-  const dportClass = ports('dport', FIELD.DPORT);
-  const tcpFlagsClass = enabled(FIELD.TCPFLAGS) ? tcpFlagsTable(rules, unconstrained(FIELD.TCPFLAGS), table) : null;
-  const icmpTypeClass = enabled(FIELD.ICMPTYPE) ? icmpTypeTable(rules, unconstrained(FIELD.ICMPTYPE), table) : null;
+  const sportClass = ports('sport', FIELD.sport);
+  const dportClass = ports('dport', FIELD.dport);
+  const tcpFlagsClass = enabled(FIELD.tcpflags) ? tcpFlagsTable(rules, unconstrained(FIELD.tcpflags), table) : null;
+  const icmpTypeClass = enabled(FIELD.icmptype) ? icmpTypeTable(rules, unconstrained(FIELD.icmptype), table) : null;
   return {
     table,
     fields,

@@ -18,20 +18,31 @@
  * a million prefixes, a 64 MiB direct table ~150 ns, a hash probe ~250 ns;
  * the /16 table and the 2 MiB bitmap stay in cache (~30 ns together).
  */
-import type { AddressLookup, AddressTable, BucketRecords, PrefixClasses } from './output.js';
-import { emptyPrefixClasses, prefixCount, wordsOf } from './prefix-classes.js';
-import { word32 } from './prefix-list.js';
+import {
+  BUCKET4_ROW,
+  BUCKET6_ROW,
+  BUCKET_BITS,
+  BUCKET_ROW_WORDS,
+  DEEPER,
+  HOST4,
+  HOST4_SHIFT,
+  L16_ENTRIES,
+  MAX_ADDR_SHIFT6,
+  QUICK_RECORD,
+  STRUCT,
+} from '../../contract/kernel.js';
+import { ADDRESS_SLOTS, type AddressLookup, type AddressSlot, type AddressTable, type BucketRecords, type PrefixClasses } from '../output.js';
+import { emptyPrefixClasses, prefixCount, wordsOf } from '../structures/prefix-classes.js';
+import { word32 } from '../structures/prefix-list.js';
 
-/** xdpfw.h: XDPFW_DEEPER, XDPFW_BUCKET_BITS, XDPFW_MAX_ADDR_SHIFT6, buckets per bitmap row. */
-export const DEEPER = 0x80000000;
-export const BUCKET_BITS = 24;
-export const MAX_SHIFT6 = 32;
-export const BUCKETS_PER_ROW = 512;
+/** Buckets per bitmap row (struct xdpfw_bucket_row), and bitmap rows. */
+export const BUCKETS_PER_ROW = 64 * BUCKET_ROW_WORDS;
 const ROWS = 2 ** BUCKET_BITS / BUCKETS_PER_ROW;
 /** POW2[k] = 2^k, without Math.pow in the loops. */
 const POW2 = Float64Array.from({ length: 129 }, (_, k) => 2 ** k);
 /** Bits of a bucket's 64ths (the cover mask). */
 const UNIT_BITS = 6;
+
 /**
  * struct xdpfw_bucket4 / xdpfw_bucket6 in u32 words, and records per map row
  * (XDPFW_BUCKET4_ROW / XDPFW_BUCKET6_ROW): cls, the class of the longest
@@ -39,26 +50,43 @@ const UNIT_BITS = 6;
  * first), bit i: an entry longer than that meets the bucket's i-th 64th;
  * lens, their lengths: IPv4 bit 32 - L; IPv6 four words, bit 128 - L of the
  * first u64 for L > 64, else 64 - L of the second.
+ *
+ * IPv4's lens may instead name one /32 of the bucket inline (XDPFW_HOST4,
+ * its last byte at XDPFW_HOST4_SHIFT), of the class AddressLookup.host, in
+ * place of a hash entry: in a blocklist most /32s are alone in their /24
+ * and share one class (the 1M bench set: 578k of its 653k hashed entries),
+ * and an array row costs less to load than a hash entry.
  */
 export const RECORD = {
-  4: { words: 4, perRow: 4, cls: 0, lens: 1, cover: 2 },
-  6: { words: 8, perRow: 2, cls: 0, lens: 4, cover: 2 },
+  4: recordWords(STRUCT.xdpfw_bucket4, BUCKET4_ROW),
+  6: recordWords(STRUCT.xdpfw_bucket6, BUCKET6_ROW),
 } as const;
 
-/** xdpfw.h: XDPFW_QUICK_RECORD, the quick byte that sends every address on to the record. */
-export const QUICK_RECORD = 0xff;
-
-/**
- * xdpfw.h: XDPFW_HOST4 and XDPFW_HOST4_SHIFT. An IPv4 record's lens names
- * one /32 of the bucket inline (its last byte in bits 8..15), of the class
- * AddressLookup.host, instead of the hash: in a blocklist most /32s are alone
- * in their /24 and share one class (the 1M bench set: 578k of its 653k
- * hashed entries), and an array row costs less to load than a hash entry.
- */
-export const HOST4 = 0x10000;
-export const HOST4_SHIFT = 8;
+function recordWords(record: { size: number; fields: { cls: number; lens: number; cover: number } }, perRow: number) {
+  const { cls, lens, cover } = record.fields;
+  return { words: record.size / 4, perRow, cls: cls / 4, lens: lens / 4, cover: cover / 4 };
+}
 
 export type AddressLookupChoice = 'auto' | 'trie' | 'table';
+
+/** How each slot is looked up and, where by table, its table. */
+export interface AddressLookups {
+  addressLookup: Record<AddressSlot, AddressLookup>;
+  addressTables: Record<AddressSlot, AddressTable | null>;
+}
+
+/** The address-tables pass: each slot's lookup chosen, and its table built from the slot's LPM entries. */
+export function addressLookups(entries: Record<AddressSlot, PrefixClasses>, choice: AddressLookupChoice): AddressLookups {
+  const addressLookup = {} as Record<AddressSlot, AddressLookup>;
+  const addressTables = {} as Record<AddressSlot, AddressTable | null>;
+  for (const slot of ADDRESS_SLOTS) {
+    const family = slot.endsWith('4') ? 4 : 6;
+    const lookup = chooseAddressLookup(entries[slot], family, choice);
+    addressLookup[slot] = lookup;
+    addressTables[slot] = lookup.mode === 'table' ? buildAddressTable(entries[slot], lookup, family) : null;
+  }
+  return { addressLookup, addressTables };
+}
 
 /**
  * How one slot is looked up. 'auto' takes the table whenever the field has
@@ -85,7 +113,7 @@ export function chooseAddressLookup(
     differ |= head ^ first;
   }
   // IPv6 only; shift <= minLength - 17 bounds the buckets one entry marks to 2^7.
-  const shift = family === 4 || first < 0 ? 0 : Math.max(0, Math.min(Math.clz32(differ), minLength - 17, MAX_SHIFT6));
+  const shift = family === 4 || first < 0 ? 0 : Math.max(0, Math.min(Math.clz32(differ), minLength - 17, MAX_ADDR_SHIFT6));
   return { mode: 'table', shift, base: shift === 0 ? 0 : first >>> (32 - shift), host: family === 4 ? hostClass(entries) : 0 };
 }
 
@@ -147,7 +175,7 @@ export function buildAddressTable(entries: PrefixClasses, lookup: AddressLookup,
   for (let i = 0; i < n; i++) if (lengths[i] <= 16) byLength[next[lengths[i]]++] = i;
   const ofLength = (length: number) => byLength.subarray(starts[length], starts[length + 1]);
 
-  const l16 = new Uint32Array(65536);
+  const l16 = new Uint32Array(L16_ENTRIES);
   for (let length = 0; length <= 16; length++) {
     for (const i of ofLength(length)) l16.fill(classes[i], heads[i] >>> 16, (heads[i] >>> 16) + 2 ** (16 - length));
   }

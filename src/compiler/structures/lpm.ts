@@ -14,8 +14,8 @@
  * entry of a big set) share one set id, and vectors are built per set id.
  */
 import { bitsOf, clearBit, setBit, type VectorTable } from './bits.js';
-import type { IrRule } from './ir.js';
-import type { PrefixClasses } from './output.js';
+import type { IrRule } from '../ir.js';
+import type { PrefixClasses } from '../output.js';
 import { emptyPrefixClasses, truncatePrefixClasses } from './prefix-classes.js';
 import { ipv6Order, type Ipv4Keys, type Ipv6Keys } from './prefix-list.js';
 
