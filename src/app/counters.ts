@@ -9,7 +9,7 @@ import { readCounters, type Counters, type CounterValue } from '../xdp/index.js'
 import { ExitCode } from './exit-codes.js';
 import { add, fromJson } from './counter-carry.js';
 import { loadState, type AppliedState } from './state.js';
-import { ruleRef, type RuleRef } from './rule-ref.js';
+import { ruleRef, type RuleRef } from '../compiler/rule-ref.js';
 import { UserError } from './user-error.js';
 
 export interface Count {

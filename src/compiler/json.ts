@@ -1,12 +1,13 @@
 /**
- * The JSON view of a compiled policy (`xdpfw compile --json`): bigints as
- * hex strings, each vector with the rules it holds, and the big arrays
- * summarised as runs of equal class (`{"ports": "0-21", "class": 0}`).
+ * The JSON view of a compiled policy (`xdpfw compile --json`): 64-bit
+ * words as hex strings (JSON numbers stop at 2^53), each vector with the
+ * rules it holds, the big arrays summarised as runs of equal class
+ * (`{"from": 0, "to": 21, "class": 0}`), rules as rule references.
  * Deterministic: same compiled policy, same JSON.
  */
 import { FIELD } from '../contract/kernel.js';
+import { ruleRef } from './rule-ref.js';
 import { rulesOf } from './structures/bits.js';
-import { classificationText } from './passes/linear.js';
 import type { CompiledInterface, CompiledPolicy, LinearRule, MaskedPrefix, PrefixClasses } from './output.js';
 import { prefixCount, prefixText } from './structures/prefix-classes.js';
 
@@ -31,17 +32,13 @@ function interfaceToJson(c: CompiledInterface): JsonValue {
     constants: {
       nrules: constants.nrules,
       nwords: constants.nwords,
-      fields: hex(constants.fields, 2),
+      fields: constants.fields,
       enabledFields: fieldNames,
       defaultAction: constants.defaultAction,
       absentClass: Object.fromEntries(constants.absentClass.map((cls, bit) => [FIELD_NAMES[bit], cls])),
-      classification: classificationText(constants),
+      classification: constants.linear ? 'linear' : 'bit-vectors',
     },
-    rules: c.rules.map((r) => {
-      const rule: { [key: string]: JsonValue } = { index: r.index, id: r.id };
-      if (r.name !== undefined) rule.name = r.name;
-      return { ...rule, action: r.action, text: r.text, location: r.location };
-    }),
+    rules: c.rules.map((r) => ({ ...ruleRef(r), action: r.action, text: r.text })),
     actions: c.actions,
     linear: constants.linear && constants.linear.map(linearRuleToJson),
     vectors: c.vectors.map((words, cls) => ({
@@ -50,13 +47,13 @@ function interfaceToJson(c: CompiledInterface): JsonValue {
       rules: rulesOf(words),
     })),
     proto: [
-      ...runs(c.protoClass.slice(0, 256)).map((r) => ({ family: 'ipv4', protocols: r.range, class: r.cls })),
-      ...runs(c.protoClass.slice(256)).map((r) => ({ family: 'ipv6', protocols: r.range, class: r.cls })),
+      ...runs(c.protoClass.slice(0, 256)).map((r) => ({ family: 'ipv4', ...r })),
+      ...runs(c.protoClass.slice(256)).map((r) => ({ family: 'ipv6', ...r })),
     ],
-    sport: c.sportClass && runs(c.sportClass).map((r) => ({ ports: r.range, class: r.cls })),
-    dport: c.dportClass && runs(c.dportClass).map((r) => ({ ports: r.range, class: r.cls })),
-    tcpFlags: c.tcpFlagsClass && runs(c.tcpFlagsClass, (v) => hex(v, 2)).map((r) => ({ flags: r.range, class: r.cls })),
-    icmpType: c.icmpTypeClass && runs(c.icmpTypeClass).map((r) => ({ types: r.range, class: r.cls })),
+    sport: c.sportClass && runs(c.sportClass),
+    dport: c.dportClass && runs(c.dportClass),
+    tcpFlags: c.tcpFlagsClass && runs(c.tcpFlagsClass),
+    icmpType: c.icmpTypeClass && runs(c.icmpTypeClass),
     src4: trie(c.src4, 4),
     src6: trie(c.src6, 6),
     dst4: trie(c.dst4, 4),
@@ -64,10 +61,10 @@ function interfaceToJson(c: CompiledInterface): JsonValue {
   };
 }
 
-/** A rule of the linear path: unchecked fields null, addresses and flags as hex like the vectors. */
+/** A rule of the linear path: unchecked fields null; address words (as a little-endian load sees them) and flags as numbers. */
 function linearRuleToJson(r: LinearRule, index: number): JsonValue {
   const address = (a: MaskedPrefix | null): JsonValue =>
-    a && { family: a.family, value: a.value.map((w) => hex(w, 8)), mask: a.mask.map((w) => hex(w, 8)), negated: a.negated };
+    a && { family: a.family, value: [...a.value], mask: [...a.mask], negated: a.negated };
   const families = (['ipv4', 'ipv6'] as const).filter((f) => r.families[f]);
   return {
     rule: index,
@@ -78,7 +75,7 @@ function linearRuleToJson(r: LinearRule, index: number): JsonValue {
     dst: address(r.dst),
     sport: r.sport && { low: r.sport.low, high: r.sport.high },
     dport: r.dport && { low: r.dport.low, high: r.dport.high },
-    tcpFlags: r.tcpFlags && { mask: hex(r.tcpFlags.mask, 2), value: hex(r.tcpFlags.value, 2) },
+    tcpFlags: r.tcpFlags && { mask: r.tcpFlags.mask, value: r.tcpFlags.value },
     icmpType: r.icmpType,
   };
 }
@@ -87,19 +84,14 @@ function trie(entries: PrefixClasses, family: 4 | 6): JsonValue {
   return Array.from({ length: prefixCount(entries) }, (_, i) => ({ prefix: prefixText(entries, family, i), class: entries.classId[i] }));
 }
 
-/** Runs of equal class: `{ range: "0-21", cls: 0 }`. */
-function runs(values: number[], show: (v: number) => string = String): { range: string; cls: number }[] {
-  const out: { range: string; cls: number }[] = [];
+/** Runs of equal class over a direct-indexed table (ports, protocols, flags bytes, types): `{ from: 0, to: 21, class: 0 }`. */
+function runs(values: number[]): { from: number; to: number; class: number }[] {
+  const out: { from: number; to: number; class: number }[] = [];
   let start = 0;
   for (let i = 1; i <= values.length; i++) {
     if (i < values.length && values[i] === values[start]) continue;
-    const range = i - 1 === start ? show(start) : `${show(start)}-${show(i - 1)}`;
-    out.push({ range, cls: values[start] });
+    out.push({ from: start, to: i - 1, class: values[start] });
     start = i;
   }
   return out;
-}
-
-function hex(value: number, digits: number): string {
-  return `0x${value.toString(16).padStart(digits, '0')}`;
 }

@@ -9,7 +9,7 @@ import { err, json, out } from '../io.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import { requireRoot } from '../../app/preconditions.js';
 import { compileOrThrow, selectInterfaces } from '../../app/policy-loader.js';
-import { ruleRef } from '../../app/rule-ref.js';
+import { ruleRef } from '../../compiler/rule-ref.js';
 import { UserError } from '../../app/user-error.js';
 
 export interface TestOptions {

@@ -105,8 +105,8 @@ describe('xdpfw compile', () => {
       interfaces: { constants: { classification: string }; linear: unknown[] | null; fastPathRules: unknown }[];
     };
     expect(view.interfaces.map((i) => [i.constants.classification, i.linear?.length ?? null, i.fastPathRules])).toEqual([
-      ['linear, 1 rule', 1, { ipv4: [0], ipv6: [0] }],
-      ['bit vectors', null, null],
+      ['linear', 1, { ipv4: [0], ipv6: [0] }],
+      ['bit-vectors', null, null],
     ]);
   });
 

@@ -97,20 +97,28 @@ describe('JSON view', () => {
     expect(rulesOf([(1n << 63n) | (1n << 32n) | (1n << 31n) | 1n, 0n, 5n])).toEqual([0, 31, 32, 63, 128, 130]);
   });
 
-  test('bigints become hex, vectors list their rules, big tables become runs', () => {
+  test('64-bit words become hex, vectors list their rules, big tables become runs of numbers, rules become references', () => {
     const view = compiledToJson(compileText('interface eth0 {\n  allow tcp dport 22\n  allow tcp flags syn\n}\n').compiled!) as {
       interfaces: Record<string, unknown>[];
     };
     const c = view.interfaces[0];
     expect(c.vectors).toContainEqual({ class: expect.any(Number), words: ['0x0000000000000003'], rules: [0, 1] });
     expect(c.dport).toEqual([
-      { ports: '0-21', class: expect.any(Number) },
-      { ports: '22', class: expect.any(Number) },
-      { ports: '23-65535', class: expect.any(Number) },
+      { from: 0, to: 21, class: expect.any(Number) },
+      { from: 22, to: 22, class: expect.any(Number) },
+      { from: 23, to: 65535, class: expect.any(Number) },
     ]);
-    expect((c.tcpFlags as { flags: string }[]).map((r) => r.flags).slice(0, 3)).toEqual(['0x00-0x01', '0x02-0x03', '0x04-0x05']);
+    expect((c.tcpFlags as { from: number; to: number }[]).slice(0, 3).map((r) => [r.from, r.to])).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
     expect(c.sport).toBeNull();
-    expect((c.constants as Record<string, unknown>).enabledFields).toEqual(['proto', 'dport', 'tcpflags']);
+    expect(c.constants).toMatchObject({ fields: 0b110001, enabledFields: ['proto', 'dport', 'tcpflags'], classification: 'linear' });
+    expect(c.rules).toEqual([
+      { index: 0, id: expect.stringMatching(/^rule-/), name: null, file: 'test.xdpfw', line: 2, col: 3, action: 'allow', text: 'allow tcp dport 22' },
+      { index: 1, id: expect.stringMatching(/^rule-/), name: null, file: 'test.xdpfw', line: 3, col: 3, action: 'allow', text: 'allow tcp flags syn' },
+    ]);
     expect(() => JSON.stringify(view)).not.toThrow();
   });
 });

@@ -3,7 +3,7 @@
  * without parsing prose, or null where no rule decided (the default).
  */
 
-import type { CompiledRule } from '../compiler/output.js';
+import type { CompiledRule } from './output.js';
 
 export interface RuleRef {
   index: number;

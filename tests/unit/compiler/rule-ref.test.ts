@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ruleRef, splitLocation } from '../../../src/app/rule-ref.js';
+import { ruleRef, splitLocation } from '../../../src/compiler/rule-ref.js';
 
 describe('a rule as JSON outputs name it', () => {
   it('is an object with the location split into file, line and column', () => {
