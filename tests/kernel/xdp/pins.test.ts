@@ -97,7 +97,7 @@ describe.skipIf(skipWithoutRoot('bpffs tests'))('the bpffs', () => {
     try {
       // As the CLI reports it: an error the operator can act on, not "internal error (a bug)".
       const script = `import { ensureBpffs } from '${REPO}src/xdp/pins.ts';
-        import { toUserError } from '${REPO}src/cli/kernel-errors.ts';
+        import { toUserError } from '${REPO}src/app/kernel-errors.ts';
         try { ensureBpffs({ runDir: '${other}' }); console.log('mounted'); }
         catch (e) { const u = toUserError(e); console.log(u ? [u.code, u.exitCode, u.message, u.hint].join('|') : 'a bug: ' + e.message); }`;
       const out = run('unshare', ['-m', process.execPath, '--import', TS_LOADER, '--input-type=module', '-e', script]);

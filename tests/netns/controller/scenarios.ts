@@ -38,7 +38,7 @@ interface SendResult {
 }
 type RecvResult = Record<string, { received: number; distinct: number }>;
 interface StatusJson {
-  interfaces: { interface: string; state: string; progId: number; commit?: string; source?: string; refused?: { commit?: string; reason: string; message: string; diagnostics: string[] } }[];
+  interfaces: { interface: string; state: string; progId: number; commit: string | null; source: string | null; refused: { commit: string | null; reason: string; message: string; diagnostics: string[] } | null }[];
 }
 interface StatsJson {
   interfaces: { name: string; commit: string | null; rules: { name: string | null; packets: number; bytes: number }[] }[];
@@ -193,7 +193,7 @@ async function main(): Promise<void> {
   d.signal('SIGHUP');
   const back = await d.waitEvent((e) => e.msg === 'policy replaced atomically' && e.commit === good, 15_000, from);
   head = good;
-  tap.ok(!!back.event && status()?.refused === undefined, 'the next good commit is applied and clears the refusal', back.event ?? d.tail());
+  tap.ok(!!back.event && status()?.refused === null, 'the next good commit is applied and clears the refusal', back.event ?? d.tail());
   countersMatch('after the refusals');
 
   // (c) restart: the pinned program stays while the daemon is down and is adopted, not replaced.
