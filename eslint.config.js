@@ -24,7 +24,18 @@ const at = (glob) => path.join(root, glob);
 
 /** What tests and benches may import from inside src/xdp besides index.ts (they drive the loader's parts directly). */
 const XDP_INTERNALS_FOR_TESTS = [
-  'asm', 'errors', 'fast-path', 'judge', 'layout', 'libbpf', 'link', 'maps', 'object', 'pins', 'test-run', 'uapi',
+  'asm',
+  'errors',
+  'fast-path',
+  'judge',
+  'layout',
+  'libbpf',
+  'link',
+  'maps',
+  'object',
+  'pins',
+  'test-run',
+  'uapi',
 ];
 
 const zones = [

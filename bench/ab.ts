@@ -49,7 +49,12 @@ async function main(): Promise<void> {
   const builds: Build[] = [];
   try {
     statsOff(guard);
-    const cases = [[10, 'small'], [10, 'large'], [4096, 'small'], [4096, 'large']] as const;
+    const cases = [
+      [10, 'small'],
+      [10, 'large'],
+      [4096, 'small'],
+      [4096, 'large'],
+    ] as const;
     const subjects = cases.map(([rules, set]) => benchSubject(rules, set, sets));
     const target = subjects.length - 1;
     for (const o of objects) builds.push(fs.statSync(o).isDirectory() ? await otherCheckout(o, subjects) : thisCheckout(o));

@@ -53,10 +53,21 @@ function main(): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xdpfw-check-ab-'));
   try {
     const cases = [
-      { name: '4,096 rules, 10+10 set', file: writePolicyFiles(path.join(dir, 'rules'), benchPolicy(4096, addressSet(10, 10)), 'xdpfw-ab0') },
-      { name: '10 rules, 1M+100k set', file: writePolicyFiles(path.join(dir, 'large'), benchPolicy(10, addressSet(1_000_000, 100_000)), 'xdpfw-ab0') },
+      {
+        name: '4,096 rules, 10+10 set',
+        file: writePolicyFiles(path.join(dir, 'rules'), benchPolicy(4096, addressSet(10, 10)), 'xdpfw-ab0'),
+      },
+      {
+        name: '10 rules, 1M+100k set',
+        file: writePolicyFiles(path.join(dir, 'large'), benchPolicy(10, addressSet(1_000_000, 100_000)), 'xdpfw-ab0'),
+      },
     ];
-    console.log(`xdpfw check, ${rounds} alternating rounds; load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `xdpfw check, ${rounds} alternating rounds; load average at start: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     const rows: string[][] = [];
     for (const c of cases) {
       const runs = checkouts.map(() => [] as Run[]);
@@ -64,7 +75,13 @@ function main(): void {
       const medians = runs.map((r) => ({ ms: sample(r.map((x) => x.ms)), faults: sample(r.map((x) => x.faults)) }));
       checkouts.forEach((checkout, i) => {
         const { ms, faults } = medians[i];
-        rows.push([c.name, checkout, `${fixed(ms.median, 0)} ms (${fixed(ms.min, 0)}–${fixed(ms.max, 0)})`, grouped(Math.round(faults.median)), ratio(ms.median / medians[0].ms.median)]);
+        rows.push([
+          c.name,
+          checkout,
+          `${fixed(ms.median, 0)} ms (${fixed(ms.min, 0)}–${fixed(ms.max, 0)})`,
+          grouped(Math.round(faults.median)),
+          ratio(ms.median / medians[0].ms.median),
+        ]);
       });
     }
     console.log(table(['policy', 'checkout', 'xdpfw check, median (range)', 'page faults', '× first'], rows));

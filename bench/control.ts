@@ -222,7 +222,19 @@ function startSender(frame: Uint8Array): { ready: Promise<void>; stop: () => Pro
   const script = fileURLToPath(new URL('./lib/livegen-main.ts', import.meta.url));
   const child = spawn(
     'ip',
-    ['netns', 'exec', NS_TX, 'taskset', '-c', String(SENDER_CPU), process.execPath, ...process.execArgv, script, IF_TX, Buffer.from(frame).toString('hex')],
+    [
+      'netns',
+      'exec',
+      NS_TX,
+      'taskset',
+      '-c',
+      String(SENDER_CPU),
+      process.execPath,
+      ...process.execArgv,
+      script,
+      IF_TX,
+      Buffer.from(frame).toString('hex'),
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout });
@@ -322,14 +334,20 @@ async function main(): Promise<void> {
     const runs = values.quick ? 1 : 3;
     console.log('## Control plane');
     console.log(machineLine());
-    console.log(`method: ${runs} run(s) each, median ± half the range; one process pinned to CPU ${CPU}. Load average at start: ${loadAverage()}; ${quiet}`);
+    console.log(
+      `method: ${runs} run(s) each, median ± half the range; one process pinned to CPU ${CPU}. Load average at start: ${loadAverage()}; ${quiet}`,
+    );
     process.stderr.write('generating policies…\n');
     const rulesPolicy = benchPolicy(4096, addressSet(10, 10));
     const rules = await applyTiming('4,096 rules', rulesPolicy, runs);
     const largePolicy = benchPolicy(10, addressSet(1_000_000, 100_000));
     const large = await applyTiming('1M+100k set', largePolicy, runs);
     process.stderr.write('xdpfw apply, end to end…\n');
-    const cli = { check: cliCheckTiming(rulesPolicy, runs), rules: cliApplyTiming(rulesPolicy, runs), large: cliApplyTiming(largePolicy, runs) };
+    const cli = {
+      check: cliCheckTiming(rulesPolicy, runs),
+      rules: cliApplyTiming(rulesPolicy, runs),
+      large: cliApplyTiming(largePolicy, runs),
+    };
     process.stderr.write('replacements under traffic…\n');
     const repl = await replacementUnderTraffic();
     const row = (name: string, t: ApplyTiming, wall: Sample) => [
@@ -347,7 +365,18 @@ async function main(): Promise<void> {
     console.log();
     console.log(
       table(
-        ['policy', 'xdpfw apply (new process)', 'map entries', 'parse', 'parse+check+compile', 'apply', '= load+verify', '+ encode', '+ write maps', '+ attach'],
+        [
+          'policy',
+          'xdpfw apply (new process)',
+          'map entries',
+          'parse',
+          'parse+check+compile',
+          'apply',
+          '= load+verify',
+          '+ encode',
+          '+ write maps',
+          '+ attach',
+        ],
         [row('4,096 rules, 10+10 set', rules, cli.rules), row('10 rules, 1M+100k set', large, cli.large)],
       ),
     );
@@ -357,8 +386,14 @@ async function main(): Promise<void> {
         ['replacement under traffic', 'value'],
         [
           ['replacements (fresh program each: load, fill, compare-and-swap)', String(repl.replacements)],
-          ['bpf_link_update (the atomic swap)', `${fixed(repl.swaps.median, 2)} ms (${fixed(repl.swaps.min, 2)}–${fixed(repl.swaps.max, 2)})`],
-          ['whole replacement of a 100-rule policy', `${fixed(repl.applies.median, 0)} ms (${fixed(repl.applies.min, 0)}–${fixed(repl.applies.max, 0)})`],
+          [
+            'bpf_link_update (the atomic swap)',
+            `${fixed(repl.swaps.median, 2)} ms (${fixed(repl.swaps.min, 2)}–${fixed(repl.swaps.max, 2)})`,
+          ],
+          [
+            'whole replacement of a 100-rule policy',
+            `${fixed(repl.applies.median, 0)} ms (${fixed(repl.applies.min, 0)}–${fixed(repl.applies.max, 0)})`,
+          ],
           ['frames sent / received by the receiver', `${grouped(repl.sent)} / ${grouped(repl.received)}`],
           ['counted by the "traffic" rule of the old or new program', grouped(repl.counted)],
           ['misjudged (received − counted)', grouped(repl.misjudged)],
@@ -372,8 +407,12 @@ async function main(): Promise<void> {
       `target: 4,096-rule policy checked and compiled < 1 s: xdpfw check ${fixed(check4096, 0)} ms end to end ${check4096 < 1000 ? 'met' : 'MISSED'}` +
         ` (in this process, pinned to one CPU: ${fixed(rules.compile.whole.median, 0)} ms)`,
     );
-    console.log(`target: 1M-entry set applied < 2 s with progress: xdpfw apply ${fixed(apply1M, 0)} ms end to end ${apply1M < 2000 ? 'met' : 'MISSED'}`);
-    console.log(`target: replacement under traffic misjudges 0 packets: ${grouped(repl.misjudged)} ${repl.misjudged === 0 ? 'met' : 'MISSED'}`);
+    console.log(
+      `target: 1M-entry set applied < 2 s with progress: xdpfw apply ${fixed(apply1M, 0)} ms end to end ${apply1M < 2000 ? 'met' : 'MISSED'}`,
+    );
+    console.log(
+      `target: replacement under traffic misjudges 0 packets: ${grouped(repl.misjudged)} ${repl.misjudged === 0 ? 'met' : 'MISSED'}`,
+    );
     console.log(`\nload average at end: ${loadAverage()}`);
     if (values.json) fs.writeFileSync(values.json, JSON.stringify({ rules, large, cli, replacement: repl }, null, 2));
   } finally {

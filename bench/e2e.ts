@@ -34,7 +34,18 @@ import { replaceLinkProgram } from '../src/xdp/link.js';
 import { frame4 } from './lib/frames.js';
 import { LiveGenerator } from './lib/livegen.js';
 import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff } from './lib/machine.js';
-import { BenchWire, benchCleanup, IP_RX, IP_TX, MAC_RX, MAC_TX, NS_TX, removeBenchNamespaces, runtimeNs, type NapiMode } from './lib/netns.js';
+import {
+  BenchWire,
+  benchCleanup,
+  IP_RX,
+  IP_TX,
+  MAC_RX,
+  MAC_TX,
+  NS_TX,
+  removeBenchNamespaces,
+  runtimeNs,
+  type NapiMode,
+} from './lib/netns.js';
 import { addressSet, classBenchRules, ip4, NO_RULE_DPORT } from './lib/policy-gen.js';
 import * as receivers from './lib/receivers.js';
 import type { Receiver, ReceiverKind } from './lib/receivers.js';

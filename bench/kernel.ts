@@ -205,7 +205,13 @@ const TARGET_ROUNDS = 10;
  * seconds apart, and the line gives every kept round's ratio.
  */
 async function pairedTargetLine(packets: Packets, sets: Record<SetName, AddressSet>, rounds: number): Promise<string> {
-  const res = await pairedRounds([thisCheckout()], [benchSubject(10, 'small', sets), benchSubject(4096, 'large', sets)], packets, 'none', rounds);
+  const res = await pairedRounds(
+    [thisCheckout()],
+    [benchSubject(10, 'small', sets), benchSubject(4096, 'large', sets)],
+    packets,
+    'none',
+    rounds,
+  );
   const parts = MODES.map((m) => {
     const xs = keptRatios(res, 0, 1, 0, m);
     const r = sample(xs);

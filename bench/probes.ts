@@ -97,7 +97,7 @@ export const PROBES: Record<string, { about: string; code: string; before?: keyo
     ),
   },
   'rank-only': {
-    about: 'the marked bucket\'s rank computed (bitmap and rank read), no record',
+    about: "the marked bucket's rank computed (bitmap and rank read), no record",
     code: '\t{\n\t\t__u32 r = bucket_rank(bkt, rank, addr >> 8);\n\n\t\tasm volatile("" :: "r"(r));\n\t\treturn cls;\n\t}\n',
   },
   'no-record': {
@@ -121,7 +121,7 @@ export const PROBES: Record<string, { about: string; code: string; before?: keyo
     before: 'record',
   },
   'early-lines': {
-    about: 'as built, with the source\'s /16-table and bitmap lines loaded as soon as the IPv4 header is read',
+    about: "as built, with the source's /16-table and bitmap lines loaded as soon as the IPv4 header is read",
     code: `\tif (cfg_addr_mode[XDPFW_ADDR_SRC4] == XDPFW_ADDR_TABLE) {
 \t\t__u32 s = bpf_ntohl(ip->saddr), row = s >> 17, top = (s >> 16) / XDPFW_CLASS_ROW;
 \t\tconst struct xdpfw_bucket_row *r = bpf_map_lookup_elem(&xdpfw_src4_bkt, &row);
@@ -136,7 +136,7 @@ export const PROBES: Record<string, { about: string; code: string; before?: keyo
     before: 'parse4',
   },
   'no-rank': {
-    about: 'a marked bucket\'s record read at an index made up from the bitmap row (no rank read), spread like the real ones',
+    about: "a marked bucket's record read at an index made up from the bitmap row (no rank read), spread like the real ones",
     code: bitmapRank('at = row * 46 + (bucket & 31);'),
   },
   'no-rank-1m5': {
@@ -169,7 +169,7 @@ export const PROBES: Record<string, { about: string; code: string; before?: keyo
     before: 'words',
   },
   'rare-chain': {
-    about: 'the full lookup for 1 in 8 of the marked buckets\' addresses (~0.55% of the rotation), the /16 class for the rest',
+    about: "the full lookup for 1 in 8 of the marked buckets' addresses (~0.55% of the rotation), the /16 class for the rest",
     code: bitmapRead('bucket / 512', 'if (!((bits >> (bucket % 64)) & 1 & (((addr >> 5) & 7) == 0)))\n\t\t\treturn cls;'),
   },
 };

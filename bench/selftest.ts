@@ -52,7 +52,8 @@ function main(): void {
       check(`probe ${name} adds its code once, before its statement in ${file}`, () => {
         const text = sourceOf(name);
         const out = probeSource(text, name);
-        if (out.length - text.length !== probe.code.length) return `it added ${out.length - text.length} characters, not ${probe.code.length}`;
+        if (out.length - text.length !== probe.code.length)
+          return `it added ${out.length - text.length} characters, not ${probe.code.length}`;
         if (out.split(probe.code + statement).length !== 2) return 'its code is not once right before the statement';
         return undefined;
       });

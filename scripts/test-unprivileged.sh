@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The unprivileged stage, which any contributor runs without root: types,
-# lint, generated files in step with their sources, and the unit and docs
+# lint, formatting, generated files in step with their sources, and the unit and docs
 # tests. Needs the dependencies installed (`npm ci`); builds the parser and
 # the JavaScript (not the BPF object, which needs clang). Results go to $XDPFW_RESULTS
 # (default .test-results); run alone, it ends with "N passed, N failed".
@@ -22,6 +22,7 @@ step() { # step NAME CMD...: runs CMD; a failure is counted and named
 step build sh -c 'npm run -s build:parser && npm run -s build:ts'
 step typecheck npx tsc --noEmit
 step lint npm run -s lint
+step format npm run -s format:check
 step generated npm run -s check:generated
 npx vitest run tests/unit --reporter=default --reporter=json --outputFile="$results/vitest-unit.json"
 vitest_rc=$?

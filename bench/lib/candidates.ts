@@ -12,10 +12,7 @@ import type { AddressSet, Prefix4 } from './policy-gen.js';
 import { fillBatch, loadBenchObject } from './programs.js';
 
 export type CandidateName =
-  | 'kernel LPM trie'
-  | 'hash probe per prefix length'
-  | 'DIR-24 + hash probe per length > 24'
-  | 'DIR-24 + one 64-byte line per /24';
+  'kernel LPM trie' | 'hash probe per prefix length' | 'DIR-24 + hash probe per length > 24' | 'DIR-24 + one 64-byte line per /24';
 
 export interface Candidate {
   name: CandidateName;

@@ -59,7 +59,10 @@ function be32(addr: number): Uint8Array {
 }
 
 function bytes6(prefix: string, r: Random): number[] {
-  const head = prefix.replace(/::$/, '').split(':').map((g) => parseInt(g, 16));
+  const head = prefix
+    .replace(/::$/, '')
+    .split(':')
+    .map((g) => parseInt(g, 16));
   const b = random6(r);
   head.forEach((g, i) => {
     b[i * 2] = g >> 8;
@@ -88,7 +91,7 @@ export function packetCase(kind: PacketKind, set: AddressSet, size: number, seed
     for (;;) {
       const a = r.u32();
       const top = a >>> 24;
-      if (top === 0 || top === 127 || top >= 224 || (a >>> 17) === TRAFFIC_SRC.addr >>> 17) continue;
+      if (top === 0 || top === 127 || top >= 224 || a >>> 17 === TRAFFIC_SRC.addr >>> 17) continue;
       if (!set.contains4(a)) return a;
     }
   };

@@ -42,7 +42,9 @@ export async function differentialProfile(compiled: CompiledInterface, packets: 
     try {
       const t = timeCases(program.progFd, cases);
       const cell = (i: number, mode: keyof Timing) =>
-        previous ? `${fixed(t[i][mode].median, 0)} (${fixed(t[i][mode].median - previous[i][mode].median, 0)})` : fixed(t[i][mode].median, 0);
+        previous
+          ? `${fixed(t[i][mode].median, 0)} (${fixed(t[i][mode].median - previous[i][mode].median, 0)})`
+          : fixed(t[i][mode].median, 0);
       rows.push([v.name, cell(0, 'hot'), cell(0, 'warm'), cell(0, 'cold'), cell(1, 'hot'), cell(1, 'warm'), cell(1, 'cold')]);
       previous = t;
     } finally {
@@ -86,7 +88,10 @@ export function candidateStructures(packets: Packets, large: AddressSet): string
         `${fixed(miss.cold.median, 0)} ${spread(miss, 'cold')}`,
       ]);
     }
-    return table(['IPv4 source lookup alone, 1M-entry set: ns', 'hit hot', 'hit warm', 'hit cold', 'miss hot', 'miss warm', 'miss cold'], rows);
+    return table(
+      ['IPv4 source lookup alone, 1M-entry set: ns', 'hit hot', 'hit warm', 'hit cold', 'miss hot', 'miss warm', 'miss cold'],
+      rows,
+    );
   } finally {
     for (const c of candidates) c.close();
   }
@@ -106,11 +111,22 @@ export async function lookupModes(packets: Packets, small: AddressSet, counts: n
       const program = await loadPolicyProgram(compileBenchPolicy(policy, { addressLookup: mode }));
       try {
         const [none, last] = timeCases(program.progFd, cases);
-        rows.push([String(n), mode, fixed(none.hot.median, 0), fixed(none.warm.median, 0), fixed(none.cold.median, 0), fixed(last.hot.median, 0), fixed(last.cold.median, 0)]);
+        rows.push([
+          String(n),
+          mode,
+          fixed(none.hot.median, 0),
+          fixed(none.warm.median, 0),
+          fixed(none.cold.median, 0),
+          fixed(last.hot.median, 0),
+          fixed(last.cold.median, 0),
+        ]);
       } finally {
         program.close();
       }
     }
   }
-  return table(['rules (10+10 set)', 'address lookup', 'default hot', 'default warm', 'default cold', 'last rule hot', 'last rule cold'], rows);
+  return table(
+    ['rules (10+10 set)', 'address lookup', 'default hot', 'default warm', 'default cold', 'last rule hot', 'last rule cold'],
+    rows,
+  );
 }

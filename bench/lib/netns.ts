@@ -61,7 +61,24 @@ export class BenchWire {
     try {
       run('ip', ['netns', 'add', NS_TX]);
       run('ip', ['netns', 'add', NS_RX]);
-      run('ip', ['-n', NS_TX, 'link', 'add', IF_TX, 'address', MAC_TX, 'type', 'veth', 'peer', 'name', IF_RX, 'address', MAC_RX, 'netns', NS_RX]);
+      run('ip', [
+        '-n',
+        NS_TX,
+        'link',
+        'add',
+        IF_TX,
+        'address',
+        MAC_TX,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        IF_RX,
+        'address',
+        MAC_RX,
+        'netns',
+        NS_RX,
+      ]);
       for (const [ns, dev, ip, peerIp, peerMac] of [
         [NS_TX, IF_TX, IP_TX, IP_RX, MAC_RX],
         [NS_RX, IF_RX, IP_RX, IP_TX, MAC_TX],

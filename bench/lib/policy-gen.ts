@@ -73,7 +73,7 @@ export function prefix6Text(p: Prefix6): string {
 
 function overlaps(a: Prefix4, b: Prefix4): boolean {
   const m = maskOf(Math.min(a.len, b.len));
-  return ((a.addr & m) >>> 0) === ((b.addr & m) >>> 0);
+  return (a.addr & m) >>> 0 === (b.addr & m) >>> 0;
 }
 
 function randomPrefix(r: Random, lengths: readonly (readonly [number, number])[]): Prefix4 {
@@ -82,8 +82,21 @@ function randomPrefix(r: Random, lengths: readonly (readonly [number, number])[]
 }
 
 /* ClassBench (Taylor & Turner) filter sets: mostly specific destinations, sources often wildcards. */
-const SRC_LENGTHS = [[25, 0], [5, 8], [15, 16], [25, 24], [10, 28], [20, 32]] as const;
-const DST_LENGTHS = [[5, 8], [20, 16], [35, 24], [10, 28], [30, 32]] as const;
+const SRC_LENGTHS = [
+  [25, 0],
+  [5, 8],
+  [15, 16],
+  [25, 24],
+  [10, 28],
+  [20, 32],
+] as const;
+const DST_LENGTHS = [
+  [5, 8],
+  [20, 16],
+  [35, 24],
+  [10, 28],
+  [30, 32],
+] as const;
 const WELL_KNOWN = [21, 22, 23, 25, 53, 80, 110, 123, 143, 161, 443, 445, 993, 995, 1433, 3306, 3389, 5060, 8080];
 
 function randomPorts(r: Random, kind: 'sport' | 'dport'): PortRange | null {
@@ -108,7 +121,11 @@ function randomPorts(r: Random, kind: 'sport' | 'dport'): PortRange | null {
 
 /** One ClassBench-like rule whose destination stays out of the traffic range. */
 export function randomRule(r: Random): BenchRule {
-  const proto = r.weighted<'tcp' | 'udp' | null>([[60, 'tcp'], [30, 'udp'], [10, null]]);
+  const proto = r.weighted<'tcp' | 'udp' | null>([
+    [60, 'tcp'],
+    [30, 'udp'],
+    [10, null],
+  ]);
   let dst: Prefix4;
   do dst = randomPrefix(r, DST_LENGTHS);
   while (overlaps(dst, TRAFFIC));
@@ -187,8 +204,19 @@ export interface AddressSet {
   contains6(bytes: readonly number[]): boolean;
 }
 
-const SET4_LENGTHS = [[60, 32], [30, 24], [5, 28], [4, 20], [1, 16]] as const;
-const SET6_LENGTHS = [[50, 128], [30, 64], [10, 56], [10, 48]] as const;
+const SET4_LENGTHS = [
+  [60, 32],
+  [30, 24],
+  [5, 28],
+  [4, 20],
+  [1, 16],
+] as const;
+const SET6_LENGTHS = [
+  [50, 128],
+  [30, 64],
+  [10, 56],
+  [10, 48],
+] as const;
 
 function masked6(bytes: readonly number[], len: number): string {
   let key = `${len}:`;

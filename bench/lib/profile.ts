@@ -38,7 +38,24 @@ export async function profileProgram(progId: number, runFd: number, frame: Uint8
     const other = cpu === 0 ? 1 : 0;
     const perf = spawn(
       'taskset',
-      ['-c', String(other), 'perf', 'record', '-q', '-e', 'cpu-clock', '-F', '9999', '-t', String(process.pid), '-o', data, '--', 'sleep', String(SECONDS)],
+      [
+        '-c',
+        String(other),
+        'perf',
+        'record',
+        '-q',
+        '-e',
+        'cpu-clock',
+        '-F',
+        '9999',
+        '-t',
+        String(process.pid),
+        '-o',
+        data,
+        '--',
+        'sleep',
+        String(SECONDS),
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -63,9 +80,11 @@ export async function profileProgram(progId: number, runFd: number, frame: Uint8
       const why = `${report.stderr ?? ''}${report.stdout ?? ''}`.trim().split('\n').slice(0, 4).join(' | ');
       return [...lines, `perf report gave no symbols (${why || 'no samples'})`].join('\n');
     }
-    return [...lines, `perf record -e cpu-clock of the test-running thread (CPU ${cpu}), ${SECONDS} s, symbols ≥ 2% of samples:`, ...top.map((l) => `  ${l}`)].join(
-      '\n',
-    );
+    return [
+      ...lines,
+      `perf record -e cpu-clock of the test-running thread (CPU ${cpu}), ${SECONDS} s, symbols ≥ 2% of samples:`,
+      ...top.map((l) => `  ${l}`),
+    ].join('\n');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -27,14 +27,7 @@ import { loadBenchObject, loadHashBaseline } from './programs.js';
 import { inNetns } from './sh.js';
 
 export type ReceiverKind =
-  | 'bare XDP_DROP'
-  | 'XDP one hash lookup'
-  | 'xdpfw'
-  | 'iptables-legacy'
-  | 'nft'
-  | 'xdpfw set'
-  | 'nft set'
-  | 'ipset';
+  'bare XDP_DROP' | 'XDP one hash lookup' | 'xdpfw' | 'iptables-legacy' | 'nft' | 'xdpfw set' | 'nft set' | 'ipset';
 
 export interface Receiver {
   kind: ReceiverKind;
@@ -83,7 +76,12 @@ export function dropProgram(): XdpProgram {
 
 export function xdpBaseline(kind: 'bare XDP_DROP' | 'XDP one hash lookup', hashEntries: number[] = []): Receiver {
   const obj = kind === 'bare XDP_DROP' ? dropProgram() : loadHashBaseline(hashEntries);
-  return xdpReceiver(kind, obj.progFd, () => obj.close(), () => null);
+  return xdpReceiver(
+    kind,
+    obj.progFd,
+    () => obj.close(),
+    () => null,
+  );
 }
 
 /** xdpfw's program for a bench policy; `counted` also checks that no rule matched. */
@@ -105,7 +103,12 @@ async function xdpfwProgram(kind: 'xdpfw' | 'xdpfw set', files: Map<string, stri
 async function xdpfwReceiver(kind: 'xdpfw' | 'xdpfw set', files: Map<string, string>, nrules: number): Promise<Receiver> {
   const program = await xdpfwProgram(kind, files, nrules);
   try {
-    return xdpReceiver(kind, program.progFd, () => program.close(), () => program.counted());
+    return xdpReceiver(
+      kind,
+      program.progFd,
+      () => program.close(),
+      () => program.counted(),
+    );
   } catch (err) {
     program.close();
     throw err;
@@ -144,7 +147,15 @@ function iptablesFinalCount(): number {
 }
 
 function iptablesRestore(rules: string[]): void {
-  const text = ['*raw', ':PREROUTING ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ...rules.map((r) => `-A PREROUTING ${r}`), '-A PREROUTING -j DROP', 'COMMIT', ''];
+  const text = [
+    '*raw',
+    ':PREROUTING ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ...rules.map((r) => `-A PREROUTING ${r}`),
+    '-A PREROUTING -j DROP',
+    'COMMIT',
+    '',
+  ];
   inNetns(NS_RX, 'iptables-legacy-restore', [], { input: text.join('\n') });
 }
 

@@ -40,7 +40,7 @@ export function ratio(x: number, digits = 2): string {
 export function table(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((r) => r.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const right = header.map((_, i) => rows.every((r) => /^[-+\d.,×%—≤≥ ()–~]+$/.test(String(r[i] ?? '')) ));
+  const right = header.map((_, i) => rows.every((r) => /^[-+\d.,×%—≤≥ ()–~]+$/.test(String(r[i] ?? ''))));
   const line = (r: string[]) =>
     `| ${r.map((c, i) => (right[i] ? (c ?? '').padStart(widths[i]) : (c ?? '').padEnd(widths[i]))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (right[i] ? `${'-'.repeat(w + 1)}:` : `${'-'.repeat(w + 2)}`)).join('|')}|`;

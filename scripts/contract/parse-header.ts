@@ -173,7 +173,11 @@ function parseStruct(name: string, body: string, scope: Map<string, number>, kno
     if (!m) throw new Error(`struct ${name}: cannot read member '${item}'`);
     const [, type, member, count] = m;
     const scalar = SCALARS[type];
-    const element = type.startsWith('struct ') ? known.get(type.slice('struct '.length)) : scalar ? { size: scalar, align: scalar } : undefined;
+    const element = type.startsWith('struct ')
+      ? known.get(type.slice('struct '.length))
+      : scalar
+        ? { size: scalar, align: scalar }
+        : undefined;
     if (!element) throw new Error(`struct ${name}: member ${member} has the unknown type '${type}'`);
     const n = count === undefined ? 1 : evaluate(count, scope, `struct ${name} ${member}`);
     size = alignUp(size, element.align);

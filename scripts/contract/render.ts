@@ -69,10 +69,17 @@ export function renderContract(header: Header): string {
       out.push(...doc([m.doc], '  '), `  ${camel(m.name.slice(prefix.length))}: ${m.value},`);
     }
     out.push('} as const;');
-    if (count) out.push(...doc([`${count.name}${count.doc ? `: ${count.doc}` : ''}`]), `export const ${claim(withoutPrefix(count.name), count.name)} = ${count.value};`);
+    if (count)
+      out.push(
+        ...doc([`${count.name}${count.doc ? `: ${count.doc}` : ''}`]),
+        `export const ${claim(withoutPrefix(count.name), count.name)} = ${count.value};`,
+      );
   }
 
-  out.push('', ...doc(['Struct sizes and member offsets in bytes, each member at its natural alignment (as clang lays them out for BPF).']));
+  out.push(
+    '',
+    ...doc(['Struct sizes and member offsets in bytes, each member at its natural alignment (as clang lays them out for BPF).']),
+  );
   out.push(`export const ${claim('STRUCT', 'the structs')} = {`);
   for (const s of header.structs) {
     const fields = Object.entries(s.offsets).map(([name, offset]) => `${name}: ${offset}`);

@@ -20,15 +20,7 @@ import {
   type CounterSnapshot,
   type LoadedProgram,
 } from '../xdp/index.js';
-import {
-  carriedBases,
-  carriedGlobalBases,
-  fromJson,
-  rulePairs,
-  ruleSince,
-  toJson,
-  type Count,
-} from './counter-carry.js';
+import { carriedBases, carriedGlobalBases, fromJson, rulePairs, ruleSince, toJson, type Count } from './counter-carry.js';
 import { loadState, stateFor, type AppliedState, type StateRule } from './state.js';
 
 export interface EnforceOptions {
@@ -125,7 +117,10 @@ async function swapIn(
     const before = old?.snapshot();
     const pairs =
       described && before
-        ? rulePairs(described.rules.map((r) => r.id), iface.rules.map((r) => r.id)).filter(([from]) => from < before.nrules)
+        ? rulePairs(
+            described.rules.map((r) => r.id),
+            iface.rules.map((r) => r.id),
+          ).filter(([from]) => from < before.nrules)
         : [];
     if (before) await seedCounters(program.maps, before, pairs);
 
@@ -144,7 +139,12 @@ async function swapIn(
       before: totalsBefore.rules,
       after: totalsAfter.rules,
     });
-    const since = ruleSince(pairs, iface.rules.length, (described?.rules ?? []).map((r) => r.since ?? described?.attachedSince), now);
+    const since = ruleSince(
+      pairs,
+      iface.rules.length,
+      (described?.rules ?? []).map((r) => r.since ?? described?.attachedSince),
+      now,
+    );
     const state = stateFor(iface, {
       ifindex: link.ifindex,
       policyFile: options.policyFile,

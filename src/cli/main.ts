@@ -11,8 +11,7 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-const modeOption = () =>
-  new Option('--mode <mode>', 'XDP attach mode').choices(['native', 'generic', 'auto']).default('auto');
+const modeOption = () => new Option('--mode <mode>', 'XDP attach mode').choices(['native', 'generic', 'auto']).default('auto');
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const waitOption = () =>
   new Option('--wait <seconds>', 'how long to wait while another xdpfw command or the daemon changes the interfaces').default('30');
@@ -51,7 +50,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 
   program
     .command('apply')
-    .description("attach a policy to its interfaces, or atomically replace the one in force")
+    .description('attach a policy to its interfaces, or atomically replace the one in force')
     .argument('<file>')
     .option('--iface <name>', 'only this interface block (repeatable)', collect)
     .addOption(modeOption())

@@ -9,7 +9,10 @@ export function progressReporter(io: CliIo, ifname: string): (p: FillProgress) =
     if (p.totalAll < 100_000) return;
     const percent = Math.floor((p.doneAll / p.totalAll) * 100);
     if (percent >= nextPercent || p.doneAll === p.totalAll) {
-      err(io, `${ifname}: loading maps ${percent}% (${p.doneAll.toLocaleString('en-US')} of ${p.totalAll.toLocaleString('en-US')} entries)`);
+      err(
+        io,
+        `${ifname}: loading maps ${percent}% (${p.doneAll.toLocaleString('en-US')} of ${p.totalAll.toLocaleString('en-US')} entries)`,
+      );
       nextPercent = Math.floor(percent / 10) * 10 + 10;
     }
   };

@@ -27,11 +27,7 @@ export function protocolMatches(rule: IrRule, protocol: number): boolean {
   return rule.protocols === null || rule.protocols.includes(protocol);
 }
 
-export function addressMatches(
-  constraint: AddressConstraint | null,
-  family: 4 | 6,
-  bytes: readonly number[],
-): boolean {
+export function addressMatches(constraint: AddressConstraint | null, family: 4 | 6, bytes: readonly number[]): boolean {
   if (constraint === null) return true;
   const inside = prefixesContain(constraint, family, bytes);
   return constraint.negated ? !inside : inside;

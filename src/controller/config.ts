@@ -12,8 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import type { AttachMode } from '../xdp/index.js';
 
 export type SourceConfig =
-  | { kind: 'file'; path: string }
-  | { kind: 'git'; repo: string; branch: string; path: string; pollSeconds: number };
+  { kind: 'file'; path: string } | { kind: 'git'; repo: string; branch: string; path: string; pollSeconds: number };
 
 export interface InterfaceConfig {
   name: string;
@@ -103,7 +102,11 @@ export function configFromOptions(o: RunOptions, cwd = process.cwd()): Controlle
   const ifaces = o.iface ?? [];
   if (ifaces.length === 0) problems.push('give at least one --iface (or a --config file)');
   if (!o.policy === !o.git) problems.push('give exactly one of --policy FILE and --git REPO');
-  for (const [flag, value] of [['--branch', o.branch], ['--path', o.path], ['--poll', o.poll]] as const) {
+  for (const [flag, value] of [
+    ['--branch', o.branch],
+    ['--path', o.path],
+    ['--poll', o.poll],
+  ] as const) {
     if (value !== undefined && !o.git) problems.push(`${flag} needs --git`);
   }
   const raw: Record<string, unknown> = {
@@ -157,7 +160,8 @@ const KNOWN_IFACE = new Set(['name', 'policy', 'git', 'branch', 'path', 'poll', 
 export function validateConfig(raw: unknown, base: string, where: string): ControllerConfig {
   const problems: string[] = [];
   const at = (p: string) => `${where}: ${p}`;
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([at('expected a mapping with an `interfaces` list')]);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ConfigError([at('expected a mapping with an `interfaces` list')]);
   const top = raw as Record<string, unknown>;
   for (const key of Object.keys(top)) if (!KNOWN_TOP.has(key)) problems.push(at(`unknown setting '${key}'`));
 
@@ -177,7 +181,8 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
     if (!metrics) problems.push(at(`metrics: '${String(top.metrics)}' is not HOST:PORT`));
   }
   const debounceMs = top.debounceMs === undefined ? DEFAULTS.debounceMs : Number(top.debounceMs);
-  if (!Number.isFinite(debounceMs) || debounceMs < 0) problems.push(at(`debounceMs: '${String(top.debounceMs)}' is not a number of milliseconds`));
+  if (!Number.isFinite(debounceMs) || debounceMs < 0)
+    problems.push(at(`debounceMs: '${String(top.debounceMs)}' is not a number of milliseconds`));
   const logLevel = top.logLevel === undefined ? DEFAULTS.logLevel : String(top.logLevel);
   if (!LOG_LEVELS.includes(logLevel)) problems.push(at(`logLevel must be one of ${LOG_LEVELS.join(', ')}`));
 

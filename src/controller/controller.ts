@@ -77,10 +77,7 @@ export class Controller {
   /** Binds the metrics endpoint (failing early if it cannot), then adopts or applies every unit's policy. */
   async start(): Promise<void> {
     const log = this.log.child({ component: 'controller' });
-    log.info(
-      { interfaces: this.config.interfaces.map((i) => ({ name: i.name, source: sourceKey(i.source), mode: i.mode })) },
-      'starting',
-    );
+    log.info({ interfaces: this.config.interfaces.map((i) => ({ name: i.name, source: sourceKey(i.source), mode: i.mode })) }, 'starting');
     if (this.config.metrics) {
       const { host, port } = this.config.metrics;
       this.server = metricsServer(this.metrics, this.sources, this.log.child({ component: 'metrics' }));

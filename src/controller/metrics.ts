@@ -55,7 +55,13 @@ export class ControllerMetrics implements ReloadObserver {
     perRule('xdpfw_rule_packets_total', 'Packets decided by each rule, since the rule first appeared on the interface', 'packets');
     perRule('xdpfw_rule_bytes_total', 'Bytes (frame length) decided by each rule, since the rule first appeared', 'bytes');
 
-    const global = (name: string, help: string, pick: (s: InterfaceStats) => { packets: number; bytes: number }, field: 'packets' | 'bytes', withAction = false) =>
+    const global = (
+      name: string,
+      help: string,
+      pick: (s: InterfaceStats) => { packets: number; bytes: number },
+      field: 'packets' | 'bytes',
+      withAction = false,
+    ) =>
       new Counter({
         name,
         help,
@@ -74,7 +80,12 @@ export class ControllerMetrics implements ReloadObserver {
     global('xdpfw_malformed_bytes_total', 'Bytes of malformed packets', (s) => s.malformed, 'bytes');
     global('xdpfw_non_ip_packets_total', 'Frames that are not IPv4/IPv6 (always passed)', (s) => s.nonIp, 'packets');
     global('xdpfw_non_ip_bytes_total', 'Bytes of non-IP frames', (s) => s.nonIp, 'bytes');
-    global('xdpfw_fragment_packets_total', 'Non-first IP fragments (also counted by the rule that decided them)', (s) => s.fragment, 'packets');
+    global(
+      'xdpfw_fragment_packets_total',
+      'Non-first IP fragments (also counted by the rule that decided them)',
+      (s) => s.fragment,
+      'packets',
+    );
     global('xdpfw_fragment_bytes_total', 'Bytes of non-first IP fragments', (s) => s.fragment, 'bytes');
 
     new Gauge({

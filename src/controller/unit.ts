@@ -132,7 +132,10 @@ export class PolicyUnit {
   async reload(r: ReloadRequest): Promise<void> {
     const reading = await this.o.source.read();
     if (reading.error) {
-      this.log.warn({ trigger: r.trigger, err: reading.error, source: this.o.source.description }, 'policy source unavailable; the policy in force stays');
+      this.log.warn(
+        { trigger: r.trigger, err: reading.error, source: this.o.source.description },
+        'policy source unavailable; the policy in force stays',
+      );
       for (const i of this.o.interfaces) this.o.observer?.sourceError(i.name);
     }
     const revision = reading.revision;
@@ -196,7 +199,13 @@ export class PolicyUnit {
     const plans = this.o.interfaces.map((i) => {
       const block = blocks.get(i.name)!;
       const view = this.o.kernel.inspect(i.name);
-      return { config: i, block, view, decision: decideEnforce(view, block.hash) as EnforceDecision, program: undefined as ProgramHandle | undefined };
+      return {
+        config: i,
+        block,
+        view,
+        decision: decideEnforce(view, block.hash) as EnforceDecision,
+        program: undefined as ProgramHandle | undefined,
+      };
     });
     try {
       // Every program is loaded and filled before any interface changes.
@@ -247,7 +256,16 @@ export class PolicyUnit {
       this.log.warn({ interface: config.name, err: error }, 'could not record the state (disk full?); the policy is in force');
     }
     const msg = r.trigger === 'start' ? 'adopted the pinned program: it already enforces this policy' : 'policy unchanged';
-    this.log.info({ interface: config.name, trigger: r.trigger, hash: block.hash, commit: revision.commit, progId: this.o.kernel.inspect(config.name).progId }, msg);
+    this.log.info(
+      {
+        interface: config.name,
+        trigger: r.trigger,
+        hash: block.hash,
+        commit: revision.commit,
+        progId: this.o.kernel.inspect(config.name).progId,
+      },
+      msg,
+    );
     h.failing = false;
     h.lastError = undefined;
     h.lastSuccessAt ??= new Date(this.timers.now());
@@ -277,7 +295,10 @@ export class PolicyUnit {
       const live = this.o.kernel.inspect(config.name);
       if (live.attached && live.progId === program.progId) {
         // Swapped in, but the state could not be written (a full disk): the policy is in force.
-        this.log.error({ interface: config.name, err: error, progId: program.progId }, 'policy applied, but its state could not be recorded');
+        this.log.error(
+          { interface: config.name, err: error, progId: program.progId },
+          'policy applied, but its state could not be recorded',
+        );
         this.succeeded(h, config.name);
         return true;
       }
@@ -302,7 +323,8 @@ export class PolicyUnit {
       },
       enforced.replaced ? 'policy replaced atomically' : 'policy attached',
     );
-    if (enforced.nativeError) this.log.warn({ interface: config.name, nativeError: enforced.nativeError }, 'native mode refused; attached in generic mode');
+    if (enforced.nativeError)
+      this.log.warn({ interface: config.name, nativeError: enforced.nativeError }, 'native mode refused; attached in generic mode');
     this.succeeded(h, config.name);
     return true;
   }
@@ -314,10 +336,17 @@ export class PolicyUnit {
     this.o.observer?.reloaded(ifname, 'applied');
   }
 
-  private refuse(revision: PolicyRevision, r: ReloadRequest, reason: RefusedReload['reason'], message: string, diagnostics: string[]): void {
+  private refuse(
+    revision: PolicyRevision,
+    r: ReloadRequest,
+    reason: RefusedReload['reason'],
+    message: string,
+    diagnostics: string[],
+  ): void {
     for (const i of this.o.interfaces) this.refuseOne(i.name, revision, r, reason, message, diagnostics);
     if (revision.commit !== undefined) this.memory.refused = { commit: revision.commit, permanent: reason === 'invalid' };
-    if (reason === 'invalid') this.clearRetry(); // the same content will not get better: wait for a change
+    if (reason === 'invalid')
+      this.clearRetry(); // the same content will not get better: wait for a change
     else this.scheduleRetry();
     if (r.trigger === 'start') this.keepWhatIsPinned('the policy was refused');
   }
@@ -368,9 +397,15 @@ export class PolicyUnit {
     for (const i of this.o.interfaces) {
       const view = this.o.kernel.inspect(i.name);
       if (decideWithoutPolicy(view) === 'keep-pinned') {
-        this.log.warn({ interface: i.name, progId: view.progId, hash: view.stateHash, commit: view.state?.commit }, `${why}: keeping the pinned policy`);
+        this.log.warn(
+          { interface: i.name, progId: view.progId, hash: view.stateHash, commit: view.state?.commit },
+          `${why}: keeping the pinned policy`,
+        );
       } else {
-        this.log.error({ interface: i.name }, `${why}, and xdpfw enforces nothing on this interface yet: it is unprotected until a valid policy comes`);
+        this.log.error(
+          { interface: i.name },
+          `${why}, and xdpfw enforces nothing on this interface yet: it is unprotected until a valid policy comes`,
+        );
       }
     }
   }
@@ -391,5 +426,12 @@ export class PolicyUnit {
 /** A kernel error's first line, and the rest (the verifier's or libbpf's last lines) as detail. */
 function kernelFailure(error: unknown): { message: string; detail: string[] } {
   const lines = (error instanceof Error ? error.message : String(error)).split('\n');
-  return { message: lines[0], detail: lines.slice(1).map((l) => l.trim()).filter(Boolean).slice(-12) };
+  return {
+    message: lines[0],
+    detail: lines
+      .slice(1)
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .slice(-12),
+  };
 }

@@ -26,13 +26,7 @@ export const IPV6_EXT_ROUTING = 43;
 export const IPV6_EXT_FRAGMENT = 44;
 export const IPV6_EXT_AH = 51;
 export const IPV6_EXT_DSTOPTS = 60;
-const IPV6_EXTENSION_HEADERS = new Set([
-  IPV6_EXT_HOPOPTS,
-  IPV6_EXT_ROUTING,
-  IPV6_EXT_FRAGMENT,
-  IPV6_EXT_AH,
-  IPV6_EXT_DSTOPTS,
-]);
+const IPV6_EXTENSION_HEADERS = new Set([IPV6_EXT_HOPOPTS, IPV6_EXT_ROUTING, IPV6_EXT_FRAGMENT, IPV6_EXT_AH, IPV6_EXT_DSTOPTS]);
 
 /** Identification of fragmented datagrams (IPv4 header, IPv6 fragment header). */
 const FRAGMENT_ID = 0x1234;
@@ -252,8 +246,7 @@ function l4Kind(spec: PacketSpec): 'tcp' | 'udp' | 'icmp' | 'none' {
 /** Checksum offset within the L4 header; ICMP (IPv4) has no pseudo-header. */
 function writeL4Checksum(spec: PacketSpec, l4: Uint8Array, src: number[], dst: number[]): void {
   const offset = spec.protocol === IPPROTO_TCP ? 16 : spec.protocol === IPPROTO_UDP ? 6 : 2;
-  const pseudo =
-    spec.family === 4 && spec.protocol === IPPROTO_ICMP ? new Uint8Array(0) : pseudoHeader(spec, src, dst, l4.length);
+  const pseudo = spec.family === 4 && spec.protocol === IPPROTO_ICMP ? new Uint8Array(0) : pseudoHeader(spec, src, dst, l4.length);
   let sum = internetChecksum(concat([pseudo, l4]));
   if (sum === 0 && spec.protocol === IPPROTO_UDP) sum = 0xffff; // 0 means "no checksum" in UDP
   new DataView(l4.buffer, l4.byteOffset).setUint16(offset, sum);
@@ -292,8 +285,7 @@ function payloadBytes(length: number): Uint8Array {
 }
 
 function addressBytes(family: 4 | 6, text: string, what: string): number[] {
-  const valid =
-    family === 4 ? ipaddr.IPv4.isValidFourPartDecimal(text) : ipaddr.IPv6.isValid(text) && !text.includes('%');
+  const valid = family === 4 ? ipaddr.IPv4.isValidFourPartDecimal(text) : ipaddr.IPv6.isValid(text) && !text.includes('%');
   if (!valid) throw new RangeError(`${what} '${text}' is not an IPv${family} address`);
   return family === 4 ? ipaddr.IPv4.parse(text).toByteArray() : ipaddr.IPv6.parse(text).toByteArray();
 }

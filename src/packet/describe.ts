@@ -98,10 +98,7 @@ class Parser {
     const first = this.next('a protocol (tcp, udp, icmp, icmpv6 or proto N)');
     const kind = KINDS.find((k) => k === first.text.toLowerCase());
     if (!kind) throw this.error(first, `unknown protocol '${first.text}' (expected tcp, udp, icmp, icmpv6 or proto N)`);
-    const protocol =
-      kind === 'proto'
-        ? this.number(this.next('a protocol number'), 'protocol number', 0, 255)
-        : PROTOCOL_NUMBERS[kind];
+    const protocol = kind === 'proto' ? this.number(this.next('a protocol number'), 'protocol number', 0, 255) : PROTOCOL_NUMBERS[kind];
 
     const withPorts = kind === 'tcp' || kind === 'udp';
     const srcToken = this.next('a source address');
@@ -161,8 +158,7 @@ class Parser {
       portColumn += colon + 1;
     }
     const family = this.family(address, token);
-    const canonical =
-      family === 4 ? ipaddr.IPv4.parse(address).toString() : ipaddr.IPv6.parse(address).toRFC5952String();
+    const canonical = family === 4 ? ipaddr.IPv4.parse(address).toString() : ipaddr.IPv6.parse(address).toRFC5952String();
 
     if (!withPort) {
       if (portText !== undefined) throw this.error(token, `a port needs tcp or udp; '${text}' has one`);
@@ -360,8 +356,8 @@ export function formatPacket(spec: PacketSpec): string {
   const kind = kindOf(spec);
   words.push(kind === 'proto' ? `proto ${spec.protocol}` : kind);
   const withPorts = kind === 'tcp' || kind === 'udp';
-  words.push(endpoint(spec.family, spec.src, withPorts ? spec.sport ?? 0 : undefined), '>');
-  words.push(endpoint(spec.family, spec.dst, withPorts ? spec.dport ?? 0 : undefined));
+  words.push(endpoint(spec.family, spec.src, withPorts ? (spec.sport ?? 0) : undefined), '>');
+  words.push(endpoint(spec.family, spec.dst, withPorts ? (spec.dport ?? 0) : undefined));
 
   if (kind === 'tcp' && spec.tcpFlags !== undefined) {
     words.push('flags', spec.tcpFlags === 0 ? 'none' : tcpFlagLetters(spec.tcpFlags));

@@ -240,13 +240,7 @@ export interface FamilyMatch extends Node {
   family: 'ip4' | 'ip6';
 }
 
-export type Match =
-  | AddressMatch
-  | ProtocolMatch
-  | PortMatch
-  | TcpFlagsMatch
-  | IcmpTypeMatch
-  | FamilyMatch;
+export type Match = AddressMatch | ProtocolMatch | PortMatch | TcpFlagsMatch | IcmpTypeMatch | FamilyMatch;
 
 export type TopLevelItem = Define | SetDeclaration | InterfaceBlock | Include;
 

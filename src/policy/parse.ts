@@ -1,12 +1,4 @@
-import type {
-  FileSetSource,
-  Include,
-  PolicyDocument,
-  PolicyFile,
-  SetFileEntries,
-  Span,
-  TopLevelItem,
-} from './ast.js';
+import type { FileSetSource, Include, PolicyDocument, PolicyFile, SetFileEntries, Span, TopLevelItem } from './ast.js';
 import type { PolicyCode } from './codes.js';
 import { hasErrors, type Diagnostic } from './diagnostic.js';
 import { suggest } from './format.js';
@@ -93,7 +85,12 @@ export function loadPolicy(rootPath: string, host: SourceHost): LoadResult {
       const shown = (key: string): string => (key === rootKey ? rootPath : key);
       const loop = [...open.slice(at).map((file) => file.path), resolved].map(shown).join(' → ');
       diagnostics.push(
-        diagnostic('include-cycle', `include cycle: ${loop}`, include.path.span, 'a file cannot include itself, directly or through other files'),
+        diagnostic(
+          'include-cycle',
+          `include cycle: ${loop}`,
+          include.path.span,
+          'a file cannot include itself, directly or through other files',
+        ),
       );
       return;
     }
@@ -194,7 +191,13 @@ function parseSetFile(text: string, file: string, diagnostics: Diagnostic[]): Se
           );
         } else if (malformed === MAX_SET_FILE_ERRORS + 1) {
           const span = lineSpan(file, start, line, content.index + 1, found.length);
-          diagnostics.push(diagnostic('set-file-syntax', `more malformed lines in set file '${file}' (only the first ${MAX_SET_FILE_ERRORS} are listed)`, span));
+          diagnostics.push(
+            diagnostic(
+              'set-file-syntax',
+              `more malformed lines in set file '${file}' (only the first ${MAX_SET_FILE_ERRORS} are listed)`,
+              span,
+            ),
+          );
         }
       }
     }
@@ -323,10 +326,7 @@ function describeExpected(expected: readonly Expectation[]): string {
   const words: string[] = [];
   for (const e of [...expected].sort((a, b) => rank(a) - rank(b))) {
     const word =
-      e.type === 'literal' ? `'${e.text}'`
-      : e.type === 'other' ? e.description
-      : e.type === 'end' ? 'end of file'
-      : 'another character'; // an unnamed character class: name the grammar rule instead
+      e.type === 'literal' ? `'${e.text}'` : e.type === 'other' ? e.description : e.type === 'end' ? 'end of file' : 'another character'; // an unnamed character class: name the grammar rule instead
     // Comments and whitespace may go anywhere, and the byte-order mark a file
     // may start with is invisible: listing them helps no one.
     if (word === 'comment' || word === 'whitespace' || word === "'\uFEFF'" || words.includes(word)) continue;

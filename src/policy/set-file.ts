@@ -13,7 +13,11 @@ export function setEntryText(entries: SetFileEntries, i: number): string {
 /** Entry i as the AST node an inline set would have: for diagnostics and tests. */
 export function setEntryLiteral(entries: SetFileEntries, i: number): AddressLiteral {
   const { file, start, end } = entries;
-  return { kind: 'address', text: setEntryText(entries, i), span: { file, start: positionOf(entries, start[i]), end: positionOf(entries, end[i]) } };
+  return {
+    kind: 'address',
+    text: setEntryText(entries, i),
+    span: { file, start: positionOf(entries, start[i]), end: positionOf(entries, end[i]) },
+  };
 }
 
 /** Each set file's line index, built when a diagnostic first needs a position (a million entries need none). */

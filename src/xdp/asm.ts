@@ -23,7 +23,17 @@ export type Condition = Exclude<keyof typeof JUMP, 'ja' | 'call' | 'exit'>;
 export type Register = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
 
 /** r0 the return value and helper result, r1-r5 arguments, r6-r9 kept across calls, r10 the frame pointer. */
-export const R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5, R6 = 6, R7 = 7, R8 = 8, R9 = 9, FP = 10;
+export const R0 = 0,
+  R1 = 1,
+  R2 = 2,
+  R3 = 3,
+  R4 = 4,
+  R5 = 5,
+  R6 = 6,
+  R7 = 7,
+  R8 = 8,
+  R9 = 9,
+  FP = 10;
 
 /** Helper function ids (enum bpf_func_id). */
 export const HELPER = { mapLookupElem: 1 } as const;

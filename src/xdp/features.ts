@@ -59,7 +59,7 @@ function probeBatchOps(): true | false | string {
     const count = Buffer.alloc(4);
     count.writeUInt32LE(1, 0);
     const r = bpf.mapLookupBatch(fd, null, Buffer.alloc(4), Buffer.alloc(4), Buffer.alloc(8), count, opts);
-    return r === 0 || r === -2 /* ENOENT: the last batch */;
+    return r === 0 || r === -2; /* ENOENT: the last batch */
   } finally {
     bpf.closeFd(fd);
   }

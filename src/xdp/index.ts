@@ -77,10 +77,7 @@ export interface LoadedProgram {
 }
 
 /** Loads the XDP program with `compiled`'s constants and fills its maps. */
-export async function loadPolicyProgram(
-  compiled: CompiledInterface,
-  options: LoadOptions = {},
-): Promise<LoadedProgram> {
+export async function loadPolicyProgram(compiled: CompiledInterface, options: LoadOptions = {}): Promise<LoadedProgram> {
   requireKernelFeatures();
   const objectPath = options.objectPath ?? defaultObjectPath();
   const loaded = loadObject(objectPath, {
@@ -244,10 +241,7 @@ export function status(ifname: string, o: PinOptions = {}): InterfaceStatus {
 }
 
 /** Counters of a loaded program, or of the program attached to an interface (from its pins). */
-export function readCounters(
-  source: LoadedProgram | { ifname: string },
-  o: PinOptions & { nrules?: number } = {},
-): Counters {
+export function readCounters(source: LoadedProgram | { ifname: string }, o: PinOptions & { nrules?: number } = {}): Counters {
   if ('maps' in source) {
     const rules = source.maps.get(MAP.ruleCounters);
     const global = source.maps.get(MAP.counters);

@@ -50,10 +50,7 @@ export class PolicyJudge {
     const g = after.global;
     const b = this.before.global;
     const matched: Judgement['matched'] =
-      rule >= 0 ? rule
-      : moved(g.malformed, b.malformed) ? 'malformed'
-      : moved(g.nonIp, b.nonIp) ? 'non-ip'
-      : 'default';
+      rule >= 0 ? rule : moved(g.malformed, b.malformed) ? 'malformed' : moved(g.nonIp, b.nonIp) ? 'non-ip' : 'default';
     const fragment = moved(g.fragment, b.fragment);
     this.before = after;
     const action = code === 2 ? 'allow' : code === 1 ? 'drop' : (`xdp-action-${code}` as const);

@@ -268,7 +268,9 @@ export function encodeAddressTable(table: AddressTable, slot: AddressSlot): Enco
   // The compiler lays records out as the struct (a layout test holds RECORD to the BTF): its words are the map's rows.
   const rowsOfRecords = Math.max(1, Math.ceil(count / perRow));
   if (words.byteLength !== rowsOfRecords * perRow * record.size) {
-    throw new RangeError(`${slot}: ${words.byteLength} bytes of bucket records for ${count} records, not ${rowsOfRecords} rows of ${perRow * record.size}`);
+    throw new RangeError(
+      `${slot}: ${words.byteLength} bytes of bucket records for ${count} records, not ${rowsOfRecords} rows of ${perRow * record.size}`,
+    );
   }
   return {
     l16: nonZeroRows(bytes(table.l16), STRUCT.xdpfw_class_row.size, '/16'),

@@ -48,9 +48,7 @@ const c = {
   bpf_object__open_file: libbpf.func('void *bpf_object__open_file(const char *path, void *opts)'),
   bpf_object__load: libbpf.func('int bpf_object__load(void *obj)'),
   bpf_object__close: libbpf.func('void bpf_object__close(void *obj)'),
-  bpf_object__find_map_by_name: libbpf.func(
-    'void *bpf_object__find_map_by_name(void *obj, const char *name)',
-  ),
+  bpf_object__find_map_by_name: libbpf.func('void *bpf_object__find_map_by_name(void *obj, const char *name)'),
   bpf_object__next_map: libbpf.func('void *bpf_object__next_map(void *obj, void *map)'),
   bpf_object__next_program: libbpf.func('void *bpf_object__next_program(void *obj, void *prog)'),
   bpf_object__btf: libbpf.func('void *bpf_object__btf(void *obj)'),
@@ -84,18 +82,14 @@ const c = {
 
   bpf_map_update_elem: libbpf.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'),
   bpf_map_lookup_elem: libbpf.func('int bpf_map_lookup_elem(int fd, void *key, void *value)'),
-  bpf_map_update_batch: libbpf.func(
-    'int bpf_map_update_batch(int fd, void *keys, void *values, void *count, void *opts)',
-  ),
+  bpf_map_update_batch: libbpf.func('int bpf_map_update_batch(int fd, void *keys, void *values, void *count, void *opts)'),
   bpf_map_lookup_batch: libbpf.func(
     'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)',
   ),
   bpf_obj_get: libbpf.func('int bpf_obj_get(const char *path)'),
   bpf_obj_pin: libbpf.func('int bpf_obj_pin(int fd, const char *path)'),
   bpf_obj_get_info_by_fd: libbpf.func('int bpf_obj_get_info_by_fd(int fd, void *info, void *len)'),
-  bpf_prog_load: libbpf.func(
-    'int bpf_prog_load(int type, const char *name, const char *license, void *insns, size_t cnt, void *opts)',
-  ),
+  bpf_prog_load: libbpf.func('int bpf_prog_load(int type, const char *name, const char *license, void *insns, size_t cnt, void *opts)'),
   bpf_prog_get_fd_by_id: libbpf.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
   bpf_link_create: libbpf.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
   bpf_link_update: libbpf.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'),
@@ -109,9 +103,7 @@ const c = {
   close: libc.func('int close(int fd)'),
   flock: libc.func('int flock(int fd, int operation)'),
   statfs: libc.func('int statfs(const char *path, void *buf)'),
-  mount: libc.func(
-    'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
-  ),
+  mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
   syscall: libc.func('long syscall(long number, ...)'),
 };
 
@@ -182,11 +174,7 @@ export function objectMaps(o: BpfObjectHandle): BpfMapHandle[] {
 }
 export function objectPrograms(o: BpfObjectHandle): BpfProgramHandle[] {
   const progs: BpfProgramHandle[] = [];
-  for (
-    let p = c.bpf_object__next_program(o.ptr, null) as Ptr;
-    p !== null;
-    p = c.bpf_object__next_program(o.ptr, p) as Ptr
-  ) {
+  for (let p = c.bpf_object__next_program(o.ptr, null) as Ptr; p !== null; p = c.bpf_object__next_program(o.ptr, p) as Ptr) {
     progs.push(new BpfProgramHandle(p));
   }
   return progs;
@@ -240,8 +228,7 @@ export function btfTypeBytes(b: BtfHandle, id: number, length: number): DataView
   const p = c.btf__type_by_id(b.ptr, id) as Ptr;
   return p === null ? null : new DataView(koffi.view(p, length));
 }
-export const btfNameByOffset = (b: BtfHandle, off: number): string =>
-  (c.btf__name_by_offset(b.ptr, off) as string | null) ?? '';
+export const btfNameByOffset = (b: BtfHandle, off: number): string => (c.btf__name_by_offset(b.ptr, off) as string | null) ?? '';
 
 export const numPossibleCpus = (): number => c.libbpf_num_possible_cpus() as number;
 
@@ -252,8 +239,7 @@ export function loadVmlinuxBtf(): BtfHandle | number {
 }
 export const btfFree = (b: BtfHandle): void => void c.btf__free(b.ptr);
 /** 1 when programs of `progType` may call helper `helperId`, 0 when not, -errno when the probe failed. */
-export const probeHelper = (progType: number, helperId: number): number =>
-  c.libbpf_probe_bpf_helper(progType, helperId, null) as number;
+export const probeHelper = (progType: number, helperId: number): number => c.libbpf_probe_bpf_helper(progType, helperId, null) as number;
 /** bpf_map_create(): a new map's fd, or -errno. */
 export const mapCreate = (type: number, name: string, keySize: number, valueSize: number, maxEntries: number): number =>
   c.bpf_map_create(type, name, keySize, valueSize, maxEntries, null) as number;
@@ -262,8 +248,7 @@ export const mapCreate = (type: number, name: string, keySize: number, valueSize
 
 export const mapUpdateElem = (fd: number, key: Buffer, value: Buffer, flags = 0): number =>
   c.bpf_map_update_elem(fd, key, value, flags) as number;
-export const mapLookupElem = (fd: number, key: Buffer, value: Buffer): number =>
-  c.bpf_map_lookup_elem(fd, key, value) as number;
+export const mapLookupElem = (fd: number, key: Buffer, value: Buffer): number => c.bpf_map_lookup_elem(fd, key, value) as number;
 /** `count` is a 4-byte buffer: in = entries offered, out = entries done. */
 export const mapUpdateBatch = (fd: number, keys: Buffer, values: Buffer, count: Buffer, opts: Buffer): number =>
   c.bpf_map_update_batch(fd, keys, values, count, opts) as number;
@@ -291,11 +276,9 @@ export const progLoad = (type: number, name: string, license: string, insns: Buf
   c.bpf_prog_load(type, name, license, insns, insns.length / 8, opts) as number;
 export const linkCreate = (progFd: number, targetFd: number, attachType: number, opts: Buffer): number =>
   c.bpf_link_create(progFd, targetFd, attachType, opts) as number;
-export const linkUpdate = (linkFd: number, newProgFd: number, opts: Buffer): number =>
-  c.bpf_link_update(linkFd, newProgFd, opts) as number;
+export const linkUpdate = (linkFd: number, newProgFd: number, opts: Buffer): number => c.bpf_link_update(linkFd, newProgFd, opts) as number;
 export const linkDetach = (linkFd: number): number => c.bpf_link_detach(linkFd) as number;
-export const xdpQuery = (ifindex: number, flags: number, opts: Buffer): number =>
-  c.bpf_xdp_query(ifindex, flags, opts) as number;
+export const xdpQuery = (ifindex: number, flags: number, opts: Buffer): number => c.bpf_xdp_query(ifindex, flags, opts) as number;
 /** The hot path of test runs: the caller owns and pre-lays `opts`. */
 export const progTestRun = c.bpf_prog_test_run_opts as (progFd: number, opts: Buffer) => number;
 

@@ -7,15 +7,7 @@
 
 import { AttachmentError, ENOTSUPP, KernelError, check, errnoName } from './errors.js';
 import * as bpf from './libbpf.js';
-import {
-  BPF_F_REPLACE,
-  BPF_XDP,
-  INFO,
-  OPTS,
-  XDP_ATTACHED,
-  XDP_FLAGS_DRV_MODE,
-  XDP_FLAGS_SKB_MODE,
-} from './uapi.js';
+import { BPF_F_REPLACE, BPF_XDP, INFO, OPTS, XDP_ATTACHED, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from './uapi.js';
 
 export type AttachMode = 'native' | 'generic' | 'auto';
 export type AttachedMode = 'native' | 'generic';
@@ -48,8 +40,7 @@ function linkCreate(progFd: number, ifname: string, ifindex: number, mode: Attac
   return bpf.linkCreate(progFd, ifindex, BPF_XDP, opts);
 }
 
-const attachOperation = (ifname: string, mode: AttachedMode): string =>
-  `attaching the XDP program to ${ifname} in ${mode} mode`;
+const attachOperation = (ifname: string, mode: AttachedMode): string => `attaching the XDP program to ${ifname} in ${mode} mode`;
 
 const EBUSY = 16;
 const EEXIST = 17;

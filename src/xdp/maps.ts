@@ -232,8 +232,7 @@ export async function fillMaps(
     const base = before;
     const method = await writeEntries(maps.get(name)!, entries, {
       ...options,
-      progress: (done) =>
-        options.onProgress?.({ map: name, done, total: entries.count, doneAll: base + done, totalAll }),
+      progress: (done) => options.onProgress?.({ map: name, done, total: entries.count, doneAll: base + done, totalAll }),
     });
     before += entries.count;
     report.maps.push({ name, entries: entries.count, method });
@@ -275,15 +274,7 @@ export function readArrayValues(map: MapRef, ncpus = bpf.numPossibleCpus()): Buf
   let got = 0;
   while (got < total) {
     count.writeUInt32LE(total - got, 0);
-    const r = bpf.mapLookupBatch(
-      map.fd,
-      inBatch,
-      outBatch,
-      keys.subarray(got * 4),
-      values.subarray(got * stride),
-      count,
-      opts,
-    );
+    const r = bpf.mapLookupBatch(map.fd, inBatch, outBatch, keys.subarray(got * 4), values.subarray(got * stride), count, opts);
     got += count.readUInt32LE(0);
     if (r === -ENOENT) break; // end of the map
     if (r < 0) {
@@ -332,4 +323,3 @@ export function readCounters(ruleCounters: MapRef, counters: MapRef, nrules = ru
   }
   return { rules: rules.slice(0, nrules), global };
 }
-

@@ -70,9 +70,7 @@ export class TestRunner {
 
   private prepare(frame: Uint8Array): void {
     if (frame.length < TEST_RUN_MIN_FRAME || frame.length > TEST_RUN_MAX_FRAME) {
-      throw new RangeError(
-        `a test frame must be ${TEST_RUN_MIN_FRAME}..${TEST_RUN_MAX_FRAME} bytes, this one has ${frame.length}`,
-      );
+      throw new RangeError(`a test frame must be ${TEST_RUN_MIN_FRAME}..${TEST_RUN_MAX_FRAME} bytes, this one has ${frame.length}`);
     }
     this.data.set(frame, 0);
     this.opts.writeUInt32LE(frame.length, OPTS.testRun.dataSizeIn);

@@ -35,9 +35,15 @@ describe.skipIf(skipWithoutRoot('differential'))('kernel program and reference e
       const policy = generatePolicy(random);
       const host = new MemoryHost({ 'generated.xdpfw': policy.text });
       const loaded = loadPolicy('generated.xdpfw', host);
-      expect(loaded.diagnostics.filter((d) => d.severity === 'error'), policy.text).toEqual([]);
+      expect(
+        loaded.diagnostics.filter((d) => d.severity === 'error'),
+        policy.text,
+      ).toEqual([]);
       const compiled = compilePolicy(loaded.document!);
-      expect(compiled.diagnostics.filter((d) => d.severity === 'error'), policy.text).toEqual([]);
+      expect(
+        compiled.diagnostics.filter((d) => d.severity === 'error'),
+        policy.text,
+      ).toEqual([]);
       const iface = compiled.compiled!.interfaces[0];
       const reference = new ReferenceEvaluator(loaded.document!, policy.interfaceName);
       const judge = await PolicyJudge.load(iface);
@@ -52,8 +58,7 @@ describe.skipIf(skipWithoutRoot('differential'))('kernel program and reference e
           if (typeof expected.matched === 'number') {
             totals.byRule++;
             rulesHit.add(expected.matched);
-          }
-          else totals.byDefault++;
+          } else totals.byDefault++;
           if (kernel.action !== expected.action || kernel.matched !== expected.matched) {
             totals.disagreements++;
             mismatches.push(

@@ -46,7 +46,10 @@ describe.skipIf(skipWithoutRoot('field sets'))('every set of enabled fields', ()
       const text = policyText(fields);
       const loaded = loadPolicy('fields.xdpfw', new MemoryHost({ 'fields.xdpfw': text }));
       const checked = checkPolicy(loaded.document!);
-      expect(checked.diagnostics.filter((d) => d.severity === 'error'), text).toEqual([]);
+      expect(
+        checked.diagnostics.filter((d) => d.severity === 'error'),
+        text,
+      ).toEqual([]);
       const compiled = compileInterfaceWith(checked.ir!.interfaces[0], { classify: 'lbvs' });
       const want = fields.reduce((bits, f) => bits | (1 << FIELD[f]), 1 << FIELD.proto);
       expect(compiled.constants.fields, text).toBe(want);

@@ -38,9 +38,15 @@ const totals = { policies: 0, verdicts: 0, disagreements: 0, byRule: 0, byNegate
 
 function load(path: string, text: string): { ir: IrInterface; reference: ReferenceEvaluator } {
   const loaded = loadPolicy(path, new MemoryHost({ [path]: text }));
-  expect(loaded.diagnostics.filter((d) => d.severity === 'error'), text).toEqual([]);
+  expect(
+    loaded.diagnostics.filter((d) => d.severity === 'error'),
+    text,
+  ).toEqual([]);
   const checked = checkPolicy(loaded.document!);
-  expect(checked.diagnostics.filter((d) => d.severity === 'error'), text).toEqual([]);
+  expect(
+    checked.diagnostics.filter((d) => d.severity === 'error'),
+    text,
+  ).toEqual([]);
   const ir = checked.ir!.interfaces[0];
   return { ir, reference: new ReferenceEvaluator(loaded.document!, ir.name) };
 }
@@ -102,7 +108,11 @@ describe.skipIf(skipWithoutRoot('linear path'))('the linear path against the ref
     const linear = await loadPolicyProgram(compileInterfaceWith(ir, { classify: 'linear' }));
     const lbvs = await loadPolicyProgram(compileInterfaceWith(ir, { classify: 'lbvs' }));
     try {
-      const big = (p: LoadedProgram) => [...p.maps.values()].filter((m) => m.maxEntries > 1).map((m) => m.name).sort();
+      const big = (p: LoadedProgram) =>
+        [...p.maps.values()]
+          .filter((m) => m.maxEntries > 1)
+          .map((m) => m.name)
+          .sort();
       expect(big(linear)).toEqual(['xdpfw_counters']); // the 4 global counters; one rule, one rule counter
       expect(linear.fill.entries).toBe(0);
       expect(big(lbvs)).toContain('xdpfw_dport_cls');

@@ -27,7 +27,14 @@ function rules(count: number): string {
   return Array.from({ length: count }, (_, i) => `  allow udp dport ${i + 1} src 192.0.2.${i % 256}`).join('\n');
 }
 
-const udp = (src: string): PacketSpec => ({ family: src.includes(':') ? 6 : 4, protocol: 17, src, dst: src.includes(':') ? '2001:db8::1' : '192.0.2.1', sport: 9, dport: 9 });
+const udp = (src: string): PacketSpec => ({
+  family: src.includes(':') ? 6 : 4,
+  protocol: 17,
+  src,
+  dst: src.includes(':') ? '2001:db8::1' : '192.0.2.1',
+  sport: 9,
+  dport: 9,
+});
 
 describe.skipIf(skipWithoutRoot('scale'))('the data plane at its promised sizes', () => {
   it('judges a million-entry IPv4 set and a 100k-entry IPv6 set behind 4,094 other rules', async () => {
@@ -47,7 +54,9 @@ describe.skipIf(skipWithoutRoot('scale'))('the data plane at its promised sizes'
       expect(judge.judge(buildFrame(udp('2001:db8:0:0::5'))), 'first /64').toMatchObject({ matched: huge });
       expect(judge.judge(buildFrame(udp(`2001:db8:1:${(SET_V6 - 65537).toString(16)}::9`))), 'last /64').toMatchObject({ matched: huge });
       expect(judge.judge(buildFrame(udp('2001:db8:ffff::1'))), 'outside').toMatchObject({ matched: 4095 });
-      console.log(`scale: 4,096 rules, ${SET_V4.toLocaleString('en-US')} + ${SET_V6.toLocaleString('en-US')} set entries compiled and loaded in ${seconds.toFixed(1)} s`);
+      console.log(
+        `scale: 4,096 rules, ${SET_V4.toLocaleString('en-US')} + ${SET_V6.toLocaleString('en-US')} set entries compiled and loaded in ${seconds.toFixed(1)} s`,
+      );
     } finally {
       judge.close();
     }

@@ -125,7 +125,10 @@ export function generateSimplePolicy(r: Random): GeneratedPolicy {
     const family = r.pick([4, 6, 0] as const);
     const matches: string[] = [];
     if (family !== 0) {
-      for (const [dir, chance] of [['src', 0.6], ['dst', 0.4]] as const) {
+      for (const [dir, chance] of [
+        ['src', 0.6],
+        ['dst', 0.4],
+      ] as const) {
         if (!r.chance(chance)) continue;
         const prefix = nonDefaultPrefix(r, family);
         prefixes.push(prefix);
@@ -245,7 +248,13 @@ export function generatePacket(r: Random, policy: GeneratedPolicy): PacketSpec {
     spec.icmpCode = 0;
   }
   if (r.chance(0.1)) spec.fragment = { offset: r.chance(0.5) ? 0 : r.int(1, 100), moreFragments: r.chance(0.5) };
-  if (r.chance(0.1)) spec.vlans = r.chance(0.5) ? [{ tpid: 0x8100, id: 100 }] : [{ tpid: 0x88a8, id: 10 }, { tpid: 0x8100, id: 20 }];
+  if (r.chance(0.1))
+    spec.vlans = r.chance(0.5)
+      ? [{ tpid: 0x8100, id: 100 }]
+      : [
+          { tpid: 0x88a8, id: 10 },
+          { tpid: 0x8100, id: 20 },
+        ];
   if (family === 4 && r.chance(0.1)) spec.ipv4Options = [1, 1, 1, 0];
   if (family === 6 && r.chance(0.1)) spec.ipv6ExtensionHeaders = r.chance(0.5) ? [0] : [0, 60];
   if (r.chance(0.3)) spec.payloadLength = r.int(0, 200);
@@ -289,9 +298,7 @@ export function randomPolicy(r: Random, maxRules = 20): string {
   const sets: Record<string, (4 | 6)[]> = { mixed: [4, 6], only4: [4], only6: [6] };
   for (const [name, families] of Object.entries(sets)) {
     // Each family of the set appears at least once, so `@mixed` really is mixed.
-    const entries = [...families, ...Array.from({ length: r.int(0, 4) }, () => r.pick(families))].map((f) =>
-      randomPrefix(r, f),
-    );
+    const entries = [...families, ...Array.from({ length: r.int(0, 4) }, () => r.pick(families))].map((f) => randomPrefix(r, f));
     lines.push(`set ${name} {`, ...entries.map((e) => `  ${e}`), '}');
   }
   lines.push('interface eth0 {');

@@ -156,7 +156,13 @@ export type MutationKind = keyof typeof MUTATIONS;
 
 export const MUTATION_KINDS = Object.keys(MUTATIONS) as MutationKind[];
 
-export function mutate(kind: MutationKind, original: FuzzSample, corpus: readonly FuzzSample[], random: Random, places: FuzzPlaces): FuzzSample {
+export function mutate(
+  kind: MutationKind,
+  original: FuzzSample,
+  corpus: readonly FuzzSample[],
+  random: Random,
+  places: FuzzPlaces,
+): FuzzSample {
   const sample: FuzzSample = { ...original, files: new Map(original.files), symlinks: new Map() };
   const policies = [...sample.files.keys()].filter((path) => path.endsWith('.xdpfw'));
   MUTATIONS[kind]({
@@ -242,7 +248,8 @@ function includeLoop({ sample, policy, random, edit }: Damage): void {
   const dir = posix.dirname(policy);
   const self = posix.basename(policy);
   const add = (path: string, text: string) => sample.files.set(path, Buffer.from(text, 'latin1'));
-  const include = (path: string) => edit(policy, (t) => insertAt(t, random.chance(0.7) ? 0 : pickLineStart(t, random), `include "${path}"\n`));
+  const include = (path: string) =>
+    edit(policy, (t) => insertAt(t, random.chance(0.7) ? 0 : pickLineStart(t, random), `include "${path}"\n`));
   switch (random.int(0, 4)) {
     case 0: // a file includes itself
       include(random.pick([self, `./${self}`, `nowhere/../${self}`]));
@@ -315,7 +322,7 @@ function garbage(random: Random, size: number): Buffer {
     for (let i = 0; i < size; i += 4) bytes.writeUInt32LE(Math.floor(random.next() * 2 ** 32), i);
   } else {
     // Byte by byte: joining strings took five times as long, and a case's budget is milliseconds.
-    for (let at = 0; at < size; ) {
+    for (let at = 0; at < size;) {
       const word = random.pick(WORDS);
       for (let i = 0; i < word.length; i++) bytes[at++] = word[i]!;
       const separator = random.pick(SEPARATORS);
@@ -326,9 +333,46 @@ function garbage(random: Random, size: number): Buffer {
 }
 
 const WORDS = [
-  'interface', 'eth0', 'define', 'set', 'include', 'from', 'allow', 'drop', 'default', 'src', 'dst', 'sport', 'dport',
-  'tcp', 'udp', 'icmp', 'icmpv6', 'proto', 'ip4', 'ip6', 'flags', 'syn', 'ack', '/', 'type', 'echo-request', 'name',
-  '"x"', '{', '}', ';', '!', '@s', '$d', '80', '1-1024', '10.0.0.0/8', '2001:db8::/32', '::', '#',
+  'interface',
+  'eth0',
+  'define',
+  'set',
+  'include',
+  'from',
+  'allow',
+  'drop',
+  'default',
+  'src',
+  'dst',
+  'sport',
+  'dport',
+  'tcp',
+  'udp',
+  'icmp',
+  'icmpv6',
+  'proto',
+  'ip4',
+  'ip6',
+  'flags',
+  'syn',
+  'ack',
+  '/',
+  'type',
+  'echo-request',
+  'name',
+  '"x"',
+  '{',
+  '}',
+  ';',
+  '!',
+  '@s',
+  '$d',
+  '80',
+  '1-1024',
+  '10.0.0.0/8',
+  '2001:db8::/32',
+  '::',
+  '#',
 ].map((word) => Buffer.from(word, 'latin1'));
 
 const SEPARATORS = [' ', ' ', '\n', '', ', '].map((separator) => Buffer.from(separator, 'latin1'));

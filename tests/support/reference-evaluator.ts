@@ -96,14 +96,11 @@ export class ReferenceEvaluator {
         return true; // folded into the family set
       case 'address-match': {
         const address = ipaddr.parse(match.direction === 'src' ? packet.src : packet.dst);
-        const inside = this.prefixes(match).some(
-          (p) => p.family === packet.family && address.match(p.range),
-        );
+        const inside = this.prefixes(match).some((p) => p.family === packet.family && address.match(p.range));
         return match.negated ? !inside : inside;
       }
       case 'protocol-match': {
-        const number =
-          typeof match.protocol === 'string' ? PROTOCOLS[match.protocol] : match.protocol.value;
+        const number = typeof match.protocol === 'string' ? PROTOCOLS[match.protocol] : match.protocol.value;
         return packet.protocol === number;
       }
       case 'port-match': {
@@ -125,23 +122,20 @@ export class ReferenceEvaluator {
       case 'icmp-type-match': {
         const icmpProtocol = packet.family === 4 ? 1 : 58;
         if (!firstFragment || packet.protocol !== icmpProtocol) return false;
-        return match.types.some(
-          (t) =>
-            (t.kind === 'number' ? t.value : icmpTypeNumber(match.protocol, t.name)) === packet.icmpType,
-        );
+        return match.types.some((t) => (t.kind === 'number' ? t.value : icmpTypeNumber(match.protocol, t.name)) === packet.icmpType);
       }
     }
   }
 
   private prefixes(match: AddressMatch): { family: Family; range: [ipaddr.IPv4 | ipaddr.IPv6, number] }[] {
     const values = match.value.kind === 'list' ? match.value.elements : [match.value];
-    return values.flatMap((v) => this.expandAddress(v)).map((text) => {
-      const [address, length] = text.includes('/')
-        ? ipaddr.parseCIDR(text)
-        : [ipaddr.parse(text), text.includes(':') ? 128 : 32];
-      const family: Family = address.kind() === 'ipv4' ? 4 : 6;
-      return { family, range: [address, length] as [ipaddr.IPv4 | ipaddr.IPv6, number] };
-    });
+    return values
+      .flatMap((v) => this.expandAddress(v))
+      .map((text) => {
+        const [address, length] = text.includes('/') ? ipaddr.parseCIDR(text) : [ipaddr.parse(text), text.includes(':') ? 128 : 32];
+        const family: Family = address.kind() === 'ipv4' ? 4 : 6;
+        return { family, range: [address, length] as [ipaddr.IPv4 | ipaddr.IPv6, number] };
+      });
   }
 
   private expandAddress(element: AddressElement | DefineValue): string[] {

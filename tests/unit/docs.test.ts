@@ -194,12 +194,14 @@ describe('the document scanners', () => {
   });
 
   it('take code spans and relative links outside fenced blocks, links resolved from the document', () => {
-    const text = '`bench/kernel.ts` and [cli](cli.md#exit-codes), [site](https://example.net), [top](../README.md)\n```\nsrc/fenced.ts\n```\n';
+    const text =
+      '`bench/kernel.ts` and [cli](cli.md#exit-codes), [site](https://example.net), [top](../README.md)\n```\nsrc/fenced.ts\n```\n';
     expect(markdownCitations(text, 'docs')).toEqual({ spans: ['bench/kernel.ts'], links: ['docs/cli.md', 'README.md'] });
   });
 
   it('flag issue numbers, scratch paths and unknown branches, and leave ordinary prose alone', () => {
-    const bad = 'Targets of issue 3; fixes #21; `npm run bench:ab -- /tmp/before .`; the code is on the branch `summaries-apart` (branch addr-summaries).';
+    const bad =
+      'Targets of issue 3; fixes #21; `npm run bench:ab -- /tmp/before .`; the code is on the branch `summaries-apart` (branch addr-summaries).';
     expect(hygieneProblems(bad, known)).toEqual([
       "names an issue: 'issue 3'",
       "names an issue: '#21'",

@@ -43,7 +43,10 @@ export async function applyCommand(file: string, options: ApplyOptions, io: CliI
   } else {
     for (const iface of unchanged) out(io, `${iface.name}: policy ${iface.hash.slice(0, 12)} already in force; nothing changed`);
     for (const s of states) {
-      out(io, `${s.interface}: ${s.replaced ? 'replaced' : 'attached'} policy ${s.state.policyHash.slice(0, 12)} (${s.state.rules.length} rules, default ${s.state.defaultAction}, ${s.state.mode} mode, prog ${s.state.progId})`);
+      out(
+        io,
+        `${s.interface}: ${s.replaced ? 'replaced' : 'attached'} policy ${s.state.policyHash.slice(0, 12)} (${s.state.rules.length} rules, default ${s.state.defaultAction}, ${s.state.mode} mode, prog ${s.state.progId})`,
+      );
       if (s.nativeError) err(io, `  note: native mode refused (${s.nativeError}); attached in generic mode`);
     }
   }

@@ -1,6 +1,13 @@
 import fs from 'node:fs';
 
-import { ConfigError, configFromOptions, configFromYaml, withOverrides, type ControllerConfig, type RunOptions } from '../../controller/config.js';
+import {
+  ConfigError,
+  configFromOptions,
+  configFromYaml,
+  withOverrides,
+  type ControllerConfig,
+  type RunOptions,
+} from '../../controller/config.js';
 import { Controller } from '../../controller/controller.js';
 import { createLogger } from '../../controller/logger.js';
 import { ensureBpffs } from '../../xdp/index.js';
@@ -12,7 +19,9 @@ import { UserError } from '../../app/user-error.js';
 function loadConfig(options: RunOptions): ControllerConfig {
   try {
     if (!options.config) return configFromOptions(options);
-    const clash = (['iface', 'policy', 'git', 'branch', 'path', 'poll', 'mode', 'debounce'] as const).filter((k) => options[k] !== undefined);
+    const clash = (['iface', 'policy', 'git', 'branch', 'path', 'poll', 'mode', 'debounce'] as const).filter(
+      (k) => options[k] !== undefined,
+    );
     if (clash.length > 0) {
       throw new ConfigError([`--config cannot be combined with ${clash.map((k) => `--${k}`).join(', ')}: put them in the file`]);
     }
@@ -25,7 +34,7 @@ function loadConfig(options: RunOptions): ControllerConfig {
     return withOverrides(configFromYaml(text, options.config), options);
   } catch (error) {
     if (error instanceof ConfigError) {
-      throw new UserError('config-invalid', error.problems.join('\n  '), ExitCode.usage, "see docs/controller.md");
+      throw new UserError('config-invalid', error.problems.join('\n  '), ExitCode.usage, 'see docs/controller.md');
     }
     throw error;
   }
@@ -67,7 +76,11 @@ export async function runCommand(options: RunOptions, _io: CliIo): Promise<numbe
       await controller.stop();
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-        throw new UserError('metrics-listen', `cannot serve metrics at ${options.metrics ?? 'the configured address'}: ${code}`, ExitCode.system);
+        throw new UserError(
+          'metrics-listen',
+          `cannot serve metrics at ${options.metrics ?? 'the configured address'}: ${code}`,
+          ExitCode.system,
+        );
       }
       throw error;
     }

@@ -36,7 +36,9 @@ function render(stats: InterfaceStats[], previous: InterfaceStats[] | undefined,
       ['non-IP (passed)', iface.nonIp, before?.nonIp],
       ['non-first fragments', iface.fragment, before?.fragment],
     ] as const) {
-      lines.push(`  ${''.padStart(4)}  ${''.padEnd(6)}  ${label.padEnd(28)}  ${c.packets.toLocaleString('en-US').padStart(14)}  ${c.bytes.toLocaleString('en-US').padStart(16)}${rate(c, b)}`);
+      lines.push(
+        `  ${''.padStart(4)}  ${''.padEnd(6)}  ${label.padEnd(28)}  ${c.packets.toLocaleString('en-US').padStart(14)}  ${c.bytes.toLocaleString('en-US').padStart(16)}${rate(c, b)}`,
+      );
     }
   }
   return lines.join('\n');
@@ -50,7 +52,12 @@ export async function statsCommand(options: StatsOptions, io: CliIo): Promise<nu
   requireRoot('stats');
   const targets = options.iface?.length ? options.iface : pinnedInterfaces();
   if (targets.length === 0) {
-    throw new UserError('not-attached', 'xdpfw is not attached to any interface in this network namespace', ExitCode.policy, "attach a policy with 'xdpfw apply FILE'");
+    throw new UserError(
+      'not-attached',
+      'xdpfw is not attached to any interface in this network namespace',
+      ExitCode.policy,
+      "attach a policy with 'xdpfw apply FILE'",
+    );
   }
   if (options.watch === undefined || options.watch === false) {
     const stats = collect(targets);

@@ -94,14 +94,20 @@ export function statusCommand(options: StatusOptions, io: CliIo): number {
   if (reports.length === 0) out(io, 'xdpfw is not attached to any interface in this network namespace');
   for (const r of reports) {
     out(io, `${r.interface}: ${r.state}, ${r.mode ?? '?'} mode, prog ${r.progId ?? '?'}`);
-    out(io, `  policy ${r.policyFile ?? '?'} (${r.policyHash?.slice(0, 12) ?? '?'}${r.commit ? `, commit ${r.commit.slice(0, 12)}` : ''}): ${r.rules ?? '?'} rules, default ${r.defaultAction ?? '?'}`);
+    out(
+      io,
+      `  policy ${r.policyFile ?? '?'} (${r.policyHash?.slice(0, 12) ?? '?'}${r.commit ? `, commit ${r.commit.slice(0, 12)}` : ''}): ${r.rules ?? '?'} rules, default ${r.defaultAction ?? '?'}`,
+    );
     out(io, `  applied ${r.appliedAt ?? '?'}; enforced since ${r.attachedSince ?? '?'}`);
     if (r.source) {
       const by = r.controller ? `, xdpfw run pid ${r.controller.pid}${r.controller.running ? '' : ' (not running)'}` : '';
       out(io, `  source ${r.source}${by}`);
     }
     if (r.refused) {
-      out(io, `  refused ${r.refused.commit ? `commit ${r.refused.commit.slice(0, 12)}` : r.refused.source} at ${r.refused.at} (${r.refused.reason}): ${r.refused.message}`);
+      out(
+        io,
+        `  refused ${r.refused.commit ? `commit ${r.refused.commit.slice(0, 12)}` : r.refused.source} at ${r.refused.at} (${r.refused.reason}): ${r.refused.message}`,
+      );
       for (const d of r.refused.diagnostics) out(io, `    ${d}`);
     }
   }

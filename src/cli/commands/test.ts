@@ -54,7 +54,8 @@ export async function testCommand(file: string, options: TestOptions, io: CliIo)
     outcomes = cases.map((c) => {
       const judgement = judge.judge(buildFrame(c.packet));
       const rule = ruleLabel(iface, judgement.matched);
-      const ok = !c.expect || (c.expect.action === judgement.action && (!c.expect.rule || matchesRule(iface, judgement.matched, c.expect.rule)));
+      const ok =
+        !c.expect || (c.expect.action === judgement.action && (!c.expect.rule || matchesRule(iface, judgement.matched, c.expect.rule)));
       return { ...c, judgement, rule, ok };
     });
   } finally {
@@ -106,7 +107,11 @@ function parseOrThrow(text: string, where: string): PacketSpec {
     return parsePacket(text);
   } catch (error) {
     if (error instanceof PacketSyntaxError) {
-      throw new UserError('packet-syntax', `${where}: ${error.message}\n  ${text}\n  ${' '.repeat(Math.max(0, error.column - 1))}^`, ExitCode.usage);
+      throw new UserError(
+        'packet-syntax',
+        `${where}: ${error.message}\n  ${text}\n  ${' '.repeat(Math.max(0, error.column - 1))}^`,
+        ExitCode.usage,
+      );
     }
     throw error;
   }
@@ -131,7 +136,12 @@ function readCases(path: string): Case[] {
       throw new UserError('cases-syntax', `${path}:${i + 1}: expected 'PACKET => allow|drop [rule-name]', found '${line}'`, ExitCode.usage);
     }
     const rule = m.groups.rule?.replace(/^"(.*)"$/, '$1');
-    cases.push({ line: i + 1, text: m.groups.packet, packet: parseOrThrow(m.groups.packet, `${path}:${i + 1}`), expect: { action: m.groups.action as 'allow' | 'drop', rule } });
+    cases.push({
+      line: i + 1,
+      text: m.groups.packet,
+      packet: parseOrThrow(m.groups.packet, `${path}:${i + 1}`),
+      expect: { action: m.groups.action as 'allow' | 'drop', rule },
+    });
   });
   return cases;
 }

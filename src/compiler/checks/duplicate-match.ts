@@ -23,12 +23,7 @@ export const checkDuplicateMatches: Check = (context) => {
           ? `all of a rule's matches must hold; to accept several values write one list, e.g. ${match.direction} { A, B }`
           : `remove one of them`;
       out.push(
-        diagnostic(
-          'duplicate-match',
-          match.span,
-          `'${key}' appears twice in this rule (first at column ${first.span.start.column})`,
-          hint,
-        ),
+        diagnostic('duplicate-match', match.span, `'${key}' appears twice in this rule (first at column ${first.span.start.column})`, hint),
       );
     }
   }

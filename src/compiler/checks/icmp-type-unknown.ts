@@ -20,9 +20,10 @@ export const checkIcmpTypes: Check = (context) => {
         if (icmpTypeNumber(match.protocol, type.name) !== undefined) continue;
         const names = icmpTypeNameList(match.protocol);
         const guess = suggest(type.name, names);
-        const hint = icmpTypeNumber(other, type.name) !== undefined
-          ? `'${type.name}' is an ${other === 'icmp' ? 'ICMP' : 'ICMPv6'} type: write '${other} type ${type.name}'`
-          : `${label} types: ${names.join(', ')}, or a number 0–255`;
+        const hint =
+          icmpTypeNumber(other, type.name) !== undefined
+            ? `'${type.name}' is an ${other === 'icmp' ? 'ICMP' : 'ICMPv6'} type: write '${other} type ${type.name}'`
+            : `${label} types: ${names.join(', ')}, or a number 0–255`;
         out.push(
           diagnostic(
             'icmp-type-unknown',

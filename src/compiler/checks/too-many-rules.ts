@@ -3,7 +3,6 @@ import { diagnostic } from '../codes.js';
 import type { Check } from '../context.js';
 import { MAX_RULES } from '../../contract/kernel.js';
 
-
 export const checkRuleCount: Check = (context) => {
   const out = [];
   for (const block of context.interfaces) {

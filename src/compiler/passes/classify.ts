@@ -46,7 +46,11 @@ export function classify(iface: IrInterface): Classification {
   const rules = iface.rules;
   const size = words32(rules.length);
   const table = new VectorTable();
-  const unconstrained = (field: number) => bitsOf(size, rules.filter((r) => !CONSTRAINS[field](r)).map((r) => r.index));
+  const unconstrained = (field: number) =>
+    bitsOf(
+      size,
+      rules.filter((r) => !CONSTRAINS[field](r)).map((r) => r.index),
+    );
 
   // Absent: the packet lacks the field, so exactly the rules not constraining it hold.
   const absentClass = Array.from({ length: NFIELDS }, (_, field) => table.intern(unconstrained(field)));
@@ -61,8 +65,7 @@ export function classify(iface: IrInterface): Classification {
   const src6 = lpm('src', 6);
   const dst4 = lpm('dst', 4);
   const dst6 = lpm('dst', 6);
-  const ports = (field: 'sport' | 'dport', index: number) =>
-    enabled(index) ? portTable(rules, field, unconstrained(index), table) : null;
+  const ports = (field: 'sport' | 'dport', index: number) => (enabled(index) ? portTable(rules, field, unconstrained(index), table) : null);
   const sportClass = ports('sport', FIELD.sport);
   const dportClass = ports('dport', FIELD.dport);
   const tcpFlagsClass = enabled(FIELD.tcpflags) ? tcpFlagsTable(rules, unconstrained(FIELD.tcpflags), table) : null;
@@ -92,7 +95,10 @@ function protocolTable(rules: readonly IrRule[], size: number, table: VectorTabl
   const out: number[] = [];
   for (const family of [4, 6] as const) {
     const ofFamily = rules.filter((r) => (family === 4 ? r.families.ipv4 : r.families.ipv6));
-    const base = bitsOf(size, ofFamily.filter((r) => r.protocols === null).map((r) => r.index));
+    const base = bitsOf(
+      size,
+      ofFamily.filter((r) => r.protocols === null).map((r) => r.index),
+    );
     const arena = new BitsArena(size);
     const perProtocol: Bits[] = Array.from({ length: 256 }, () => arena.copy(base));
     for (const r of ofFamily) for (const p of r.protocols ?? []) setBit(perProtocol[p], r.index);

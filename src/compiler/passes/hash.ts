@@ -19,7 +19,10 @@ export function hashCompiled(c: HashedPart): string {
   text('format', 'xdpfw-compiled-3');
   text('default', c.defaultAction);
   text('constants', c.constants);
-  text('rules', c.rules.map((r) => [r.index, r.id, r.name ?? null, r.action]));
+  text(
+    'rules',
+    c.rules.map((r) => [r.index, r.id, r.name ?? null, r.action]),
+  );
   text('actions', c.actions);
   text('vectors', [c.vectors.length, c.constants.nwords]);
   for (const words of c.vectors) bytes(words);

@@ -103,7 +103,10 @@ export function rulesOf(words: ArrayLike<bigint>): number[] {
   for (let w = 0; w < words.length; w++) {
     const word = words[w];
     if (word === 0n) continue;
-    for (const [half, base] of [[Number(word & 0xffffffffn), 64 * w], [Number(word >> 32n), 64 * w + 32]]) {
+    for (const [half, base] of [
+      [Number(word & 0xffffffffn), 64 * w],
+      [Number(word >> 32n), 64 * w + 32],
+    ]) {
       for (let bits = half; bits !== 0; bits &= bits - 1) out.push(base + 31 - Math.clz32(bits & -bits));
     }
   }

@@ -31,7 +31,10 @@ export function buildLpmEntries(
 ): PrefixClasses {
   const inFamily = (r: IrRule) => (family === 4 ? r.families.ipv4 : r.families.ipv6);
   // base: rules of the family that hold when no prefix contains the address.
-  const base = bitsOf(size, rules.filter((r) => inFamily(r) && (r[field] === null || r[field]!.negated)).map((r) => r.index));
+  const base = bitsOf(
+    size,
+    rules.filter((r) => inFamily(r) && (r[field] === null || r[field]!.negated)).map((r) => r.index),
+  );
   // A set's vector is base ^ (set ∩ family): its parent's vector with the bit
   // of each own rule of the family set (cleared for a negated match).
   const effect = new Int8Array(rules.length);
@@ -53,7 +56,7 @@ export function buildLpmEntries(
   const stackIndex: number[] = [];
   const stackSet: number[] = [];
   const own: number[] = []; // reused: RuleSets copies what it keeps
-  for (let k = 0; k < order.length; ) {
+  for (let k = 0; k < order.length;) {
     const first = order[k];
     let owned = 0;
     for (; k < order.length && same(order[k], first); k++) {
@@ -158,8 +161,7 @@ function collect4(rules: readonly IrRule[], field: 'src' | 'dst') {
     order: mergeOrder(keys, bigEnd),
     same: (i: number, j: number) => address[i] === address[j] && length[i] === length[j],
     contains: (outer: number, inner: number) =>
-      length[outer] === 0 ||
-      (length[outer] <= length[inner] && (address[outer] ^ address[inner]) >>> (32 - length[outer]) === 0),
+      length[outer] === 0 || (length[outer] <= length[inner] && (address[outer] ^ address[inner]) >>> (32 - length[outer]) === 0),
     word: (i: number) => address[i],
   };
 }

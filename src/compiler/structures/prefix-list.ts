@@ -47,7 +47,8 @@ export class PrefixList {
 
   /** One prefix (most address values are one literal): no builder, no sort. */
   static single(p: Prefix): PrefixList {
-    if (p.family === 4) return new PrefixList({ address: Uint32Array.of(word32(p.bytes)), length: Uint8Array.of(p.length) }, PrefixList.EMPTY.v6);
+    if (p.family === 4)
+      return new PrefixList({ address: Uint32Array.of(word32(p.bytes)), length: Uint8Array.of(p.length) }, PrefixList.EMPTY.v6);
     const words = Uint32Array.of(word32(p.bytes, 0), word32(p.bytes, 1), word32(p.bytes, 2), word32(p.bytes, 3));
     return new PrefixList(PrefixList.EMPTY.v4, { words, length: Uint8Array.of(p.length) });
   }

@@ -35,4 +35,3 @@ export function icmpTypeName(protocol: IcmpProtocol, type: number): string | und
 
 /** Protocol keywords → IP protocol numbers. */
 export const PROTOCOL_NUMBERS = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 } as const;
-

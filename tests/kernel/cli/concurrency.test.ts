@@ -41,10 +41,14 @@ describe.skipIf(skipWithoutRoot('concurrent writers'))('writers racing for one i
   async function policyInForce(): Promise<'A' | 'B'> {
     const status = await xdpfw('status', '--json');
     expect(status.code, status.stderr).toBe(0);
-    const [report] = (JSON.parse(status.stdout) as { interfaces: { interface: string; state: string; policyHash: string; progId: number }[] })
-      .interfaces;
+    const [report] = (
+      JSON.parse(status.stdout) as { interfaces: { interface: string; state: string; policyHash: string; progId: number }[] }
+    ).interfaces;
     expect(report).toMatchObject({ interface: 'veth0', state: 'attached' });
-    const state = JSON.parse(fs.readFileSync(path.join(stateRoot(), netns, 'veth0.json'), 'utf8')) as { policyHash: string; progId: number };
+    const state = JSON.parse(fs.readFileSync(path.join(stateRoot(), netns, 'veth0.json'), 'utf8')) as {
+      policyHash: string;
+      progId: number;
+    };
     expect(state.policyHash).toBe(report.policyHash);
     expect(state.progId).toBe(report.progId);
     expect(ns.xdpProg()?.id).toBe(report.progId);
@@ -99,7 +103,9 @@ describe.skipIf(skipWithoutRoot('concurrent writers'))('writers racing for one i
     try {
       const r = await xdpfw('apply', files[other], '--wait', '0.3');
       expect(r.code).toBe(5);
-      expect(r.stderr).toContain(`error[busy]: a test holding the lock (pid ${process.pid} since ${held.holder.since}) is changing what xdpfw enforces; waited 0.3 s for it`);
+      expect(r.stderr).toContain(
+        `error[busy]: a test holding the lock (pid ${process.pid} since ${held.holder.since}) is changing what xdpfw enforces; waited 0.3 s for it`,
+      );
       expect(r.stderr).toContain('hint: run the command again once it is done');
     } finally {
       held.release();
@@ -110,14 +116,22 @@ describe.skipIf(skipWithoutRoot('concurrent writers'))('writers racing for one i
   it('apply beside a running xdpfw run that reloads at the same moment ends coherent, and nothing fails', async () => {
     const daemonPolicy = path.join(dir, 'daemon.xdpfw');
     fs.writeFileSync(daemonPolicy, POLICY.A);
-    const daemon = spawn('ip', ['netns', 'exec', ns.name, process.execPath, CLI, 'run', '--iface', 'veth0', '--policy', daemonPolicy, '--debounce', '50'], {
-      cwd: REPO,
-    });
+    const daemon = spawn(
+      'ip',
+      ['netns', 'exec', ns.name, process.execPath, CLI, 'run', '--iface', 'veth0', '--policy', daemonPolicy, '--debounce', '50'],
+      {
+        cwd: REPO,
+      },
+    );
     children.push(daemon);
     let log = '';
     daemon.stdout.on('data', (d) => (log += d));
     daemon.stderr.on('data', (d) => (log += d));
-    const events = () => log.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; level: number });
+    const events = () =>
+      log
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { msg: string; level: number });
     const waitFor = async (what: (e: { msg: string }) => boolean, count: number) => {
       for (let i = 0; i < 600 && events().filter(what).length < count; i++) await new Promise((r) => setTimeout(r, 50));
       expect(events().filter(what).length, log).toBeGreaterThanOrEqual(count);
@@ -138,7 +152,11 @@ describe.skipIf(skipWithoutRoot('concurrent writers'))('writers racing for one i
         await waitFor((e) => /^policy (replaced|unchanged)/.test(e.msg) || e.msg === 'policy unchanged', reloads + 1);
         await policyInForce();
       }
-      expect(events().filter((e) => e.level >= 50).map((e) => e.msg)).toEqual([]); // no error logged by the daemon
+      expect(
+        events()
+          .filter((e) => e.level >= 50)
+          .map((e) => e.msg),
+      ).toEqual([]); // no error logged by the daemon
     } finally {
       daemon.kill('SIGTERM');
       await new Promise((r) => daemon.once('close', r));

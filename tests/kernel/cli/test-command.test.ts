@@ -10,7 +10,14 @@ const edge = join(import.meta.dirname, '../../../policies/edge.xdpfw');
 
 describe.skipIf(skipWithoutRoot('xdpfw test'))('xdpfw test judges packets with the kernel program', () => {
   it('prints the verdict and the rule that matched, with its location', async () => {
-    const r = await runCli('test', edge, '--packet', 'tcp 203.0.113.9:1000 > 192.0.2.1:80 flags S', '--packet', 'tcp 198.51.100.1:4242 > 192.0.2.1:22 flags S');
+    const r = await runCli(
+      'test',
+      edge,
+      '--packet',
+      'tcp 203.0.113.9:1000 > 192.0.2.1:80 flags S',
+      '--packet',
+      'tcp 198.51.100.1:4242 > 192.0.2.1:22 flags S',
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('tcp 203.0.113.9:1000 > 192.0.2.1:80 flags S => drop by rule 0 ("blocklist", ');
     expect(r.stdout).toContain('tcp 198.51.100.1:4242 > 192.0.2.1:22 flags S => drop by default');
@@ -37,7 +44,10 @@ describe.skipIf(skipWithoutRoot('xdpfw test'))('xdpfw test judges packets with t
 
   it('lists each mismatching case with its line and what was expected, exit 1; --json names rules as objects', async () => {
     const cases = join(dir, 'bad.cases');
-    writeFileSync(cases, 'tcp 192.0.2.3:4242 > 192.0.2.1:22 flags S => drop\nudp 10.0.0.1:1 > 192.0.2.1:53 => allow default\nicmp 198.51.100.1 > 192.0.2.1 type echo-reply => allow\n');
+    writeFileSync(
+      cases,
+      'tcp 192.0.2.3:4242 > 192.0.2.1:22 flags S => drop\nudp 10.0.0.1:1 > 192.0.2.1:53 => allow default\nicmp 198.51.100.1 > 192.0.2.1 type echo-reply => allow\n',
+    );
     const r = await runCli('test', edge, '--cases', cases, '--json');
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout);

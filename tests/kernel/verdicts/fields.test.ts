@@ -390,10 +390,4 @@ const icmpTypes: VerdictCase[] = [
   },
 ];
 
-verdictTable('protocol, port, flag and type matches in the kernel', [
-  ...protocols,
-  ...families,
-  ...ports,
-  ...flags,
-  ...icmpTypes,
-]);
+verdictTable('protocol, port, flag and type matches in the kernel', [...protocols, ...families, ...ports, ...flags, ...icmpTypes]);

@@ -163,9 +163,7 @@ const extensions: VerdictCase[] = [
   {
     description: 'an extension header whose length runs past the payload length is malformed though the frame holds it',
     policy: ALLOW_ALL,
-    packet: edited(`${UDP_53} ext routing`, (f) =>
-      f.set8(f.l3 + IPV6_HEADER + EXT_LENGTH, 2).padTo(f.bytes.length + 16),
-    ),
+    packet: edited(`${UDP_53} ext routing`, (f) => f.set8(f.l3 + IPV6_HEADER + EXT_LENGTH, 2).padTo(f.bytes.length + 16)),
     verdict: 'drop',
     matched: 'malformed',
   },

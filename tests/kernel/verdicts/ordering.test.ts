@@ -29,8 +29,7 @@ interface eth0 {
 `;
 
 /** An interface of `default drop` and these rules, one a line. */
-const interfaceOf = (rules: string[]) =>
-  `interface eth0 {\n  default drop\n${rules.map((r) => `  ${r}\n`).join('')}}\n`;
+const interfaceOf = (rules: string[]) => `interface eth0 {\n  default drop\n${rules.map((r) => `  ${r}\n`).join('')}}\n`;
 const times = (n: number, rule: (i: number) => string) => Array.from({ length: n }, (_, i) => rule(i));
 
 /** `allow tcp dport 2000+i` for i < 130, then `allow udp`: rules in three words. */
@@ -40,10 +39,7 @@ const RULES_130 = interfaceOf([...times(130, (i) => `allow tcp dport ${2000 + i}
 const RULES_4000 = interfaceOf([...times(3999, (i) => `drop src 10.${i >> 8}.${i & 255}.1`), 'allow src 192.0.2.7']);
 
 /** 4,096 rules, the most an interface takes: the last one sits in bit 63 of word 63. */
-const RULES_4096 = interfaceOf([
-  ...times(4095, (i) => `drop src 10.${i >> 8}.${i & 255}.2`),
-  'allow tcp src 192.0.2.9 dport 4242',
-]);
+const RULES_4096 = interfaceOf([...times(4095, (i) => `drop src 10.${i >> 8}.${i & 255}.2`), 'allow tcp src 192.0.2.9 dport 4242']);
 
 const tcp4 = (dport: number, src = '198.51.100.1') => `tcp ${src}:40000 > 192.0.2.1:${dport}`;
 

@@ -2,15 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 
-import {
-  ENOTSUPP,
-  KernelError,
-  UnsupportedFeatureError,
-  VerifierError,
-  check,
-  errnoName,
-  errnoSentence,
-} from '../../../src/xdp/errors.js';
+import { ENOTSUPP, KernelError, UnsupportedFeatureError, VerifierError, check, errnoName, errnoSentence } from '../../../src/xdp/errors.js';
 
 describe('kernel errors', () => {
   it('tells a non-root user what is missing (EPERM)', () => {

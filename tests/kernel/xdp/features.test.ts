@@ -23,9 +23,7 @@ describe('a kernel that lacks a feature', () => {
       { name: 'the bpf_loop helper', minimumKernel: '5.17', probe: () => (probed.push('loop'), false) },
       { name: 'batch map operations', minimumKernel: '5.6', probe: () => (probed.push('batch'), true as const) },
     ];
-    expect(() => requireKernelFeatures(features)).toThrow(
-      new UnsupportedFeatureError('the bpf_loop helper', '5.17'),
-    );
+    expect(() => requireKernelFeatures(features)).toThrow(new UnsupportedFeatureError('the bpf_loop helper', '5.17'));
     expect(probed).toEqual(['link', 'loop']);
   });
 

@@ -81,9 +81,7 @@ describe.skipIf(skipWithoutRoot('xdp map fill tests'))('filling maps', () => {
     for (let i = 0; i < calls; i++) if (runner.run(frames[i & 255]) === PASS) passed++;
     const us = Number(process.hrtime.bigint() - t0) / 1000 / calls;
     const inKernel = runner.timed(frames[0], 100_000);
-    console.log(
-      `test-run: ${us.toFixed(2)} µs/call from Node over ${calls} calls; in-kernel ${inKernel.durationNs} ns/run`,
-    );
+    console.log(`test-run: ${us.toFixed(2)} µs/call from Node over ${calls} calls; in-kernel ${inKernel.durationNs} ns/run`);
     expect(passed).toBe(calls / 2);
     expect(us).toBeLessThan(20); // a loose bound: the machine is shared
   });

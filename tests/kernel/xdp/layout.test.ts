@@ -112,11 +112,23 @@ describe('the contract and the map codecs match bpf/xdpfw.h', () => {
     ]);
     expect(at(rodata.cfg_lin_action, 1)).toEqual([[ACTION.drop], [ACTION.pass]]);
     expect(at(rodata.cfg_lin_proto, 1)).toEqual([[6], [17]]);
-    expect(at(rodata.cfg_lin_dport, 2)).toEqual([[22, 23], [0, 0]]);
-    expect(at(rodata.cfg_lin_sport, 2)).toEqual([[0, 0], [53, 53]]);
-    expect(at(rodata.cfg_lin_tcpflags, 2)).toEqual([[0x12, 0x02], [0, 0]]);
+    expect(at(rodata.cfg_lin_dport, 2)).toEqual([
+      [22, 23],
+      [0, 0],
+    ]);
+    expect(at(rodata.cfg_lin_sport, 2)).toEqual([
+      [0, 0],
+      [53, 53],
+    ]);
+    expect(at(rodata.cfg_lin_tcpflags, 2)).toEqual([
+      [0x12, 0x02],
+      [0, 0],
+    ]);
     // Value then mask, as a little-endian load of the packet's bytes gives them: 0a 01 00 00 → 0x0000010a.
-    expect(at(rodata.cfg_lin_src4, 2)).toEqual([[0x0000010a, 0x0000ffff], [0, 0]]);
+    expect(at(rodata.cfg_lin_src4, 2)).toEqual([
+      [0x0000010a, 0x0000ffff],
+      [0, 0],
+    ]);
     expect(at(rodata.cfg_lin_dst6, 8)).toEqual([new Array(8).fill(0), [0xb80d0120, 0, 0, 0, 0xffffffff, 0, 0, 0]]);
     for (const [name, size] of Object.entries(RODATA_VARS)) {
       expect([name, [rodata[name]].flat().length * 4]).toEqual([name, size]);
@@ -162,7 +174,11 @@ describe('the contract and the map codecs match bpf/xdpfw.h', () => {
     }
     expect(e.buckets.describe(1)).toBe(`src4 bucket row ${keysOf(e.buckets)[1]}`);
     // /16 rows: those holding a nonzero class id or XDPFW_DEEPER (here every one: no address's class is 0).
-    const l16Rows = new Set(Array.from(table.l16.keys()).filter((i) => table.l16[i] !== 0).map((i) => Math.floor(i / CLASS_ROW)));
+    const l16Rows = new Set(
+      Array.from(table.l16.keys())
+        .filter((i) => table.l16[i] !== 0)
+        .map((i) => Math.floor(i / CLASS_ROW)),
+    );
     expect(keysOf(e.l16)).toEqual([...l16Rows].sort((a, b) => a - b));
   });
 

@@ -2,14 +2,7 @@ import fs from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import {
-  KernelError,
-  VerifierError,
-  loadPolicyProgram,
-  readCounters,
-  testRun,
-  type LoadedProgram,
-} from '../../../src/xdp/index.js';
+import { KernelError, VerifierError, loadPolicyProgram, readCounters, testRun, type LoadedProgram } from '../../../src/xdp/index.js';
 import { defaultObjectPath, loadObject } from '../../../src/xdp/object.js';
 import { fixtureObject, skipWithoutRoot } from './helpers/env.js';
 import { arpFrame, compileMini, ipv4Frame } from './helpers/policy.js';
@@ -92,9 +85,7 @@ describe.skipIf(skipWithoutRoot('xdp load tests'))('loading a policy program', (
     expect(() => loadObject(mini, { rodata: { cfg_nope: 1 } })).toThrow(
       /has no \.rodata variable cfg_nope \(it has: cfg_nrules, cfg_nwords, cfg_fields, cfg_default_action, cfg_absent_class, cfg_addr_mode, cfg_addr_shift, cfg_addr_base, cfg_addr_host, cfg_linear, cfg_lin_checks, .*, cfg_lin_dst6\)/,
     );
-    expect(() => loadObject(mini, { rodata: { cfg_absent_class: [1, 2] } })).toThrow(
-      /cfg_absent_class is 28 bytes .*xdpfw gives 8/,
-    );
+    expect(() => loadObject(mini, { rodata: { cfg_absent_class: [1, 2] } })).toThrow(/cfg_absent_class is 28 bytes .*xdpfw gives 8/);
   });
 
   it('turns a verifier rejection into a VerifierError that shows the log', () => {
@@ -116,9 +107,7 @@ describe.skipIf(skipWithoutRoot('xdp load tests'))('loading a policy program', (
   });
 
   it('says which file is missing and how to build it', async () => {
-    const err = await loadPolicyProgram(compileMini([], 'drop'), { objectPath: '/nonexistent/xdpfw.bpf.o' }).catch(
-      (e: unknown) => e,
-    );
+    const err = await loadPolicyProgram(compileMini([], 'drop'), { objectPath: '/nonexistent/xdpfw.bpf.o' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KernelError);
     expect((err as KernelError).errnoName).toBe('ENOENT');
     expect((err as Error).message).toMatch(/opening BPF object \/nonexistent\/xdpfw\.bpf\.o: ENOENT: .*make -C bpf/);

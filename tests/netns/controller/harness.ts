@@ -42,7 +42,13 @@ export class Tap {
     if (!pass) {
       for (const d of diagnostics) {
         const text = typeof d === 'string' ? d : JSON.stringify(d, null, 1);
-        process.stdout.write(`${text.split('\n').slice(0, 40).map((l) => `#   ${l}`).join('\n')}\n`);
+        process.stdout.write(
+          `${text
+            .split('\n')
+            .slice(0, 40)
+            .map((l) => `#   ${l}`)
+            .join('\n')}\n`,
+        );
       }
     }
     return pass;
@@ -155,15 +161,19 @@ export class Daemon extends Proc {
   /** The first event from `from` (an index into `lines`) on that `match` accepts. */
   async waitEvent(match: (e: LogEvent) => boolean, ms: number, from = 0): Promise<{ event?: LogEvent; index: number }> {
     let found: LogEvent | undefined;
-    const index = await this.waitLine((l) => {
-      try {
-        const e = JSON.parse(l) as LogEvent;
-        if (match(e)) found = e;
-        return found !== undefined;
-      } catch {
-        return false;
-      }
-    }, ms, from);
+    const index = await this.waitLine(
+      (l) => {
+        try {
+          const e = JSON.parse(l) as LogEvent;
+          if (match(e)) found = e;
+          return found !== undefined;
+        } catch {
+          return false;
+        }
+      },
+      ms,
+      from,
+    );
     return { event: found, index };
   }
   tail(n = 15): string {

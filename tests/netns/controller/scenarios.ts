@@ -13,7 +13,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { Daemon, ENV, Repo, Tap, finish, receiver, scrape, sender, series, sleep, stopAll, xdpfw, xdpfwJson, type Proc } from './harness.js';
+import {
+  Daemon,
+  ENV,
+  Repo,
+  Tap,
+  finish,
+  receiver,
+  scrape,
+  sender,
+  series,
+  sleep,
+  stopAll,
+  xdpfw,
+  xdpfwJson,
+  type Proc,
+} from './harness.js';
 
 const ALLOWED = 5000;
 const BLOCKED = 6000;
@@ -38,7 +53,14 @@ interface SendResult {
 }
 type RecvResult = Record<string, { received: number; distinct: number }>;
 interface StatusJson {
-  interfaces: { interface: string; state: string; progId: number; commit: string | null; source: string | null; refused: { commit: string | null; reason: string; message: string; diagnostics: string[] } | null }[];
+  interfaces: {
+    interface: string;
+    state: string;
+    progId: number;
+    commit: string | null;
+    source: string | null;
+    refused: { commit: string | null; reason: string; message: string; diagnostics: string[] } | null;
+  }[];
 }
 interface StatsJson {
   interfaces: { name: string; commit: string | null; rules: { name: string | null; packets: number; bytes: number }[] }[];
@@ -71,7 +93,10 @@ async function streams(label: string, during: () => Promise<void>): Promise<{ se
   const b = sent.sent[BLOCKED];
   totals.allowed += a;
   totals.blocked += b;
-  tap.ok(a > 0 && got[ALLOWED].received === a && got[ALLOWED].distinct === a, `${label}: 0 of ${a} allowed datagrams lost`, { sent: a, received: got[ALLOWED] });
+  tap.ok(a > 0 && got[ALLOWED].received === a && got[ALLOWED].distinct === a, `${label}: 0 of ${a} allowed datagrams lost`, {
+    sent: a,
+    received: got[ALLOWED],
+  });
   tap.ok(b > 0 && got[BLOCKED].received === 0, `${label}: 0 of ${b} blocked datagrams got through`, { sent: b, received: got[BLOCKED] });
   return { sent, got };
 }
@@ -91,14 +116,31 @@ async function main(): Promise<void> {
   const repo = new Repo(path.join(ENV.tmp, 'repo'));
   const defs = { 'defs.xdpfw': `define allowed_ports = { ${ALLOWED} }\n` };
   const c0 = repo.commit({ 'policy.xdpfw': policy(0), ...defs }, 'policy 0');
-  const args = ['--iface', ENV.iface, '--git', repo.dir, '--path', 'policy.xdpfw', '--poll', '1', '--mode', ENV.mode, '--cache-dir', path.join(ENV.tmp, 'cache')];
+  const args = [
+    '--iface',
+    ENV.iface,
+    '--git',
+    repo.dir,
+    '--path',
+    'policy.xdpfw',
+    '--poll',
+    '1',
+    '--mode',
+    ENV.mode,
+    '--cache-dir',
+    path.join(ENV.tmp, 'cache'),
+  ];
   tap.note(`firewall ${ENV.fw} (${ENV.iface}, ${ENV.mode} mode), client ${ENV.cl}, policy repository ${repo.dir}`);
 
   let d = new Daemon([...args, '--metrics', METRICS]);
   const attached = await d.waitEvent((e) => e.msg === 'policy attached' && e.commit === c0, 30_000);
   if (!tap.ok(!!attached.event, 'xdpfw run attaches the policy of the branch head at start', d.tail())) return;
   const s0 = status();
-  tap.ok(s0?.commit === c0 && s0.source === `git ${repo.dir} main:policy.xdpfw`, 'xdpfw status shows the applied commit and its git source', s0);
+  tap.ok(
+    s0?.commit === c0 && s0.source === `git ${repo.dir} main:policy.xdpfw`,
+    'xdpfw status shows the applied commit and its git source',
+    s0,
+  );
 
   const c1 = repo.commit({ 'policy.xdpfw': policy(1) }, 'policy 1');
   const polled = await d.waitEvent((e) => e.msg === 'policy replaced atomically' && e.commit === c1, 15_000);
@@ -120,7 +162,11 @@ async function main(): Promise<void> {
       swapMs.push(Number(r.event.swapMs));
       from = r.index + 1;
     }
-    tap.ok(reloadMs.length === ENV.reloads, `${ENV.reloads} atomic replacements (a git commit and SIGHUP each) succeed under traffic`, d.tail());
+    tap.ok(
+      reloadMs.length === ENV.reloads,
+      `${ENV.reloads} atomic replacements (a git commit and SIGHUP each) succeed under traffic`,
+      d.tail(),
+    );
   });
   const stat = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
@@ -146,7 +192,11 @@ async function main(): Promise<void> {
   tap.ok(applied >= ENV.reloads + 2, `xdpfw_reloads_total{result="applied"} counts every swap (${applied})`);
   const last = series(m.body, `xdpfw_last_reload_success_timestamp_seconds{interface="${ENV.iface}"}`) ?? 0;
   tap.ok(Math.abs(Date.now() / 1000 - last) < 60, 'xdpfw_last_reload_success_timestamp_seconds is recent', last);
-  tap.ok(series(m.body, `xdpfw_default_packets_total{interface="${ENV.iface}",action="allow"}`) !== undefined && series(m.body, `xdpfw_malformed_packets_total{interface="${ENV.iface}"}`) === 0, 'default and malformed counters are exported');
+  tap.ok(
+    series(m.body, `xdpfw_default_packets_total{interface="${ENV.iface}",action="allow"}`) !== undefined &&
+      series(m.body, `xdpfw_malformed_packets_total{interface="${ENV.iface}"}`) === 0,
+    'default and malformed counters are exported',
+  );
   const health = scrape(`http://${METRICS}/healthz`);
   tap.ok(health.status === 200 && JSON.parse(health.body).status === 'ok', 'GET /healthz answers 200 ok', health);
 
@@ -157,9 +207,20 @@ async function main(): Promise<void> {
   d.signal('SIGHUP');
   const refused = await d.waitEvent((e) => e.level === 50 && e.commit === bad, 15_000, from);
   const diagnostics = (refused.event?.diagnostics as string[] | undefined) ?? [];
-  tap.ok(/^policy\.xdpfw:\d+:\d+: error\[unknown-set\]/.test(diagnostics[0] ?? ''), 'the bad commit is refused and its diagnostics are logged with file:line:col', refused.event ?? d.tail());
+  tap.ok(
+    /^policy\.xdpfw:\d+:\d+: error\[unknown-set\]/.test(diagnostics[0] ?? ''),
+    'the bad commit is refused and its diagnostics are logged with file:line:col',
+    refused.event ?? d.tail(),
+  );
   const s1 = status();
-  tap.ok(s1?.refused?.commit === bad && s1.refused.reason === 'invalid' && /policy\.xdpfw:\d+:\d+/.test(s1.refused.diagnostics[0] ?? '') && s1.commit === head, 'xdpfw status shows the refused commit and why, and the last good commit in force', s1);
+  tap.ok(
+    s1?.refused?.commit === bad &&
+      s1.refused.reason === 'invalid' &&
+      /policy\.xdpfw:\d+:\d+/.test(s1.refused.diagnostics[0] ?? '') &&
+      s1.commit === head,
+    'xdpfw status shows the refused commit and why, and the last good commit in force',
+    s1,
+  );
   tap.ok(s1?.progId === progBefore, 'the program in force is untouched by the refusal', { before: progBefore, after: s1?.progId });
   const m2 = scrape(`http://${METRICS}/metrics`).body;
   // With --poll 1 the poll may see the bad head before the SIGHUP does, and SIGHUP rereads even a refused
@@ -187,7 +248,11 @@ async function main(): Promise<void> {
   from = d.lines.length;
   d.signal('SIGHUP');
   const gone = await d.waitEvent((e) => e.level === 50 && e.commit === deleted, 15_000, from);
-  tap.ok(gone.event?.reason === 'source' && d.running && status()?.progId === progBefore, 'a commit without the policy file is refused as a source failure; the policy stays', gone.event ?? d.tail());
+  tap.ok(
+    gone.event?.reason === 'source' && d.running && status()?.progId === progBefore,
+    'a commit without the policy file is refused as a source failure; the policy stays',
+    gone.event ?? d.tail(),
+  );
   const good = repo.commit({ 'policy.xdpfw': policy(1000) }, 'policy back');
   from = d.lines.length;
   d.signal('SIGHUP');
@@ -206,7 +271,11 @@ async function main(): Promise<void> {
     await sleep(500);
     d = new Daemon(args);
     const adopted = await d.waitEvent((e) => e.msg.startsWith('adopted the pinned program'), 30_000);
-    tap.ok(!!adopted.event && adopted.event.commit === head, 'a new xdpfw run adopts the pinned program when the source has not changed', adopted.event ?? d.tail());
+    tap.ok(
+      !!adopted.event && adopted.event.commit === head,
+      'a new xdpfw run adopts the pinned program when the source has not changed',
+      adopted.event ?? d.tail(),
+    );
   });
   tap.ok(status()?.progId === progPinned, `the adopted program is the same (prog id ${progPinned}): no swap, no gap`, status());
   countersMatch('after the restart');
@@ -215,8 +284,15 @@ async function main(): Promise<void> {
   await d.stop();
   const changed = repo.commit({ 'policy.xdpfw': policy(2001) }, 'changed while the daemon was down');
   d = new Daemon(args);
-  const replaced = await d.waitEvent((e) => e.msg === 'policy replaced atomically' && e.commit === changed && e.trigger === 'start', 30_000);
-  tap.ok(!!replaced.event && Number(replaced.event.countersKept) === 3, 'a restart onto a changed source replaces the program atomically, keeping its rules’ counters', replaced.event ?? d.tail());
+  const replaced = await d.waitEvent(
+    (e) => e.msg === 'policy replaced atomically' && e.commit === changed && e.trigger === 'start',
+    30_000,
+  );
+  tap.ok(
+    !!replaced.event && Number(replaced.event.countersKept) === 3,
+    'a restart onto a changed source replaces the program atomically, keeping its rules’ counters',
+    replaced.event ?? d.tail(),
+  );
   countersMatch('after a restart onto a changed source');
   await d.stop();
 
@@ -230,7 +306,13 @@ async function main(): Promise<void> {
   } catch (error) {
     left = String((error as { stdout?: string }).stdout ?? error);
   }
-  tap.ok(code === 0 && left.includes('not attached'), '--detach-on-exit detaches the policy when the daemon stops', left, `exit code ${code}`, d.tail());
+  tap.ok(
+    code === 0 && left.includes('not attached'),
+    '--detach-on-exit detaches the policy when the daemon stops',
+    left,
+    `exit code ${code}`,
+    d.tail(),
+  );
 }
 
 let exitCode = 1;

@@ -49,7 +49,11 @@ describe('counter carry-over across a reload', () => {
 
   it('global counters are carried index for index and survive JSON as exact decimal strings', () => {
     const big = 2n ** 60n + 1n;
-    const out = carriedGlobalBases({ default: toJson({ packets: big, bytes: 1n }) }, [c(1, 1), c(0, 0), c(0, 0), c(0, 0)], [c(3, 4), c(0, 0), c(2, 2), c(0, 0)]);
+    const out = carriedGlobalBases(
+      { default: toJson({ packets: big, bytes: 1n }) },
+      [c(1, 1), c(0, 0), c(0, 0), c(0, 0)],
+      [c(3, 4), c(0, 0), c(2, 2), c(0, 0)],
+    );
     expect(fromJson(out.default)).toEqual({ packets: big + 2n, bytes: 4n });
     expect(fromJson(out.nonIp)).toEqual(c(2, 2));
     expect(fromJson(out.malformed)).toEqual(c(0, 0));

@@ -75,8 +75,12 @@ describe('FileSourceHost and files that are not regular files', () => {
     const r = await runCli('check', path);
     watchdog.leave();
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${path}:1:9: error[include-not-found]: cannot read included file '/dev/zero': a character device, not a regular file`);
-    expect(r.stderr).toContain(`${path}:2:12: error[set-file-not-found]: cannot read set file 'fifo' (${fifo}): a FIFO, not a regular file`);
+    expect(r.stderr).toContain(
+      `${path}:1:9: error[include-not-found]: cannot read included file '/dev/zero': a character device, not a regular file`,
+    );
+    expect(r.stderr).toContain(
+      `${path}:2:12: error[set-file-not-found]: cannot read set file 'fifo' (${fifo}): a FIFO, not a regular file`,
+    );
   });
 
   it('makes a policy file that is a FIFO a located file-not-found error', async () => {

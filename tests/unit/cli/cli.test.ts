@@ -76,9 +76,17 @@ describe('xdpfw check', () => {
           ok: false,
           interfaces: null,
           diagnostics: [
-            { code: 'unknown-set', severity: 'error', message: "unknown set '@nope'",
+            {
+              code: 'unknown-set',
+              severity: 'error',
+              message: "unknown set '@nope'",
               hint: 'declare it with: set NAME { … } or set NAME from "file"',
-              file: bad, line: 2, col: 12, endLine: 2, endCol: 17 },
+              file: bad,
+              line: 2,
+              col: 12,
+              endLine: 2,
+              endCol: 17,
+            },
           ],
         },
       ],
@@ -100,7 +108,9 @@ describe('xdpfw compile', () => {
     expect(r.stdout).toMatch(
       /interface eth0 [^]*\n {2}default allow; 1 rule\n {2}classification: linear, 1 rule\n {2}fast path: TCP and UDP, at most one VLAN tag; IPv4 without options: rule 0; IPv6 without extension headers: rule 0\n +0 {2}allow/,
     );
-    expect(r.stdout).toMatch(/interface eth1 [^]*\n {2}default allow; 1 rule in 1 bit-vector word\(s\); \d+ classes\n {2}classification: bit vectors\n {2}fields: /);
+    expect(r.stdout).toMatch(
+      /interface eth1 [^]*\n {2}default allow; 1 rule in 1 bit-vector word\(s\); \d+ classes\n {2}classification: bit vectors\n {2}fields: /,
+    );
     const view = JSON.parse((await runCli('compile', paths, '--json')).stdout) as {
       interfaces: { constants: { classification: string }; linear: unknown[] | null; fastPathRules: unknown }[];
     };
@@ -124,7 +134,10 @@ describe('xdpfw compile', () => {
   });
 
   it('says how each address field is looked up: what a table hashes and how many /32s its records name inline', async () => {
-    const hosts = file('hosts.xdpfw', 'interface eth0 {\n  drop src { 10.1.1.7, 10.1.2.8, 10.1.2.9, 10.1.3.0/28 }\n  drop udp dport 53\n}\n');
+    const hosts = file(
+      'hosts.xdpfw',
+      'interface eth0 {\n  drop src { 10.1.1.7, 10.1.2.8, 10.1.2.9, 10.1.3.0/28 }\n  drop udp dport 53\n}\n',
+    );
     const r = await runCli('compile', hosts);
     expect(r.code).toBe(0);
     // 10.1.1.7 alone in its /24: inline; 10.1.2.8 and .9 share one: hashed, with the /28.

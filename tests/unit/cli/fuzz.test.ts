@@ -54,7 +54,9 @@ const STACK_FRAME = /^\s+at .*:\d+:\d+\)?$/m;
  * megabytes or resolve thousands of names take ~50-150 ms a case, the others
  * a few, so they come up a quarter as often.
  */
-const SCHEDULE = MUTATION_KINDS.flatMap((kind) => Array<MutationKind>(['long-line', 'garbage-1mb', 'deep-references'].includes(kind) ? 1 : 4).fill(kind));
+const SCHEDULE = MUTATION_KINDS.flatMap((kind) =>
+  Array<MutationKind>(['long-line', 'garbage-1mb', 'deep-references'].includes(kind) ? 1 : 4).fill(kind),
+);
 
 const scratch = scratchDir('xdpfw-fuzz-');
 const places = { fifo: join(scratch, 'fifo') };
@@ -162,7 +164,11 @@ interface Tally {
 
 function report(tallies: Map<MutationKind, Tally>, seconds: number, slowest: CaseResult | undefined): string {
   const total = [...tallies.values()].reduce((sum, t) => sum + t.cases, 0);
-  const row = (...cells: (string | number)[]) => `  ${String(cells[0]).padEnd(18)}${cells.slice(1).map((c) => String(c).padStart(8)).join('')}`;
+  const row = (...cells: (string | number)[]) =>
+    `  ${String(cells[0]).padEnd(18)}${cells
+      .slice(1)
+      .map((c) => String(c).padStart(8))
+      .join('')}`;
   return [
     `fuzz: seed ${SEED}, ${total} cases in ${seconds.toFixed(1)} s; slowest ${slowest?.label}: ${Math.round(slowest?.ms ?? 0)} ms`,
     row('mutation', 'cases', 'exit 0', 'exit 1', 'seconds'),

@@ -22,10 +22,19 @@ const SHOW = `data:text/javascript,${encodeURIComponent(
 )}`;
 
 /** `xdpfw check` of a valid policy through the link, with `tunables` (undefined: none) in the caller's environment. */
-function tunablesSeen(tunables: string | undefined): { seen: string | undefined; certs: string | undefined; status: number | null; stdout: string } {
+function tunablesSeen(tunables: string | undefined): {
+  seen: string | undefined;
+  certs: string | undefined;
+  status: number | null;
+  stdout: string;
+} {
   const file = join(dir, 'good.xdpfw');
   writeFileSync(file, POLICY);
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: `--import=${SHOW}`, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_OPTIONS: `--import=${SHOW}`,
+    NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
+  };
   if (tunables === undefined) delete env.GLIBC_TUNABLES;
   else env.GLIBC_TUNABLES = tunables;
   const r = spawnSync(linked, ['check', file], { encoding: 'utf8', env });

@@ -4,7 +4,13 @@
  * random nested prefix lists of both families and addresses at their edges.
  */
 import { describe, expect, test } from 'vitest';
-import { addressIntervals, addressValue, containsValue, prefixesContain, scanContains } from '../../../src/compiler/structures/address-sets.js';
+import {
+  addressIntervals,
+  addressValue,
+  containsValue,
+  prefixesContain,
+  scanContains,
+} from '../../../src/compiler/structures/address-sets.js';
 import type { AddressConstraint, Prefix } from '../../../src/compiler/ir.js';
 import { PrefixList } from '../../../src/compiler/structures/prefix-list.js';
 import { Random, randomPrefix, toBytes, toValue } from '../../support/generate.js';
@@ -41,7 +47,9 @@ describe('point questions about an address constraint', () => {
       const r = new Random(40_000 + seed);
       const family = seed % 2 === 0 ? 4 : 6;
       // Half the lists from the policy generator (nested prefixes), half of any length 0..32 / 0..128.
-      const prefixes = Array.from({ length: r.int(0, 12) }, () => (r.chance(0.5) ? prefixOf(randomPrefix(r, family)) : anyLength(r, family)));
+      const prefixes = Array.from({ length: r.int(0, 12) }, () =>
+        r.chance(0.5) ? prefixOf(randomPrefix(r, family)) : anyLength(r, family),
+      );
       const list = PrefixList.of(prefixes);
       const constraint: AddressConstraint = { negated: false, prefixes: list, sets: [] };
       const bits = family === 4 ? 32 : 128;

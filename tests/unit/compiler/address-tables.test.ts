@@ -61,7 +61,7 @@ function around(r: Random, entries: readonly LpmEntry[], family: 4 | 6, random: 
     const start = toValue(e.bytes);
     const size = 1n << (width - BigInt(e.prefixLength));
     const end = start + size - 1n;
-    const inside = start + (BigInt(r.int(0, 2 ** 30)) * 7919n) % size;
+    const inside = start + ((BigInt(r.int(0, 2 ** 30)) * 7919n) % size);
     const bucket = 1n << (width - 24n); // the next /24 (IPv4) or 24-bit block
     for (const v of [start, end, inside, start - 1n, end + 1n, start + bucket, start ^ 4n, start | 3n]) {
       if (v >= 0n && v <= max) out.push(toBytes(family, v));
@@ -80,7 +80,10 @@ describe('address tables in compiled policies', () => {
       const r = new Random(20_000 + seed);
       const text = randomPolicy(r);
       const result = compileText(text);
-      expect(result.diagnostics.filter((d) => d.severity === 'error'), text).toEqual([]);
+      expect(
+        result.diagnostics.filter((d) => d.severity === 'error'),
+        text,
+      ).toEqual([]);
       const ir: IrInterface = result.ir!.interfaces[0];
       const c = compileInterfaceWith(ir, { addressLookup: 'table' });
       for (const slot of ['src4', 'src6', 'dst4', 'dst6'] as AddressSlot[]) {
@@ -137,7 +140,12 @@ function randomEntries(r: Random, family: 4 | 6, n: number, lengths: readonly nu
 
 describe('address tables against a naive longest-prefix match', () => {
   const cases: { name: string; family: 4 | 6; lengths: number[]; spots: bigint[] }[] = [
-    { name: 'IPv4, every length', family: 4, lengths: Array.from({ length: 33 }, (_, i) => i), spots: [0x0a000000n, 0xc0a80000n, 0xffffffffn, 0n] },
+    {
+      name: 'IPv4, every length',
+      family: 4,
+      lengths: Array.from({ length: 33 }, (_, i) => i),
+      spots: [0x0a000000n, 0xc0a80000n, 0xffffffffn, 0n],
+    },
     { name: 'IPv4, long prefixes only', family: 4, lengths: [25, 27, 28, 30, 31, 32], spots: [0x0a000000n, 0x0a00ff00n] },
     {
       name: 'IPv6, every length, one /4 (shift > 0)',
@@ -145,7 +153,12 @@ describe('address tables against a naive longest-prefix match', () => {
       lengths: Array.from({ length: 112 }, (_, i) => i + 17),
       spots: [0x2001_0db8n << 96n, 0x2abcn << 112n],
     },
-    { name: 'IPv6, short and long, spread (shift 0)', family: 6, lengths: [0, 8, 16, 17, 24, 33, 48, 64, 127, 128], spots: [0n, 0xfe80n << 112n, 0x2001n << 112n] },
+    {
+      name: 'IPv6, short and long, spread (shift 0)',
+      family: 6,
+      lengths: [0, 8, 16, 17, 24, 33, 48, 64, 127, 128],
+      spots: [0n, 0xfe80n << 112n, 0x2001n << 112n],
+    },
   ];
   for (const { name, family, lengths, spots } of cases) {
     test(`${name}: the table finds the longest entry, for addresses around every entry`, () => {
@@ -259,9 +272,15 @@ describe('address tables against a naive longest-prefix match', () => {
   });
 
   test('IPv6 and tries name no host class; IPv4 without /32s gets class 0', () => {
-    const v6 = [{ bytes: new Array<number>(16).fill(0), prefixLength: 0, text: '::/0', classId: 0 }, { bytes: [0x20, 1, ...new Array<number>(14).fill(1)], prefixLength: 128, text: '', classId: 3 }];
+    const v6 = [
+      { bytes: new Array<number>(16).fill(0), prefixLength: 0, text: '::/0', classId: 0 },
+      { bytes: [0x20, 1, ...new Array<number>(14).fill(1)], prefixLength: 128, text: '', classId: 3 },
+    ];
     expect(chooseAddressLookup(v6, 6, 'table').host).toBe(0);
-    const v4 = [{ bytes: [0, 0, 0, 0], prefixLength: 0, text: '', classId: 0 }, { bytes: [10, 1, 1, 0], prefixLength: 28, text: '', classId: 3 }];
+    const v4 = [
+      { bytes: [0, 0, 0, 0], prefixLength: 0, text: '', classId: 0 },
+      { bytes: [10, 1, 1, 0], prefixLength: 28, text: '', classId: 3 },
+    ];
     expect(chooseAddressLookup(v4, 4, 'table').host).toBe(0);
     expect(chooseAddressLookup([...v4, { bytes: [10, 1, 1, 1], prefixLength: 32, text: '', classId: 3 }], 4, 'trie').host).toBe(0);
   });

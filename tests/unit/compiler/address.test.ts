@@ -34,15 +34,46 @@ describe('address literals', () => {
 
   test('the set-file path (straight into columns) agrees with parseAddress on every form, valid or not', () => {
     const r = new Random(11);
-    const texts = ['::', '::/0', ':::', '1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7::8', 'g::1', '1:', ':1::',
-      '1:2:3:4:5:6:7::', '::1:2:3:4:5:6:7', '2001:db8::/032', '2001:db8::/129', '2001:db8::/', '2001:db8::1%eth0', '::ffff:1.2.3.4',
-      '1.2.3.4', '01.2.3.4', '1.2.3.4/33', '1.2.3.4/0', '0.0.0.0/0', '1.2.3.0/24', '1.2.3.4/', '1.2.3', '1.2.3.4.5', '256.1.1.1'];
+    const texts = [
+      '::',
+      '::/0',
+      ':::',
+      '1::2::3',
+      '12345::',
+      '1:2:3:4:5:6:7:8:9',
+      '1:2:3:4:5:6:7::8',
+      'g::1',
+      '1:',
+      ':1::',
+      '1:2:3:4:5:6:7::',
+      '::1:2:3:4:5:6:7',
+      '2001:db8::/032',
+      '2001:db8::/129',
+      '2001:db8::/',
+      '2001:db8::1%eth0',
+      '::ffff:1.2.3.4',
+      '1.2.3.4',
+      '01.2.3.4',
+      '1.2.3.4/33',
+      '1.2.3.4/0',
+      '0.0.0.0/0',
+      '1.2.3.0/24',
+      '1.2.3.4/',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.1.1.1',
+    ];
     for (let k = 0; k < 3000; k++) {
       const groups = Array.from({ length: 8 }, () => r.pick([0, 0, 1, 0xdb8, 0xffff, r.int(0, 0xffff)]));
       const length = r.pick([undefined, 0, 32, 48, 64, 127, 128, r.int(0, 128)]);
       const bytes = groups.flatMap((g) => [g >> 8, g & 255]);
       const address = ipaddr.fromByteArray(bytes) as ipaddr.IPv6;
-      const forms = [address.toString(), address.toNormalizedString(), groups.map((g) => g.toString(16).padStart(4, '0')).join(':'), address.toString().toUpperCase()];
+      const forms = [
+        address.toString(),
+        address.toNormalizedString(),
+        groups.map((g) => g.toString(16).padStart(4, '0')).join(':'),
+        address.toString().toUpperCase(),
+      ];
       const form = r.pick(forms);
       texts.push(length === undefined ? form : `${form}/${length}`);
     }
@@ -94,7 +125,8 @@ describe('prefix order', () => {
       );
       const parsed = texts.map((t) => parseAddress(t)) as Prefix[];
       const sorted = PrefixList.of(parsed).toArray();
-      const key = (p: Prefix) => `${p.family}|${p.bytes.map((b) => b.toString(16).padStart(2, '0')).join('')}|${String(p.length).padStart(3, '0')}`;
+      const key = (p: Prefix) =>
+        `${p.family}|${p.bytes.map((b) => b.toString(16).padStart(2, '0')).join('')}|${String(p.length).padStart(3, '0')}`;
       const expected = [...new Set(parsed.map(key))].sort();
       expect(sorted.map(key)).toEqual(expected);
     }

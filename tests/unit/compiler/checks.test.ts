@@ -26,8 +26,7 @@ const warn = (code: string, at: string, message: string, hint?: string): Found =
   severity: 'warning',
 });
 
-const ND_HINT =
-  'add before it: allow icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }';
+const ND_HINT = 'add before it: allow icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }';
 
 const CASES: Case[] = [
   {
@@ -54,16 +53,31 @@ const CASES: Case[] = [
       'set a { 10.0.0.0/8 }\nset a { 10.1.0.0/16 }\ndefine d = 80\ndefine d = 81\n' +
       'interface eth0 { allow tcp }\ninterface eth0 { allow udp }\n',
     expected: [
-      err('duplicate-set', '2:5', "set '@a' is already declared at test.xdpfw:1:5", 'rename one of them, or merge their entries into one set'),
+      err(
+        'duplicate-set',
+        '2:5',
+        "set '@a' is already declared at test.xdpfw:1:5",
+        'rename one of them, or merge their entries into one set',
+      ),
       err('duplicate-define', '4:8', "define '$d' is already declared at test.xdpfw:3:8", 'rename one of them'),
-      err('duplicate-interface', '6:11', "interface 'eth0' is already declared at test.xdpfw:5:11", 'an interface has one policy: merge the two blocks'),
+      err(
+        'duplicate-interface',
+        '6:11',
+        "interface 'eth0' is already declared at test.xdpfw:5:11",
+        'an interface has one policy: merge the two blocks',
+      ),
     ],
   },
   {
     name: 'a rule name used twice in one interface and a second default are errors',
     text: 'interface eth0 {\n  default drop\n  allow tcp name "x"\n  allow udp name "x"\n  default allow\n  allow icmpv6\n}\n',
     expected: [
-      err('duplicate-rule-name', '4:18', `rule name "x" is already used in interface 'eth0' (line 3)`, 'rule names identify counters and must be unique within an interface'),
+      err(
+        'duplicate-rule-name',
+        '4:18',
+        `rule name "x" is already used in interface 'eth0' (line 3)`,
+        'rule names identify counters and must be unique within an interface',
+      ),
       err('duplicate-default', '5:3', "interface 'eth0' already has a default (default drop, line 2)", 'keep one default statement'),
     ],
   },
@@ -99,11 +113,31 @@ const CASES: Case[] = [
       'interface eth0 {\n  allow src 10.0.0.1/8\n  allow src 10.0.0.0/33\n  allow src 300.1.1.1\n' +
       '  allow src 2001:db8::1/32\n  allow src fe80::1%eth0\n}\n',
     expected: [
-      err('invalid-address', '2:13', '10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?', '10.0.0.0/8 is the network that contains it; for the single address write 10.0.0.1/32'),
+      err(
+        'invalid-address',
+        '2:13',
+        '10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?',
+        '10.0.0.0/8 is the network that contains it; for the single address write 10.0.0.1/32',
+      ),
       err('invalid-address', '3:13', "invalid prefix length '/33' in '10.0.0.0/33'", 'an IPv4 prefix length is 0 to 32'),
-      err('invalid-address', '4:13', "invalid address '300.1.1.1'", 'an IPv4 address is four numbers 0–255 separated by dots; e.g. 192.0.2.0/24, 198.51.100.7 or 2001:db8::/32'),
-      err('invalid-address', '5:13', '2001:db8::1/32 has host bits set; did you mean 2001:db8::/32?', '2001:db8::/32 is the network that contains it; for the single address write 2001:db8::1/128'),
-      err('invalid-address', '6:13', "invalid address 'fe80::1%eth0'", 'expected an IPv6 address such as 2001:db8::1 (no zone index); e.g. 192.0.2.0/24, 198.51.100.7 or 2001:db8::/32'),
+      err(
+        'invalid-address',
+        '4:13',
+        "invalid address '300.1.1.1'",
+        'an IPv4 address is four numbers 0–255 separated by dots; e.g. 192.0.2.0/24, 198.51.100.7 or 2001:db8::/32',
+      ),
+      err(
+        'invalid-address',
+        '5:13',
+        '2001:db8::1/32 has host bits set; did you mean 2001:db8::/32?',
+        '2001:db8::/32 is the network that contains it; for the single address write 2001:db8::1/128',
+      ),
+      err(
+        'invalid-address',
+        '6:13',
+        "invalid address 'fe80::1%eth0'",
+        'expected an IPv6 address such as 2001:db8::1 (no zone index); e.g. 192.0.2.0/24, 198.51.100.7 or 2001:db8::/32',
+      ),
     ],
   },
   {
@@ -111,7 +145,12 @@ const CASES: Case[] = [
     text: 'set bogons from "bogons.txt"\ninterface eth0 { drop src @bogons }\n',
     files: { 'bogons.txt': '# bogons\n10.0.0.0/8\n  192.168.0.1/16\n' },
     expected: [
-      err('invalid-address', 'bogons.txt:3:3', '192.168.0.1/16 has host bits set; did you mean 192.168.0.0/16?', '192.168.0.0/16 is the network that contains it; for the single address write 192.168.0.1/32'),
+      err(
+        'invalid-address',
+        'bogons.txt:3:3',
+        '192.168.0.1/16 has host bits set; did you mean 192.168.0.0/16?',
+        '192.168.0.0/16 is the network that contains it; for the single address write 192.168.0.1/32',
+      ),
     ],
   },
   {
@@ -119,8 +158,18 @@ const CASES: Case[] = [
     text: 'set bogons from "bogons.txt"\ninterface eth0 { drop src @bogons }\n',
     files: { 'bogons.txt': '10.0.0.1/8\n# c\n\n 10.1.0.0/16\n\t300.1.1.1 # x' },
     expected: [
-      err('invalid-address', 'bogons.txt:1:1', '10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?', '10.0.0.0/8 is the network that contains it; for the single address write 10.0.0.1/32'),
-      err('invalid-address', 'bogons.txt:5:2', "invalid address '300.1.1.1'", 'an IPv4 address is four numbers 0–255 separated by dots; e.g. 192.0.2.0/24, 198.51.100.7 or 2001:db8::/32'),
+      err(
+        'invalid-address',
+        'bogons.txt:1:1',
+        '10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?',
+        '10.0.0.0/8 is the network that contains it; for the single address write 10.0.0.1/32',
+      ),
+      err(
+        'invalid-address',
+        'bogons.txt:5:2',
+        "invalid address '300.1.1.1'",
+        'an IPv4 address is four numbers 0–255 separated by dots; e.g. 192.0.2.0/24, 198.51.100.7 or 2001:db8::/32',
+      ),
     ],
   },
   {
@@ -136,17 +185,42 @@ const CASES: Case[] = [
     name: 'ports need tcp or udp',
     text: 'interface eth0 {\n  allow dport 80\n  allow icmp sport 53\n}\n',
     expected: [
-      err('port-without-protocol', '2:9', "'dport' needs 'tcp' or 'udp' in the same rule", "ports exist only in TCP and UDP headers: write 'tcp dport …' or 'udp dport …'"),
-      err('port-without-protocol', '3:14', "'sport' needs 'tcp' or 'udp', but this rule matches 'icmp'", 'ports exist only in TCP and UDP headers'),
+      err(
+        'port-without-protocol',
+        '2:9',
+        "'dport' needs 'tcp' or 'udp' in the same rule",
+        "ports exist only in TCP and UDP headers: write 'tcp dport …' or 'udp dport …'",
+      ),
+      err(
+        'port-without-protocol',
+        '3:14',
+        "'sport' needs 'tcp' or 'udp', but this rule matches 'icmp'",
+        'ports exist only in TCP and UDP headers',
+      ),
     ],
   },
   {
     name: 'two protocols conflict; the same match twice is a duplicate',
     text: 'interface eth0 {\n  allow tcp udp\n  allow tcp dport 80 dport 443\n  allow src 10.0.0.0/8 src 10.1.0.0/16\n  allow tcp tcp\n}\n',
     expected: [
-      err('conflicting-protocols', '2:13', "conflicting protocols: 'udp' here, but 'tcp' earlier in this rule", 'a packet has one protocol; write one rule per protocol'),
-      err('duplicate-match', '3:22', "'dport' appears twice in this rule (first at column 13)", "all of a rule's matches must hold; to accept several values write one list, e.g. dport { A, B }"),
-      err('duplicate-match', '4:24', "'src' appears twice in this rule (first at column 9)", "all of a rule's matches must hold; to accept several values write one list, e.g. src { A, B }"),
+      err(
+        'conflicting-protocols',
+        '2:13',
+        "conflicting protocols: 'udp' here, but 'tcp' earlier in this rule",
+        'a packet has one protocol; write one rule per protocol',
+      ),
+      err(
+        'duplicate-match',
+        '3:22',
+        "'dport' appears twice in this rule (first at column 13)",
+        "all of a rule's matches must hold; to accept several values write one list, e.g. dport { A, B }",
+      ),
+      err(
+        'duplicate-match',
+        '4:24',
+        "'src' appears twice in this rule (first at column 9)",
+        "all of a rule's matches must hold; to accept several values write one list, e.g. src { A, B }",
+      ),
       err('duplicate-match', '5:13', "'tcp' appears twice in this rule (first at column 9)", 'remove one of them'),
     ],
   },
@@ -156,14 +230,24 @@ const CASES: Case[] = [
       'interface eth0 {\n  allow tcp flags sny\n  allow icmp type echo-requst\n  allow icmp type nd-neighbor-solicit\n' +
       '  allow icmpv6 type 300\n}\n',
     expected: [
-      err('tcp-flags-unknown', '2:19', "unknown TCP flag 'sny' (did you mean 'syn'?)", 'TCP flags are fin, syn, rst, psh, ack, urg, ece, cwr'),
+      err(
+        'tcp-flags-unknown',
+        '2:19',
+        "unknown TCP flag 'sny' (did you mean 'syn'?)",
+        'TCP flags are fin, syn, rst, psh, ack, urg, ece, cwr',
+      ),
       err(
         'icmp-type-unknown',
         '3:19',
         "unknown ICMP type 'echo-requst' (did you mean 'echo-request'?)",
         'ICMP types: echo-reply, destination-unreachable, source-quench, redirect, echo-request, router-advertisement, router-solicitation, time-exceeded, parameter-problem, timestamp-request, timestamp-reply, info-request, info-reply, address-mask-request, address-mask-reply, or a number 0–255',
       ),
-      err('icmp-type-unknown', '4:19', "unknown ICMP type 'nd-neighbor-solicit'", "'nd-neighbor-solicit' is an ICMPv6 type: write 'icmpv6 type nd-neighbor-solicit'"),
+      err(
+        'icmp-type-unknown',
+        '4:19',
+        "unknown ICMP type 'nd-neighbor-solicit'",
+        "'nd-neighbor-solicit' is an ICMPv6 type: write 'icmpv6 type nd-neighbor-solicit'",
+      ),
       err('icmp-type-unknown', '5:21', 'ICMPv6 type 300 is out of range (0–255)'),
     ],
   },
@@ -171,7 +255,12 @@ const CASES: Case[] = [
     name: 'a flag before the slash that is not in the mask can never hold',
     text: 'interface eth0 {\n  allow tcp flags syn / ack\n}\n',
     expected: [
-      err('tcp-flags-mask', '2:19', "TCP flag 'syn' is not in the mask after '/': this match can never hold", "'tcp flags A / M' means: of the flags M, exactly A are set; add it to the mask (/ ack,syn)"),
+      err(
+        'tcp-flags-mask',
+        '2:19',
+        "TCP flag 'syn' is not in the mask after '/': this match can never hold",
+        "'tcp flags A / M' means: of the flags M, exactly A are set; add it to the mask (/ ack,syn)",
+      ),
     ],
   },
   {
@@ -180,10 +269,30 @@ const CASES: Case[] = [
       'interface eth0 {\n  allow src 10.0.0.0/8 dst 2001:db8::/32\n  allow icmp ip6\n  allow icmpv6 src 10.0.0.0/8\n' +
       '  allow ip4 ip6\n}\n',
     expected: [
-      err('family-mismatch', '2:24', "no packet can match this rule: 'src' is IPv4 only but 'dst' is IPv6 only", 'a packet is either IPv4 or IPv6: write one rule per family'),
-      err('family-mismatch', '3:14', "no packet can match this rule: 'icmp' is IPv4 only but 'ip6' is IPv6 only", "ICMP for IPv6 is 'icmpv6'"),
-      err('family-mismatch', '4:16', "no packet can match this rule: 'icmpv6' is IPv6 only but 'src' is IPv4 only", 'a packet is either IPv4 or IPv6: write one rule per family'),
-      err('family-mismatch', '5:13', "no packet can match this rule: 'ip4' is IPv4 only but 'ip6' is IPv6 only", 'a packet is either IPv4 or IPv6: write one rule per family'),
+      err(
+        'family-mismatch',
+        '2:24',
+        "no packet can match this rule: 'src' is IPv4 only but 'dst' is IPv6 only",
+        'a packet is either IPv4 or IPv6: write one rule per family',
+      ),
+      err(
+        'family-mismatch',
+        '3:14',
+        "no packet can match this rule: 'icmp' is IPv4 only but 'ip6' is IPv6 only",
+        "ICMP for IPv6 is 'icmpv6'",
+      ),
+      err(
+        'family-mismatch',
+        '4:16',
+        "no packet can match this rule: 'icmpv6' is IPv6 only but 'src' is IPv4 only",
+        'a packet is either IPv4 or IPv6: write one rule per family',
+      ),
+      err(
+        'family-mismatch',
+        '5:13',
+        "no packet can match this rule: 'ip4' is IPv4 only but 'ip6' is IPv6 only",
+        'a packet is either IPv4 or IPv6: write one rule per family',
+      ),
     ],
   },
   {
@@ -197,7 +306,12 @@ const CASES: Case[] = [
     files: { 'none.txt': '# nothing yet\n' },
     expected: [
       err('empty-set', '1:5', "set '@empty' is empty", 'a rule using an empty set matches nothing; add entries or remove the set'),
-      err('empty-set', '2:5', "set '@none' is empty (none.txt has no entries)", 'a rule using an empty set matches nothing; add entries or remove the set'),
+      err(
+        'empty-set',
+        '2:5',
+        "set '@none' is empty (none.txt has no entries)",
+        'a rule using an empty set matches nothing; add entries or remove the set',
+      ),
       err('empty-set', '6:19', "'dport { }' is an empty list: the rule could never match", 'add values to the list or remove the match'),
     ],
   },
@@ -212,9 +326,24 @@ const CASES: Case[] = [
       'interface eth0 {\n  allow tcp dport 80 name "web"\n  allow tcp dport 80 src 10.0.0.0/8 name "web-internal"\n' +
       '  drop src 10.0.0.0/8\n  drop src 10.1.0.0/16 udp\n  allow tcp flags syn / syn,ack\n  drop tcp flags syn / syn,ack,fin\n}\n',
     expected: [
-      warn('shadowed-rule', '3:3', 'this rule never matches: rule "web" at line 2 (allow tcp dport 80 name "web") matches every packet it matches', 'remove it, or make it more specific'),
-      warn('shadowed-rule', '5:3', 'this rule never matches: the rule at line 4 (drop src 10.0.0.0/8) matches every packet it matches', 'remove it, or make it more specific'),
-      warn('shadowed-rule', '7:3', 'this rule never matches: the rule at line 6 (allow tcp flags syn / syn,ack) matches every packet it matches', 'if it is an exception to the earlier rule, move it above line 6'),
+      warn(
+        'shadowed-rule',
+        '3:3',
+        'this rule never matches: rule "web" at line 2 (allow tcp dport 80 name "web") matches every packet it matches',
+        'remove it, or make it more specific',
+      ),
+      warn(
+        'shadowed-rule',
+        '5:3',
+        'this rule never matches: the rule at line 4 (drop src 10.0.0.0/8) matches every packet it matches',
+        'remove it, or make it more specific',
+      ),
+      warn(
+        'shadowed-rule',
+        '7:3',
+        'this rule never matches: the rule at line 6 (allow tcp flags syn / syn,ack) matches every packet it matches',
+        'if it is an exception to the earlier rule, move it above line 6',
+      ),
     ],
   },
   {
@@ -223,21 +352,43 @@ const CASES: Case[] = [
       'interface eth0 {\n  allow src ! 10.0.0.0/8\n  allow src 192.168.0.0/16\n  allow src 10.1.0.0/16\n' +
       '  allow src ! 10.1.0.0/16\n  drop src ! { 10.0.0.0/8 }\n}\n',
     expected: [
-      warn('shadowed-rule', '3:3', 'this rule never matches: the rule at line 2 (allow src ! 10.0.0.0/8) matches every packet it matches', 'remove it, or make it more specific'),
-      warn('shadowed-rule', '6:3', 'this rule never matches: the rule at line 2 (allow src ! 10.0.0.0/8) matches every packet it matches', 'if it is an exception to the earlier rule, move it above line 2'),
+      warn(
+        'shadowed-rule',
+        '3:3',
+        'this rule never matches: the rule at line 2 (allow src ! 10.0.0.0/8) matches every packet it matches',
+        'remove it, or make it more specific',
+      ),
+      warn(
+        'shadowed-rule',
+        '6:3',
+        'this rule never matches: the rule at line 2 (allow src ! 10.0.0.0/8) matches every packet it matches',
+        'if it is an exception to the earlier rule, move it above line 2',
+      ),
     ],
   },
   {
     name: 'default drop without an ICMPv6 exception drops neighbour discovery',
     text: 'interface eth0 {\n  default drop\n  allow tcp dport 22\n}\n',
     expected: [
-      warn('nd-dropped', '2:3', "IPv6 neighbour discovery (nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert) is dropped by 'default drop' of interface 'eth0': this silently breaks IPv6", ND_HINT),
+      warn(
+        'nd-dropped',
+        '2:3',
+        "IPv6 neighbour discovery (nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert) is dropped by 'default drop' of interface 'eth0': this silently breaks IPv6",
+        ND_HINT,
+      ),
     ],
   },
   {
     name: 'an earlier drop rule that catches neighbour discovery is named',
     text: 'interface eth0 {\n  drop icmpv6 type nd-neighbor-solicit\n  allow icmpv6\n}\n',
-    expected: [warn('nd-dropped', '2:3', 'IPv6 neighbour discovery (nd-neighbor-solicit) is dropped by this rule: this silently breaks IPv6', ND_HINT)],
+    expected: [
+      warn(
+        'nd-dropped',
+        '2:3',
+        'IPv6 neighbour discovery (nd-neighbor-solicit) is dropped by this rule: this silently breaks IPv6',
+        ND_HINT,
+      ),
+    ],
   },
   {
     name: 'allowing ICMPv6 from link-local sources keeps neighbour discovery working',

@@ -151,7 +151,10 @@ describe('classification', () => {
             expect(entries).toEqual([]);
             continue;
           }
-          expect(entries.some((e) => e.prefixLength === 0), where(`${field}${family} has /0`)).toBe(true);
+          expect(
+            entries.some((e) => e.prefixLength === 0),
+            where(`${field}${family} has /0`),
+          ).toBe(true);
           for (const address of addresses[family]) {
             const entry = lpmLookup(entries, address)!;
             const want = rulesWhere(ir, (x) => familyMatches(x, family) && addressMatches(x[field], family, address));

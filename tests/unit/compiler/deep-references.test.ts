@@ -40,7 +40,13 @@ describe('deep chains of defines and sets', () => {
     const last = `$fz${DEPTH - 1}`;
     const loop = `$fz0 → $fz1 → $fz2 → $fz3 → $fz4 → $fz5 → … (${DEPTH - 9} more) → $fz${DEPTH - 3} → $fz${DEPTH - 2} → ${last} → $fz0`;
     expect(diagnosticsOf(`${chain('defines', '', true)}interface eth0 { allow tcp dport $fz0 }\n`)).toEqual([
-      { code: 'define-cycle', severity: 'error', message: `define '$fz0' refers to itself: ${loop}`, at: `${DEPTH}:${`define fz${DEPTH - 1} = `.length + 1}`, hint: 'break the cycle' },
+      {
+        code: 'define-cycle',
+        severity: 'error',
+        message: `define '$fz0' refers to itself: ${loop}`,
+        at: `${DEPTH}:${`define fz${DEPTH - 1} = `.length + 1}`,
+        hint: 'break the cycle',
+      },
     ]);
   });
 

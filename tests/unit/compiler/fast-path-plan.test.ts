@@ -43,7 +43,14 @@ describe('the fast path plan', () => {
   it('stops after the first rule that holds for every packet, with no tests for a /0 or all ports', () => {
     const plan = planOf('  drop udp dport 53\n  allow tcp sport 0-65535\n  allow dst 0.0.0.0/0\n  drop tcp\n', 4);
     expect(plan).toEqual([
-      { index: 0, action: ACTION.drop, checks: [{ kind: 'protocol', protocol: 17 }, { kind: 'port', field: 'dport', low: 53, high: 53 }] },
+      {
+        index: 0,
+        action: ACTION.drop,
+        checks: [
+          { kind: 'protocol', protocol: 17 },
+          { kind: 'port', field: 'dport', low: 53, high: 53 },
+        ],
+      },
       { index: 1, action: ACTION.pass, checks: [{ kind: 'protocol', protocol: 6 }] },
       { index: 2, action: ACTION.pass, checks: [] },
     ]);
@@ -62,7 +69,10 @@ describe('the fast path plan', () => {
       tcpFlags: { mask: 0x02, value: 0x02 },
       icmpType: null,
     };
-    expect(fastPathPlan([rule], 6)[0].checks).toEqual([{ kind: 'protocol', protocol: 6 }, { kind: 'flags', mask: 0x02, value: 0x02 }]);
+    expect(fastPathPlan([rule], 6)[0].checks).toEqual([
+      { kind: 'protocol', protocol: 6 },
+      { kind: 'flags', mask: 0x02, value: 0x02 },
+    ]);
     expect(fastPathPlan([{ ...rule, protocol: 17 }], 4)).toEqual([]);
   });
 

@@ -51,8 +51,7 @@ describe('determinism', () => {
 
 describe('compiled interface', () => {
   test('constants: rule count, words, enabled fields, default action, actions', () => {
-    const c = compileText('interface eth0 {\n  default drop\n  allow tcp dport 22\n  drop src 10.0.0.0/8\n}\n').compiled!
-      .interfaces[0];
+    const c = compileText('interface eth0 {\n  default drop\n  allow tcp dport 22\n  drop src 10.0.0.0/8\n}\n').compiled!.interfaces[0];
     expect(c.constants).toMatchObject({ nrules: 2, nwords: 1, defaultAction: ACTION.drop });
     expect(c.constants.fields).toBe((1 << FIELD.proto) | (1 << FIELD.src) | (1 << FIELD.dport));
     expect(c.actions).toEqual([ACTION.pass, ACTION.drop]);
@@ -116,8 +115,26 @@ describe('JSON view', () => {
     expect(c.sport).toBeNull();
     expect(c.constants).toMatchObject({ fields: 0b110001, enabledFields: ['proto', 'dport', 'tcpflags'], classification: 'linear' });
     expect(c.rules).toEqual([
-      { index: 0, id: expect.stringMatching(/^rule-/), name: null, file: 'test.xdpfw', line: 2, col: 3, action: 'allow', text: 'allow tcp dport 22' },
-      { index: 1, id: expect.stringMatching(/^rule-/), name: null, file: 'test.xdpfw', line: 3, col: 3, action: 'allow', text: 'allow tcp flags syn' },
+      {
+        index: 0,
+        id: expect.stringMatching(/^rule-/),
+        name: null,
+        file: 'test.xdpfw',
+        line: 2,
+        col: 3,
+        action: 'allow',
+        text: 'allow tcp dport 22',
+      },
+      {
+        index: 1,
+        id: expect.stringMatching(/^rule-/),
+        name: null,
+        file: 'test.xdpfw',
+        line: 3,
+        col: 3,
+        action: 'allow',
+        text: 'allow tcp flags syn',
+      },
     ]);
     expect(() => JSON.stringify(view)).not.toThrow();
   });

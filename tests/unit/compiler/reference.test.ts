@@ -62,7 +62,10 @@ describe('compiled tables against the reference evaluator', () => {
       const policy = generatePolicy(r);
       const document = documentOf(policy.text);
       const result = compilePolicy(document);
-      expect(result.diagnostics.filter((d) => d.severity === 'error'), policy.text).toEqual([]);
+      expect(
+        result.diagnostics.filter((d) => d.severity === 'error'),
+        policy.text,
+      ).toEqual([]);
       const compiled = result.compiled!.interfaces[0];
       const reference = new ReferenceEvaluator(document, policy.interfaceName);
       for (let k = 0; k < 100; k++) {

@@ -87,19 +87,22 @@ describe('scale', () => {
     const ir = result.ir!.interfaces[0];
     const c = result.compiled!.interfaces[0];
     expect(c.constants).toMatchObject({ nrules: 4096, nwords: 64 });
-    const distinct = new Set(ir.rules.flatMap((rule) => (rule.src?.prefixes.toArray() ?? []).filter((p) => p.family === 4).map((p) => p.text)));
+    const distinct = new Set(
+      ir.rules.flatMap((rule) => (rule.src?.prefixes.toArray() ?? []).filter((p) => p.family === 4).map((p) => p.text)),
+    );
     expect(prefixCount(c.src4)).toBe(distinct.size + (distinct.has('0.0.0.0/0') ? 0 : 1));
     expect(elapsed).toBeLessThan(10_000); // generous: a loaded CI machine is not a benchmark
 
     const r = new Random(42);
-    const v4 = () => r.pick([
-      [100, r.int(0, 15), r.int(0, 255), r.int(0, 255)],
-      [r.int(1, 64), r.int(0, 255), r.int(0, 255), r.int(0, 255)],
-      [172, r.int(16, 31), r.int(0, 255), 1],
-      [192, 168, r.int(0, 255), 9],
-      [10, r.int(0, 255), r.int(0, 15), 3],
-      [203, 0, 113, r.int(0, 255)],
-    ]);
+    const v4 = () =>
+      r.pick([
+        [100, r.int(0, 15), r.int(0, 255), r.int(0, 255)],
+        [r.int(1, 64), r.int(0, 255), r.int(0, 255), r.int(0, 255)],
+        [172, r.int(16, 31), r.int(0, 255), 1],
+        [192, 168, r.int(0, 255), 9],
+        [10, r.int(0, 255), r.int(0, 15), 3],
+        [203, 0, 113, r.int(0, 255)],
+      ]);
     for (let k = 0; k < 200; k++) {
       const protocol = r.pick([6, 17, 1, 47, r.int(0, 255)]);
       const family = r.chance(0.8) ? 4 : 6;

@@ -140,8 +140,11 @@ describe('src/contract/kernel.ts', () => {
   it('imports nothing, and neither the policy front end nor src/packet imports it', () => {
     const src = path.join(path.dirname(CONTRACT_PATH), '..');
     const files = (dir: string): string[] =>
-      fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-    const imports = (file: string) => [...fs.readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^;]*?from '([^']+)'/gm)].map((m) => m[1]);
+      fs
+        .readdirSync(dir, { withFileTypes: true })
+        .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    const imports = (file: string) =>
+      [...fs.readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^;]*?from '([^']+)'/gm)].map((m) => m[1]);
     expect(files(path.join(src, 'contract')).flatMap(imports)).toEqual([]);
     const users = ['policy', 'packet'].flatMap((d) => files(path.join(src, d))).filter((f) => f.endsWith('.ts'));
     expect(users.length).toBeGreaterThan(5);

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 
-import { ConfigError, configFromOptions, configFromYaml, parseListen, parseSeconds, withOverrides } from '../../../src/controller/config.js';
+import {
+  ConfigError,
+  configFromOptions,
+  configFromYaml,
+  parseListen,
+  parseSeconds,
+  withOverrides,
+} from '../../../src/controller/config.js';
 
 const problems = (f: () => unknown): string[] => {
   try {
@@ -14,7 +21,10 @@ const problems = (f: () => unknown): string[] => {
 
 describe('controller configuration', () => {
   it('a command line with --policy gives one file source per interface, paths made absolute', () => {
-    const c = configFromOptions({ iface: ['eth0', 'eth1'], policy: 'edge.xdpfw', metrics: '127.0.0.1:9100', mode: 'generic' }, '/etc/xdpfw');
+    const c = configFromOptions(
+      { iface: ['eth0', 'eth1'], policy: 'edge.xdpfw', metrics: '127.0.0.1:9100', mode: 'generic' },
+      '/etc/xdpfw',
+    );
     expect(c.interfaces).toEqual([
       { name: 'eth0', mode: 'generic', source: { kind: 'file', path: '/etc/xdpfw/edge.xdpfw' } },
       { name: 'eth1', mode: 'generic', source: { kind: 'file', path: '/etc/xdpfw/edge.xdpfw' } },
@@ -25,17 +35,27 @@ describe('controller configuration', () => {
 
   it('a command line with --git defaults to branch main, policy.xdpfw and a 30 s poll', () => {
     const c = configFromOptions({ iface: ['eth0'], git: 'https://git.example/net/policies.git' }, '/');
-    expect(c.interfaces[0].source).toEqual({ kind: 'git', repo: 'https://git.example/net/policies.git', branch: 'main', path: 'policy.xdpfw', pollSeconds: 30 });
+    expect(c.interfaces[0].source).toEqual({
+      kind: 'git',
+      repo: 'https://git.example/net/policies.git',
+      branch: 'main',
+      path: 'policy.xdpfw',
+      pollSeconds: 30,
+    });
   });
 
   it('a local repository path becomes absolute; scp-like and URL remotes stay as written', () => {
     expect(configFromOptions({ iface: ['e'], git: 'repo' }, '/srv').interfaces[0].source).toMatchObject({ repo: '/srv/repo' });
-    expect(configFromOptions({ iface: ['e'], git: 'git@host:net/p.git' }, '/srv').interfaces[0].source).toMatchObject({ repo: 'git@host:net/p.git' });
+    expect(configFromOptions({ iface: ['e'], git: 'git@host:net/p.git' }, '/srv').interfaces[0].source).toMatchObject({
+      repo: 'git@host:net/p.git',
+    });
   });
 
   it('rejects a command line without an interface, with both or neither source, or git options without --git', () => {
     expect(problems(() => configFromOptions({ policy: 'p' }))).toContain('give at least one --iface (or a --config file)');
-    expect(problems(() => configFromOptions({ iface: ['e'], policy: 'p', git: 'g' }))).toContain('give exactly one of --policy FILE and --git REPO');
+    expect(problems(() => configFromOptions({ iface: ['e'], policy: 'p', git: 'g' }))).toContain(
+      'give exactly one of --policy FILE and --git REPO',
+    );
     expect(problems(() => configFromOptions({ iface: ['e'], policy: 'p', branch: 'x' }))).toContain('--branch needs --git');
   });
 
@@ -60,7 +80,11 @@ interfaces:
     expect(c.detachOnExit).toBe(true);
     expect(c.interfaces).toEqual([
       { name: 'eth0', mode: 'native', source: { kind: 'file', path: '/etc/xdpfw/policies/edge.xdpfw' } },
-      { name: 'eth1', mode: 'generic', source: { kind: 'git', repo: '/etc/policies.git', branch: 'prod', path: 'edge/eth1.xdpfw', pollSeconds: 120 } },
+      {
+        name: 'eth1',
+        mode: 'generic',
+        source: { kind: 'git', repo: '/etc/policies.git', branch: 'prod', path: 'edge/eth1.xdpfw', pollSeconds: 120 },
+      },
     ]);
   });
 
@@ -82,7 +106,7 @@ interfaces:
       ),
     );
     expect(found).toEqual([
-      'run.yaml: unknown setting \'colour\'',
+      "run.yaml: unknown setting 'colour'",
       "run.yaml: metrics: 'nowhere' is not HOST:PORT",
       "run.yaml: interfaces[0]: give exactly one of 'policy' (a file or directory) and 'git' (a repository)",
       'run.yaml: interfaces[1]: interface eth0 is listed twice',

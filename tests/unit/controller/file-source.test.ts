@@ -63,7 +63,15 @@ describe('file policy source (real files, chokidar)', () => {
 describe('human log lines (stdout on a terminal)', () => {
   it('are one compact line with component, interface, message and fields', () => {
     const line = humanLine(
-      JSON.stringify({ level: 50, time: '2024-05-01T12:00:01.000Z', pid: 1, component: 'git', interface: 'eth0', commit: 'abc', msg: 'reload refused' }),
+      JSON.stringify({
+        level: 50,
+        time: '2024-05-01T12:00:01.000Z',
+        pid: 1,
+        component: 'git',
+        interface: 'eth0',
+        commit: 'abc',
+        msg: 'reload refused',
+      }),
     );
     expect(line).toBe('12:00:01 ERROR git eth0  reload refused commit=abc\n');
   });

@@ -43,11 +43,15 @@ describe('git policy source (a real local repository)', () => {
   beforeAll(() => {
     fs.mkdirSync(repo);
     git('init', '-q', '-b', 'main');
-    c1 = commit({ 'edge/policy.xdpfw': POLICY, 'edge/common.xdpfw': 'define dns = { 53 }\n', 'edge/lists/bad.txt': '192.0.2.0/24\n' }, 'first');
+    c1 = commit(
+      { 'edge/policy.xdpfw': POLICY, 'edge/common.xdpfw': 'define dns = { 53 }\n', 'edge/lists/bad.txt': '192.0.2.0/24\n' },
+      'first',
+    );
   });
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  const source = () => new GitSource({ repo, branch: 'main', path: 'edge/policy.xdpfw', pollSeconds: 30, cacheDir: cache }, memoryLogger().log);
+  const source = () =>
+    new GitSource({ repo, branch: 'main', path: 'edge/policy.xdpfw', pollSeconds: 30, cacheDir: cache }, memoryLogger().log);
 
   it('reads the head commit with its includes and set files from that commit', async () => {
     const reading = await source().read();

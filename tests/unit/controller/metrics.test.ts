@@ -13,8 +13,32 @@ const stats: InterfaceStats = {
   commit: 'c0ffee',
   since: '2024-01-01T00:00:00.000Z',
   rules: [
-    { index: 0, id: 'ssh', name: 'ssh', file: 'p.xdpfw', line: 3, col: 3, action: 'allow', text: 'allow tcp dport 22', since: null, packets: 7, bytes: 700 },
-    { index: 1, id: 'rule-0123456789ab', name: null, file: 'p.xdpfw', line: 4, col: 3, action: 'drop', text: 'drop udp', since: null, packets: 3, bytes: 180 },
+    {
+      index: 0,
+      id: 'ssh',
+      name: 'ssh',
+      file: 'p.xdpfw',
+      line: 3,
+      col: 3,
+      action: 'allow',
+      text: 'allow tcp dport 22',
+      since: null,
+      packets: 7,
+      bytes: 700,
+    },
+    {
+      index: 1,
+      id: 'rule-0123456789ab',
+      name: null,
+      file: 'p.xdpfw',
+      line: 4,
+      col: 3,
+      action: 'drop',
+      text: 'drop udp',
+      since: null,
+      packets: 3,
+      bytes: 180,
+    },
   ],
   default: { action: 'drop', packets: 5, bytes: 300 },
   malformed: { packets: 1, bytes: 20 },
@@ -99,7 +123,10 @@ describe('controller metrics', () => {
     expect(metrics.body).toContain('xdpfw_rule_packets_total{interface="eth0",rule="ssh",action="allow"} 7');
     const unhealthy = await get(`http://127.0.0.1:${port}/healthz`);
     expect(unhealthy.status).toBe(503);
-    expect(JSON.parse(unhealthy.body)).toMatchObject({ status: 'unprotected', interfaces: [{ name: 'eth0' }, { name: 'eth1', lastError: 'boom' }] });
+    expect(JSON.parse(unhealthy.body)).toMatchObject({
+      status: 'unprotected',
+      interfaces: [{ name: 'eth0' }, { name: 'eth1', lastError: 'boom' }],
+    });
     h[1].enforced = true;
     expect((await get(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect((await get(`http://127.0.0.1:${port}/nope`)).status).toBe(404);

@@ -6,7 +6,11 @@ import { ExitCode } from '../../../src/app/exit-codes.js';
 import { UserError } from '../../../src/app/user-error.js';
 import { FakeKernel, FakeSource, FakeTimers, block, compiled, invalid, memoryLogger } from './fakes.js';
 
-const eth0: InterfaceConfig = { name: 'eth0', mode: 'generic', source: { kind: 'git', repo: '/repo', branch: 'main', path: 'policy.xdpfw', pollSeconds: 30 } };
+const eth0: InterfaceConfig = {
+  name: 'eth0',
+  mode: 'generic',
+  source: { kind: 'git', repo: '/repo', branch: 'main', path: 'policy.xdpfw', pollSeconds: 30 },
+};
 const eth1: InterfaceConfig = { ...eth0, name: 'eth1' };
 
 function setup(interfaces = [eth0], kernel = new FakeKernel('eth0', 'eth1')) {
@@ -83,7 +87,11 @@ describe('a policy unit reloading a git source', () => {
     expect(logged?.diagnostics).toEqual(["policy.xdpfw:3:7: error[unknown-set]: unknown set '@blocklst'\n  |\n3 | ..."]);
     expect(logged?.commit).toBe('c2');
     const refused = kernel.inspect('eth0').state?.refused;
-    expect(refused).toMatchObject({ commit: 'c2', reason: 'invalid', diagnostics: ["policy.xdpfw:3:7: error[unknown-set]: unknown set '@blocklst'"] });
+    expect(refused).toMatchObject({
+      commit: 'c2',
+      reason: 'invalid',
+      diagnostics: ["policy.xdpfw:3:7: error[unknown-set]: unknown set '@blocklst'"],
+    });
     expect(unit.health.get('eth0')).toMatchObject({ failing: true, enforced: true });
 
     // The same bad head is not reported again at every poll…
@@ -111,12 +119,17 @@ describe('a policy unit reloading a git source', () => {
     const { unit, source, kernel, results } = setup();
     source.set(compiled(block('eth0', 'h1')), 'c1');
     await unit.start();
-    kernel.failLoad = new Error("loading BPF program 'xdpfw': EACCES: the verifier rejected the program\nverifier log:\n  | R1 invalid mem access");
+    kernel.failLoad = new Error(
+      "loading BPF program 'xdpfw': EACCES: the verifier rejected the program\nverifier log:\n  | R1 invalid mem access",
+    );
     source.set(compiled(block('eth0', 'h2')), 'c2');
     await unit.reload({ trigger: 'poll', force: false });
     expect(results.at(-1)).toEqual(['eth0', 'failed']);
     expect(kernel.inspect('eth0').stateHash).toBe('h1');
-    expect(kernel.inspect('eth0').state?.refused).toMatchObject({ reason: 'kernel', diagnostics: ['verifier log:', '| R1 invalid mem access'] });
+    expect(kernel.inspect('eth0').state?.refused).toMatchObject({
+      reason: 'kernel',
+      diagnostics: ['verifier log:', '| R1 invalid mem access'],
+    });
     kernel.failLoad = undefined;
     await unit.reload({ trigger: 'poll', force: false });
     expect(kernel.inspect('eth0').stateHash).toBe('h2');
@@ -258,7 +271,11 @@ describe('reloads and the run directory’s lock', () => {
       observer: { reloaded: (i, r) => results.push([i, r]), sourceError: () => undefined },
     });
     source.set(compiled(block('eth0', 'h1')));
-    kernel.lockBusy = new UserError('busy', 'xdpfw apply (pid 42) is changing what xdpfw enforces; waited 30.0 s for it', ExitCode.conflict);
+    kernel.lockBusy = new UserError(
+      'busy',
+      'xdpfw apply (pid 42) is changing what xdpfw enforces; waited 30.0 s for it',
+      ExitCode.conflict,
+    );
     await unit.start();
     expect(kernel.enforces).toHaveLength(0);
     expect(kernel.inspect('eth0').state?.refused).toBeUndefined();

@@ -134,7 +134,13 @@ describe('buildFrame for VLAN tags', () => {
   });
 
   it('stacks an 802.1ad tag outside an 802.1Q tag, outermost first', () => {
-    const frame = buildFrame({ ...tcp4, vlans: [{ tpid: 0x88a8, id: 200 }, { tpid: 0x8100, id: 100 }] });
+    const frame = buildFrame({
+      ...tcp4,
+      vlans: [
+        { tpid: 0x88a8, id: 200 },
+        { tpid: 0x8100, id: 100 },
+      ],
+    });
     expect(hex(frame.subarray(12, 22))).toBe('88a8' + '00c8' + '8100' + '0064' + '0800');
     expect(frame.length).toBe(54 + 8);
   });

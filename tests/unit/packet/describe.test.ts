@@ -124,7 +124,9 @@ describe('formatPacket', () => {
 
   it('prints defaults explicitly for ports and leaves out fields the protocol does not have', () => {
     expect(formatPacket({ family: 4, protocol: 6, src: '10.0.0.1', dst: '10.0.0.2' })).toBe('tcp 10.0.0.1:0 > 10.0.0.2:0');
-    expect(formatPacket({ family: 4, protocol: 1, src: '10.0.0.1', dst: '10.0.0.2', sport: 5, tcpFlags: 2 })).toBe('icmp 10.0.0.1 > 10.0.0.2');
+    expect(formatPacket({ family: 4, protocol: 1, src: '10.0.0.1', dst: '10.0.0.2', sport: 5, tcpFlags: 2 })).toBe(
+      'icmp 10.0.0.1 > 10.0.0.2',
+    );
   });
 });
 
@@ -145,7 +147,11 @@ describe('PacketSyntaxError', () => {
     ['icmp 10.0.0.1:5 > 10.0.0.2', 6, "a port needs tcp or udp; '10.0.0.1:5' has one"],
     ['icmp 2001:db8::1 > 2001:db8::2', 1, 'icmp is ICMP for IPv4; use icmpv6 with IPv6 addresses (or proto 1 for ICMP carried by IPv6)'],
     ['icmp 10.0.0.1 > 10.0.0.2 type echo-requets', 31, "unknown ICMP type 'echo-requets'"],
-    ['tcp 10.0.0.1:1 > 10.0.0.2:2 flags syn,akc', 39, "unknown TCP flag 'akc' (letters FSRPAUEC, or names fin, syn, rst, psh, ack, urg, ece, cwr)"],
+    [
+      'tcp 10.0.0.1:1 > 10.0.0.2:2 flags syn,akc',
+      39,
+      "unknown TCP flag 'akc' (letters FSRPAUEC, or names fin, syn, rst, psh, ack, urg, ece, cwr)",
+    ],
     ['udp 10.0.0.1:1 > 10.0.0.2:2 flags S', 29, "'flags' needs tcp"],
     ['udp 10.0.0.1:1 > 10.0.0.2:2 vlna 5', 29, "unknown word 'vlna' (expected vlan, svlan, frag, ext, ipopt, len or trunc)"],
     ['udp 10.0.0.1:1 > 10.0.0.2:2 vlan 4096', 34, 'VLAN id 4096 is out of range 0–4095'],

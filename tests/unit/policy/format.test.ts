@@ -5,13 +5,9 @@ function at(line: number, column: number, endLine: number, endColumn: number): D
   return { file: 'edge.xdpfw', start: { offset: 0, line, column }, end: { offset: 0, line: endLine, column: endColumn } };
 }
 
-const source = [
-  '# policies/edge.xdpfw',
-  ...Array.from({ length: 10 }, () => ''),
-  'interface eth0 {',
-  '  drop  src @blocklst',
-  '}',
-].join('\n');
+const source = ['# policies/edge.xdpfw', ...Array.from({ length: 10 }, () => ''), 'interface eth0 {', '  drop  src @blocklst', '}'].join(
+  '\n',
+);
 
 describe('formatDiagnostic', () => {
   it('prints the location, severity and code, the source line with a gutter, a caret underline and the hint', () => {
@@ -40,12 +36,20 @@ describe('formatDiagnostic', () => {
 
   it('underlines a span that runs onto later lines up to the end of its first line', () => {
     const d: Diagnostic = { code: 'x', severity: 'error', message: 'm', span: at(12, 11, 14, 2) };
-    expect(formatDiagnostic(d, () => source).split('\n').slice(2)).toEqual(['12 | interface eth0 {', '   |           ^^^^^^']);
+    expect(
+      formatDiagnostic(d, () => source)
+        .split('\n')
+        .slice(2),
+    ).toEqual(['12 | interface eth0 {', '   |           ^^^^^^']);
   });
 
   it('puts one caret under an empty span', () => {
     const d: Diagnostic = { code: 'x', severity: 'error', message: 'm', span: at(14, 2, 14, 2) };
-    expect(formatDiagnostic(d, () => source).split('\n').slice(2)).toEqual(['14 | }', '   |  ^']);
+    expect(
+      formatDiagnostic(d, () => source)
+        .split('\n')
+        .slice(2),
+    ).toEqual(['14 | }', '   |  ^']);
   });
 
   it('prints only the located message when the source is not at hand', () => {
@@ -55,7 +59,11 @@ describe('formatDiagnostic', () => {
 
   it('reads CRLF sources line by line without a stray carriage return', () => {
     const d: Diagnostic = { code: 'x', severity: 'error', message: 'm', span: at(2, 3, 2, 7) };
-    expect(formatDiagnostic(d, () => 'a\r\n  drop\r\n').split('\n').slice(2)).toEqual(['2 |   drop', '  |   ^^^^']);
+    expect(
+      formatDiagnostic(d, () => 'a\r\n  drop\r\n')
+        .split('\n')
+        .slice(2),
+    ).toEqual(['2 |   drop', '  |   ^^^^']);
   });
 });
 

@@ -32,7 +32,8 @@ describe('golden policy ASTs', () => {
       const result = loadPolicy('input.xdpfw', new MemoryHost(filesUnder(dir)));
       expect(result.diagnostics).toEqual([]);
       // A set file's entries are typed arrays of positions: shown as plain arrays.
-      const actual = JSON.stringify(result.document, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Array.from(v as Uint32Array) : v), 2) + '\n';
+      const actual =
+        JSON.stringify(result.document, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Array.from(v as Uint32Array) : v), 2) + '\n';
       const expectedPath = join(dir, 'expected.json');
       if (update) writeFileSync(expectedPath, actual);
       expect(existsSync(expectedPath), `${expectedPath} is missing: run with UPDATE_SNAPSHOTS=1`).toBe(true);

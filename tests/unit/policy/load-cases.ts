@@ -47,7 +47,8 @@ export const loadCases: LoadCase[] = [
     expected: [
       {
         code: 'include-not-found',
-        message: "cannot read included file '../common/defs.xdpfw' (common/defs.xdpfw): ENOENT: no such file or directory, open 'common/defs.xdpfw'",
+        message:
+          "cannot read included file '../common/defs.xdpfw' (common/defs.xdpfw): ENOENT: no such file or directory, open 'common/defs.xdpfw'",
         at: ['policies/input.xdpfw', 1, 9, 1, 31],
         excerpt: ['1 | include "../common/defs.xdpfw"', '  |         ^^^^^^^^^^^^^^^^^^^^^^'],
         hint: "'../common/defs.xdpfw' is read relative to the file that names it",

@@ -87,13 +87,9 @@ describe('parsePolicyFile', () => {
   it('keeps an address exactly as written, valid or not, for the compiler to judge', () => {
     const rule = onlyRule('  allow src { 10.0.0.0/33, 1.2.3.4.5, 10, ::ffff:1.2.3.4, FE80::1%x }');
     const match = rule.matches[0]!;
-    expect(match.kind === 'address-match' && match.value.kind === 'list' && match.value.elements.map((e) => e.kind === 'address' && e.text)).toEqual([
-      '10.0.0.0/33',
-      '1.2.3.4.5',
-      '10',
-      '::ffff:1.2.3.4',
-      'FE80::1%x',
-    ]);
+    expect(
+      match.kind === 'address-match' && match.value.kind === 'list' && match.value.elements.map((e) => e.kind === 'address' && e.text),
+    ).toEqual(['10.0.0.0/33', '1.2.3.4.5', '10', '::ffff:1.2.3.4', 'FE80::1%x']);
   });
 
   it('places tcp flags and icmp type right after their protocol match', () => {
@@ -123,7 +119,7 @@ describe('parsePolicyFile', () => {
 
   it('wants the rule name after the matches', () => {
     const { diagnostics } = parsePolicyFile('interface eth0 {\n  allow name "x" tcp\n}\n', 'edge.xdpfw');
-    expect(diagnostics.map((d) => d.message)).toEqual(['expected a newline after \'"x"\', found \'tcp\'']);
+    expect(diagnostics.map((d) => d.message)).toEqual(["expected a newline after '\"x\"', found 'tcp'"]);
   });
 
   it('reads keywords as whole words, so names may begin with one', () => {

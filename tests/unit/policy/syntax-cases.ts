@@ -184,7 +184,7 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'an unterminated rule name is reported from its opening quote',
     input: inBlock('  allow tcp name "ssh'),
-    message: 'unterminated string: a string must end with \'"\' on the same line',
+    message: "unterminated string: a string must end with '\"' on the same line",
     at: [3, 18, 3, 22],
     excerpt: ['3 |   allow tcp name "ssh', '  |                  ^^^^'],
   },

@@ -34,7 +34,11 @@ describe('syntax errors', () => {
     for (const c of syntaxCases) {
       const { span } = parsePolicyFile(c.input, 'edge.xdpfw').diagnostics[0]!;
       for (const p of [span.start, span.end]) {
-        const lineStart = c.input.split('\n').slice(0, p.line - 1).join('\n').length + (p.line > 1 ? 1 : 0);
+        const lineStart =
+          c.input
+            .split('\n')
+            .slice(0, p.line - 1)
+            .join('\n').length + (p.line > 1 ? 1 : 0);
         expect(p.offset).toBe(lineStart + p.column - 1);
       }
     }

@@ -158,7 +158,9 @@ describe('the fast path prefix', () => {
     });
     expect(reached(insns).size).toBe(insns.length);
     // Jumps into the C program (the slow path) all come before r1, the context, is first written.
-    const toC = insns.flatMap((insn, pc) => (isJump(insn) && !isCall(insn) && !isExit(insn) && pc + 1 + insn.off === insns.length ? [pc] : []));
+    const toC = insns.flatMap((insn, pc) =>
+      isJump(insn) && !isCall(insn) && !isExit(insn) && pc + 1 + insn.off === insns.length ? [pc] : [],
+    );
     const writes = (insn: Decoded) => [0x00, 0x01, 0x04, 0x07].includes(insn.code & 0x07) && insn.code !== 0;
     const firstR1Write = insns.findIndex((insn) => writes(insn) && insn.dst === 1);
     expect(toC.length).toBeGreaterThan(0);
