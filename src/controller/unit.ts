@@ -345,8 +345,8 @@ export class PolicyUnit {
   ): void {
     for (const i of this.o.interfaces) this.refuseOne(i.name, revision, r, reason, message, diagnostics);
     if (revision.commit !== undefined) this.memory.refused = { commit: revision.commit, permanent: reason === 'invalid' };
-    if (reason === 'invalid')
-      this.clearRetry(); // the same content will not get better: wait for a change
+    // Content that was refused will not get better by itself: wait for a change.
+    if (reason === 'invalid') this.clearRetry();
     else this.scheduleRetry();
     if (r.trigger === 'start') this.keepWhatIsPinned('the policy was refused');
   }
