@@ -55,6 +55,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--iface <name>', 'only this interface block (repeatable)', collect)
     .addOption(modeOption())
     .addOption(waitOption())
+    .option('--force', 'apply even where a running xdpfw run manages the interface')
     .option('--json', 'machine-readable output')
     .action((file: string, opts) => run(async () => (await import('./commands/apply.js')).applyCommand(file, opts, io))());
 
@@ -63,6 +64,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .description('remove xdpfw from interfaces of this network namespace')
     .option('--iface <name>', 'only this interface (repeatable)', collect)
     .addOption(waitOption())
+    .option('--force', 'detach even where a running xdpfw run manages the interface')
     .option('--json', 'machine-readable output')
     .action((opts) => run(async () => (await import('./commands/detach.js')).detachCommand(opts, io))());
 

@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
 import type { CompiledInterface } from '../../compiler/output.js';
 import { loadPolicyProgram, type AttachMode, type LoadedProgram } from '../../xdp/index.js';
-import { enforce, policyInForce, type Enforced } from '../../app/enforce.js';
+import { enforce, inspectInterface, policyInForce, type Enforced } from '../../app/enforce.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import { withRunLock } from '../../app/lock.js';
+import { refuseIfManaged } from '../../app/ownership.js';
 import { compileOrThrow, selectInterfaces } from '../../app/policy-loader.js';
 import { requireInterface, requireRoot } from '../../app/preconditions.js';
 import { waitMs } from '../../app/wait-option.js';
@@ -16,6 +17,8 @@ export interface ApplyOptions {
   mode: AttachMode;
   /** Seconds to wait for the run directory's lock. */
   wait?: string;
+  /** Apply even where a running `xdpfw run` manages the interface. */
+  force?: boolean;
   json?: boolean;
 }
 
@@ -55,7 +58,11 @@ export async function applyCommand(file: string, options: ApplyOptions, io: CliI
 
 /** What runs is looked at, loaded over and swapped under the lock, so no other writer comes between. */
 async function applyLocked(interfaces: CompiledInterface[], policyFile: string, options: ApplyOptions, io: CliIo) {
-  const unchanged = interfaces.filter((iface) => policyInForce(iface));
+  const views = new Map(interfaces.map((iface) => [iface.name, inspectInterface(iface.name)]));
+  const unchanged = interfaces.filter((iface) => policyInForce(iface, views.get(iface.name)));
+  for (const iface of interfaces) {
+    if (!unchanged.includes(iface)) refuseIfManaged('apply', iface.name, views.get(iface.name)?.state, options.force === true);
+  }
   const programs: { iface: CompiledInterface; program: LoadedProgram }[] = [];
   try {
     for (const iface of interfaces.filter((i) => !unchanged.includes(i))) {

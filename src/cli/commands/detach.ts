@@ -1,6 +1,8 @@
 import { detach, pinnedInterfaces, removeState } from '../../xdp/index.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import { withRunLock } from '../../app/lock.js';
+import { refuseIfManaged } from '../../app/ownership.js';
+import { loadState } from '../../app/state.js';
 import { requireRoot } from '../../app/preconditions.js';
 import { UserError } from '../../app/user-error.js';
 import { waitMs } from '../../app/wait-option.js';
@@ -11,6 +13,8 @@ export interface DetachOptions {
   iface?: string[];
   /** Seconds to wait for the run directory's lock. */
   wait?: string;
+  /** Detach even where a running `xdpfw run` manages the interface. */
+  force?: boolean;
   json?: boolean;
 }
 
@@ -21,6 +25,7 @@ export async function detachCommand(options: DetachOptions, io: CliIo): Promise<
     'xdpfw detach',
     () => {
       const targets = options.iface?.length ? options.iface : pinnedInterfaces();
+      for (const ifname of targets) refuseIfManaged('detach', ifname, loadState(ifname), options.force === true);
       return targets.map((ifname) => {
         const wasAttached = detach(ifname);
         removeState(ifname);

@@ -3,6 +3,7 @@ import type { CliIo } from '../io.js';
 import { json, out } from '../io.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import { requireRoot } from '../../app/preconditions.js';
+import { processRunning } from '../../app/ownership.js';
 import { loadState, type RefusedReload } from '../../app/state.js';
 
 export interface StatusOptions {
@@ -27,15 +28,6 @@ interface InterfaceReport {
   defaultAction?: string;
   appliedAt?: string;
   attachedSince?: string;
-}
-
-function processRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Every field present, null where unknown (docs/cli.md, "Machine output"). */

@@ -113,7 +113,7 @@ describe.skipIf(skipWithoutRoot('concurrent writers'))('writers racing for one i
     expect(await policyInForce()).toBe(before);
   }, 120_000);
 
-  it('apply beside a running xdpfw run that reloads at the same moment ends coherent, and nothing fails', async () => {
+  it('apply --force beside a running xdpfw run that reloads at the same moment ends coherent, and nothing fails', async () => {
     const daemonPolicy = path.join(dir, 'daemon.xdpfw');
     fs.writeFileSync(daemonPolicy, POLICY.A);
     const daemon = spawn(
@@ -140,13 +140,22 @@ describe.skipIf(skipWithoutRoot('concurrent writers'))('writers racing for one i
       await waitFor((e) => e.msg === 'running', 1);
       // The file watcher reports changes once its first scan is done, a moment after "running".
       await new Promise((r) => setTimeout(r, 1500));
+      // The interface is the daemon's now: a manual apply is refused, naming it, unless forced.
+      const refused = await xdpfw('apply', files.B);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toContain(`error[managed]: veth0 is managed by xdpfw run (pid `);
+      expect(refused.stderr).toContain(`from file ${daemonPolicy}): a manual apply would last only until its next reload`);
+      const refusedDetach = await xdpfw('detach', '--iface', 'veth0');
+      expect(refusedDetach.code).toBe(3);
+      expect(refusedDetach.stderr).toContain('error[managed]: veth0 is managed by xdpfw run (pid ');
+      await policyInForce();
       for (let round = 1; round <= 5; round++) {
         // The daemon's file flips between A and B (each a reload), while apply writes the other.
         const daemonWants = round % 2 === 0 ? 'A' : 'B';
         const applied = daemonWants === 'A' ? 'B' : 'A';
         const reloads = events().filter((e) => /^policy (replaced|unchanged)/.test(e.msg) || e.msg === 'policy unchanged').length;
         fs.writeFileSync(daemonPolicy, `${POLICY[daemonWants]}# round ${round}\n`);
-        const r = await xdpfw('apply', files[applied]);
+        const r = await xdpfw('apply', '--force', files[applied]);
         expect(r.stderr).not.toContain('internal error');
         expect(r.code, r.stderr).toBe(0);
         await waitFor((e) => /^policy (replaced|unchanged)/.test(e.msg) || e.msg === 'policy unchanged', reloads + 1);
