@@ -212,8 +212,15 @@ export async function receiver(ports: number[]): Promise<Proc> {
   return p;
 }
 
-export function sender(ports: number[], ratePerPort: number): Proc {
-  return new Proc(ENV.cl, ['node', '--import', LOADER, UDP, 'send', ENV.fw4, ports.join(','), String(ratePerPort)]);
+/**
+ * Starts the sender and waits until it can be stopped cleanly: a SIGTERM
+ * that came before its handler was set (a loaded machine starts the child
+ * slowly) would end it without its result.
+ */
+export async function sender(ports: number[], ratePerPort: number): Promise<Proc> {
+  const p = new Proc(ENV.cl, ['node', '--import', LOADER, UDP, 'send', ENV.fw4, ports.join(','), String(ratePerPort)]);
+  if ((await p.waitLine((l) => l === 'sending', 15_000)) < 0) throw new Error(`the UDP sender did not start: ${p.stderr}`);
+  return p;
 }
 
 /** Stops a stream and returns its last JSON line. */

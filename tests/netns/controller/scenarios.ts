@@ -82,7 +82,7 @@ const metric = (text: string, rule: string, action: string, what = 'packets') =>
 /** Runs both streams for `ms` (or while `during` runs); checks 0 allowed lost and 0 blocked through. */
 async function streams(label: string, during: () => Promise<void>): Promise<{ sent: SendResult; got: RecvResult }> {
   const rx = await receiver([ALLOWED, BLOCKED]);
-  const tx: Proc = sender([ALLOWED, BLOCKED], RATE);
+  const tx: Proc = await sender([ALLOWED, BLOCKED], RATE);
   await sleep(400); // the streams run before anything happens
   await during();
   await sleep(300);

@@ -1,7 +1,8 @@
 /**
  * Sequence-numbered UDP streams for the controller's netns test.
  *
- *   udp.ts send DST PORT[,PORT…] RATE   every 1 ms, RATE/1000 datagrams to each port
+ *   udp.ts send DST PORT[,PORT…] RATE   prints "sending" once its SIGTERM handler is set;
+ *                                        every 1 ms, RATE/1000 datagrams to each port
  *                                        (round robin) until SIGTERM, then prints
  *                                        {"sent":{PORT:n},"payload":bytes} and exits
  *   udp.ts recv PORT[,PORT…]            prints "ready" once bound; on SIGTERM prints
@@ -46,6 +47,7 @@ if (mode === 'send') {
     };
     finish();
   });
+  process.stdout.write('sending\n');
 } else if (mode === 'recv') {
   const ports = args[0].split(',').map(Number);
   const seen = new Map<number, { received: number; seqs: Set<bigint> }>();
