@@ -14,6 +14,7 @@ import {
   seedCounters,
   snapshotTotals,
   status,
+  removeState,
   waitForOldRuns,
   writeState,
   type AttachMode,
@@ -21,7 +22,7 @@ import {
   type LoadedProgram,
 } from '../xdp/index.js';
 import { carriedBases, carriedGlobalBases, fromJson, rulePairs, ruleSince, toJson, type Count } from './counter-carry.js';
-import { loadState, stateFor, type AppliedState, type StateRule } from './state.js';
+import { loadState, stateFor, writePendingState, type AppliedState, type StateRule } from './state.js';
 
 export interface EnforceOptions {
   mode: AttachMode;
@@ -85,20 +86,30 @@ export async function enforce(iface: CompiledInterface, program: LoadedProgram, 
 }
 
 function attachNew(iface: CompiledInterface, program: LoadedProgram, options: EnforceOptions): Enforced {
-  const attached = attach(program, iface.name, options.mode);
   const now = new Date().toISOString();
-  const state = stateFor(iface, {
-    ifindex: attached.ifindex,
-    policyFile: options.policyFile,
-    source: options.source,
-    commit: options.commit,
-    controller: options.controller,
-    mode: attached.mode,
-    progId: attached.progId,
-    linkId: attached.linkId,
-    attachedSince: now,
-    rules: iface.rules.map((r) => ({ ...r, since: now })),
-  });
+  const draft = (mode: AppliedState['mode'], linkId: number, ifindex: number) =>
+    stateFor(iface, {
+      ifindex,
+      policyFile: options.policyFile,
+      source: options.source,
+      commit: options.commit,
+      controller: options.controller,
+      mode,
+      progId: program.progId,
+      linkId,
+      attachedSince: now,
+      rules: iface.rules.map((r) => ({ ...r, since: now })),
+    });
+  // Written before the kernel changes: a writer killed after the attach leaves a state that readers settle.
+  writePendingState(iface.name, draft(options.mode === 'generic' ? 'generic' : 'native', 0, 0), undefined);
+  let attached: ReturnType<typeof attach>;
+  try {
+    attached = attach(program, iface.name, options.mode);
+  } catch (error) {
+    removeState(iface.name);
+    throw error;
+  }
+  const state = draft(attached.mode, attached.linkId, attached.ifindex);
   return { interface: iface.name, replaced: false, state, carried: 0, nativeError: attached.nativeError };
 }
 
@@ -124,40 +135,53 @@ async function swapIn(
         : [];
     if (before) await seedCounters(program.maps, before, pairs);
 
-    const t0 = performance.now();
-    const swapped = replace(program, iface.name, { expectedProgId: options.expectedProgId ?? link.progId });
-    const swapMs = performance.now() - t0;
-
-    const waited = await waitForOldRuns();
-    const after = lateSnapshot(old, before);
     const totalsBefore = before ? snapshotTotals(before) : { rules: [], global: [] };
-    const totalsAfter = after ? snapshotTotals(after) : totalsBefore;
-    const bases = carriedBases({
-      pairs,
-      newCount: iface.rules.length,
-      oldBases: (described?.rules ?? []).map((r) => fromJson(r.base)),
-      before: totalsBefore.rules,
-      after: totalsAfter.rules,
-    });
     const since = ruleSince(
       pairs,
       iface.rules.length,
       (described?.rules ?? []).map((r) => r.since ?? described?.attachedSince),
       now,
     );
-    const state = stateFor(iface, {
-      ifindex: link.ifindex,
-      policyFile: options.policyFile,
-      source: options.source,
-      commit: options.commit,
-      controller: options.controller ?? previous?.controller,
-      mode: previous?.mode ?? (link.xdpMode === 'generic' ? 'generic' : 'native'),
-      progId: swapped.newProgId,
-      linkId: link.linkId,
-      attachedSince: previous?.attachedSince ?? now,
-      rules: iface.rules.map((r, j) => ({ ...r, since: since[j], base: withoutZero(bases[j]) })),
-      counterBase: before ? carriedGlobalBases(previous?.counterBase, totalsBefore.global, totalsAfter.global) : undefined,
-    });
+    /** The new state, with what the old program counted up to `totalsAfter` carried as bases. */
+    const stateAfter = (totalsAfter: typeof totalsBefore): AppliedState => {
+      const bases = carriedBases({
+        pairs,
+        newCount: iface.rules.length,
+        oldBases: (described?.rules ?? []).map((r) => fromJson(r.base)),
+        before: totalsBefore.rules,
+        after: totalsAfter.rules,
+      });
+      return stateFor(iface, {
+        ifindex: link.ifindex,
+        policyFile: options.policyFile,
+        source: options.source,
+        commit: options.commit,
+        controller: options.controller ?? previous?.controller,
+        mode: previous?.mode ?? (link.xdpMode === 'generic' ? 'generic' : 'native'),
+        progId: program.progId,
+        linkId: link.linkId,
+        attachedSince: previous?.attachedSince ?? now,
+        rules: iface.rules.map((r, j) => ({ ...r, since: since[j], base: withoutZero(bases[j]) })),
+        counterBase: before ? carriedGlobalBases(previous?.counterBase, totalsBefore.global, totalsAfter.global) : undefined,
+      });
+    };
+
+    // Written before the swap: a writer killed after it leaves a state that readers settle
+    // against the program in force (the counts between the seed and the swap are all it loses).
+    writePendingState(iface.name, stateAfter(totalsBefore), previous);
+    const t0 = performance.now();
+    try {
+      replace(program, iface.name, { expectedProgId: options.expectedProgId ?? link.progId });
+    } catch (error) {
+      if (previous) writeState(iface.name, previous);
+      else removeState(iface.name);
+      throw error;
+    }
+    const swapMs = performance.now() - t0;
+
+    const waited = await waitForOldRuns();
+    const after = lateSnapshot(old, before);
+    const state = stateAfter(after ? snapshotTotals(after) : totalsBefore);
     return { interface: iface.name, replaced: true, state, carried: pairs.length, swapMs, waited };
   } finally {
     old?.close();

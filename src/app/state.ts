@@ -1,5 +1,5 @@
 import type { CompiledInterface, CompiledRule } from '../compiler/output.js';
-import { readState, writeState, type PinOptions } from '../xdp/index.js';
+import { readState, removeState, status, tryLockRunDir, writeState, type PinOptions } from '../xdp/index.js';
 import type { CounterJson, GlobalBases } from './counter-carry.js';
 
 /** A rule as the state remembers it: its identity, plus what its counters carry from earlier programs. */
@@ -70,9 +70,61 @@ export function stateFor(
   };
 }
 
+/**
+ * A state written before its program was attached or swapped in, with the
+ * state it replaces. Which of the two is true is decided by the program the
+ * kernel runs (the pinned link), not by the file: a writer killed between
+ * its kernel change and its final write leaves one of these behind.
+ */
+interface PendingState extends AppliedState {
+  pending: { previous: AppliedState | null };
+}
+
+/** Records `next` as pending over `previous`, before the kernel changes. */
+export function writePendingState(ifname: string, next: AppliedState, previous: AppliedState | undefined, o: PinOptions = {}): void {
+  const pending: PendingState = { ...next, pending: { previous: previous ?? null } };
+  writeState(ifname, pending, o);
+}
+
+/**
+ * The state of `ifname`. A pending state is settled against the program in
+ * force: the new state if it runs, else the previous one. The settled state
+ * is written back only when the run directory's lock is free at once: a
+ * writer holding it may be between its pending write and its swap.
+ */
 export function loadState(ifname: string, o: PinOptions = {}): AppliedState | undefined {
-  const state = readState(ifname, o) as AppliedState | null | undefined;
-  return state && state.version === 1 ? state : undefined;
+  const stored = readState(ifname, o) as AppliedState | PendingState | null | undefined;
+  if (!stored || stored.version !== 1) return undefined;
+  if (!('pending' in stored)) return stored;
+  const settled = settle(ifname, stored, o);
+  const lock = tryLockRunDir(`xdpfw (pid ${process.pid}) settling the state of ${ifname}`, o);
+  if ('release' in lock) {
+    try {
+      const again = readState(ifname, o) as AppliedState | PendingState | null | undefined;
+      if (again && 'pending' in again && again.progId === stored.progId) {
+        if (settled) writeState(ifname, settled, o);
+        else removeState(ifname, o);
+      }
+    } finally {
+      lock.release();
+    }
+  }
+  return settled;
+}
+
+function settle(ifname: string, stored: PendingState, o: PinOptions): AppliedState | undefined {
+  const { pending, ...next } = stored;
+  let live: ReturnType<typeof status> | undefined;
+  try {
+    live = status(ifname, o);
+  } catch {
+    live = undefined; // the interface is gone
+  }
+  const link = live?.link;
+  if (!link || link.progId !== next.progId) return pending.previous ?? undefined;
+  // A pending attach did not know its link or, in auto mode, the mode it would get.
+  const mode = live?.xdp.mode === 'generic' || live?.xdp.mode === 'native' ? live.xdp.mode : next.mode;
+  return { ...next, linkId: link.linkId, ifindex: link.ifindex || next.ifindex, mode };
 }
 
 /** Rewrites the state of `ifname` with `change` applied; false when there is no state. */

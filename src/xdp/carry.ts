@@ -19,9 +19,10 @@
 import { COUNTER_INDEX, MAP, NCOUNTERS, STRUCT } from '../contract/kernel.js';
 import { type CounterValue, decodePerCpuCounters } from './layout.js';
 import * as bpf from './libbpf.js';
-import { mapRefFromFd, readArrayValues, writeEntries } from './maps.js';
+import { openLiveCounterMaps } from './live-maps.js';
+import { readArrayValues, writeEntries } from './maps.js';
 import type { MapRef } from './object.js';
-import { openPinned, pinPaths, type PinOptions } from './pins.js';
+import type { PinOptions } from './pins.js';
 
 /** Raw per-CPU values of both counter maps, entry-major as bpf() returns them. */
 export interface CounterSnapshot {
@@ -63,25 +64,9 @@ export interface PinnedCounters {
 
 /** Opens an interface's pinned counter maps; null when either pin is missing. */
 export function openPinnedCounters(ifname: string, o: PinOptions = {}): PinnedCounters | null {
-  const paths = pinPaths(ifname, o);
-  const rulesFd = openPinned(paths.ruleCounters, `rule counters of ${ifname}`);
-  if (rulesFd === null) return null;
-  const globalFd = openPinned(paths.counters, `counters of ${ifname}`);
-  if (globalFd === null) {
-    bpf.closeFd(rulesFd);
-    return null;
-  }
-  const rules = mapRefFromFd(rulesFd, MAP.ruleCounters);
-  const global = mapRefFromFd(globalFd, MAP.counters);
-  return {
-    rules,
-    global,
-    snapshot: () => snapshotMaps(rules, global),
-    close: () => {
-      bpf.closeFd(rulesFd);
-      bpf.closeFd(globalFd);
-    },
-  };
+  const live = openLiveCounterMaps(ifname, o);
+  if (live === null) return null;
+  return { rules: live.rules, global: live.global, snapshot: () => snapshotMaps(live.rules, live.global), close: live.close };
 }
 
 function entriesFrom(snapshot: Buffer, ncpus: number, pairs: readonly (readonly [number, number])[], what: string) {

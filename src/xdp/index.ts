@@ -26,19 +26,12 @@ import {
   type LinkInfo,
   type XdpQuery,
 } from './link.js';
-import {
-  fillMaps,
-  mapRefFromFd,
-  mapSizes,
-  readCounters as readCounterMaps,
-  type Counters,
-  type FillOptions,
-  type FillReport,
-} from './maps.js';
+import { fillMaps, mapSizes, readCounters as readCounterMaps, type Counters, type FillOptions, type FillReport } from './maps.js';
 import { fastPathInsns } from './fast-path.js';
 import { defaultObjectPath, loadObject, loadXdpInsns, type LoadedObject, type MapRef } from './object.js';
 import { ensureBpffs, openPinned, pinFd, pinPaths, removeInterfacePins, type PinOptions } from './pins.js';
 import { TestRunner } from './test-run.js';
+import { openLiveCounterMaps } from './live-maps.js';
 import { requireKernelFeatures } from './features.js';
 
 export interface LoadOptions extends FillOptions {
@@ -240,7 +233,7 @@ export function status(ifname: string, o: PinOptions = {}): InterfaceStatus {
   return { xdp, link: fd === null ? null : withFd(fd, linkInfo) };
 }
 
-/** Counters of a loaded program, or of the program attached to an interface (from its pins). */
+/** Counters of a loaded program, or of the program an interface runs (found through its pinned link). */
 export function readCounters(source: LoadedProgram | { ifname: string }, o: PinOptions & { nrules?: number } = {}): Counters {
   if ('maps' in source) {
     const rules = source.maps.get(MAP.ruleCounters);
@@ -248,17 +241,13 @@ export function readCounters(source: LoadedProgram | { ifname: string }, o: PinO
     if (!rules || !global) throw new Error('the BPF object has no counter maps');
     return readCounterMaps(rules, global, o.nrules);
   }
-  const paths = pinPaths(source.ifname, o);
-  const open = (file: string, what: string): number => {
-    const fd = openPinned(file, what);
-    if (fd === null) throw notAttached(source.ifname);
-    return fd;
-  };
-  return withFd(open(paths.ruleCounters, 'rule counters'), (rulesFd) =>
-    withFd(open(paths.counters, 'counters'), (countersFd) =>
-      readCounterMaps(mapRefFromFd(rulesFd, 'rule_counters'), mapRefFromFd(countersFd, 'counters'), o.nrules),
-    ),
-  );
+  const live = openLiveCounterMaps(source.ifname, o);
+  if (live === null) throw notAttached(source.ifname);
+  try {
+    return readCounterMaps(live.rules, live.global, o.nrules);
+  } finally {
+    live.close();
+  }
 }
 
 let runner: TestRunner | null = null;

@@ -91,6 +91,7 @@ const c = {
   bpf_obj_get_info_by_fd: libbpf.func('int bpf_obj_get_info_by_fd(int fd, void *info, void *len)'),
   bpf_prog_load: libbpf.func('int bpf_prog_load(int type, const char *name, const char *license, void *insns, size_t cnt, void *opts)'),
   bpf_prog_get_fd_by_id: libbpf.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
+  bpf_map_get_fd_by_id: libbpf.func('int bpf_map_get_fd_by_id(uint32_t id)'),
   bpf_link_create: libbpf.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
   bpf_link_update: libbpf.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'),
   bpf_link_detach: libbpf.func('int bpf_link_detach(int link_fd)'),
@@ -271,6 +272,7 @@ export function objGetInfoByFd(fd: number, info: Buffer): number {
   return c.bpf_obj_get_info_by_fd(fd, info, len) as number;
 }
 export const progGetFdById = (id: number): number => c.bpf_prog_get_fd_by_id(id) as number;
+export const mapGetFdById = (id: number): number => c.bpf_map_get_fd_by_id(id) as number;
 /** bpf_prog_load(): the new program's fd, or -errno. */
 export const progLoad = (type: number, name: string, license: string, insns: Buffer, opts: Buffer): number =>
   c.bpf_prog_load(type, name, license, insns, insns.length / 8, opts) as number;
