@@ -29,6 +29,10 @@ export interface ControllerConfig {
   /** Where git sources keep their clones. */
   cacheDir: string;
   logLevel: string;
+  /** First delay before a failed reload is tried again (then doubled, up to 5 min); default 10. */
+  retrySeconds?: number;
+  /** How often the managed interfaces are looked at for removal and re-creation; default 2. */
+  linkPollSeconds?: number;
 }
 
 export const DEFAULTS = {
@@ -39,6 +43,8 @@ export const DEFAULTS = {
   debounceMs: 300,
   cacheDir: '/var/cache/xdpfw',
   logLevel: 'info',
+  retrySeconds: 10,
+  linkPollSeconds: 2,
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -154,7 +160,19 @@ function fail(problem: string): never {
   throw new ConfigError([problem]);
 }
 
-const KNOWN_TOP = new Set(['interfaces', 'metrics', 'mode', 'detachOnExit', 'debounceMs', 'cacheDir', 'logLevel', 'pollSeconds', 'branch']);
+const KNOWN_TOP = new Set([
+  'interfaces',
+  'metrics',
+  'mode',
+  'detachOnExit',
+  'debounceMs',
+  'cacheDir',
+  'logLevel',
+  'pollSeconds',
+  'branch',
+  'retrySeconds',
+  'linkPollSeconds',
+]);
 const KNOWN_IFACE = new Set(['name', 'policy', 'git', 'branch', 'path', 'poll', 'pollSeconds', 'mode']);
 
 export function validateConfig(raw: unknown, base: string, where: string): ControllerConfig {
@@ -183,6 +201,14 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
   const debounceMs = top.debounceMs === undefined ? DEFAULTS.debounceMs : Number(top.debounceMs);
   if (!Number.isFinite(debounceMs) || debounceMs < 0)
     problems.push(at(`debounceMs: '${String(top.debounceMs)}' is not a number of milliseconds`));
+  const seconds = (key: 'retrySeconds' | 'linkPollSeconds'): number => {
+    if (top[key] === undefined) return DEFAULTS[key];
+    const value = parseSeconds(top[key]);
+    if (value === undefined) problems.push(at(`${key}: '${String(top[key])}' is not a positive duration`));
+    return value ?? DEFAULTS[key];
+  };
+  const retrySeconds = seconds('retrySeconds');
+  const linkPollSeconds = seconds('linkPollSeconds');
   const logLevel = top.logLevel === undefined ? DEFAULTS.logLevel : String(top.logLevel);
   if (!LOG_LEVELS.includes(logLevel)) problems.push(at(`logLevel must be one of ${LOG_LEVELS.join(', ')}`));
 
@@ -235,5 +261,7 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
     debounceMs,
     cacheDir: top.cacheDir === undefined ? DEFAULTS.cacheDir : path.resolve(base, String(top.cacheDir)),
     logLevel,
+    retrySeconds,
+    linkPollSeconds,
   };
 }

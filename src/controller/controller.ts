@@ -9,7 +9,7 @@
 import type http from 'node:http';
 
 import { interfaceStats } from '../app/counters.js';
-import { sourceKey, type ControllerConfig, type InterfaceConfig } from './config.js';
+import { DEFAULTS, sourceKey, type ControllerConfig, type InterfaceConfig } from './config.js';
 import { realKernel, type KernelPort } from './kernel.js';
 import type { Logger } from './logger.js';
 import { ControllerMetrics, listen, metricsServer, type MetricsSources } from './metrics.js';
@@ -58,6 +58,8 @@ export class Controller {
           log: unitLog,
           observer: this.metrics,
           controller,
+          retryMs: (config.retrySeconds ?? DEFAULTS.retrySeconds) * 1000,
+          linkPollMs: (config.linkPollSeconds ?? DEFAULTS.linkPollSeconds) * 1000,
         }),
       );
     }

@@ -1,7 +1,8 @@
 /**
  * The controller's decisions, as pure functions of what it knows: whether a
  * git head needs loading, and what to do with an interface given what is
- * pinned there and what the source says.
+ * pinned there and what the source says, and what a change of the
+ * interface itself (removed, re-created) calls for.
  */
 
 /** What the controller remembers about a git source between polls. */
@@ -29,6 +30,8 @@ export function decideCommit(head: string | undefined, memory: CommitMemory, for
 }
 
 export interface PinnedView {
+  /** The interface's index; undefined when no interface has the name. */
+  ifindex?: number;
   attached: boolean;
   /** The program the pinned link runs. */
   progId?: number;
@@ -55,3 +58,29 @@ export function decideEnforce(view: PinnedView, wantedHash: string): EnforceDeci
 export function decideWithoutPolicy(view: PinnedView): 'keep-pinned' | 'unprotected' {
   return view.attached ? 'keep-pinned' : 'unprotected';
 }
+
+/** An interface as the link watch sees it: its index (undefined while it does not exist) and whether xdpfw's link runs on it. */
+export interface LinkView {
+  ifindex?: number;
+  attached: boolean;
+}
+
+/**
+ * - removed: the interface is gone (its link went with it);
+ * - appeared: an interface that did not exist does now;
+ * - recreated: the name has another ifindex: a new interface, bare;
+ * - detached: same interface, but xdpfw's link stopped running there;
+ * - none: nothing the controller must act on.
+ */
+export type LinkChange = 'none' | 'removed' | 'appeared' | 'recreated' | 'detached';
+
+export function decideLink(before: LinkView, now: LinkView): LinkChange {
+  if (now.ifindex === undefined) return before.ifindex === undefined ? 'none' : 'removed';
+  if (before.ifindex === undefined) return 'appeared';
+  if (before.ifindex !== now.ifindex) return 'recreated';
+  if (before.attached && !now.attached) return 'detached';
+  return 'none';
+}
+
+/** Whether a link change calls for the policy to be attached again. */
+export const needsAttach = (change: LinkChange): boolean => change === 'appeared' || change === 'recreated' || change === 'detached';

@@ -7,7 +7,7 @@
 
 import { enforce, inspectInterface, type EnforceOptions, type Enforced } from '../app/enforce.js';
 import { withRunLock } from '../app/lock.js';
-import { updateState, type AppliedState } from '../app/state.js';
+import { loadState, updateState, type AppliedState } from '../app/state.js';
 import type { CompiledInterface } from '../compiler/output.js';
 import { detach, ifindexOf, loadPolicyProgram, removeState, type LoadedProgram } from '../xdp/index.js';
 import type { PinnedView } from './decisions.js';
@@ -21,13 +21,22 @@ export interface ProgramHandle {
 export interface KernelPort {
   /** Runs `body` holding the run directory's lock (app/lock.ts); throws UserError `busy` when another writer keeps it. */
   exclusive<T>(holder: string, body: () => Promise<T>): Promise<T>;
-  interfaceExists(ifname: string): boolean;
+  /** What runs on the interface; `ifindex` undefined (and nothing attached) when it does not exist. Never throws for a missing interface. */
   inspect(ifname: string): PinnedView & { state?: AppliedState };
   load(iface: CompiledInterface): Promise<ProgramHandle>;
   enforce(iface: CompiledInterface, program: ProgramHandle, options: EnforceOptions): Promise<Enforced>;
   /** Applies `change` to the interface's state file; false when it has none. */
   updateState(ifname: string, change: (state: AppliedState) => void): boolean;
   detach(ifname: string): boolean;
+}
+
+function interfaceExists(ifname: string): boolean {
+  try {
+    ifindexOf(ifname);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 class LoadedHandle implements ProgramHandle {
@@ -44,23 +53,24 @@ export const realKernel: KernelPort = {
   exclusive(holder, body) {
     return withRunLock(holder, body);
   },
-  interfaceExists(ifname) {
-    try {
-      ifindexOf(ifname);
-      return true;
-    } catch {
-      return false;
-    }
-  },
   inspect(ifname) {
-    const view = inspectInterface(ifname);
-    return {
-      attached: view.attached,
-      progId: view.progId,
-      stateHash: view.state?.policyHash,
-      stateProgId: view.state?.progId,
-      state: view.state,
-    };
+    try {
+      const ifindex = ifindexOf(ifname);
+      const view = inspectInterface(ifname);
+      return {
+        ifindex,
+        attached: view.attached,
+        progId: view.progId,
+        stateHash: view.state?.policyHash,
+        stateProgId: view.state?.progId,
+        state: view.state,
+      };
+    } catch (error) {
+      // Also when the interface went away between the two looks.
+      if (interfaceExists(ifname)) throw error;
+      const state = loadState(ifname);
+      return { ifindex: undefined, attached: false, stateHash: state?.policyHash, stateProgId: state?.progId, state };
+    }
   },
   async load(iface) {
     return new LoadedHandle(await loadPolicyProgram(iface));

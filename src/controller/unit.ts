@@ -17,9 +17,10 @@ import type { KernelPort, ProgramHandle } from './kernel.js';
 import { UserError } from '../app/user-error.js';
 import type { Logger } from './logger.js';
 import type { PolicyRevision, PolicySource } from './sources/source.js';
+import { LinkWatch } from './link-watch.js';
 import { ReloadQueue, realTimers, type Timers } from './timers.js';
 
-export type ReloadTrigger = 'start' | 'change' | 'poll' | 'signal' | 'retry';
+export type ReloadTrigger = 'start' | 'change' | 'poll' | 'signal' | 'retry' | 'link';
 export type ReloadResult = 'applied' | 'unchanged' | 'refused' | 'failed';
 
 export interface ReloadRequest {
@@ -55,6 +56,8 @@ export interface UnitOptions {
   timers?: Timers;
   /** First delay before retrying a reload that failed for a reason other than the policy's content (doubles up to 5 min). */
   retryMs?: number;
+  /** When given, the interfaces are looked at this often, and re-attached when they come back (link-watch.ts). */
+  linkPollMs?: number;
 }
 
 const MAX_RETRY_MS = 5 * 60_000;
@@ -70,10 +73,11 @@ export class PolicyUnit {
   private retryTimer: unknown;
   private retryDelayMs = 0;
   private stopped = false;
+  private links: LinkWatch | undefined;
 
   constructor(private readonly o: UnitOptions) {
     this.timers = o.timers ?? realTimers;
-    this.queue = new ReloadQueue((r) => this.reload(r));
+    this.queue = new ReloadQueue((r) => this.reloadSurviving(r));
     this.health = new Map(
       o.interfaces.map((i) => [i.name, { name: i.name, source: o.source.description, enforced: false, failing: false }]),
     );
@@ -92,16 +96,49 @@ export class PolicyUnit {
     return this.queue.idle();
   }
 
-  /** Starts the source's watcher or poller, after a first reload (adoption) has run. */
+  /**
+   * A first reload (adoption), then the source's watcher or poller and the
+   * link watch: these start whatever the first reload met (a missing
+   * interface, a kernel refusal), or later edits would never be applied.
+   */
   async start(): Promise<void> {
-    await this.reload({ trigger: 'start', force: true });
+    await this.reloadSurviving({ trigger: 'start', force: true });
     this.o.source.start(() => this.request({ trigger: this.o.source.description.startsWith('git') ? 'poll' : 'change', force: false }));
+    if (this.o.linkPollMs !== undefined) {
+      this.links = new LinkWatch({
+        interfaces: this.o.interfaces.map((i) => i.name),
+        kernel: this.o.kernel,
+        log: this.log,
+        timers: this.timers,
+        periodMs: this.o.linkPollMs,
+        // Forced: a git head already applied must be applied again to the new interface.
+        reattach: () => this.request({ trigger: 'link', force: true }),
+      });
+      this.links.start();
+    }
   }
 
-  /** Stops retrying (the source is closed by its owner). */
+  /** Stops retrying and looking at the interfaces (the source is closed by its owner). */
   stop(): void {
     this.stopped = true;
     this.clearRetry();
+    this.links?.stop();
+  }
+
+  /** A reload that throws is a bug: it is logged and retried like a kernel failure, and the unit keeps going. */
+  private async reloadSurviving(r: ReloadRequest): Promise<void> {
+    try {
+      await this.reload(r);
+    } catch (error) {
+      this.log.error({ trigger: r.trigger, err: error }, 'reload failed unexpectedly (a bug); the policy in force stays');
+      for (const i of this.o.interfaces) {
+        const h = this.health.get(i.name)!;
+        h.failing = true;
+        h.lastError = (error as Error).message;
+        this.o.observer?.reloaded(i.name, 'failed');
+      }
+      this.scheduleRetry();
+    }
   }
 
   /**
@@ -196,7 +233,13 @@ export class PolicyUnit {
       return;
     }
 
-    const plans = this.o.interfaces.map((i) => {
+    const present = this.o.interfaces.filter((i) => this.o.kernel.inspect(i.name).ifindex !== undefined);
+    // A missing interface does not hold the others back: it is retried, and the link watch sees it appear.
+    const missing = this.o.interfaces.filter((i) => !present.includes(i));
+    for (const i of missing) {
+      this.refuseOne(i.name, revision, r, 'kernel', `interface ${i.name} does not exist; the policy is attached once it appears`, []);
+    }
+    const plans = present.map((i) => {
       const block = blocks.get(i.name)!;
       const view = this.o.kernel.inspect(i.name);
       return {
@@ -212,7 +255,6 @@ export class PolicyUnit {
       try {
         for (const p of plans) {
           if (p.decision === 'adopt') continue;
-          if (!this.o.kernel.interfaceExists(p.config.name)) throw new Error(`interface ${p.config.name} does not exist`);
           p.program = await this.o.kernel.load(p.block);
         }
       } catch (error) {
@@ -220,7 +262,7 @@ export class PolicyUnit {
         this.refuse(revision, r, 'kernel', failure.message, failure.detail);
         return;
       }
-      let failures = 0;
+      let failures = missing.length;
       for (const p of plans) {
         const ok = p.program
           ? await this.enforceOne(p.config, p.block, p.program, revision, r, started)

@@ -1,21 +1,28 @@
 /**
- * A policy file (or a directory of them) on the local file system, watched
- * with chokidar. The watch covers the directories of every file the last
- * load read (the policy, its includes and set files), so an editor's
- * write-and-rename, a deleted include or a `git pull` in place are all seen;
- * events are debounced into one reload.
+ * A policy file (or a directory of them) on the local file system. A load
+ * records what it read (fingerprint.ts); inotify watches on the directories
+ * involved (directory-watches.ts) say when to look again, and a look reloads
+ * only when the files' content differs from what was loaded. Watches are
+ * re-armed after every event and load, and every few seconds, so a policy
+ * path replaced in any way (a directory removed and made again, a file
+ * renamed over, a symlink or a ConfigMap's `..data` swapped, the path briefly
+ * a directory) keeps being followed; a look also follows every re-arm and the
+ * start, so an edit made while no watch was in place is not lost.
  */
 
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { watch, type FSWatcher } from 'chokidar';
-
 import { loadAndCompile } from '../../app/policy-loader.js';
 import { FileSourceHost } from '../../app/source-host.js';
 import type { Logger } from '../logger.js';
 import { Debouncer, realTimers, type Timers } from '../timers.js';
+import { DirectoryWatches } from './directory-watches.js';
+import { RecordingHost, firstChange, type Fingerprint } from './fingerprint.js';
 import type { PolicyRevision, PolicySource, SourceReading } from './source.js';
+
+/** How often the watches are checked against the directories' identities, in case a replacement's events were missed. */
+export const REARM_MS = 2000;
 
 /**
  * A directory policy: every `*.xdpfw` file directly in it, in name order, as
@@ -45,61 +52,94 @@ export class DirectorySourceHost extends FileSourceHost {
 
 export class FileSource implements PolicySource {
   readonly description: string;
-  private watcher: FSWatcher | undefined;
+  private readonly file: string;
+  private watches: DirectoryWatches | undefined;
   private debouncer: Debouncer | undefined;
-  private watchedDirs = new Set<string>();
-  private files = new Set<string>();
-  private lastLoadFailed = false;
+  private onChange: (() => void) | undefined;
+  private loaded: Fingerprint | undefined;
+  private rearmTimer: unknown;
+  private closed = false;
 
   constructor(
-    private readonly file: string,
+    file: string,
     private readonly debounceMs: number,
     private readonly log: Logger,
     private readonly timers: Timers = realTimers,
+    private readonly rearmMs = REARM_MS,
   ) {
+    this.file = path.resolve(file);
     this.description = `file ${file}`;
   }
 
   start(onChange: () => void): void {
-    this.debouncer = new Debouncer(onChange, this.debounceMs, this.timers);
-    this.watcher = watch([], { ignoreInitial: true, depth: 0, atomic: true });
-    const seen = (event: string) => (p: string) => {
-      const changed = path.resolve(p);
-      // After a failed load a missing include may be what appears: any new file in the watched directories counts.
-      const relevant = this.files.has(changed) || this.isDirectoryPolicy(changed) || (this.lastLoadFailed && event === 'add');
-      if (!relevant) return;
-      this.log.debug({ event, path: changed }, 'policy source changed');
+    this.onChange = onChange;
+    this.debouncer = new Debouncer(() => this.look(), this.debounceMs, this.timers);
+    this.watches = new DirectoryWatches((dir, name) => {
+      this.log.trace({ dir, name }, 'file event');
       this.debouncer?.trigger();
-    };
-    for (const event of ['add', 'change', 'unlink'] as const) this.watcher.on(event, seen(event));
-    this.watcher.on('error', (error) => this.log.warn({ err: error }, 'file watcher error'));
-    this.watchFiles([this.file]);
+    }, this.log);
+    // The first load ran before any watch existed: compare now, as after every re-arm.
+    this.look();
+    this.scheduleRearm();
   }
 
-  private isDirectoryPolicy(changed: string): boolean {
-    return path.dirname(changed) === this.file && changed.endsWith('.xdpfw');
+  /** Re-arms the watches, then asks for a reload when what is on disk differs from what was loaded. */
+  private look(): void {
+    if (this.closed) return;
+    this.rearm();
+    // Nothing loaded yet: the owner's first read will see what is on disk.
+    if (!this.loaded) return;
+    const changed = firstChange(this.loaded, hostFor(this.file));
+    if (changed === undefined) return;
+    this.log.debug({ path: changed }, 'policy source changed');
+    this.onChange?.();
   }
 
-  private watchFiles(files: string[]): void {
-    this.files = new Set(files.map((f) => path.resolve(f)));
-    this.files.add(this.file);
-    const dirs = new Set([...this.files].map((f) => (f === this.file && isDirectory(f) ? f : path.dirname(f))));
-    if (!this.watcher) return;
-    const gone = [...this.watchedDirs].filter((d) => !dirs.has(d));
-    const added = [...dirs].filter((d) => !this.watchedDirs.has(d));
-    if (gone.length) this.watcher.unwatch(gone);
-    if (added.length) this.watcher.add(added);
-    this.watchedDirs = dirs;
+  private rearm(): boolean {
+    return this.watches?.arm(this.directoriesToWatch()) ?? false;
+  }
+
+  private scheduleRearm(): void {
+    if (this.closed) return;
+    this.rearmTimer = this.timers.setTimeout(() => {
+      // A watch opened anew may have missed events: look (debounced, as for an event).
+      if (this.rearm()) this.debouncer?.trigger();
+      this.scheduleRearm();
+    }, this.rearmMs);
+  }
+
+  /**
+   * The policy path's parent (to see the path itself replaced), the path when
+   * it is a directory, and the directory of every file the last load read,
+   * both as named and as its symlinks resolve (an edit of a symlink's target).
+   */
+  private directoriesToWatch(): Set<string> {
+    const dirs = new Set([path.dirname(this.file)]);
+    if (isDirectory(this.file)) dirs.add(this.file);
+    const files = [...(this.loaded?.keys() ?? [])].filter((f) => f !== this.file);
+    const real = realpathOrUndefined(this.file);
+    if (real !== undefined && real !== this.file && !isDirectory(real)) files.push(this.file);
+    for (const f of files) {
+      dirs.add(path.dirname(f));
+      const target = realpathOrUndefined(f);
+      if (target !== undefined) dirs.add(path.dirname(target));
+    }
+    return dirs;
+  }
+
+  /** The directories watched now (for tests and debugging). */
+  get watchedDirectories(): string[] {
+    return this.watches?.directories ?? [];
   }
 
   async read(): Promise<SourceReading> {
     const revision: PolicyRevision = {
       policyFile: this.file,
       load: () => {
-        const host = isDirectory(this.file) ? new DirectorySourceHost(this.file) : new FileSourceHost();
+        const host = new RecordingHost(hostFor(this.file));
         const loaded = loadAndCompile(this.file, host);
-        this.lastLoadFailed = !loaded.compiled;
-        this.watchFiles(loaded.sources);
+        this.loaded = host.fingerprint;
+        if (this.rearm()) this.debouncer?.trigger();
         return loaded;
       },
     };
@@ -107,8 +147,22 @@ export class FileSource implements PolicySource {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.debouncer?.cancel();
-    await this.watcher?.close();
+    if (this.rearmTimer !== undefined) this.timers.clearTimeout(this.rearmTimer);
+    this.watches?.close();
+  }
+}
+
+function hostFor(file: string): FileSourceHost {
+  return isDirectory(file) ? new DirectorySourceHost(file) : new FileSourceHost();
+}
+
+function realpathOrUndefined(p: string): string | undefined {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return undefined;
   }
 }
 

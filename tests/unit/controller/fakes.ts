@@ -105,6 +105,7 @@ export class FakeSource implements PolicySource {
 }
 
 interface FakeIface {
+  ifindex: number;
   attached: boolean;
   progId?: number;
   state?: AppliedState;
@@ -117,6 +118,8 @@ export class FakeKernel implements KernelPort {
   loads = 0;
   enforces: { iface: string; hash: string; commit?: string }[] = [];
   failLoad: Error | undefined;
+  /** Interfaces whose program the verifier refuses. */
+  readonly failLoadFor = new Set<string>();
   failEnforce: Error | undefined;
   /** Makes `exclusive` fail as a lock held by another writer would. */
   lockBusy: Error | undefined;
@@ -124,13 +127,35 @@ export class FakeKernel implements KernelPort {
   lockHolders: string[] = [];
   closed = 0;
 
+  private nextIfindex = 2;
+  /** State files outlive their interface, as on a real system. */
+  private readonly orphanStates = new Map<string, AppliedState | undefined>();
+
   constructor(...names: string[]) {
-    for (const n of names) this.ifaces.set(n, { attached: false });
+    for (const n of names) this.addInterface(n);
+  }
+  /** Creates the interface (again), bare, with a new ifindex. */
+  addInterface(name: string): number {
+    const ifindex = this.nextIfindex++;
+    this.ifaces.set(name, { ifindex, attached: false, state: this.orphanStates.get(name) });
+    this.orphanStates.delete(name);
+    return ifindex;
+  }
+  /** Deletes the interface; its link goes with it, its state file stays. */
+  removeInterface(name: string): void {
+    this.orphanStates.set(name, this.ifaces.get(name)?.state);
+    this.ifaces.delete(name);
   }
   /** Pretends an earlier run left `hash` enforced on `name`. */
   pin(name: string, hash: string, commit?: string): number {
     const progId = this.nextProgId++;
-    this.ifaces.set(name, { attached: true, progId, state: { policyHash: hash, progId, commit, rules: [] } as unknown as AppliedState });
+    const ifindex = this.ifaces.get(name)?.ifindex ?? this.nextIfindex++;
+    this.ifaces.set(name, {
+      ifindex,
+      attached: true,
+      progId,
+      state: { policyHash: hash, progId, commit, rules: [] } as unknown as AppliedState,
+    });
     return progId;
   }
   async exclusive<T>(holder: string, body: () => Promise<T>): Promise<T> {
@@ -138,22 +163,32 @@ export class FakeKernel implements KernelPort {
     this.lockHolders.push(holder);
     return body();
   }
-  interfaceExists(ifname: string): boolean {
-    return this.ifaces.has(ifname);
-  }
   inspect(ifname: string) {
-    const i = this.ifaces.get(ifname) ?? { attached: false };
-    return { attached: i.attached, progId: i.progId, stateHash: i.state?.policyHash, stateProgId: i.state?.progId, state: i.state };
+    const i = this.ifaces.get(ifname);
+    if (!i) {
+      const state = this.orphanStates.get(ifname);
+      return { ifindex: undefined, attached: false, stateHash: state?.policyHash, stateProgId: state?.progId, state };
+    }
+    return {
+      ifindex: i.ifindex,
+      attached: i.attached,
+      progId: i.progId,
+      stateHash: i.state?.policyHash,
+      stateProgId: i.state?.progId,
+      state: i.state,
+    };
   }
-  async load(_iface: CompiledInterface): Promise<ProgramHandle> {
+  async load(iface: CompiledInterface): Promise<ProgramHandle> {
     if (this.failLoad) throw this.failLoad;
+    if (this.failLoadFor.has(iface.name)) throw new Error(`loading the program of ${iface.name}: verifier refused`);
     this.loads++;
     const progId = this.nextProgId++;
     return { progId, close: () => void this.closed++ };
   }
   async enforce(iface: CompiledInterface, program: ProgramHandle, options: EnforceOptions): Promise<Enforced> {
     if (this.failEnforce) throw this.failEnforce;
-    const current = this.ifaces.get(iface.name)!;
+    const current = this.ifaces.get(iface.name);
+    if (!current) throw new Error(`finding interface ${iface.name}: ENODEV`);
     const state = {
       version: 1,
       interface: iface.name,
@@ -164,7 +199,7 @@ export class FakeKernel implements KernelPort {
       mode: 'generic',
       rules: iface.rules,
     } as unknown as AppliedState;
-    this.ifaces.set(iface.name, { attached: true, progId: program.progId, state });
+    this.ifaces.set(iface.name, { ifindex: current.ifindex, attached: true, progId: program.progId, state });
     this.enforces.push({ iface: iface.name, hash: iface.hash, commit: options.commit });
     return { interface: iface.name, replaced: current.attached, state, carried: 0 };
   }
@@ -175,8 +210,10 @@ export class FakeKernel implements KernelPort {
     return true;
   }
   detach(ifname: string): boolean {
-    const was = this.ifaces.get(ifname)?.attached ?? false;
-    this.ifaces.set(ifname, { attached: false });
+    const i = this.ifaces.get(ifname);
+    if (!i) return false;
+    const was = i.attached;
+    this.ifaces.set(ifname, { ifindex: i.ifindex, attached: false });
     return was;
   }
 }

@@ -136,12 +136,33 @@ describe('a policy unit reloading a git source', () => {
   });
 
   it('loads every interface’s program before changing any: one failed load changes nothing', async () => {
-    const kernel = new FakeKernel('eth0'); // eth1 does not exist
+    const kernel = new FakeKernel('eth0', 'eth1');
+    kernel.failLoadFor.add('eth1');
     const { unit, source, results } = setup([eth0, eth1], kernel);
     source.set(compiled(block('eth0', 'h1'), block('eth1', 'h1')), 'c1');
     await unit.start();
     expect(kernel.enforces).toEqual([]);
     expect(results.map(([, r]) => r)).toEqual(['failed', 'failed']);
+  });
+
+  it('a missing interface does not hold the others back: it is reported failed and retried', async () => {
+    const clock = new FakeTimers();
+    const kernel = new FakeKernel('eth0'); // eth1 does not exist yet
+    const source = new FakeSource('git');
+    const { log, events } = memoryLogger();
+    const unit = new PolicyUnit({ source, interfaces: [eth0, eth1], kernel, log, timers: clock, retryMs: 1000 });
+    source.set(compiled(block('eth0', 'h1'), block('eth1', 'h1')), 'c1');
+    await unit.start();
+    expect(kernel.enforces).toEqual([{ iface: 'eth0', hash: 'h1', commit: 'c1' }]);
+    expect(unit.health.get('eth1')).toMatchObject({ enforced: false, failing: true, lastError: expect.stringContaining('does not exist') });
+    expect(events.some((e) => e.interface === 'eth1' && String(e.msg).includes('interface eth1 does not exist'))).toBe(true);
+    expect(clock.scheduled).toBe(1);
+    kernel.addInterface('eth1');
+    clock.advance(1000);
+    await unit.idle();
+    expect(kernel.enforces.map((e) => e.iface)).toEqual(['eth0', 'eth1']);
+    expect(unit.health.get('eth1')).toMatchObject({ enforced: true, failing: false });
+    expect(clock.scheduled).toBe(0);
   });
 
   it('an unreachable remote is logged and counted; the cached head still decides', async () => {
