@@ -32,6 +32,7 @@ const XDP_INTERNALS_FOR_TESTS = [
   'libbpf',
   'link',
   'maps',
+  'mount-visibility',
   'object',
   'pins',
   'test-run',

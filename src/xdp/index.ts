@@ -288,7 +288,7 @@ export {
   type CounterSnapshot,
   type PinnedCounters,
 } from './carry.js';
-export { ensureBpffs, netnsId, pinPaths, pinnedInterfaces, readState, removeState, statePath, writeState } from './pins.js';
+export { checkBpffs, ensureBpffs, netnsId, pinPaths, pinnedInterfaces, readState, removeState, statePath, writeState } from './pins.js';
 export type { PinOptions } from './pins.js';
 export { TestRunner, xdpActionName } from './test-run.js';
 export { ifindexOf, queryXdp } from './link.js';
