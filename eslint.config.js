@@ -33,6 +33,7 @@ const XDP_INTERNALS_FOR_TESTS = [
   'link',
   'maps',
   'mount-visibility',
+  'netns',
   'object',
   'pins',
   'test-run',

@@ -2,9 +2,10 @@
  * Where xdpfw keeps things between processes: a bpffs at /run/xdpfw/bpffs
  * (not under /sys, which `ip netns exec` remounts) with one directory per
  * network namespace and interface holding the pinned link and maps, and the
- * state JSON under /run/xdpfw/state. Both are keyed by `net-<inode of the
- * network namespace>`, so the same interface name in two namespaces never
- * collides.
+ * state JSON under /run/xdpfw/state. Both are keyed by the network
+ * namespace, `net-<inode>-<cookie>` (netns.ts), so the same interface name
+ * in two namespaces never collides, and a new namespace never meets a dead
+ * one's pins.
  */
 
 import fs from 'node:fs';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { EnvironmentError, KernelError, check } from './errors.js';
 import * as bpf from './libbpf.js';
 import { existingMountVisible, newMountVisible } from './mount-visibility.js';
+import { currentNetns, legacyNetnsKey, netnsKey } from './netns.js';
 import { BPF_FS_MAGIC } from './uapi.js';
 
 export const DEFAULT_RUN_DIR = '/run/xdpfw';
@@ -27,9 +29,36 @@ export interface PinOptions {
 /** Names of the pins in an interface directory. */
 export const PIN = { link: 'link', ruleCounters: 'rule_counters', counters: 'counters' } as const;
 
-/** `net-<inode>` of the calling thread's network namespace (a setns() moves only the thread). */
+/** The key of the calling thread's network namespace, `net-<inode>-<cookie>` (netns.ts says why both). */
 export function netnsId(): string {
-  return `net-${fs.statSync('/proc/thread-self/ns/net').ino}`;
+  return netnsKey(currentNetns());
+}
+
+const adopted = new Set<string>();
+
+/**
+ * The calling thread's key for the pins and state under `o.runDir`; the
+ * first time, an earlier version's `net-<inode>` directories with this
+ * namespace's inode are renamed to it (netns.ts).
+ */
+function namespaceKey(o: PinOptions): string {
+  if (o.netnsId) return o.netnsId;
+  const ns = currentNetns();
+  const key = netnsKey(ns);
+  const once = `${o.runDir ?? DEFAULT_RUN_DIR}\0${key}`;
+  if (!adopted.has(once)) {
+    adopted.add(once);
+    for (const root of [bpffsRoot(o), stateRoot(o)]) {
+      const legacy = path.join(root, legacyNetnsKey(ns.inode));
+      if (!fs.existsSync(legacy) || fs.existsSync(path.join(root, key))) continue;
+      try {
+        fs.renameSync(legacy, path.join(root, key));
+      } catch {
+        /* another xdpfw process renamed it first */
+      }
+    }
+  }
+  return key;
 }
 
 export const bpffsRoot = (o: PinOptions = {}): string => path.join(o.runDir ?? DEFAULT_RUN_DIR, 'bpffs');
@@ -52,7 +81,7 @@ export function pinName(ifname: string): string {
 
 /** /run/xdpfw/bpffs/net-<inode>/<ifname, dots encoded> */
 export function interfacePinDir(ifname: string, o: PinOptions = {}): string {
-  return path.join(bpffsRoot(o), o.netnsId ?? netnsId(), pinName(ifname));
+  return path.join(bpffsRoot(o), namespaceKey(o), pinName(ifname));
 }
 
 export function pinPaths(ifname: string, o: PinOptions = {}): Record<keyof typeof PIN, string> & { dir: string } {
@@ -197,7 +226,7 @@ export function removeInterfacePins(ifname: string, o: PinOptions = {}): void {
 
 /** Interfaces of this network namespace that have a pin directory. */
 export function pinnedInterfaces(o: PinOptions = {}): string[] {
-  const dir = path.join(bpffsRoot(o), o.netnsId ?? netnsId());
+  const dir = path.join(bpffsRoot(o), namespaceKey(o));
   try {
     return fs
       .readdirSync(dir)
@@ -213,7 +242,7 @@ export function pinnedInterfaces(o: PinOptions = {}): string[] {
 /** /run/xdpfw/state/net-<inode>/<ifname>.json */
 export function statePath(ifname: string, o: PinOptions = {}): string {
   checkIfname(ifname);
-  return path.join(stateRoot(o), o.netnsId ?? netnsId(), `${ifname}.json`);
+  return path.join(stateRoot(o), namespaceKey(o), `${ifname}.json`);
 }
 
 /** Writes the state atomically (temp file + rename). */

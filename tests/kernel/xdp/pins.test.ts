@@ -68,10 +68,26 @@ describe('whether a mount is one other processes see', () => {
 });
 
 describe('pin and state paths', () => {
-  it('keys pins by network namespace inode and interface', () => {
-    expect(netnsId()).toBe(`net-${fs.statSync('/proc/self/ns/net').ino}`);
+  it('keys pins by network namespace inode and cookie, and interface', () => {
+    const [, inode, cookie] = /^net-(\d+)-(\d+)$/.exec(netnsId()) ?? [];
+    expect(Number(inode)).toBe(fs.statSync('/proc/self/ns/net').ino);
+    expect(BigInt(cookie)).toBeGreaterThan(0n);
     expect(interfacePinDir('eth0', { netnsId: 'net-42' })).toBe('/run/xdpfw/bpffs/net-42/eth0');
     expect(statePath('eth0', { runDir: '/x', netnsId: 'net-42' })).toBe('/x/state/net-42/eth0.json');
+  });
+
+  it("adopts an earlier version's net-<inode> directory of this namespace, and keeps the one it has", () => {
+    const runDir = tmpRunDir();
+    try {
+      const legacy = path.join(runDir, 'state', `net-${fs.statSync('/proc/thread-self/ns/net').ino}`);
+      fs.mkdirSync(legacy, { recursive: true });
+      fs.writeFileSync(path.join(legacy, 'eth0.json'), '{"old":true}');
+      expect(readState('eth0', { runDir })).toEqual({ old: true });
+      expect(fs.existsSync(legacy)).toBe(false);
+      expect(path.basename(path.dirname(statePath('eth0', { runDir })))).toBe(netnsId());
+    } finally {
+      fs.rmSync(runDir, { recursive: true, force: true });
+    }
   });
 
   it('encodes the dots of VLAN interface names, which bpffs refuses', () => {
