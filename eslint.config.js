@@ -32,6 +32,8 @@ const XDP_INTERNALS_FOR_TESTS = [
   'libbpf',
   'link',
   'maps',
+  'mount-visibility',
+  'netns',
   'object',
   'pins',
   'test-run',

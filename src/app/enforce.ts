@@ -9,6 +9,7 @@
 import type { CompiledInterface } from '../compiler/output.js';
 import {
   attach,
+  checkBpffs,
   openPinnedCounters,
   replace,
   seedCounters,
@@ -71,6 +72,7 @@ const withoutZero = (c: Count): StateRule['base'] => (c.packets === 0n && c.byte
 
 /** Attaches `program` to `iface.name`, or swaps it in for the program there; records the state. */
 export async function enforce(iface: CompiledInterface, program: LoadedProgram, options: EnforceOptions): Promise<Enforced> {
+  checkBpffs(); // the bpffs first pinned into, not a new one that would hold this policy's pins alone
   const current = status(iface.name);
   const enforced =
     current.link && current.link.ifindex !== 0

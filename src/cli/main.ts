@@ -69,6 +69,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .action((opts) => run(async () => (await import('./commands/detach.js')).detachCommand(opts, io))());
 
   program
+    .command('gc')
+    .description('free the pins and state of network namespaces and interfaces that no longer exist')
+    .addOption(waitOption())
+    .option('--json', 'machine-readable output')
+    .action((opts) => run(async () => (await import('./commands/gc.js')).gcCommand(opts, io))());
+
+  program
     .command('status')
     .description('what is attached where: policy hash, mode, program, since when')
     .option('--json', 'machine-readable output')

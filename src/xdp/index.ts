@@ -277,8 +277,9 @@ export {
   type CounterSnapshot,
   type PinnedCounters,
 } from './carry.js';
-export { ensureBpffs, netnsId, pinPaths, pinnedInterfaces, readState, removeState, statePath, writeState } from './pins.js';
+export { checkBpffs, ensureBpffs, netnsId, pinPaths, pinnedInterfaces, readState, removeState, statePath, writeState } from './pins.js';
 export type { PinOptions } from './pins.js';
+export { collectGarbage, type FreedPins } from './pin-gc.js';
 export { TestRunner, xdpActionName } from './test-run.js';
 export { ifindexOf, queryXdp } from './link.js';
 export type { AttachMode, AttachedMode, LinkInfo, XdpQuery } from './link.js';

@@ -106,6 +106,9 @@ const c = {
   statfs: libc.func('int statfs(const char *path, void *buf)'),
   mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
   syscall: libc.func('long syscall(long number, ...)'),
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, void *value, void *len)'),
+  setns: libc.func('int setns(int fd, int nstype)'),
 };
 
 /** errno of the last failed call on this thread; read it right after the call. */
@@ -319,6 +322,38 @@ export function flockRelease(fd: number): number {
 /** mount(2); returns 0 or errno. */
 export function mount(source: string, target: string, fstype: string, flags: number, data: string | null): number {
   return (c.mount(source, target, fstype, flags, data) as number) === 0 ? 0 : lastErrno();
+}
+
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+const SOL_SOCKET = 1;
+const SO_NETNS_COOKIE = 71;
+
+/**
+ * The cookie of the calling thread's network namespace (SO_NETNS_COOKIE,
+ * Linux 5.14): a 64-bit number the kernel never gives another namespace,
+ * unlike the namespace's inode number. Read from a socket made for it, which
+ * belongs to the thread's namespace. A BigInt, or -errno as a number.
+ */
+export function netnsCookie(): bigint | number {
+  const fd = c.socket(AF_INET, SOCK_DGRAM, 0) as number;
+  if (fd < 0) return -lastErrno();
+  try {
+    const value = Buffer.alloc(8);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(8, 0);
+    if ((c.getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, value, len) as number) !== 0) return -lastErrno();
+    return value.readBigUInt64LE(0);
+  } finally {
+    c.close(fd);
+  }
+}
+
+const CLONE_NEWNET = 0x40000000;
+
+/** setns(fd, CLONE_NEWNET): moves the calling thread into the network namespace `fd` refers to; 0 or errno. */
+export function setNetns(fd: number): number {
+  return (c.setns(fd, CLONE_NEWNET) as number) === 0 ? 0 : lastErrno();
 }
 
 /** membarrier(2) syscall numbers; glibc has no wrapper. */

@@ -2,9 +2,10 @@
  * Where xdpfw keeps things between processes: a bpffs at /run/xdpfw/bpffs
  * (not under /sys, which `ip netns exec` remounts) with one directory per
  * network namespace and interface holding the pinned link and maps, and the
- * state JSON under /run/xdpfw/state. Both are keyed by `net-<inode of the
- * network namespace>`, so the same interface name in two namespaces never
- * collides.
+ * state JSON under /run/xdpfw/state. Both are keyed by the network
+ * namespace, `net-<inode>-<cookie>` (netns.ts), so the same interface name
+ * in two namespaces never collides, and a new namespace never meets a dead
+ * one's pins.
  */
 
 import fs from 'node:fs';
@@ -12,6 +13,8 @@ import path from 'node:path';
 
 import { EnvironmentError, KernelError, check } from './errors.js';
 import * as bpf from './libbpf.js';
+import { existingMountVisible, newMountVisible } from './mount-visibility.js';
+import { currentNetns, legacyNetnsKey, netnsKey } from './netns.js';
 import { BPF_FS_MAGIC } from './uapi.js';
 
 export const DEFAULT_RUN_DIR = '/run/xdpfw';
@@ -26,9 +29,36 @@ export interface PinOptions {
 /** Names of the pins in an interface directory. */
 export const PIN = { link: 'link', ruleCounters: 'rule_counters', counters: 'counters' } as const;
 
-/** `net-<inode>` of the calling thread's network namespace (a setns() moves only the thread). */
+/** The key of the calling thread's network namespace, `net-<inode>-<cookie>` (netns.ts says why both). */
 export function netnsId(): string {
-  return `net-${fs.statSync('/proc/thread-self/ns/net').ino}`;
+  return netnsKey(currentNetns());
+}
+
+const adopted = new Set<string>();
+
+/**
+ * The calling thread's key for the pins and state under `o.runDir`; the
+ * first time, an earlier version's `net-<inode>` directories with this
+ * namespace's inode are renamed to it (netns.ts).
+ */
+function namespaceKey(o: PinOptions): string {
+  if (o.netnsId) return o.netnsId;
+  const ns = currentNetns();
+  const key = netnsKey(ns);
+  const once = `${o.runDir ?? DEFAULT_RUN_DIR}\0${key}`;
+  if (!adopted.has(once)) {
+    adopted.add(once);
+    for (const root of [bpffsRoot(o), stateRoot(o)]) {
+      const legacy = path.join(root, legacyNetnsKey(ns.inode));
+      if (!fs.existsSync(legacy) || fs.existsSync(path.join(root, key))) continue;
+      try {
+        fs.renameSync(legacy, path.join(root, key));
+      } catch {
+        /* another xdpfw process renamed it first */
+      }
+    }
+  }
+  return key;
 }
 
 export const bpffsRoot = (o: PinOptions = {}): string => path.join(o.runDir ?? DEFAULT_RUN_DIR, 'bpffs');
@@ -51,7 +81,7 @@ export function pinName(ifname: string): string {
 
 /** /run/xdpfw/bpffs/net-<inode>/<ifname, dots encoded> */
 export function interfacePinDir(ifname: string, o: PinOptions = {}): string {
-  return path.join(bpffsRoot(o), o.netnsId ?? netnsId(), pinName(ifname));
+  return path.join(bpffsRoot(o), namespaceKey(o), pinName(ifname));
 }
 
 export function pinPaths(ifname: string, o: PinOptions = {}): Record<keyof typeof PIN, string> & { dir: string } {
@@ -64,48 +94,95 @@ export function pinPaths(ifname: string, o: PinOptions = {}): Record<keyof typeo
   };
 }
 
-function nsInode(which: string): number | null {
+/**
+ * Each bpffs this process has pinned into, by its path: a later look must
+ * find the same one. Neither the device number nor the root's inode tells
+ * (an unmounted bpffs frees its device number and the next mount gets it
+ * again; every bpffs root is inode 1), but a directory made in it does: its
+ * inode number comes from a counter that moves on with every inode made.
+ * Every xdpfw process uses the same directory, `identity`, made by the
+ * first one to see the bpffs.
+ */
+const bpffsSeen = new Map<string, number>();
+const IDENTITY_DIR = 'identity';
+
+/** The inode of the bpffs's identity directory; made when `make`, else null when there is none. */
+function bpffsIdentity(root: string, make: boolean): number | null {
+  const marker = path.join(root, IDENTITY_DIR);
+  if (make) fs.mkdirSync(marker, { recursive: true, mode: 0o700 });
   try {
-    return fs.statSync(which).ino;
+    return fs.statSync(marker).ino;
   } catch {
     return null;
   }
 }
 
-/**
- * Whether this process runs in a mount namespace of its own, unlike init's
- * or, when init's cannot be read (containers, sandboxes), its parent's: the
- * case under `ip netns exec`, `unshare -m`, or a service with private mounts.
- */
-function inPrivateMountNamespace(): boolean {
-  const mine = nsInode('/proc/thread-self/ns/mnt');
-  const reference = nsInode('/proc/1/ns/mnt') ?? nsInode(`/proc/${process.ppid}/ns/mnt`);
-  return mine !== null && reference !== null && mine !== reference;
+const mountHint = (root: string): string => `mount it on the host: mkdir -p ${root} && mount -t bpf bpf ${root}`;
+
+function bpffsMissing(root: string, why: string): EnvironmentError {
+  return new EnvironmentError('bpffs-missing', `no bpffs that other processes see is mounted at ${root}: ${why}`, mountHint(root));
+}
+
+/** The bpffs at `root` is still the one first seen there; throws bpffs-missing or bpffs-replaced. */
+function verifySameBpffs(root: string, identity: number): void {
+  const magic = bpf.statfsMagic(root);
+  if (magic !== BPF_FS_MAGIC) throw bpffsMissing(root, 'it was unmounted while xdpfw ran, and the pins of the policies in force with it');
+  if (bpffsIdentity(root, false) !== identity) {
+    throw new EnvironmentError(
+      'bpffs-replaced',
+      `the bpffs at ${root} is not the one xdpfw found there at start: the pins of the policies in force went with the old one`,
+      `restart xdpfw run (or apply again) to attach the policies anew; keep one bpffs mounted at ${root} on the host`,
+    );
+  }
 }
 
 /**
- * Makes sure a bpffs is mounted at <runDir>/bpffs; mounts one if not.
- * Refuses to mount from a private mount namespace (as `ip netns exec`
- * creates): that mount, and every pin in it, would vanish with the process,
- * detaching the program.
+ * Makes sure the bpffs at <runDir>/bpffs is one other processes see, and
+ * mounts one if there is none and a mount made here would be seen (see
+ * mount-visibility.ts); otherwise throws `bpffs-missing`: pins in a mount
+ * only this mount namespace has would vanish with it, detaching the program.
+ * Once a bpffs has been seen, it is never mounted again by this process: a
+ * later call only checks it is the same one (`bpffs-missing`, `bpffs-replaced`).
  */
 export function ensureBpffs(o: PinOptions = {}): { mounted: boolean; path: string } {
   const root = bpffsRoot(o);
+  const seen = bpffsSeen.get(root);
+  if (seen !== undefined) {
+    verifySameBpffs(root, seen);
+    return { mounted: false, path: root };
+  }
   const magic = bpf.statfsMagic(root);
-  if (magic === BPF_FS_MAGIC) return { mounted: false, path: root };
+  if (magic === BPF_FS_MAGIC) {
+    if (!existingMountVisible(root)) {
+      throw bpffsMissing(root, 'the one there is private to this mount namespace (ip netns exec?) and would vanish with it');
+    }
+    bpffsSeen.set(root, bpffsIdentity(root, true) ?? 0);
+    return { mounted: false, path: root };
+  }
   if (magic < 0 && -magic !== 2 /* ENOENT */) check(magic, `checking the filesystem at ${root}`);
-  if (inPrivateMountNamespace()) {
-    throw new EnvironmentError(
-      'bpffs-private-mount',
-      `no bpffs is mounted at ${root}, and this process runs in a private mount namespace ` +
-        `(ip netns exec?): pins made there would vanish with it, detaching the program`,
-      `mount it in the host first: mkdir -p ${root} && mount -t bpf bpf ${root}`,
+  if (!newMountVisible(root)) {
+    throw bpffsMissing(
+      root,
+      'this process runs in a mount namespace the host does not share (ip netns exec, a private service?): ' +
+        'pins mounted here would vanish with it, detaching the program',
     );
   }
   fs.mkdirSync(root, { recursive: true, mode: 0o700 });
   const errno = bpf.mount('bpf', root, 'bpf', 0, 'mode=0700');
   if (errno !== 0) throw new KernelError(`mounting a bpffs at ${root}`, errno);
+  bpffsSeen.set(root, bpffsIdentity(root, true) ?? 0);
   return { mounted: true, path: root };
+}
+
+/**
+ * For every change of what is enforced (each reload of the daemon): the bpffs
+ * is there and is the one pinned into before, or this throws `bpffs-missing`
+ * or `bpffs-replaced` instead of pinning into a new one while the old pins,
+ * and the programs they held, are gone. Mounts one, like ensureBpffs, only
+ * when this process has seen none yet.
+ */
+export function checkBpffs(o: PinOptions = {}): void {
+  ensureBpffs(o);
 }
 
 /** Pins `fd` at `file`, replacing an existing pin atomically (pin aside, then rename). */
@@ -149,7 +226,7 @@ export function removeInterfacePins(ifname: string, o: PinOptions = {}): void {
 
 /** Interfaces of this network namespace that have a pin directory. */
 export function pinnedInterfaces(o: PinOptions = {}): string[] {
-  const dir = path.join(bpffsRoot(o), o.netnsId ?? netnsId());
+  const dir = path.join(bpffsRoot(o), namespaceKey(o));
   try {
     return fs
       .readdirSync(dir)
@@ -165,7 +242,7 @@ export function pinnedInterfaces(o: PinOptions = {}): string[] {
 /** /run/xdpfw/state/net-<inode>/<ifname>.json */
 export function statePath(ifname: string, o: PinOptions = {}): string {
   checkIfname(ifname);
-  return path.join(stateRoot(o), o.netnsId ?? netnsId(), `${ifname}.json`);
+  return path.join(stateRoot(o), namespaceKey(o), `${ifname}.json`);
 }
 
 /** Writes the state atomically (temp file + rename). */

@@ -49,11 +49,7 @@ function loadConfig(options: RunOptions): ControllerConfig {
 export async function runCommand(options: RunOptions, _io: CliIo): Promise<number> {
   const config = loadConfig(options);
   requireRoot('run');
-  try {
-    ensureBpffs();
-  } catch (error) {
-    throw new UserError('bpffs-missing', (error as Error).message, ExitCode.system);
-  }
+  ensureBpffs(); // bpffs-missing (with the mount command as its hint) before anything starts
   const log = createLogger({ level: config.logLevel });
   const controller = new Controller(config, log);
 

@@ -18,6 +18,7 @@ import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
 import { scratchDir } from '../../support/scratch.js';
 import { REPO, TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
 import { CLI, buildCli, xdpfwIn } from './netns-cli.js';
+import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
 
 const PAIRS = 20;
 
@@ -62,7 +63,7 @@ describe.skipIf(skipWithoutRoot('concurrent writers'))('writers racing for one i
     buildCli(); // the children run the built CLI
     ensureBpffs(); // on the host, so pins made inside the namespace outlive their process
     ns.create();
-    netns = `net-${fs.statSync(`/run/netns/${ns.name}`).ino}`;
+    netns = netnsKeyOf(ns.name);
     for (const which of ['A', 'B'] as const) {
       fs.writeFileSync(files[which], POLICY[which]);
       const compiled = await xdpfw('compile', files[which], '--json');

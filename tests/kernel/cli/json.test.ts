@@ -14,6 +14,7 @@ import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
 import { scratchDir } from '../../support/scratch.js';
 import { TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
 import { buildCli, xdpfwIn } from './netns-cli.js';
+import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
 
 const POLICY = 'interface veth0 {\n  default allow\n  drop udp dport 9 name "discard"\n  allow icmp\n}\n';
 const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -33,7 +34,7 @@ describe.skipIf(skipWithoutRoot('--json shapes'))('the --json output of commands
     buildCli();
     ensureBpffs();
     ns.create();
-    netns = `net-${fs.statSync(`/run/netns/${ns.name}`).ino}`;
+    netns = netnsKeyOf(ns.name);
     fs.writeFileSync(file, POLICY);
   }, 180_000);
 

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBpffs } from '../../../src/xdp/index.js';
 import { bpffsRoot } from '../../../src/xdp/pins.js';
 import { REPO, TestNetns, fixtureObject, run, skipWithoutRoot } from './helpers/env.js';
+import { netnsKeyOf } from './helpers/netns-key.js';
 
 const CHILD = path.join(REPO, 'tests/kernel/xdp/helpers/attach-child.ts');
 const XDP_ATTACHED_DRV = 1;
@@ -46,7 +47,7 @@ describe.skipIf(skipWithoutRoot('xdp attach tests'))('attaching to a veth in a t
     object = fixtureObject('mini');
     ensureBpffs(); // in the host mount namespace, so the children's pins outlive them
     ns.create();
-    netnsPins = path.join(bpffsRoot(), `net-${fs.statSync(`/run/netns/${ns.name}`).ino}`);
+    netnsPins = path.join(bpffsRoot(), netnsKeyOf(ns.name));
   });
 
   afterAll(() => {
@@ -181,7 +182,7 @@ describe.skipIf(skipWithoutRoot('xdp link-gone test'))('an interface removed und
         return (err as { stdout: string }).stdout;
       }
     };
-    const netnsPins = path.join(bpffsRoot(), `net-${fs.statSync(`/run/netns/${ns.name}`).ino}`);
+    const netnsPins = path.join(bpffsRoot(), netnsKeyOf(ns.name));
     try {
       expect(JSON.parse(node('attach', 'auto:drop'))).toHaveProperty('progId');
       run('ip', ['-n', ns.name, 'link', 'del', 'veth0']);

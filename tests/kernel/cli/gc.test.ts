@@ -1,0 +1,112 @@
+/**
+ * Namespaces are told apart by their cookie, not their inode (which the
+ * kernel gives the next namespace at once), and `xdpfw gc` frees what the
+ * namespaces and interfaces that went away left pinned in kernel memory.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { ensureBpffs } from '../../../src/xdp/index.js';
+import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
+import { scratchDir } from '../../support/scratch.js';
+import { TestNetns, run, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
+import { CLI, buildCli, xdpfwIn, type Exit } from './netns-cli.js';
+
+const POLICY = 'interface veth0 {\n  default allow\n  drop udp dport 9 name "discard"\n}\n';
+
+/** `xdpfw gc --json` in the host's network namespace, where the test runs. */
+function gcOnHost(): { freed: { netns: string; interface: string | null; reason: string; progId: number | null }[] } {
+  return JSON.parse(run(process.execPath, [CLI, 'gc', '--json'])) as ReturnType<typeof gcOnHost>;
+}
+
+async function programExists(id: number): Promise<boolean> {
+  // The kernel frees a program after an RCU grace period once its last reference goes.
+  for (let waited = 0; waited < 3000; waited += 100) {
+    try {
+      run('bpftool', ['prog', 'show', 'id', String(id)]);
+    } catch {
+      return false;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return true;
+}
+
+const ok = (r: Exit): unknown => {
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as unknown;
+};
+
+describe.skipIf(skipWithoutRoot('gc'))('network namespaces and xdpfw gc', () => {
+  const ns = new TestNetns('gc');
+  const file = path.join(scratchDir('xdpfw-gc-'), 'p.xdpfw');
+  const keys: string[] = [];
+
+  beforeAll(() => {
+    buildCli();
+    ensureBpffs();
+    fs.writeFileSync(file, POLICY);
+  }, 180_000);
+
+  afterAll(() => {
+    ns.destroy();
+    for (const key of keys) {
+      fs.rmSync(path.join(bpffsRoot(), key), { recursive: true, force: true });
+      fs.rmSync(path.join(stateRoot(), key), { recursive: true, force: true });
+    }
+  });
+
+  /** Creates the namespace anew and applies the policy there; its key and the program id. */
+  async function applied(): Promise<{ key: string; inode: number; progId: number }> {
+    ns.create();
+    const key = netnsKeyOf(ns.name);
+    keys.push(key);
+    const out = ok(await xdpfwIn(ns, 'apply', file, '--mode', 'generic', '--json')) as { applied: { progId: number }[] };
+    return { key, inode: fs.statSync(`/run/netns/${ns.name}`).ino, progId: out.applied[0].progId };
+  }
+
+  it("gives a new namespace none of a deleted one's policy, even when it gets the deleted one's inode", async () => {
+    const first = await applied();
+    ns.destroy();
+    ns.create(); // the kernel hands the freed inode to the next namespace (unless another test took it meanwhile)
+    keys.push(netnsKeyOf(ns.name));
+    expect(netnsKeyOf(ns.name)).not.toBe(first.key);
+    expect(ok(await xdpfwIn(ns, 'status', '--json'))).toEqual({ interfaces: [] });
+    const detach = await xdpfwIn(ns, 'detach', '--iface', 'veth0', '--json');
+    expect(detach.code).toBe(1); // not-attached: the dead namespace's pins are not this one's to remove
+    expect(fs.existsSync(path.join(bpffsRoot(), first.key, 'veth0', 'link'))).toBe(true);
+    ns.destroy();
+  });
+
+  it('frees the pins and state of a deleted namespace, and with them its program', async () => {
+    const { key, progId } = await applied();
+    ns.destroy();
+    expect(await programExists(progId)).toBe(true); // pinned: it outlives the namespace until gc
+    const { freed } = gcOnHost();
+    expect(freed).toContainEqual({ netns: key, interface: 'veth0', reason: 'netns-gone', progId });
+    expect(fs.existsSync(path.join(bpffsRoot(), key))).toBe(false);
+    expect(fs.existsSync(path.join(stateRoot(), key))).toBe(false);
+    expect(await programExists(progId)).toBe(false);
+    expect(gcOnHost().freed.filter((f) => f.netns === key)).toEqual([]);
+  });
+
+  it('frees the pins and state of an interface that went away, and keeps those of a live one', async () => {
+    const { key, progId } = await applied();
+    run('ip', ['-n', ns.name, 'link', 'add', 'vgc0', 'type', 'veth', 'peer', 'name', 'vgc1']);
+    fs.writeFileSync(file, `${POLICY}interface vgc0 {\n  default allow\n}\n`);
+    ok(await xdpfwIn(ns, 'apply', file, '--iface', 'vgc0', '--mode', 'generic', '--json'));
+    run('ip', ['-n', ns.name, 'link', 'del', 'veth0']);
+    expect(ok(await xdpfwIn(ns, 'gc', '--json'))).toEqual({
+      freed: [{ netns: key, interface: 'veth0', reason: 'interface-gone', progId }],
+    });
+    expect(fs.readdirSync(path.join(bpffsRoot(), key))).toEqual(['vgc0']);
+    expect(fs.readdirSync(path.join(stateRoot(), key))).toEqual(['vgc0.json']);
+    expect(await programExists(progId)).toBe(false);
+    expect(ok(await xdpfwIn(ns, 'gc', '--json'))).toEqual({ freed: [] });
+    fs.writeFileSync(file, POLICY);
+  });
+});
