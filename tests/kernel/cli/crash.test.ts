@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBpffs } from '../../../src/xdp/index.js';
 import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
 import { Random } from '../../support/random.js';
+import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
 import { scratchDir } from '../../support/scratch.js';
 import { REPO, TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
 import { CLI, buildCli, xdpfwIn } from './netns-cli.js';
@@ -59,7 +60,7 @@ describe.skipIf(skipWithoutRoot('kill -9 of apply'))('apply killed at random mom
     buildCli();
     ensureBpffs();
     ns.create();
-    netns = `net-${fs.statSync(`/run/netns/${ns.name}`).ino}`;
+    netns = netnsKeyOf(ns.name);
     for (const which of ['A', 'B'] as const) {
       fs.writeFileSync(files[which], POLICY[which]);
       const compiled = await json<{ interfaces: { hash: string }[] }>('compile', files[which]);

@@ -17,6 +17,7 @@ import { loadAndCompile } from '../../../src/app/policy-loader.js';
 import { DirectorySourceHost } from '../../../src/controller/sources/file-source.js';
 import { ensureBpffs } from '../../../src/xdp/index.js';
 import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
+import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
 import { scratchDir } from '../../support/scratch.js';
 import { CLI, buildCli, xdpfwIn } from '../cli/netns-cli.js';
 import { REPO, TestNetns, run, skipWithoutRoot } from '../xdp/helpers/env.js';
@@ -116,7 +117,7 @@ describe.skipIf(skipWithoutRoot('the daemon following its policy and interface')
     buildCli();
     ensureBpffs(); // on the host, so pins made inside the namespace outlive their process
     ns.create();
-    netns = `net-${fs.statSync(`/run/netns/${ns.name}`).ino}`;
+    netns = netnsKeyOf(ns.name);
   }, 180_000);
 
   afterAll(async () => {
