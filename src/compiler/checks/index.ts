@@ -15,6 +15,7 @@ import { checkDuplicateMatches } from './duplicate-match.js';
 import { checkDuplicateRuleNames } from './duplicate-rule-name.js';
 import { checkDuplicateSets } from './duplicate-set.js';
 import { checkEmptySets } from './empty-set.js';
+import { checkExpansionLimits } from './expansion-limit.js';
 import { checkFamilies } from './family-mismatch.js';
 import { checkIcmpTypes } from './icmp-type-unknown.js';
 import { checkAddresses } from './invalid-address.js';
@@ -37,6 +38,7 @@ export const AST_CHECKS: readonly Check[] = [
   checkUnknownSets,
   checkUnknownDefines,
   checkDefineCycles,
+  checkExpansionLimits,
   checkDefineTypes,
   checkAddresses,
   checkEmptySets,
