@@ -40,6 +40,7 @@ export const COMPILER_CODES = {
   'empty-set': { severity: 'error', description: 'a set or address list has no entries, so a rule using it matches nothing' },
   'no-rules': { severity: 'warning', description: 'an interface has no rules: every packet gets the default action' },
   'too-many-rules': { severity: 'error', description: `an interface has more rules than the data plane supports (${MAX_RULES})` },
+  'no-interfaces': { severity: 'warning', description: 'the policy has no interface block: `apply` refuses it, as it would apply nothing' },
   'shadowed-rule': { severity: 'warning', description: 'an earlier rule matches every packet this rule matches: it never decides' },
   'nd-dropped': { severity: 'warning', description: 'IPv6 neighbour discovery would be dropped, which silently breaks IPv6' },
 } as const satisfies Record<string, CodeInfo>;

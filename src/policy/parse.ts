@@ -3,7 +3,7 @@ import type { PolicyCode } from './codes.js';
 import { hasErrors, type Diagnostic } from './diagnostic.js';
 import { suggest } from './format.js';
 import { parse, SyntaxError as PeggySyntaxError, type Expectation } from './generated/parser.js';
-import { countLines, LineIndex } from './lines.js';
+import { countLines, isLineEnd, LineIndex } from './lines.js';
 import { FileTooLargeError, formatBytes, SOURCE_LIMITS, type SourceHost } from './source-host.js';
 
 export interface ParseResult {
@@ -370,11 +370,11 @@ function describeExpected(expected: readonly Expectation[]): string {
   return `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
 }
 
-const TOKEN = /^(?:"[^"\r\n]*"?|[^\s,{}#;"]+)/;
+const TOKEN = /^(?:"[^"\r\n\v\f\u0085\u2028\u2029]*"?|[^\s\u0085,{}#;"]+)/;
 
 function tokenAt(text: string, offset: number): { description: string; length: number } {
   if (offset >= text.length) return { description: 'end of file', length: 0 };
-  if (text[offset] === '\n' || text[offset] === '\r') return { description: 'end of line', length: 0 };
+  if (isLineEnd(text.charCodeAt(offset))) return { description: 'end of line', length: 0 };
   const token = TOKEN.exec(text.slice(offset, offset + 200))?.[0] ?? text[offset]!;
   return { description: `'${clip(token)}'`, length: token.length };
 }
@@ -384,8 +384,9 @@ function tokenBefore(text: string, offset: number): string | undefined {
   let end = offset;
   while (end > 0 && (text[end - 1] === ' ' || text[end - 1] === '\t')) end--;
   const last = text[end - 1];
-  if (last === undefined || last === '\n' || last === '\r') return undefined;
-  const lineStart = text.lastIndexOf('\n', end - 1) + 1;
+  if (last === undefined || isLineEnd(last.charCodeAt(0))) return undefined;
+  let lineStart = end - 1;
+  while (lineStart > 0 && !isLineEnd(text.charCodeAt(lineStart - 1))) lineStart--;
   if (last === '"') {
     const open = text.lastIndexOf('"', end - 2);
     if (open >= lineStart) return text.slice(open, end);

@@ -22,7 +22,7 @@ import { checkAddresses } from './invalid-address.js';
 import { checkPorts } from './invalid-port.js';
 import { checkProtocolNumbers } from './invalid-protocol.js';
 import { checkNeighbourDiscovery } from './nd-dropped.js';
-import { checkNoRules } from './no-rules.js';
+import { checkNoInterfaces, checkNoRules } from './no-rules.js';
 import { checkPortProtocols } from './port-without-protocol.js';
 import { checkShadowedRules } from './shadowed-rule.js';
 import { checkTcpFlagMasks } from './tcp-flags-mask.js';
@@ -55,6 +55,7 @@ export const AST_CHECKS: readonly Check[] = [
   checkDuplicateDefaults,
   checkRuleCount,
   checkNoRules,
+  checkNoInterfaces,
 ];
 
 export const IR_CHECKS: readonly IrCheck[] = [checkShadowedRules, checkNeighbourDiscovery];

@@ -43,6 +43,16 @@ describe('xdpfw check', () => {
     expect(r.stderr).toContain('2 error(s), 0 warning(s)');
   });
 
+  it('warns about a policy without interface blocks, and apply refuses it without applying anything', async () => {
+    const empty = file('no-interfaces.xdpfw', 'define ssh = 22\n');
+    const checked = await runCli('check', empty);
+    expect(checked.code).toBe(0);
+    expect(checked.stderr).toContain(`${empty}:1:1: warning[no-interfaces]: ${empty} has no interface block: it applies to no interface`);
+    const applied = await runCli('apply', empty);
+    expect(applied.code).toBe(1);
+    expect(applied.stderr).toContain(`error[no-interface]: ${empty} has no interface block: there is nothing to apply`);
+  });
+
   it('reports a missing file as a located error, not a crash', async () => {
     const r = await runCli('check', join(dir, 'missing.xdpfw'));
     expect(r.code).toBe(1);

@@ -316,6 +316,23 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'a define of an empty list is an empty set, as an inline one is',
+    text: 'define nobody = {}\ninterface eth0 {\n  drop src $nobody\n}\n',
+    expected: [
+      err(
+        'empty-set',
+        '1:17',
+        "define '$nobody' is an empty list: a rule using it could never match",
+        'add values to the list or remove the define',
+      ),
+    ],
+  },
+  {
+    name: 'a policy without interface blocks gets a warning at its start',
+    text: '# only names\ndefine ssh = 22\n',
+    expected: [warn('no-interfaces', '1:1', 'test.xdpfw has no interface block: it applies to no interface', "add 'interface NAME { … }'")],
+  },
+  {
     name: 'an interface without rules gets a warning',
     text: 'interface eth0 {\n  default allow\n}\n',
     expected: [warn('no-rules', '1:11', "interface 'eth0' has no rules: every packet gets the default action (allow)")],
