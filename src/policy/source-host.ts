@@ -22,7 +22,7 @@ export interface SourceHost {
 /**
  * How much one policy may read, so that no input exhausts memory or hangs
  * `check`. A policy or included file is text a person writes: 16 MiB is
- * hundreds of thousands of lines, and peggy's AST takes ~30 times the text.
+ * hundreds of thousands of lines, and its AST takes many times the text.
  * A set file is generated: a million prefixes take ~20 MB, so 256 MiB holds
  * ten million. Every file of the include tree is counted together.
  */
