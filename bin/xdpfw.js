@@ -1,4 +1,6 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+import { exitQuietlyOnEpipe, main } from '../dist/cli/main.js';
 
+exitQuietlyOnEpipe(process.stdout, (code) => process.exit(code));
+exitQuietlyOnEpipe(process.stderr, (code) => process.exit(code));
 process.exitCode = await main(process.argv, { stdout: process.stdout, stderr: process.stderr });

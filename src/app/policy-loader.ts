@@ -22,7 +22,13 @@ export function compileOrThrow(file: string, onDiagnostic: (text: string) => voi
   loaded.rendered.forEach(onDiagnostic);
   const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length;
   if (errors > 0 || !loaded.compiled) {
-    throw new UserError('policy-invalid', `${file}: ${errors} error(s); nothing was applied`, ExitCode.policy);
+    throw new UserError(
+      'policy-invalid',
+      `${file}: ${errors} error(s); nothing was applied`,
+      ExitCode.policy,
+      undefined,
+      loaded.diagnostics,
+    );
   }
   return loaded as LoadedPolicy & { compiled: CompiledPolicy };
 }

@@ -1,3 +1,4 @@
+import type { Diagnostic } from '../policy/diagnostic.js';
 import type { ExitCodeValue } from './exit-codes.js';
 
 /**
@@ -10,6 +11,8 @@ export class UserError extends Error {
     message: string,
     readonly exitCode: ExitCodeValue,
     readonly hint?: string,
+    /** A policy's diagnostics (policy-invalid), for `--json`'s error document. */
+    readonly diagnostics: readonly Diagnostic[] = [],
   ) {
     super(message);
     this.name = 'UserError';

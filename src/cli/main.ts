@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../app/exit-codes.js';
 import type { CliIo } from './io.js';
-import { err } from './io.js';
+import { diagnosticJson, err, json } from './io.js';
 import { UserError } from '../app/user-error.js';
 
 /** The version in package.json (two directories up from src/cli and from dist/cli). */
@@ -21,6 +21,18 @@ const waitOption = () =>
  * Each command's module is imported when it runs: `check` and `compile`
  * then never load libbpf, the metrics or the controller (~150 ms at start).
  */
+/**
+ * A reader that closes early (`xdpfw compile FILE | head -1`) is not an
+ * error: like other Unix tools xdpfw stops quietly, exiting 0, instead of
+ * printing EPIPE's stack. Any other write error is still a bug.
+ */
+export function exitQuietlyOnEpipe(stream: NodeJS.EventEmitter, exit: (code: number) => void): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') exit(ExitCode.ok);
+    else throw error;
+  });
+}
+
 export async function main(argv: string[], io: CliIo): Promise<number> {
   let code: number = ExitCode.ok;
   const run = (action: () => number | Promise<number>) => async () => {
@@ -128,10 +140,17 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (userError) {
       err(io, `error[${userError.code}]: ${userError.message}`);
       if (userError.hint) err(io, `  hint: ${userError.hint}`);
+      // A script that asked for JSON gets the error as JSON on stdout too.
+      if (argv.includes('--json')) json(io, { error: errorJson(userError) });
       return userError.exitCode;
     }
     err(io, `xdpfw: internal error (a bug; please report it with this trace):`);
     err(io, error instanceof Error ? (error.stack ?? error.message) : String(error));
     return ExitCode.internal;
   }
+}
+
+/** `{ code, message, hint, diagnostics }`: a policy's diagnostics as `check --json` prints them, else none. */
+function errorJson(error: UserError) {
+  return { code: error.code, message: error.message, hint: error.hint ?? null, diagnostics: error.diagnostics.map(diagnosticJson) };
 }

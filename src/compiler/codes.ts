@@ -4,6 +4,7 @@
  * fails when a check emits a code that is not listed here).
  */
 import { MAX_RULES } from '../contract/kernel.js';
+import { MAX_EXPANDED_ELEMENTS } from './limits.js';
 import type { Span } from '../policy/ast.js';
 import type { Diagnostic, Severity } from '../policy/diagnostic.js';
 
@@ -21,6 +22,10 @@ export const COMPILER_CODES = {
   'duplicate-rule-name': { severity: 'error', description: 'two rules of one interface have the same name' },
   'duplicate-default': { severity: 'error', description: 'an interface has more than one default statement' },
   'define-cycle': { severity: 'error', description: 'defines or sets refer to each other in a cycle' },
+  'expansion-limit': {
+    severity: 'error',
+    description: `a define, set or match value stands for more than ${MAX_EXPANDED_ELEMENTS.toLocaleString('en-US')} elements once expanded`,
+  },
   'define-type': { severity: 'error', description: 'a define is used where its values do not fit (ports as addresses, …)' },
   'invalid-address': { severity: 'error', description: 'an address or CIDR is malformed or has host bits set' },
   'invalid-port': { severity: 'error', description: 'a port is above 65535 or a range is empty' },
@@ -35,6 +40,7 @@ export const COMPILER_CODES = {
   'empty-set': { severity: 'error', description: 'a set or address list has no entries, so a rule using it matches nothing' },
   'no-rules': { severity: 'warning', description: 'an interface has no rules: every packet gets the default action' },
   'too-many-rules': { severity: 'error', description: `an interface has more rules than the data plane supports (${MAX_RULES})` },
+  'no-interfaces': { severity: 'warning', description: 'the policy has no interface block: `apply` refuses it, as it would apply nothing' },
   'shadowed-rule': { severity: 'warning', description: 'an earlier rule matches every packet this rule matches: it never decides' },
   'nd-dropped': { severity: 'warning', description: 'IPv6 neighbour discovery would be dropped, which silently breaks IPv6' },
 } as const satisfies Record<string, CodeInfo>;

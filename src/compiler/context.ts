@@ -27,6 +27,7 @@ import { setEntryCount, setEntryLiteral } from '../policy/set-file.js';
 import { addAddress, isAddressError, parseAddress, type AddressError, type AddressParse } from './structures/address.js';
 import { collectReferences, documentRules, type ReferenceSite } from './syntax/walks.js';
 import type { IrPolicy } from './ir.js';
+import { MAX_EXPANDED_ELEMENTS } from './limits.js';
 import { PrefixBuilder, PrefixList } from './structures/prefix-list.js';
 
 /** What a define stands for once every `$name` inside it is replaced. */
@@ -55,6 +56,9 @@ export class CheckContext {
   private readonly setPrefixMemo = new Map<string, PrefixList>();
   private readonly addressMemo = new WeakMap<AddressValue, ResolvedAddresses>();
   private readonly resolving = new Set<string>();
+  private readonly sizeMemo = new Map<string, number>();
+  private readonly sizing = new Set<string>();
+  private readonly definePrefixMemo = new Map<string, PrefixList>();
   private referenceSites?: ReferenceSite[];
   private ruleList?: { block: InterfaceBlock; rule: Rule }[];
 
@@ -109,6 +113,57 @@ export class CheckContext {
     return (this.referenceSites ??= collectReferences(this.document));
   }
 
+  /**
+   * How many elements `$name` or `@name` (a key) stands for once expanded,
+   * duplicates counted: a value, address or set-file entry is one, a set
+   * named in it at least one. Counted without expanding anything; a
+   * reference that closes a cycle counts nothing (define-cycle reports it).
+   */
+  expansionSize(key: string): number {
+    if (!this.sizeMemo.has(key) && !this.sizing.has(key)) {
+      this.postOrder(
+        key,
+        this.sizing,
+        (k) => this.sizeMemo.has(k),
+        (k) => this.sizeMemo.set(k, this.ownSize(k)),
+      );
+    }
+    return this.sizeMemo.get(key) ?? 0;
+  }
+
+  /** The expanded size of a define's value, a set's or a match's value (see expansionSize). */
+  valueSize(value: DefineValue | AddressValue | PortValue): number {
+    return value.kind === 'list' ? value.elements.reduce((sum, e) => sum + this.elementSize(e), 0) : this.elementSize(value);
+  }
+
+  /** Whether a define or set expands to more than the compiler expands (the expansion-limit check reports it). */
+  tooLarge(key: string): boolean {
+    return this.expansionSize(key) > MAX_EXPANDED_ELEMENTS;
+  }
+
+  private ownSize(key: string): number {
+    const name = key.slice(1);
+    if (key.startsWith('$')) return this.valueSize(this.defines.get(name)!.value);
+    const source = this.sets.get(name)!.source;
+    if (source.kind === 'file') return source.entries ? setEntryCount(source.entries) : 0;
+    return source.elements.reduce((sum, e) => sum + this.elementSize(e), 0);
+  }
+
+  private elementSize(element: DefineValue | AddressElement): number {
+    switch (element.kind) {
+      case 'set-ref':
+        return this.sets.has(element.name)
+          ? Math.max(1, this.sizeMemo.get(`@${element.name}`) ?? this.expansionSize(`@${element.name}`))
+          : 1;
+      case 'define-ref':
+        return this.defines.has(element.name) ? (this.sizeMemo.get(`$${element.name}`) ?? this.expansionSize(`$${element.name}`)) : 0;
+      case 'list':
+        return this.valueSize(element);
+      default:
+        return 1;
+    }
+  }
+
   /** The leaves of `$name`, through nested defines; undefined when no such define exists. */
   defineLeaves(name: string): DefineLeaf[] | undefined {
     if (!this.defines.has(name)) return undefined;
@@ -117,10 +172,20 @@ export class CheckContext {
     return this.defineMemo.get(name) ?? []; // none while resolving: a cycle, which define-cycle reports
   }
 
+  /**
+   * Each leaf once, though named many times: `define d1 = { $d0, $d0 }` has
+   * d0's leaves, not two copies (what the value means is the same, and a
+   * chain of such defines would double at every line).
+   */
   private valueLeaves(value: DefineValue): DefineLeaf[] {
-    if (value.kind === 'list') return value.elements.flatMap((e) => this.valueLeaves(e));
-    if (value.kind === 'define-ref') return this.defineLeaves(value.name) ?? [];
-    return [value];
+    const leaves = new Set<DefineLeaf>();
+    const add = (element: DefineValue): void => {
+      if (element.kind === 'list') element.elements.forEach(add);
+      else if (element.kind === 'define-ref') for (const leaf of this.defineLeaves(element.name) ?? []) leaves.add(leaf);
+      else leaves.add(element);
+    };
+    add(value);
+    return [...leaves];
   }
 
   /** The valid prefixes of `@name` (through nested sets and defines), sorted and deduplicated. */
@@ -148,24 +213,33 @@ export class CheckContext {
    * gives, one level deep.
    */
   private resolveDepthFirst(root: string): void {
+    const resolved = (key: string) => (key.startsWith('$') ? this.defineMemo.has(key.slice(1)) : this.setPrefixMemo.has(key.slice(1)));
+    this.postOrder(root, this.resolving, resolved, (key) => {
+      const name = key.slice(1);
+      // Too large to expand: it counts as empty, and expansion-limit reports it.
+      const skip = this.tooLarge(key);
+      if (key.startsWith('$')) this.defineMemo.set(name, skip ? [] : this.valueLeaves(this.defines.get(name)!.value));
+      else this.setPrefixMemo.set(name, skip ? PrefixList.EMPTY : this.computeSetPrefixes(this.sets.get(name)!));
+    });
+  }
+
+  /** Calls `finish` on `root` and on every key it refers to that is not `done`, referred keys first; `open` holds the keys on the stack. */
+  private postOrder(root: string, open: Set<string>, done: (key: string) => boolean, finish: (key: string) => void): void {
     const stack = [{ key: root, references: this.referencedKeys(root), next: 0 }];
-    this.resolving.add(root);
+    open.add(root);
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
       if (top.next < top.references.length) {
         const key = top.references[top.next++]!;
-        const resolved = key.startsWith('$') ? this.defineMemo.has(key.slice(1)) : this.setPrefixMemo.has(key.slice(1));
-        if (!resolved && !this.resolving.has(key)) {
-          this.resolving.add(key);
+        if (!done(key) && !open.has(key)) {
+          open.add(key);
           stack.push({ key, references: this.referencedKeys(key), next: 0 });
         }
         continue;
       }
       stack.pop();
-      const name = top.key.slice(1);
-      if (top.key.startsWith('$')) this.defineMemo.set(name, this.valueLeaves(this.defines.get(name)!.value));
-      else this.setPrefixMemo.set(name, this.computeSetPrefixes(this.sets.get(name)!));
-      this.resolving.delete(top.key);
+      finish(top.key);
+      open.delete(top.key);
     }
   }
 
@@ -200,8 +274,14 @@ export class CheckContext {
       }
       case 'set-ref':
         return this.setPrefixes(element.name);
-      case 'define-ref':
-        return PrefixList.union((this.defineLeaves(element.name) ?? []).map((leaf) => this.elementPrefixes(leaf)));
+      case 'define-ref': {
+        let prefixes = this.definePrefixMemo.get(element.name);
+        if (!prefixes) {
+          prefixes = PrefixList.union((this.defineLeaves(element.name) ?? []).map((leaf) => this.elementPrefixes(leaf)));
+          this.definePrefixMemo.set(element.name, prefixes);
+        }
+        return prefixes;
+      }
       default:
         return PrefixList.EMPTY;
     }
@@ -210,6 +290,10 @@ export class CheckContext {
   /** The prefixes a `src`/`dst` value stands for (memoised per value). */
   resolveAddresses(value: AddressValue): ResolvedAddresses {
     let resolved = this.addressMemo.get(value);
+    if (!resolved && this.valueSize(value) > MAX_EXPANDED_ELEMENTS) {
+      resolved = { prefixes: PrefixList.EMPTY, sets: [] }; // expansion-limit reports it
+      this.addressMemo.set(value, resolved);
+    }
     if (!resolved) {
       const elements = value.kind === 'list' ? value.elements : [value];
       const sets: string[] = [];
@@ -229,6 +313,7 @@ export class CheckContext {
 
   /** The port literals and ranges a `sport`/`dport` value stands for. */
   resolvePorts(value: PortValue): (PortLiteral | PortRange)[] {
+    if (this.valueSize(value) > MAX_EXPANDED_ELEMENTS) return []; // expansion-limit reports it
     const elements = value.kind === 'list' ? value.elements : [value];
     return elements.flatMap((e) => {
       if (e.kind !== 'define-ref') return [e];

@@ -21,6 +21,7 @@
  */
 
 import ipaddr from 'ipaddr.js';
+import { buildFrame } from './build.js';
 import { icmpTypeByName, icmpTypeName, icmpTypeNames } from './icmp-names.js';
 import type { PacketSpec } from './spec.js';
 import { TCP_FLAGS, tcpFlagByLetter, tcpFlagByName, tcpFlagLetters } from './tcp-flags.js';
@@ -224,7 +225,7 @@ class Parser {
           spec.payloadLength = this.number(this.next('a payload length'), 'payload length', 0, 65000);
           break;
         case 'trunc':
-          spec.truncateTo = this.number(this.next('a frame length'), 'frame length', 0, 65535);
+          spec.truncateTo = this.number(this.next('a frame length'), 'frame length', MIN_TEST_FRAME, MAX_TEST_FRAME);
           break;
         default:
           throw this.error(token, `unknown word '${token.text}' (expected ${this.expectedModifiers(kind)})`);
@@ -343,9 +344,31 @@ function nopOptions(n: number): number[] {
   return [...Array<number>(n - 1).fill(1), 0];
 }
 
-/** Parses packet text; throws PacketSyntaxError. */
+/**
+ * The largest frame BPF_PROG_TEST_RUN takes for XDP: a page less the
+ * headroom (256) and the skb_shared_info tail (320 on x86-64). A larger
+ * frame is EINVAL from the kernel, so it is refused here, as a usage error.
+ */
+export const MAX_TEST_FRAME = 4096 - 256 - 320;
+/** The Ethernet header: a frame cut shorter is refused by the kernel too. */
+export const MIN_TEST_FRAME = 14;
+
+/** Parses packet text; throws PacketSyntaxError, also for a frame that cannot be built or that the kernel's test run would refuse. */
 export function parsePacket(text: string): PacketSpec {
-  return new Parser(text).parse();
+  const spec = new Parser(text).parse();
+  let length: number;
+  try {
+    length = buildFrame(spec).length;
+  } catch (error) {
+    // A spec the builder cannot lay out (a non-first fragment with headers after its fragment header).
+    if (error instanceof RangeError) throw new PacketSyntaxError(error.message, text, 1);
+    throw error;
+  }
+  if (length > MAX_TEST_FRAME) {
+    const message = `the frame would be ${length} bytes; a test frame is at most ${MAX_TEST_FRAME} (fewer 'len' bytes or 'vlan' tags)`;
+    throw new PacketSyntaxError(message, text, 1);
+  }
+  return spec;
 }
 
 // ---- printing -----------------------------------------------------------------

@@ -9,6 +9,8 @@ export const POLICY_CODES = {
   'include-not-found': 'an `include "file"` names a file that cannot be read',
   'include-cycle': 'files include each other in a loop (a file includes itself, directly or through others)',
   'set-file-not-found': 'a `set NAME from "file"` names a file that cannot be read',
+  'file-too-large': 'a file is larger than the loader reads: 16 MiB for a policy or included file, 256 MiB for a set file',
+  'too-many-files': "a policy's include tree reads more than 256 files, or more than 1 GiB in all",
   'set-file-syntax': 'a line of a set file is not a single address or CIDR (one a line, `#` comments)',
 } as const satisfies Record<string, string>;
 

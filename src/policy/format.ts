@@ -1,4 +1,5 @@
 import type { Diagnostic } from './diagnostic.js';
+import { lineStarts } from './lines.js';
 
 /**
  * Renders a diagnostic for people, rustc-style:
@@ -37,19 +38,15 @@ function excerpt(d: Diagnostic, text: string): string[] {
 }
 
 /** Where each line of the last text starts: a policy can have hundreds of diagnostics, each would split it. */
-let lineIndex: { text: string; starts: number[] } | undefined;
+let lineIndex: { text: string; starts: Uint32Array } | undefined;
 
-/** Line `n` (1-based) of `text` without its line break (\n or \r\n), or undefined past the end. */
+/** Line `n` (1-based) of `text` without its line end (lines.ts), or undefined past the end. */
 function lineOf(text: string, n: number): string | undefined {
-  if (lineIndex?.text !== text) {
-    const starts = [0];
-    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-    lineIndex = { text, starts };
-  }
+  if (lineIndex?.text !== text) lineIndex = { text, starts: lineStarts(text) };
   const { starts } = lineIndex;
   if (n < 1 || n > starts.length) return undefined;
-  const line = text.slice(starts[n - 1], n < starts.length ? starts[n] - 1 : text.length);
-  return line.endsWith('\r') ? line.slice(0, -1) : line;
+  const line = text.slice(starts[n - 1], n < starts.length ? starts[n] : text.length);
+  return line.replace(/(?:\r\n|[\n\r\v\f\u0085\u2028\u2029])$/, '');
 }
 
 /**

@@ -3,8 +3,8 @@ import type { PolicyCode } from './codes.js';
 import { hasErrors, type Diagnostic } from './diagnostic.js';
 import { suggest } from './format.js';
 import { parse, SyntaxError as PeggySyntaxError, type Expectation } from './generated/parser.js';
-import { countLines, LineIndex } from './lines.js';
-import type { SourceHost } from './source-host.js';
+import { countLines, isLineEnd, LineIndex } from './lines.js';
+import { FileTooLargeError, formatBytes, SOURCE_LIMITS, type SourceHost } from './source-host.js';
 
 export interface ParseResult {
   /** Undefined when the text has a syntax error (peggy stops at the first). */
@@ -45,15 +45,37 @@ export function loadPolicy(rootPath: string, host: SourceHost): LoadResult {
   const items: Exclude<TopLevelItem, Include>[] = [];
   const expanded = new Set<string>();
 
-  const read = (path: string): string | Error => {
+  // Every file is counted and measured against SOURCE_LIMITS before it is
+  // parsed; a refusal is a located diagnostic, and the file is left out.
+  let bytesRead = 0;
+  const read = (path: string, maxBytes: number, at: Span): string | Error | undefined => {
+    if (sources.size >= SOURCE_LIMITS.files) {
+      diagnostics.push(
+        diagnostic(
+          'too-many-files',
+          `'${path}' would be file ${sources.size + 1} of this policy: at most ${SOURCE_LIMITS.files} files are read`,
+          at,
+          'a policy reads its files, includes and set files together; merge some of them',
+        ),
+      );
+      return undefined;
+    }
+    const room = Math.min(maxBytes, SOURCE_LIMITS.totalBytes - bytesRead);
     try {
-      const text = host.readFile(path);
+      const text = host.readFile(path, room);
+      if (text.length > room) throw new FileTooLargeError(text.length, room);
+      bytesRead += text.length;
       sources.set(path, text);
       return text;
     } catch (error) {
+      if (error instanceof FileTooLargeError) {
+        diagnostics.push(tooLarge(path, error, maxBytes, bytesRead, at));
+        return undefined;
+      }
       return error instanceof Error ? error : new Error(String(error));
     }
   };
+  const setFiles = new Map<string, SetFileEntries | undefined>();
 
   // The files being expanded, the root first: the include path to the file
   // on top, to tell a cycle from a file that is merely included twice. A
@@ -98,7 +120,8 @@ export function loadPolicy(rootPath: string, host: SourceHost): LoadResult {
       include.resolvedPath = resolved; // already expanded where it was first included
       return;
     }
-    const text = read(resolved);
+    const text = read(resolved, SOURCE_LIMITS.policyFileBytes, include.path.span);
+    if (text === undefined) return;
     if (text instanceof Error) {
       diagnostics.push(notFound('include-not-found', 'included file', written, resolved, text, include.path.span));
       return;
@@ -114,16 +137,27 @@ export function loadPolicy(rootPath: string, host: SourceHost): LoadResult {
       diagnostics.push(notFound('set-file-not-found', 'set file', written, written, resolved, source.path.span));
       return;
     }
-    const text = read(resolved);
+    // A set file named by several sets is read and parsed once.
+    if (setFiles.has(resolved)) {
+      const entries = setFiles.get(resolved);
+      if (entries === undefined) return;
+      source.resolvedPath = resolved;
+      source.entries = entries;
+      return;
+    }
+    const text = read(resolved, SOURCE_LIMITS.setFileBytes, source.path.span);
+    if (text === undefined) return;
     if (text instanceof Error) {
       diagnostics.push(notFound('set-file-not-found', 'set file', written, resolved, text, source.path.span));
       return;
     }
     source.resolvedPath = resolved;
     source.entries = parseSetFile(text, resolved, diagnostics);
+    setFiles.set(resolved, source.entries);
   };
 
-  const rootText = read(rootPath);
+  const rootText = read(rootPath, SOURCE_LIMITS.policyFileBytes, spanAt(rootPath, '', 0, 0));
+  if (rootText === undefined) return { diagnostics, sources };
   if (rootText instanceof Error) {
     const span = spanAt(rootPath, '', 0, 0);
     diagnostics.push(diagnostic('file-not-found', `cannot read policy file '${rootPath}': ${rootText.message}`, span));
@@ -336,11 +370,11 @@ function describeExpected(expected: readonly Expectation[]): string {
   return `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
 }
 
-const TOKEN = /^(?:"[^"\r\n]*"?|[^\s,{}#;"]+)/;
+const TOKEN = /^(?:"[^"\r\n\v\f\u0085\u2028\u2029]*"?|[^\s\u0085,{}#;"]+)/;
 
 function tokenAt(text: string, offset: number): { description: string; length: number } {
   if (offset >= text.length) return { description: 'end of file', length: 0 };
-  if (text[offset] === '\n' || text[offset] === '\r') return { description: 'end of line', length: 0 };
+  if (isLineEnd(text.charCodeAt(offset))) return { description: 'end of line', length: 0 };
   const token = TOKEN.exec(text.slice(offset, offset + 200))?.[0] ?? text[offset]!;
   return { description: `'${clip(token)}'`, length: token.length };
 }
@@ -350,8 +384,9 @@ function tokenBefore(text: string, offset: number): string | undefined {
   let end = offset;
   while (end > 0 && (text[end - 1] === ' ' || text[end - 1] === '\t')) end--;
   const last = text[end - 1];
-  if (last === undefined || last === '\n' || last === '\r') return undefined;
-  const lineStart = text.lastIndexOf('\n', end - 1) + 1;
+  if (last === undefined || isLineEnd(last.charCodeAt(0))) return undefined;
+  let lineStart = end - 1;
+  while (lineStart > 0 && !isLineEnd(text.charCodeAt(lineStart - 1))) lineStart--;
   if (last === '"') {
     const open = text.lastIndexOf('"', end - 2);
     if (open >= lineStart) return text.slice(open, end);
@@ -376,6 +411,17 @@ function notFound(code: PolicyCode, what: string, written: string, resolved: str
   const where = resolved === written ? '' : ` (${resolved})`;
   const hint = `'${written}' is read relative to the file that names it`;
   return diagnostic(code, `cannot read ${what} '${written}'${where}: ${error.message}`, span, hint);
+}
+
+/** A file over its own limit is `file-too-large`; one that would take the policy over its total is `too-many-files`. */
+function tooLarge(path: string, error: FileTooLargeError, maxBytes: number, bytesRead: number, at: Span): Diagnostic {
+  if (error.maxBytes < maxBytes) {
+    const message = `'${path}' (${formatBytes(error.size)}) would take this policy's files past ${formatBytes(SOURCE_LIMITS.totalBytes)} (${formatBytes(bytesRead)} read before it)`;
+    return diagnostic('too-many-files', message, at, 'a policy reads its files, includes and set files together; make them smaller');
+  }
+  const what = maxBytes === SOURCE_LIMITS.setFileBytes ? 'a set file' : 'a policy or included file';
+  const message = `'${path}' is too large: ${error.message} for ${what}`;
+  return diagnostic('file-too-large', message, at, 'a policy file is text a person writes; put long address lists in set files');
 }
 
 function diagnostic(code: PolicyCode, message: string, span: Span, hint?: string): Diagnostic {

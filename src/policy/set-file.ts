@@ -25,6 +25,6 @@ const lineIndexes = new WeakMap<SetFileEntries, LineIndex>();
 
 function positionOf(entries: SetFileEntries, offset: number): Position {
   let index = lineIndexes.get(entries);
-  if (!index) lineIndexes.set(entries, (index = new LineIndex(entries.text)));
+  if (!index) lineIndexes.set(entries, (index = new LineIndex(entries.text, true)));
   return index.position(offset);
 }

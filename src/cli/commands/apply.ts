@@ -7,6 +7,7 @@ import { withRunLock } from '../../app/lock.js';
 import { refuseIfManaged } from '../../app/ownership.js';
 import { compileOrThrow, selectInterfaces } from '../../app/policy-loader.js';
 import { requireInterface, requireRoot } from '../../app/preconditions.js';
+import { UserError } from '../../app/user-error.js';
 import { waitMs } from '../../app/wait-option.js';
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
@@ -33,6 +34,15 @@ export interface ApplyOptions {
 export async function applyCommand(file: string, options: ApplyOptions, io: CliIo): Promise<number> {
   const lockWaitMs = waitMs(options.wait);
   const policy = compileOrThrow(file, (text) => err(io, text));
+  if (policy.compiled.interfaces.length === 0) {
+    // Exit 0 having applied nothing would read as success in a deploy script.
+    throw new UserError(
+      'no-interface',
+      `${file} has no interface block: there is nothing to apply`,
+      ExitCode.policy,
+      "add 'interface NAME { … }'",
+    );
+  }
   const interfaces = selectInterfaces(policy.compiled.interfaces, options.iface, file);
   requireRoot('apply');
   interfaces.forEach((iface) => requireInterface(iface.name));

@@ -1,26 +1,10 @@
-import type { Diagnostic } from '../../policy/index.js';
 import type { CliIo } from '../io.js';
-import { err, json, out } from '../io.js';
+import { diagnosticJson, err, json, out } from '../io.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import { loadAndCompile } from '../../app/policy-loader.js';
 
 export interface CheckOptions {
   json?: boolean;
-}
-
-/** A diagnostic as `--json` prints it: its span flattened to where it starts and ends. */
-function diagnosticJson(d: Diagnostic) {
-  return {
-    code: d.code,
-    severity: d.severity,
-    message: d.message,
-    hint: d.hint ?? null,
-    file: d.span.file,
-    line: d.span.start.line,
-    col: d.span.start.column,
-    endLine: d.span.end.line,
-    endCol: d.span.end.column,
-  };
 }
 
 /** `xdpfw check FILE…`: every diagnostic of every file; exit 1 if any error. */

@@ -70,7 +70,8 @@ export async function statsCommand(options: StatsOptions, io: CliIo): Promise<nu
   let previous: InterfaceStats[] | undefined;
   for (;;) {
     const stats = collect(targets);
-    if (options.json) json(io, { at: new Date().toISOString(), interfaces: stats });
+    // One compact object a line (JSON Lines), so a reader can take each sample as it comes.
+    if (options.json) out(io, JSON.stringify({ at: new Date().toISOString(), interfaces: stats }));
     else out(io, `${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${new Date().toISOString()}\n${render(stats, previous, seconds)}`);
     previous = stats;
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));

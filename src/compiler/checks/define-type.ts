@@ -8,13 +8,22 @@ import type { Check } from '../context.js';
 
 export const checkDefineTypes: Check = (context) => {
   const out = [];
+  // What each define holds, found once: a define of millions of leaves may be named in thousands of places.
+  const holdings = new Map<string, { ports: boolean; addresses: boolean }>();
   for (const { reference, needs, place } of context.references()) {
     if (reference.kind !== 'define-ref' || needs === 'define') continue;
-    const leaves = context.defineLeaves(reference.name);
     const define = context.defines.get(reference.name);
-    if (!leaves || !define) continue; // unknown-define reports it
-    const ports = leaves.some((l) => l.kind === 'port' || l.kind === 'port-range');
-    const addresses = leaves.some((l) => l.kind === 'address' || l.kind === 'set-ref');
+    if (!define) continue; // unknown-define reports it
+    let holding = holdings.get(reference.name);
+    if (!holding) {
+      const leaves = context.defineLeaves(reference.name) ?? [];
+      holding = {
+        ports: leaves.some((l) => l.kind === 'port' || l.kind === 'port-range'),
+        addresses: leaves.some((l) => l.kind === 'address' || l.kind === 'set-ref'),
+      };
+      holdings.set(reference.name, holding);
+    }
+    const { ports, addresses } = holding;
     const misfit = needs === 'addresses' ? ports : addresses;
     if (!misfit) continue;
     const holds = ports && addresses ? 'both addresses and ports' : ports ? 'ports' : 'addresses';

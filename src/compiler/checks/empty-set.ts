@@ -1,5 +1,5 @@
 /**
- * `empty-set`: a set with no entries, or an empty `{ }` list in a rule: a
+ * `empty-set`: a set with no entries, or an empty `{ }` list in a define or a rule: a
  * rule using it would match nothing (or, negated, everything), which is
  * never what was meant. A set file that could not be read is the loader's
  * error, not this one.
@@ -22,6 +22,17 @@ export const checkEmptySets: Check = (context) => {
         item.name.span,
         `set '@${item.name.name}' is empty${where}`,
         'a rule using an empty set matches nothing; add entries or remove the set',
+      ),
+    );
+  }
+  for (const item of context.document.items) {
+    if (item.kind !== 'define' || item.value.kind !== 'list' || item.value.elements.length > 0) continue;
+    out.push(
+      diagnostic(
+        'empty-set',
+        item.value.span,
+        `define '$${item.name.name}' is an empty list: a rule using it could never match`,
+        'add values to the list or remove the define',
       ),
     );
   }

@@ -15,13 +15,14 @@ import { checkDuplicateMatches } from './duplicate-match.js';
 import { checkDuplicateRuleNames } from './duplicate-rule-name.js';
 import { checkDuplicateSets } from './duplicate-set.js';
 import { checkEmptySets } from './empty-set.js';
+import { checkExpansionLimits } from './expansion-limit.js';
 import { checkFamilies } from './family-mismatch.js';
 import { checkIcmpTypes } from './icmp-type-unknown.js';
 import { checkAddresses } from './invalid-address.js';
 import { checkPorts } from './invalid-port.js';
 import { checkProtocolNumbers } from './invalid-protocol.js';
 import { checkNeighbourDiscovery } from './nd-dropped.js';
-import { checkNoRules } from './no-rules.js';
+import { checkNoInterfaces, checkNoRules } from './no-rules.js';
 import { checkPortProtocols } from './port-without-protocol.js';
 import { checkShadowedRules } from './shadowed-rule.js';
 import { checkTcpFlagMasks } from './tcp-flags-mask.js';
@@ -37,6 +38,7 @@ export const AST_CHECKS: readonly Check[] = [
   checkUnknownSets,
   checkUnknownDefines,
   checkDefineCycles,
+  checkExpansionLimits,
   checkDefineTypes,
   checkAddresses,
   checkEmptySets,
@@ -53,6 +55,7 @@ export const AST_CHECKS: readonly Check[] = [
   checkDuplicateDefaults,
   checkRuleCount,
   checkNoRules,
+  checkNoInterfaces,
 ];
 
 export const IR_CHECKS: readonly IrCheck[] = [checkShadowedRules, checkNeighbourDiscovery];

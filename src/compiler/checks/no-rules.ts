@@ -1,4 +1,8 @@
-/** `no-rules` (warning): an interface block without rules; every packet gets the default action. */
+/**
+ * `no-rules` (warning): an interface block without rules; every packet gets
+ * the default action. `no-interfaces` (warning): a policy without interface
+ * blocks, which `apply` would apply nowhere.
+ */
 import { diagnostic } from '../codes.js';
 import type { Check } from '../context.js';
 
@@ -15,3 +19,13 @@ export const checkNoRules: Check = (context) =>
       ),
     ];
   });
+
+export const checkNoInterfaces: Check = (context) => {
+  if (context.interfaces.length > 0) return [];
+  const root = context.document.files[0];
+  if (!root) return [];
+  const at = { ...root.span, end: root.span.start };
+  return [
+    diagnostic('no-interfaces', at, `${root.span.file} has no interface block: it applies to no interface`, "add 'interface NAME { … }'"),
+  ];
+};

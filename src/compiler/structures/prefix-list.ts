@@ -55,7 +55,8 @@ export class PrefixList {
 
   /** The union of several lists (one list comes back as it is). */
   static union(lists: readonly PrefixList[]): PrefixList {
-    const nonEmpty = lists.filter((l) => l.size > 0);
+    // A list named twice (`{ @big, @big }`, a define used in many places) is merged once.
+    const nonEmpty = [...new Set(lists)].filter((l) => l.size > 0);
     if (nonEmpty.length === 0) return PrefixList.EMPTY;
     if (nonEmpty.length === 1) return nonEmpty[0];
     const builder = new PrefixBuilder();

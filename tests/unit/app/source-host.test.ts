@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileSourceHost } from '../../../src/app/source-host.js';
+import { FileTooLargeError, SOURCE_LIMITS } from '../../../src/policy/index.js';
 import { runCli } from '../../support/cli.js';
 import { scratchDir } from '../../support/scratch.js';
 import { Watchdog } from '../../support/watchdog.js';
@@ -89,5 +90,39 @@ describe('FileSourceHost and files that are not regular files', () => {
     watchdog.leave();
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${fifo}:1:1: error[file-not-found]: cannot read policy file '${fifo}': a FIFO, not a regular file`);
+  });
+});
+
+describe('FileSourceHost and files over the size limits', () => {
+  // Sparse files: their size is what fstat says, and no block is written.
+  const sparse = (name: string, bytes: number): string => {
+    const path = join(dir, name);
+    writeFileSync(path, '');
+    truncateSync(path, bytes);
+    return path;
+  };
+
+  it('refuses a file larger than asked for before reading it', () => {
+    const path = sparse('sparse-17m.txt', 17 * 1024 * 1024);
+    expect(() => new FileSourceHost().readFile(path, SOURCE_LIMITS.policyFileBytes)).toThrow(FileTooLargeError);
+    expect(() => new FileSourceHost().readFile(path, SOURCE_LIMITS.policyFileBytes)).toThrow(
+      'the file holds 17 MiB, more than the 16 MiB allowed',
+    );
+  });
+
+  it('makes a policy over 16 MiB and a set file over 256 MiB located file-too-large errors, and check exits 1', async () => {
+    const root = sparse('sparse-root.xdpfw', SOURCE_LIMITS.policyFileBytes + 1);
+    let r = await runCli('check', root);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${root}:1:1: error[file-too-large]: '${root}' is too large: the file holds 16,777,217 bytes`);
+    const set = sparse('sparse-set.txt', SOURCE_LIMITS.setFileBytes + 1);
+    const path = join(dir, 'big-set.xdpfw');
+    writeFileSync(path, `set s from "${set}"\ninterface eth0 { drop src @s }\n`);
+    watchdog.enter(`xdpfw check ${path}`);
+    r = await runCli('check', path);
+    watchdog.leave();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${path}:1:12: error[file-too-large]: '${set}' is too large:`);
+    expect(r.stderr).toContain('more than the 256 MiB allowed for a set file');
   });
 });

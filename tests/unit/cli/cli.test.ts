@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { processStatus } from '../../../src/app/preconditions.js';
 import { runCli } from '../../support/cli.js';
 import { scratchDir } from '../../support/scratch.js';
 
@@ -41,6 +42,52 @@ describe('xdpfw check', () => {
     expect(r.stderr).toContain('3 |   drop src @blocklst\n  |            ^^^^^^^^^\n');
     expect(r.stderr).toContain('error[invalid-port]');
     expect(r.stderr).toContain('2 error(s), 0 warning(s)');
+  });
+
+  it('warns about a policy without interface blocks, and apply refuses it without applying anything', async () => {
+    const empty = file('no-interfaces.xdpfw', 'define ssh = 22\n');
+    const checked = await runCli('check', empty);
+    expect(checked.code).toBe(0);
+    expect(checked.stderr).toContain(`${empty}:1:1: warning[no-interfaces]: ${empty} has no interface block: it applies to no interface`);
+    const applied = await runCli('apply', empty);
+    expect(applied.code).toBe(1);
+    expect(applied.stderr).toContain(`error[no-interface]: ${empty} has no interface block: there is nothing to apply`);
+  });
+
+  it('prints a user error as JSON on stdout with --json, the policy diagnostics flat as check --json has them', async () => {
+    const bad = file('bad-json.xdpfw', 'interface eth0 {\n  drop src @nope\n}\n');
+    const r = await runCli('compile', bad, '--json');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual({
+      error: {
+        code: 'policy-invalid',
+        message: `${bad}: 1 error(s); nothing was applied`,
+        hint: null,
+        diagnostics: [
+          {
+            code: 'unknown-set',
+            severity: 'error',
+            message: "unknown set '@nope'",
+            hint: 'declare it with: set NAME { … } or set NAME from "file"',
+            file: bad,
+            line: 2,
+            col: 12,
+            endLine: 2,
+            endCol: 17,
+          },
+        ],
+      },
+    });
+    const usage = await runCli('apply', good, '--iface', 'eth7', '--json');
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stdout)).toEqual({
+      error: {
+        code: 'interface-not-in-policy',
+        message: `interface 'eth7' has no block in ${good}`,
+        hint: 'the policy defines: eth9',
+        diagnostics: [],
+      },
+    });
   });
 
   it('reports a missing file as a located error, not a crash', async () => {
@@ -197,13 +244,23 @@ describe('xdpfw test (arguments)', () => {
 
 describe('commands that need the kernel', () => {
   for (const args of [['apply', good], ['detach'], ['status'], ['stats'], ['test', good, '--packet', 'udp 10.0.0.1:1 > 10.0.0.2:2']]) {
-    it(`'${args[0]}' tells a non-root user to run it as root, exit 3`, async () => {
+    it(`'${args[0]}' tells a non-root user without CAP_BPF to run it as root, exit 3`, async () => {
       vi.spyOn(process, 'geteuid').mockReturnValue(1000);
+      vi.spyOn(processStatus, 'read').mockReturnValue('Name:\tnode\nCapEff:\t0000000000001000\n'); // CAP_NET_ADMIN only
       const r = await runCli(...args);
       expect(r.code).toBe(3);
       expect(r.stderr).toContain(`error[not-root]: 'xdpfw ${args[0]}' needs root (CAP_BPF and CAP_NET_ADMIN)`);
     });
   }
+});
+
+describe('a non-root user holding CAP_BPF and CAP_NET_ADMIN', () => {
+  it('gets past the permission check', async () => {
+    vi.spyOn(process, 'geteuid').mockReturnValue(1000);
+    vi.spyOn(processStatus, 'read').mockReturnValue('Name:\tnode\nCapEff:\t0000008000001000\n');
+    const r = await runCli('apply', good, '--iface', 'eth9');
+    expect(r.stderr).not.toContain('error[not-root]');
+  });
 });
 
 describe('usage', () => {

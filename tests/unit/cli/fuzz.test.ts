@@ -80,7 +80,9 @@ function writeSample(sample: FuzzSample): () => void {
 /** The lines of a file as the CLI's file host decodes it (the last file asked for is kept: diagnostics come by file). */
 let lastDecoded: { path: string; lines: string[] | undefined } | undefined;
 function linesOf(path: string): string[] | undefined {
-  if (lastDecoded?.path !== path) lastDecoded = { path, lines: decodeFile(path)?.split('\n') };
+  // A policy's lines end where the grammar's do (src/policy/lines.ts); a set file's at '\n' only.
+  const ends = path.endsWith('.xdpfw') ? /\r\n|[\n\r\v\f\u0085\u2028\u2029]/ : '\n';
+  if (lastDecoded?.path !== path) lastDecoded = { path, lines: decodeFile(path)?.split(ends) };
   return lastDecoded.lines;
 }
 

@@ -316,6 +316,23 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'a define of an empty list is an empty set, as an inline one is',
+    text: 'define nobody = {}\ninterface eth0 {\n  drop src $nobody\n}\n',
+    expected: [
+      err(
+        'empty-set',
+        '1:17',
+        "define '$nobody' is an empty list: a rule using it could never match",
+        'add values to the list or remove the define',
+      ),
+    ],
+  },
+  {
+    name: 'a policy without interface blocks gets a warning at its start',
+    text: '# only names\ndefine ssh = 22\n',
+    expected: [warn('no-interfaces', '1:1', 'test.xdpfw has no interface block: it applies to no interface', "add 'interface NAME { … }'")],
+  },
+  {
     name: 'an interface without rules gets a warning',
     text: 'interface eth0 {\n  default allow\n}\n',
     expected: [warn('no-rules', '1:11', "interface 'eth0' has no rules: every packet gets the default action (allow)")],
@@ -417,6 +434,29 @@ describe('compiler diagnostics', () => {
     ]);
   });
 
+  test('nested defines, a set and a match value past 4,194,304 elements are errors where the limit is first passed, found fast', () => {
+    const defines = ['define d0 = { 10.0.0.1, 10.0.0.2 }'];
+    for (let n = 1; n <= 25; n++) defines.push(`define d${n} = { $d${n - 1}, $d${n - 1} }`);
+    const text = `${defines.join('\n')}\nset s { $d21, $d21 }\ninterface eth0 {\n  drop src { $d21, $d21 }\n  drop src $d25\n}\n`;
+    const started = performance.now();
+    const found = diagnosticsOf(text);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    const hint = 'a define or set is copied wherever it is named; name the large part once, or split it';
+    expect(found).toEqual([
+      err('expansion-limit', '23:8', "define '$d22' expands to 8,388,608 elements, more than the 4,194,304 allowed", hint),
+      err('expansion-limit', '27:5', "set '@s' expands to 8,388,608 elements, more than the 4,194,304 allowed", hint),
+      err('expansion-limit', '29:12', "'src' expands to 8,388,608 elements, more than the 4,194,304 allowed", hint),
+    ]);
+  });
+
+  test('a define of 4,194,304 elements is within the limit and compiles to its two addresses', () => {
+    const defines = ['define d0 = { 10.0.0.1, 10.0.0.2 }'];
+    for (let n = 1; n <= 21; n++) defines.push(`define d${n} = { $d${n - 1}, $d${n - 1} }`);
+    const result = compileText(`${defines.join('\n')}\ninterface eth0 {\n  drop src $d21\n}\n`);
+    expect(result.diagnostics).toEqual([]);
+    expect(result.ir!.interfaces[0]!.rules[0]!.src!.prefixes.size).toBe(2);
+  });
+
   test('every error of every check is reported at once, and nothing is compiled', () => {
     const result = compileText('interface eth0 {\n  allow src @nope dport 80\n  allow tcp dport 99999\n}\n');
     expect(result.diagnostics.map((d) => d.code)).toEqual(['unknown-set', 'port-without-protocol', 'invalid-port']);
@@ -433,6 +473,7 @@ describe('compiler diagnostics', () => {
   test('every compiler code has a case in this file', () => {
     const covered = new Set(CASES.flatMap((c) => c.expected.map((d) => d.code)));
     covered.add('too-many-rules');
+    covered.add('expansion-limit');
     expect(Object.keys(COMPILER_CODES).filter((code) => !covered.has(code))).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatPacket, PacketSyntaxError, parsePacket } from '../../../src/packet/describe.js';
+import { buildFrame } from '../../../src/packet/build.js';
+import { formatPacket, MAX_TEST_FRAME, PacketSyntaxError, parsePacket } from '../../../src/packet/describe.js';
 import { icmpTypeByName, icmpTypeName, icmpTypeNames } from '../../../src/packet/icmp-names.js';
 import type { PacketSpec } from '../../../src/packet/spec.js';
 import { tcpFlagByLetter, tcpFlagByName, tcpFlagLetters, tcpFlagNames } from '../../../src/packet/tcp-flags.js';
@@ -105,7 +106,8 @@ describe('formatPacket', () => {
     'udp 10.0.0.1:1 > 10.0.0.2:2 svlan 100 vlan 200 ipopt frag 0 mf len 1200 trunc 60',
     'udp 10.0.0.1:1 > 10.0.0.2:2 ipopt 12 frag 185',
     'udp 10.0.0.1:1 > 10.0.0.2:2 ipopt 0x07030400',
-    'udp [::1]:1 > [::2]:2 ext hopopts,routing,fragment,ah,dstopts frag 3 mf',
+    'udp [::1]:1 > [::2]:2 ext hopopts,routing,fragment,ah,dstopts frag 0 mf',
+    'udp [::1]:1 > [::2]:2 ext hopopts,routing,fragment frag 3 mf',
   ];
 
   it.each(canonical)('prints %s back exactly as it was read', (text) => {
@@ -162,6 +164,19 @@ describe('PacketSyntaxError', () => {
     ['udp 10.0.0.1:1 > 10.0.0.2:2 frag', 33, 'expected a fragment offset (in 8-byte units) at the end'],
     ['udp 10.0.0.1:1 > 10.0.0.2:2 frag 8192', 34, 'fragment offset 8192 is out of range 0–8191'],
     ['udp 10.0.0.1:1 > 10.0.0.2:2 len many', 33, "expected a payload length, found 'many'"],
+    [
+      'udp [::1]:1 > [::2]:2 ext hopopts,fragment,dstopts frag 3',
+      1,
+      'a non-first fragment cannot carry extension headers after its fragment header',
+    ],
+    ['udp 10.0.0.1:1 > 10.0.0.2:2 trunc 13', 35, 'frame length 13 is out of range 14–3520'],
+    ['udp 10.0.0.1:1 > 10.0.0.2:2 trunc 0', 35, 'frame length 0 is out of range 14–3520'],
+    [
+      'udp 10.0.0.1:1 > 10.0.0.2:2 len 3479',
+      1,
+      "the frame would be 3521 bytes; a test frame is at most 3520 (fewer 'len' bytes or 'vlan' tags)",
+    ],
+    [`udp 10.0.0.1:1 > 10.0.0.2:2${' vlan 1'.repeat(3000)}`, 1, 'the frame would be 12042 bytes; a test frame is at most 3520'],
   ];
 
   it.each(cases)('rejects %j at column %i: %s', (text, column, message) => {
@@ -177,6 +192,11 @@ describe('PacketSyntaxError', () => {
     expect(syntax.reason).toContain(message);
     expect(syntax.message).toBe(`column ${column}: ${syntax.reason}`);
     expect(syntax.code).toBe('packet-syntax');
+  });
+
+  it('takes the largest frame a test run takes, and a frame cut to its Ethernet header', () => {
+    expect(buildFrame(parsePacket('udp 10.0.0.1:1 > 10.0.0.2:2 len 3478')).length).toBe(MAX_TEST_FRAME);
+    expect(buildFrame(parsePacket('udp 10.0.0.1:1 > 10.0.0.2:2 trunc 14')).length).toBe(14);
   });
 
   it('points a caret at the column in its excerpt', () => {

@@ -186,4 +186,35 @@ export const loadCases: LoadCase[] = [
       },
     ],
   },
+  {
+    behaviour: 'an included file over 16 MiB is refused at the include, before it is parsed',
+    root: 'input.xdpfw',
+    files: {
+      'input.xdpfw': 'include "huge.xdpfw"\n',
+      'huge.xdpfw': '#'.repeat(16 * 1024 * 1024 + 1),
+    },
+    expected: [
+      {
+        code: 'file-too-large',
+        message: "'huge.xdpfw' is too large: the file holds 16,777,217 bytes, more than the 16 MiB allowed for a policy or included file",
+        at: ['input.xdpfw', 1, 9, 1, 21],
+        excerpt: ['1 | include "huge.xdpfw"', '  |         ^^^^^^^^^^^^'],
+        hint: 'a policy file is text a person writes; put long address lists in set files',
+      },
+    ],
+  },
+  {
+    behaviour: 'an include tree of more than 256 files is refused at the include of the 257th',
+    root: 'f0.xdpfw',
+    files: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`f${i}.xdpfw`, `define d${i} = ${i}\ninclude "f${i + 1}.xdpfw"\n`])),
+    expected: [
+      {
+        code: 'too-many-files',
+        message: "'f256.xdpfw' would be file 257 of this policy: at most 256 files are read",
+        at: ['f255.xdpfw', 2, 9, 2, 21],
+        excerpt: ['2 | include "f256.xdpfw"', '  |         ^^^^^^^^^^^^'],
+        hint: 'a policy reads its files, includes and set files together; merge some of them',
+      },
+    ],
+  },
 ];

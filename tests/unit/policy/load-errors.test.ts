@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatDiagnostic, loadPolicy, type SourceHost } from '../../../src/policy/index.js';
+import { FileTooLargeError, formatDiagnostic, loadPolicy, SOURCE_LIMITS, type SourceHost } from '../../../src/policy/index.js';
 import { loadCases } from './load-cases.js';
 import { MemoryHost } from '../../support/memory-host.js';
 
@@ -98,18 +98,47 @@ describe('load errors', () => {
     return new MemoryHost(files);
   }
 
-  it("follows a chain of 10,000 includes, each file's items in place", () => {
-    const { document, diagnostics } = loadPolicy('f0.xdpfw', includeChain(10_000, 'define last = 1\n'));
+  it("follows a chain of as many includes as files are read, each file's items in place", () => {
+    const last = SOURCE_LIMITS.files - 1;
+    const { document, diagnostics } = loadPolicy('f0.xdpfw', includeChain(last, 'define last = 1\n'));
     expect(diagnostics).toEqual([]);
     const names = document!.items.map((item) => (item.kind === 'define' ? item.name.name : item.kind));
     expect(names.slice(0, 2)).toEqual(['d0', 'd1']);
-    expect(names.slice(-2)).toEqual(['d9999', 'last']);
-    expect(names).toHaveLength(10_001);
+    expect(names.slice(-2)).toEqual([`d${last - 1}`, 'last']);
+    expect(names).toHaveLength(last + 1);
   });
 
-  it('reports a cycle through 10,000 includes once, at the include that closes it', () => {
-    const { diagnostics } = loadPolicy('f0.xdpfw', includeChain(10_000, 'include "f0.xdpfw"\n'));
-    expect(diagnostics.map((d) => [d.code, d.span.file, d.span.start.line])).toEqual([['include-cycle', 'f10000.xdpfw', 1]]);
-    expect(diagnostics[0]!.message).toMatch(/^include cycle: f0\.xdpfw → f1\.xdpfw → .* → f10000\.xdpfw → f0\.xdpfw$/);
+  it('reports a cycle through the longest include chain once, at the include that closes it', () => {
+    const last = SOURCE_LIMITS.files - 1;
+    const { diagnostics } = loadPolicy('f0.xdpfw', includeChain(last, 'include "f0.xdpfw"\n'));
+    expect(diagnostics.map((d) => [d.code, d.span.file, d.span.start.line])).toEqual([['include-cycle', `f${last}.xdpfw`, 1]]);
+    expect(diagnostics[0]!.message).toMatch(new RegExp(`^include cycle: f0\\.xdpfw → f1\\.xdpfw → .* → f${last}\\.xdpfw → f0\\.xdpfw$`));
+  });
+
+  it('stops a chain of 10,000 includes at the file limit with one diagnostic', () => {
+    const { diagnostics } = loadPolicy('f0.xdpfw', includeChain(10_000, 'define last = 1\n'));
+    expect(diagnostics.map((d) => d.code)).toEqual(['too-many-files']);
+  });
+
+  it('refuses a set file over 256 MiB that the host measured, at the set', () => {
+    const host: SourceHost = {
+      readFile: (path, maxBytes = Infinity) => {
+        if (path === 'big.txt' && 300 * 1024 * 1024 > maxBytes) throw new FileTooLargeError(300 * 1024 * 1024, maxBytes);
+        return 'set s from "big.txt"\ninterface eth0 {\n  drop src @s\n}\n';
+      },
+      resolve: (_from, path) => path,
+    };
+    const { diagnostics } = loadPolicy('input.xdpfw', host);
+    expect(diagnostics.map((d) => [d.code, d.message, d.span.start.line, d.span.start.column])).toEqual([
+      ['file-too-large', "'big.txt' is too large: the file holds 300 MiB, more than the 256 MiB allowed for a set file", 1, 12],
+    ]);
+  });
+
+  it('reads a set file named by several sets once', () => {
+    const host = new MemoryHost({ 'input.xdpfw': 'set a from "s.txt"\nset b from "s.txt"\n', 's.txt': '10.0.0.1\n' });
+    const { document, diagnostics } = loadPolicy('input.xdpfw', host);
+    expect(diagnostics).toEqual([]);
+    expect(host.reads).toEqual(['input.xdpfw', 's.txt']);
+    expect(document!.items.map((i) => (i.kind === 'set' && i.source.kind === 'file' ? i.source.entries?.start.length : 0))).toEqual([1, 1]);
   });
 });

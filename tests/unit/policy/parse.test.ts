@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadPolicy, parsePolicyFile, type PolicyFile, type Rule, type Span } from '../../../src/policy/index.js';
+import { formatDiagnostic, loadPolicy, parsePolicyFile, type PolicyFile, type Rule, type Span } from '../../../src/policy/index.js';
 import { MemoryHost } from '../../support/memory-host.js';
 
 function parseOk(text: string): PolicyFile {
@@ -82,6 +82,35 @@ describe('parsePolicyFile', () => {
     const lf = 'set s {\n  10.0.0.1 # c\n  10.0.0.2\n}\ninterface eth0 {\n  default drop\n  allow tcp dport 22 name "ssh"\n}\n';
     const strip = (file: PolicyFile): unknown => JSON.parse(JSON.stringify(file, (k, v: unknown) => (k === 'span' ? undefined : v)));
     expect(strip(parseOk(lf.replaceAll('\n', '\r\n')))).toEqual(strip(parseOk(lf)));
+  });
+
+  it.each([
+    ['a lone CR (old Mac files)', '\r'],
+    ['a form feed', '\f'],
+    ['a vertical tab', '\v'],
+    ['NEL (U+0085)', '\u0085'],
+    ['LS (U+2028)', '\u2028'],
+    ['PS (U+2029)', '\u2029'],
+  ])('ends a line and a comment at %s, counting lines as LF does', (_, end) => {
+    const lf =
+      '# header\nset s {\n  10.0.0.1 # c\n  10.0.0.2\n}\n# section\ninterface eth0 {\n  default drop\n  allow tcp dport 22 name "ssh"\n}\n';
+    const json = (file: PolicyFile): unknown => JSON.parse(JSON.stringify(file));
+    const other = parseOk(lf.replaceAll('\n', end));
+    // One character replaced by one: every offset, line and column is the same.
+    expect(json(other)).toEqual(json(parseOk(lf)));
+  });
+
+  it('locates an error after lone-CR line ends on its own line', () => {
+    const result = parsePolicyFile('set s { 10.0.0.1 }\rinterface eth0 {\r  alow tcp\r}\r', 'mac.xdpfw');
+    expect(result.diagnostics.map((d) => [d.message, d.span.start.line, d.span.start.column])).toEqual([
+      ["unknown action 'alow' (did you mean 'allow'?)", 3, 3],
+    ]);
+    expect(formatDiagnostic(result.diagnostics[0]!, () => 'set s { 10.0.0.1 }\rinterface eth0 {\r  alow tcp\r}\r').split('\n')).toEqual([
+      "mac.xdpfw:3:3: error[syntax]: unknown action 'alow' (did you mean 'allow'?)",
+      '  |',
+      '3 |   alow tcp',
+      '  |   ^^^^',
+    ]);
   });
 
   it('keeps an address exactly as written, valid or not, for the compiler to judge', () => {
