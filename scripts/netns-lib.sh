@@ -43,6 +43,8 @@ netns_private_mounts() {
 	mount -t tmpfs -o mode=0700 xdpfw-test "$XDPFW_RUN_DIR"
 	mkdir -p "$XDPFW_RUN_DIR/bpffs"
 	mount -t bpf -o mode=0700 bpffs "$XDPFW_RUN_DIR/bpffs"
+	# xdpfw refuses a bpffs that only this mount namespace sees unless told it is meant to be so.
+	export XDPFW_PRIVATE_BPFFS=1
 }
 
 # netns_scratch_dir: sets NETNS_SCRATCH to a new directory for logs and

@@ -143,6 +143,8 @@ function verifySameBpffs(root: string, identity: number): void {
  * only this mount namespace has would vanish with it, detaching the program.
  * Once a bpffs has been seen, it is never mounted again by this process: a
  * later call only checks it is the same one (`bpffs-missing`, `bpffs-replaced`).
+ * XDPFW_PRIVATE_BPFFS=1 accepts an existing bpffs private to this mount
+ * namespace, for sandboxes that live and die in one.
  */
 export function ensureBpffs(o: PinOptions = {}): { mounted: boolean; path: string } {
   const root = bpffsRoot(o);
@@ -153,7 +155,9 @@ export function ensureBpffs(o: PinOptions = {}): { mounted: boolean; path: strin
   }
   const magic = bpf.statfsMagic(root);
   if (magic === BPF_FS_MAGIC) {
-    if (!existingMountVisible(root)) {
+    // A sandbox whose whole world lives in one private mount namespace (the traffic tests,
+    // scripts/sandbox.sh) says so: its pins are meant to vanish with it.
+    if (process.env.XDPFW_PRIVATE_BPFFS !== '1' && !existingMountVisible(root)) {
       throw bpffsMissing(root, 'the one there is private to this mount namespace (ip netns exec?) and would vanish with it');
     }
     bpffsSeen.set(root, bpffsIdentity(root, true) ?? 0);
