@@ -59,10 +59,11 @@ export function decideWithoutPolicy(view: PinnedView): 'keep-pinned' | 'unprotec
   return view.attached ? 'keep-pinned' : 'unprotected';
 }
 
-/** An interface as the link watch sees it: its index (undefined while it does not exist) and whether xdpfw's link runs on it. */
+/** An interface as the link watch sees it: its index (undefined while it does not exist), whether xdpfw's link runs on it, and which program. */
 export interface LinkView {
   ifindex?: number;
   attached: boolean;
+  progId?: number;
 }
 
 /**
@@ -70,17 +71,22 @@ export interface LinkView {
  * - appeared: an interface that did not exist does now;
  * - recreated: the name has another ifindex: a new interface, bare;
  * - detached: same interface, but xdpfw's link stopped running there;
+ * - replaced: the link runs a program this daemon did not put there
+ *   (`apply --force` by hand), seen once per such program;
  * - none: nothing the controller must act on.
  */
-export type LinkChange = 'none' | 'removed' | 'appeared' | 'recreated' | 'detached';
+export type LinkChange = 'none' | 'removed' | 'appeared' | 'recreated' | 'detached' | 'replaced';
 
-export function decideLink(before: LinkView, now: LinkView): LinkChange {
+/** `ours`: the program this daemon last put on the interface, if any. */
+export function decideLink(before: LinkView, now: LinkView, ours?: number): LinkChange {
   if (now.ifindex === undefined) return before.ifindex === undefined ? 'none' : 'removed';
   if (before.ifindex === undefined) return 'appeared';
   if (before.ifindex !== now.ifindex) return 'recreated';
   if (before.attached && !now.attached) return 'detached';
+  if (now.attached && ours !== undefined && now.progId !== ours && now.progId !== before.progId) return 'replaced';
   return 'none';
 }
 
 /** Whether a link change calls for the policy to be attached again. */
-export const needsAttach = (change: LinkChange): boolean => change === 'appeared' || change === 'recreated' || change === 'detached';
+export const needsAttach = (change: LinkChange): boolean =>
+  change === 'appeared' || change === 'recreated' || change === 'detached' || change === 'replaced';

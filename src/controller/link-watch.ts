@@ -23,6 +23,10 @@ export interface LinkWatchOptions {
   periodMs: number;
   /** Called once per look in which some interface needs its policy attached again. */
   reattach: (changes: Map<string, LinkChange>) => void;
+  /** The program this daemon last put on the interface (undefined before it put one). */
+  ours: (name: string) => number | undefined;
+  /** Another writer replaced the daemon's program (it is restored through `reattach`). */
+  drifted?: (name: string) => void;
 }
 
 const MESSAGES: Record<Exclude<LinkChange, 'none'>, string> = {
@@ -30,6 +34,7 @@ const MESSAGES: Record<Exclude<LinkChange, 'none'>, string> = {
   appeared: 'interface appeared: attaching the policy',
   recreated: 'interface re-created (another ifindex): attaching the policy again',
   detached: "xdpfw's link stopped running on the interface: attaching the policy again",
+  replaced: "another writer replaced this daemon's program on the interface: restoring the source's policy",
 };
 
 export class LinkWatch {
@@ -58,9 +63,11 @@ export class LinkWatch {
       const before = this.seen.get(name) ?? { attached: false };
       const now = this.view(name);
       this.seen.set(name, now);
-      const change = decideLink(before, now);
+      const ours = this.o.ours(name);
+      const change = decideLink(before, now, ours);
       if (change === 'none') continue;
-      const fields = { interface: name, change, ifindex: now.ifindex, previousIfindex: before.ifindex };
+      const fields = { interface: name, change, ifindex: now.ifindex, previousIfindex: before.ifindex, progId: now.progId, ours };
+      if (change === 'replaced') this.o.drifted?.(name);
       if (change === 'appeared') this.o.log.info(fields, MESSAGES[change]);
       else this.o.log.warn(fields, MESSAGES[change]);
       if (needsAttach(change)) wanted.set(name, change);
@@ -71,7 +78,7 @@ export class LinkWatch {
   private view(name: string): LinkView {
     try {
       const v = this.o.kernel.inspect(name);
-      return { ifindex: v.ifindex, attached: v.attached };
+      return { ifindex: v.ifindex, attached: v.attached, progId: v.progId };
     } catch (error) {
       // The kernel could not be asked (not a missing interface: inspect says that itself); look again next period.
       this.o.log.warn({ interface: name, err: error }, 'could not look at the interface');

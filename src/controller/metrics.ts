@@ -29,6 +29,7 @@ export class ControllerMetrics implements ReloadObserver {
   readonly registry = new Registry();
   private readonly reloads: Counter<'interface' | 'result'>;
   private readonly sourceErrors: Counter<'interface'>;
+  private readonly drifts: Counter<'interface'>;
   private snapshot: { at: number; stats: InterfaceStats[] } | undefined;
 
   constructor(
@@ -121,6 +122,12 @@ export class ControllerMetrics implements ReloadObserver {
       labelNames: ['interface'] as const,
       registers,
     });
+    this.drifts = new Counter({
+      name: 'xdpfw_drift_total',
+      help: "Times another writer replaced the daemon's program on the interface (the source's policy is then restored)",
+      labelNames: ['interface'] as const,
+      registers,
+    });
     new Gauge({
       name: 'xdpfw_last_reload_success_timestamp_seconds',
       help: 'When a policy was last applied or confirmed in force, in seconds since the epoch',
@@ -157,6 +164,7 @@ export class ControllerMetrics implements ReloadObserver {
     for (const i of sources.interfaces()) {
       for (const result of RESULTS) this.reloads.inc({ interface: i.name, result }, 0);
       this.sourceErrors.inc({ interface: i.name }, 0);
+      this.drifts.inc({ interface: i.name }, 0);
     }
   }
 
@@ -166,6 +174,10 @@ export class ControllerMetrics implements ReloadObserver {
 
   sourceError(ifname: string): void {
     this.sourceErrors.inc({ interface: ifname });
+  }
+
+  drifted(ifname: string): void {
+    this.drifts.inc({ interface: ifname });
   }
 
   /** Counters of every enforced interface, read at most once per scrape. */

@@ -44,6 +44,8 @@ export interface InterfaceHealth {
 export interface ReloadObserver {
   reloaded(ifname: string, result: ReloadResult): void;
   sourceError(ifname: string): void;
+  /** Another writer replaced the daemon's program on the interface. */
+  drifted?(ifname: string): void;
 }
 
 export interface UnitOptions {
@@ -74,6 +76,8 @@ export class PolicyUnit {
   private retryDelayMs = 0;
   private stopped = false;
   private links: LinkWatch | undefined;
+  /** Per interface, the program this daemon last put there (or adopted): anything else there is drift. */
+  private readonly own = new Map<string, number>();
 
   constructor(private readonly o: UnitOptions) {
     this.timers = o.timers ?? realTimers;
@@ -113,6 +117,8 @@ export class PolicyUnit {
         periodMs: this.o.linkPollMs,
         // Forced: a git head already applied must be applied again to the new interface.
         reattach: () => this.request({ trigger: 'link', force: true }),
+        ours: (name) => this.own.get(name),
+        drifted: (name) => this.o.observer?.drifted?.(name),
       });
       this.links.start();
     }
@@ -298,16 +304,9 @@ export class PolicyUnit {
       this.log.warn({ interface: config.name, err: error }, 'could not record the state (disk full?); the policy is in force');
     }
     const msg = r.trigger === 'start' ? 'adopted the pinned program: it already enforces this policy' : 'policy unchanged';
-    this.log.info(
-      {
-        interface: config.name,
-        trigger: r.trigger,
-        hash: block.hash,
-        commit: revision.commit,
-        progId: this.o.kernel.inspect(config.name).progId,
-      },
-      msg,
-    );
+    const progId = this.o.kernel.inspect(config.name).progId;
+    if (progId !== undefined) this.own.set(config.name, progId);
+    this.log.info({ interface: config.name, trigger: r.trigger, hash: block.hash, commit: revision.commit, progId }, msg);
     h.failing = false;
     h.lastError = undefined;
     h.lastSuccessAt ??= new Date(this.timers.now());
@@ -325,6 +324,9 @@ export class PolicyUnit {
   ): Promise<boolean> {
     const h = this.health.get(config.name)!;
     let enforced: Enforced;
+    // Ours before the swap: the link watch may look while the swap is under way.
+    const before = this.own.get(config.name);
+    this.own.set(config.name, program.progId);
     try {
       enforced = await this.o.kernel.enforce(block, program, {
         mode: config.mode,
@@ -335,6 +337,10 @@ export class PolicyUnit {
       });
     } catch (error) {
       const live = this.o.kernel.inspect(config.name);
+      if (!(live.attached && live.progId === program.progId)) {
+        if (before === undefined) this.own.delete(config.name);
+        else this.own.set(config.name, before);
+      }
       if (live.attached && live.progId === program.progId) {
         // Swapped in, but the state could not be written (a full disk): the policy is in force.
         this.log.error(

@@ -24,11 +24,21 @@ describe('what a change of the interface calls for', () => {
     expect(decideLink(before, now)).toBe(change);
   });
 
-  it('only a removal is waited out; the interface coming back or losing its link is attached again', () => {
-    expect(['removed', 'appeared', 'recreated', 'detached', 'none'].filter((c) => needsAttach(c as never))).toEqual([
+  it.each([
+    [{ ifindex: 4, attached: true, progId: 10 }, { ifindex: 4, attached: true, progId: 11 }, 11, 'none'], // our own swap
+    [{ ifindex: 4, attached: true, progId: 10 }, { ifindex: 4, attached: true, progId: 12 }, 11, 'replaced'], // someone else's
+    [{ ifindex: 4, attached: true, progId: 12 }, { ifindex: 4, attached: true, progId: 12 }, 11, 'none'], // seen once only
+    [{ ifindex: 4, attached: true, progId: 10 }, { ifindex: 4, attached: true, progId: 12 }, undefined, 'none'], // nothing of ours yet
+  ] as const)('%o then %o, ours %s, is %s', (before, now, ours, change) => {
+    expect(decideLink(before, now, ours)).toBe(change);
+  });
+
+  it('only a removal is waited out; the interface coming back, losing its link or running another program gets the policy again', () => {
+    expect(['removed', 'appeared', 'recreated', 'detached', 'replaced', 'none'].filter((c) => needsAttach(c as never))).toEqual([
       'appeared',
       'recreated',
       'detached',
+      'replaced',
     ]);
   });
 });
@@ -137,5 +147,42 @@ describe('a unit follows its interfaces as they come and go', () => {
     expect(clock.scheduled).toBe(1);
     unit.stop();
     expect(clock.scheduled).toBe(0);
+  });
+});
+
+describe('a unit restores its policy when another writer replaces its program', () => {
+  it('notices the foreign program within one look, counts the drift once, and puts the source’s policy back', async () => {
+    const kernel = new FakeKernel('eth0');
+    const clock = new FakeTimers();
+    const source = new FakeSource('git');
+    const { log, events } = memoryLogger();
+    const drifts: string[] = [];
+    const unit = new PolicyUnit({
+      source,
+      interfaces: [eth0],
+      kernel,
+      log,
+      timers: clock,
+      retryMs: 10_000,
+      linkPollMs: 2000,
+      observer: { reloaded: () => undefined, sourceError: () => undefined, drifted: (i) => drifts.push(i) },
+    });
+    source.set(compiled(block('eth0', 'h1')), 'c1');
+    await unit.start();
+    const ours = kernel.inspect('eth0').progId;
+
+    const foreign = kernel.pin('eth0', 'h-manual'); // what `xdpfw apply --force` would leave
+    clock.advance(2000);
+    await unit.idle();
+    expect(drifts).toEqual(['eth0']);
+    expect(events.some((e) => String(e.msg).startsWith("another writer replaced this daemon's program"))).toBe(true);
+    const restored = kernel.inspect('eth0');
+    expect(restored.stateHash).toBe('h1');
+    expect(restored.progId).not.toBe(foreign);
+    expect(restored.progId).not.toBe(ours);
+
+    clock.advance(2000); // its own restoring swap is not drift
+    await unit.idle();
+    expect(drifts).toEqual(['eth0']);
   });
 });
