@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { InterfaceConfig } from '../../../src/controller/config.js';
 import { decideLink, needsAttach } from '../../../src/controller/decisions.js';
-import { PolicyUnit } from '../../../src/controller/unit.js';
+import { PolicyUnit, type ReloadObserver } from '../../../src/controller/unit.js';
 import { FakeKernel, FakeSource, FakeTimers, block, compiled, memoryLogger } from './fakes.js';
 
 const eth0: InterfaceConfig = {
@@ -43,11 +43,11 @@ describe('what a change of the interface calls for', () => {
   });
 });
 
-function setup(kernel: FakeKernel) {
+function setup(kernel: FakeKernel, observer?: ReloadObserver) {
   const clock = new FakeTimers();
   const source = new FakeSource('git');
   const { log, events } = memoryLogger();
-  const unit = new PolicyUnit({ source, interfaces: [eth0], kernel, log, timers: clock, retryMs: 10_000, linkPollMs: 2000 });
+  const unit = new PolicyUnit({ source, interfaces: [eth0], kernel, log, timers: clock, retryMs: 10_000, linkPollMs: 2000, observer });
   source.set(compiled(block('eth0', 'h1')), 'c1');
   const tick = async (ms = 2000) => {
     clock.advance(ms);
@@ -153,27 +153,17 @@ describe('a unit follows its interfaces as they come and go', () => {
 describe('a unit restores its policy when another writer replaces its program', () => {
   it('notices the foreign program within one look, counts the drift once, and puts the source’s policy back', async () => {
     const kernel = new FakeKernel('eth0');
-    const clock = new FakeTimers();
-    const source = new FakeSource('git');
-    const { log, events } = memoryLogger();
     const drifts: string[] = [];
-    const unit = new PolicyUnit({
-      source,
-      interfaces: [eth0],
-      kernel,
-      log,
-      timers: clock,
-      retryMs: 10_000,
-      linkPollMs: 2000,
-      observer: { reloaded: () => undefined, sourceError: () => undefined, drifted: (i) => drifts.push(i) },
+    const { unit, tick, events } = setup(kernel, {
+      reloaded: () => undefined,
+      sourceError: () => undefined,
+      drifted: (i) => drifts.push(i),
     });
-    source.set(compiled(block('eth0', 'h1')), 'c1');
     await unit.start();
     const ours = kernel.inspect('eth0').progId;
 
     const foreign = kernel.pin('eth0', 'h-manual'); // what `xdpfw apply --force` would leave
-    clock.advance(2000);
-    await unit.idle();
+    await tick();
     expect(drifts).toEqual(['eth0']);
     expect(events.some((e) => String(e.msg).startsWith("another writer replaced this daemon's program"))).toBe(true);
     const restored = kernel.inspect('eth0');
@@ -181,8 +171,7 @@ describe('a unit restores its policy when another writer replaces its program', 
     expect(restored.progId).not.toBe(foreign);
     expect(restored.progId).not.toBe(ours);
 
-    clock.advance(2000); // its own restoring swap is not drift
-    await unit.idle();
+    await tick(); // its own restoring swap is not drift
     expect(drifts).toEqual(['eth0']);
   });
 });
