@@ -7,9 +7,9 @@
  * copy of bpf/, so with the product's compiler and flags. Prints the
  * objects' paths, so that
  *
- *   sudo npm run bench:ab -- --rounds 12 $(npx tsx bench/probes.ts as-built no-bitmap bitmap-line)
+ *   npm run bench:ab -- --rounds 12 $(npx tsx bench/probes.ts as-built no-bitmap bitmap-line)
  *
- * times them against each other (README, "Where the time goes").
+ * times them against each other.
  * `npm run bench:selftest` checks that every probe still finds its place.
  */
 import fs from 'node:fs';

@@ -81,7 +81,7 @@ struct xdpfw_field_vectors {
  * the word loop holds only the enabled fields' loads, in registers: the same
  * loop with the field tests made at run time (cfg_fields is known to the
  * verifier, not to clang) keeps them and spills its pointers, which cost
- * ~10 ns a packet cold at 4,096 rules (README, "Where the time goes").
+ * ~10 ns a packet cold at 4,096 rules (bench:kernel).
  */
 static __always_inline __u32 first_rule(__u32 fields, __u32 nwords, const struct xdpfw_field_vectors *vs)
 {

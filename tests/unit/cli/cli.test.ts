@@ -12,6 +12,18 @@ function file(name: string, text: string): string {
   return path;
 }
 
+/** The flat --json diagnostic of `drop src @nope` on line 2 of `path`. */
+const unknownNope = (path: string) => ({
+  code: 'unknown-set',
+  severity: 'error',
+  message: "unknown set '@nope'",
+  hint: 'declare it with: set NAME { … } or set NAME from "file"',
+  file: path,
+  line: 2,
+  col: 12,
+  endLine: 2,
+  endCol: 17,
+});
 const good = file('good.xdpfw', 'interface eth9 {\n  default drop\n  allow tcp dport 22 name "ssh"\n}\n');
 
 afterEach(() => vi.restoreAllMocks());
@@ -63,19 +75,7 @@ describe('xdpfw check', () => {
         code: 'policy-invalid',
         message: `${bad}: 1 error(s); nothing was applied`,
         hint: null,
-        diagnostics: [
-          {
-            code: 'unknown-set',
-            severity: 'error',
-            message: "unknown set '@nope'",
-            hint: 'declare it with: set NAME { … } or set NAME from "file"',
-            file: bad,
-            line: 2,
-            col: 12,
-            endLine: 2,
-            endCol: 17,
-          },
-        ],
+        diagnostics: [unknownNope(bad)],
       },
     });
     const usage = await runCli('apply', good, '--iface', 'eth7', '--json');
@@ -122,19 +122,7 @@ describe('xdpfw check', () => {
           file: bad,
           ok: false,
           interfaces: null,
-          diagnostics: [
-            {
-              code: 'unknown-set',
-              severity: 'error',
-              message: "unknown set '@nope'",
-              hint: 'declare it with: set NAME { … } or set NAME from "file"',
-              file: bad,
-              line: 2,
-              col: 12,
-              endLine: 2,
-              endCol: 17,
-            },
-          ],
+          diagnostics: [unknownNope(bad)],
         },
       ],
     });
