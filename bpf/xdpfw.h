@@ -50,6 +50,7 @@
 #define XDPFW_PORT_CLS_ENTRIES 65536    /* xdpfw_sport_cls / xdpfw_dport_cls */
 #define XDPFW_TCPFLAGS_CLS_ENTRIES 256  /* xdpfw_tcpflags_cls */
 #define XDPFW_ICMPTYPE_CLS_ENTRIES 256  /* xdpfw_icmptype_cls */
+#define XDPFW_CTSTATE_CLS_ENTRIES 4     /* xdpfw_ctstate_cls, one per enum xdpfw_ct_state */
 
 /* Actions, as stored in xdpfw_actions and cfg_default_action. */
 enum xdpfw_action {
@@ -70,7 +71,8 @@ enum xdpfw_field {
 	XDPFW_FIELD_DPORT = 4, /* xdpfw_dport_cls[port] */
 	XDPFW_FIELD_TCPFLAGS = 5, /* xdpfw_tcpflags_cls[flags byte] */
 	XDPFW_FIELD_ICMPTYPE = 6, /* xdpfw_icmptype_cls[type], ICMP and ICMPv6 alike */
-	XDPFW_NFIELDS = 7,
+	XDPFW_FIELD_CTSTATE = 7,  /* xdpfw_ctstate_cls[enum xdpfw_ct_state]; every IP packet has one */
+	XDPFW_NFIELDS = 8,
 };
 
 /* Family index used in xdpfw_proto_cls. */
@@ -181,6 +183,58 @@ enum xdpfw_addr_slot {
 #define XDPFW_TCP_ECE 0x40
 #define XDPFW_TCP_CWR 0x80
 
+/*
+ * Connection tracking (docs/DESIGN.md, "Connection tracking"). A packet's
+ * state, as `ct state` names it, indexes xdpfw_ctstate_cls; a rule's
+ * states are the bit mask 1 << state (cfg_lin_ctstate on the linear path).
+ */
+enum xdpfw_ct_state {
+	XDPFW_CT_NEW = 0,
+	XDPFW_CT_ESTABLISHED = 1,
+	XDPFW_CT_RELATED = 2,
+	XDPFW_CT_INVALID = 3,
+	XDPFW_CT_NSTATES = 4,
+};
+
+/* An entry's state (struct xdpfw_ct_entry.state). */
+enum xdpfw_ct_entry_state {
+	XDPFW_CTE_SYN_SENT = 1,    /* TCP: the host sent a SYN */
+	XDPFW_CTE_SYN_RECV = 2,    /* TCP: the host answered a SYN (SYN+ACK) */
+	XDPFW_CTE_ESTABLISHED = 3, /* TCP */
+	XDPFW_CTE_CLOSING = 4,     /* TCP: RST, or FIN both ways */
+	XDPFW_CTE_UNREPLIED = 5,   /* UDP, other protocols, ICMP echo: nothing came back yet */
+	XDPFW_CTE_REPLIED = 6,
+};
+
+/* struct xdpfw_ct_entry.flags */
+#define XDPFW_CTF_FIN_OUT 0x1 /* the host sent a FIN */
+#define XDPFW_CTF_FIN_IN 0x2  /* a FIN came in */
+
+/* struct xdpfw_ct_config.timeout_ns[] */
+enum xdpfw_ct_timeout {
+	XDPFW_CT_T_SYN = 0,         /* tcp-syn: syn-sent, syn-recv */
+	XDPFW_CT_T_ESTABLISHED = 1, /* tcp-established */
+	XDPFW_CT_T_CLOSE = 2,       /* tcp-close: closing */
+	XDPFW_CT_T_UDP = 3,         /* udp: unreplied UDP and other protocols */
+	XDPFW_CT_T_UDP_STREAM = 4,  /* udp-stream: replied */
+	XDPFW_CT_T_ICMP = 5,        /* icmp: echo, both states */
+	XDPFW_CT_NTIMEOUTS = 6,
+};
+
+/* xdpfw_ct_stats[index], per CPU. */
+enum xdpfw_ct_stat {
+	XDPFW_CTS_CREATED_TCP = 0,
+	XDPFW_CTS_CREATED_UDP = 1,
+	XDPFW_CTS_CREATED_ICMP = 2,
+	XDPFW_CTS_FLOOD_REFUSED = 3, /* half-open entries not created: the flood guard */
+	XDPFW_CTS_FLOOD_SECONDS = 4, /* seconds (per CPU) in which the guard refused one */
+	XDPFW_CTS_NSTATS = 5,
+};
+
+#define XDPFW_CT_REFRESH_SECONDS 1 /* a deadline moves only by a second or more */
+#define XDPFW_CT_FRAG_SECONDS 30   /* a first fragment's ports are kept 30 s */
+#define XDPFW_CT_MIN_TABLE 1024           /* entries of ct_udp / ct_icmp at least */
+
 /* Global counters: xdpfw_counters[index]. */
 enum xdpfw_counter_index {
 	XDPFW_CNT_DEFAULT = 0,   /* no rule matched; the default action applied */
@@ -264,6 +318,62 @@ struct xdpfw_counter {
 	__u64 bytes; /* frame length as seen by XDP (data_end - data) */
 };
 
+/*
+ * Key of xdpfw_ct_tcp / xdpfw_ct_udp / xdpfw_ct_icmp (LRU_HASH), from the
+ * host's side: egress local = source, ingress local = destination. IPv4
+ * addresses fill local[0..3] and remote[0..3], the rest zero. Ports in host
+ * order; ICMP echo: lport = identifier, rport = 0; other protocols: 0, 0.
+ */
+struct xdpfw_ct_key {
+	__u8 local[16];
+	__u8 remote[16];
+	__u16 lport;
+	__u16 rport;
+	__u8 proto;
+	__u8 family; /* enum xdpfw_family */
+	__u16 pad;
+};
+
+/* Value of the ct tables. Times are bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE). */
+struct xdpfw_ct_entry {
+	__u64 deadline; /* absent from this time on */
+	__u64 created;
+	__u32 state;    /* enum xdpfw_ct_entry_state */
+	__u32 flags;    /* XDPFW_CTF_* */
+	__u32 ifindex;  /* the interface whose egress created it */
+	__u32 pad;
+};
+
+/* Key of xdpfw_ct_frag (LRU_HASH): a datagram, as its fragments carry it in. */
+struct xdpfw_ct_frag_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__u32 id;    /* IPv4 identification, or the IPv6 fragment header's */
+	__u8 proto;
+	__u8 family;
+	__u16 pad;
+};
+
+/* Value of xdpfw_ct_frag: the ports its first fragment carried. */
+struct xdpfw_ct_frag {
+	__u64 deadline;
+	__u16 sport;
+	__u16 dport;
+	__u32 pad;
+};
+
+/* Value of xdpfw_ct_config (ARRAY, one entry), written by the loader. */
+struct xdpfw_ct_config {
+	__u64 timeout_ns[XDPFW_CT_NTIMEOUTS];
+	__u64 flood_per_cpu; /* half-open entries a CPU may create a second */
+};
+
+/* Value of xdpfw_ct_flood (PERCPU_ARRAY, one entry): this CPU's current second. */
+struct xdpfw_ct_flood_window {
+	__u64 second; /* deadline clock / 1e9 */
+	__u64 created;
+};
+
 /* Value of xdpfw_actions (ARRAY, one per rule): XDPFW_ACTION_*. */
 /* __u32 */
 
@@ -279,6 +389,7 @@ struct xdpfw_counter {
  *   const volatile __u32 cfg_addr_base[XDPFW_NADDR];    table: their value
  *   const volatile __u32 cfg_addr_host[XDPFW_NADDR];    table, IPv4: the class of inline hosts
  *   const volatile __u32 cfg_linear;           1: the linear path, 0: the bit vectors
+ *   const volatile __u32 cfg_ct;               1: rules use ct state (the tables are read)
  * and the linear path's rules, element (or pair, or quad) i for rule i:
  *   const volatile __u32 cfg_lin_checks[XDPFW_LINEAR_MAX];      see XDPFW_LIN_*
  *   const volatile __u32 cfg_lin_action[XDPFW_LINEAR_MAX];      XDPFW_ACTION_*
@@ -291,6 +402,7 @@ struct xdpfw_counter {
  *   const volatile __u32 cfg_lin_dst4[2 * XDPFW_LINEAR_MAX];    value, mask
  *   const volatile __u64 cfg_lin_src6[4 * XDPFW_LINEAR_MAX];    value (2 halves), mask (2 halves)
  *   const volatile __u64 cfg_lin_dst6[4 * XDPFW_LINEAR_MAX];    value, mask
+ *   const volatile __u32 cfg_lin_ctstate[XDPFW_LINEAR_MAX];     1 << enum xdpfw_ct_state, each held
  * Fields a rule does not check are zero.
  */
 
@@ -312,9 +424,18 @@ struct xdpfw_counter {
  *   xdpfw_dport_cls        __u32                          __u32
  *   xdpfw_tcpflags_cls     __u32                          __u32
  *   xdpfw_icmptype_cls     __u32                          __u32
+ *   xdpfw_ctstate_cls      __u32                          __u32
  *   xdpfw_actions          __u32                          __u32
  *   xdpfw_rule_counters    __u32                          struct xdpfw_counter
  *   xdpfw_counters         __u32                          struct xdpfw_counter
+ * and, shared by every interface of the namespace (pinned under conntrack/):
+ *   xdpfw_ct_tcp           struct xdpfw_ct_key            struct xdpfw_ct_entry
+ *   xdpfw_ct_udp           struct xdpfw_ct_key            struct xdpfw_ct_entry
+ *   xdpfw_ct_icmp          struct xdpfw_ct_key            struct xdpfw_ct_entry
+ *   xdpfw_ct_frag          struct xdpfw_ct_frag_key       struct xdpfw_ct_frag
+ *   xdpfw_ct_config        __u32                          struct xdpfw_ct_config
+ *   xdpfw_ct_stats         __u32                          __u64
+ *   xdpfw_ct_flood         __u32                          struct xdpfw_ct_flood_window
  */
 
 #endif /* XDPFW_H */

@@ -70,7 +70,7 @@ addr_vector(__u32 slot4, __u32 slot6, void *trie4, void *l16_4, void *bkt4, void
 
 /* The vectors of a packet's fields; a field switched off has none. */
 struct xdpfw_field_vectors {
-	const struct xdpfw_vector *proto, *src, *dst, *sport, *dport, *flags, *icmp;
+	const struct xdpfw_vector *proto, *src, *dst, *sport, *dport, *flags, *icmp, *ct;
 };
 
 /*
@@ -87,6 +87,7 @@ static __always_inline __u32 first_rule(__u32 fields, __u32 nwords, const struct
 {
 	const struct xdpfw_vector *proto = vs->proto, *src = vs->src, *dst = vs->dst;
 	const struct xdpfw_vector *sport = vs->sport, *dport = vs->dport, *flags = vs->flags, *icmp = vs->icmp;
+	const struct xdpfw_vector *ct = vs->ct;
 	__u32 i, w;
 	__u64 summary;
 
@@ -103,6 +104,8 @@ static __always_inline __u32 first_rule(__u32 fields, __u32 nwords, const struct
 		summary &= flags->summary;
 	if (fields & FIELD_BIT(XDPFW_FIELD_ICMPTYPE))
 		summary &= icmp->summary;
+	if (fields & FIELD_BIT(XDPFW_FIELD_CTSTATE))
+		summary &= ct->summary;
 	if (nwords < XDPFW_MAX_WORDS)
 		summary &= (1ULL << nwords) - 1;
 
@@ -126,6 +129,8 @@ static __always_inline __u32 first_rule(__u32 fields, __u32 nwords, const struct
 			acc &= flags->word[w];
 		if (fields & FIELD_BIT(XDPFW_FIELD_ICMPTYPE))
 			acc &= icmp->word[w];
+		if (fields & FIELD_BIT(XDPFW_FIELD_CTSTATE))
+			acc &= ct->word[w];
 		if (acc)
 			return w * 64 + lowest_bit(acc);
 	}
@@ -134,7 +139,7 @@ static __always_inline __u32 first_rule(__u32 fields, __u32 nwords, const struct
 
 /*
  * first_rule() for cfg_fields, with the field set as a constant: one copy
- * per set of fields (PROTO and any of the other six), of which the verifier
+ * per set of fields (PROTO and any of the other seven), of which the verifier
  * keeps the one cfg_fields selects and removes the rest before the JIT.
  */
 #define FIRST_RULE_CASE(k) \
@@ -149,6 +154,10 @@ static __always_inline __u32 first_rule_of(__u32 fields, __u32 nwords, const str
 	FIRST_RULE_CASES16(16)
 	FIRST_RULE_CASES16(32)
 	FIRST_RULE_CASES16(48)
+	FIRST_RULE_CASES16(64)
+	FIRST_RULE_CASES16(80)
+	FIRST_RULE_CASES16(96)
+	FIRST_RULE_CASES16(112)
 	default:
 		return first_rule(fields, nwords, vs);
 	}
@@ -198,6 +207,11 @@ static __always_inline void classify(const struct xdpfw_pkt *p, struct xdpfw_add
 	if (fields & FIELD_BIT(XDPFW_FIELD_ICMPTYPE)) {
 		vs.icmp = table_vector(&xdpfw_icmptype_cls, XDPFW_FIELD_ICMPTYPE, p->icmptype, p);
 		if (!vs.icmp)
+			return;
+	}
+	if (fields & FIELD_BIT(XDPFW_FIELD_CTSTATE)) {
+		vs.ct = table_vector(&xdpfw_ctstate_cls, XDPFW_FIELD_CTSTATE, p->ctstate, p);
+		if (!vs.ct)
 			return;
 	}
 

@@ -23,6 +23,7 @@ const volatile __u32 cfg_addr_shift[XDPFW_NADDR] = {};
 const volatile __u32 cfg_addr_base[XDPFW_NADDR] = {};
 const volatile __u32 cfg_addr_host[XDPFW_NADDR] = {};
 const volatile __u32 cfg_linear = 0;
+const volatile __u32 cfg_ct = 0;
 const volatile __u32 cfg_lin_checks[XDPFW_LINEAR_MAX] = {};
 const volatile __u32 cfg_lin_action[XDPFW_LINEAR_MAX] = {};
 const volatile __u32 cfg_lin_proto[XDPFW_LINEAR_MAX] = {};
@@ -34,6 +35,7 @@ const volatile __u32 cfg_lin_src4[2 * XDPFW_LINEAR_MAX] = {};
 const volatile __u32 cfg_lin_dst4[2 * XDPFW_LINEAR_MAX] = {};
 const volatile __u64 cfg_lin_src6[4 * XDPFW_LINEAR_MAX] = {};
 const volatile __u64 cfg_lin_dst6[4 * XDPFW_LINEAR_MAX] = {};
+const volatile __u32 cfg_lin_ctstate[XDPFW_LINEAR_MAX] = {};
 
 /* Field f's bit in cfg_fields, cfg_lin_checks and struct xdpfw_pkt's present. */
 #define FIELD_BIT(f) (1u << (f))

@@ -61,6 +61,8 @@ static __always_inline int lin_matches(__u32 i, const struct xdpfw_pkt *p, const
 		return 0;
 	if ((checks & FIELD_BIT(XDPFW_FIELD_ICMPTYPE)) && p->icmptype != cfg_lin_icmptype[i])
 		return 0;
+	if ((checks & FIELD_BIT(XDPFW_FIELD_CTSTATE)) && !(cfg_lin_ctstate[i] & (1u << p->ctstate)))
+		return 0;
 	if ((checks & FIELD_BIT(XDPFW_FIELD_SRC)) &&
 	    lin_inside(a->lin_src, p->family, &cfg_lin_src4[2 * i], &cfg_lin_src6[4 * i]) ==
 		    !!(checks & XDPFW_LIN_SRC_NOT))

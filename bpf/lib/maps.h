@@ -81,6 +81,7 @@ XDPFW_CLASS_TABLE(xdpfw_sport_cls, XDPFW_PORT_CLS_ENTRIES);
 XDPFW_CLASS_TABLE(xdpfw_dport_cls, XDPFW_PORT_CLS_ENTRIES);
 XDPFW_CLASS_TABLE(xdpfw_tcpflags_cls, XDPFW_TCPFLAGS_CLS_ENTRIES);
 XDPFW_CLASS_TABLE(xdpfw_icmptype_cls, XDPFW_ICMPTYPE_CLS_ENTRIES);
+XDPFW_CLASS_TABLE(xdpfw_ctstate_cls, XDPFW_CTSTATE_CLS_ENTRIES);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -102,5 +103,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct xdpfw_counter);
 } xdpfw_counters SEC(".maps");
+
+#include "ct_maps.h"
 
 #endif /* XDPFW_LIB_MAPS_H */

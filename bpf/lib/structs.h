@@ -30,6 +30,7 @@ struct xdpfw_pkt {
 	__u16 dport;
 	__u8 tcpflags;
 	__u8 icmptype;
+	__u8 ctstate;   /* enum xdpfw_ct_state, when cfg_ct */
 };
 
 /*

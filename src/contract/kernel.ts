@@ -33,6 +33,8 @@ export const PORT_CLS_ENTRIES = 65536;
 export const TCPFLAGS_CLS_ENTRIES = 256;
 /** XDPFW_ICMPTYPE_CLS_ENTRIES: xdpfw_icmptype_cls */
 export const ICMPTYPE_CLS_ENTRIES = 256;
+/** XDPFW_CTSTATE_CLS_ENTRIES: xdpfw_ctstate_cls, one per enum xdpfw_ct_state */
+export const CTSTATE_CLS_ENTRIES = 4;
 /** XDPFW_DEEPER: in an l16 entry: longer prefixes inside this /16 */
 export const DEEPER = 0x80000000;
 /** XDPFW_L16_ENTRIES: one class per /16 */
@@ -85,6 +87,16 @@ export const TCP_URG = 0x20;
 export const TCP_ECE = 0x40;
 /** XDPFW_TCP_CWR */
 export const TCP_CWR = 0x80;
+/** XDPFW_CTF_FIN_OUT: the host sent a FIN */
+export const CTF_FIN_OUT = 0x1;
+/** XDPFW_CTF_FIN_IN: a FIN came in */
+export const CTF_FIN_IN = 0x2;
+/** XDPFW_CT_REFRESH_SECONDS: a deadline moves only by a second or more */
+export const CT_REFRESH_SECONDS = 1;
+/** XDPFW_CT_FRAG_SECONDS: a first fragment's ports are kept 30 s */
+export const CT_FRAG_SECONDS = 30;
+/** XDPFW_CT_MIN_TABLE: entries of ct_udp / ct_icmp at least */
+export const CT_MIN_TABLE = 1024;
 
 /** enum xdpfw_action */
 export const ACTION = {
@@ -110,9 +122,11 @@ export const FIELD = {
   tcpflags: 5,
   /** xdpfw_icmptype_cls[type], ICMP and ICMPv6 alike */
   icmptype: 6,
+  /** xdpfw_ctstate_cls[enum xdpfw_ct_state]; every IP packet has one */
+  ctstate: 7,
 } as const;
 /** XDPFW_NFIELDS */
-export const NFIELDS = 7;
+export const NFIELDS = 8;
 
 /** enum xdpfw_family */
 export const FAMILY = {
@@ -135,6 +149,60 @@ export const ADDR_SLOT = {
 } as const;
 /** XDPFW_NADDR */
 export const NADDR = 4;
+
+/** enum xdpfw_ct_state */
+export const CT_STATE = {
+  new: 0,
+  established: 1,
+  related: 2,
+  invalid: 3,
+  nstates: 4,
+} as const;
+
+/** enum xdpfw_ct_entry_state */
+export const CT_ENTRY_STATE = {
+  /** TCP: the host sent a SYN */
+  synSent: 1,
+  /** TCP: the host answered a SYN (SYN+ACK) */
+  synRecv: 2,
+  /** TCP */
+  established: 3,
+  /** TCP: RST, or FIN both ways */
+  closing: 4,
+  /** UDP, other protocols, ICMP echo: nothing came back yet */
+  unreplied: 5,
+  replied: 6,
+} as const;
+
+/** enum xdpfw_ct_timeout */
+export const CT_TIMEOUT = {
+  /** tcp-syn: syn-sent, syn-recv */
+  syn: 0,
+  /** tcp-established */
+  established: 1,
+  /** tcp-close: closing */
+  close: 2,
+  /** udp: unreplied UDP and other protocols */
+  udp: 3,
+  /** udp-stream: replied */
+  udpStream: 4,
+  /** icmp: echo, both states */
+  icmp: 5,
+} as const;
+/** XDPFW_CT_NTIMEOUTS */
+export const CT_NTIMEOUTS = 6;
+
+/** enum xdpfw_ct_stat */
+export const CT_STAT = {
+  createdTcp: 0,
+  createdUdp: 1,
+  createdIcmp: 2,
+  /** half-open entries not created: the flood guard */
+  floodRefused: 3,
+  /** seconds (per CPU) in which the guard refused one */
+  floodSeconds: 4,
+  nstats: 5,
+} as const;
 
 /** enum xdpfw_counter_index */
 export const COUNTER_INDEX = {
@@ -165,6 +233,12 @@ export const STRUCT = {
   xdpfw_quick_row: { size: 64, fields: { q: 0 } },
   xdpfw_vector: { size: 520, fields: { summary: 0, word: 8 } },
   xdpfw_counter: { size: 16, fields: { packets: 0, bytes: 8 } },
+  xdpfw_ct_key: { size: 40, fields: { local: 0, remote: 16, lport: 32, rport: 34, proto: 36, family: 37, pad: 38 } },
+  xdpfw_ct_entry: { size: 32, fields: { deadline: 0, created: 8, state: 16, flags: 20, ifindex: 24, pad: 28 } },
+  xdpfw_ct_frag_key: { size: 40, fields: { src: 0, dst: 16, id: 32, proto: 36, family: 37, pad: 38 } },
+  xdpfw_ct_frag: { size: 16, fields: { deadline: 0, sport: 8, dport: 10, pad: 12 } },
+  xdpfw_ct_config: { size: 56, fields: { timeout_ns: 0, flood_per_cpu: 48 } },
+  xdpfw_ct_flood_window: { size: 16, fields: { second: 0, created: 8 } },
 } as const;
 
 /** The `.rodata` variables the loader sets before load, and their sizes in bytes. */
@@ -173,12 +247,13 @@ export const RODATA_VARS = {
   cfg_nwords: 4,
   cfg_fields: 4,
   cfg_default_action: 4,
-  cfg_absent_class: 28,
+  cfg_absent_class: 32,
   cfg_addr_mode: 16,
   cfg_addr_shift: 16,
   cfg_addr_base: 16,
   cfg_addr_host: 16,
   cfg_linear: 4,
+  cfg_ct: 4,
   cfg_lin_checks: 32,
   cfg_lin_action: 32,
   cfg_lin_proto: 32,
@@ -190,6 +265,7 @@ export const RODATA_VARS = {
   cfg_lin_dst4: 64,
   cfg_lin_src6: 256,
   cfg_lin_dst6: 256,
+  cfg_lin_ctstate: 32,
 } as const;
 export type RodataName = keyof typeof RODATA_VARS;
 
@@ -229,9 +305,17 @@ export const MAP = {
   dportCls: 'xdpfw_dport_cls',
   tcpflagsCls: 'xdpfw_tcpflags_cls',
   icmptypeCls: 'xdpfw_icmptype_cls',
+  ctstateCls: 'xdpfw_ctstate_cls',
   actions: 'xdpfw_actions',
   ruleCounters: 'xdpfw_rule_counters',
   counters: 'xdpfw_counters',
+  ctTcp: 'xdpfw_ct_tcp',
+  ctUdp: 'xdpfw_ct_udp',
+  ctIcmp: 'xdpfw_ct_icmp',
+  ctFrag: 'xdpfw_ct_frag',
+  ctConfig: 'xdpfw_ct_config',
+  ctStats: 'xdpfw_ct_stats',
+  ctFlood: 'xdpfw_ct_flood',
 } as const;
 export type MapName = (typeof MAP)[keyof typeof MAP];
 export const MAP_NAMES: readonly MapName[] = Object.values(MAP);
@@ -272,7 +356,15 @@ export const MAP_LAYOUT: Record<MapName, { keySize: number; valueSize: number }>
   xdpfw_dport_cls: { keySize: 4, valueSize: 4 }, // __u32 → __u32
   xdpfw_tcpflags_cls: { keySize: 4, valueSize: 4 }, // __u32 → __u32
   xdpfw_icmptype_cls: { keySize: 4, valueSize: 4 }, // __u32 → __u32
+  xdpfw_ctstate_cls: { keySize: 4, valueSize: 4 }, // __u32 → __u32
   xdpfw_actions: { keySize: 4, valueSize: 4 }, // __u32 → __u32
   xdpfw_rule_counters: { keySize: 4, valueSize: 16 }, // __u32 → struct xdpfw_counter
   xdpfw_counters: { keySize: 4, valueSize: 16 }, // __u32 → struct xdpfw_counter
+  xdpfw_ct_tcp: { keySize: 40, valueSize: 32 }, // struct xdpfw_ct_key → struct xdpfw_ct_entry
+  xdpfw_ct_udp: { keySize: 40, valueSize: 32 }, // struct xdpfw_ct_key → struct xdpfw_ct_entry
+  xdpfw_ct_icmp: { keySize: 40, valueSize: 32 }, // struct xdpfw_ct_key → struct xdpfw_ct_entry
+  xdpfw_ct_frag: { keySize: 40, valueSize: 16 }, // struct xdpfw_ct_frag_key → struct xdpfw_ct_frag
+  xdpfw_ct_config: { keySize: 4, valueSize: 56 }, // __u32 → struct xdpfw_ct_config
+  xdpfw_ct_stats: { keySize: 4, valueSize: 8 }, // __u32 → __u64
+  xdpfw_ct_flood: { keySize: 4, valueSize: 16 }, // __u32 → struct xdpfw_ct_flood_window
 };

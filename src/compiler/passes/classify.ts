@@ -40,6 +40,8 @@ const CONSTRAINS: readonly ((r: IrRule) => boolean)[] = [
   (r) => r.dport !== null,
   (r) => r.tcpFlags !== null,
   (r) => r.icmpTypes !== null,
+  // ct state: no rule has it until the language does.
+  () => false,
 ];
 
 export function classify(iface: IrInterface): Classification {

@@ -139,7 +139,7 @@ describe('the contract and the map codecs match bpf/xdpfw.h', () => {
     const rodata = rodataValues(compileInterfaceText('interface eth0 { drop tcp }', { classify: 'lbvs' }).constants);
     expect(rodata.cfg_linear).toBe(0);
     const arrays = Object.entries(rodata).filter(([name]) => name.startsWith('cfg_lin_'));
-    expect(arrays).toHaveLength(11);
+    expect(arrays).toHaveLength(12);
     expect(arrays.filter(([, words]) => [words].flat().some((w) => w !== 0))).toEqual([]);
   });
 

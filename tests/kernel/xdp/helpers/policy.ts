@@ -79,7 +79,7 @@ export function compileMini(
   for (let port = 0; usesDport && port < 65536; port++) {
     dportClass.push(v.classOf(n, (r) => !rules[r].dport || (rules[r].dport![0] <= port && port <= rules[r].dport![1])));
   }
-  const absentClass = [0, noSrc, 0, 0, noDport, 0, 0];
+  const absentClass = [0, noSrc, 0, 0, noDport, 0, 0, 0];
   return {
     name: 'test0',
     hash: 'test',
