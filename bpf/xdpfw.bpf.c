@@ -23,6 +23,7 @@
 #include "lib/addr_table.h"
 #include "lib/classify.h"
 #include "lib/linear.h"
+#include "lib/ct.h"
 
 /* ---- the one exit ------------------------------------------------------------- */
 
@@ -50,27 +51,64 @@ int xdpfw_main(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct xdpfw_cursor c = { .pos = data, .end = data_end };
+	struct xdpfw_cursor c = { .pos = data, .end = data_end, .start = data };
 	struct xdpfw_pkt p = {};
 	struct xdpfw_addrs a;
 	struct xdpfw_verdict v;
+	struct xdpfw_ct_found found;
 	__u64 bytes = data_end - data;
+	__u64 now = 0;
 	int step;
 
 	step = parse_packet(&c, &p, &a);
 	if (step == XDPFW_CONTINUE) {
 		if (p.fragment)
 			count(&xdpfw_counters, XDPFW_CNT_FRAGMENT, bytes);
+		if (cfg_ct) {
+			now = bpf_ktime_get_coarse_ns();
+			p.ctstate = ct_inbound(data, data_end, &p, &a.ct, &found, now);
+			p.present |= FIELD_BIT(XDPFW_FIELD_CTSTATE);
+		}
 		if (cfg_linear)
 			classify_linear(&p, &a, &v);
 		else
 			classify(&p, &a, &v);
+		if (cfg_ct && v.action == XDP_PASS)
+			ct_commit(&p, &a.ct, &found, now);
 	} else if (step == XDPFW_NON_IP) {
 		v = (struct xdpfw_verdict){ XDP_PASS, XDPFW_NO_RULE, XDPFW_CNT_NON_IP };
 	} else {
 		v = (struct xdpfw_verdict){ XDP_DROP, XDPFW_NO_RULE, XDPFW_CNT_MALFORMED };
 	}
 	return count_exit(&v, bytes);
+}
+
+/*
+ * On the egress of an interface whose policy uses `ct` (tcx, or clsact):
+ * records what leaves, never drops. TC_ACT_UNSPEC lets the next program
+ * (or the default) decide.
+ */
+#define EGRESS_HEADERS 256 /* Ethernet, 2 tags, IPv6 and its extension headers, L4 */
+
+SEC("tc")
+int xdpfw_egress(struct __sk_buff *skb)
+{
+	void *data, *data_end;
+	struct xdpfw_cursor c;
+	struct xdpfw_pkt p = {};
+	struct xdpfw_addrs a;
+
+	if (!cfg_ct)
+		return -1;
+	/* The headers the parser reads must be in the linear part. */
+	if (skb->data_end - skb->data < EGRESS_HEADERS && skb->data_end - skb->data < skb->len)
+		bpf_skb_pull_data(skb, skb->len < EGRESS_HEADERS ? skb->len : EGRESS_HEADERS);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	c = (struct xdpfw_cursor){ .pos = data, .end = data_end, .start = data };
+	if (parse_packet(&c, &p, &a) == XDPFW_CONTINUE)
+		ct_record(data, data_end, &p, &a.ct, skb->ifindex);
+	return -1; /* TC_ACT_UNSPEC, TCX_NEXT */
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

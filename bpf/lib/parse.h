@@ -27,6 +27,8 @@
 
 #define IPV4_OFFSET_MASK 0x1fff  /* fragment offset, in 8-byte units */
 #define IPV6_OFFSET_MASK 0xfff8  /* fragment header: offset << 3 | res | M */
+#define IPV4_MF 0x2000           /* more fragments */
+#define IPV6_MF 0x0001
 
 /*
  * `left` is what remains of the IP datagram from `pos` on, as the IP header
@@ -39,6 +41,7 @@ struct xdpfw_cursor {
 	void *pos;
 	void *end;
 	__u32 left;
+	void *start; /* the frame's first byte, for the offsets connection tracking keeps */
 };
 
 static __always_inline int is_vlan(__be16 type)
@@ -126,6 +129,13 @@ static __always_inline int parse_ipv4(struct xdpfw_cursor *c, struct xdpfw_pkt *
 	p->family = XDPFW_FAMILY_IPV4;
 	p->proto = ip->protocol;
 	p->fragment = (ip->frag_off & bpf_htons(IPV4_OFFSET_MASK)) != 0;
+	if (cfg_ct) {
+		__builtin_memset(&a->ct, 0, sizeof(a->ct));
+		__builtin_memcpy(a->ct.src, &ip->saddr, 4);
+		__builtin_memcpy(a->ct.dst, &ip->daddr, 4);
+		a->ct.ipid = bpf_ntohs(ip->id);
+		a->ct.first_frag = !p->fragment && (ip->frag_off & bpf_htons(IPV4_MF));
+	}
 	if (field_on(XDPFW_FIELD_SRC))
 		copy_addr4(&a->src, a->lin_src, &ip->saddr);
 	if (field_on(XDPFW_FIELD_DST))
@@ -151,8 +161,11 @@ static const __u8 ipv6_ext_unit[256] = {
 	[IPPROTO_FRAGMENT] = IPV6_EXT_FRAGMENT,
 };
 
-/* Skips up to XDPFW_MAX_IPV6_EXT extension headers; stops after a non-first fragment header. */
-static __always_inline int skip_ipv6_ext(struct xdpfw_cursor *c, struct xdpfw_pkt *p)
+/*
+ * Skips up to XDPFW_MAX_IPV6_EXT extension headers; stops after a non-first
+ * fragment header. `ct`, when given, gets the fragment header's identification.
+ */
+static __always_inline int skip_ipv6_ext(struct xdpfw_cursor *c, struct xdpfw_pkt *p, struct xdpfw_ct_pkt *ct)
 {
 	__u32 nexthdr = p->proto, unit;
 	int i;
@@ -168,6 +181,11 @@ static __always_inline int skip_ipv6_ext(struct xdpfw_cursor *c, struct xdpfw_pk
 		/* Every one of them is at least 8 bytes. */
 		if (c->left < 8 || (void *)(hdr + 8) > c->end)
 			return XDPFW_MALFORMED;
+		if (ct && (unit & IPV6_EXT_FRAGMENT)) {
+			ct->ipid = bpf_ntohl(*(__be32 *)(hdr + 4));
+			ct->first_frag = (*(__be16 *)(hdr + 2) & bpf_htons(IPV6_OFFSET_MASK | IPV6_MF)) ==
+					 bpf_htons(IPV6_MF);
+		}
 		if ((unit & IPV6_EXT_FRAGMENT) &&
 		    (*(__be16 *)(hdr + 2) & bpf_htons(IPV6_OFFSET_MASK))) {
 			/* What follows is the middle of a datagram, not headers. */
@@ -213,7 +231,12 @@ static __always_inline int parse_ipv6(struct xdpfw_cursor *c, struct xdpfw_pkt *
 	if (field_on(XDPFW_FIELD_DST))
 		copy_addr6(&a->dst, a->lin_dst, &ip6->daddr);
 	c->pos = ip6 + 1;
-	return skip_ipv6_ext(c, p);
+	if (!cfg_ct)
+		return skip_ipv6_ext(c, p, 0);
+	__builtin_memset(&a->ct, 0, sizeof(a->ct));
+	__builtin_memcpy(a->ct.src, &ip6->saddr, 16);
+	__builtin_memcpy(a->ct.dst, &ip6->daddr, 16);
+	return skip_ipv6_ext(c, p, &a->ct);
 }
 
 /* Ports, TCP flags and ICMP type, read only from a first (or only) fragment. */
@@ -265,6 +288,10 @@ static __always_inline int parse_packet(struct xdpfw_cursor *c, struct xdpfw_pkt
 		return XDPFW_NON_IP;
 	if (step != XDPFW_CONTINUE)
 		return step;
+	if (cfg_ct) {
+		a->ct.l4 = c->pos - c->start;
+		a->ct.left = c->left;
+	}
 	return parse_l4(c, p);
 }
 

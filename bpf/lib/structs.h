@@ -38,11 +38,25 @@ struct xdpfw_pkt {
  * xdpfw_lpm4_key prefix of the struct), or for the linear path the bytes
  * as loaded (IPv4: the first 4 bytes of [0]). Each path fills only its own.
  */
+/*
+ * What connection tracking needs beyond struct xdpfw_pkt, filled by the
+ * parser only when cfg_ct (left uninitialised otherwise, at no cost).
+ */
+struct xdpfw_ct_pkt {
+	__u8 src[16];       /* IPv4: the first 4 bytes, the rest zero */
+	__u8 dst[16];
+	__u32 ipid;         /* IPv4 identification, IPv6 fragment header's; 0 when none */
+	__u32 first_frag;   /* more fragments follow, and this is the first */
+	__u32 l4;           /* offset of the L4 header from the frame's start (not for non-first fragments) */
+	__u32 left;         /* datagram bytes from there on */
+};
+
 struct xdpfw_addrs {
 	struct xdpfw_lpm6_key src;
 	struct xdpfw_lpm6_key dst;
 	__u64 lin_src[2];
 	__u64 lin_dst[2];
+	struct xdpfw_ct_pkt ct;
 };
 
 #define XDPFW_NO_CLASS 0xffffffffu /* a lookup missed: no vector, no rule matches */

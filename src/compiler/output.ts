@@ -32,6 +32,8 @@ export interface CompiledConstants {
    * order (passes/linear.ts); null when the bit vectors classify the interface.
    */
   linear: LinearRule[] | null;
+  /** cfg_ct: rules use ct state (set by the language's `ct state`). */
+  ct?: boolean;
 }
 
 /** One rule of the linear path (bpf/xdpfw.h); a null field is not checked. */

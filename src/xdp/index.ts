@@ -33,6 +33,16 @@ import { ensureBpffs, openPinned, pinFd, pinPaths, removeInterfacePins, type Pin
 import { TestRunner } from './test-run.js';
 import { openLiveCounterMaps } from './live-maps.js';
 import { requireKernelFeatures } from './features.js';
+import {
+  attachEgress,
+  conntrackSizes,
+  detachEgress,
+  openConntrackTables,
+  pinConntrackTables,
+  removeConntrackTablesIfUnused,
+  writeConntrackConfig,
+  type ConntrackSettings,
+} from './conntrack.js';
 
 export interface LoadOptions extends FillOptions {
   /** Default: bpf/xdpfw.bpf.o of this package. */
@@ -45,6 +55,10 @@ export interface LoadOptions extends FillOptions {
    * alone, which the tests compare against it.
    */
   fastPath?: boolean;
+  /** The policy's connection-tracking settings, for a policy that uses `ct`. */
+  conntrack?: ConntrackSettings | null;
+  /** Where the namespace's connection-tracking tables are pinned. */
+  pins?: PinOptions;
 }
 
 /**
@@ -61,6 +75,8 @@ function loadWithFastPath(loaded: LoadedObject, rules: readonly LinearRule[], de
 export interface LoadedProgram {
   progFd: number;
   progId: number;
+  /** Connection tracking's egress recorder, for a policy that uses `ct`. */
+  egressProgFd?: number;
   programName: string;
   objectPath: string;
   maps: ReadonlyMap<string, MapRef>;
@@ -73,11 +89,15 @@ export interface LoadedProgram {
 export async function loadPolicyProgram(compiled: CompiledInterface, options: LoadOptions = {}): Promise<LoadedProgram> {
   requireKernelFeatures();
   const objectPath = options.objectPath ?? defaultObjectPath();
-  const loaded = loadObject(objectPath, {
-    rodata: rodataValues(compiled.constants),
-    maxEntries: mapSizes(compiled),
-    reuseMapFds: options.reuseMapFds,
-  });
+  const conntrack = compiled.constants.ct ? options.conntrack : undefined;
+  if (compiled.constants.ct && !conntrack) throw new Error('a policy that uses ct state needs its conntrack settings');
+  const loaded = conntrack
+    ? loadWithConntrack(objectPath, compiled, conntrack, options)
+    : loadObject(objectPath, {
+        rodata: rodataValues(compiled.constants),
+        maxEntries: mapSizes(compiled),
+        reuseMapFds: options.reuseMapFds,
+      });
   let fastFd = -1;
   const close = () => {
     if (fastFd >= 0) closeFd(fastFd);
@@ -92,6 +112,7 @@ export async function loadPolicyProgram(compiled: CompiledInterface, options: Lo
     return {
       progFd,
       progId: progInfo(progFd).id,
+      egressProgFd: loaded.egressProgFd,
       programName: loaded.programName,
       objectPath,
       maps: loaded.maps,
@@ -102,6 +123,39 @@ export async function loadPolicyProgram(compiled: CompiledInterface, options: Lo
     close();
     throw err;
   }
+}
+
+/**
+ * Loads a policy that uses `ct` with the namespace's pinned tables (pinning
+ * them when this is the first such policy) and its timeouts written.
+ */
+function loadWithConntrack(
+  objectPath: string,
+  compiled: CompiledInterface,
+  settings: ConntrackSettings,
+  options: LoadOptions,
+): LoadedObject {
+  ensureBpffs(options.pins);
+  const tables = openConntrackTables(options.pins);
+  let loaded: LoadedObject;
+  try {
+    loaded = loadObject(objectPath, {
+      rodata: rodataValues(compiled.constants),
+      maxEntries: { ...mapSizes(compiled), ...conntrackSizes(settings) },
+      reuseMapFds: { ...options.reuseMapFds, ...Object.fromEntries(tables) },
+      egress: true,
+    });
+  } finally {
+    for (const fd of tables.values()) closeFd(fd);
+  }
+  try {
+    pinConntrackTables(loaded.maps, options.pins);
+    writeConntrackConfig(mapNamed(loaded.maps, MAP.ctConfig).fd, settings);
+  } catch (err) {
+    loaded.close();
+    throw err;
+  }
+  return loaded;
 }
 
 export interface AttachResult {
@@ -163,6 +217,7 @@ export function attach(loaded: LoadedProgram, ifname: string, mode: AttachMode, 
     try {
       pinFd(linkFd, paths.link, `the XDP link of ${ifname}`);
       pinMaps(loaded, paths);
+      if (loaded.egressProgFd !== undefined) attachEgress(loaded.egressProgFd, ifname, o);
     } catch (err) {
       removeInterfacePins(ifname, o); // closing the last fd then detaches the link
       throw err;
@@ -201,7 +256,10 @@ export function replace(
     if (current.progId !== expected) throw swapLost(ifname, ` (program ${current.progId} runs, not ${expected})`);
     const oldFd = bpf.progGetFdById(expected);
     if (oldFd === -ENOENT) throw swapLost(ifname, ` (program ${expected} is gone)`);
+    // Recording starts before the new program looks connections up, and stops after the old one is gone.
+    if (loaded.egressProgFd !== undefined) attachEgress(loaded.egressProgFd, ifname, options);
     withFd(check(oldFd, `opening program id ${expected}`), (fd) => replaceLinkProgram(linkFd, loaded.progFd, fd, ifname));
+    if (loaded.egressProgFd === undefined) detachEgress(ifname, options);
     pinMaps(loaded, paths);
     return { oldProgId: current.progId, newProgId: linkInfo(linkFd).progId };
   });
@@ -217,7 +275,9 @@ export function detach(ifname: string, o: PinOptions = {}): boolean {
   withFd(link, (fd) => {
     if (linkInfo(fd).ifindex !== 0) detachLink(fd);
   });
+  detachEgress(ifname, o);
   removeInterfacePins(ifname, o);
+  removeConntrackTablesIfUnused(o);
   return true;
 }
 
@@ -280,6 +340,7 @@ export {
 export { checkBpffs, ensureBpffs, netnsId, pinPaths, pinnedInterfaces, readState, removeState, statePath, writeState } from './pins.js';
 export type { PinOptions } from './pins.js';
 export { collectGarbage, type FreedPins } from './pin-gc.js';
+export { conntrackDir, type ConntrackSettings } from './conntrack.js';
 export { TestRunner, xdpActionName } from './test-run.js';
 export { ifindexOf, queryXdp } from './link.js';
 export type { AttachMode, AttachedMode, LinkInfo, XdpQuery } from './link.js';

@@ -69,6 +69,7 @@ const c = {
   bpf_program__type: libbpf.func('int bpf_program__type(void *prog)'),
   bpf_program__insns: libbpf.func('const void *bpf_program__insns(void *prog)'),
   bpf_program__insn_cnt: libbpf.func('size_t bpf_program__insn_cnt(void *prog)'),
+  bpf_program__set_autoload: libbpf.func('int bpf_program__set_autoload(void *prog, bool autoload)'),
 
   btf__find_by_name_kind: libbpf.func('int32_t btf__find_by_name_kind(void *btf, const char *name, uint32_t kind)'),
   btf__type_by_id: libbpf.func('void *btf__type_by_id(void *btf, uint32_t id)'),
@@ -82,6 +83,7 @@ const c = {
 
   bpf_map_update_elem: libbpf.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'),
   bpf_map_lookup_elem: libbpf.func('int bpf_map_lookup_elem(int fd, void *key, void *value)'),
+  bpf_map_get_next_key: libbpf.func('int bpf_map_get_next_key(int fd, void *key, void *next_key)'),
   bpf_map_update_batch: libbpf.func('int bpf_map_update_batch(int fd, void *keys, void *values, void *count, void *opts)'),
   bpf_map_lookup_batch: libbpf.func(
     'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)',
@@ -211,6 +213,7 @@ export const mapSetInitialValue = (m: BpfMapHandle, data: Buffer): number =>
 export const programName = (p: BpfProgramHandle): string => c.bpf_program__name(p.ptr) as string;
 export const programFd = (p: BpfProgramHandle): number => c.bpf_program__fd(p.ptr) as number;
 export const programType = (p: BpfProgramHandle): number => c.bpf_program__type(p.ptr) as number;
+export const programSetAutoload = (p: BpfProgramHandle, load: boolean): number => c.bpf_program__set_autoload(p.ptr, load) as number;
 /**
  * A copy of the program's instructions; after bpf_object__load, as loaded
  * (relocated, subprograms appended, map fds in place). libbpf keeps them
@@ -253,6 +256,8 @@ export const mapCreate = (type: number, name: string, keySize: number, valueSize
 export const mapUpdateElem = (fd: number, key: Buffer, value: Buffer, flags = 0): number =>
   c.bpf_map_update_elem(fd, key, value, flags) as number;
 export const mapLookupElem = (fd: number, key: Buffer, value: Buffer): number => c.bpf_map_lookup_elem(fd, key, value) as number;
+/** The key after `key` (the first with null); -ENOENT past the last. */
+export const mapGetNextKey = (fd: number, key: Buffer | null, next: Buffer): number => c.bpf_map_get_next_key(fd, key, next) as number;
 /** `count` is a 4-byte buffer: in = entries offered, out = entries done. */
 export const mapUpdateBatch = (fd: number, keys: Buffer, values: Buffer, count: Buffer, opts: Buffer): number =>
   c.bpf_map_update_batch(fd, keys, values, count, opts) as number;

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import { KernelError, VerifierError, check } from './errors.js';
 import * as bpf from './libbpf.js';
-import { BPF_PROG_TYPE_XDP, BPF_XDP, OPTS } from './uapi.js';
+import { BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_XDP, BPF_XDP, OPTS } from './uapi.js';
 
 /** The license of bpf/xdpfw.bpf.c, for programs loaded from instructions. */
 const LICENSE = 'Dual BSD/GPL';
@@ -39,6 +39,8 @@ export interface LoadObjectOptions {
   reuseMapFds?: Record<string, number>;
   /** Size of the buffer that receives the verifier log of a failed load. Default 4 MiB. */
   logBufferSize?: number;
+  /** Load the object's tc program too (connection tracking's egress recorder); default: the XDP program alone. */
+  egress?: boolean;
 }
 
 export interface LoadedObject {
@@ -47,6 +49,8 @@ export interface LoadedObject {
   progFd: number;
   /** The program's instructions as loaded: relocated, map fds in place. */
   insns: Buffer;
+  /** The egress (tc) program, when asked for. */
+  egressProgFd?: number;
   maps: Map<string, MapRef>;
   /** Closes the object: its program and map fds (pins and links keep theirs). */
   close(): void;
@@ -184,6 +188,9 @@ export function loadObject(path: string, options: LoadObjectOptions = {}): Loade
       check(bpf.mapReuseFd(map, fd), `reusing an existing map for ${name}`);
     }
     const program = onlyXdpProgram(obj, path);
+    const egress = bpf.objectPrograms(obj).find((p) => bpf.programType(p) === BPF_PROG_TYPE_SCHED_CLS);
+    if (options.egress && !egress) throw new Error(`${path} has no tc program for connection tracking`);
+    if (egress) check(bpf.programSetAutoload(egress, options.egress === true), 'choosing the programs to load');
     bpf.clearLibbpfMessages();
     logBuffer[0] = 0;
     const result = bpf.objectLoad(obj);
@@ -208,6 +215,7 @@ export function loadObject(path: string, options: LoadObjectOptions = {}): Loade
       programName: bpf.programName(program),
       progFd: bpf.programFd(program),
       insns: bpf.programInsns(program),
+      egressProgFd: options.egress && egress ? bpf.programFd(egress) : undefined,
       maps,
       close() {
         if (closed) return;

@@ -41,7 +41,7 @@ const adopted = new Set<string>();
  * first time, an earlier version's `net-<inode>` directories with this
  * namespace's inode are renamed to it (netns.ts).
  */
-function namespaceKey(o: PinOptions): string {
+export function namespaceKey(o: PinOptions): string {
   if (o.netnsId) return o.netnsId;
   const ns = currentNetns();
   const key = netnsKey(ns);

@@ -26,6 +26,9 @@ export const isPerCpuMapType = (type: number): boolean => PERCPU_TYPES.has(type)
 export const BPF_PROG_TYPE_XDP = 6;
 /** enum bpf_attach_type */
 export const BPF_XDP = 37;
+/** enum bpf_attach_type: tc egress through a tcx link (Linux 6.6). */
+export const BPF_TCX_EGRESS = 47;
+export const BPF_PROG_TYPE_SCHED_CLS = 3;
 /** bpf_link_update flag: swap only if the attached program is the expected one. */
 export const BPF_F_REPLACE = 1 << 2;
 
