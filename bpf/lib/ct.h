@@ -121,19 +121,30 @@ static __always_inline void ct_refresh(struct xdpfw_ct_entry *e, const struct xd
 		e->deadline = deadline;
 }
 
-static __always_inline void ct_close(struct xdpfw_ct_entry *e, const struct xdpfw_ct_config *cfg, __u64 now)
+/*
+ * Moves the entry to `state`: a new state sets its deadline, even backwards
+ * (established → closing); the same state refreshes it, but for an inbound
+ * packet of a closing connection.
+ */
+static __always_inline void ct_enter(struct xdpfw_ct_entry *e, const struct xdpfw_ct_config *cfg, __u32 table,
+				     __u32 state, __u64 now, int egress)
 {
-	e->state = XDPFW_CTE_CLOSING;
-	e->deadline = now + cfg->timeout_ns[XDPFW_CT_T_CLOSE];
+	if (e->state != state) {
+		e->state = state;
+		e->deadline = now + ct_timeout(cfg, table, state);
+	} else if (egress || state != XDPFW_CTE_CLOSING) {
+		ct_refresh(e, cfg, table, now);
+	}
 }
 
-/* A FIN from this side; closing once both sides sent one. */
-static __always_inline void ct_fin(struct xdpfw_ct_entry *e, const struct xdpfw_ct_config *cfg, __u64 now, __u32 flag)
+/* A FIN from this side; closing once both sides sent one. Returns whether it closed. */
+static __always_inline int ct_fin(struct xdpfw_ct_entry *e, const struct xdpfw_ct_config *cfg, __u64 now, int egress)
 {
-	e->flags |= flag;
-	if ((e->flags & (XDPFW_CTF_FIN_OUT | XDPFW_CTF_FIN_IN)) == (XDPFW_CTF_FIN_OUT | XDPFW_CTF_FIN_IN) &&
-	    e->state != XDPFW_CTE_CLOSING)
-		ct_close(e, cfg, now);
+	e->flags |= egress ? XDPFW_CTF_FIN_OUT : XDPFW_CTF_FIN_IN;
+	if ((e->flags & (XDPFW_CTF_FIN_OUT | XDPFW_CTF_FIN_IN)) != (XDPFW_CTF_FIN_OUT | XDPFW_CTF_FIN_IN))
+		return 0;
+	ct_enter(e, cfg, CT_TCP, XDPFW_CTE_CLOSING, now, egress);
+	return 1;
 }
 
 static __always_inline int syn_only(__u32 flags)
@@ -281,34 +292,34 @@ static __always_inline void ct_record_tcp(const struct xdpfw_ct_key *k, __u32 fl
 					  const struct xdpfw_ct_config *cfg, __u64 now)
 {
 	struct xdpfw_ct_entry *e = ct_lookup(CT_TCP, k);
+	int syn_no_ack = (flags & (XDPFW_TCP_SYN | XDPFW_TCP_ACK)) == XDPFW_TCP_SYN;
 
 	if (!e || e->deadline <= now) {
-		if (flags & XDPFW_TCP_RST)
-			return;
 		if (flags & XDPFW_TCP_SYN) {
 			if (ct_half_open_allowed(cfg, now))
-				ct_create(CT_TCP, k, flags & XDPFW_TCP_ACK ? XDPFW_CTE_SYN_RECV : XDPFW_CTE_SYN_SENT,
-					  0, ifindex, cfg, now);
+				ct_create(CT_TCP, k, syn_no_ack ? XDPFW_CTE_SYN_SENT : XDPFW_CTE_SYN_RECV, 0, ifindex,
+					  cfg, now);
 			return;
 		}
+		if (flags & XDPFW_TCP_RST)
+			return;
 		/* A connection older than the table: take it up. */
 		ct_create(CT_TCP, k, XDPFW_CTE_ESTABLISHED, flags & XDPFW_TCP_FIN ? XDPFW_CTF_FIN_OUT : 0, ifindex,
 			  cfg, now);
 		return;
 	}
 	if (flags & XDPFW_TCP_RST) {
-		ct_close(e, cfg, now);
+		ct_enter(e, cfg, CT_TCP, XDPFW_CTE_CLOSING, now, 1);
 		return;
 	}
-	if (syn_only(flags) && e->state == XDPFW_CTE_CLOSING) {
+	if (syn_no_ack && e->state == XDPFW_CTE_CLOSING) {
 		/* The port is reused for a new connection. */
 		ct_create(CT_TCP, k, XDPFW_CTE_SYN_SENT, 0, ifindex, cfg, now);
 		return;
 	}
-	if (flags & XDPFW_TCP_FIN)
-		ct_fin(e, cfg, now, XDPFW_CTF_FIN_OUT);
-	if (e->state != XDPFW_CTE_CLOSING)
-		ct_refresh(e, cfg, CT_TCP, now);
+	if ((flags & XDPFW_TCP_FIN) && ct_fin(e, cfg, now, 1))
+		return;
+	ct_refresh(e, cfg, CT_TCP, now);
 }
 
 /* Records a packet leaving through `ifindex`. */
@@ -412,7 +423,8 @@ static __always_inline __u32 ct_inbound(void *start, void *end, const struct xdp
 	f->table = table;
 	f->tcpflags = flags;
 	if (e && e->deadline > now) {
-		if (table == CT_TCP && e->state == XDPFW_CTE_CLOSING && syn_only(flags))
+		if (table == CT_TCP && e->state == XDPFW_CTE_CLOSING &&
+		    (flags & (XDPFW_TCP_SYN | XDPFW_TCP_ACK)) == XDPFW_TCP_SYN)
 			return XDPFW_CT_NEW;
 		f->entry = e;
 		return XDPFW_CT_ESTABLISHED;
@@ -444,22 +456,20 @@ static __always_inline void ct_commit(const struct xdpfw_pkt *p, const struct xd
 	if (!e || !cfg)
 		return;
 	if (f->table != CT_TCP) {
-		e->state = XDPFW_CTE_REPLIED;
-		ct_refresh(e, cfg, f->table, now);
+		ct_enter(e, cfg, f->table, XDPFW_CTE_REPLIED, now, 0);
 		return;
 	}
 	if (flags & XDPFW_TCP_RST) {
-		ct_close(e, cfg, now);
+		ct_enter(e, cfg, CT_TCP, XDPFW_CTE_CLOSING, now, 0);
 		return;
 	}
-	if (flags & XDPFW_TCP_FIN)
-		ct_fin(e, cfg, now, XDPFW_CTF_FIN_IN);
-	if (e->state == XDPFW_CTE_CLOSING)
+	if ((flags & XDPFW_TCP_FIN) && ct_fin(e, cfg, now, 0))
 		return;
 	if ((e->state == XDPFW_CTE_SYN_SENT && (flags & XDPFW_TCP_SYN) && (flags & XDPFW_TCP_ACK)) ||
 	    (e->state == XDPFW_CTE_SYN_RECV && (flags & XDPFW_TCP_ACK) && !(flags & XDPFW_TCP_SYN)))
-		e->state = XDPFW_CTE_ESTABLISHED;
-	ct_refresh(e, cfg, CT_TCP, now);
+		ct_enter(e, cfg, CT_TCP, XDPFW_CTE_ESTABLISHED, now, 0);
+	else
+		ct_enter(e, cfg, CT_TCP, e->state, now, 0);
 }
 
 #endif /* XDPFW_LIB_CT_H */

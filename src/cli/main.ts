@@ -88,6 +88,15 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .action((opts) => run(async () => (await import('./commands/gc.js')).gcCommand(opts, io))());
 
   program
+    .command('ct')
+    .description('the connection table of ct state policies')
+    .command('list')
+    .description('live connections, local endpoint first, like conntrack -L')
+    .option('--iface <name>', "only entries this interface's egress created (repeatable)", collect)
+    .option('--json', 'machine-readable output')
+    .action((opts) => run(async () => (await import('./commands/ct.js')).ctListCommand(opts, io))());
+
+  program
     .command('status')
     .description('what is attached where: policy hash, mode, program, since when')
     .option('--json', 'machine-readable output')

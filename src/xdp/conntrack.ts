@@ -9,7 +9,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { CT_MIN_TABLE, CT_TIMEOUT, MAP, STRUCT } from '../contract/kernel.js';
+import ipaddr from 'ipaddr.js';
+
+import { CTF_FIN_IN, CTF_FIN_OUT, CT_ENTRY_STATE, CT_MIN_TABLE, CT_STAT, CT_TIMEOUT, MAP, STRUCT } from '../contract/kernel.js';
 import { KernelError, check } from './errors.js';
 import * as bpf from './libbpf.js';
 import { closeFd } from './libbpf.js';
@@ -147,5 +149,106 @@ export function detachEgress(ifname: string, o: PinOptions = {}): void {
   } finally {
     closeFd(fd);
     fs.rmSync(pin, { force: true });
+  }
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+const ENTRY_STATE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(CT_ENTRY_STATE).map(([name, value]) => [value, name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)]),
+);
+
+/** One live entry, from the host's side. */
+export interface ConntrackEntry {
+  protocol: number;
+  family: 4 | 6;
+  local: string;
+  remote: string;
+  localPort: number;
+  remotePort: number;
+  /** syn-sent, syn-recv, established, closing, unreplied, replied. */
+  state: string;
+  finOut: boolean;
+  finIn: boolean;
+  ageSeconds: number;
+  expiresInSeconds: number;
+  /** The interface whose egress created it. */
+  ifindex: number;
+}
+
+function address(bytes: Buffer, family: 4 | 6): string {
+  return ipaddr.fromByteArray([...bytes.subarray(0, family === 4 ? 4 : 16)]).toString();
+}
+
+/**
+ * Every live entry of the namespace's tables (an entry past its deadline is
+ * absent, whatever the LRU keeps); `nowNs` on the programs' clock
+ * (CLOCK_MONOTONIC, which process.hrtime reads). Null when no policy of
+ * this namespace uses ct.
+ */
+export function readConntrackEntries(nowNs: bigint, o: PinOptions = {}): ConntrackEntry[] | null {
+  const tables = openConntrackTables(o);
+  try {
+    if (!tables.has(MAP.ctTcp)) return null;
+    const entries: ConntrackEntry[] = [];
+    const key = STRUCT.xdpfw_ct_key;
+    const value = STRUCT.xdpfw_ct_entry;
+    for (const name of [MAP.ctTcp, MAP.ctUdp, MAP.ctIcmp]) {
+      const fd = tables.get(name);
+      if (fd === undefined) continue;
+      let previous: Buffer | null = null;
+      const next = Buffer.alloc(key.size);
+      const v = Buffer.alloc(value.size);
+      while (bpf.mapGetNextKey(fd, previous, next) === 0) {
+        previous = Buffer.from(next);
+        if (bpf.mapLookupElem(fd, next, v) !== 0) continue; // evicted meanwhile
+        const deadline = v.readBigUInt64LE(value.fields.deadline);
+        if (deadline <= nowNs) continue;
+        const family = next[key.fields.family] === 0 ? 4 : 6;
+        const flags = v.readUInt32LE(value.fields.flags);
+        entries.push({
+          protocol: next[key.fields.proto],
+          family,
+          local: address(next.subarray(key.fields.local, key.fields.local + 16), family),
+          remote: address(next.subarray(key.fields.remote, key.fields.remote + 16), family),
+          localPort: next.readUInt16LE(key.fields.lport),
+          remotePort: next.readUInt16LE(key.fields.rport),
+          state: ENTRY_STATE_NAMES[v.readUInt32LE(value.fields.state)] ?? 'unknown',
+          finOut: (flags & CTF_FIN_OUT) !== 0,
+          finIn: (flags & CTF_FIN_IN) !== 0,
+          ageSeconds: Number(nowNs - v.readBigUInt64LE(value.fields.created)) / 1e9,
+          expiresInSeconds: Number(deadline - nowNs) / 1e9,
+          ifindex: v.readUInt32LE(value.fields.ifindex),
+        });
+      }
+    }
+    return entries;
+  } finally {
+    for (const fd of tables.values()) closeFd(fd);
+  }
+}
+
+export type ConntrackStats = Record<Exclude<keyof typeof CT_STAT, 'nstats'>, bigint>;
+
+/** The tables' statistics summed over the CPUs; null when no policy of this namespace uses ct. */
+export function readConntrackStats(o: PinOptions = {}): ConntrackStats | null {
+  const fd = openPinned(path.join(conntrackDir(o), TABLE_PIN[MAP.ctStats]), 'connection-tracking statistics');
+  if (fd === null) return null;
+  try {
+    const cpus = bpf.numPossibleCpus();
+    const values = Buffer.alloc(8 * cpus);
+    const stats = {} as ConntrackStats;
+    for (const [name, index] of Object.entries(CT_STAT) as [keyof typeof CT_STAT, number][]) {
+      if (name === 'nstats') continue;
+      const k = Buffer.alloc(4);
+      k.writeUInt32LE(index);
+      check(bpf.mapLookupElem(fd, k, values), 'reading the connection-tracking statistics');
+      let sum = 0n;
+      for (let c = 0; c < cpus; c++) sum += values.readBigUInt64LE(8 * c);
+      stats[name] = sum;
+    }
+    return stats;
+  } finally {
+    closeFd(fd);
   }
 }

@@ -340,9 +340,17 @@ export {
 export { checkBpffs, ensureBpffs, netnsId, pinPaths, pinnedInterfaces, readState, removeState, statePath, writeState } from './pins.js';
 export type { PinOptions } from './pins.js';
 export { collectGarbage, type FreedPins } from './pin-gc.js';
-export { conntrackDir, type ConntrackSettings } from './conntrack.js';
+export {
+  conntrackDir,
+  readConntrackEntries,
+  readConntrackStats,
+  type ConntrackEntry,
+  type ConntrackSettings,
+  type ConntrackStats,
+} from './conntrack.js';
 export { TestRunner, xdpActionName } from './test-run.js';
 export { ifindexOf, queryXdp } from './link.js';
+export { ifIndexToName as ifnameOf } from './libbpf.js';
 export type { AttachMode, AttachedMode, LinkInfo, XdpQuery } from './link.js';
 export type { Counters, FillProgress, FillReport } from './maps.js';
 export type { CounterValue, GlobalCounterName } from './layout.js';
