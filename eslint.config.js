@@ -25,6 +25,7 @@ const at = (glob) => path.join(root, glob);
 /** What tests and benches may import from inside src/xdp besides index.ts (they drive the loader's parts directly). */
 const XDP_INTERNALS_FOR_TESTS = [
   'asm',
+  'conntrack',
   'errors',
   'fast-path',
   'judge',

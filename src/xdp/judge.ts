@@ -20,6 +20,7 @@ export interface Judgement {
 
 export class PolicyJudge {
   private readonly runner: TestRunner;
+  private egressRunner: TestRunner | undefined;
   private before: Counters;
 
   private constructor(
@@ -55,6 +56,13 @@ export class PolicyJudge {
     this.before = after;
     const action = code === 2 ? 'allow' : code === 1 ? 'drop' : (`xdp-action-${code}` as const);
     return { action, matched, fragment };
+  }
+
+  /** Runs the connection-tracking recorder (a policy that uses ct state) on a frame leaving the host. */
+  record(frame: Uint8Array): void {
+    if (this.program.egressProgFd === undefined) throw new Error('this policy records nothing: it does not use ct state');
+    this.egressRunner ??= new TestRunner(this.program.egressProgFd);
+    this.egressRunner.run(frame);
   }
 
   close(): void {

@@ -84,6 +84,7 @@ const c = {
   bpf_map_update_elem: libbpf.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'),
   bpf_map_lookup_elem: libbpf.func('int bpf_map_lookup_elem(int fd, void *key, void *value)'),
   bpf_map_get_next_key: libbpf.func('int bpf_map_get_next_key(int fd, void *key, void *next_key)'),
+  bpf_map_delete_elem: libbpf.func('int bpf_map_delete_elem(int fd, void *key)'),
   bpf_map_update_batch: libbpf.func('int bpf_map_update_batch(int fd, void *keys, void *values, void *count, void *opts)'),
   bpf_map_lookup_batch: libbpf.func(
     'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)',
@@ -256,6 +257,7 @@ export const mapCreate = (type: number, name: string, keySize: number, valueSize
 export const mapUpdateElem = (fd: number, key: Buffer, value: Buffer, flags = 0): number =>
   c.bpf_map_update_elem(fd, key, value, flags) as number;
 export const mapLookupElem = (fd: number, key: Buffer, value: Buffer): number => c.bpf_map_lookup_elem(fd, key, value) as number;
+export const mapDeleteElem = (fd: number, key: Buffer): number => c.bpf_map_delete_elem(fd, key) as number;
 /** The key after `key` (the first with null); -ENOENT past the last. */
 export const mapGetNextKey = (fd: number, key: Buffer | null, next: Buffer): number => c.bpf_map_get_next_key(fd, key, next) as number;
 /** `count` is a 4-byte buffer: in = entries offered, out = entries done. */
