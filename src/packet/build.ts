@@ -28,8 +28,8 @@ export const IPV6_EXT_AH = 51;
 export const IPV6_EXT_DSTOPTS = 60;
 const IPV6_EXTENSION_HEADERS = new Set([IPV6_EXT_HOPOPTS, IPV6_EXT_ROUTING, IPV6_EXT_FRAGMENT, IPV6_EXT_AH, IPV6_EXT_DSTOPTS]);
 
-/** Identification of fragmented datagrams (IPv4 header, IPv6 fragment header). */
-const FRAGMENT_ID = 0x1234;
+/** Identification of fragmented datagrams (IPv4 header, IPv6 fragment header) whose spec names none. */
+export const FRAGMENT_ID = 0x1234;
 
 export interface FrameOptions {
   /** `aa:bb:cc:dd:ee:ff`; defaults FRAME_SRC_MAC / FRAME_DST_MAC. */
