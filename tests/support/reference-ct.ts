@@ -224,6 +224,11 @@ export class ConnectionTracker {
     return (['tcp', 'udp', 'icmp'] as const).flatMap((t) => [...this.tables[t].values()].filter((e) => now < e.deadline));
   }
 
+  /** Every entry the tables hold, expired ones too. */
+  storedEntries(): CtEntry[] {
+    return (['tcp', 'udp', 'icmp'] as const).flatMap((t) => [...this.tables[t].values()]);
+  }
+
   /** Entries each table holds, live or not: an LRU table keeps an expired entry until it is reused or evicted. */
   counts(): Record<CtTable, number> {
     return { tcp: this.tables.tcp.size, udp: this.tables.udp.size, icmp: this.tables.icmp.size };
