@@ -28,8 +28,8 @@ export const IPV6_EXT_AH = 51;
 export const IPV6_EXT_DSTOPTS = 60;
 const IPV6_EXTENSION_HEADERS = new Set([IPV6_EXT_HOPOPTS, IPV6_EXT_ROUTING, IPV6_EXT_FRAGMENT, IPV6_EXT_AH, IPV6_EXT_DSTOPTS]);
 
-/** Identification of fragmented datagrams (IPv4 header, IPv6 fragment header). */
-const FRAGMENT_ID = 0x1234;
+/** Identification of fragmented datagrams (IPv4 header, IPv6 fragment header) whose spec names none. */
+export const FRAGMENT_ID = 0x1234;
 
 export interface FrameOptions {
   /** `aa:bb:cc:dd:ee:ff`; defaults FRAME_SRC_MAC / FRAME_DST_MAC. */
@@ -62,7 +62,8 @@ export function layOutFrame(spec: PacketSpec, options: FrameOptions = {}): Frame
 
   const nonFirstFragment = (spec.fragment?.offset ?? 0) > 0;
   const l4Header = nonFirstFragment ? new Uint8Array(0) : l4HeaderOf(spec);
-  const l4 = concat([l4Header, payloadBytes(payloadLength)]);
+  const quoted = spec.icmpInner ? quotedDatagram(spec, l4Header.length > 0) : new Uint8Array(0);
+  const l4 = concat([l4Header, quoted, payloadBytes(payloadLength)]);
   if (l4Header.length > 0) writeL4Checksum(spec, l4, src, dst);
 
   const l3 = spec.family === 4 ? ipv4Header(spec, src, dst, l4.length) : ipv6Headers(spec, src, dst, l4.length);
@@ -119,7 +120,7 @@ function ipv4Header(spec: PacketSpec, src: number[], dst: number[], l4Length: nu
   out[0] = 0x40 | (out.length / 4);
   view.setUint16(2, out.length + l4Length);
   if (spec.fragment) {
-    view.setUint16(4, FRAGMENT_ID);
+    view.setUint16(4, checkRange('fragment id', spec.fragment.id ?? FRAGMENT_ID, 0, 0xffff));
     view.setUint16(6, (spec.fragment.moreFragments ? 0x2000 : 0) | spec.fragment.offset);
   }
   out[8] = 64; // TTL
@@ -166,9 +167,9 @@ function extensionHeader(type: number, next: number, spec: PacketSpec): Uint8Arr
       const out = new Uint8Array(8);
       const view = new DataView(out.buffer);
       out[0] = next;
-      const fragment = spec.fragment ?? { offset: 0, moreFragments: false }; // an atomic fragment
+      const fragment: NonNullable<PacketSpec['fragment']> = spec.fragment ?? { offset: 0, moreFragments: false }; // an atomic fragment
       view.setUint16(2, (fragment.offset << 3) | (fragment.moreFragments ? 1 : 0));
-      view.setUint32(4, FRAGMENT_ID);
+      view.setUint32(4, checkRange('fragment id', fragment.id ?? FRAGMENT_ID, 0, 0xffffffff));
       return out;
     }
     case IPV6_EXT_AH: {
@@ -228,11 +229,29 @@ function l4HeaderOf(spec: PacketSpec): Uint8Array {
       const out = new Uint8Array(8); // type, code, checksum, 4 bytes of rest-of-header
       out[0] = checkRange('icmpType', spec.icmpType ?? 0, 0, 255);
       out[1] = checkRange('icmpCode', spec.icmpCode ?? 0, 0, 255);
+      new DataView(out.buffer).setUint16(4, checkRange('icmpId', spec.icmpId ?? 0, 0, 0xffff));
       return out;
     }
     case 'none':
       return new Uint8Array(0);
   }
+}
+
+/**
+ * What an ICMP error quotes of the datagram that caused it (RFC 792, RFC 4443
+ * 2.4): its IP header with options or extension headers and the first 8
+ * bytes after them, cut further by the inner spec's `truncateTo`.
+ */
+function quotedDatagram(spec: PacketSpec, hasIcmpHeader: boolean): Uint8Array {
+  const inner = spec.icmpInner as PacketSpec;
+  if (l4Kind(spec) !== 'icmp' || !hasIcmpHeader) {
+    throw new RangeError('icmpInner needs an ICMP header (ICMP in IPv4, ICMPv6 in IPv6, not a non-first fragment)');
+  }
+  if (inner.family !== spec.family) throw new RangeError(`an IPv${spec.family} ICMP error cannot quote an IPv${inner.family} datagram`);
+  const layout = layOutFrame({ ...inner, vlans: undefined, truncateTo: undefined });
+  const headersEnd = layout.l4Offset ?? layout.payloadOffset;
+  const datagram = layout.bytes.subarray(layout.l3Offset, Math.min(layout.bytes.length, headersEnd + 8));
+  return datagram.slice(0, inner.truncateTo === undefined ? datagram.length : Math.max(0, inner.truncateTo));
 }
 
 function l4Kind(spec: PacketSpec): 'tcp' | 'udp' | 'icmp' | 'none' {

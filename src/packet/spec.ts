@@ -32,12 +32,23 @@ export interface PacketSpec {
    * Make the packet an IP fragment. offset is in 8-byte units; offset > 0
    * is a non-first fragment, which carries no L4 header.
    * IPv4: flags/offset in the header; IPv6: a fragment extension header.
+   * `id` is the datagram's identification (IPv4 16 bits, IPv6 32); default 0x1234.
    */
-  fragment?: { offset: number; moreFragments: boolean };
+  fragment?: { offset: number; moreFragments: boolean; id?: number };
   /** Payload bytes after the L4 header. Default 0. */
   payloadLength?: number;
   /** Cut the frame to this many bytes (to test truncation). */
   truncateTo?: number;
+  /** ICMP / ICMPv6 only: bytes 4–5 of the ICMP header, the echo identifier. Default 0. */
+  icmpId?: number;
+  /**
+   * ICMP / ICMPv6 error messages: the datagram that caused the error, of the
+   * same family. Its IP header (options, extension headers) and the first 8
+   * bytes of its L4 header follow the 8-byte ICMP header, as a router quotes
+   * them (then `payloadLength` bytes). Its `truncateTo` counts from its IP
+   * header, to quote less; its VLAN tags are ignored.
+   */
+  icmpInner?: PacketSpec;
 }
 
 /** The verdict of a packet under a policy, as the kernel or the reference evaluator gives it. */
