@@ -228,7 +228,8 @@ enum xdpfw_ct_stat {
 	XDPFW_CTS_CREATED_ICMP = 2,
 	XDPFW_CTS_FLOOD_REFUSED = 3, /* half-open entries not created: the flood guard */
 	XDPFW_CTS_FLOOD_SECONDS = 4, /* seconds (per CPU) in which the guard refused one */
-	XDPFW_CTS_NSTATS = 5,
+	XDPFW_CTS_REUSED = 5,        /* creations that overwrote their key's expired (or closing) entry */
+	XDPFW_CTS_NSTATS = 6,
 };
 
 #define XDPFW_CT_REFRESH_SECONDS 1 /* a deadline moves only by a second or more */

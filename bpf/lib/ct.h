@@ -238,22 +238,24 @@ static __always_inline int ct_inner_key(void *start, void *end, const struct xdp
 			return 0;
 	}
 	l4 = c.pos;
-	if (c.left < 8 || (void *)(l4 + 8) > end)
-		return 0;
 	k->proto = inner.proto;
 	echo_type = p->family == XDPFW_FAMILY_IPV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-	if (inner.proto == IPPROTO_TCP || inner.proto == IPPROTO_UDP) {
-		k->lport = (l4[0] << 8) | l4[1];
-		k->rport = (l4[2] << 8) | l4[3];
-		*table = inner.proto == IPPROTO_TCP ? CT_TCP : CT_UDP;
-	} else if (inner.proto == echo_type) {
+	*table = CT_UDP;
+	if (inner.proto != IPPROTO_TCP && inner.proto != IPPROTO_UDP && inner.proto != echo_type)
+		return 1; /* tracked without ports: the IP headers are the whole key */
+	if (c.left < 8 || (void *)(l4 + 8) > end)
+		return 0;
+	if (inner.proto == echo_type) {
 		if (!icmp_echo(p->family, l4[0]))
 			return 0;
 		k->lport = (l4[4] << 8) | l4[5];
 		*table = CT_ICMP;
-	} else {
-		*table = CT_UDP;
+		return 1;
 	}
+	k->lport = (l4[0] << 8) | l4[1];
+	k->rport = (l4[2] << 8) | l4[3];
+	if (inner.proto == IPPROTO_TCP)
+		*table = CT_TCP;
 	return 1;
 }
 
@@ -272,8 +274,14 @@ static __always_inline void ct_key(struct xdpfw_ct_key *k, const struct xdpfw_pk
 
 /* ---- egress --------------------------------------------------------------- */
 
+/*
+ * A new entry for `k`; `old` is the entry the key had (expired, or closing
+ * and reused), which the new one overwrites: counted apart, so that the
+ * creations the tables do not hold tell the evictions.
+ */
 static __always_inline void ct_create(__u32 table, const struct xdpfw_ct_key *k, __u32 state, __u32 flags,
-				      __u32 ifindex, const struct xdpfw_ct_config *cfg, __u64 now)
+				      __u32 ifindex, const struct xdpfw_ct_config *cfg, __u64 now,
+				      const struct xdpfw_ct_entry *old)
 {
 	struct xdpfw_ct_entry e = {
 		.created = now,
@@ -284,6 +292,8 @@ static __always_inline void ct_create(__u32 table, const struct xdpfw_ct_key *k,
 
 	e.deadline = now + ct_timeout(cfg, table, state);
 	ct_insert(table, k, &e);
+	if (old)
+		ct_stat(XDPFW_CTS_REUSED);
 	ct_stat(table == CT_TCP ? XDPFW_CTS_CREATED_TCP : table == CT_ICMP ? XDPFW_CTS_CREATED_ICMP
 									    : XDPFW_CTS_CREATED_UDP);
 }
@@ -298,14 +308,14 @@ static __always_inline void ct_record_tcp(const struct xdpfw_ct_key *k, __u32 fl
 		if (flags & XDPFW_TCP_SYN) {
 			if (ct_half_open_allowed(cfg, now))
 				ct_create(CT_TCP, k, syn_no_ack ? XDPFW_CTE_SYN_SENT : XDPFW_CTE_SYN_RECV, 0, ifindex,
-					  cfg, now);
+					  cfg, now, e);
 			return;
 		}
 		if (flags & XDPFW_TCP_RST)
 			return;
 		/* A connection older than the table: take it up. */
 		ct_create(CT_TCP, k, XDPFW_CTE_ESTABLISHED, flags & XDPFW_TCP_FIN ? XDPFW_CTF_FIN_OUT : 0, ifindex,
-			  cfg, now);
+			  cfg, now, e);
 		return;
 	}
 	if (flags & XDPFW_TCP_RST) {
@@ -314,7 +324,7 @@ static __always_inline void ct_record_tcp(const struct xdpfw_ct_key *k, __u32 fl
 	}
 	if (syn_no_ack && e->state == XDPFW_CTE_CLOSING) {
 		/* The port is reused for a new connection. */
-		ct_create(CT_TCP, k, XDPFW_CTE_SYN_SENT, 0, ifindex, cfg, now);
+		ct_create(CT_TCP, k, XDPFW_CTE_SYN_SENT, 0, ifindex, cfg, now, e);
 		return;
 	}
 	if ((flags & XDPFW_TCP_FIN) && ct_fin(e, cfg, now, 1))
@@ -353,7 +363,7 @@ static __always_inline void ct_record(void *start, void *end, const struct xdpfw
 	}
 	e = ct_lookup(table, &k);
 	if (!e || e->deadline <= now)
-		ct_create(table, &k, XDPFW_CTE_UNREPLIED, 0, ifindex, cfg, now);
+		ct_create(table, &k, XDPFW_CTE_UNREPLIED, 0, ifindex, cfg, now, e);
 	else
 		ct_refresh(e, cfg, table, now);
 }

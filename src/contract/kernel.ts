@@ -201,7 +201,9 @@ export const CT_STAT = {
   floodRefused: 3,
   /** seconds (per CPU) in which the guard refused one */
   floodSeconds: 4,
-  nstats: 5,
+  /** creations that overwrote their key's expired (or closing) entry */
+  reused: 5,
+  nstats: 6,
 } as const;
 
 /** enum xdpfw_counter_index */

@@ -180,6 +180,35 @@ function address(bytes: Buffer, family: 4 | 6): string {
   return ipaddr.fromByteArray([...bytes.subarray(0, family === 4 ? 4 : 16)]).toString();
 }
 
+const TABLES = [
+  [MAP.ctTcp, 'tcp'],
+  [MAP.ctUdp, 'udp'],
+  [MAP.ctIcmp, 'icmp'],
+] as const;
+export type ConntrackTable = (typeof TABLES)[number][1];
+
+/** Calls `visit` with every entry the tables hold, expired ones too; false when no policy of this namespace uses ct. */
+function eachEntry(o: PinOptions, visit: (table: ConntrackTable, key: Buffer, value: Buffer) => void): boolean {
+  const tables = openConntrackTables(o);
+  try {
+    if (!tables.has(MAP.ctTcp)) return false;
+    for (const [name, table] of TABLES) {
+      const fd = tables.get(name);
+      if (fd === undefined) continue;
+      let previous: Buffer | null = null;
+      const next = Buffer.alloc(STRUCT.xdpfw_ct_key.size);
+      const value = Buffer.alloc(STRUCT.xdpfw_ct_entry.size);
+      while (bpf.mapGetNextKey(fd, previous, next) === 0) {
+        previous = Buffer.from(next);
+        if (bpf.mapLookupElem(fd, next, value) === 0) visit(table, next, value); // else evicted meanwhile
+      }
+    }
+    return true;
+  } finally {
+    for (const fd of tables.values()) closeFd(fd);
+  }
+}
+
 /**
  * Every live entry of the namespace's tables (an entry past its deadline is
  * absent, whatever the LRU keeps); `nowNs` on the programs' clock
@@ -187,45 +216,30 @@ function address(bytes: Buffer, family: 4 | 6): string {
  * this namespace uses ct.
  */
 export function readConntrackEntries(nowNs: bigint, o: PinOptions = {}): ConntrackEntry[] | null {
-  const tables = openConntrackTables(o);
-  try {
-    if (!tables.has(MAP.ctTcp)) return null;
-    const entries: ConntrackEntry[] = [];
-    const key = STRUCT.xdpfw_ct_key;
-    const value = STRUCT.xdpfw_ct_entry;
-    for (const name of [MAP.ctTcp, MAP.ctUdp, MAP.ctIcmp]) {
-      const fd = tables.get(name);
-      if (fd === undefined) continue;
-      let previous: Buffer | null = null;
-      const next = Buffer.alloc(key.size);
-      const v = Buffer.alloc(value.size);
-      while (bpf.mapGetNextKey(fd, previous, next) === 0) {
-        previous = Buffer.from(next);
-        if (bpf.mapLookupElem(fd, next, v) !== 0) continue; // evicted meanwhile
-        const deadline = v.readBigUInt64LE(value.fields.deadline);
-        if (deadline <= nowNs) continue;
-        const family = next[key.fields.family] === 0 ? 4 : 6;
-        const flags = v.readUInt32LE(value.fields.flags);
-        entries.push({
-          protocol: next[key.fields.proto],
-          family,
-          local: address(next.subarray(key.fields.local, key.fields.local + 16), family),
-          remote: address(next.subarray(key.fields.remote, key.fields.remote + 16), family),
-          localPort: next.readUInt16LE(key.fields.lport),
-          remotePort: next.readUInt16LE(key.fields.rport),
-          state: ENTRY_STATE_NAMES[v.readUInt32LE(value.fields.state)] ?? 'unknown',
-          finOut: (flags & CTF_FIN_OUT) !== 0,
-          finIn: (flags & CTF_FIN_IN) !== 0,
-          ageSeconds: Number(nowNs - v.readBigUInt64LE(value.fields.created)) / 1e9,
-          expiresInSeconds: Number(deadline - nowNs) / 1e9,
-          ifindex: v.readUInt32LE(value.fields.ifindex),
-        });
-      }
-    }
-    return entries;
-  } finally {
-    for (const fd of tables.values()) closeFd(fd);
-  }
+  const entries: ConntrackEntry[] = [];
+  const key = STRUCT.xdpfw_ct_key.fields;
+  const value = STRUCT.xdpfw_ct_entry.fields;
+  const found = eachEntry(o, (_table, k, v) => {
+    const deadline = v.readBigUInt64LE(value.deadline);
+    if (deadline <= nowNs) return;
+    const family = k[key.family] === 0 ? 4 : 6;
+    const flags = v.readUInt32LE(value.flags);
+    entries.push({
+      protocol: k[key.proto],
+      family,
+      local: address(k.subarray(key.local, key.local + 16), family),
+      remote: address(k.subarray(key.remote, key.remote + 16), family),
+      localPort: k.readUInt16LE(key.lport),
+      remotePort: k.readUInt16LE(key.rport),
+      state: ENTRY_STATE_NAMES[v.readUInt32LE(value.state)] ?? 'unknown',
+      finOut: (flags & CTF_FIN_OUT) !== 0,
+      finIn: (flags & CTF_FIN_IN) !== 0,
+      ageSeconds: Number(nowNs - v.readBigUInt64LE(value.created)) / 1e9,
+      expiresInSeconds: Number(deadline - nowNs) / 1e9,
+      ifindex: v.readUInt32LE(value.ifindex),
+    });
+  });
+  return found ? entries : null;
 }
 
 export type ConntrackStats = Record<Exclude<keyof typeof CT_STAT, 'nstats'>, bigint>;
@@ -251,4 +265,29 @@ export function readConntrackStats(o: PinOptions = {}): ConntrackStats | null {
   } finally {
     closeFd(fd);
   }
+}
+
+/** What `xdpfw stats` and the metrics say of the tables. */
+export interface ConntrackSummary {
+  /** Live entries per table. */
+  entries: Record<ConntrackTable, number>;
+  created: Record<ConntrackTable, bigint>;
+  /** Entries the LRU pushed out before their deadline, or after it but before their key came back. */
+  evicted: bigint;
+  floodRefused: bigint;
+  floodSeconds: bigint;
+}
+
+export function readConntrackSummary(nowNs: bigint, o: PinOptions = {}): ConntrackSummary | null {
+  const stats = readConntrackStats(o);
+  if (stats === null) return null;
+  const entries: Record<ConntrackTable, number> = { tcp: 0, udp: 0, icmp: 0 };
+  let stored = 0n;
+  eachEntry(o, (table, _key, value) => {
+    stored++;
+    if (value.readBigUInt64LE(STRUCT.xdpfw_ct_entry.fields.deadline) > nowNs) entries[table]++;
+  });
+  const created = { tcp: stats.createdTcp, udp: stats.createdUdp, icmp: stats.createdIcmp };
+  const evicted = created.tcp + created.udp + created.icmp - stats.reused - stored;
+  return { entries, created, evicted: evicted > 0n ? evicted : 0n, floodRefused: stats.floodRefused, floodSeconds: stats.floodSeconds };
 }
