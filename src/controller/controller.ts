@@ -13,9 +13,10 @@ import { DEFAULTS, sourceKey, type ControllerConfig, type InterfaceConfig } from
 import { realKernel, type KernelPort } from './kernel.js';
 import type { Logger } from './logger.js';
 import { ControllerMetrics, listen, metricsServer, type MetricsSources } from './metrics.js';
-import { FileSource } from './sources/file-source.js';
+import { FileSource, REARM_MS } from './sources/file-source.js';
 import { GitSource } from './sources/git-source.js';
 import type { PolicySource } from './sources/source.js';
+import { realTimers } from './timers.js';
 import { PolicyUnit, type InterfaceHealth } from './unit.js';
 
 export interface ControllerDeps {
@@ -66,8 +67,12 @@ export class Controller {
   }
 
   private defaultSource(c: InterfaceConfig, log: Logger): PolicySource {
-    if (c.source.kind === 'file') return new FileSource(c.source.path, this.config.debounceMs, log);
-    return new GitSource({ ...c.source, cacheDir: this.config.cacheDir }, log);
+    const limits = {
+      memoryMb: this.config.compileMemoryMb ?? DEFAULTS.compileMemoryMb,
+      timeoutMs: (this.config.compileTimeoutSeconds ?? DEFAULTS.compileTimeoutSeconds) * 1000,
+    };
+    if (c.source.kind === 'file') return new FileSource(c.source.path, this.config.debounceMs, log, realTimers, REARM_MS, limits);
+    return new GitSource({ ...c.source, cacheDir: this.config.cacheDir, compileLimits: limits }, log);
   }
 
   /** What each managed interface looks like now (asks the kernel whether it is still enforced). */

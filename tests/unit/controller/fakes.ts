@@ -89,7 +89,7 @@ export class FakeSource implements PolicySource {
     this.description = kind === 'git' ? 'git /repo main:policy.xdpfw' : 'file /etc/p.xdpfw';
   }
   set(policy: LoadedPolicy, commit?: string, error?: Error): void {
-    const revision: PolicyRevision = { policyFile: 'policy.xdpfw', commit, load: () => policy };
+    const revision: PolicyRevision = { policyFile: 'policy.xdpfw', commit, load: async () => policy };
     this.reading = { revision, error };
   }
   start(onChange: () => void): void {
