@@ -37,6 +37,8 @@ export interface ControllerConfig {
   compileMemoryMb?: number;
   /** How long a policy's compile may take before it is ended and the policy refused; default 60. */
   compileTimeoutSeconds?: number;
+  /** How often the pins of namespaces and interfaces that went away are freed (as `xdpfw gc`); default 600. */
+  gcSeconds?: number;
 }
 
 export const DEFAULTS = {
@@ -51,6 +53,7 @@ export const DEFAULTS = {
   linkPollSeconds: 2,
   compileMemoryMb: 2048,
   compileTimeoutSeconds: 60,
+  gcSeconds: 600,
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -108,6 +111,7 @@ export interface RunOptions {
   logLevel?: string;
   compileMemory?: string;
   compileTimeout?: string;
+  gcInterval?: string;
 }
 
 /** The configuration of a command line without `--config`. */
@@ -132,6 +136,7 @@ export function configFromOptions(o: RunOptions, cwd = process.cwd()): Controlle
     logLevel: o.logLevel,
     compileMemoryMb: o.compileMemory === undefined ? undefined : Number(o.compileMemory),
     compileTimeoutSeconds: o.compileTimeout,
+    gcSeconds: o.gcInterval,
     interfaces: ifaces.map((name) => ({
       name,
       policy: o.policy,
@@ -171,6 +176,9 @@ export function withOverrides(config: ControllerConfig, o: RunOptions): Controll
     out.compileTimeoutSeconds =
       parseSeconds(o.compileTimeout) ?? fail(`--compile-timeout: '${o.compileTimeout}' is not a positive duration`);
   }
+  if (o.gcInterval !== undefined) {
+    out.gcSeconds = parseSeconds(o.gcInterval) ?? fail(`--gc-interval: '${o.gcInterval}' is not a positive duration`);
+  }
   return out;
 }
 
@@ -198,6 +206,7 @@ const KNOWN_TOP = new Set([
   'linkPollSeconds',
   'compileMemoryMb',
   'compileTimeoutSeconds',
+  'gcSeconds',
 ]);
 const KNOWN_IFACE = new Set(['name', 'policy', 'git', 'branch', 'path', 'poll', 'pollSeconds', 'mode']);
 
@@ -227,7 +236,7 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
   const debounceMs = top.debounceMs === undefined ? DEFAULTS.debounceMs : Number(top.debounceMs);
   if (!Number.isFinite(debounceMs) || debounceMs < 0)
     problems.push(at(`debounceMs: '${String(top.debounceMs)}' is not a number of milliseconds`));
-  const seconds = (key: 'retrySeconds' | 'linkPollSeconds' | 'compileTimeoutSeconds'): number => {
+  const seconds = (key: 'retrySeconds' | 'linkPollSeconds' | 'compileTimeoutSeconds' | 'gcSeconds'): number => {
     if (top[key] === undefined) return DEFAULTS[key];
     const value = parseSeconds(top[key]);
     if (value === undefined) problems.push(at(`${key}: '${String(top[key])}' is not a positive duration`));
@@ -236,6 +245,7 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
   const retrySeconds = seconds('retrySeconds');
   const linkPollSeconds = seconds('linkPollSeconds');
   const compileTimeoutSeconds = seconds('compileTimeoutSeconds');
+  const gcSeconds = seconds('gcSeconds');
   let compileMemoryMb = DEFAULTS.compileMemoryMb;
   if (top.compileMemoryMb !== undefined) {
     const mb = parseMegabytes(top.compileMemoryMb);
@@ -298,5 +308,6 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
     linkPollSeconds,
     compileMemoryMb,
     compileTimeoutSeconds,
+    gcSeconds,
   };
 }

@@ -16,7 +16,8 @@ import { ControllerMetrics, listen, metricsServer, type MetricsSources } from '.
 import { FileSource, REARM_MS } from './sources/file-source.js';
 import { GitSource } from './sources/git-source.js';
 import type { PolicySource } from './sources/source.js';
-import { realTimers } from './timers.js';
+import { PinCollector } from './pin-collector.js';
+import { realTimers, type Timers } from './timers.js';
 import { PolicyUnit, type InterfaceHealth } from './unit.js';
 
 export interface ControllerDeps {
@@ -24,6 +25,7 @@ export interface ControllerDeps {
   /** Makes the source of a group of interfaces (tests pass fakes). */
   makeSource?: (config: InterfaceConfig, log: Logger) => PolicySource;
   stats?: MetricsSources['stats'];
+  timers?: Timers;
 }
 
 export class Controller {
@@ -32,6 +34,7 @@ export class Controller {
   private server: http.Server | undefined;
   private readonly kernel: KernelPort;
   private readonly sources: MetricsSources;
+  private readonly collector: PinCollector;
   private stopping = false;
 
   constructor(
@@ -49,6 +52,14 @@ export class Controller {
     const controller = { pid: process.pid, startedAt: new Date().toISOString() };
     this.sources = { interfaces: () => this.health(), stats: deps.stats ?? interfaceStats };
     this.metrics = new ControllerMetrics(this.sources, log.child({ component: 'metrics' }));
+    this.collector = new PinCollector({
+      kernel: this.kernel,
+      log: log.child({ component: 'gc' }),
+      timers: deps.timers ?? realTimers,
+      periodMs: (config.gcSeconds ?? DEFAULTS.gcSeconds) * 1000,
+      keep: config.interfaces.map((i) => i.name),
+      observer: this.metrics,
+    });
     for (const interfaces of groups.values()) {
       const unitLog = log.child({ component: interfaces[0].source.kind === 'git' ? 'git' : 'file' });
       this.units.push(
@@ -91,6 +102,8 @@ export class Controller {
       const address = await listen(this.server, host, port);
       log.info({ address: `${address.address}:${address.port}` }, 'serving /metrics and /healthz');
     }
+    // Before the first reload: what vanished namespaces left pinned is freed first.
+    await this.collector.collect();
     for (const unit of this.units) {
       try {
         await unit.start();
@@ -99,6 +112,7 @@ export class Controller {
         log.error({ err: error, source: unit.source.description }, 'starting a policy source failed');
       }
     }
+    this.collector.start();
     log.info({}, 'running');
   }
 
@@ -114,6 +128,7 @@ export class Controller {
     this.stopping = true;
     const log = this.log.child({ component: 'controller' });
     for (const u of this.units) u.stop();
+    await this.collector.stop();
     await Promise.all(this.units.map((u) => u.source.close().catch(() => undefined)));
     await Promise.all(this.units.map((u) => u.idle()));
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));

@@ -146,6 +146,17 @@ interfaces:
     expect(() => withOverrides(file, { compileMemory: 'lots' })).toThrow(/--compile-memory: 'lots' is not a number of MiB/);
   });
 
+  it('stale pins are freed every 10 minutes unless told otherwise', () => {
+    expect(configFromOptions({ iface: ['eth0'], policy: 'p.xdpfw' }, '/').gcSeconds).toBe(600);
+    expect(configFromOptions({ iface: ['eth0'], policy: 'p.xdpfw', gcInterval: '30s' }, '/').gcSeconds).toBe(30);
+    const file = configFromYaml('gcSeconds: 1h\ninterfaces: [{ name: eth0, policy: p.xdpfw }]\n', '/x.yaml');
+    expect(file.gcSeconds).toBe(3600);
+    expect(withOverrides(file, { gcInterval: '5m' }).gcSeconds).toBe(300);
+    expect(problems(() => configFromYaml('gcSeconds: never\ninterfaces: [{ name: eth0, policy: p }]\n', '/x.yaml'))).toEqual([
+      "/x.yaml: gcSeconds: 'never' is not a positive duration",
+    ]);
+  });
+
   it('parses listen addresses and durations', () => {
     expect(parseListen('localhost:80')).toEqual({ host: 'localhost', port: 80 });
     expect(parseListen('80')).toBeUndefined();

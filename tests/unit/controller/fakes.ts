@@ -6,6 +6,7 @@ import type { KernelPort, ProgramHandle } from '../../../src/controller/kernel.j
 import { createLogger, type Logger } from '../../../src/controller/logger.js';
 import type { PolicyRevision, PolicySource, SourceReading } from '../../../src/controller/sources/source.js';
 import type { Timers } from '../../../src/controller/timers.js';
+import type { FreedPins } from '../../../src/xdp/index.js';
 import { Writable } from 'node:stream';
 
 /** A clock that only moves when told to. */
@@ -208,6 +209,15 @@ export class FakeKernel implements KernelPort {
     if (!s) return false;
     change(s);
     return true;
+  }
+  /** What the next collectGarbage frees (then nothing), and what each call was told to keep. */
+  garbage: FreedPins[] = [];
+  readonly gcKeeps: (readonly string[])[] = [];
+  collectGarbage(keep: readonly string[]): FreedPins[] {
+    this.gcKeeps.push(keep);
+    const freed = this.garbage;
+    this.garbage = [];
+    return freed;
   }
   detach(ifname: string): boolean {
     const i = this.ifaces.get(ifname);
