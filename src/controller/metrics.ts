@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
-import type { InterfaceStats } from '../app/counters.js';
+import type { Count, InterfaceStats } from '../app/counters.js';
 import type { FreedPins } from '../xdp/index.js';
 import type { Logger } from './logger.js';
 import type { CollectorObserver } from './pin-collector.js';
@@ -52,20 +52,14 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
         collect() {
           this.reset();
           for (const s of read()) {
-            for (const r of s.rules) this.inc({ interface: s.name, rule: r.name ?? r.id, action: r.action }, r[field]);
+            for (const r of s.rules) this.inc({ interface: s.name, rule: r.name ?? r.id, action: r.action }, Number(r[field]));
           }
         },
       });
     perRule('xdpfw_rule_packets_total', 'Packets decided by each rule, since the rule first appeared on the interface', 'packets');
     perRule('xdpfw_rule_bytes_total', 'Bytes (frame length) decided by each rule, since the rule first appeared', 'bytes');
 
-    const global = (
-      name: string,
-      help: string,
-      pick: (s: InterfaceStats) => { packets: number; bytes: number },
-      field: 'packets' | 'bytes',
-      withAction = false,
-    ) =>
+    const global = (name: string, help: string, pick: (s: InterfaceStats) => Count, field: 'packets' | 'bytes', withAction = false) =>
       new Counter({
         name,
         help,
@@ -74,7 +68,7 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
         collect() {
           this.reset();
           for (const s of read()) {
-            this.inc(withAction ? { interface: s.name, action: s.default.action } : { interface: s.name }, pick(s)[field]);
+            this.inc(withAction ? { interface: s.name, action: s.default.action } : { interface: s.name }, Number(pick(s)[field]));
           }
         },
       });
