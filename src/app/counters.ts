@@ -12,9 +12,14 @@ import { loadState, type AppliedState } from './state.js';
 import { ruleRef, type RuleRef } from '../compiler/rule-ref.js';
 import { UserError } from './user-error.js';
 
+/**
+ * Exact totals: a u64 counter passes 2^53 (9 PB of bytes) long before it
+ * wraps, and a Number would round it. The CLI writes them as exact JSON
+ * numbers (src/cli/io.ts); only Prometheus, whose values are doubles, rounds.
+ */
 export interface Count {
-  packets: number;
-  bytes: number;
+  packets: bigint;
+  bytes: bigint;
 }
 
 export interface RuleStats extends Count, RuleRef {
@@ -37,7 +42,7 @@ export interface InterfaceStats {
   since: string;
 }
 
-const count = (c: CounterValue): Count => ({ packets: Number(c.packets), bytes: Number(c.bytes) });
+const count = (c: CounterValue): Count => ({ packets: c.packets, bytes: c.bytes });
 
 /** Totals of an interface from its kernel counters and its state. */
 export function totalsOf(ifname: string, state: AppliedState, counters: Counters): InterfaceStats {

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 import type { Diagnostic } from '../policy/index.js';
 
 /** The streams a command writes to; injected so tests can drive commands. */
@@ -17,7 +19,20 @@ export function err(io: CliIo, text: string): void {
 }
 
 export function json(io: CliIo, value: unknown): void {
-  out(io, JSON.stringify(value, null, 2));
+  out(io, jsonText(value, 2));
+}
+
+/**
+ * JSON in which a bigint is written as its exact digits: a JSON number, which
+ * has no size limit, where JSON.stringify refuses bigints and Number() would
+ * round a counter above 2^53. Each bigint goes through as a string carrying
+ * a random marker, and the quoted markers become bare digits afterwards (a
+ * user's string cannot hold a marker it never saw).
+ */
+export function jsonText(value: unknown, indent?: number): string {
+  const marker = `bigint-${randomBytes(12).toString('hex')}:`;
+  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${marker}${v}` : v), indent);
+  return text.replaceAll(new RegExp(`"${marker}(-?\\d+)"`, 'g'), '$1');
 }
 
 /** A diagnostic as `--json` prints it: its span flattened to where it starts and ends. */

@@ -135,6 +135,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--debounce <ms>', 'quiet time after a file change before reloading (default 300)')
     .option('--cache-dir <dir>', 'where git clones are kept (default /var/cache/xdpfw)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (default info)')
+    .option('--compile-memory <MiB>', 'the heap a policy compile may use; more and the policy is refused (default 2048)')
+    .option('--gc-interval <seconds>', 'how often to free the pins of namespaces and interfaces gone, as xdpfw gc (default 600)')
+    .option('--compile-timeout <seconds>', 'how long a policy compile may take; longer and it is refused (default 60)')
     .option('--detach-on-exit', 'detach the policies when stopped (default: they stay in force)')
     .action((opts) => run(async () => (await import('./commands/run.js')).runCommand(opts, io))());
 

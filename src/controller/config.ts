@@ -33,6 +33,12 @@ export interface ControllerConfig {
   retrySeconds?: number;
   /** How often the managed interfaces are looked at for removal and re-creation; default 2. */
   linkPollSeconds?: number;
+  /** The heap a policy's compile may use, in MiB (its worker's V8 old generation); default 2048. */
+  compileMemoryMb?: number;
+  /** How long a policy's compile may take before it is ended and the policy refused; default 60. */
+  compileTimeoutSeconds?: number;
+  /** How often the pins of namespaces and interfaces that went away are freed (as `xdpfw gc`); default 600. */
+  gcSeconds?: number;
 }
 
 export const DEFAULTS = {
@@ -45,6 +51,9 @@ export const DEFAULTS = {
   logLevel: 'info',
   retrySeconds: 10,
   linkPollSeconds: 2,
+  compileMemoryMb: 2048,
+  compileTimeoutSeconds: 60,
+  gcSeconds: 600,
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -100,6 +109,9 @@ export interface RunOptions {
   debounce?: string;
   cacheDir?: string;
   logLevel?: string;
+  compileMemory?: string;
+  compileTimeout?: string;
+  gcInterval?: string;
 }
 
 /** The configuration of a command line without `--config`. */
@@ -122,6 +134,9 @@ export function configFromOptions(o: RunOptions, cwd = process.cwd()): Controlle
     debounceMs: o.debounce === undefined ? undefined : Number(o.debounce),
     cacheDir: o.cacheDir,
     logLevel: o.logLevel,
+    compileMemoryMb: o.compileMemory === undefined ? undefined : Number(o.compileMemory),
+    compileTimeoutSeconds: o.compileTimeout,
+    gcSeconds: o.gcInterval,
     interfaces: ifaces.map((name) => ({
       name,
       policy: o.policy,
@@ -153,7 +168,24 @@ export function withOverrides(config: ControllerConfig, o: RunOptions): Controll
   if (o.detachOnExit) out.detachOnExit = true;
   if (o.logLevel !== undefined) out.logLevel = o.logLevel;
   if (o.cacheDir !== undefined) out.cacheDir = o.cacheDir;
+  if (o.compileMemory !== undefined) {
+    out.compileMemoryMb =
+      parseMegabytes(o.compileMemory) ?? fail(`--compile-memory: '${o.compileMemory}' is not a number of MiB (16 or more)`);
+  }
+  if (o.compileTimeout !== undefined) {
+    out.compileTimeoutSeconds =
+      parseSeconds(o.compileTimeout) ?? fail(`--compile-timeout: '${o.compileTimeout}' is not a positive duration`);
+  }
+  if (o.gcInterval !== undefined) {
+    out.gcSeconds = parseSeconds(o.gcInterval) ?? fail(`--gc-interval: '${o.gcInterval}' is not a positive duration`);
+  }
   return out;
+}
+
+/** A whole number of MiB, at least 16 (below that a worker cannot even load the compiler). */
+function parseMegabytes(value: unknown): number | undefined {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 16 ? n : undefined;
 }
 
 function fail(problem: string): never {
@@ -172,6 +204,9 @@ const KNOWN_TOP = new Set([
   'branch',
   'retrySeconds',
   'linkPollSeconds',
+  'compileMemoryMb',
+  'compileTimeoutSeconds',
+  'gcSeconds',
 ]);
 const KNOWN_IFACE = new Set(['name', 'policy', 'git', 'branch', 'path', 'poll', 'pollSeconds', 'mode']);
 
@@ -201,7 +236,7 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
   const debounceMs = top.debounceMs === undefined ? DEFAULTS.debounceMs : Number(top.debounceMs);
   if (!Number.isFinite(debounceMs) || debounceMs < 0)
     problems.push(at(`debounceMs: '${String(top.debounceMs)}' is not a number of milliseconds`));
-  const seconds = (key: 'retrySeconds' | 'linkPollSeconds'): number => {
+  const seconds = (key: 'retrySeconds' | 'linkPollSeconds' | 'compileTimeoutSeconds' | 'gcSeconds'): number => {
     if (top[key] === undefined) return DEFAULTS[key];
     const value = parseSeconds(top[key]);
     if (value === undefined) problems.push(at(`${key}: '${String(top[key])}' is not a positive duration`));
@@ -209,6 +244,14 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
   };
   const retrySeconds = seconds('retrySeconds');
   const linkPollSeconds = seconds('linkPollSeconds');
+  const compileTimeoutSeconds = seconds('compileTimeoutSeconds');
+  const gcSeconds = seconds('gcSeconds');
+  let compileMemoryMb = DEFAULTS.compileMemoryMb;
+  if (top.compileMemoryMb !== undefined) {
+    const mb = parseMegabytes(top.compileMemoryMb);
+    if (mb === undefined) problems.push(at(`compileMemoryMb: '${String(top.compileMemoryMb)}' is not a number of MiB (16 or more)`));
+    compileMemoryMb = mb ?? compileMemoryMb;
+  }
   const logLevel = top.logLevel === undefined ? DEFAULTS.logLevel : String(top.logLevel);
   if (!LOG_LEVELS.includes(logLevel)) problems.push(at(`logLevel must be one of ${LOG_LEVELS.join(', ')}`));
 
@@ -263,5 +306,8 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
     logLevel,
     retrySeconds,
     linkPollSeconds,
+    compileMemoryMb,
+    compileTimeoutSeconds,
+    gcSeconds,
   };
 }

@@ -13,9 +13,11 @@ import { DEFAULTS, sourceKey, type ControllerConfig, type InterfaceConfig } from
 import { realKernel, type KernelPort } from './kernel.js';
 import type { Logger } from './logger.js';
 import { ControllerMetrics, listen, metricsServer, type MetricsSources } from './metrics.js';
-import { FileSource } from './sources/file-source.js';
+import { FileSource, REARM_MS } from './sources/file-source.js';
 import { GitSource } from './sources/git-source.js';
 import type { PolicySource } from './sources/source.js';
+import { PinCollector } from './pin-collector.js';
+import { realTimers, type Timers } from './timers.js';
 import { PolicyUnit, type InterfaceHealth } from './unit.js';
 
 export interface ControllerDeps {
@@ -23,6 +25,7 @@ export interface ControllerDeps {
   /** Makes the source of a group of interfaces (tests pass fakes). */
   makeSource?: (config: InterfaceConfig, log: Logger) => PolicySource;
   stats?: MetricsSources['stats'];
+  timers?: Timers;
 }
 
 export class Controller {
@@ -31,6 +34,7 @@ export class Controller {
   private server: http.Server | undefined;
   private readonly kernel: KernelPort;
   private readonly sources: MetricsSources;
+  private readonly collector: PinCollector;
   private stopping = false;
 
   constructor(
@@ -48,6 +52,14 @@ export class Controller {
     const controller = { pid: process.pid, startedAt: new Date().toISOString() };
     this.sources = { interfaces: () => this.health(), stats: deps.stats ?? interfaceStats };
     this.metrics = new ControllerMetrics(this.sources, log.child({ component: 'metrics' }));
+    this.collector = new PinCollector({
+      kernel: this.kernel,
+      log: log.child({ component: 'gc' }),
+      timers: deps.timers ?? realTimers,
+      periodMs: (config.gcSeconds ?? DEFAULTS.gcSeconds) * 1000,
+      keep: config.interfaces.map((i) => i.name),
+      observer: this.metrics,
+    });
     for (const interfaces of groups.values()) {
       const unitLog = log.child({ component: interfaces[0].source.kind === 'git' ? 'git' : 'file' });
       this.units.push(
@@ -66,8 +78,12 @@ export class Controller {
   }
 
   private defaultSource(c: InterfaceConfig, log: Logger): PolicySource {
-    if (c.source.kind === 'file') return new FileSource(c.source.path, this.config.debounceMs, log);
-    return new GitSource({ ...c.source, cacheDir: this.config.cacheDir }, log);
+    const limits = {
+      memoryMb: this.config.compileMemoryMb ?? DEFAULTS.compileMemoryMb,
+      timeoutMs: (this.config.compileTimeoutSeconds ?? DEFAULTS.compileTimeoutSeconds) * 1000,
+    };
+    if (c.source.kind === 'file') return new FileSource(c.source.path, this.config.debounceMs, log, realTimers, REARM_MS, limits);
+    return new GitSource({ ...c.source, cacheDir: this.config.cacheDir, compileLimits: limits }, log);
   }
 
   /** What each managed interface looks like now (asks the kernel whether it is still enforced). */
@@ -86,6 +102,8 @@ export class Controller {
       const address = await listen(this.server, host, port);
       log.info({ address: `${address.address}:${address.port}` }, 'serving /metrics and /healthz');
     }
+    // Before the first reload: what vanished namespaces left pinned is freed first.
+    await this.collector.collect();
     for (const unit of this.units) {
       try {
         await unit.start();
@@ -94,6 +112,7 @@ export class Controller {
         log.error({ err: error, source: unit.source.description }, 'starting a policy source failed');
       }
     }
+    this.collector.start();
     log.info({}, 'running');
   }
 
@@ -109,6 +128,7 @@ export class Controller {
     this.stopping = true;
     const log = this.log.child({ component: 'controller' });
     for (const u of this.units) u.stop();
+    await this.collector.stop();
     await Promise.all(this.units.map((u) => u.source.close().catch(() => undefined)));
     await Promise.all(this.units.map((u) => u.idle()));
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));

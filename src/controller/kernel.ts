@@ -9,7 +9,7 @@ import { enforce, inspectInterface, type EnforceOptions, type Enforced } from '.
 import { withRunLock } from '../app/lock.js';
 import { loadState, updateState, type AppliedState } from '../app/state.js';
 import type { CompiledInterface } from '../compiler/output.js';
-import { detach, ifindexOf, loadPolicyProgram, removeState, type LoadedProgram } from '../xdp/index.js';
+import { collectGarbage, detach, ifindexOf, loadPolicyProgram, removeState, type FreedPins, type LoadedProgram } from '../xdp/index.js';
 import type { PinnedView } from './decisions.js';
 
 /** A loaded, not yet enforced program. */
@@ -28,6 +28,8 @@ export interface KernelPort {
   /** Applies `change` to the interface's state file; false when it has none. */
   updateState(ifname: string, change: (state: AppliedState) => void): boolean;
   detach(ifname: string): boolean;
+  /** `xdpfw gc` (call it under `exclusive`): frees the pins of namespaces and interfaces gone, never those of `keep` here. */
+  collectGarbage(keep: readonly string[]): FreedPins[];
 }
 
 function interfaceExists(ifname: string): boolean {
@@ -86,5 +88,8 @@ export const realKernel: KernelPort = {
     const was = detach(ifname);
     removeState(ifname);
     return was;
+  },
+  collectGarbage(keep) {
+    return collectGarbage({}, keep);
   },
 };

@@ -10,8 +10,10 @@ import type { AddressInfo } from 'node:net';
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
-import type { InterfaceStats } from '../app/counters.js';
+import type { Count, InterfaceStats } from '../app/counters.js';
+import type { FreedPins } from '../xdp/index.js';
 import type { Logger } from './logger.js';
+import type { CollectorObserver } from './pin-collector.js';
 import type { InterfaceHealth, ReloadObserver, ReloadResult } from './unit.js';
 
 export interface MetricsSources {
@@ -25,11 +27,12 @@ const RESULTS: ReloadResult[] = ['applied', 'unchanged', 'refused', 'failed'];
 /** Counters read once serve every series of one scrape. */
 const SNAPSHOT_TTL_MS = 250;
 
-export class ControllerMetrics implements ReloadObserver {
+export class ControllerMetrics implements ReloadObserver, CollectorObserver {
   readonly registry = new Registry();
   private readonly reloads: Counter<'interface' | 'result'>;
   private readonly sourceErrors: Counter<'interface'>;
   private readonly drifts: Counter<'interface'>;
+  private readonly freed: Counter<'reason'>;
   private snapshot: { at: number; stats: InterfaceStats[] } | undefined;
 
   constructor(
@@ -49,20 +52,14 @@ export class ControllerMetrics implements ReloadObserver {
         collect() {
           this.reset();
           for (const s of read()) {
-            for (const r of s.rules) this.inc({ interface: s.name, rule: r.name ?? r.id, action: r.action }, r[field]);
+            for (const r of s.rules) this.inc({ interface: s.name, rule: r.name ?? r.id, action: r.action }, Number(r[field]));
           }
         },
       });
     perRule('xdpfw_rule_packets_total', 'Packets decided by each rule, since the rule first appeared on the interface', 'packets');
     perRule('xdpfw_rule_bytes_total', 'Bytes (frame length) decided by each rule, since the rule first appeared', 'bytes');
 
-    const global = (
-      name: string,
-      help: string,
-      pick: (s: InterfaceStats) => { packets: number; bytes: number },
-      field: 'packets' | 'bytes',
-      withAction = false,
-    ) =>
+    const global = (name: string, help: string, pick: (s: InterfaceStats) => Count, field: 'packets' | 'bytes', withAction = false) =>
       new Counter({
         name,
         help,
@@ -71,7 +68,7 @@ export class ControllerMetrics implements ReloadObserver {
         collect() {
           this.reset();
           for (const s of read()) {
-            this.inc(withAction ? { interface: s.name, action: s.default.action } : { interface: s.name }, pick(s)[field]);
+            this.inc(withAction ? { interface: s.name, action: s.default.action } : { interface: s.name }, Number(pick(s)[field]));
           }
         },
       });
@@ -128,6 +125,13 @@ export class ControllerMetrics implements ReloadObserver {
       labelNames: ['interface'] as const,
       registers,
     });
+    this.freed = new Counter({
+      name: 'xdpfw_gc_freed_total',
+      help: 'Pinned interfaces (or empty namespace directories) freed because their namespace or interface no longer exists',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    for (const reason of ['netns-gone', 'interface-gone']) this.freed.inc({ reason }, 0);
     new Gauge({
       name: 'xdpfw_last_reload_success_timestamp_seconds',
       help: 'When a policy was last applied or confirmed in force, in seconds since the epoch',
@@ -178,6 +182,10 @@ export class ControllerMetrics implements ReloadObserver {
 
   drifted(ifname: string): void {
     this.drifts.inc({ interface: ifname });
+  }
+
+  collected(freed: FreedPins[]): void {
+    for (const f of freed) this.freed.inc({ reason: f.reason });
   }
 
   /** Counters of every enforced interface, read at most once per scrape. */

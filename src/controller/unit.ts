@@ -16,6 +16,7 @@ import { decideCommit, decideEnforce, decideWithoutPolicy, type CommitMemory, ty
 import type { KernelPort, ProgramHandle } from './kernel.js';
 import { UserError } from '../app/user-error.js';
 import type { Logger } from './logger.js';
+import { CompileLimitError } from './sources/bounded-load.js';
 import type { PolicyRevision, PolicySource } from './sources/source.js';
 import { LinkWatch } from './link-watch.js';
 import { ReloadQueue, realTimers, type Timers } from './timers.js';
@@ -216,8 +217,13 @@ export class PolicyUnit {
     const where = { trigger: r.trigger, policy: revision.policyFile, commit: revision.commit };
     let loaded: LoadedPolicy;
     try {
-      loaded = revision.load();
+      loaded = await revision.load();
     } catch (error) {
+      // Too big or too slow to compile: the content is at fault, as with a syntax error.
+      if (error instanceof CompileLimitError) {
+        this.refuse(revision, r, 'invalid', error.message, []);
+        return;
+      }
       this.refuse(revision, r, 'source', `reading the policy failed: ${(error as Error).message}`, []);
       return;
     }

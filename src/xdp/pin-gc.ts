@@ -56,8 +56,12 @@ function pinnedLink(dir: string): { progId: number; ifindex: number } | null {
   }
 }
 
-/** Removes what is unreachable under `o.runDir`; what it freed, namespace by namespace. */
-export function collectGarbage(o: PinOptions = {}): FreedPins[] {
+/**
+ * Removes what is unreachable under `o.runDir`; what it freed, namespace by
+ * namespace. Interfaces of the caller's namespace named in `keep` are left
+ * alone even when gone (a daemon's own: it attaches them again when they return).
+ */
+export function collectGarbage(o: PinOptions = {}, keep: readonly string[] = []): FreedPins[] {
   const pinsRoot = bpffsRoot(o);
   const statesRoot = stateRoot(o);
   const here = netnsId();
@@ -87,6 +91,7 @@ export function collectGarbage(o: PinOptions = {}): FreedPins[] {
     }
     for (const name of pinned) {
       const ifname = decodeURIComponent(name);
+      if (key === here && keep.includes(ifname)) continue;
       const link = pinnedLink(path.join(pinsDir, name));
       // Only in its own namespace can xdpfw look an interface up by name.
       const gone = link ? link.ifindex === 0 : key === here && bpf.ifNameToIndex(ifname) === 0;
@@ -97,7 +102,7 @@ export function collectGarbage(o: PinOptions = {}): FreedPins[] {
     }
     if (key === here) {
       for (const ifname of stateFiles(statesDir)) {
-        if (pinned.includes(pinName(ifname)) || bpf.ifNameToIndex(ifname) !== 0) continue;
+        if (keep.includes(ifname) || pinned.includes(pinName(ifname)) || bpf.ifNameToIndex(ifname) !== 0) continue;
         freed.push({ netns: key, interface: ifname, reason: 'interface-gone', progId: null });
         fs.rmSync(path.join(statesDir, `${ifname}.json`), { force: true });
       }

@@ -1,7 +1,7 @@
 import { pinnedInterfaces } from '../../xdp/index.js';
 import { interfaceStats, type Count, type InterfaceStats } from '../../app/counters.js';
 import type { CliIo } from '../io.js';
-import { json, out } from '../io.js';
+import { json, jsonText, out } from '../io.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import { requireRoot } from '../../app/preconditions.js';
 import { UserError } from '../../app/user-error.js';
@@ -14,10 +14,23 @@ export interface StatsOptions {
 
 const collect = (targets: string[]): InterfaceStats[] => targets.map(interfaceStats);
 
-function render(stats: InterfaceStats[], previous: InterfaceStats[] | undefined, seconds: number): string {
+/** A `--watch --json` sample: one compact line, counters as exact JSON numbers. */
+export function statsLine(stats: InterfaceStats[], at: Date): string {
+  return jsonText({ at: at.toISOString(), interfaces: stats });
+}
+
+/** Exact figures, grouped by thousands (a bigint's toLocaleString does not round). */
+const figure = (n: bigint): string => n.toLocaleString('en-US');
+
+/** The human table; rates against `previous`, taken `seconds` before. */
+export function renderStats(stats: InterfaceStats[], previous: InterfaceStats[] | undefined, seconds: number): string {
   const lines: string[] = [];
   const rate = (now: Count, before: Count | undefined) =>
-    before ? `  ${(((now.packets - before.packets) / seconds) | 0).toLocaleString('en-US').padStart(10)} pps` : '';
+    before
+      ? `  ${Math.trunc(Number(now.packets - before.packets) / seconds)
+          .toLocaleString('en-US')
+          .padStart(10)} pps`
+      : '';
   for (const iface of stats) {
     const before = previous?.find((p) => p.name === iface.name);
     lines.push(
@@ -27,7 +40,7 @@ function render(stats: InterfaceStats[], previous: InterfaceStats[] | undefined,
     for (const r of iface.rules) {
       const label = r.name ?? r.text;
       lines.push(
-        `  ${String(r.index).padStart(4)}  ${r.action.padEnd(6)}  ${label.slice(0, 28).padEnd(28)}  ${r.packets.toLocaleString('en-US').padStart(14)}  ${r.bytes.toLocaleString('en-US').padStart(16)}${rate(r, before?.rules[r.index])}`,
+        `  ${String(r.index).padStart(4)}  ${r.action.padEnd(6)}  ${label.slice(0, 28).padEnd(28)}  ${figure(r.packets).padStart(14)}  ${figure(r.bytes).padStart(16)}${rate(r, before?.rules[r.index])}`,
       );
     }
     for (const [label, c, b] of [
@@ -37,7 +50,7 @@ function render(stats: InterfaceStats[], previous: InterfaceStats[] | undefined,
       ['non-first fragments', iface.fragment, before?.fragment],
     ] as const) {
       lines.push(
-        `  ${''.padStart(4)}  ${''.padEnd(6)}  ${label.padEnd(28)}  ${c.packets.toLocaleString('en-US').padStart(14)}  ${c.bytes.toLocaleString('en-US').padStart(16)}${rate(c, b)}`,
+        `  ${''.padStart(4)}  ${''.padEnd(6)}  ${label.padEnd(28)}  ${figure(c.packets).padStart(14)}  ${figure(c.bytes).padStart(16)}${rate(c, b)}`,
       );
     }
   }
@@ -62,7 +75,7 @@ export async function statsCommand(options: StatsOptions, io: CliIo): Promise<nu
   if (options.watch === undefined || options.watch === false) {
     const stats = collect(targets);
     if (options.json) json(io, { interfaces: stats });
-    else out(io, render(stats, undefined, 1));
+    else out(io, renderStats(stats, undefined, 1));
     return ExitCode.ok;
   }
   const seconds = options.watch === true ? 1 : Number(options.watch);
@@ -71,8 +84,8 @@ export async function statsCommand(options: StatsOptions, io: CliIo): Promise<nu
   for (;;) {
     const stats = collect(targets);
     // One compact object a line (JSON Lines), so a reader can take each sample as it comes.
-    if (options.json) out(io, JSON.stringify({ at: new Date().toISOString(), interfaces: stats }));
-    else out(io, `${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${new Date().toISOString()}\n${render(stats, previous, seconds)}`);
+    if (options.json) out(io, statsLine(stats, new Date()));
+    else out(io, `${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${new Date().toISOString()}\n${renderStats(stats, previous, seconds)}`);
     previous = stats;
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   }

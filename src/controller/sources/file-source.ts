@@ -13,12 +13,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { loadAndCompile } from '../../app/policy-loader.js';
 import { FileSourceHost } from '../../app/source-host.js';
 import type { Logger } from '../logger.js';
 import { Debouncer, realTimers, type Timers } from '../timers.js';
+import { DEFAULT_COMPILE_LIMITS, READ_INCOMPLETE, loadBounded, type BoundedLoadError, type CompileLimits } from './bounded-load.js';
 import { DirectoryWatches } from './directory-watches.js';
-import { RecordingHost, firstChange, type Fingerprint } from './fingerprint.js';
+import { firstChange, type Fingerprint } from './fingerprint.js';
 import type { PolicyRevision, PolicySource, SourceReading } from './source.js';
 
 /** How often the watches are checked against the directories' identities, in case a replacement's events were missed. */
@@ -57,6 +57,8 @@ export class FileSource implements PolicySource {
   private debouncer: Debouncer | undefined;
   private onChange: (() => void) | undefined;
   private loaded: Fingerprint | undefined;
+  private loading = 0;
+  private lookAfterLoad = false;
   private rearmTimer: unknown;
   private closed = false;
 
@@ -66,6 +68,7 @@ export class FileSource implements PolicySource {
     private readonly log: Logger,
     private readonly timers: Timers = realTimers,
     private readonly rearmMs = REARM_MS,
+    private readonly limits: CompileLimits = DEFAULT_COMPILE_LIMITS,
   ) {
     this.file = path.resolve(file);
     this.description = `file ${file}`;
@@ -89,6 +92,11 @@ export class FileSource implements PolicySource {
     this.rearm();
     // Nothing loaded yet: the owner's first read will see what is on disk.
     if (!this.loaded) return;
+    // A load under way may have read the new content already: compare with what it read, once it ends.
+    if (this.loading > 0) {
+      this.lookAfterLoad = true;
+      return;
+    }
     const changed = firstChange(this.loaded, hostFor(this.file));
     if (changed === undefined) return;
     this.log.debug({ path: changed }, 'policy source changed');
@@ -135,12 +143,28 @@ export class FileSource implements PolicySource {
   async read(): Promise<SourceReading> {
     const revision: PolicyRevision = {
       policyFile: this.file,
-      load: () => {
-        const host = new RecordingHost(hostFor(this.file));
-        const loaded = loadAndCompile(this.file, host);
-        this.loaded = host.fingerprint;
-        if (this.rearm()) this.debouncer?.trigger();
-        return loaded;
+      load: async () => {
+        const file = this.file;
+        this.loading++;
+        try {
+          const { loaded, fingerprint } = await loadBounded(
+            isDirectory(file) ? { kind: 'directory', root: file } : { kind: 'file', file },
+            this.limits,
+          );
+          this.loaded = fingerprint;
+          return loaded;
+        } catch (failure) {
+          const { error, fingerprint } = failure as BoundedLoadError;
+          // A worker ended before it read the policy itself: any look must count as a change, or no edit would reload.
+          if (!fingerprint.has(file)) fingerprint.set(file, READ_INCOMPLETE);
+          this.loaded = fingerprint;
+          throw error;
+        } finally {
+          this.loading--;
+          const again = this.lookAfterLoad && this.loading === 0;
+          if (again) this.lookAfterLoad = false;
+          if (this.rearm() || again) this.debouncer?.trigger();
+        }
       },
     };
     return { revision };

@@ -14,10 +14,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { loadAndCompile } from '../../app/policy-loader.js';
 import type { SourceHost } from '../../policy/source-host.js';
 import type { Logger } from '../logger.js';
 import { realTimers, type Timers } from '../timers.js';
+import { DEFAULT_COMPILE_LIMITS, loadBounded, type BoundedLoadError, type CompileLimits } from './bounded-load.js';
 import type { PolicyRevision, PolicySource, SourceReading } from './source.js';
 
 const READ_LIMIT = 1 << 30; // a set file of millions of addresses is still well below
@@ -58,6 +58,7 @@ export interface GitSourceOptions {
   cacheDir: string;
   /** Longest a git command may stay silent before it is ended. */
   timeoutMs?: number;
+  compileLimits?: CompileLimits;
 }
 
 export class GitSource implements PolicySource {
@@ -149,7 +150,14 @@ export class GitSource implements PolicySource {
     return {
       policyFile: this.o.path,
       commit,
-      load: () => loadAndCompile(this.o.path, new GitCommitHost(this.gitDir, commit)),
+      load: async () => {
+        const host = { kind: 'git', gitDir: this.gitDir, commit, file: this.o.path } as const;
+        try {
+          return (await loadBounded(host, this.o.compileLimits ?? DEFAULT_COMPILE_LIMITS)).loaded;
+        } catch (failure) {
+          throw (failure as BoundedLoadError).error;
+        }
+      },
     };
   }
 

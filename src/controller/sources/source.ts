@@ -5,8 +5,12 @@ export interface PolicyRevision {
   /** The policy file as diagnostics and the state name it (repo-relative for git). */
   policyFile: string;
   commit?: string;
-  /** Reads, parses, checks and compiles this revision (synchronous, like the loader). */
-  load(): LoadedPolicy;
+  /**
+   * Reads, parses, checks and compiles this revision, off the event loop and
+   * within the compile limits (bounded-load.ts): a CompileLimitError when
+   * one was exceeded, another error when the files could not be read.
+   */
+  load(): Promise<LoadedPolicy>;
 }
 
 export interface SourceReading {

@@ -7,7 +7,6 @@
  * within seconds, a ping from the peer meets the policy).
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -19,10 +18,9 @@ import { ensureBpffs } from '../../../src/xdp/index.js';
 import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
 import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
 import { scratchDir } from '../../support/scratch.js';
-import { CLI, buildCli, xdpfwIn } from '../cli/netns-cli.js';
-import { REPO, TestNetns, run, skipWithoutRoot } from '../xdp/helpers/env.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { buildCli, xdpfwIn } from '../cli/netns-cli.js';
+import { TestNetns, run, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { Daemon, addVeth, httpGet, sleep } from './daemon.js';
 
 /** Version `n` of the policy: even versions let a ping through, odd ones drop it; each has its own hash. */
 const policy = (n: number) =>
@@ -33,72 +31,6 @@ function hashOnDisk(p: string): string {
   const hash = loadAndCompile(p, host).compiled?.interfaces[0].hash;
   if (!hash) throw new Error(`${p} does not compile`);
   return hash;
-}
-
-interface LogEvent {
-  msg: string;
-  level: number;
-  hash?: string;
-  interface?: string;
-}
-
-class Daemon {
-  private out = '';
-  readonly child: ChildProcess;
-
-  constructor(ns: TestNetns, args: string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, CLI, 'run', ...args], { cwd: REPO });
-    this.child.stdout!.on('data', (d) => (this.out += d));
-    this.child.stderr!.on('data', (d) => (this.out += d));
-  }
-
-  get log(): string {
-    return this.out;
-  }
-
-  events(): LogEvent[] {
-    return this.out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as LogEvent);
-  }
-
-  /** Waits until `count` events (counted from `from`) match. */
-  async waitFor(what: (e: LogEvent) => boolean, withinMs = 15_000, from = 0): Promise<LogEvent> {
-    const end = Date.now() + withinMs;
-    for (;;) {
-      const found = this.events().slice(from).find(what);
-      if (found) return found;
-      if (Date.now() > end) throw new Error(`the daemon did not log what was awaited within ${withinMs} ms; its log:\n${this.out}`);
-      await sleep(50);
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const closed = new Promise((r) => this.child.once('close', r));
-    this.child.kill('SIGTERM');
-    await closed;
-  }
-}
-
-/** veth0 (10.99.0.1) in the namespace with its peer veth1 (10.99.0.2) in the peer namespace, as TestNetns.create makes them. */
-function addVeth(ns: TestNetns): void {
-  const ip = (netns: string, ...args: string[]) => run('ip', ['-n', netns, ...args]);
-  ip(ns.name, 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth1', 'netns', ns.peer);
-  ip(ns.name, 'addr', 'add', '10.99.0.1/24', 'dev', 'veth0');
-  ip(ns.peer, 'addr', 'add', '10.99.0.2/24', 'dev', 'veth1');
-  ip(ns.name, 'link', 'set', 'veth0', 'up');
-  ip(ns.peer, 'link', 'set', 'veth1', 'up');
-  const mac = (netns: string, dev: string) => (JSON.parse(ip(netns, '-j', 'link', 'show', 'dev', dev)) as { address: string }[])[0].address;
-  ip(ns.name, 'neigh', 'replace', '10.99.0.2', 'lladdr', mac(ns.peer, 'veth1'), 'dev', 'veth0', 'nud', 'permanent');
-  ip(ns.peer, 'neigh', 'replace', '10.99.0.1', 'lladdr', mac(ns.name, 'veth0'), 'dev', 'veth1', 'nud', 'permanent');
-}
-
-/** GET on the daemon's metrics address, from inside the namespace. */
-function httpGet(ns: TestNetns, url: string): { status: number; body: string } {
-  const script = `fetch(${JSON.stringify(url)}).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })))`;
-  return JSON.parse(run('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script])) as { status: number; body: string };
 }
 
 describe.skipIf(skipWithoutRoot('the daemon following its policy and interface'))('xdpfw run follows what changes under it', () => {

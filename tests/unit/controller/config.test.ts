@@ -124,6 +124,39 @@ interfaces:
     expect(withOverrides(c, { metrics: '[::1]:9200', detachOnExit: true }).metrics).toEqual({ host: '::1', port: 9200 });
   });
 
+  it('compile limits default to 2048 MiB and 60 s, and come from flags or the file', () => {
+    const d = configFromOptions({ iface: ['eth0'], policy: 'p.xdpfw' }, '/');
+    expect([d.compileMemoryMb, d.compileTimeoutSeconds]).toEqual([2048, 60]);
+    const flags = configFromOptions({ iface: ['eth0'], policy: 'p.xdpfw', compileMemory: '512', compileTimeout: '90s' }, '/');
+    expect([flags.compileMemoryMb, flags.compileTimeoutSeconds]).toEqual([512, 90]);
+    const file = configFromYaml(
+      'compileMemoryMb: 256\ncompileTimeoutSeconds: 2m\ninterfaces: [{ name: eth0, policy: p.xdpfw }]\n',
+      '/x.yaml',
+    );
+    expect([file.compileMemoryMb, file.compileTimeoutSeconds]).toEqual([256, 120]);
+    expect(withOverrides(file, { compileMemory: '1024' }).compileMemoryMb).toBe(1024);
+    expect(
+      problems(() =>
+        configFromYaml('compileMemoryMb: 8\ncompileTimeoutSeconds: soon\ninterfaces: [{ name: eth0, policy: p }]\n', '/x.yaml'),
+      ),
+    ).toEqual([
+      "/x.yaml: compileTimeoutSeconds: 'soon' is not a positive duration",
+      "/x.yaml: compileMemoryMb: '8' is not a number of MiB (16 or more)",
+    ]);
+    expect(() => withOverrides(file, { compileMemory: 'lots' })).toThrow(/--compile-memory: 'lots' is not a number of MiB/);
+  });
+
+  it('stale pins are freed every 10 minutes unless told otherwise', () => {
+    expect(configFromOptions({ iface: ['eth0'], policy: 'p.xdpfw' }, '/').gcSeconds).toBe(600);
+    expect(configFromOptions({ iface: ['eth0'], policy: 'p.xdpfw', gcInterval: '30s' }, '/').gcSeconds).toBe(30);
+    const file = configFromYaml('gcSeconds: 1h\ninterfaces: [{ name: eth0, policy: p.xdpfw }]\n', '/x.yaml');
+    expect(file.gcSeconds).toBe(3600);
+    expect(withOverrides(file, { gcInterval: '5m' }).gcSeconds).toBe(300);
+    expect(problems(() => configFromYaml('gcSeconds: never\ninterfaces: [{ name: eth0, policy: p }]\n', '/x.yaml'))).toEqual([
+      "/x.yaml: gcSeconds: 'never' is not a positive duration",
+    ]);
+  });
+
   it('parses listen addresses and durations', () => {
     expect(parseListen('localhost:80')).toEqual({ host: 'localhost', port: 80 });
     expect(parseListen('80')).toBeUndefined();

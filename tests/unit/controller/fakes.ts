@@ -6,6 +6,7 @@ import type { KernelPort, ProgramHandle } from '../../../src/controller/kernel.j
 import { createLogger, type Logger } from '../../../src/controller/logger.js';
 import type { PolicyRevision, PolicySource, SourceReading } from '../../../src/controller/sources/source.js';
 import type { Timers } from '../../../src/controller/timers.js';
+import type { FreedPins } from '../../../src/xdp/index.js';
 import { Writable } from 'node:stream';
 
 /** A clock that only moves when told to. */
@@ -89,7 +90,7 @@ export class FakeSource implements PolicySource {
     this.description = kind === 'git' ? 'git /repo main:policy.xdpfw' : 'file /etc/p.xdpfw';
   }
   set(policy: LoadedPolicy, commit?: string, error?: Error): void {
-    const revision: PolicyRevision = { policyFile: 'policy.xdpfw', commit, load: () => policy };
+    const revision: PolicyRevision = { policyFile: 'policy.xdpfw', commit, load: async () => policy };
     this.reading = { revision, error };
   }
   start(onChange: () => void): void {
@@ -208,6 +209,15 @@ export class FakeKernel implements KernelPort {
     if (!s) return false;
     change(s);
     return true;
+  }
+  /** What the next collectGarbage frees (then nothing), and what each call was told to keep. */
+  garbage: FreedPins[] = [];
+  readonly gcKeeps: (readonly string[])[] = [];
+  collectGarbage(keep: readonly string[]): FreedPins[] {
+    this.gcKeeps.push(keep);
+    const freed = this.garbage;
+    this.garbage = [];
+    return freed;
   }
   detach(ifname: string): boolean {
     const i = this.ifaces.get(ifname);

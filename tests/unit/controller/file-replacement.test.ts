@@ -239,7 +239,7 @@ describe('the file source follows every way a policy is replaced', () => {
     const { log } = memoryLogger();
     const { FileSource } = await import('../../../src/controller/sources/file-source.js');
     const source = new FileSource(p, 20, log);
-    const first = (await source.read()).revision!.load();
+    const first = await (await source.read()).revision!.load();
     fs.writeFileSync(p, policy()); // no watch exists yet
     let changes = 0;
     source.start(() => changes++);

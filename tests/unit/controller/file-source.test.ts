@@ -34,7 +34,7 @@ describe('file policy source (real files, inotify)', () => {
       void source.read().then((r) => r.revision!.load());
     });
     try {
-      const loaded = (await source.read()).revision!.load();
+      const loaded = await (await source.read()).revision!.load();
       expect(loaded.compiled?.interfaces[0].name).toBe('eth0');
       await new Promise((r) => setTimeout(r, 300)); // let the watcher settle
       fs.writeFileSync(path.join(dir, 'inc', 'common.xdpfw'), 'define dns = { 53, 853 }\n');
@@ -57,7 +57,7 @@ describe('file policy source (real files, inotify)', () => {
     fs.writeFileSync(path.join(dir, '20-eth0.xdpfw'), 'interface eth0 { allow tcp dport $web }\n');
     fs.writeFileSync(path.join(dir, 'README'), 'not a policy');
     const source = new FileSource(dir, 50, memoryLogger().log);
-    const loaded = (await source.read()).revision!.load();
+    const loaded = await (await source.read()).revision!.load();
     expect(loaded.rendered).toEqual([]);
     expect(loaded.compiled?.interfaces.map((i) => i.name)).toEqual(['eth0']);
     await source.close();

@@ -57,7 +57,7 @@ describe('git policy source (a real local repository)', () => {
     const reading = await source().read();
     expect(reading.error).toBeUndefined();
     expect(reading.revision?.commit).toBe(c1);
-    const loaded = reading.revision!.load();
+    const loaded = await reading.revision!.load();
     expect(loaded.rendered).toEqual([]);
     expect(loaded.compiled?.interfaces[0].rules.map((r) => r.id)).toEqual(['bad', 'dns']);
     expect(loaded.sources.sort()).toEqual(['edge/common.xdpfw', 'edge/lists/bad.txt', 'edge/policy.xdpfw']);
@@ -69,19 +69,19 @@ describe('git policy source (a real local repository)', () => {
     const c2 = commit({ 'edge/common.xdpfw': 'define dns = { 53, 853 }\n' }, 'second');
     const second = (await s.read()).revision!;
     expect(second.commit).toBe(c2);
-    expect(first.load().compiled!.interfaces[0].hash).not.toBe(second.load().compiled!.interfaces[0].hash);
+    expect((await first.load()).compiled!.interfaces[0].hash).not.toBe((await second.load()).compiled!.interfaces[0].hash);
   });
 
   it('a bad commit gives diagnostics located at repository-relative file:line:col', async () => {
     commit({ 'edge/policy.xdpfw': POLICY.replace('@bad', '@bda') }, 'typo');
-    const loaded = (await source().read()).revision!.load();
+    const loaded = await (await source().read()).revision!.load();
     expect(loaded.compiled).toBeUndefined();
     expect(loaded.rendered[0].split('\n')[0]).toBe("edge/policy.xdpfw:5:12: error[unknown-set]: unknown set '@bda' (did you mean '@bad'?)");
   });
 
   it('an include that leaves the repository is refused', async () => {
     commit({ 'edge/policy.xdpfw': 'include "../../../etc/x.xdpfw"\ninterface eth0 { default allow }\n' }, 'escape');
-    const loaded = (await source().read()).revision!.load();
+    const loaded = await (await source().read()).revision!.load();
     expect(loaded.diagnostics.map((d) => d.code)).toEqual(['include-not-found']);
     expect(loaded.rendered[0]).toContain('outside the repository');
   });

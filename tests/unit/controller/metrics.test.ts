@@ -23,8 +23,8 @@ const stats: InterfaceStats = {
       action: 'allow',
       text: 'allow tcp dport 22',
       since: null,
-      packets: 7,
-      bytes: 700,
+      packets: 7n,
+      bytes: 700n,
     },
     {
       index: 1,
@@ -36,14 +36,14 @@ const stats: InterfaceStats = {
       action: 'drop',
       text: 'drop udp',
       since: null,
-      packets: 3,
-      bytes: 180,
+      packets: 3n,
+      bytes: 180n,
     },
   ],
-  default: { action: 'drop', packets: 5, bytes: 300 },
-  malformed: { packets: 1, bytes: 20 },
-  nonIp: { packets: 2, bytes: 84 },
-  fragment: { packets: 0, bytes: 0 },
+  default: { action: 'drop', packets: 5n, bytes: 300n },
+  malformed: { packets: 1n, bytes: 20n },
+  nonIp: { packets: 2n, bytes: 84n },
+  fragment: { packets: 0n, bytes: 0n },
 };
 
 function fakeSources(health: InterfaceHealth[]): MetricsSources & { reads: number } {

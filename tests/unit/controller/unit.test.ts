@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { InterfaceConfig } from '../../../src/controller/config.js';
+import { CompileLimitError } from '../../../src/controller/sources/bounded-load.js';
 import { PolicyUnit, type ReloadResult } from '../../../src/controller/unit.js';
 import { ExitCode } from '../../../src/app/exit-codes.js';
 import { UserError } from '../../../src/app/user-error.js';
@@ -102,6 +103,42 @@ describe('a policy unit reloading a git source', () => {
     await unit.reload({ trigger: 'poll', force: false });
     expect(kernel.inspect('eth0').state?.refused).toBeUndefined();
     expect(unit.health.get('eth0')?.failing).toBe(false);
+  });
+
+  it('refuses a commit whose compile ran out of its limits like an invalid one, and does not retry it; a read failure is retried', async () => {
+    const { unit, source, kernel, results } = setup();
+    source.set(compiled(block('eth0', 'h1')), 'c1');
+    await unit.start();
+    const before = kernel.inspect('eth0').progId;
+    const failing = (commit: string, error: Error) => {
+      source.reading = {
+        revision: {
+          policyFile: 'policy.xdpfw',
+          commit,
+          load: async () => {
+            throw error;
+          },
+        },
+      };
+    };
+    failing('c2', new CompileLimitError('compiling the policy exceeded 2048 MiB'));
+    await unit.reload({ trigger: 'poll', force: false });
+    expect(kernel.inspect('eth0').progId).toBe(before);
+    expect(results.at(-1)).toEqual(['eth0', 'refused']);
+    expect(kernel.inspect('eth0').state?.refused).toMatchObject({
+      commit: 'c2',
+      reason: 'invalid',
+      message: 'compiling the policy exceeded 2048 MiB',
+    });
+    expect(unit.memory.refused).toEqual({ commit: 'c2', permanent: true });
+    await unit.reload({ trigger: 'poll', force: false });
+    expect(results.filter(([, r]) => r === 'refused')).toHaveLength(1);
+
+    failing('c3', new Error('no such file in commit c3'));
+    await unit.reload({ trigger: 'poll', force: false });
+    expect(results.at(-1)).toEqual(['eth0', 'failed']);
+    expect(unit.memory.refused).toEqual({ commit: 'c3', permanent: false });
+    unit.stop();
   });
 
   it('refuses a commit whose policy has no block for a managed interface', async () => {

@@ -1,0 +1,144 @@
+/**
+ * The real daemon compiles a policy in a worker with a heap limit: a policy
+ * whose compile needs more is refused with the limit's message while
+ * /healthz keeps answering promptly, the policy in force stays, and the next
+ * good edit is applied.
+ */
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { loadAndCompile } from '../../../src/app/policy-loader.js';
+import { ensureBpffs } from '../../../src/xdp/index.js';
+import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
+import { scratchDir } from '../../support/scratch.js';
+import { buildCli, xdpfwIn } from '../cli/netns-cli.js';
+import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
+import { TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { Daemon, httpGet } from './daemon.js';
+
+const good = (n: number) => `interface veth0 {\n  default allow\n  drop udp dport ${3000 + n} name "v${n}"\n}\n`;
+
+/** 300,000 distinct addresses written out in one define: parsing them takes far more than 64 MiB of heap. */
+function hugePolicy(): string {
+  const addresses = Array.from({ length: 300_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+  return `define many = { ${addresses.join(', ')} }\ninterface veth0 {\n  default allow\n  drop src $many\n}\n`;
+}
+
+interface Sample {
+  at: number;
+  ms: number;
+  status?: number;
+  error?: string;
+}
+
+/** GETs `url` from inside the namespace every 100 ms, each answer's time a JSON line, until stopped. */
+function pollHealth(ns: TestNetns, url: string): { stop: () => Promise<Sample[]> } {
+  const script = `
+    const once = async () => {
+      const t = performance.now();
+      try {
+        const r = await fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(10000) });
+        await r.text();
+        console.log(JSON.stringify({ at: Date.now(), ms: performance.now() - t, status: r.status }));
+      } catch (e) {
+        console.log(JSON.stringify({ at: Date.now(), ms: performance.now() - t, error: String(e) }));
+      }
+      setTimeout(once, 100);
+    };
+    once();`;
+  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script]);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  return {
+    stop: async () => {
+      const closed = new Promise((r) => child.once('close', r));
+      child.kill('SIGTERM');
+      await closed;
+      return out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Sample);
+    },
+  };
+}
+
+describe.skipIf(skipWithoutRoot('the daemon compiling within limits'))('xdpfw run compiles a policy within its limits', () => {
+  const ns = new TestNetns('climit');
+  const dir = scratchDir('xdpfw-climit-');
+  let netns = '';
+  let daemon: Daemon | undefined;
+
+  beforeAll(() => {
+    buildCli();
+    ensureBpffs();
+    ns.create();
+    netns = netnsKeyOf(ns.name);
+  }, 180_000);
+
+  afterAll(async () => {
+    await daemon?.stop();
+    ns.destroy();
+    fs.rmSync(path.join(bpffsRoot(), netns), { recursive: true, force: true });
+    fs.rmSync(path.join(stateRoot(), netns), { recursive: true, force: true });
+  });
+
+  it('refuses a policy whose compile exceeds the heap limit, keeps answering /healthz, keeps the old policy and applies the next edit', async () => {
+    const p = path.join(dir, 'edge.xdpfw');
+    const replace = (text: string) => {
+      fs.writeFileSync(`${p}.new`, text);
+      fs.renameSync(`${p}.new`, p);
+    };
+    const hashOf = () => loadAndCompile(p).compiled!.interfaces[0].hash;
+    replace(good(0));
+    const first = hashOf();
+    daemon = new Daemon(ns, [
+      '--iface',
+      'veth0',
+      '--policy',
+      p,
+      '--debounce',
+      '50',
+      '--compile-memory',
+      '64',
+      '--metrics',
+      '127.0.0.1:9464',
+    ]);
+    await daemon.waitFor((e) => e.msg === 'policy attached' && e.hash === first);
+    await daemon.waitFor((e) => e.msg === 'running');
+
+    const poller = pollHealth(ns, 'http://127.0.0.1:9464/healthz');
+    await new Promise((r) => setTimeout(r, 500));
+    const from = daemon.events().length;
+    const editedAt = Date.now();
+    replace(hugePolicy());
+    const refused = await daemon.waitFor((e) => e.msg.startsWith('reload refused'), 60_000, from);
+    const refusedAt = Date.now();
+    const samples = await poller.stop();
+
+    expect(refused.msg).toBe('reload refused: compiling the policy exceeded 64 MiB; the policy in force stays');
+    const during = samples.filter((s) => s.at > editedAt && s.at <= refusedAt);
+    // The compile took a while (a heap filled to 64 MiB), and the daemon answered all along.
+    expect(refusedAt - editedAt).toBeGreaterThan(500);
+    expect(during.length).toBeGreaterThanOrEqual(3);
+    for (const s of during) {
+      expect(s.status, JSON.stringify(s)).toBe(200);
+      expect(s.ms, JSON.stringify(s)).toBeLessThan(500);
+    }
+    const health = JSON.parse(httpGet(ns, 'http://127.0.0.1:9464/healthz').body) as {
+      interfaces: { failing: boolean; lastError: string }[];
+    };
+    expect(health.interfaces[0]).toMatchObject({ failing: true, lastError: 'compiling the policy exceeded 64 MiB' });
+    const status = JSON.parse((await xdpfwIn(ns, 'status', '--json')).stdout) as { interfaces: { policyHash: string }[] };
+    expect(status.interfaces[0].policyHash).toBe(first);
+
+    const next = daemon.events().length;
+    replace(good(1));
+    const second = hashOf();
+    expect(second).not.toBe(first);
+    await daemon.waitFor((e) => e.msg === 'policy replaced atomically' && e.hash === second, 15_000, next);
+  }, 120_000);
+});
