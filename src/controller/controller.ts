@@ -9,6 +9,7 @@
 import type http from 'node:http';
 
 import { interfaceStats } from '../app/counters.js';
+import { readConntrackSummary } from '../xdp/index.js';
 import { DEFAULTS, sourceKey, type ControllerConfig, type InterfaceConfig } from './config.js';
 import { realKernel, type KernelPort } from './kernel.js';
 import type { Logger } from './logger.js';
@@ -25,6 +26,7 @@ export interface ControllerDeps {
   /** Makes the source of a group of interfaces (tests pass fakes). */
   makeSource?: (config: InterfaceConfig, log: Logger) => PolicySource;
   stats?: MetricsSources['stats'];
+  conntrack?: MetricsSources['conntrack'];
   timers?: Timers;
 }
 
@@ -50,7 +52,11 @@ export class Controller {
       groups.set(key, [...(groups.get(key) ?? []), i]);
     }
     const controller = { pid: process.pid, startedAt: new Date().toISOString() };
-    this.sources = { interfaces: () => this.health(), stats: deps.stats ?? interfaceStats };
+    this.sources = {
+      interfaces: () => this.health(),
+      stats: deps.stats ?? interfaceStats,
+      conntrack: deps.conntrack ?? (() => readConntrackSummary(process.hrtime.bigint())),
+    };
     this.metrics = new ControllerMetrics(this.sources, log.child({ component: 'metrics' }));
     this.collector = new PinCollector({
       kernel: this.kernel,

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { Count, InterfaceStats } from '../app/counters.js';
-import type { FreedPins } from '../xdp/index.js';
+import type { ConntrackSummary, FreedPins } from '../xdp/index.js';
 import type { Logger } from './logger.js';
 import type { CollectorObserver } from './pin-collector.js';
 import type { InterfaceHealth, ReloadObserver, ReloadResult } from './unit.js';
@@ -21,6 +21,8 @@ export interface MetricsSources {
   interfaces(): InterfaceHealth[];
   /** Counter totals of an enforced interface (throws when it is not enforced). */
   stats(ifname: string): InterfaceStats;
+  /** The namespace's connection table; null when no policy here uses ct state. */
+  conntrack?(): ConntrackSummary | null;
 }
 
 const RESULTS: ReloadResult[] = ['applied', 'unchanged', 'refused', 'failed'];
@@ -34,6 +36,7 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
   private readonly drifts: Counter<'interface'>;
   private readonly freed: Counter<'reason'>;
   private snapshot: { at: number; stats: InterfaceStats[] } | undefined;
+  private tableSnapshot: { at: number; summary: ConntrackSummary | null } | undefined;
 
   constructor(
     private readonly sources: MetricsSources,
@@ -106,6 +109,42 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
         for (const s of read()) this.set({ interface: s.name }, s.rules.length);
       },
     });
+
+    const table = () => this.readConntrack();
+    new Gauge({
+      name: 'xdpfw_conntrack_entries',
+      help: 'Live entries of the connection table, per table (tcp, udp, icmp)',
+      labelNames: ['table'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [t, n] of Object.entries(table()?.entries ?? {})) this.set({ table: t }, n);
+      },
+    });
+    new Counter({
+      name: 'xdpfw_conntrack_created_total',
+      help: 'Connection-table entries created, per table',
+      labelNames: ['table'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [t, n] of Object.entries(table()?.created ?? {})) this.inc({ table: t }, Number(n));
+      },
+    });
+    const tableCounter = (name: string, help: string, pick: (c: ConntrackSummary) => bigint) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          const c = table();
+          if (c) this.inc(Number(pick(c)));
+        },
+      });
+    tableCounter('xdpfw_conntrack_evicted_total', 'Connection-table entries the LRU pushed out', (c) => c.evicted);
+    tableCounter('xdpfw_conntrack_flood_refused_total', 'Half-open entries the flood guard did not create', (c) => c.floodRefused);
+    tableCounter('xdpfw_conntrack_flood_seconds_total', 'CPU-seconds in which the flood guard refused entries', (c) => c.floodSeconds);
 
     this.reloads = new Counter({
       name: 'xdpfw_reloads_total',
@@ -189,6 +228,19 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
   }
 
   /** Counters of every enforced interface, read at most once per scrape. */
+  private readConntrack(): ConntrackSummary | null {
+    const now = Date.now();
+    if (this.tableSnapshot && now - this.tableSnapshot.at < SNAPSHOT_TTL_MS) return this.tableSnapshot.summary;
+    let summary: ConntrackSummary | null = null;
+    try {
+      summary = this.sources.conntrack?.() ?? null;
+    } catch (error) {
+      this.log?.warn({ err: error }, 'reading the connection table failed');
+    }
+    this.tableSnapshot = { at: now, summary };
+    return summary;
+  }
+
   private read(): InterfaceStats[] {
     const now = Date.now();
     if (this.snapshot && now - this.snapshot.at < SNAPSHOT_TTL_MS) return this.snapshot.stats;

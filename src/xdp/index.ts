@@ -343,10 +343,10 @@ export { collectGarbage, type FreedPins } from './pin-gc.js';
 export {
   conntrackDir,
   readConntrackEntries,
-  readConntrackStats,
+  readConntrackSummary,
   type ConntrackEntry,
   type ConntrackSettings,
-  type ConntrackStats,
+  type ConntrackSummary,
 } from './conntrack.js';
 export { TestRunner, xdpActionName } from './test-run.js';
 export { ifindexOf, queryXdp } from './link.js';

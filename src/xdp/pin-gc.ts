@@ -17,6 +17,7 @@ import path from 'node:path';
 
 import * as bpf from './libbpf.js';
 import { linkInfo } from './link.js';
+import { conntrackDir } from './conntrack.js';
 import { existingNetns, netnsExists, parseNetnsKey } from './netns.js';
 import { PIN, bpffsRoot, netnsId, openPinned, pinName, stateRoot, type PinOptions } from './pins.js';
 
@@ -67,7 +68,10 @@ export function collectGarbage(o: PinOptions = {}, keep: readonly string[] = [])
   const here = netnsId();
   const existing = existingNetns();
   const freed: FreedPins[] = [];
-  const keys = new Set([...listDir(pinsRoot), ...listDir(statesRoot)].filter((name) => parseNetnsKey(name) !== null));
+  const tablesRoot = path.dirname(conntrackDir({ ...o, netnsId: here }));
+  const keys = new Set(
+    [...listDir(pinsRoot), ...listDir(statesRoot), ...listDir(tablesRoot)].filter((name) => parseNetnsKey(name) !== null),
+  );
   for (const key of [...keys].sort()) {
     const identity = parseNetnsKey(key)!;
     const pinsDir = path.join(pinsRoot, key);
@@ -87,6 +91,7 @@ export function collectGarbage(o: PinOptions = {}, keep: readonly string[] = [])
       if (names.length === 0) freed.push({ netns: key, interface: null, reason: 'netns-gone', progId: null });
       fs.rmSync(pinsDir, { recursive: true, force: true });
       fs.rmSync(statesDir, { recursive: true, force: true });
+      fs.rmSync(path.join(tablesRoot, key), { recursive: true, force: true }); // its connection tables
       continue;
     }
     for (const name of pinned) {

@@ -1,4 +1,4 @@
-import { pinnedInterfaces } from '../../xdp/index.js';
+import { pinnedInterfaces, readConntrackSummary, type ConntrackSummary } from '../../xdp/index.js';
 import { interfaceStats, type Count, type InterfaceStats } from '../../app/counters.js';
 import type { CliIo } from '../io.js';
 import { json, jsonText, out } from '../io.js';
@@ -15,8 +15,23 @@ export interface StatsOptions {
 const collect = (targets: string[]): InterfaceStats[] => targets.map(interfaceStats);
 
 /** A `--watch --json` sample: one compact line, counters as exact JSON numbers. */
-export function statsLine(stats: InterfaceStats[], at: Date): string {
-  return jsonText({ at: at.toISOString(), interfaces: stats });
+export function statsLine(stats: InterfaceStats[], at: Date, conntrack: ConntrackSummary | null = null): string {
+  return jsonText({ at: at.toISOString(), interfaces: stats, conntrack });
+}
+
+/** The namespace's connection table, when a policy here uses ct state. */
+const conntrackNow = (): ConntrackSummary | null => readConntrackSummary(process.hrtime.bigint());
+
+/** One line on the connection table: live entries, creations, evictions, the flood guard. */
+export function renderConntrack(c: ConntrackSummary): string {
+  const per = (r: Record<string, number | bigint>) =>
+    Object.entries(r)
+      .map(([t, n]) => `${t} ${figure(BigInt(n))}`)
+      .join(', ');
+  return (
+    `connection table: ${per(c.entries)} live; created ${per(c.created)}; evicted ${figure(c.evicted)}; ` +
+    `flood guard refused ${figure(c.floodRefused)} (in ${figure(c.floodSeconds)} CPU-seconds)`
+  );
 }
 
 /** Exact figures, grouped by thousands (a bigint's toLocaleString does not round). */
@@ -74,8 +89,9 @@ export async function statsCommand(options: StatsOptions, io: CliIo): Promise<nu
   }
   if (options.watch === undefined || options.watch === false) {
     const stats = collect(targets);
-    if (options.json) json(io, { interfaces: stats });
-    else out(io, renderStats(stats, undefined, 1));
+    const conntrack = conntrackNow();
+    if (options.json) json(io, { interfaces: stats, conntrack });
+    else out(io, renderStats(stats, undefined, 1) + (conntrack ? `\n${renderConntrack(conntrack)}` : ''));
     return ExitCode.ok;
   }
   const seconds = options.watch === true ? 1 : Number(options.watch);
@@ -83,9 +99,16 @@ export async function statsCommand(options: StatsOptions, io: CliIo): Promise<nu
   let previous: InterfaceStats[] | undefined;
   for (;;) {
     const stats = collect(targets);
+    const conntrack = conntrackNow();
     // One compact object a line (JSON Lines), so a reader can take each sample as it comes.
-    if (options.json) out(io, statsLine(stats, new Date()));
-    else out(io, `${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${new Date().toISOString()}\n${renderStats(stats, previous, seconds)}`);
+    if (options.json) out(io, statsLine(stats, new Date(), conntrack));
+    else {
+      const table = conntrack ? `\n${renderConntrack(conntrack)}` : '';
+      out(
+        io,
+        `${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${new Date().toISOString()}\n${renderStats(stats, previous, seconds)}${table}`,
+      );
+    }
     previous = stats;
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   }
