@@ -6,7 +6,7 @@
  */
 
 import { ACTION, ADDR_SLOT } from '../contract/kernel.js';
-import type { Action, IrRule, PortInterval } from './ir.js';
+import type { Action, ConntrackSettings, IrRule, PortInterval } from './ir.js';
 
 /** An action as the data plane stores it (enum xdpfw_action): XDP_DROP or XDP_PASS. */
 export type KernelAction = (typeof ACTION)[keyof typeof ACTION];
@@ -32,6 +32,8 @@ export interface CompiledConstants {
    * order (passes/linear.ts); null when the bit vectors classify the interface.
    */
   linear: LinearRule[] | null;
+  /** cfg_ct: a rule uses `ct state`, so the program computes every packet's connection state. */
+  ct: boolean;
 }
 
 /** One rule of the linear path (bpf/xdpfw.h); a null field is not checked. */
@@ -47,6 +49,8 @@ export interface LinearRule {
   /** Holds when (flags & mask) === value. */
   tcpFlags: { mask: number; value: number } | null;
   icmpType: number | null;
+  /** cfg_lin_ctstate: 1 << enum xdpfw_ct_state for each state the rule accepts. */
+  ctStates: number | null;
 }
 
 /** An address match of one prefix: an address lies in it when (address & mask) === value. */
@@ -173,6 +177,8 @@ export interface CompiledInterface {
   /** 256 class ids each, or null when the field is disabled. */
   tcpFlagsClass: number[] | null;
   icmpTypeClass: number[] | null;
+  /** CTSTATE_CLS_ENTRIES (4) class ids, by enum xdpfw_ct_state, or null when no rule uses `ct state`. */
+  ctStateClass: number[] | null;
   /**
    * LPM entries of each slot: every prefix of the family in a rule's match on
    * the field, and /0 (the "no prefix" class); none when the field is disabled.
@@ -187,6 +193,8 @@ export interface CompiledInterface {
 
 export interface CompiledPolicy {
   interfaces: CompiledInterface[];
+  /** Connection tracking's settings for the host (times in seconds); null when no interface uses `ct state`. */
+  conntrack: ConntrackSettings | null;
 }
 
 export type { IrRule };

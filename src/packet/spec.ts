@@ -38,6 +38,8 @@ export interface PacketSpec {
   payloadLength?: number;
   /** Cut the frame to this many bytes (to test truncation). */
   truncateTo?: number;
+  /** The connection state the data plane would find (docs/DESIGN.md, "Connection tracking"); none given is `new`. */
+  ctState?: 'new' | 'established' | 'related' | 'invalid';
 }
 
 /** The verdict of a packet under a policy, as the kernel or the reference evaluator gives it. */
