@@ -4,6 +4,7 @@
  * fails when a check emits a code that is not listed here).
  */
 import { MAX_RULES } from '../contract/kernel.js';
+import { CONNTRACK_SIZE, FLOOD_THRESHOLD } from './conntrack.js';
 import { MAX_EXPANDED_ELEMENTS } from './limits.js';
 import type { Span } from '../policy/ast.js';
 import type { Diagnostic, Severity } from '../policy/diagnostic.js';
@@ -43,6 +44,24 @@ export const COMPILER_CODES = {
   'no-interfaces': { severity: 'warning', description: 'the policy has no interface block: `apply` refuses it, as it would apply nothing' },
   'shadowed-rule': { severity: 'warning', description: 'an earlier rule matches every packet this rule matches: it never decides' },
   'nd-dropped': { severity: 'warning', description: 'IPv6 neighbour discovery would be dropped, which silently breaks IPv6' },
+  'unknown-ct-state': { severity: 'error', description: 'a `ct state` name is not new, established, related or invalid' },
+  'duplicate-ct-state': { severity: 'warning', description: 'a `ct state` list names a state twice' },
+  'duplicate-conntrack': { severity: 'error', description: 'the policy (its includes counted) has more than one conntrack block' },
+  'conntrack-option': { severity: 'error', description: 'a conntrack block has an unknown option, or sets one twice' },
+  'bad-duration': { severity: 'error', description: 'a duration is zero, has an unknown unit (s, m, h, d) or is longer than 30 days' },
+  'conntrack-size': {
+    severity: 'error',
+    description: `conntrack size is not a number ${CONNTRACK_SIZE.min.toLocaleString('en-US')} … ${CONNTRACK_SIZE.max.toLocaleString('en-US')}`,
+  },
+  'flood-threshold': {
+    severity: 'error',
+    description: `conntrack flood-threshold is not a number ${FLOOD_THRESHOLD.min.toLocaleString('en-US')} … ${FLOOD_THRESHOLD.max.toLocaleString('en-US')}`,
+  },
+  'no-return-traffic': {
+    severity: 'warning',
+    description:
+      "an interface drops by default and no rule allows 'ct state established': replies to the host's own connections are dropped",
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 export type CompilerCode = keyof typeof COMPILER_CODES;

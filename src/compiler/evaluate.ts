@@ -5,6 +5,7 @@
  */
 import { prefixesContain } from './structures/address-sets.js';
 import type { Action, AddressConstraint, IrInterface, IrRule, PortInterval } from './ir.js';
+import { ctStateBit, type CtStateName } from './syntax/names.js';
 
 /** A packet as the classifier sees it: absent fields are undefined. */
 export interface FieldPacket {
@@ -17,6 +18,8 @@ export interface FieldPacket {
   dport?: number;
   tcpFlags?: number;
   icmpType?: number;
+  /** The connection state the data plane computed; undefined is `new` (a packet no entry knows). */
+  ctState?: CtStateName;
 }
 
 export function familyMatches(rule: IrRule, family: 4 | 6): boolean {
@@ -48,6 +51,10 @@ export function icmpTypeMatches(rule: IrRule, type: number | undefined): boolean
   return type !== undefined && rule.icmpTypes.includes(type);
 }
 
+export function ctStateMatches(rule: IrRule, state: CtStateName = 'new'): boolean {
+  return rule.ctStates === null || (rule.ctStates & ctStateBit(state)!) !== 0;
+}
+
 export function ruleMatches(rule: IrRule, p: FieldPacket): boolean {
   return (
     familyMatches(rule, p.family) &&
@@ -57,7 +64,8 @@ export function ruleMatches(rule: IrRule, p: FieldPacket): boolean {
     portMatches(rule.sport, p.sport) &&
     portMatches(rule.dport, p.dport) &&
     tcpFlagsMatch(rule, p.tcpFlags) &&
-    icmpTypeMatches(rule, p.icmpType)
+    icmpTypeMatches(rule, p.icmpType) &&
+    ctStateMatches(rule, p.ctState)
   );
 }
 

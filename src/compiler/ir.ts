@@ -11,6 +11,8 @@
  *   source/destination ports (TCP, UDP; not in non-first fragments), TCP flags
  *   (TCP, not in non-first fragments), an ICMP type (ICMP for IPv4, ICMPv6 for
  *   IPv6; not in non-first fragments).
+ * - Every packet has a connection state (new, established, related,
+ *   invalid; docs/DESIGN.md, "Connection tracking"); one given none is new.
  * - A rule matches when every constrained field matches. A field the rule
  *   does not constrain (null below) matches every packet, also one that lacks
  *   the field. A constrained field never matches a packet that lacks it.
@@ -68,6 +70,8 @@ export interface IrRule {
   tcpFlags: { mask: number; value: number } | null;
   /** ICMP (IPv4) or ICMPv6 types, per the rule's protocol; null = any. */
   icmpTypes: number[] | null;
+  /** `ct state`: bit 1 << CT_STATE[state] for each state named; null = any. */
+  ctStates: number | null;
   /** The rule's source text (one line, whitespace collapsed) and span. */
   text: string;
   span: Span;
@@ -80,8 +84,28 @@ export interface IrInterface {
   span: Span;
   /** Span of the `default` statement; undefined when the block has none (default allow). */
   defaultSpan?: Span;
+  /** The policy's conntrack settings when a rule of this interface uses `ct state`, else null. */
+  conntrack: ConntrackSettings | null;
 }
 
 export interface IrPolicy {
   interfaces: IrInterface[];
+  /** The conntrack block's settings, defaults filled in (src/compiler/conntrack.ts), whether or not a rule uses ct. */
+  conntrack: ConntrackSettings;
+}
+
+/** Connection tracking's settings (docs/DESIGN.md, "Connection tracking"); times in seconds. */
+export interface ConntrackSettings {
+  /** Entries of the TCP table; the UDP and ICMP tables get a quarter. */
+  size: number;
+  timeouts: {
+    tcpSyn: number;
+    tcpEstablished: number;
+    tcpClose: number;
+    udp: number;
+    udpStream: number;
+    icmp: number;
+  };
+  /** Half-open entries the host may create per second before the flood guard refuses more. */
+  floodThreshold: number;
 }

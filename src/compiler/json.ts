@@ -7,6 +7,7 @@
  */
 import { FIELD } from '../contract/kernel.js';
 import { ruleRef } from './rule-ref.js';
+import { CT_STATE_NAMES } from './syntax/names.js';
 import { rulesOf } from './structures/bits.js';
 import type { CompiledInterface, CompiledPolicy, LinearRule, MaskedPrefix, PrefixClasses } from './output.js';
 import { prefixCount, prefixText } from './structures/prefix-classes.js';
@@ -16,8 +17,14 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 const FIELD_NAMES = Object.fromEntries(Object.entries(FIELD).map(([name, bit]) => [bit, name]));
 
 export function compiledToJson(c: CompiledPolicy): JsonValue {
-  return { interfaces: c.interfaces.map(interfaceToJson) };
+  return {
+    interfaces: c.interfaces.map(interfaceToJson),
+    conntrack: c.conntrack && { ...c.conntrack, timeouts: { ...c.conntrack.timeouts } },
+  };
 }
+
+/** A rule's `ct state` mask as the names it holds. */
+const ctStateNames = (mask: number): string[] => CT_STATE_NAMES.filter((_, state) => (mask & (1 << state)) !== 0);
 
 function interfaceToJson(c: CompiledInterface): JsonValue {
   const { constants } = c;
@@ -37,6 +44,7 @@ function interfaceToJson(c: CompiledInterface): JsonValue {
       defaultAction: constants.defaultAction,
       absentClass: Object.fromEntries(constants.absentClass.map((cls, bit) => [FIELD_NAMES[bit], cls])),
       classification: constants.linear ? 'linear' : 'bit-vectors',
+      ct: constants.ct,
     },
     rules: c.rules.map((r) => ({ ...ruleRef(r), action: r.action, text: r.text })),
     actions: c.actions,
@@ -54,6 +62,7 @@ function interfaceToJson(c: CompiledInterface): JsonValue {
     dport: c.dportClass && runs(c.dportClass),
     tcpFlags: c.tcpFlagsClass && runs(c.tcpFlagsClass),
     icmpType: c.icmpTypeClass && runs(c.icmpTypeClass),
+    ctState: c.ctStateClass && Object.fromEntries(CT_STATE_NAMES.map((name, state) => [name, c.ctStateClass![state]])),
     src4: trie(c.src4, 4),
     src6: trie(c.src6, 6),
     dst4: trie(c.dst4, 4),
@@ -77,6 +86,7 @@ function linearRuleToJson(r: LinearRule, index: number): JsonValue {
     dport: r.dport && { low: r.dport.low, high: r.dport.high },
     tcpFlags: r.tcpFlags && { mask: r.tcpFlags.mask, value: r.tcpFlags.value },
     icmpType: r.icmpType,
+    ctStates: r.ctStates === null ? null : ctStateNames(r.ctStates),
   };
 }
 

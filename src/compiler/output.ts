@@ -6,7 +6,7 @@
  */
 
 import { ACTION, ADDR_SLOT } from '../contract/kernel.js';
-import type { Action, IrRule, PortInterval } from './ir.js';
+import type { Action, ConntrackSettings, IrRule, PortInterval } from './ir.js';
 
 /** An action as the data plane stores it (enum xdpfw_action): XDP_DROP or XDP_PASS. */
 export type KernelAction = (typeof ACTION)[keyof typeof ACTION];
@@ -32,8 +32,8 @@ export interface CompiledConstants {
    * order (passes/linear.ts); null when the bit vectors classify the interface.
    */
   linear: LinearRule[] | null;
-  /** cfg_ct: rules use ct state (set by the language's `ct state`). */
-  ct?: boolean;
+  /** cfg_ct: a rule uses `ct state`, so the program computes every packet's connection state. */
+  ct: boolean;
 }
 
 /** One rule of the linear path (bpf/xdpfw.h); a null field is not checked. */
@@ -49,6 +49,8 @@ export interface LinearRule {
   /** Holds when (flags & mask) === value. */
   tcpFlags: { mask: number; value: number } | null;
   icmpType: number | null;
+  /** cfg_lin_ctstate: 1 << enum xdpfw_ct_state for each state the rule accepts. */
+  ctStates: number | null;
 }
 
 /** An address match of one prefix: an address lies in it when (address & mask) === value. */
@@ -149,6 +151,8 @@ export interface CompiledRule {
 }
 
 export interface CompiledInterface {
+  /** The host's connection-tracking settings when a rule of this interface uses `ct state` (they enter the hash), else null. */
+  conntrack: ConntrackSettings | null;
   name: string;
   /**
    * sha256 hex of what the data plane gets: constants, actions, vectors and
@@ -175,6 +179,8 @@ export interface CompiledInterface {
   /** 256 class ids each, or null when the field is disabled. */
   tcpFlagsClass: number[] | null;
   icmpTypeClass: number[] | null;
+  /** CTSTATE_CLS_ENTRIES (4) class ids, by enum xdpfw_ct_state, or null when no rule uses `ct state`. */
+  ctStateClass: number[] | null;
   /**
    * LPM entries of each slot: every prefix of the family in a rule's match on
    * the field, and /0 (the "no prefix" class); none when the field is disabled.
@@ -189,6 +195,8 @@ export interface CompiledInterface {
 
 export interface CompiledPolicy {
   interfaces: CompiledInterface[];
+  /** Connection tracking's settings for the host (times in seconds); null when no interface uses `ct state`. */
+  conntrack: ConntrackSettings | null;
 }
 
 export type { IrRule };

@@ -84,7 +84,9 @@ export function compileSource(file: string, host: SourceHost, options: CompileOp
 export function compilePolicy(document: PolicyDocument, options: CompileOptions = {}): CompileResult {
   const { ir, diagnostics } = checkPolicy(document);
   if (!ir) return { diagnostics };
-  return { ir, compiled: { interfaces: ir.interfaces.map((i) => compileInterfaceWith(i, options)) }, diagnostics };
+  const interfaces = ir.interfaces.map((i) => compileInterfaceWith(i, options));
+  const conntrack = ir.interfaces.some((i) => i.conntrack !== null) ? ir.conntrack : null;
+  return { ir, compiled: { interfaces, conntrack }, diagnostics };
 }
 
 /** Checks and lowers, without building map entries (what `xdpfw check` needs). */

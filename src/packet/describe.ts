@@ -14,7 +14,9 @@
  * first; `ext hopopts,routing,fragment,ah,dstopts` (IPv6 extension headers,
  * in order); `ipopt`, `ipopt N` or `ipopt 0xHEX` (IPv4 options: NOP+EOL, N
  * bytes of NOPs ending in EOL, or these bytes); `frag OFFSET [mf]` (offset
- * in 8-byte units); `len N` (payload bytes); `trunc N` (cut the frame).
+ * in 8-byte units); `len N` (payload bytes); `trunc N` (cut the frame);
+ * `ct STATE` (new, established, related or invalid: the connection state
+ * the packet is judged in; without it, `new`).
  *
  * formatPacket prints a spec in this form, modifiers in the order above, so
  * parsePacket(formatPacket(s)) gives s back (ports and addresses normalised).
@@ -62,6 +64,8 @@ const EXT_PRINTED: Readonly<Record<number, string>> = {
 };
 
 const VLAN_TPIDS = { vlan: 0x8100, svlan: 0x88a8 } as const;
+
+const CT_STATES = ['new', 'established', 'related', 'invalid'] as const;
 
 // ---- parsing -------------------------------------------------------------------
 
@@ -227,6 +231,9 @@ class Parser {
         case 'trunc':
           spec.truncateTo = this.number(this.next('a frame length'), 'frame length', MIN_TEST_FRAME, MAX_TEST_FRAME);
           break;
+        case 'ct':
+          spec.ctState = this.ctState(this.next('a connection state (new, established, related or invalid)'));
+          break;
         default:
           throw this.error(token, `unknown word '${token.text}' (expected ${this.expectedModifiers(kind)})`);
       }
@@ -234,7 +241,7 @@ class Parser {
   }
 
   private expectedModifiers(kind: Kind): string {
-    const words = ['vlan', 'svlan', 'frag', 'ext', 'ipopt', 'len', 'trunc'];
+    const words = ['vlan', 'svlan', 'frag', 'ext', 'ipopt', 'len', 'trunc', 'ct'];
     if (kind === 'tcp') words.unshift('flags');
     if (kind === 'icmp' || kind === 'icmpv6') words.unshift('type', 'code');
     return `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
@@ -271,6 +278,12 @@ class Parser {
       throw this.error(token, `unknown ${what} type '${token.text}' (a number, or one of ${names})`);
     }
     return type;
+  }
+
+  private ctState(token: Token): NonNullable<PacketSpec['ctState']> {
+    const state = CT_STATES.find((s) => s === token.text.toLowerCase());
+    if (!state) throw this.error(token, `unknown connection state '${token.text}' (expected ${CT_STATES.join(', ')})`);
+    return state;
   }
 
   private extensionHeaders(token: Token): number[] {
@@ -399,6 +412,7 @@ export function formatPacket(spec: PacketSpec): string {
   if (spec.fragment) words.push('frag', String(spec.fragment.offset), ...(spec.fragment.moreFragments ? ['mf'] : []));
   if (spec.payloadLength !== undefined) words.push('len', String(spec.payloadLength));
   if (spec.truncateTo !== undefined) words.push('trunc', String(spec.truncateTo));
+  if (spec.ctState !== undefined) words.push('ct', spec.ctState);
   return words.join(' ');
 }
 

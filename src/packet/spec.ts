@@ -49,6 +49,8 @@ export interface PacketSpec {
    * header, to quote less; its VLAN tags are ignored.
    */
   icmpInner?: PacketSpec;
+  /** The connection state the data plane would find (docs/DESIGN.md, "Connection tracking"); none given is `new`. */
+  ctState?: 'new' | 'established' | 'related' | 'invalid';
 }
 
 /** The verdict of a packet under a policy, as the kernel or the reference evaluator gives it. */

@@ -82,6 +82,13 @@ export interface NameLiteral extends Node {
   name: string;
 }
 
+/** `30s`, `10m`, `6h`, `2d`: a number and a unit as written; checked and converted by the compiler. */
+export interface DurationLiteral extends Node {
+  kind: 'duration';
+  value: number;
+  unit: string;
+}
+
 /** `{ a, b, c }` — elements separated by commas and/or newlines. */
 export interface ValueList<T> extends Node {
   kind: 'list';
@@ -240,9 +247,31 @@ export interface FamilyMatch extends Node {
   family: 'ip4' | 'ip6';
 }
 
-export type Match = AddressMatch | ProtocolMatch | PortMatch | TcpFlagsMatch | IcmpTypeMatch | FamilyMatch;
+/** `ct state established,related`: the packet's connection state is one of these (names checked by the compiler). */
+export interface CtStateMatch extends Node {
+  kind: 'ct-state-match';
+  states: NameLiteral[];
+}
 
-export type TopLevelItem = Define | SetDeclaration | InterfaceBlock | Include;
+export type Match = AddressMatch | ProtocolMatch | PortMatch | TcpFlagsMatch | IcmpTypeMatch | FamilyMatch | CtStateMatch;
+
+// ---- connection tracking ----------------------------------------------------
+
+/** `conntrack { size 262144; tcp-established 6h }`: at most one per policy, includes counted. */
+export interface ConntrackBlock extends Node {
+  kind: 'conntrack';
+  options: ConntrackOption[];
+}
+
+/** One `name value` of a conntrack block; any word parses, the compiler names unknown ones. */
+export interface ConntrackOption extends Node {
+  kind: 'conntrack-option';
+  name: Identifier;
+  /** A plain number is a count (`size`) or seconds (a timeout). */
+  value: DurationLiteral | NumberLiteral;
+}
+
+export type TopLevelItem = Define | SetDeclaration | InterfaceBlock | ConntrackBlock | Include;
 
 /** One parsed file; includes are expanded into `files` of the PolicyDocument. */
 export interface PolicyFile extends Node {

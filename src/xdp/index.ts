@@ -28,6 +28,7 @@ import {
 } from './link.js';
 import { fillMaps, mapSizes, readCounters as readCounterMaps, type Counters, type FillOptions, type FillReport } from './maps.js';
 import { fastPathInsns } from './fast-path.js';
+import { takesFastPath } from '../compiler/passes/fast-path-plan.js';
 import { defaultObjectPath, loadObject, loadXdpInsns, type LoadedObject, type MapRef } from './object.js';
 import { ensureBpffs, openPinned, pinFd, pinPaths, removeInterfacePins, type PinOptions } from './pins.js';
 import { TestRunner } from './test-run.js';
@@ -55,8 +56,6 @@ export interface LoadOptions extends FillOptions {
    * alone, which the tests compare against it.
    */
   fastPath?: boolean;
-  /** The policy's connection-tracking settings, for a policy that uses `ct`. */
-  conntrack?: ConntrackSettings | null;
   /** Where the namespace's connection-tracking tables are pinned. */
   pins?: PinOptions;
 }
@@ -89,7 +88,7 @@ export interface LoadedProgram {
 export async function loadPolicyProgram(compiled: CompiledInterface, options: LoadOptions = {}): Promise<LoadedProgram> {
   requireKernelFeatures();
   const objectPath = options.objectPath ?? defaultObjectPath();
-  const conntrack = compiled.constants.ct ? options.conntrack : undefined;
+  const conntrack = compiled.constants.ct ? compiled.conntrack : null;
   if (compiled.constants.ct && !conntrack) throw new Error('a policy that uses ct state needs its conntrack settings');
   const loaded = conntrack
     ? loadWithConntrack(objectPath, compiled, conntrack, options)
@@ -106,7 +105,8 @@ export async function loadPolicyProgram(compiled: CompiledInterface, options: Lo
   };
   try {
     const linear = compiled.constants.linear;
-    if (linear && options.fastPath !== false) fastFd = loadWithFastPath(loaded, linear, compiled.constants.defaultAction);
+    if (linear && takesFastPath(linear) && options.fastPath !== false)
+      fastFd = loadWithFastPath(loaded, linear, compiled.constants.defaultAction);
     const progFd = fastFd >= 0 ? fastFd : loaded.progFd;
     const fill = await fillMaps(loaded.maps, compiled, options);
     return {

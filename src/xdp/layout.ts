@@ -128,6 +128,7 @@ function linearArrays(rules: readonly LinearRule[]): Record<LinearArray, number[
     if (r.dport) put('cfg_lin_dport', i, [r.dport.low, r.dport.high]);
     if (r.tcpFlags) put('cfg_lin_tcpflags', i, [r.tcpFlags.mask, r.tcpFlags.value]);
     if (r.icmpType !== null) put('cfg_lin_icmptype', i, [r.icmpType]);
+    if (r.ctStates !== null) put('cfg_lin_ctstate', i, [r.ctStates]);
     // Compared as loaded from the packet: the words' network-order bytes in memory.
     if (r.src) put(r.src.family === 4 ? 'cfg_lin_src4' : 'cfg_lin_src6', i, [...r.src.value, ...r.src.mask].map(asLoaded));
     if (r.dst) put(r.dst.family === 4 ? 'cfg_lin_dst4' : 'cfg_lin_dst6', i, [...r.dst.value, ...r.dst.mask].map(asLoaded));
@@ -145,6 +146,7 @@ function linearChecks(r: LinearRule): number {
     [FIELD.dport, r.dport],
     [FIELD.tcpflags, r.tcpFlags],
     [FIELD.icmptype, r.icmpType],
+    [FIELD.ctstate, r.ctStates],
   ];
   let checks = (r.families.ipv4 ? LIN_IPV4 : 0) | (r.families.ipv6 ? LIN_IPV6 : 0);
   for (const [field, value] of checked) if (value !== null) checks |= 1 << field;

@@ -71,6 +71,7 @@ export function encodeCompiled(compiled: CompiledInterface): Map<MapName, Encode
     [MAP.dportCls, compiled.dportClass, 'dportClass'],
     [MAP.tcpflagsCls, compiled.tcpFlagsClass, 'tcpFlagsClass'],
     [MAP.icmptypeCls, compiled.icmpTypeClass, 'icmpTypeClass'],
+    [MAP.ctstateCls, compiled.ctStateClass, 'ctStateClass'],
   ];
   for (const [name, values, what] of arrays) if (values) out.set(name, encodeU32Array(values, what));
   for (const slot of Object.keys(ADDR_MAPS) as AddressSlot[]) {
@@ -129,6 +130,7 @@ export function mapSizes(compiled: CompiledInterface): Record<string, number> {
     [MAP.dportCls, compiled.dportClass],
     [MAP.tcpflagsCls, compiled.tcpFlagsClass],
     [MAP.icmptypeCls, compiled.icmpTypeClass],
+    [MAP.ctstateCls, compiled.ctStateClass],
   ];
   for (const [name, classes] of tables) if (classes === null) sizes[name] = 1;
   // The linear path reads none of the classification maps (only the counters).

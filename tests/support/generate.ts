@@ -21,12 +21,20 @@ export interface GeneratedPolicy {
   /** Every port boundary the policy mentions. */
   ports: number[];
   icmpTypes: number[];
+  /** Rules may test `ct state`, and packets then carry a state. */
+  ct: boolean;
 }
 
 const IFACE = 'xdpfw0';
 const TCP_FLAG_NAMES = ['fin', 'syn', 'rst', 'psh', 'ack', 'urg', 'ece', 'cwr'];
 const ICMP_TYPES = [0, 3, 8, 11];
 const ICMPV6_TYPES = [1, 128, 129, 135, 136];
+const CT_STATES = ['new', 'established', 'related', 'invalid'] as const;
+
+/** `ct state` with 1–3 states (the kernel differential tests leave it out: a frame carries no state). */
+function ctStateMatch(r: Random): string {
+  return `ct state ${[...new Set(Array.from({ length: r.int(1, 3) }, () => r.pick(CT_STATES)))].join(',')}`;
+}
 
 /** /8–/32 of an address in 10.0-3.0-3.0-255, or /32–/128 of one in 2001:db8:0-3:0-3::0-ff: never /0. */
 function nonDefaultPrefix(r: Random, family: 4 | 6): string {
@@ -58,8 +66,13 @@ function portValue(r: Random, ports: number[], simple = false): string {
   return one();
 }
 
-/** A policy of 1–`maxRules` rules over one interface, every match kind represented. */
-export function generatePolicy(r: Random, maxRules = 24): GeneratedPolicy {
+/**
+ * A policy of 1–`maxRules` rules over one interface, every match kind
+ * represented; `ct state` only with `options.ct`, which the kernel cannot
+ * be given by a frame alone.
+ */
+export function generatePolicy(r: Random, maxRules = 24, options: { ct?: boolean } = {}): GeneratedPolicy {
+  const ct = options.ct ?? false;
   const prefixes: string[] = [];
   const ports: number[] = [];
   const icmpTypes: number[] = [];
@@ -98,6 +111,7 @@ export function generatePolicy(r: Random, maxRules = 24): GeneratedPolicy {
     if (r.chance(0.35)) matches.push(address('dst'));
     if (family !== 0 && r.chance(0.15)) matches.push(family === 4 ? 'ip4' : 'ip6');
     matches.push(...protocolMatches(r, family, ports, icmpTypes));
+    if (ct && r.chance(0.3)) matches.push(ctStateMatch(r));
     // A rule without matches takes every packet and hides the rules after it:
     // keep such catch-alls rare, so that packets reach deep into the policy.
     if (matches.length === 0 && (i < ruleCount - 1 || r.chance(0.7))) matches.push(address('src'));
@@ -106,7 +120,7 @@ export function generatePolicy(r: Random, maxRules = 24): GeneratedPolicy {
     lines.push(`  ${r.pick(['allow', 'drop'])} ${matches.join(' ')}${name}`.trimEnd());
   }
   lines.push('}');
-  return { text: `${lines.join('\n')}\n`, interfaceName: IFACE, prefixes, ports, icmpTypes };
+  return { text: `${lines.join('\n')}\n`, interfaceName: IFACE, prefixes, ports, icmpTypes, ct };
 }
 
 /**
@@ -142,7 +156,7 @@ export function generateSimplePolicy(r: Random): GeneratedPolicy {
     lines.push(`  ${r.pick(['allow', 'drop'])} ${matches.join(' ')}`.trimEnd());
   }
   lines.push('}');
-  return { text: `${lines.join('\n')}\n`, interfaceName: IFACE, prefixes, ports, icmpTypes };
+  return { text: `${lines.join('\n')}\n`, interfaceName: IFACE, prefixes, ports, icmpTypes, ct: false };
 }
 
 /**
@@ -258,6 +272,8 @@ export function generatePacket(r: Random, policy: GeneratedPolicy): PacketSpec {
   if (family === 4 && r.chance(0.1)) spec.ipv4Options = [1, 1, 1, 0];
   if (family === 6 && r.chance(0.1)) spec.ipv6ExtensionHeaders = r.chance(0.5) ? [0] : [0, 60];
   if (r.chance(0.3)) spec.payloadLength = r.int(0, 200);
+  // Sometimes none: a packet given no state is new.
+  if (policy.ct && r.chance(0.8)) spec.ctState = r.pick(CT_STATES);
   return spec;
 }
 
@@ -290,7 +306,7 @@ function ports(r: Random): string {
  * compiler's property tests, aimed at the classifier's edge cases: nested
  * prefixes, /0, negated and mixed-family sets, port boundaries 0 and 65535,
  * both TCP flag forms, ICMP types of both protocols, `proto N` in either
- * family. Every policy is valid.
+ * family, `ct state`. Every policy is valid.
  */
 export function randomPolicy(r: Random, maxRules = 20): string {
   const lines: string[] = [];
@@ -339,6 +355,7 @@ export function randomPolicy(r: Random, maxRules = 20): string {
       if (r.chance(0.5)) matches.push(`dport ${r.chance(0.2) ? '$p' : ports(r)}`);
       if (r.chance(0.3)) matches.push(`sport ${ports(r)}`);
     }
+    if (r.chance(0.25)) matches.push(ctStateMatch(r));
     for (let k = matches.length - 1; k > 0; k--) {
       const j = r.int(0, k);
       [matches[k], matches[j]] = [matches[j], matches[k]];
@@ -380,5 +397,6 @@ export function randomPacket(r: Random, addresses: { 4: number[][]; 6: number[][
   if (!fragment && ((family === 4 && protocol === 1) || (family === 6 && protocol === 58))) {
     packet.icmpType = r.pick([0, 1, 3, 8, 11, 128, 129, 135, 136, 255, r.int(0, 255)]);
   }
+  if (r.chance(0.8)) packet.ctState = r.pick(CT_STATES);
   return packet;
 }

@@ -124,6 +124,9 @@ export class ReferenceEvaluator {
         if (!firstFragment || packet.protocol !== icmpProtocol) return false;
         return match.types.some((t) => (t.kind === 'number' ? t.value : icmpTypeNumber(match.protocol, t.name)) === packet.icmpType);
       }
+      case 'ct-state-match':
+        // A packet given no state is one no connection entry knows: new.
+        return match.states.some((s) => s.name === (packet.ctState ?? 'new'));
     }
   }
 

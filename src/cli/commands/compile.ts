@@ -2,7 +2,7 @@ import { compiledToJson, prefixCount, type JsonValue } from '../../compiler/inde
 import { classificationText } from '../../compiler/passes/linear.js';
 import { inlineHosts } from '../../compiler/passes/address-tables.js';
 import { ADDRESS_SLOTS, type AddressSlot, type CompiledInterface, type LinearRule } from '../../compiler/output.js';
-import { fastPathPlan } from '../../compiler/passes/fast-path-plan.js';
+import { fastPathPlan, takesFastPath } from '../../compiler/passes/fast-path-plan.js';
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
 import { ExitCode } from '../../app/exit-codes.js';
@@ -18,10 +18,10 @@ export function compileCommand(file: string, options: CompileOptions, io: CliIo)
   const loaded = compileOrThrow(file, (text) => err(io, text));
   const interfaces = selectInterfaces(loaded.compiled.interfaces, options.iface, file);
   if (options.json) {
-    const view = compiledToJson({ interfaces }) as { interfaces: { [key: string]: JsonValue }[] };
+    const view = compiledToJson({ interfaces, conntrack: loaded.compiled.conntrack }) as { interfaces: { [key: string]: JsonValue }[] };
     // The rules the loader's fast path tests (src/xdp), per family: null off the linear path.
     interfaces.forEach((iface, i) => {
-      const linear = iface.constants.linear;
+      const linear = iface.constants.linear && takesFastPath(iface.constants.linear) ? iface.constants.linear : null;
       const indexes = (family: 4 | 6) => (linear ? fastPathPlan(linear, family).map((r) => r.index) : []);
       view.interfaces[i].fastPathRules = linear ? { ipv4: indexes(4), ipv6: indexes(6) } : null;
     });
@@ -59,6 +59,7 @@ function describeInterface(iface: CompiledInterface): string {
 
 /** Which rules the fast path tests (src/xdp/fast-path.ts) for the packets it takes, per family. */
 function fastPathText(rules: readonly LinearRule[]): string {
+  if (!takesFastPath(rules)) return 'none: the rules test the connection state, which the C program computes';
   const family = (f: 4 | 6, what: string): string => {
     const plan = fastPathPlan(rules, f);
     if (plan.length === 0) return `${what}: no rule can match, the default decides`;
@@ -77,7 +78,7 @@ function lookupText(iface: CompiledInterface, slot: AddressSlot): string {
   return `table: ${prefixCount(table.hashed)} hashed${inline}`;
 }
 
-const FIELD_NAMES = ['proto', 'src', 'dst', 'sport', 'dport', 'tcp-flags', 'icmp-type'];
+const FIELD_NAMES = ['proto', 'src', 'dst', 'sport', 'dport', 'tcp-flags', 'icmp-type', 'ct-state'];
 
 function fieldNames(mask: number): string[] {
   return FIELD_NAMES.filter((_, bit) => mask & (1 << bit));

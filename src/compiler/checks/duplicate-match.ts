@@ -43,5 +43,7 @@ function matchKey(match: Match): string {
       return `${match.protocol} type`;
     case 'family-match':
       return match.family;
+    case 'ct-state-match':
+      return 'ct state';
   }
 }

@@ -6,8 +6,12 @@
  */
 import type { Check, IrCheck } from '../context.js';
 import { checkConflictingProtocols } from './conflicting-protocols.js';
+import { checkConntrackOptions } from './conntrack-options.js';
+import { checkCtStateDuplicates } from './ct-state-duplicate.js';
+import { checkCtStateNames } from './ct-state-unknown.js';
 import { checkDefineCycles } from './define-cycle.js';
 import { checkDefineTypes } from './define-type.js';
+import { checkDuplicateConntrack } from './duplicate-conntrack.js';
 import { checkDuplicateDefaults } from './duplicate-default.js';
 import { checkDuplicateDefines } from './duplicate-define.js';
 import { checkDuplicateInterfaces } from './duplicate-interface.js';
@@ -22,6 +26,7 @@ import { checkAddresses } from './invalid-address.js';
 import { checkPorts } from './invalid-port.js';
 import { checkProtocolNumbers } from './invalid-protocol.js';
 import { checkNeighbourDiscovery } from './nd-dropped.js';
+import { checkReturnTraffic } from './no-return-traffic.js';
 import { checkNoInterfaces, checkNoRules } from './no-rules.js';
 import { checkPortProtocols } from './port-without-protocol.js';
 import { checkShadowedRules } from './shadowed-rule.js';
@@ -50,12 +55,16 @@ export const AST_CHECKS: readonly Check[] = [
   checkTcpFlagNames,
   checkTcpFlagMasks,
   checkIcmpTypes,
+  checkCtStateNames,
+  checkCtStateDuplicates,
   checkFamilies,
   checkDuplicateRuleNames,
   checkDuplicateDefaults,
   checkRuleCount,
   checkNoRules,
   checkNoInterfaces,
+  checkDuplicateConntrack,
+  checkConntrackOptions,
 ];
 
-export const IR_CHECKS: readonly IrCheck[] = [checkShadowedRules, checkNeighbourDiscovery];
+export const IR_CHECKS: readonly IrCheck[] = [checkShadowedRules, checkNeighbourDiscovery, checkReturnTraffic];

@@ -54,7 +54,7 @@ export const checkShadowedRules: IrCheck = (ir) => {
 
 /**
  * mask: the fields a rule constrains that only a constrained field can
- * satisfy (protocol, ports, flags, types), and the families it does *not*
+ * satisfy (protocol, ports, flags, types, ct states), and the families it does *not*
  * match — so a can cover b only if a's mask ⊆ b's. protocol: the rule's
  * single protocol, or -1.
  */
@@ -66,7 +66,8 @@ function quickSignature(r: IrRule): { mask: number; protocol: number } {
     (r.tcpFlags ? 8 : 0) |
     (r.icmpTypes ? 16 : 0) |
     (r.families.ipv4 ? 0 : 32) |
-    (r.families.ipv6 ? 0 : 64);
+    (r.families.ipv6 ? 0 : 64) |
+    (r.ctStates !== null ? 128 : 0);
   return { mask, protocol: r.protocols?.length === 1 ? r.protocols[0] : -1 };
 }
 
@@ -205,6 +206,7 @@ export function covers(a: IrRule, b: IrRule): boolean {
     if ((mask & b.tcpFlags.mask) !== mask || (b.tcpFlags.value & mask) !== value) return false;
   }
   if (a.icmpTypes !== null && (b.icmpTypes === null || !isSubsetOf(b.icmpTypes, a.icmpTypes))) return false;
+  if (a.ctStates !== null && (b.ctStates === null || (b.ctStates & ~a.ctStates) !== 0)) return false;
   if (b.families.ipv4 && !(addressCovers(a.src, b.src, 4) && addressCovers(a.dst, b.dst, 4))) return false;
   return !b.families.ipv6 || (addressCovers(a.src, b.src, 6) && addressCovers(a.dst, b.dst, 6));
 }

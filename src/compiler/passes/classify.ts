@@ -6,9 +6,9 @@
  *
  * Class ids are numbered in order of first appearance in a fixed walk:
  * absent classes (by field), protocol table, src4, src6, dst4, dst6, sport,
- * dport, TCP flags, ICMP type — so the same IR always gives the same ids.
+ * dport, TCP flags, ICMP type, ct state — so the same IR always gives the same ids.
  */
-import { FIELD, NFIELDS } from '../../contract/kernel.js';
+import { CTSTATE_CLS_ENTRIES, FIELD, NFIELDS } from '../../contract/kernel.js';
 import { BitsArena, bitsOf, clearBit, setBit, VectorTable, words32, type Bits } from '../structures/bits.js';
 import type { IrInterface, IrRule, PortInterval } from '../ir.js';
 import { buildLpmEntries } from '../structures/lpm.js';
@@ -29,6 +29,7 @@ export interface Classification {
   dportClass: number[] | null;
   tcpFlagsClass: number[] | null;
   icmpTypeClass: number[] | null;
+  ctStateClass: number[] | null;
 }
 
 /** Whether the rule constrains each field (index = FIELD.*). */
@@ -40,8 +41,7 @@ const CONSTRAINS: readonly ((r: IrRule) => boolean)[] = [
   (r) => r.dport !== null,
   (r) => r.tcpFlags !== null,
   (r) => r.icmpTypes !== null,
-  // ct state: no rule has it until the language does.
-  () => false,
+  (r) => r.ctStates !== null,
 ];
 
 export function classify(iface: IrInterface): Classification {
@@ -72,6 +72,7 @@ export function classify(iface: IrInterface): Classification {
   const dportClass = ports('dport', FIELD.dport);
   const tcpFlagsClass = enabled(FIELD.tcpflags) ? tcpFlagsTable(rules, unconstrained(FIELD.tcpflags), table) : null;
   const icmpTypeClass = enabled(FIELD.icmptype) ? icmpTypeTable(rules, unconstrained(FIELD.icmptype), table) : null;
+  const ctStateClass = enabled(FIELD.ctstate) ? ctStateTable(rules, unconstrained(FIELD.ctstate), table) : null;
   return {
     table,
     fields,
@@ -85,6 +86,7 @@ export function classify(iface: IrInterface): Classification {
     dportClass,
     tcpFlagsClass,
     icmpTypeClass,
+    ctStateClass,
   };
 }
 
@@ -161,4 +163,13 @@ function icmpTypeTable(rules: readonly IrRule[], base: Bits, table: VectorTable)
   const perType: Bits[] = Array.from({ length: 256 }, () => base.slice());
   for (const r of rules) for (const t of r.icmpTypes ?? []) setBit(perType[t], r.index);
   return perType.map((bits) => table.intern(bits));
+}
+
+/** CTSTATE_CLS_ENTRIES (4) entries, one per enum xdpfw_ct_state: the rules whose mask holds the state, plus the unconstrained. */
+function ctStateTable(rules: readonly IrRule[], base: Bits, table: VectorTable): number[] {
+  return Array.from({ length: CTSTATE_CLS_ENTRIES }, (_, state) => {
+    const bits = base.slice();
+    for (const r of rules) if (r.ctStates !== null && (r.ctStates & (1 << state)) !== 0) setBit(bits, r.index);
+    return table.intern(bits);
+  });
 }

@@ -32,6 +32,7 @@ export function emitInterface(
       absentClass: c.absentClass,
       addressLookup,
       linear,
+      ct: ir.conntrack !== null,
     },
     rules,
     actions: ir.rules.map((r) => KERNEL_ACTION[r.action]),
@@ -41,11 +42,12 @@ export function emitInterface(
     dportClass: c.dportClass,
     tcpFlagsClass: c.tcpFlagsClass,
     icmpTypeClass: c.icmpTypeClass,
+    ctStateClass: c.ctStateClass,
     src4: c.src4,
     src6: c.src6,
     dst4: c.dst4,
     dst6: c.dst6,
     addressTables,
   };
-  return { name: ir.name, hash: hashCompiled(part), ...part };
+  return { name: ir.name, hash: hashCompiled(part, ir.conntrack), conntrack: ir.conntrack, ...part };
 }

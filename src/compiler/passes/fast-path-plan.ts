@@ -29,11 +29,22 @@ export interface FastPathRule {
 }
 
 /**
+ * Whether the fast path can stand in front of these rules: it computes no
+ * connection state, so rules that test `ct state` are left to the C
+ * program whole (a plan could not send their packets on to it).
+ */
+export function takesFastPath(rules: readonly LinearRule[]): boolean {
+  return rules.every((rule) => rule.ctStates === null);
+}
+
+/**
  * The rules the fast path tests for TCP and UDP over `family`, in order:
  * those that can hold for such a packet, up to and including the first
- * that holds for every one (the rest could never decide one).
+ * that holds for every one (the rest could never decide one). Throws for
+ * rules the fast path does not take (takesFastPath).
  */
 export function fastPathPlan(rules: readonly LinearRule[], family: 4 | 6): FastPathRule[] {
+  if (!takesFastPath(rules)) throw new Error('the fast path cannot test ct state: load the program without it (takesFastPath)');
   const plan: FastPathRule[] = [];
   for (const [index, rule] of rules.entries()) {
     const checks = checksOf(rule, family);

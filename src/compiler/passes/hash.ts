@@ -8,11 +8,16 @@
  * that is applied). Big tables are fed as packed binary.
  */
 import { createHash } from 'node:crypto';
+import type { ConntrackSettings } from '../ir.js';
 import type { CompiledInterface, PrefixClasses } from '../output.js';
 
-export type HashedPart = Omit<CompiledInterface, 'hash' | 'name'>;
+export type HashedPart = Omit<CompiledInterface, 'hash' | 'name' | 'conntrack'>;
 
-export function hashCompiled(c: HashedPart): string {
+/**
+ * `conntrack`: the policy's settings when the interface uses `ct state`, so
+ * that a changed timeout is a new policy to a daemon comparing hashes.
+ */
+export function hashCompiled(c: HashedPart, conntrack: ConntrackSettings | null): string {
   const hash = createHash('sha256');
   const text = (label: string, value: unknown) => hash.update(`${label}=${JSON.stringify(value)}\n`);
   const bytes = (a: Uint8Array | Uint32Array | BigUint64Array) => hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
@@ -35,6 +40,8 @@ export function hashCompiled(c: HashedPart): string {
   table('dport', c.dportClass);
   table('tcpflags', c.tcpFlagsClass);
   table('icmptype', c.icmpTypeClass);
+  table('ctstate', c.ctStateClass);
+  if (conntrack !== null) text('conntrack', conntrack);
   const trie = (label: string, entries: PrefixClasses) => {
     text(label, entries.prefixLength.length);
     bytes(entries.prefixLength);

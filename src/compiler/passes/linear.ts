@@ -80,6 +80,7 @@ function linearRule(r: IrRule): LinearRule {
     dport: r.dport && { ...r.dport[0] },
     tcpFlags: r.tcpFlags && { ...r.tcpFlags },
     icmpType: r.icmpTypes?.[0] ?? null,
+    ctStates: r.ctStates,
   };
 }
 

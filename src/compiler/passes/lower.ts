@@ -4,18 +4,22 @@
  * checks reported no error: lowering trusts what they verified.
  */
 import { createHash } from 'node:crypto';
-import type { AddressMatch, InterfaceBlock, PortMatch, Rule } from '../../policy/ast.js';
+import type { AddressMatch, ConntrackBlock, InterfaceBlock, PortMatch, Rule } from '../../policy/ast.js';
+import { conntrackSettings } from '../conntrack.js';
 import type { CheckContext } from '../context.js';
-import type { AddressConstraint, IrInterface, IrPolicy, IrRule, PortInterval } from '../ir.js';
-import { icmpTypeNumber, tcpFlagBit } from '../syntax/names.js';
+import type { AddressConstraint, ConntrackSettings, IrInterface, IrPolicy, IrRule, PortInterval } from '../ir.js';
+import { ctStateBit, icmpTypeNumber, tcpFlagBit } from '../syntax/names.js';
 import { canonicalRuleText, ruleText } from '../syntax/print.js';
 import { impliedProtocols } from '../syntax/walks.js';
 
 export function lowerPolicy(context: CheckContext): IrPolicy {
-  return { interfaces: context.interfaces.map((block) => lowerInterface(block, context)) };
+  const block = context.document.items.find((item): item is ConntrackBlock => item.kind === 'conntrack');
+  const conntrack = conntrackSettings(block);
+  return { interfaces: context.interfaces.map((block) => lowerInterface(block, context, conntrack)), conntrack };
 }
 
-export function lowerInterface(block: InterfaceBlock, context: CheckContext): IrInterface {
+/** `conntrack`: the policy's settings, which the interface carries when a rule of it uses `ct state`. */
+export function lowerInterface(block: InterfaceBlock, context: CheckContext, conntrack: ConntrackSettings): IrInterface {
   const rules = block.statements.filter((s): s is Rule => s.kind === 'rule');
   const fallback = block.statements.find((s) => s.kind === 'default');
   const lowered = rules.map((rule, index) => lowerRule(rule, index, context));
@@ -25,6 +29,7 @@ export function lowerInterface(block: InterfaceBlock, context: CheckContext): Ir
     defaultAction: fallback?.kind === 'default' ? fallback.action : 'allow',
     rules: lowered,
     span: block.span,
+    conntrack: lowered.some((r) => r.ctStates !== null) ? conntrack : null,
   };
   if (fallback) iface.defaultSpan = fallback.span;
   return iface;
@@ -50,6 +55,7 @@ export function lowerRule(rule: Rule, index: number, context: CheckContext): IrR
     dport: null,
     tcpFlags: null,
     icmpTypes: null,
+    ctStates: null,
     text: ruleText(rule),
     span: rule.span,
   };
@@ -85,6 +91,9 @@ export function lowerRule(rule: Rule, index: number, context: CheckContext): IrR
         ir.icmpTypes = [...new Set(types)].sort((a, b) => a - b);
         break;
       }
+      case 'ct-state-match':
+        ir.ctStates = match.states.reduce((mask, s) => mask | ctStateBit(s.name)!, 0);
+        break;
     }
   }
   return ir;

@@ -35,3 +35,13 @@ export function icmpTypeName(protocol: IcmpProtocol, type: number): string | und
 
 /** Protocol keywords → IP protocol numbers. */
 export const PROTOCOL_NUMBERS = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 } as const;
+
+/** `ct state` names in enum xdpfw_ct_state order. */
+export const CT_STATE_NAMES = ['new', 'established', 'related', 'invalid'] as const;
+export type CtStateName = (typeof CT_STATE_NAMES)[number];
+
+/** The bit of a `ct state` name in a rule's mask (1 << enum xdpfw_ct_state), or undefined. */
+export function ctStateBit(name: string): number | undefined {
+  const state = CT_STATE_NAMES.indexOf(name as CtStateName);
+  return state < 0 ? undefined : 1 << state;
+}

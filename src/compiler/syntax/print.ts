@@ -9,7 +9,7 @@
 import type { AddressElement, AddressValue, Match, PortElement, PortValue, Rule } from '../../policy/ast.js';
 import { isAddressError } from '../structures/address.js';
 import type { CheckContext } from '../context.js';
-import { icmpTypeNumber, tcpFlagBit } from './names.js';
+import { CT_STATE_NAMES, ctStateBit, icmpTypeNumber, tcpFlagBit } from './names.js';
 
 export function ruleText(rule: Rule): string {
   const parts: string[] = [rule.action];
@@ -43,6 +43,8 @@ function matchText(match: Match, previous: Match | undefined): string {
       const text = `type ${types.length === 1 ? types[0] : `{ ${types.join(', ')} }`}`;
       return follows(match.protocol) ? text : `${match.protocol} ${text}`;
     }
+    case 'ct-state-match':
+      return `ct state ${match.states.map((s) => s.name).join(',')}`;
   }
 }
 
@@ -95,6 +97,10 @@ function canonicalMatch(match: Match, context: CheckContext): string {
     case 'icmp-type-match': {
       const numbers = match.types.map((t) => (t.kind === 'number' ? t.value : (icmpTypeNumber(match.protocol, t.name) ?? -1)));
       return `${match.protocol} type {${[...new Set(numbers)].sort((a, b) => a - b).join(',')}}`;
+    }
+    case 'ct-state-match': {
+      const bits = match.states.map((s) => ctStateBit(s.name) ?? 0);
+      return `ct state ${CT_STATE_NAMES.filter((_, state) => bits.includes(1 << state)).join(',')}`;
     }
     default:
       return matchText(match, undefined);

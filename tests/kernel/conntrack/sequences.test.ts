@@ -205,7 +205,7 @@ describe.skipIf(skipWithoutRoot('connection tracking test runs'))('connection tr
 
   it('shares the tables with the next policy loaded: a reload keeps the connections', async () => {
     out(tcp(H, R, 45000, 443, SYN));
-    const next = await loadJudge(POLICY.replace('default drop', 'default drop\n  drop udp dport 9'), tables);
+    const next = await loadJudge(POLICY.replace(/}\s*$/, '  drop udp dport 9\n}\n'), tables);
     try {
       expect(next.judge(buildFrame(tcp(R, H, 443, 45000, SYN | ACK))).matched).toBe(0);
     } finally {

@@ -44,11 +44,18 @@ function eachEntry(o: PinOptions, visit: (fd: number, key: Buffer, value: Buffer
   }
 }
 
-/** Makes `seconds` pass for every entry: deadlines and creation times move back (the kernel's clock cannot be moved). */
+/**
+ * Makes `seconds` pass for every entry: deadlines and creation times move
+ * back (the kernel's clock cannot be moved). The clock counts from boot, so
+ * a time before it becomes 0, which is as expired.
+ */
 export function age(o: PinOptions, seconds: number): void {
   const by = BigInt(Math.round(seconds * 1e9));
   eachEntry(o, (fd, key, value, times) => {
-    for (const at of times) value.writeBigUInt64LE(value.readBigUInt64LE(at) - by, at);
+    for (const at of times) {
+      const t = value.readBigUInt64LE(at);
+      value.writeBigUInt64LE(t > by ? t - by : 0n, at);
+    }
     bpf.mapUpdateElem(fd, key, value);
   });
 }

@@ -104,7 +104,10 @@ describe('xdpfw check', () => {
         {
           file: good,
           ok: true,
-          diagnostics: [expect.objectContaining({ code: 'nd-dropped', severity: 'warning', line: 2, col: 3 })],
+          diagnostics: [
+            expect.objectContaining({ code: 'nd-dropped', severity: 'warning', line: 2, col: 3 }),
+            expect.objectContaining({ code: 'no-return-traffic', severity: 'warning', line: 2, col: 3 }),
+          ],
           interfaces: [{ name: 'eth9', rules: 1, defaultAction: 'drop' }],
         },
       ],

@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { COMPILER_CODES } from '../../../src/compiler/codes.js';
+import { CONNTRACK_CASES } from './conntrack-cases.js';
 import { compileText, diagnosticsOf, type Found } from './helpers.js';
 
 interface Case {
@@ -385,7 +386,7 @@ const CASES: Case[] = [
   },
   {
     name: 'default drop without an ICMPv6 exception drops neighbour discovery',
-    text: 'interface eth0 {\n  default drop\n  allow tcp dport 22\n}\n',
+    text: 'interface eth0 {\n  default drop\n  allow ct state established\n  allow tcp dport 22\n}\n',
     expected: [
       warn(
         'nd-dropped',
@@ -409,9 +410,10 @@ const CASES: Case[] = [
   },
   {
     name: 'allowing ICMPv6 from link-local sources keeps neighbour discovery working',
-    text: 'interface eth0 {\n  default drop\n  allow icmpv6 src { fe80::/10, ::/128 }\n}\n',
+    text: 'interface eth0 {\n  default drop\n  allow icmpv6 src { fe80::/10, ::/128 }\n  allow ct state established\n}\n',
     expected: [],
   },
+  ...CONNTRACK_CASES,
 ];
 
 describe('compiler diagnostics', () => {
@@ -466,7 +468,7 @@ describe('compiler diagnostics', () => {
 
   test('warnings do not stop compilation', () => {
     const result = compileText('interface eth0 {\n  default drop\n  allow tcp\n  allow tcp dport 22\n}\n');
-    expect(result.diagnostics.map((d) => d.code)).toEqual(['nd-dropped', 'shadowed-rule']);
+    expect(result.diagnostics.map((d) => d.code)).toEqual(['nd-dropped', 'no-return-traffic', 'shadowed-rule']);
     expect(result.compiled?.interfaces).toHaveLength(1);
   });
 

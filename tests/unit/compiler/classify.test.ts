@@ -21,6 +21,8 @@ import {
   portHolds as portMatches,
   protocolHolds as protocolMatches,
   typeHolds as icmpTypeMatches,
+  ctStateHolds,
+  CT_STATE_NUMBERS,
 } from './oracle.js';
 import { Random, randomPacket, randomPolicy, toBytes, toValue } from '../../support/generate.js';
 
@@ -82,6 +84,7 @@ function packetVector(c: CompiledInterface, p: FieldPacket): number[] {
   lookup(FIELD.dport, c.dportClass, p.dport);
   lookup(FIELD.tcpflags, c.tcpFlagsClass, p.tcpFlags);
   lookup(FIELD.icmptype, c.icmpTypeClass, p.icmpType);
+  lookup(FIELD.ctstate, c.ctStateClass, CT_STATE_NUMBERS[p.ctState ?? 'new']);
   const words = c.vectors[classes[0]].map((_, w) => classes.reduce((acc, cls) => acc & c.vectors[cls][w], ~0n));
   return rulesOf(words);
 }
@@ -112,6 +115,7 @@ describe('classification', () => {
         (x: IrRule) => x.dport === null,
         (x: IrRule) => x.tcpFlags === null,
         (x: IrRule) => x.icmpTypes === null,
+        (x: IrRule) => x.ctStates === null,
       ];
       unconstrained.forEach((holds, field) => {
         expect(vectorOf(c, c.constants.absentClass[field]), where(`absent ${field}`)).toEqual(rulesWhere(ir, holds));
@@ -141,6 +145,11 @@ describe('classification', () => {
         if (c.icmpTypeClass) {
           expect(vectorOf(c, c.icmpTypeClass[v]), where(`type ${v}`)).toEqual(rulesWhere(ir, (x) => icmpTypeMatches(x, v)));
         }
+      }
+      // Connection states: each of the four.
+      expect(c.ctStateClass === null, where('ct state table')).toBe(!ir.rules.some((x) => x.ctStates !== null));
+      for (let state = 0; state < 4 && c.ctStateClass; state++) {
+        expect(vectorOf(c, c.ctStateClass[state]), where(`ct state ${state}`)).toEqual(rulesWhere(ir, (x) => ctStateHolds(x, state)));
       }
       // Addresses: the longest matching entry's vector, for addresses around every prefix.
       const addresses = sampleAddresses(r, c, ir);

@@ -68,6 +68,7 @@ describe('the fast path plan', () => {
       dport: null,
       tcpFlags: { mask: 0x02, value: 0x02 },
       icmpType: null,
+      ctStates: null,
     };
     expect(fastPathPlan([rule], 6)[0].checks).toEqual([
       { kind: 'protocol', protocol: 6 },

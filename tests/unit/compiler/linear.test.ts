@@ -115,7 +115,7 @@ describe('the choice', () => {
 
 describe('descriptors', () => {
   const one = (rule: string, prelude = '') => linearRules(irOf(`  ${rule}`, prelude), 'linear')![0];
-  const none = { protocol: null, src: null, dst: null, sport: null, dport: null, tcpFlags: null, icmpType: null };
+  const none = { protocol: null, src: null, dst: null, sport: null, dport: null, tcpFlags: null, icmpType: null, ctStates: null };
 
   test('a rule without matches checks nothing but its families', () => {
     expect(one('allow')).toEqual({ action: 2, families: { ipv4: true, ipv6: true }, ...none });

@@ -39,6 +39,9 @@ export const flagsHold = (r: IrRule, flags: number | undefined) =>
   r.tcpFlags === null || (flags !== undefined && (flags & r.tcpFlags.mask) === r.tcpFlags.value);
 export const typeHolds = (r: IrRule, type: number | undefined) =>
   r.icmpTypes === null || (type !== undefined && r.icmpTypes.includes(type));
+/** Every packet has a state; none given is new (state 0). */
+export const ctStateHolds = (r: IrRule, state: number) => r.ctStates === null || ((r.ctStates >> state) & 1) === 1;
+export const CT_STATE_NUMBERS = { new: 0, established: 1, related: 2, invalid: 3 } as const;
 
 export function ruleHolds(r: IrRule, p: FieldPacket): boolean {
   return (
@@ -49,7 +52,8 @@ export function ruleHolds(r: IrRule, p: FieldPacket): boolean {
     portHolds(r.sport, p.sport) &&
     portHolds(r.dport, p.dport) &&
     flagsHold(r, p.tcpFlags) &&
-    typeHolds(r, p.icmpType)
+    typeHolds(r, p.icmpType) &&
+    ctStateHolds(r, CT_STATE_NUMBERS[p.ctState ?? 'new'])
   );
 }
 

@@ -9,7 +9,7 @@
 import ipaddr from 'ipaddr.js';
 import { describe, expect, test } from 'vitest';
 import { rulesOf } from '../../../src/compiler/structures/bits.js';
-import { FIELD } from '../../../src/contract/kernel.js';
+import { CT_STATE, FIELD } from '../../../src/contract/kernel.js';
 import { compilePolicy } from '../../../src/compiler/index.js';
 import type { CompiledInterface, LpmEntry } from '../../../src/compiler/output.js';
 import { toEntries } from '../../../src/compiler/structures/prefix-classes.js';
@@ -49,6 +49,7 @@ function lookup(c: CompiledInterface, p: PacketSpec): { action: 'allow' | 'drop'
   table(FIELD.dport, c.dportClass, l4(ports, p.dport));
   table(FIELD.tcpflags, c.tcpFlagsClass, l4(p.protocol === 6, p.tcpFlags));
   table(FIELD.icmptype, c.icmpTypeClass, l4(icmp, p.icmpType));
+  table(FIELD.ctstate, c.ctStateClass, CT_STATE[p.ctState ?? 'new']);
   const words = c.vectors[classes[0]].map((_, w) => classes.reduce((acc, cls) => acc & c.vectors[cls][w], ~0n));
   const [rule] = rulesOf(words);
   if (rule === undefined) return { action: c.defaultAction, matched: 'default' };
@@ -59,7 +60,7 @@ describe('compiled tables against the reference evaluator', () => {
   test('the simulated data plane agrees with the reference on 100 generated policies × 100 packets', () => {
     for (let seed = 1; seed <= 100; seed++) {
       const r = new Random(50_000 + seed);
-      const policy = generatePolicy(r);
+      const policy = generatePolicy(r, 24, { ct: true });
       const document = documentOf(policy.text);
       const result = compilePolicy(document);
       expect(

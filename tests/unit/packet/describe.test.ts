@@ -155,7 +155,7 @@ describe('PacketSyntaxError', () => {
       "unknown TCP flag 'akc' (letters FSRPAUEC, or names fin, syn, rst, psh, ack, urg, ece, cwr)",
     ],
     ['udp 10.0.0.1:1 > 10.0.0.2:2 flags S', 29, "'flags' needs tcp"],
-    ['udp 10.0.0.1:1 > 10.0.0.2:2 vlna 5', 29, "unknown word 'vlna' (expected vlan, svlan, frag, ext, ipopt, len or trunc)"],
+    ['udp 10.0.0.1:1 > 10.0.0.2:2 vlna 5', 29, "unknown word 'vlna' (expected vlan, svlan, frag, ext, ipopt, len, trunc or ct)"],
     ['udp 10.0.0.1:1 > 10.0.0.2:2 vlan 4096', 34, 'VLAN id 4096 is out of range 0–4095'],
     ['udp 10.0.0.1:1 > 10.0.0.2:2 len 5 len 6', 35, "'len' is given twice"],
     ['udp 10.0.0.1:1 > 10.0.0.2:2 ext hopopts', 29, "'ext' (extension headers) needs IPv6 addresses"],

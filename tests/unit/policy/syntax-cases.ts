@@ -234,7 +234,7 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'an unknown top-level word lists what a policy holds',
     input: 'firewall eth0 {\n}\n',
-    message: "unknown statement 'firewall': a policy holds 'define', 'set', 'include' and 'interface'",
+    message: "unknown statement 'firewall': a policy holds 'define', 'set', 'include', 'interface' and 'conntrack'",
     at: [1, 1, 1, 9],
     excerpt: ['1 | firewall eth0 {', '  | ^^^^^^^^'],
   },
@@ -248,14 +248,14 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'a stray closing brace at top level lists what may stand there',
     input: 'define web = 80\n}\n',
-    message: "expected 'define', 'set', 'include', 'interface' or end of file, found '}'",
+    message: "expected 'define', 'set', 'include', 'interface', 'conntrack' or end of file, found '}'",
     at: [2, 1, 2, 2],
     excerpt: ['2 | }', '  | ^'],
   },
   {
     behaviour: 'a file that starts with no statement lists the statements, not the byte-order mark a file may start with',
     input: '}\ndefine web = 80\n',
-    message: "expected 'define', 'set', 'include', 'interface' or end of file, found '}'",
+    message: "expected 'define', 'set', 'include', 'interface', 'conntrack' or end of file, found '}'",
     at: [1, 1, 1, 2],
     excerpt: ['1 | }', '  | ^'],
   },

@@ -83,6 +83,7 @@ export function compileMini(
   return {
     name: 'test0',
     hash: 'test',
+    conntrack: null,
     defaultAction,
     constants: {
       nrules: n,
@@ -92,6 +93,7 @@ export function compileMini(
       absentClass,
       addressLookup: { src4: TRIE, src6: TRIE, dst4: TRIE, dst6: TRIE },
       linear: null,
+      ct: false,
     },
     rules: rules.map((r, index) => ({
       index,
@@ -107,6 +109,7 @@ export function compileMini(
     dportClass: usesDport ? dportClass : null,
     tcpFlagsClass: null,
     icmpTypeClass: null,
+    ctStateClass: null,
     src4: fromEntries(usesSrc || src4.length > 1 ? src4 : [], 4),
     src6: emptyPrefixClasses(6),
     dst4: emptyPrefixClasses(4),
