@@ -64,7 +64,10 @@ int xdpfw_main(struct xdp_md *ctx)
 	if (step == XDPFW_CONTINUE) {
 		if (p.fragment)
 			count(&xdpfw_counters, XDPFW_CNT_FRAGMENT, bytes);
-		if (cfg_ct) {
+		if (cfg_ct && cfg_ct_given) {
+			p.ctstate = ct_given();
+			p.present |= FIELD_BIT(XDPFW_FIELD_CTSTATE);
+		} else if (cfg_ct) {
 			now = bpf_ktime_get_coarse_ns();
 			p.ctstate = ct_inbound(data, data_end, &p, &a.ct, &found, now);
 			p.present |= FIELD_BIT(XDPFW_FIELD_CTSTATE);
@@ -73,7 +76,7 @@ int xdpfw_main(struct xdp_md *ctx)
 			classify_linear(&p, &a, &v);
 		else
 			classify(&p, &a, &v);
-		if (cfg_ct && v.action == XDP_PASS)
+		if (cfg_ct && !cfg_ct_given && v.action == XDP_PASS)
 			ct_commit(&p, &a.ct, &found, now);
 	} else if (step == XDPFW_NON_IP) {
 		v = (struct xdpfw_verdict){ XDP_PASS, XDPFW_NO_RULE, XDPFW_CNT_NON_IP };

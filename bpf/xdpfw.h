@@ -391,6 +391,7 @@ struct xdpfw_ct_flood_window {
  *   const volatile __u32 cfg_addr_host[XDPFW_NADDR];    table, IPv4: the class of inline hosts
  *   const volatile __u32 cfg_linear;           1: the linear path, 0: the bit vectors
  *   const volatile __u32 cfg_ct;               1: rules use ct state (the tables are read)
+ *   const volatile __u32 cfg_ct_given;         1: a test run: the state is xdpfw_ct_given[0], no table is read
  * and the linear path's rules, element (or pair, or quad) i for rule i:
  *   const volatile __u32 cfg_lin_checks[XDPFW_LINEAR_MAX];      see XDPFW_LIN_*
  *   const volatile __u32 cfg_lin_action[XDPFW_LINEAR_MAX];      XDPFW_ACTION_*
@@ -437,6 +438,7 @@ struct xdpfw_ct_flood_window {
  *   xdpfw_ct_config        __u32                          struct xdpfw_ct_config
  *   xdpfw_ct_stats         __u32                          __u64
  *   xdpfw_ct_flood         __u32                          struct xdpfw_ct_flood_window
+ *   xdpfw_ct_given         __u32                          __u32
  */
 
 #endif /* XDPFW_H */

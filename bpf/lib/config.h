@@ -24,6 +24,7 @@ const volatile __u32 cfg_addr_base[XDPFW_NADDR] = {};
 const volatile __u32 cfg_addr_host[XDPFW_NADDR] = {};
 const volatile __u32 cfg_linear = 0;
 const volatile __u32 cfg_ct = 0;
+const volatile __u32 cfg_ct_given = 0;
 const volatile __u32 cfg_lin_checks[XDPFW_LINEAR_MAX] = {};
 const volatile __u32 cfg_lin_action[XDPFW_LINEAR_MAX] = {};
 const volatile __u32 cfg_lin_proto[XDPFW_LINEAR_MAX] = {};

@@ -370,6 +370,14 @@ static __always_inline void ct_record(void *start, void *end, const struct xdpfw
 
 /* ---- ingress -------------------------------------------------------------- */
 
+/* The state a test run gives the packet (cfg_ct_given). */
+static __always_inline __u32 ct_given(void)
+{
+	__u32 zero = 0, *state = bpf_map_lookup_elem(&xdpfw_ct_given, &zero);
+
+	return state && *state < XDPFW_CT_NSTATES ? *state : XDPFW_CT_NEW;
+}
+
 /* What ct_inbound found, for ct_commit once the verdict is known. */
 struct xdpfw_ct_found {
 	struct xdpfw_ct_entry *entry; /* the live entry the packet belongs to, or 0 */

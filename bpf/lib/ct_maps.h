@@ -51,4 +51,15 @@ struct {
 	__type(value, struct xdpfw_ct_flood_window);
 } xdpfw_ct_flood SEC(".maps");
 
+/*
+ * The state `xdpfw test` gives a packet (cfg_ct_given): a policy's ct rules
+ * judged in the kernel with no connection behind the packet.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdpfw_ct_given SEC(".maps");
+
 #endif /* XDPFW_LIB_CT_MAPS_H */

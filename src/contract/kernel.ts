@@ -256,6 +256,7 @@ export const RODATA_VARS = {
   cfg_addr_host: 16,
   cfg_linear: 4,
   cfg_ct: 4,
+  cfg_ct_given: 4,
   cfg_lin_checks: 32,
   cfg_lin_action: 32,
   cfg_lin_proto: 32,
@@ -318,6 +319,7 @@ export const MAP = {
   ctConfig: 'xdpfw_ct_config',
   ctStats: 'xdpfw_ct_stats',
   ctFlood: 'xdpfw_ct_flood',
+  ctGiven: 'xdpfw_ct_given',
 } as const;
 export type MapName = (typeof MAP)[keyof typeof MAP];
 export const MAP_NAMES: readonly MapName[] = Object.values(MAP);
@@ -369,4 +371,5 @@ export const MAP_LAYOUT: Record<MapName, { keySize: number; valueSize: number }>
   xdpfw_ct_config: { keySize: 4, valueSize: 56 }, // __u32 → struct xdpfw_ct_config
   xdpfw_ct_stats: { keySize: 4, valueSize: 8 }, // __u32 → __u64
   xdpfw_ct_flood: { keySize: 4, valueSize: 16 }, // __u32 → struct xdpfw_ct_flood_window
+  xdpfw_ct_given: { keySize: 4, valueSize: 4 }, // __u32 → __u32
 };

@@ -58,6 +58,12 @@ export interface LoadOptions extends FillOptions {
   fastPath?: boolean;
   /** Where the namespace's connection-tracking tables are pinned. */
   pins?: PinOptions;
+  /**
+   * For `xdpfw test`: the program takes each packet's connection state from
+   * the caller (PolicyJudge.judge) instead of the tables, and touches no
+   * table of the namespace.
+   */
+  ctGiven?: boolean;
 }
 
 /**
@@ -88,12 +94,12 @@ export interface LoadedProgram {
 export async function loadPolicyProgram(compiled: CompiledInterface, options: LoadOptions = {}): Promise<LoadedProgram> {
   requireKernelFeatures();
   const objectPath = options.objectPath ?? defaultObjectPath();
-  const conntrack = compiled.constants.ct ? compiled.conntrack : null;
-  if (compiled.constants.ct && !conntrack) throw new Error('a policy that uses ct state needs its conntrack settings');
+  const conntrack = compiled.constants.ct && !options.ctGiven ? compiled.conntrack : null;
+  if (compiled.constants.ct && !options.ctGiven && !conntrack) throw new Error('a policy that uses ct state needs its conntrack settings');
   const loaded = conntrack
     ? loadWithConntrack(objectPath, compiled, conntrack, options)
     : loadObject(objectPath, {
-        rodata: rodataValues(compiled.constants),
+        rodata: { ...rodataValues(compiled.constants), cfg_ct_given: options.ctGiven ? 1 : 0 },
         maxEntries: mapSizes(compiled),
         reuseMapFds: options.reuseMapFds,
       });

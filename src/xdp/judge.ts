@@ -8,6 +8,11 @@
 import type { CompiledInterface } from '../compiler/output.js';
 import { loadPolicyProgram, readCounters, type Counters, type LoadedProgram, type LoadOptions } from './index.js';
 import { TestRunner } from './test-run.js';
+import { CT_STATE, MAP } from '../contract/kernel.js';
+import { check } from './errors.js';
+import { mapUpdateElem } from './libbpf.js';
+
+export type CtStateName = Exclude<keyof typeof CT_STATE, 'nstates'>;
 
 export interface Judgement {
   /** The XDP action: 'allow' (XDP_PASS), 'drop' (XDP_DROP), or another action's name for a bug. */
@@ -26,13 +31,14 @@ export class PolicyJudge {
   private constructor(
     readonly compiled: CompiledInterface,
     private readonly program: LoadedProgram,
+    private readonly ctGiven: boolean,
   ) {
     this.runner = new TestRunner(program.progFd);
     this.before = this.counters();
   }
 
   static async load(compiled: CompiledInterface, options: LoadOptions = {}): Promise<PolicyJudge> {
-    return new PolicyJudge(compiled, await loadPolicyProgram(compiled, options));
+    return new PolicyJudge(compiled, await loadPolicyProgram(compiled, options), options.ctGiven === true);
   }
 
   get progFd(): number {
@@ -43,7 +49,17 @@ export class PolicyJudge {
     return readCounters(this.program, { nrules: this.compiled.rules.length });
   }
 
-  judge(frame: Uint8Array): Judgement {
+  /**
+   * The verdict of one frame; `ctState` is the connection state it is judged
+   * in, for a program loaded with `ctGiven` (else the tables decide it).
+   */
+  judge(frame: Uint8Array, ctState: CtStateName = 'new'): Judgement {
+    const given = this.program.maps.get(MAP.ctGiven);
+    if (this.ctGiven && given) {
+      const state = Buffer.alloc(4);
+      state.writeUInt32LE(CT_STATE[ctState]);
+      check(mapUpdateElem(given.fd, Buffer.alloc(4), state), 'giving the packet its connection state');
+    }
     const code = this.runner.run(frame);
     const after = this.counters();
     const moved = (a: { packets: bigint }, b: { packets: bigint }) => a.packets !== b.packets;

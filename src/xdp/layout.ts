@@ -106,6 +106,7 @@ export function rodataValues(k: CompiledConstants): Record<RodataName, number | 
     cfg_addr_host: host,
     cfg_linear: k.linear ? 1 : 0,
     cfg_ct: k.ct ? 1 : 0,
+    cfg_ct_given: 0,
     ...linearArrays(k.linear ?? []),
   };
 }

@@ -17,6 +17,8 @@ import { MemoryHost } from '../support/memory-host.js';
 import { skipWithoutRoot } from '../support/kernel.js';
 
 const POLICIES = 100;
+/** Policies past POLICIES test `ct state` too, each packet judged in a given state (the program's cfg_ct_given). */
+const CT_POLICIES = 50;
 const PACKETS = 100;
 const totals = { policies: 0, verdicts: 0, disagreements: 0, byRule: 0, byDefault: 0, rulesHit: 0, rules: 0 };
 
@@ -29,10 +31,11 @@ describe.skipIf(skipWithoutRoot('differential'))('kernel program and reference e
     );
   });
 
-  for (let seed = 1; seed <= POLICIES; seed++) {
-    it(`agree on every packet of generated policy ${seed}`, async () => {
+  for (let seed = 1; seed <= POLICIES + CT_POLICIES; seed++) {
+    const ct = seed > POLICIES;
+    it(`agree on every packet of generated policy ${seed}${ct ? ' (with ct state)' : ''}`, async () => {
       const random = new Random(seed);
-      const policy = generatePolicy(random);
+      const policy = generatePolicy(random, 24, { ct });
       const host = new MemoryHost({ 'generated.xdpfw': policy.text });
       const loaded = loadPolicy('generated.xdpfw', host);
       expect(
@@ -46,13 +49,13 @@ describe.skipIf(skipWithoutRoot('differential'))('kernel program and reference e
       ).toEqual([]);
       const iface = compiled.compiled!.interfaces[0];
       const reference = new ReferenceEvaluator(loaded.document!, policy.interfaceName);
-      const judge = await PolicyJudge.load(iface);
+      const judge = await PolicyJudge.load(iface, { ctGiven: ct });
       const mismatches: string[] = [];
       const rulesHit = new Set<number>();
       try {
         for (let i = 0; i < PACKETS; i++) {
           const packet = generatePacket(random, policy);
-          const kernel = judge.judge(buildFrame(packet));
+          const kernel = judge.judge(buildFrame(packet), packet.ctState);
           const expected = reference.evaluate(packet);
           totals.verdicts++;
           if (typeof expected.matched === 'number') {

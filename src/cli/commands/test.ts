@@ -48,11 +48,11 @@ export async function testCommand(file: string, options: TestOptions, io: CliIo)
   if (!iface) throw new UserError('no-interface', `${file} has no interface block to test`, ExitCode.policy);
   requireRoot('test');
 
-  const judge = await PolicyJudge.load(iface);
+  const judge = await PolicyJudge.load(iface, { ctGiven: true });
   let outcomes: Outcome[];
   try {
     outcomes = cases.map((c) => {
-      const judgement = judge.judge(buildFrame(c.packet));
+      const judgement = judge.judge(buildFrame(c.packet), c.packet.ctState);
       const rule = ruleLabel(iface, judgement.matched);
       const ok =
         !c.expect || (c.expect.action === judgement.action && (!c.expect.rule || matchesRule(iface, judgement.matched, c.expect.rule)));

@@ -23,6 +23,31 @@ describe.skipIf(skipWithoutRoot('xdpfw test'))('xdpfw test judges packets with t
     expect(r.stdout).toContain('tcp 198.51.100.1:4242 > 192.0.2.1:22 flags S => drop by default');
   });
 
+  it('judges ct state rules in the state a packet names (new when it names none), touching no table', async () => {
+    const policy = join(dir, 'ct.xdpfw');
+    writeFileSync(
+      policy,
+      'interface eth0 {\n  default drop\n  allow ct state established,related name "return"\n  drop ct state invalid name "invalid"\n  allow tcp dport 22 ct state new name "ssh"\n}\n',
+    );
+    const r = await runCli(
+      'test',
+      policy,
+      '--packet',
+      'tcp 198.51.100.1:443 > 192.0.2.1:40000 flags SA ct established',
+      '--packet',
+      'tcp 198.51.100.1:443 > 192.0.2.1:40000 flags A ct invalid',
+      '--packet',
+      'tcp 198.51.100.1:4242 > 192.0.2.1:22 flags S',
+      '--packet',
+      'tcp 198.51.100.1:443 > 192.0.2.1:40000 flags SA',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('ct established => allow by rule 0 ("return", ');
+    expect(r.stdout).toContain('ct invalid => drop by rule 1 ("invalid", ');
+    expect(r.stdout).toContain('192.0.2.1:22 flags S => allow by rule 2 ("ssh", ');
+    expect(r.stdout).toContain('192.0.2.1:40000 flags SA => drop by default');
+  });
+
   it('passes a cases file whose every case holds, exit 0', async () => {
     const cases = join(dir, 'ok.cases');
     writeFileSync(
