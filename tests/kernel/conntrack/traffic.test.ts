@@ -7,7 +7,7 @@
  * long-lived connection keeps flowing across policy replacements and a
  * daemon restart. Everything goes through the real command line.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -15,10 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ensureBpffs } from '../../../src/xdp/index.js';
 import { scratchDir } from '../../support/scratch.js';
-import { REPO, TS_LOADER, TestNetns, run, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { REPO, TestNetns, run, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { FlowRunner } from './flow-runner.js';
 import { CLI, buildCli, xdpfwIn } from '../cli/netns-cli.js';
 
-const FLOWS = path.join(REPO, 'tests/kernel/conntrack/flows.ts');
 const HOST = '10.99.0.1';
 const PEER = '10.99.0.2';
 
@@ -38,26 +38,11 @@ describe.skipIf(skipWithoutRoot('connection tracking with real traffic'))('conne
   const ns = new TestNetns('ct');
   const dir = scratchDir('xdpfw-ct-');
   const file = path.join(dir, 'host.xdpfw');
-  const children: ChildProcess[] = [];
+  const flows = new FlowRunner();
 
   const xdpfw = (...args: string[]) => xdpfwIn(ns, ...args);
-  /** Starts a flows.ts mode in a namespace; resolves with its first JSON line. */
-  function start(where: string, ...args: string[]): Promise<{ child: ChildProcess; first: Record<string, unknown> }> {
-    const child = spawn('ip', ['netns', 'exec', where, process.execPath, '--import', TS_LOADER, FLOWS, ...args], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    children.push(child);
-    return new Promise((resolve, reject) => {
-      let buffered = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        buffered += d.toString();
-        const nl = buffered.indexOf('\n');
-        if (nl >= 0) resolve({ child, first: JSON.parse(buffered.slice(0, nl)) as Record<string, unknown> });
-      });
-      child.on('exit', (code) => reject(new Error(`flows.ts ${args.join(' ')} exited ${code} before a line`)));
-    });
-  }
-  const once = async (where: string, ...args: string[]) => (await start(where, ...args)).first;
+  const start = (where: string, ...args: string[]) => flows.start(where, ...args);
+  const once = (where: string, ...args: string[]) => flows.once(where, ...args);
   const counters = async (): Promise<{ rules: Rule[]; default: { packets: number } }> => {
     const r = await xdpfw('stats', '--json');
     expect(r.code, r.stderr).toBe(0);
@@ -79,7 +64,7 @@ describe.skipIf(skipWithoutRoot('connection tracking with real traffic'))('conne
   }, 120_000);
 
   afterAll(async () => {
-    for (const c of children) c.kill('SIGKILL');
+    flows.killAll();
     await xdpfw('detach');
     ns.destroy();
   });
@@ -124,7 +109,7 @@ describe.skipIf(skipWithoutRoot('connection tracking with real traffic'))('conne
       cwd: REPO,
       stdio: 'ignore',
     });
-    children.push(daemon);
+    flows.adopt(daemon);
     await new Promise((r) => setTimeout(r, 3000));
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon.once('exit', r));
@@ -132,7 +117,7 @@ describe.skipIf(skipWithoutRoot('connection tracking with real traffic'))('conne
       cwd: REPO,
       stdio: 'ignore',
     });
-    children.push(again);
+    flows.adopt(again);
     await new Promise((r) => setTimeout(r, 3000));
 
     const listed = await xdpfw('ct', 'list', '--json');
@@ -144,13 +129,7 @@ describe.skipIf(skipWithoutRoot('connection tracking with real traffic'))('conne
 
     again.kill('SIGTERM');
     await new Promise((r) => again.once('exit', r));
-    const done = new Promise<Record<string, unknown>>((resolve) => {
-      let text = '';
-      child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
-      child.on('exit', () => resolve(JSON.parse(text.trim().split('\n').at(-1)!) as Record<string, unknown>));
-    });
-    child.stdin!.end();
-    const result = await done;
+    const result = await flows.finish(child);
     expect(result).toMatchObject({ ok: true });
     expect(result.maxGapMs as number).toBeLessThan(1000);
   }, 120_000);
