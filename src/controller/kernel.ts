@@ -15,6 +15,8 @@ import type { PinnedView } from './decisions.js';
 /** A loaded, not yet enforced program. */
 export interface ProgramHandle {
   progId: number;
+  /** What the user should know about the load (xdp/index.ts LoadedProgram.notices). */
+  notices?: readonly string[];
   close(): void;
 }
 
@@ -45,6 +47,9 @@ class LoadedHandle implements ProgramHandle {
   constructor(readonly loaded: LoadedProgram) {}
   get progId(): number {
     return this.loaded.progId;
+  }
+  get notices(): readonly string[] {
+    return this.loaded.notices;
   }
   close(): void {
     this.loaded.close();

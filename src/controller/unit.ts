@@ -268,6 +268,7 @@ export class PolicyUnit {
         for (const p of plans) {
           if (p.decision === 'adopt') continue;
           p.program = await this.o.kernel.load(p.block);
+          for (const notice of p.program.notices ?? []) this.log.warn({ interface: p.config.name }, notice);
         }
       } catch (error) {
         const failure = kernelFailure(error);

@@ -18,7 +18,7 @@ import { closeFd } from './libbpf.js';
 import { detachLink, ifindexOf, linkInfo, replaceLinkProgram } from './link.js';
 import type { MapRef } from './object.js';
 import { bpffsRoot, interfacePinDir, namespaceKey, openPinned, pinFd, pinnedInterfaces, type PinOptions } from './pins.js';
-import { BPF_TCX_EGRESS, OPTS } from './uapi.js';
+import { BPF_TCX_EGRESS, INFO, OPTS } from './uapi.js';
 
 /** A policy's `conntrack { … }`, resolved: times in seconds. */
 export interface ConntrackSettings {
@@ -63,6 +63,24 @@ export function openConntrackTables(o: PinOptions = {}): Map<string, number> {
     if (fd !== null) fds.set(name, fd);
   }
   return fds;
+}
+
+/**
+ * When the namespace's pinned TCP table has another size than `s` asks
+ * for, what to tell the user: a table keeps its size while any interface
+ * uses it.
+ */
+export function keptSizeNotice(tables: ReadonlyMap<string, number>, s: ConntrackSettings): string | null {
+  const fd = tables.get(MAP.ctTcp);
+  if (fd === undefined) return null;
+  const info = Buffer.alloc(INFO.map.size);
+  check(bpf.objGetInfoByFd(fd, info), 'reading the connection table');
+  const size = info.readUInt32LE(INFO.map.maxEntries);
+  if (size === s.size) return null;
+  return (
+    `the connection table keeps its ${size} TCP entries (the policy asks for ${s.size}): ` +
+    'a table is sized when it is created, and it lives until the last interface using ct state is detached'
+  );
 }
 
 /** Pins the tables a load created (those not pinned yet), so that later programs share them. */

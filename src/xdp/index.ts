@@ -38,6 +38,7 @@ import {
   attachEgress,
   conntrackSizes,
   detachEgress,
+  keptSizeNotice,
   openConntrackTables,
   pinConntrackTables,
   removeConntrackTablesIfUnused,
@@ -82,6 +83,8 @@ export interface LoadedProgram {
   progId: number;
   /** Connection tracking's egress recorder, for a policy that uses `ct`. */
   egressProgFd?: number;
+  /** What the user should know about the load (e.g. a connection table kept at another size). */
+  notices: string[];
   programName: string;
   objectPath: string;
   maps: ReadonlyMap<string, MapRef>;
@@ -96,8 +99,9 @@ export async function loadPolicyProgram(compiled: CompiledInterface, options: Lo
   const objectPath = options.objectPath ?? defaultObjectPath();
   const conntrack = compiled.constants.ct && !options.ctGiven ? compiled.conntrack : null;
   if (compiled.constants.ct && !options.ctGiven && !conntrack) throw new Error('a policy that uses ct state needs its conntrack settings');
+  const notices: string[] = [];
   const loaded = conntrack
-    ? loadWithConntrack(objectPath, compiled, conntrack, options)
+    ? loadWithConntrack(objectPath, compiled, conntrack, options, notices)
     : loadObject(objectPath, {
         rodata: { ...rodataValues(compiled.constants), cfg_ct_given: options.ctGiven ? 1 : 0 },
         maxEntries: mapSizes(compiled),
@@ -119,6 +123,7 @@ export async function loadPolicyProgram(compiled: CompiledInterface, options: Lo
       progFd,
       progId: progInfo(progFd).id,
       egressProgFd: loaded.egressProgFd,
+      notices,
       programName: loaded.programName,
       objectPath,
       maps: loaded.maps,
@@ -140,11 +145,14 @@ function loadWithConntrack(
   compiled: CompiledInterface,
   settings: ConntrackSettings,
   options: LoadOptions,
+  notices: string[],
 ): LoadedObject {
   ensureBpffs(options.pins);
   const tables = openConntrackTables(options.pins);
   let loaded: LoadedObject;
   try {
+    const kept = keptSizeNotice(tables, settings);
+    if (kept) notices.push(kept);
     loaded = loadObject(objectPath, {
       rodata: rodataValues(compiled.constants),
       maxEntries: { ...mapSizes(compiled), ...conntrackSizes(settings) },
@@ -265,8 +273,11 @@ export function replace(
     // Recording starts before the new program looks connections up, and stops after the old one is gone.
     if (loaded.egressProgFd !== undefined) attachEgress(loaded.egressProgFd, ifname, options);
     withFd(check(oldFd, `opening program id ${expected}`), (fd) => replaceLinkProgram(linkFd, loaded.progFd, fd, ifname));
-    if (loaded.egressProgFd === undefined) detachEgress(ifname, options);
     pinMaps(loaded, paths);
+    if (loaded.egressProgFd === undefined) {
+      detachEgress(ifname, options);
+      removeConntrackTablesIfUnused(options);
+    }
     return { oldProgId: current.progId, newProgId: linkInfo(linkFd).progId };
   });
 }

@@ -77,6 +77,7 @@ async function applyLocked(interfaces: CompiledInterface[], policyFile: string, 
   try {
     for (const iface of interfaces.filter((i) => !unchanged.includes(i))) {
       const program = await loadPolicyProgram(iface, { onProgress: progressReporter(io, iface.name) });
+      for (const notice of program.notices) err(io, `${iface.name}: note: ${notice}`);
       programs.push({ iface, program });
     }
     const states: Enforced[] = [];

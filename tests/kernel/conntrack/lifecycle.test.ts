@@ -1,0 +1,67 @@
+/**
+ * The connection table's life through the command line: pinned with the
+ * first policy that uses ct state, kept (not resized) by later ones, its
+ * egress recorder taken away by a policy without ct, and removed when the
+ * last interface using it is detached or stops using ct.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { ensureBpffs } from '../../../src/xdp/index.js';
+import { bpffsRoot } from '../../../src/xdp/pins.js';
+import { scratchDir } from '../../support/scratch.js';
+import { TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
+import { buildCli, xdpfwIn } from '../cli/netns-cli.js';
+
+const CT = (size = '') => `${size}interface veth0 {\n  default allow\n  drop ct state invalid\n}\n`;
+const PLAIN = 'interface veth0 {\n  default allow\n  drop udp dport 9\n}\n';
+
+describe.skipIf(skipWithoutRoot('connection table life'))('the connection table through apply and detach', () => {
+  const ns = new TestNetns('ctlife');
+  const dir = scratchDir('xdpfw-ctlife-');
+  const file = path.join(dir, 'p.xdpfw');
+  let tables = '';
+  let egress = '';
+  const xdpfw = (...args: string[]) => xdpfwIn(ns, ...args);
+  const apply = async (text: string) => {
+    fs.writeFileSync(file, text);
+    const r = await xdpfw('apply', file);
+    expect(r.code, r.stderr).toBe(0);
+    return r;
+  };
+
+  beforeAll(() => {
+    buildCli();
+    ensureBpffs();
+    ns.create();
+    const key = netnsKeyOf(ns.name);
+    tables = path.join(bpffsRoot(), 'conntrack', key);
+    egress = path.join(bpffsRoot(), key, 'veth0', 'egress');
+  }, 120_000);
+  afterAll(async () => {
+    await xdpfw('detach');
+    ns.destroy();
+  });
+
+  it('pins the tables with the first ct policy, keeps their size, and drops them with the last', async () => {
+    await apply(CT());
+    expect(fs.readdirSync(tables).sort()).toEqual(['config', 'flood', 'frag', 'icmp', 'stats', 'tcp', 'udp']);
+    expect(fs.existsSync(egress)).toBe(true);
+
+    const resized = await apply(CT('conntrack { size 8192 }\n'));
+    expect(resized.stderr).toContain('veth0: note: the connection table keeps its 262144 TCP entries (the policy asks for 8192)');
+
+    await apply(PLAIN);
+    expect(fs.existsSync(egress)).toBe(false);
+    expect(fs.existsSync(tables)).toBe(false);
+
+    await apply(CT());
+    expect(fs.existsSync(tables)).toBe(true);
+    const detached = await xdpfw('detach');
+    expect(detached.code, detached.stderr).toBe(0);
+    expect(fs.existsSync(tables)).toBe(false);
+  });
+});
