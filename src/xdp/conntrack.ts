@@ -18,7 +18,7 @@ import { closeFd } from './libbpf.js';
 import { detachLink, ifindexOf, linkInfo, replaceLinkProgram } from './link.js';
 import type { MapRef } from './object.js';
 import { bpffsRoot, interfacePinDir, namespaceKey, openPinned, pinFd, pinnedInterfaces, type PinOptions } from './pins.js';
-import { BPF_TCX_EGRESS, INFO, OPTS } from './uapi.js';
+import { BPF_TC_EGRESS, BPF_TC_F_REPLACE, BPF_TCX_EGRESS, INFO, OPTS } from './uapi.js';
 
 /** A policy's `conntrack { … }`, resolved: times in seconds. */
 export interface ConntrackSettings {
@@ -42,9 +42,6 @@ export const CONNTRACK_MAPS: readonly string[] = Object.keys(TABLE_PIN);
 
 /** Datagrams whose later fragments are awaited at once. */
 const FRAG_ENTRIES = 16384;
-
-/** The pin of the egress link in an interface's directory. */
-const EGRESS_PIN = 'egress';
 
 export const conntrackDir = (o: PinOptions = {}): string => path.join(bpffsRoot(o), 'conntrack', namespaceKey(o));
 
@@ -116,57 +113,105 @@ export function writeConntrackConfig(configFd: number, s: ConntrackSettings): vo
 
 /** Removes the namespace's tables once no interface records into them any more. */
 export function removeConntrackTablesIfUnused(o: PinOptions = {}): boolean {
-  if (pinnedInterfaces(o).some((ifname) => fs.existsSync(path.join(interfacePinDir(ifname, o), EGRESS_PIN)))) return false;
+  const recording = (ifname: string) => Object.values(egressPins(ifname, o)).some((pin) => fs.existsSync(pin));
+  if (pinnedInterfaces(o).some(recording)) return false;
   fs.rmSync(conntrackDir(o), { recursive: true, force: true });
   return true;
 }
 
-/* ---- the egress link ------------------------------------------------------- */
+/* ---- the egress hook ------------------------------------------------------- */
 
-const egressPin = (ifname: string, o: PinOptions): string => path.join(interfacePinDir(ifname, o), EGRESS_PIN);
+/*
+ * The recorder runs from a tcx link (Linux 6.6), pinned as `egress` beside
+ * the XDP link; where tcx is missing (or XDPFW_EGRESS_HOOK=clsact asks for
+ * it) from a clsact filter of xdpfw's own handle and priority, which lives
+ * with the interface rather than with a pin: the program is pinned as
+ * `egress-clsact` to say which hook holds it.
+ */
+const EGRESS_LINK_PIN = 'egress';
+const EGRESS_CLSACT_PIN = 'egress-clsact';
+/** xdpfw's filter on the clsact egress hook: handle and priority "xd". */
+const TC_HANDLE = 0x7864;
+const TC_PRIORITY = 0x7864;
+const EINVAL = 22;
+const EEXIST = 17;
+const EOPNOTSUPP = 95;
+
+const egressPins = (ifname: string, o: PinOptions) => ({
+  link: path.join(interfacePinDir(ifname, o), EGRESS_LINK_PIN),
+  clsact: path.join(interfacePinDir(ifname, o), EGRESS_CLSACT_PIN),
+});
+
+function tcBuffers(ifname: string, progFd = 0, flags = 0): { hook: Buffer; opts: Buffer } {
+  const hook = Buffer.alloc(OPTS.tcHook.size);
+  hook.writeBigUInt64LE(BigInt(OPTS.tcHook.size), 0);
+  hook.writeInt32LE(ifindexOf(ifname), OPTS.tcHook.ifindex);
+  hook.writeUInt32LE(BPF_TC_EGRESS, OPTS.tcHook.attachPoint);
+  const opts = Buffer.alloc(OPTS.tcOpts.size);
+  opts.writeBigUInt64LE(BigInt(OPTS.tcOpts.size), 0);
+  opts.writeInt32LE(progFd, OPTS.tcOpts.progFd);
+  opts.writeUInt32LE(flags, OPTS.tcOpts.flags);
+  opts.writeUInt32LE(TC_HANDLE, OPTS.tcOpts.handle);
+  opts.writeUInt32LE(TC_PRIORITY, OPTS.tcOpts.priority);
+  return { hook, opts };
+}
+
+/** Puts (or replaces) xdpfw's filter on `ifname`'s clsact egress, creating the qdisc when needed. */
+function attachClsact(progFd: number, ifname: string, pin: string): void {
+  const { hook, opts } = tcBuffers(ifname, progFd, BPF_TC_F_REPLACE);
+  const created = bpf.tcHookCreate(hook);
+  if (created < 0 && -created !== EEXIST) check(created, `adding a clsact qdisc to ${ifname}`);
+  check(bpf.tcAttach(hook, opts), `attaching the connection-tracking egress program to ${ifname} (clsact)`);
+  pinFd(progFd, pin, `the egress program of ${ifname}`);
+}
 
 /**
- * Runs `progFd` on `ifname`'s egress: swaps the program of the pinned tcx
- * link when there is one, else creates and pins a link.
+ * Runs `progFd` on `ifname`'s egress: swaps the program of the hook that
+ * holds xdpfw's recorder when there is one, else attaches it, by tcx link
+ * where the kernel has tcx.
  */
 export function attachEgress(progFd: number, ifname: string, o: PinOptions = {}): void {
-  const pin = egressPin(ifname, o);
-  const existing = openPinned(pin, `egress link of ${ifname}`);
+  const pins = egressPins(ifname, o);
+  if (fs.existsSync(pins.clsact)) return attachClsact(progFd, ifname, pins.clsact);
+  const existing = openPinned(pins.link, `egress link of ${ifname}`);
   if (existing !== null) {
     try {
-      if (linkInfo(existing).ifindex !== 0) {
-        replaceLinkProgram(existing, progFd, undefined, ifname);
-        return;
-      }
+      if (linkInfo(existing).ifindex !== 0) return replaceLinkProgram(existing, progFd, undefined, ifname);
     } finally {
       closeFd(existing);
     }
   }
+  if (process.env.XDPFW_EGRESS_HOOK === 'clsact') return attachClsact(progFd, ifname, pins.clsact);
   const opts = Buffer.alloc(OPTS.linkCreate.size);
   opts.writeBigUInt64LE(BigInt(OPTS.linkCreate.size), 0);
   const fd = bpf.linkCreate(progFd, ifindexOf(ifname), BPF_TCX_EGRESS, opts);
-  if (fd < 0) {
-    throw new KernelError(`attaching the connection-tracking egress program to ${ifname} (tcx)`, -fd, {
-      hint: 'connection tracking needs tcx links (Linux 6.6 or later)',
-    });
-  }
+  if (fd === -EINVAL || fd === -EOPNOTSUPP) return attachClsact(progFd, ifname, pins.clsact); // no tcx: before Linux 6.6
+  if (fd < 0) throw new KernelError(`attaching the connection-tracking egress program to ${ifname} (tcx)`, -fd);
   try {
-    pinFd(fd, pin, `the egress link of ${ifname}`);
+    pinFd(fd, pins.link, `the egress link of ${ifname}`);
   } finally {
     closeFd(fd);
   }
 }
 
-/** Stops recording on `ifname`'s egress (a policy without `ct` replaced one with it). */
+/** Stops recording on `ifname`'s egress (a policy without `ct` replaced one with it, or a detach). */
 export function detachEgress(ifname: string, o: PinOptions = {}): void {
-  const pin = egressPin(ifname, o);
-  const fd = openPinned(pin, `egress link of ${ifname}`);
+  const pins = egressPins(ifname, o);
+  if (fs.existsSync(pins.clsact)) {
+    if (bpf.ifNameToIndex(ifname) !== 0) {
+      const { hook, opts } = tcBuffers(ifname);
+      const r = bpf.tcDetach(hook, opts);
+      if (r < 0 && r !== -2 /* ENOENT: removed already */) check(r, `removing the connection-tracking egress filter of ${ifname}`);
+    }
+    fs.rmSync(pins.clsact, { force: true });
+  }
+  const fd = openPinned(pins.link, `egress link of ${ifname}`);
   if (fd === null) return;
   try {
     detachLink(fd);
   } finally {
     closeFd(fd);
-    fs.rmSync(pin, { force: true });
+    fs.rmSync(pins.link, { force: true });
   }
 }
 

@@ -99,6 +99,9 @@ const c = {
   bpf_link_update: libbpf.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'),
   bpf_link_detach: libbpf.func('int bpf_link_detach(int link_fd)'),
   bpf_xdp_query: libbpf.func('int bpf_xdp_query(int ifindex, int flags, void *opts)'),
+  bpf_tc_hook_create: libbpf.func('int bpf_tc_hook_create(void *hook)'),
+  bpf_tc_attach: libbpf.func('int bpf_tc_attach(void *hook, void *opts)'),
+  bpf_tc_detach: libbpf.func('int bpf_tc_detach(void *hook, void *opts)'),
   bpf_prog_test_run_opts: libbpf.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
 
   vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, void *fmt, void *ap)'),
@@ -291,6 +294,9 @@ export const linkCreate = (progFd: number, targetFd: number, attachType: number,
 export const linkUpdate = (linkFd: number, newProgFd: number, opts: Buffer): number => c.bpf_link_update(linkFd, newProgFd, opts) as number;
 export const linkDetach = (linkFd: number): number => c.bpf_link_detach(linkFd) as number;
 export const xdpQuery = (ifindex: number, flags: number, opts: Buffer): number => c.bpf_xdp_query(ifindex, flags, opts) as number;
+export const tcHookCreate = (hook: Buffer): number => c.bpf_tc_hook_create(hook) as number;
+export const tcAttach = (hook: Buffer, opts: Buffer): number => c.bpf_tc_attach(hook, opts) as number;
+export const tcDetach = (hook: Buffer, opts: Buffer): number => c.bpf_tc_detach(hook, opts) as number;
 /** The hot path of test runs: the caller owns and pre-lays `opts`. */
 export const progTestRun = c.bpf_prog_test_run_opts as (progFd: number, opts: Buffer) => number;
 

@@ -29,6 +29,9 @@ export const BPF_XDP = 37;
 /** enum bpf_attach_type: tc egress through a tcx link (Linux 6.6). */
 export const BPF_TCX_EGRESS = 47;
 export const BPF_PROG_TYPE_SCHED_CLS = 3;
+/** enum bpf_tc_attach_point, and bpf_tc_attach's flags (libbpf). */
+export const BPF_TC_EGRESS = 2;
+export const BPF_TC_F_REPLACE = 1;
 /** bpf_link_update flag: swap only if the attached program is the expected one. */
 export const BPF_F_REPLACE = 1 << 2;
 
@@ -69,6 +72,10 @@ export const OPTS = {
   xdpQuery: { size: 32, progId: 8, drvProgId: 12, hwProgId: 16, skbProgId: 20, attachMode: 24 },
   /** struct bpf_prog_load_opts (libbpf 1.1: ends at log_buf) */
   progLoad: { size: 104, expectedAttachType: 12, logLevel: 88, logSize: 92, logBuf: 96 },
+  /** struct bpf_tc_hook (libbpf) */
+  tcHook: { size: 24, ifindex: 8, attachPoint: 12, parent: 16 },
+  /** struct bpf_tc_opts (libbpf) */
+  tcOpts: { size: 32, progFd: 8, flags: 12, progId: 16, handle: 20, priority: 24 },
   /** struct bpf_object_open_opts */
   objectOpen: { size: 80, kernelLogBuf: 56, kernelLogSize: 64, kernelLogLevel: 72 },
 } as const;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBpffs } from '../../../src/xdp/index.js';
 import { bpffsRoot } from '../../../src/xdp/pins.js';
 import { scratchDir } from '../../support/scratch.js';
-import { TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { TestNetns, run, skipWithoutRoot } from '../xdp/helpers/env.js';
 import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
 import { buildCli, xdpfwIn } from '../cli/netns-cli.js';
 
@@ -62,6 +62,29 @@ describe.skipIf(skipWithoutRoot('connection table life'))('the connection table 
     expect(fs.existsSync(tables)).toBe(true);
     const detached = await xdpfw('detach');
     expect(detached.code, detached.stderr).toBe(0);
+    expect(fs.existsSync(tables)).toBe(false);
+  });
+
+  it('records through a clsact filter where tcx is not used, and removes it on detach', async () => {
+    const filters = () => run('tc', ['-n', ns.name, 'filter', 'show', 'dev', 'veth0', 'egress']);
+    process.env.XDPFW_EGRESS_HOOK = 'clsact';
+    try {
+      await apply('interface veth0 {\n  default drop\n  allow ct state established,related\n}\n');
+    } finally {
+      delete process.env.XDPFW_EGRESS_HOOK;
+    }
+    expect(fs.existsSync(`${egress}-clsact`)).toBe(true);
+    expect(fs.existsSync(egress)).toBe(false);
+    expect(filters()).toMatch(/pref 30820 bpf .*handle 0x7864 xdpfw_egress/);
+    // Under default drop, a ping out gets its reply only if the filter recorded the request.
+    expect(() => run('ip', ['netns', 'exec', ns.name, 'ping', '-c', '1', '-W', '1', '-q', '10.99.0.2'])).not.toThrow();
+    expect(ns.pingFromPeer()).toBe(false);
+    // A reload swaps the filter's program in place.
+    await apply('interface veth0 {\n  default drop\n  allow ct state established,related\n  drop udp dport 9\n}\n');
+    expect(filters().match(/handle 0x7864 xdpfw_egress/g)).toHaveLength(1);
+    const detached = await xdpfw('detach');
+    expect(detached.code, detached.stderr).toBe(0);
+    expect(filters()).not.toMatch(/xdpfw_egress/);
     expect(fs.existsSync(tables)).toBe(false);
   });
 });
