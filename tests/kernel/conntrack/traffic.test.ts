@@ -126,6 +126,9 @@ describe.skipIf(skipWithoutRoot('connection tracking with real traffic'))('conne
     expect(entries).toContainEqual(
       expect.objectContaining({ protocol: 6, local: HOST, remote: PEER, remotePort: 8080, state: 'established' }),
     );
+    const human = await xdpfw('ct', 'list', '--iface', 'veth0');
+    expect(human.stdout).toMatch(/^tcp +established +10\.99\.0\.1:\d+ <-> 10\.99\.0\.2:8080 +age \d+s expires in \d+s +veth0$/m);
+    expect(human.stdout).toMatch(/^\d+ entr(y|ies)$/m);
 
     again.kill('SIGTERM');
     await new Promise((r) => again.once('exit', r));
