@@ -139,6 +139,8 @@ export function mapSizes(compiled: CompiledInterface): Record<string, number> {
     for (const maps of Object.values(ADDR_MAPS)) unread.push(...Object.values(maps));
     for (const name of unread) sizes[name] = 1;
   }
+  // A policy without ct reads no connection map: its stand-ins stay at one entry.
+  if (!compiled.constants.ct) sizes[MAP.ctStats] = 1;
   return sizes;
 }
 

@@ -133,6 +133,7 @@ describe.skipIf(skipWithoutRoot('--json shapes'))('the --json output of commands
           fragment: count,
         },
       ],
+      conntrack: null,
     });
     expect(stats.interfaces[0].rules[1].packets).toBeGreaterThanOrEqual(1); // the ping's echo request
   });
