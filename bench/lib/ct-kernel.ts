@@ -17,7 +17,14 @@ import fs from 'node:fs';
 import { buildFrame } from '../../src/packet/build.js';
 import { CT_ENTRY_STATE, FAMILY, MAP, STRUCT } from '../../src/contract/kernel.js';
 import { conntrackDir } from '../../src/xdp/conntrack.js';
-import { ensureBpffs, loadPolicyProgram, readCounters, type LoadedProgram, type PinOptions } from '../../src/xdp/index.js';
+import {
+  ensureBpffs,
+  loadPolicyProgram,
+  readCounters,
+  type LoadedProgram,
+  type LoadOptions,
+  type PinOptions,
+} from '../../src/xdp/index.js';
 import { Random } from '../../tests/support/random.js';
 import {
   classBenchRules,
@@ -50,6 +57,8 @@ const XDP_PASS = 2;
 const FAR_DEADLINE = 1n << 62n;
 
 type CtPacket = 'established' | 'no entry';
+/** The stateless row the ratios divide by: the generated rules as the product loads them (with the fast path). */
+const NO_CT = `xdpfw, no ct (${GENERATED} rules)`;
 
 interface CtRow {
   program: string;
@@ -165,12 +174,12 @@ function verify(program: LoadedProgram, nrules: number, c: Case, counter: number
 async function timeProgram(
   program: string,
   policy: BenchPolicy,
-  pins: PinOptions | undefined,
+  load: LoadOptions,
   cases: { c: Case; counter: number | 'default'; action: number }[],
   fill?: (p: LoadedProgram) => void,
 ): Promise<CtRow[]> {
   process.stderr.write(`  ${program}: loading… `);
-  const loaded = await loadPolicyProgram(compileBenchPolicy(policy), pins ? { pins } : {});
+  const loaded = await loadPolicyProgram(compileBenchPolicy(policy), load);
   try {
     if (fill) {
       process.stderr.write(`filling ${grouped(CT_ENTRIES)} entries… `);
@@ -198,8 +207,7 @@ function bareDrop(c: Case): CtRow {
 }
 
 function report(rows: CtRow[]): string {
-  const stateless = (r: CtRow, m: Mode) =>
-    rows.find((x) => x.program.startsWith('xdpfw, no ct') && x.packet === r.packet)?.timing[m].median;
+  const stateless = (r: CtRow, m: Mode) => rows.find((x) => x.program === NO_CT && x.packet === r.packet)?.timing[m].median;
   const cells = (r: CtRow, m: Mode) => {
     const base = r.program.startsWith('xdpfw, ct') ? stateless(r, m) : undefined;
     return [`${fixed(r.timing[m].median, 0)} ±${percent(r.timing[m].spread / 2)}`, base ? ratio(r.timing[m].median / base) : ''];
@@ -214,7 +222,7 @@ function targetLine(rows: CtRow[]): string {
   const parts: string[] = [];
   for (const packet of ['established', 'no entry'] as const) {
     const ct = rows.find((r) => r.program.startsWith('xdpfw, ct') && r.packet === packet);
-    const base = rows.find((r) => r.program.startsWith('xdpfw, no ct') && r.packet === packet);
+    const base = rows.find((r) => r.program === NO_CT && r.packet === packet);
     if (!ct || !base) continue;
     const modes = MODES.map((m) => {
       const x = ct.timing[m].median / base.timing[m].median;
@@ -237,12 +245,13 @@ export async function conntrackSection(): Promise<string> {
   try {
     const rows: CtRow[] = [bareDrop(noEntry)];
     const stateless = rulesPolicy(classBenchRules(GENERATED));
-    rows.push(
-      ...(await timeProgram(`xdpfw, no ct (${GENERATED} rules)`, stateless, undefined, [
-        { c: established, counter: 'default', action: XDP_DROP },
-        { c: noEntry, counter: 'default', action: XDP_DROP },
-      ])),
-    );
+    const byDefault = [
+      { c: established, counter: 'default' as const, action: XDP_DROP },
+      { c: noEntry, counter: 'default' as const, action: XDP_DROP },
+    ];
+    rows.push(...(await timeProgram(NO_CT, stateless, {}, byDefault)));
+    // the ct program has no fast path: this row is the C program's own share
+    rows.push(...(await timeProgram(`${NO_CT}, C rules`, stateless, { fastPath: false }, byDefault)));
     const fill = (p: LoadedProgram) => {
       const map = p.maps.get(MAP.ctTcp);
       if (!map) throw new Error(`the ct program has no ${MAP.ctTcp}`);
@@ -252,7 +261,7 @@ export async function conntrackSection(): Promise<string> {
       ...(await timeProgram(
         `xdpfw, ct (${CT_RULES.length} + ${GENERATED} rules, ${grouped(CT_ENTRIES)} entries)`,
         ctPolicy(),
-        pins,
+        { pins },
         [
           { c: established, counter: 0, action: XDP_PASS },
           { c: noEntry, counter: 1, action: XDP_DROP },
@@ -266,7 +275,8 @@ export async function conntrackSection(): Promise<string> {
       `policy: \`default drop; ${CT_RULES.join('; ')}\` then the ${GENERATED} generated rules, TCP table of ` +
         `${grouped(CT_TABLE_SIZE)} slots holding ${grouped(CT_ENTRIES)} established flows; packets: TCP ACKs of ` +
         `a tracked flow (passed by rule 0) or of none (invalid, dropped by rule 1); "no ct": the ${GENERATED} ` +
-        `generated rules alone (default drop).`,
+        `generated rules alone (default drop), with the fast path as loaded, and without it ("C rules": the ct ` +
+        `program has none).`,
       '',
       report(rows),
       '',
