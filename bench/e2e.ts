@@ -25,11 +25,17 @@
  * run in the order ABBA…, and the ratio is the median of the pairs' ratios,
  * so drift and the wire's own speed cancel.
  *
- *   npm run bench:e2e [-- --quick] [-- --json FILE] [-- --only 'nft,nft set,…']
+ * Then the stateful floods (lib/ct-e2e.ts): spoofed TCP SYNs and ACKs of no
+ * connection, of one flow and from random sources, against bare XDP_DROP,
+ * xdpfw with `ct state`, and iptables-legacy and nft with their conntrack,
+ * each letting in only established and related traffic.
+ *
+ *   npm run bench:e2e [-- --quick] [-- --json FILE] [-- --only 'nft,nft set,…'] [-- --ct-only]
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { closeFd } from '../src/xdp/libbpf.js';
+import { CT_RECEIVERS, FLOODS, floodReport, floodSender, type Flood } from './lib/ct-e2e.js';
 import { replaceLinkProgram } from '../src/xdp/link.js';
 import { frame4 } from './lib/frames.js';
 import { LiveGenerator } from './lib/livegen.js';
@@ -65,6 +71,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 interface Measurement {
   kind: ReceiverKind;
   n: number | null;
+  /** The stateful floods' traffic; none for the UDP frames of the rest. */
+  flood?: Flood;
   kpps: Sample;
   /** Fraction of sent frames the receiver never took off its ring, one-CPU mode (median run). */
   loss: number;
@@ -146,15 +154,15 @@ async function measure(wire: BenchWire, gen: LiveGenerator, receiver: Receiver, 
 }
 
 /** A fresh wire, the receiver on it, the measurement, and everything removed whatever happens. */
-async function onFreshWire(n: number | null, setup: () => Receiver | Promise<Receiver>, o: Options): Promise<Measurement> {
+async function onFreshWire(n: number | null, setup: () => Receiver | Promise<Receiver>, o: Options, flood?: Flood): Promise<Measurement> {
   const wire = BenchWire.create();
   let gen: LiveGenerator | null = null;
   let receiver: Receiver | null = null;
   try {
-    gen = senderOn(wire);
+    gen = flood ? floodSender(wire, flood) : senderOn(wire);
     receiver = await setup();
-    process.stderr.write(`  ${receiver.kind}${n === null ? '' : `, N=${n}`}\n`);
-    return await measure(wire, gen, receiver, n, o);
+    process.stderr.write(`  ${receiver.kind}${n === null ? '' : `, N=${n}`}${flood ? `, ${flood} flood` : ''}\n`);
+    return { ...(await measure(wire, gen, receiver, n, o)), flood };
   } finally {
     receiver?.close();
     gen?.close();
@@ -285,8 +293,9 @@ function ratioTable(ms: Measurement[], counts: number[], paired: Paired | null):
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' } },
+    options: { quick: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, 'ct-only': { type: 'boolean' } },
   });
+  const ctOnly = values['ct-only'] === true;
   const only = values.only ? new Set(values.only.split(',')) : null;
   const wanted = (kind: ReceiverKind) => !only || only.has(kind);
   requireRoot();
@@ -310,16 +319,16 @@ async function main(): Promise<void> {
     );
     const ms: Measurement[] = [];
     const hashKeys = addressSet(10_000, 0, 31).v4.map((p) => p.addr);
-    const bench = async (kind: ReceiverKind, n: number | null, setup: () => Receiver | Promise<Receiver>) => {
+    const bench = async (kind: ReceiverKind, n: number | null, setup: () => Receiver | Promise<Receiver>, flood?: Flood) => {
       if (!wanted(kind)) return;
       const wires: Measurement[] = [];
-      for (let w = 0; w < o.wires; w++) wires.push(await onFreshWire(n, setup, o));
+      for (let w = 0; w < o.wires; w++) wires.push(await onFreshWire(n, setup, o, flood));
       ms.push(mergeWires(wires));
     };
-    const paired = wanted('xdpfw') && wanted('bare XDP_DROP') ? await pairedOneRule(o, values.quick ? 2 : PAIRS) : null;
-    await bench('bare XDP_DROP', null, () => receivers.xdpBaseline('bare XDP_DROP'));
-    await bench('XDP one hash lookup', null, () => receivers.xdpBaseline('XDP one hash lookup', hashKeys));
-    for (const n of counts) {
+    const paired = !ctOnly && wanted('xdpfw') && wanted('bare XDP_DROP') ? await pairedOneRule(o, values.quick ? 2 : PAIRS) : null;
+    if (!ctOnly) await bench('bare XDP_DROP', null, () => receivers.xdpBaseline('bare XDP_DROP'));
+    if (!ctOnly) await bench('XDP one hash lookup', null, () => receivers.xdpBaseline('XDP one hash lookup', hashKeys));
+    for (const n of ctOnly ? [] : counts) {
       const rules = classBenchRules(n, 5);
       const list = addressSet(n, 0, 41).v4;
       await bench('xdpfw', n, () => receivers.xdpfwRules(rules));
@@ -329,13 +338,31 @@ async function main(): Promise<void> {
       await bench('nft set', n, () => receivers.nftSet(list));
       await bench('ipset', n, () => receivers.ipset(list));
     }
+    const stateful: Record<(typeof CT_RECEIVERS)[number], () => Receiver | Promise<Receiver>> = {
+      'bare XDP_DROP': () => receivers.xdpBaseline('bare XDP_DROP'),
+      xdpfw: () => receivers.xdpfwRules(classBenchRules(1, 5)),
+      'xdpfw ct': receivers.xdpfwCt,
+      'iptables-legacy ct': receivers.iptablesLegacyCt,
+      'nft ct': receivers.nftCt,
+    };
+    for (const flood of FLOODS) for (const kind of CT_RECEIVERS) await bench(kind, null, stateful[kind], flood);
+    const stateless = ms.filter((m) => !m.flood);
+    if (stateless.length > 0) {
+      console.log();
+      console.log(resultTable(stateless));
+      const { text, targets } = ratioTable(stateless, counts, paired);
+      console.log();
+      console.log(text);
+      console.log();
+      for (const t of targets) console.log(`target: ${t}`);
+    }
+    const floods = floodReport(ms);
     console.log();
-    console.log(resultTable(ms));
-    const { text, targets } = ratioTable(ms, counts, paired);
+    console.log('### Stateful: a flood of spoofed TCP SYNs and ACKs of no connection');
     console.log();
-    console.log(text);
+    console.log(floods.text);
     console.log();
-    for (const t of targets) console.log(`target: ${t}`);
+    for (const t of floods.targets) console.log(`target: ${t}`);
     console.log(`\ne2e bench took ${fixed((performance.now() - started) / 1000, 0)} s; load average at end: ${loadAverage()}`);
     if (values.json) fs.writeFileSync(values.json, JSON.stringify({ measurements: ms, paired }, null, 2));
   } finally {

@@ -9,10 +9,12 @@
  * one-hash-lookup program, in the same run. Every figure is the median of 3 runs of
  * 1,000,000 repeats on one pinned CPU, hot, warm and cold (lib/timing.ts).
  * Every case is checked before it is timed: the expected rule's counter must
- * take every packet of the rotation. Then, for the 4,096-rule 1M-set policy,
+ * take every packet of the rotation. A `ct state` policy with 1,000,000
+ * tracked flows, for a packet of a flow and one of none, next to the same
+ * rules without ct (lib/ct-kernel.ts). Then, for the 4,096-rule 1M-set policy,
  * where the time goes (lib/kernel-profile.ts).
  *
- *   npm run bench:kernel [-- --quick] [-- --no-profile] [-- --candidates-only] [-- --json FILE]
+ *   npm run bench:kernel [-- --quick] [-- --no-profile] [-- --candidates-only] [-- --ct-only] [-- --json FILE]
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -20,6 +22,7 @@ import type { CompileOptions } from '../src/compiler/index.js';
 import type { CompiledInterface } from '../src/compiler/output.js';
 import { loadPolicyProgram, readCounters, type LoadedProgram, type LoadOptions } from '../src/xdp/index.js';
 import type { PacketKind } from './lib/frames.js';
+import { conntrackSection } from './lib/ct-kernel.js';
 import { candidateStructures, differentialProfile, lookupModes } from './lib/kernel-profile.js';
 import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
 import {
@@ -241,6 +244,7 @@ async function main(): Promise<void> {
       json: { type: 'string' },
       'no-profile': { type: 'boolean' },
       'candidates-only': { type: 'boolean' },
+      'ct-only': { type: 'boolean' },
     },
   });
   requireRoot();
@@ -269,7 +273,13 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     const sections: string[] = [];
     let paired = '';
+    let stateful = '';
     try {
+      if (values['ct-only']) {
+        console.log();
+        console.log(await conntrackSection());
+        return;
+      }
       if (values['candidates-only']) {
         console.log(await lookupModes(packets, sets.small, [10, 100, 1000]));
         console.log(candidateStructures(packets, sets.large));
@@ -278,6 +288,7 @@ async function main(): Promise<void> {
       process.stderr.write('baselines…\n');
       rows.push(...baselines(packets, sets.large));
       rows.push(...(await smallRows(packets)));
+      stateful = await conntrackSection();
       const profile = async (compiled: CompiledInterface, program: LoadedProgram) => {
         process.stderr.write('  differential profile…\n');
         sections.push(await differentialProfile(compiled, packets));
@@ -310,6 +321,8 @@ async function main(): Promise<void> {
     console.log(targetLine(rows));
     console.log(paired);
     console.log(linearLine(rows));
+    console.log();
+    console.log(stateful);
     if (sections.length > 0) {
       console.log();
       console.log('### Where the time goes');

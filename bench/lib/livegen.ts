@@ -3,7 +3,9 @@
  * bench/bpf/txgen.bpf.c program returns XDP_TX, and BPF_PROG_TEST_RUN with
  * BPF_F_TEST_XDP_LIVE_FRAMES and ingress_ifindex = the sending veth puts
  * each run's frame on that veth, so its peer receives it as from a NIC —
- * 3+ Mpps from one CPU, where sockets manage under 1 Mpps.
+ * 3+ Mpps from one CPU, where sockets manage under 1 Mpps. The spoofing
+ * variant (bench/bpf/txspoof.bpf.c) makes each TCP frame a SYN or an ACK
+ * and, spread, from a random source.
  */
 import { KernelError } from '../../src/xdp/errors.js';
 import * as bpf from '../../src/xdp/libbpf.js';
@@ -23,13 +25,18 @@ export class LiveGenerator {
   private readonly data: Buffer;
   private readonly ctx = Buffer.alloc(XDP_MD_SIZE);
 
-  /** `netns`/`ifindex`: the sending veth, as seen from inside its namespace. */
+  /**
+   * `netns`/`ifindex`: the sending veth, as seen from inside its namespace.
+   * `spoof`: a TCP frame sent as spoofed SYNs and ACKs, of its one flow or
+   * spread over random sources.
+   */
   constructor(
     frame: Uint8Array,
     private readonly netns: string,
     ifindex: number,
+    spoof?: 'one flow' | 'spread',
   ) {
-    this.obj = loadBenchObject('txgen');
+    this.obj = spoof ? loadBenchObject('txspoof', { rodata: { cfg_spread: spoof === 'spread' ? 1 : 0 } }) : loadBenchObject('txgen');
     this.data = Buffer.from(frame);
     const o = OPTS.testRun;
     this.ctx.writeUInt32LE(this.data.length, 4); // data_end: the whole frame

@@ -5,9 +5,16 @@
  * each, priority raw), an nft set and an ipset. Each ends with a counted
  * drop-all, and `counted()` reads that count back, so the bench can check
  * that every packet went past all N rules and was dropped at the end.
+ *
+ * The stateful receivers let established and related traffic in and drop
+ * the rest: xdpfw with `ct state`, iptables-legacy's conntrack match and
+ * nft's `ct state`, the latter two in PREROUTING right after conntrack has
+ * looked the packet up (mangle), the earliest point where its state is known.
  */
 import type { LoadedProgram } from '../../src/xdp/index.js';
-import { loadPolicyProgram, readCounters } from '../../src/xdp/index.js';
+import fs from 'node:fs';
+import { conntrackDir } from '../../src/xdp/conntrack.js';
+import { ensureBpffs, loadPolicyProgram, readCounters } from '../../src/xdp/index.js';
 import { closeFd } from '../../src/xdp/libbpf.js';
 import { attachXdp, type Attachment } from '../../src/xdp/link.js';
 import type { LoadedObject } from '../../src/xdp/object.js';
@@ -27,7 +34,17 @@ import { loadBenchObject, loadHashBaseline } from './programs.js';
 import { inNetns } from './sh.js';
 
 export type ReceiverKind =
-  'bare XDP_DROP' | 'XDP one hash lookup' | 'xdpfw' | 'iptables-legacy' | 'nft' | 'xdpfw set' | 'nft set' | 'ipset';
+  | 'bare XDP_DROP'
+  | 'XDP one hash lookup'
+  | 'xdpfw'
+  | 'iptables-legacy'
+  | 'nft'
+  | 'xdpfw set'
+  | 'nft set'
+  | 'ipset'
+  | 'xdpfw ct'
+  | 'iptables-legacy ct'
+  | 'nft ct';
 
 export interface Receiver {
   kind: ReceiverKind;
@@ -206,4 +223,84 @@ export function nftSet(list: Prefix4[]): Receiver {
     '  }',
   ]);
   return { kind: 'nft set', counted: nftFinalCount, close() {} };
+}
+
+/* ---- stateful ------------------------------------------------------------- */
+
+/** xdpfw letting in only what belongs to a tracked connection; its tables under a pins key of the bench's own. */
+export async function xdpfwCt(): Promise<Receiver> {
+  const pins = { netnsId: `bench-ct-e2e-${process.pid}` };
+  ensureBpffs(pins);
+  const text = [
+    `interface ${BENCH_IFACE} {`,
+    '  default drop',
+    '  allow ct state established,related',
+    '  drop ct state invalid',
+    '}',
+    '',
+  ].join('\n');
+  const compiled = compileBenchPolicy({ path: 'bench.xdpfw', files: new Map([['bench.xdpfw', text]]), rules: 2 });
+  const removeTables = () => fs.rmSync(conntrackDir(pins), { recursive: true, force: true });
+  let program: LoadedProgram | null = null;
+  try {
+    program = await loadPolicyProgram(compiled, { pins });
+    const loaded = program;
+    return xdpReceiver(
+      'xdpfw ct',
+      loaded.progFd,
+      () => {
+        loaded.close();
+        removeTables();
+      },
+      () => {
+        const c = readCounters(loaded, { nrules: 2 });
+        if (c.rules[0].packets !== 0n) throw new Error(`xdpfw ct: ${c.rules[0].packets} flood packets taken as established`);
+        return Number(c.rules[1].packets + c.global.default.packets); // ACKs: invalid; SYNs: new, the default
+      },
+    );
+  } catch (err) {
+    program?.close();
+    removeTables();
+    throw err;
+  }
+}
+
+/**
+ * The count of `final`, checked against the packets netfilter's conntrack
+ * found invalid (per-CPU rows of /proc/net/stat/nf_conntrack, in hex): a
+ * flood with a wrong checksum would skip the entry it is meant to make.
+ */
+function countedValid(kind: ReceiverKind, final: () => number): () => number {
+  return () => {
+    const n = final();
+    const [head, ...rows] = inNetns(NS_RX, 'cat', ['/proc/net/stat/nf_conntrack']).trim().split('\n');
+    const column = head.trim().split(/\s+/).indexOf('invalid');
+    const invalid = rows.reduce((sum, row) => sum + parseInt(row.trim().split(/\s+/)[column], 16), 0);
+    if (invalid > n / 100) throw new Error(`${kind}: conntrack found ${invalid} of ${n} packets invalid`);
+    return n;
+  };
+}
+
+/** The packet count of the mangle table's PREROUTING policy (DROP). */
+function iptablesPolicyCount(): number {
+  const save = inNetns(NS_RX, 'iptables-legacy-save', ['-c', '-t', 'mangle']);
+  const m = /^:PREROUTING DROP \[(\d+):\d+\]/m.exec(save);
+  return m ? Number(m[1]) : 0;
+}
+
+export function iptablesLegacyCt(): Receiver {
+  const text = ['*mangle', ':PREROUTING DROP [0:0]', '-A PREROUTING -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT', 'COMMIT', ''];
+  inNetns(NS_RX, 'iptables-legacy-restore', [], { input: text.join('\n') });
+  return { kind: 'iptables-legacy ct', counted: countedValid('iptables-legacy ct', iptablesPolicyCount), close() {} };
+}
+
+export function nftCt(): Receiver {
+  nftLoad([
+    '  chain pre {',
+    '    type filter hook prerouting priority mangle; policy drop;',
+    '    ct state established,related accept',
+    '    counter drop',
+    '  }',
+  ]);
+  return { kind: 'nft ct', counted: countedValid('nft ct', nftFinalCount), close() {} };
 }
