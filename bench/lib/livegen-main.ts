@@ -8,7 +8,7 @@
  */
 import { ifindexOf } from '../../src/xdp/link.js';
 import * as bpf from '../../src/xdp/libbpf.js';
-import { OPTS } from '../../src/xdp/uapi.js';
+import { liveFramesOptions } from '../../src/xdp/test-run.js';
 import { loadBenchObject } from './programs.js';
 
 const CHUNK = 50_000;
@@ -18,19 +18,7 @@ async function main(): Promise<void> {
   if (!ifname || !hex) throw new Error('usage: livegen-main.ts IFNAME FRAME_HEX');
   const obj = loadBenchObject('txgen');
   const data = Buffer.from(hex, 'hex');
-  const ctx = Buffer.alloc(24);
-  ctx.writeUInt32LE(data.length, 4);
-  ctx.writeUInt32LE(ifindexOf(ifname), 12);
-  const o = OPTS.testRun;
-  const opts = Buffer.alloc(o.size);
-  opts.writeBigUInt64LE(BigInt(o.size), 0);
-  opts.writeBigUInt64LE(bpf.addressOf(data), o.dataIn);
-  opts.writeUInt32LE(data.length, o.dataSizeIn);
-  opts.writeBigUInt64LE(bpf.addressOf(ctx), o.ctxIn);
-  opts.writeUInt32LE(24, o.ctxSizeIn);
-  opts.writeUInt32LE(CHUNK, o.repeat);
-  opts.writeUInt32LE(1 << 1 /* BPF_F_TEST_XDP_LIVE_FRAMES */, o.flags);
-  opts.writeUInt32LE(64, o.batchSize);
+  const live = liveFramesOptions(data, ifindexOf(ifname), CHUNK);
   let stop = false;
   process.stdin.on('end', () => (stop = true)).on('close', () => (stop = true));
   process.stdin.resume();
@@ -38,7 +26,7 @@ async function main(): Promise<void> {
   let sent = 0;
   const t0 = process.hrtime.bigint();
   while (!stop) {
-    const r = bpf.progTestRun(obj.progFd, opts);
+    const r = bpf.progTestRun(obj.progFd, live.opts);
     if (r < 0) throw new Error(`live frames: errno ${-r}`);
     sent += CHUNK;
     await new Promise((resolve) => setImmediate(resolve));

@@ -85,3 +85,32 @@ export class TestRunner {
     return this.opts.readUInt32LE(OPTS.testRun.retval);
   }
 }
+
+const BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1;
+/** struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex. */
+const XDP_MD_SIZE = 24;
+
+/**
+ * BPF_PROG_TEST_RUN options for the kernel's XDP live-frames mode: each of
+ * `repeat` runs of a program that returns XDP_TX puts `frame` (as the
+ * program left it) on the interface `ifindex`, whose peer receives it as
+ * from a NIC — the benches' and tests' traffic generator. `opts` points
+ * into `ctx` and `frame`: use it through the returned object, which keeps
+ * them alive.
+ */
+export function liveFramesOptions(frame: Buffer, ifindex: number, repeat: number): { opts: Buffer; ctx: Buffer; frame: Buffer } {
+  const o = OPTS.testRun;
+  const ctx = Buffer.alloc(XDP_MD_SIZE);
+  ctx.writeUInt32LE(frame.length, 4); // data_end: the whole frame
+  ctx.writeUInt32LE(ifindex, 12);
+  const opts = Buffer.alloc(o.size);
+  opts.writeBigUInt64LE(BigInt(o.size), 0);
+  opts.writeBigUInt64LE(bpf.addressOf(frame), o.dataIn);
+  opts.writeUInt32LE(frame.length, o.dataSizeIn);
+  opts.writeBigUInt64LE(bpf.addressOf(ctx), o.ctxIn);
+  opts.writeUInt32LE(XDP_MD_SIZE, o.ctxSizeIn);
+  opts.writeUInt32LE(repeat, o.repeat);
+  opts.writeUInt32LE(BPF_F_TEST_XDP_LIVE_FRAMES, o.flags);
+  opts.writeUInt32LE(64, o.batchSize);
+  return { opts, ctx, frame };
+}

@@ -6,15 +6,12 @@
  * packet that reproduce it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { compilePolicy } from '../../src/compiler/index.js';
 import { buildFrame } from '../../src/packet/build.js';
 import { formatPacket } from '../../src/packet/describe.js';
-import { loadPolicy } from '../../src/policy/index.js';
 import { PolicyJudge } from '../../src/xdp/judge.js';
 import { generatePacket, generatePolicy, Random } from '../support/generate.js';
-import { ReferenceEvaluator } from '../support/reference-evaluator.js';
-import { MemoryHost } from '../support/memory-host.js';
 import { skipWithoutRoot } from '../support/kernel.js';
+import { compileGenerated } from '../support/compile-generated.js';
 
 const POLICIES = 100;
 /** Policies past POLICIES test `ct state` too, each packet judged in a given state (the program's cfg_ct_given). */
@@ -36,19 +33,7 @@ describe.skipIf(skipWithoutRoot('differential'))('kernel program and reference e
     it(`agree on every packet of generated policy ${seed}${ct ? ' (with ct state)' : ''}`, async () => {
       const random = new Random(seed);
       const policy = generatePolicy(random, 24, { ct });
-      const host = new MemoryHost({ 'generated.xdpfw': policy.text });
-      const loaded = loadPolicy('generated.xdpfw', host);
-      expect(
-        loaded.diagnostics.filter((d) => d.severity === 'error'),
-        policy.text,
-      ).toEqual([]);
-      const compiled = compilePolicy(loaded.document!);
-      expect(
-        compiled.diagnostics.filter((d) => d.severity === 'error'),
-        policy.text,
-      ).toEqual([]);
-      const iface = compiled.compiled!.interfaces[0];
-      const reference = new ReferenceEvaluator(loaded.document!, policy.interfaceName);
+      const { iface, reference } = compileGenerated(policy);
       const judge = await PolicyJudge.load(iface, { ctGiven: ct });
       const mismatches: string[] = [];
       const rulesHit = new Set<number>();

@@ -7,42 +7,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
-import { ensureBpffs } from '../../../src/xdp/index.js';
-import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
 import { scratchDir } from '../../support/scratch.js';
-import { TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
-import { buildCli, xdpfwIn } from './netns-cli.js';
-import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
+import { skipWithoutRoot } from '../xdp/helpers/env.js';
+import { cliNamespace, xdpfwIn } from './netns-cli.js';
 
 const POLICY = 'interface veth0 {\n  default allow\n  drop udp dport 9 name "discard"\n  allow icmp\n}\n';
 const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 const count = { packets: expect.any(Number), bytes: expect.any(Number) };
 
 describe.skipIf(skipWithoutRoot('--json shapes'))('the --json output of commands that reach the kernel', () => {
-  const ns = new TestNetns('json');
+  const { ns } = cliNamespace('json');
   const file = path.join(scratchDir('xdpfw-json-'), 'p.xdpfw');
   const xdpfw = async (...args: string[]) => {
     const r = await xdpfwIn(ns, ...args, '--json');
     expect(r.code, r.stderr).toBe(0);
     return JSON.parse(r.stdout) as unknown;
   };
-  let netns = '';
 
-  beforeAll(() => {
-    buildCli();
-    ensureBpffs();
-    ns.create();
-    netns = netnsKeyOf(ns.name);
-    fs.writeFileSync(file, POLICY);
-  }, 180_000);
-
-  afterAll(() => {
-    ns.destroy();
-    fs.rmSync(path.join(bpffsRoot(), netns), { recursive: true, force: true });
-    fs.rmSync(path.join(stateRoot(), netns), { recursive: true, force: true });
-  });
+  beforeAll(() => fs.writeFileSync(file, POLICY));
 
   it('apply gives each interface it attached or replaced, and the names it left unchanged', async () => {
     expect(await xdpfw('apply', file)).toEqual({

@@ -5,9 +5,15 @@
  */
 
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 
-import { REPO, run, type TestNetns } from '../xdp/helpers/env.js';
+import { afterAll, beforeAll } from 'vitest';
+
+import { ensureBpffs } from '../../../src/xdp/index.js';
+import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
+import { REPO, TestNetns, run } from '../xdp/helpers/env.js';
+import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
 
 export const CLI = path.join(REPO, 'bin/xdpfw.js');
 
@@ -32,4 +38,29 @@ export function xdpfwIn(ns: TestNetns, ...args: string[]): Promise<Exit> {
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * A namespace pair for command-line tests, made before the file's tests
+ * (with the CLI built and the bpffs mounted) and removed after them with
+ * the pins, state and connection tables xdpfw kept for it. Call it in a
+ * describe block; `key()` is the namespace's key once made.
+ */
+export function cliNamespace(tag: string): { ns: TestNetns; key: () => string } {
+  const ns = new TestNetns(tag);
+  let key = '';
+  beforeAll(() => {
+    buildCli();
+    ensureBpffs();
+    ns.create();
+    key = netnsKeyOf(ns.name);
+  }, 180_000);
+  afterAll(() => {
+    ns.destroy();
+    if (!key) return;
+    for (const dir of [path.join(bpffsRoot(), key), path.join(stateRoot(), key), path.join(bpffsRoot(), 'conntrack', key)]) {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  return { ns, key: () => key };
 }

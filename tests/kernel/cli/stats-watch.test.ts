@@ -8,14 +8,11 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
-import { ensureBpffs } from '../../../src/xdp/index.js';
-import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
 import { scratchDir } from '../../support/scratch.js';
-import { REPO, TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
-import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
-import { CLI, buildCli, xdpfwIn } from './netns-cli.js';
+import { REPO, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { CLI, cliNamespace, xdpfwIn } from './netns-cli.js';
 
 const POLICY = 'interface veth0 {\n  default allow\n  drop udp dport 9 name "discard"\n  allow icmp name "icmp"\n}\n';
 const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -33,23 +30,10 @@ interface Sample {
 }
 
 describe.skipIf(skipWithoutRoot('stats --watch'))('xdpfw stats --watch --json', () => {
-  const ns = new TestNetns('swatch');
+  const { ns } = cliNamespace('swatch');
   const file = path.join(scratchDir('xdpfw-stats-watch-'), 'p.xdpfw');
-  let netns = '';
 
-  beforeAll(() => {
-    buildCli();
-    ensureBpffs();
-    ns.create();
-    netns = netnsKeyOf(ns.name);
-    fs.writeFileSync(file, POLICY);
-  }, 180_000);
-
-  afterAll(() => {
-    ns.destroy();
-    fs.rmSync(path.join(bpffsRoot(), netns), { recursive: true, force: true });
-    fs.rmSync(path.join(stateRoot(), netns), { recursive: true, force: true });
-  });
+  beforeAll(() => fs.writeFileSync(file, POLICY));
 
   it('prints one JSON object a line each period, with the documented fields and growing counters', async () => {
     const applied = await xdpfwIn(ns, 'apply', file, '--mode', 'generic', '--json');

@@ -11,20 +11,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { compilePolicy } from '../../../src/compiler/index.js';
 import { buildFrame } from '../../../src/packet/build.js';
 import { formatPacket } from '../../../src/packet/describe.js';
-import { loadPolicy } from '../../../src/policy/index.js';
 import { PolicyJudge } from '../../../src/xdp/judge.js';
 import { ensureBpffs } from '../../../src/xdp/pins.js';
 import { generatePolicy } from '../../support/generate.js';
 import { generateCtSequence } from '../../support/generate-ct.js';
 import { skipWithoutRoot } from '../../support/kernel.js';
-import { MemoryHost } from '../../support/memory-host.js';
 import { Random } from '../../support/random.js';
 import { ConnectionTracker } from '../../support/reference-ct.js';
-import { ReferenceEvaluator } from '../../support/reference-evaluator.js';
 import { age, clear, removeTables, testTables } from './tables.js';
+import { compileGenerated } from '../../support/compile-generated.js';
 
 const POLICIES = 100;
 const SEQUENCES = 100;
@@ -71,15 +68,7 @@ describe.skipIf(skipWithoutRoot('stateful differential'))('kernel and reference 
     it(`agree on every inbound packet of the sequences of policy ${seed}`, async () => {
       const random = new Random(1000 + seed);
       const policy = statefulPolicy(random);
-      const loaded = loadPolicy('stateful.xdpfw', new MemoryHost({ 'stateful.xdpfw': policy.text }));
-      expect(loaded.document, `${policy.text}\n${loaded.diagnostics.map((d) => d.message).join('\n')}`).toBeDefined();
-      const compiled = compilePolicy(loaded.document!);
-      expect(
-        compiled.diagnostics.filter((d) => d.severity === 'error'),
-        policy.text,
-      ).toEqual([]);
-      const iface = compiled.compiled!.interfaces[0];
-      const reference = new ReferenceEvaluator(loaded.document!, policy.interfaceName);
+      const { iface, reference } = compileGenerated(policy);
       const judge = await PolicyJudge.load(iface, { pins: tables });
       const mismatches: string[] = [];
       try {

@@ -13,10 +13,9 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ensureBpffs } from '../../../src/xdp/index.js';
 import { scratchDir } from '../../support/scratch.js';
-import { REPO, TS_LOADER, TestNetns, fixtureObject, run, skipWithoutRoot } from '../xdp/helpers/env.js';
-import { buildCli, xdpfwIn } from '../cli/netns-cli.js';
+import { REPO, TS_LOADER, fixtureObject, run, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { cliNamespace, xdpfwIn } from '../cli/netns-cli.js';
 import { FlowRunner } from './flow-runner.js';
 
 const HOST = '10.99.0.1';
@@ -41,7 +40,7 @@ interface Entry {
 }
 
 describe.skipIf(skipWithoutRoot('SYN flood against the connection table'))('a spoofed SYN flood', () => {
-  const ns = new TestNetns('flood');
+  const { ns } = cliNamespace('flood');
   const dir = scratchDir('xdpfw-flood-');
   const flows = new FlowRunner();
   const xdpfw = (...args: string[]) => xdpfwIn(ns, ...args);
@@ -49,9 +48,6 @@ describe.skipIf(skipWithoutRoot('SYN flood against the connection table'))('a sp
     (JSON.parse(run('ip', ['-n', where, '-j', 'link', 'show', 'dev', dev])) as { address: string }[])[0].address;
 
   beforeAll(async () => {
-    buildCli();
-    ensureBpffs();
-    ns.create();
     // The SYN-ACKs to the spoofed sources leave through veth0, where they are recorded.
     run('ip', ['-n', ns.name, 'route', 'add', '10.200.0.0/16', 'via', PEER]);
     const file = path.join(dir, 'flood.xdpfw');
@@ -65,7 +61,6 @@ describe.skipIf(skipWithoutRoot('SYN flood against the connection table'))('a sp
   afterAll(async () => {
     flows.killAll();
     await xdpfw('detach');
-    ns.destroy();
   });
 
   it('never evicts the established connection, which keeps flowing; new ones still work', async () => {

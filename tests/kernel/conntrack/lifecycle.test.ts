@@ -9,18 +9,16 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ensureBpffs } from '../../../src/xdp/index.js';
 import { bpffsRoot } from '../../../src/xdp/pins.js';
 import { scratchDir } from '../../support/scratch.js';
-import { TestNetns, run, skipWithoutRoot } from '../xdp/helpers/env.js';
-import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
-import { buildCli, xdpfwIn } from '../cli/netns-cli.js';
+import { run, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { cliNamespace, xdpfwIn } from '../cli/netns-cli.js';
 
 const CT = (size = '') => `${size}interface veth0 {\n  default allow\n  drop ct state invalid\n}\n`;
 const PLAIN = 'interface veth0 {\n  default allow\n  drop udp dport 9\n}\n';
 
 describe.skipIf(skipWithoutRoot('connection table life'))('the connection table through apply and detach', () => {
-  const ns = new TestNetns('ctlife');
+  const { ns, key } = cliNamespace('ctlife');
   const dir = scratchDir('xdpfw-ctlife-');
   const file = path.join(dir, 'p.xdpfw');
   let tables = '';
@@ -34,16 +32,11 @@ describe.skipIf(skipWithoutRoot('connection table life'))('the connection table 
   };
 
   beforeAll(() => {
-    buildCli();
-    ensureBpffs();
-    ns.create();
-    const key = netnsKeyOf(ns.name);
-    tables = path.join(bpffsRoot(), 'conntrack', key);
-    egress = path.join(bpffsRoot(), key, 'veth0', 'egress');
+    tables = path.join(bpffsRoot(), 'conntrack', key());
+    egress = path.join(bpffsRoot(), key(), 'veth0', 'egress');
   }, 120_000);
   afterAll(async () => {
     await xdpfw('detach');
-    ns.destroy();
   });
 
   it('pins the tables with the first ct policy, keeps their size, and drops them with the last', async () => {

@@ -11,10 +11,7 @@ import { buildFrame } from '../../../src/packet/build.js';
 import * as bpf from '../../../src/xdp/libbpf.js';
 import { ifindexOf } from '../../../src/xdp/link.js';
 import { loadObject } from '../../../src/xdp/object.js';
-import { OPTS } from '../../../src/xdp/uapi.js';
-
-const BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1;
-const XDP_MD_SIZE = 24; // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex
+import { liveFramesOptions } from '../../../src/xdp/test-run.js';
 
 const [object, ifname, srcMac, dstMac, host, port, count, chunk, pauseMs] = process.argv.slice(2);
 const frame = Buffer.from(
@@ -24,24 +21,12 @@ const frame = Buffer.from(
   ),
 );
 const loaded = loadObject(object);
-const ctx = Buffer.alloc(XDP_MD_SIZE);
-ctx.writeUInt32LE(frame.length, 4);
-ctx.writeUInt32LE(ifindexOf(ifname), 12);
-const o = OPTS.testRun;
-const opts = Buffer.alloc(o.size);
-opts.writeBigUInt64LE(BigInt(o.size), 0);
-opts.writeBigUInt64LE(bpf.addressOf(frame), o.dataIn);
-opts.writeUInt32LE(frame.length, o.dataSizeIn);
-opts.writeBigUInt64LE(bpf.addressOf(ctx), o.ctxIn);
-opts.writeUInt32LE(XDP_MD_SIZE, o.ctxSizeIn);
-opts.writeUInt32LE(Number(chunk), o.repeat);
-opts.writeUInt32LE(BPF_F_TEST_XDP_LIVE_FRAMES, o.flags);
-opts.writeUInt32LE(64, o.batchSize);
+const live = liveFramesOptions(frame, ifindexOf(ifname), Number(chunk));
 
 const t0 = process.hrtime.bigint();
 let sent = 0;
 while (sent < Number(count)) {
-  const r = bpf.progTestRun(loaded.progFd, opts);
+  const r = bpf.progTestRun(loaded.progFd, live.opts);
   if (r < 0) throw new Error(`live-frames test run failed: errno ${-r}`);
   sent += Number(chunk);
   await new Promise((resolve) => setTimeout(resolve, Number(pauseMs)));

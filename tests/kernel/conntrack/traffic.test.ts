@@ -13,11 +13,10 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ensureBpffs } from '../../../src/xdp/index.js';
 import { scratchDir } from '../../support/scratch.js';
-import { REPO, TestNetns, run, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { REPO, run, skipWithoutRoot } from '../xdp/helpers/env.js';
 import { FlowRunner } from './flow-runner.js';
-import { CLI, buildCli, xdpfwIn } from '../cli/netns-cli.js';
+import { CLI, cliNamespace, xdpfwIn } from '../cli/netns-cli.js';
 
 const HOST = '10.99.0.1';
 const PEER = '10.99.0.2';
@@ -35,7 +34,7 @@ interface Rule {
 }
 
 describe.skipIf(skipWithoutRoot('connection tracking with real traffic'))('connection tracking between namespaces', () => {
-  const ns = new TestNetns('ct');
+  const { ns } = cliNamespace('ct');
   const dir = scratchDir('xdpfw-ct-');
   const file = path.join(dir, 'host.xdpfw');
   const flows = new FlowRunner();
@@ -51,9 +50,6 @@ describe.skipIf(skipWithoutRoot('connection tracking with real traffic'))('conne
   const ruleCount = (c: { rules: Rule[] }, name: string) => c.rules.find((r) => r.name === name)!.packets;
 
   beforeAll(async () => {
-    buildCli();
-    ensureBpffs();
-    ns.create();
     fs.writeFileSync(file, policy());
     const applied = await xdpfw('apply', file);
     expect(applied.code, applied.stderr).toBe(0);
@@ -66,7 +62,6 @@ describe.skipIf(skipWithoutRoot('connection tracking with real traffic'))('conne
   afterAll(async () => {
     flows.killAll();
     await xdpfw('detach');
-    ns.destroy();
   });
 
   it('answers what the host opens: TCP both ways, UDP, ping', async () => {
