@@ -20,11 +20,15 @@ import { CLI, cliNamespace, xdpfwIn } from '../cli/netns-cli.js';
 
 const HOST = '10.99.0.1';
 const PEER = '10.99.0.2';
+/** IPv6 without static neighbours: neighbour discovery must pass the policy (it is never tracked). */
+const HOST6 = 'fd00:99::1';
+const PEER6 = 'fd00:99::2';
 
 const policy = (extra = '') => `interface veth0 {
   default drop
   allow ct state established,related name "return-traffic"
-  drop ct state invalid name "invalid"${extra}
+  drop ct state invalid name "invalid"
+  allow icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } name "nd"${extra}
 }
 `;
 
@@ -50,6 +54,8 @@ describe.skipIf(skipWithoutRoot('connection tracking with real traffic'))('conne
   const ruleCount = (c: { rules: Rule[] }, name: string) => c.rules.find((r) => r.name === name)!.packets;
 
   beforeAll(async () => {
+    run('ip', ['-n', ns.name, 'addr', 'add', `${HOST6}/64`, 'dev', 'veth0', 'nodad']);
+    run('ip', ['-n', ns.peer, 'addr', 'add', `${PEER6}/64`, 'dev', 'veth1', 'nodad']);
     fs.writeFileSync(file, policy());
     const applied = await xdpfw('apply', file);
     expect(applied.code, applied.stderr).toBe(0);
@@ -57,6 +63,9 @@ describe.skipIf(skipWithoutRoot('connection tracking with real traffic'))('conne
     await once(ns.peer, 'udp-server', PEER, '5353');
     await once(ns.name, 'tcp-server', HOST, '8081');
     await once(ns.name, 'udp-server', HOST, '5354');
+    await once(ns.peer, 'tcp-server', PEER6, '8080');
+    await once(ns.peer, 'udp-server', PEER6, '5353');
+    await once(ns.name, 'tcp-server', HOST6, '8081');
   }, 120_000);
 
   afterAll(async () => {
@@ -68,6 +77,14 @@ describe.skipIf(skipWithoutRoot('connection tracking with real traffic'))('conne
     expect(await once(ns.name, 'tcp-roundtrip', PEER, '8080', '1000000')).toMatchObject({ ok: true, bytes: 1000000 });
     expect(await once(ns.name, 'udp-roundtrip', PEER, '5353')).toMatchObject({ ok: true });
     expect(() => run('ip', ['netns', 'exec', ns.name, 'ping', '-c', '2', '-i', '0.2', '-W', '1', '-q', PEER])).not.toThrow();
+  });
+
+  it('does the same over IPv6, neighbour discovery let through', async () => {
+    expect(await once(ns.name, 'tcp-roundtrip', PEER6, '8080', '100000')).toMatchObject({ ok: true, bytes: 100000 });
+    expect(await once(ns.name, 'udp-roundtrip', PEER6, '5353')).toMatchObject({ ok: true });
+    expect(() => run('ip', ['netns', 'exec', ns.name, 'ping', '-6', '-c', '1', '-W', '1', '-q', PEER6])).not.toThrow();
+    expect(await once(ns.peer, 'tcp-roundtrip', HOST6, '8081', '10')).toMatchObject({ ok: false });
+    expect(ruleCount(await counters(), 'nd')).toBeGreaterThan(0);
   });
 
   it('drops what the peer starts: a TCP SYN, a UDP datagram, an echo request', async () => {
