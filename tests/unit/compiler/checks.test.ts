@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { COMPILER_CODES } from '../../../src/compiler/codes.js';
 import { CONNTRACK_CASES } from './conntrack-cases.js';
-import { compileText, diagnosticsOf, type Found } from './helpers.js';
+import { compileText, diagnosticsOf, err, warn, type Found } from './helpers.js';
 
 interface Case {
   name: string;
@@ -14,18 +14,6 @@ interface Case {
   files?: Record<string, string>;
   expected: Found[];
 }
-
-const err = (code: string, at: string, message: string, hint?: string): Found => ({
-  code,
-  severity: 'error',
-  message,
-  at,
-  ...(hint === undefined ? {} : { hint }),
-});
-const warn = (code: string, at: string, message: string, hint?: string): Found => ({
-  ...err(code, at, message, hint),
-  severity: 'warning',
-});
 
 const ND_HINT = 'add before it: allow icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }';
 

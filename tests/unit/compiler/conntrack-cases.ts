@@ -2,19 +2,7 @@
  * The cases of checks.test.ts for `ct state` and the `conntrack` block:
  * every message of their codes, located, with its hint.
  */
-import type { Found } from './helpers.js';
-
-const err = (code: string, at: string, message: string, hint?: string): Found => ({
-  code,
-  severity: 'error',
-  message,
-  at,
-  ...(hint === undefined ? {} : { hint }),
-});
-const warn = (code: string, at: string, message: string, hint?: string): Found => ({
-  ...err(code, at, message, hint),
-  severity: 'warning',
-});
+import { err, warn, type Found } from './helpers.js';
 
 const STATES = 'connection states: new, established, related, invalid';
 const DURATION = 'a duration is a number with a unit: s, m, h or d (30s, 10m, 6h, 2d), or plain seconds';

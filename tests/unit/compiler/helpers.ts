@@ -46,3 +46,18 @@ export function found(d: Diagnostic): Found {
 export function diagnosticsOf(text: string, files: Record<string, string> = {}): Found[] {
   return compileText(text, files).diagnostics.map(found);
 }
+
+/** An expected error of a check case. */
+export const err = (code: string, at: string, message: string, hint?: string): Found => ({
+  code,
+  severity: 'error',
+  message,
+  at,
+  ...(hint === undefined ? {} : { hint }),
+});
+
+/** An expected warning of a check case. */
+export const warn = (code: string, at: string, message: string, hint?: string): Found => ({
+  ...err(code, at, message, hint),
+  severity: 'warning',
+});
