@@ -64,12 +64,13 @@ int xdpfw_main(struct xdp_md *ctx)
 	if (step == XDPFW_CONTINUE) {
 		if (p.fragment)
 			count(&xdpfw_counters, XDPFW_CNT_FRAGMENT, bytes);
-		if (cfg_ct && cfg_ct_given) {
-			p.ctstate = ct_given();
-			p.present |= FIELD_BIT(XDPFW_FIELD_CTSTATE);
-		} else if (cfg_ct) {
-			now = bpf_ktime_get_coarse_ns();
-			p.ctstate = ct_inbound(data, data_end, &p, &a.ct, &found, now);
+		if (cfg_ct) {
+			if (cfg_ct_given) {
+				p.ctstate = ct_given();
+			} else {
+				now = bpf_ktime_get_coarse_ns();
+				p.ctstate = ct_inbound(data, data_end, &p, &a.ct, &found, now);
+			}
 			p.present |= FIELD_BIT(XDPFW_FIELD_CTSTATE);
 		}
 		if (cfg_linear)
