@@ -206,6 +206,15 @@ enum xdpfw_ct_entry_state {
 	XDPFW_CTE_REPLIED = 6,
 };
 
+/*
+ * Rate limits and dynamic sets (docs/DESIGN.md, "Rate limits and dynamic
+ * sets"): a rule's stateful tail is checked once its stateless matches
+ * held; these bound the loop over failing tails and the sets a program
+ * names.
+ */
+#define XDPFW_MAX_TAIL_RULES 64 /* rules of an interface with a tail */
+#define XDPFW_MAX_DYNSETS 64    /* dynamic sets an interface names */
+
 /* struct xdpfw_ct_entry.flags */
 #define XDPFW_CTF_FIN_OUT 0x1 /* the host sent a FIN */
 #define XDPFW_CTF_FIN_IN 0x2  /* a FIN came in */

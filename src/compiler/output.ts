@@ -150,7 +150,63 @@ export interface CompiledRule {
   location: string;
 }
 
+/**
+ * A rule's stateful tail (docs/DESIGN.md, "Rate limits and dynamic sets"),
+ * checked in this order once the rule's stateless matches held.
+ */
+export interface RuleTail {
+  /** `src @S` / `dst @S` with S dynamic: `set` indexes CompiledInterface.dynamicSets. */
+  srcSet: DynamicSetMatch | null;
+  dstSet: DynamicSetMatch | null;
+  limit: CompiledLimit | null;
+  /** `ban @S [D]`: when the rule decides, the packet's `per` prefix (else its source) enters S for `seconds`. */
+  ban: { set: number; seconds: number } | null;
+}
+
+export interface DynamicSetMatch {
+  set: number;
+  /** `!`: holds when the address is not in the set. */
+  negated: boolean;
+}
+
+/** `limit rate [over] N/UNIT [burst B] [per …]`. */
+export interface CompiledLimit {
+  /**
+   * The bucket's identity in the host's table: FNV-1a-32 of the interface
+   * name, a NUL, and the rule's name or its text without the rate and burst.
+   */
+  id: number;
+  over: boolean;
+  rate: number;
+  unit: 'second' | 'minute' | 'hour';
+  burst: number;
+  /** Nanoseconds of tokens a packet costs: unit in ns / rate, rounded down. */
+  costNs: bigint;
+  /** The bucket's capacity: burst × costNs. */
+  capacityNs: bigint;
+  /** One bucket per prefix of this field; null: one bucket for the rule. */
+  per: { field: 'src' | 'dst'; length4: number; length6: number } | null;
+}
+
+/** `set NAME dynamic [timeout T] [size N]`, as an interface uses it. */
+export interface CompiledDynamicSet {
+  name: string;
+  /** Seconds an entry lasts when added without a duration; null: until deleted. */
+  timeout: number | null;
+  /** Entries the set's trie holds at most (fixed when it is created). */
+  size: number;
+}
+
 export interface CompiledInterface {
+  /**
+   * Rule index → its tail, or null; every entry null when no rule has one
+   * (then the program has no tail code: cfg_tails).
+   */
+  tails: (RuleTail | null)[];
+  /** The dynamic sets this interface's rules name (match or ban), in first-use order; tails index them. */
+  dynamicSets: CompiledDynamicSet[];
+  /** The host's meter-table settings when a rule of this interface has a `limit`, else null. */
+  limits: LimitSettings | null;
   /** The host's connection-tracking settings when a rule of this interface uses `ct state` (they enter the hash), else null. */
   conntrack: ConntrackSettings | null;
   name: string;
@@ -193,8 +249,15 @@ export interface CompiledInterface {
   addressTables: Record<AddressSlot, AddressTable | null>;
 }
 
+/** `limits { size N }`: buckets in the host's meter table. */
+export interface LimitSettings {
+  size: number;
+}
+
 export interface CompiledPolicy {
   interfaces: CompiledInterface[];
+  /** The meter table's settings for the host; null when no interface has a `limit`. */
+  limits: LimitSettings | null;
   /** Connection tracking's settings for the host (times in seconds); null when no interface uses `ct state`. */
   conntrack: ConntrackSettings | null;
 }

@@ -86,7 +86,7 @@ export function compilePolicy(document: PolicyDocument, options: CompileOptions 
   if (!ir) return { diagnostics };
   const interfaces = ir.interfaces.map((i) => compileInterfaceWith(i, options));
   const conntrack = ir.interfaces.some((i) => i.conntrack !== null) ? ir.conntrack : null;
-  return { ir, compiled: { interfaces, conntrack }, diagnostics };
+  return { ir, compiled: { interfaces, conntrack, limits: null }, diagnostics };
 }
 
 /** Checks and lowers, without building map entries (what `xdpfw check` needs). */

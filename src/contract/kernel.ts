@@ -87,6 +87,10 @@ export const TCP_URG = 0x20;
 export const TCP_ECE = 0x40;
 /** XDPFW_TCP_CWR */
 export const TCP_CWR = 0x80;
+/** XDPFW_MAX_TAIL_RULES: rules of an interface with a tail */
+export const MAX_TAIL_RULES = 64;
+/** XDPFW_MAX_DYNSETS: dynamic sets an interface names */
+export const MAX_DYNSETS = 64;
 /** XDPFW_CTF_FIN_OUT: the host sent a FIN */
 export const CTF_FIN_OUT = 0x1;
 /** XDPFW_CTF_FIN_IN: a FIN came in */

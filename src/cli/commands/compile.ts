@@ -18,7 +18,7 @@ export function compileCommand(file: string, options: CompileOptions, io: CliIo)
   const loaded = compileOrThrow(file, (text) => err(io, text));
   const interfaces = selectInterfaces(loaded.compiled.interfaces, options.iface, file);
   if (options.json) {
-    const view = compiledToJson({ interfaces, conntrack: loaded.compiled.conntrack }) as { interfaces: { [key: string]: JsonValue }[] };
+    const view = compiledToJson({ ...loaded.compiled, interfaces }) as { interfaces: { [key: string]: JsonValue }[] };
     // The rules the loader's fast path tests (src/xdp), per family: null off the linear path.
     interfaces.forEach((iface, i) => {
       const linear = iface.constants.linear && takesFastPath(iface.constants.linear) ? iface.constants.linear : null;

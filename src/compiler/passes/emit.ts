@@ -48,6 +48,8 @@ export function emitInterface(
     dst4: c.dst4,
     dst6: c.dst6,
     addressTables,
+    tails: ir.rules.map(() => null),
+    dynamicSets: [],
   };
-  return { name: ir.name, hash: hashCompiled(part, ir.conntrack), conntrack: ir.conntrack, ...part };
+  return { name: ir.name, hash: hashCompiled(part, ir.conntrack), conntrack: ir.conntrack, limits: null, ...part };
 }

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { ConntrackSettings } from '../ir.js';
 import type { CompiledInterface, PrefixClasses } from '../output.js';
 
-export type HashedPart = Omit<CompiledInterface, 'hash' | 'name' | 'conntrack'>;
+export type HashedPart = Omit<CompiledInterface, 'hash' | 'name' | 'conntrack' | 'limits'>;
 
 /**
  * `conntrack`: the policy's settings when the interface uses `ct state`, so

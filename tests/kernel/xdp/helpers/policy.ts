@@ -84,6 +84,9 @@ export function compileMini(
     name: 'test0',
     hash: 'test',
     conntrack: null,
+    limits: null,
+    tails: rules.map(() => null),
+    dynamicSets: [],
     defaultAction,
     constants: {
       nrules: n,
