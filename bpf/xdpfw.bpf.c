@@ -60,7 +60,7 @@ int xdpfw_main(struct xdp_md *ctx)
 	__u64 now = 0;
 	int step;
 
-	step = parse_packet(&c, &p, &a);
+	step = parse_packet(&c, &p, &a, 0);
 	if (step == XDPFW_CONTINUE) {
 		if (p.fragment)
 			count(&xdpfw_counters, XDPFW_CNT_FRAGMENT, bytes);
@@ -110,7 +110,7 @@ int xdpfw_egress(struct __sk_buff *skb)
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 	c = (struct xdpfw_cursor){ .pos = data, .end = data_end, .start = data };
-	if (parse_packet(&c, &p, &a) == XDPFW_CONTINUE)
+	if (parse_packet(&c, &p, &a, 1) == XDPFW_CONTINUE)
 		ct_record(data, data_end, &p, &a.ct, skb->ifindex);
 	return -1; /* TC_ACT_UNSPEC, TCX_NEXT */
 }

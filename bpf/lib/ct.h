@@ -259,17 +259,16 @@ static __always_inline int ct_inner_key(void *start, void *end, const struct xdp
 	return 1;
 }
 
-/* The key of a packet from the host's side: `out` for a packet leaving it. */
-static __always_inline void ct_key(struct xdpfw_ct_key *k, const struct xdpfw_pkt *p, const struct xdpfw_ct_pkt *ct,
-				   __u16 sport, __u16 dport, int out)
+/* A fragment's key in ct_frag: its addresses as sent (ct->key holds them from the host's side, inbound). */
+static __always_inline void ct_frag_key(struct xdpfw_ct_frag_key *fk, const struct xdpfw_pkt *p,
+					const struct xdpfw_ct_pkt *ct)
 {
-	__builtin_memset(k, 0, sizeof(*k));
-	__builtin_memcpy(k->local, out ? ct->src : ct->dst, 16);
-	__builtin_memcpy(k->remote, out ? ct->dst : ct->src, 16);
-	k->lport = out ? sport : dport;
-	k->rport = out ? dport : sport;
-	k->proto = p->proto;
-	k->family = p->family;
+	__builtin_memset(fk, 0, sizeof(*fk));
+	fk->id = ct->ipid;
+	fk->proto = p->proto;
+	fk->family = p->family;
+	__builtin_memcpy(fk->src, ct->key.remote, 16);
+	__builtin_memcpy(fk->dst, ct->key.local, 16);
 }
 
 /* ---- egress --------------------------------------------------------------- */
@@ -334,10 +333,10 @@ static __always_inline void ct_record_tcp(const struct xdpfw_ct_key *k, __u32 fl
 
 /* Records a packet leaving through `ifindex`. */
 static __always_inline void ct_record(void *start, void *end, const struct xdpfw_pkt *p,
-				      const struct xdpfw_ct_pkt *ct, __u32 ifindex)
+				      struct xdpfw_ct_pkt *ct, __u32 ifindex)
 {
 	const struct xdpfw_ct_config *cfg = ct_config();
-	struct xdpfw_ct_key k;
+	struct xdpfw_ct_key *k = &ct->key;
 	struct xdpfw_ct_entry *e;
 	__u64 now = bpf_ktime_get_coarse_ns();
 	__u32 table = CT_UDP;
@@ -346,8 +345,7 @@ static __always_inline void ct_record(void *start, void *end, const struct xdpfw
 	if (!cfg || p->fragment)
 		return;
 	if (p->proto == IPPROTO_TCP) {
-		ct_key(&k, p, ct, p->sport, p->dport, 1);
-		ct_record_tcp(&k, p->tcpflags, ifindex, cfg, now);
+		ct_record_tcp(k, p->tcpflags, ifindex, cfg, now);
 		return;
 	}
 	if (is_icmp(p)) {
@@ -356,14 +354,12 @@ static __always_inline void ct_record(void *start, void *end, const struct xdpfw
 		id = load_u16(start, end, ct->l4 + 4);
 		if (id < 0)
 			return;
-		ct_key(&k, p, ct, id, 0, 1);
+		k->lport = id;
 		table = CT_ICMP;
-	} else {
-		ct_key(&k, p, ct, p->sport, p->dport, 1);
 	}
-	e = ct_lookup(table, &k);
+	e = ct_lookup(table, k);
 	if (!e || e->deadline <= now)
-		ct_create(table, &k, XDPFW_CTE_UNREPLIED, 0, ifindex, cfg, now, e);
+		ct_create(table, k, XDPFW_CTE_UNREPLIED, 0, ifindex, cfg, now, e);
 	else
 		ct_refresh(e, cfg, table, now);
 }
@@ -388,35 +384,40 @@ struct xdpfw_ct_found {
 
 /* The state of a packet coming in; `f` says what ct_commit may move. */
 static __always_inline __u32 ct_inbound(void *start, void *end, const struct xdpfw_pkt *p,
-					const struct xdpfw_ct_pkt *ct, struct xdpfw_ct_found *f, __u64 now)
+					struct xdpfw_ct_pkt *ct, struct xdpfw_ct_found *f, __u64 now)
 {
-	struct xdpfw_ct_key k;
+	struct xdpfw_ct_key *k = &ct->key;
 	struct xdpfw_ct_entry *e;
-	__u32 table = CT_UDP, flags = p->tcpflags, request = 0;
-	__u16 sport = p->sport, dport = p->dport;
-	int echo = 0, id;
+	__u32 table = p->proto == IPPROTO_TCP ? CT_TCP : CT_UDP, flags = p->tcpflags, request = 0;
+	int id;
 
 	f->entry = 0;
-	f->sport = sport;
-	f->dport = dport;
+	f->sport = p->sport;
+	f->dport = p->dport;
 	if (p->fragment) {
-		struct xdpfw_ct_frag_key fk = { .id = ct->ipid, .proto = p->proto, .family = p->family };
+		struct xdpfw_ct_frag_key fk;
 		struct xdpfw_ct_frag *fr;
 
-		__builtin_memcpy(fk.src, ct->src, 16);
-		__builtin_memcpy(fk.dst, ct->dst, 16);
+		ct_frag_key(&fk, p, ct);
 		fr = bpf_map_lookup_elem(&xdpfw_ct_frag, &fk);
 		if (!fr || fr->deadline <= now)
 			return XDPFW_CT_INVALID;
-		sport = fr->sport;
-		dport = fr->dport;
 		flags = 0;
-		echo = is_icmp(p);
+		if (is_icmp(p)) {
+			/* an echo's identifier is its local port, in whichever direction */
+			k->lport = fr->sport;
+			table = CT_ICMP;
+		} else {
+			k->lport = fr->dport;
+			k->rport = fr->sport;
+		}
 	} else if (is_icmp(p)) {
+		struct xdpfw_ct_key inner;
+
 		if (icmp_error(p->family, p->icmptype)) {
-			if (!ct_inner_key(start, end, p, ct, &k, &table))
+			if (!ct_inner_key(start, end, p, ct, &inner, &table))
 				return XDPFW_CT_INVALID;
-			e = ct_lookup(table, &k);
+			e = ct_lookup(table, &inner);
 			return e && e->deadline > now ? XDPFW_CT_RELATED : XDPFW_CT_INVALID;
 		}
 		if (!icmp_echo(p->family, p->icmptype))
@@ -424,20 +425,13 @@ static __always_inline __u32 ct_inbound(void *start, void *end, const struct xdp
 		id = load_u16(start, end, ct->l4 + 4);
 		if (id < 0 || ct->left < 8)
 			return XDPFW_CT_INVALID;
-		sport = dport = id;
+		k->lport = id;
 		f->sport = f->dport = id;
-		echo = 1;
+		table = CT_ICMP;
 		request = icmp_echo_request(p->family, p->icmptype);
 	}
 
-	if (echo) {
-		ct_key(&k, p, ct, 0, sport, 0);
-		table = CT_ICMP;
-	} else {
-		ct_key(&k, p, ct, sport, dport, 0);
-		table = p->proto == IPPROTO_TCP ? CT_TCP : CT_UDP;
-	}
-	e = ct_lookup(table, &k);
+	e = ct_lookup(table, k);
 	f->table = table;
 	f->tcpflags = flags;
 	if (e && e->deadline > now) {
@@ -463,11 +457,10 @@ static __always_inline void ct_commit(const struct xdpfw_pkt *p, const struct xd
 	__u32 flags = f->tcpflags;
 
 	if (ct->first_frag) {
-		struct xdpfw_ct_frag_key fk = { .id = ct->ipid, .proto = p->proto, .family = p->family };
+		struct xdpfw_ct_frag_key fk;
 		struct xdpfw_ct_frag fr = { .sport = f->sport, .dport = f->dport };
 
-		__builtin_memcpy(fk.src, ct->src, 16);
-		__builtin_memcpy(fk.dst, ct->dst, 16);
+		ct_frag_key(&fk, p, ct);
 		fr.deadline = now + XDPFW_CT_FRAG_SECONDS * NS_PER_SECOND;
 		bpf_map_update_elem(&xdpfw_ct_frag, &fk, &fr, BPF_ANY);
 	}

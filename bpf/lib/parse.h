@@ -108,8 +108,17 @@ static __always_inline void copy_addr6(struct xdpfw_lpm6_key *key, __u64 *lin, c
 	__builtin_memcpy(key->addr, addr, 16);
 }
 
+/* The addresses of the connection key: local is the destination of a packet coming in (`out` = 0). */
+static __always_inline void ct_addresses(struct xdpfw_ct_pkt *ct, const void *src, const void *dst, __u32 len,
+					 int out)
+{
+	__builtin_memset(ct, 0, sizeof(*ct));
+	__builtin_memcpy(ct->key.local, out ? src : dst, len);
+	__builtin_memcpy(ct->key.remote, out ? dst : src, len);
+}
+
 static __always_inline int parse_ipv4(struct xdpfw_cursor *c, struct xdpfw_pkt *p,
-				      struct xdpfw_addrs *a)
+				      struct xdpfw_addrs *a, int out)
 {
 	struct iphdr *ip = c->pos;
 	__u32 hlen, tot_len;
@@ -130,9 +139,7 @@ static __always_inline int parse_ipv4(struct xdpfw_cursor *c, struct xdpfw_pkt *
 	p->proto = ip->protocol;
 	p->fragment = (ip->frag_off & bpf_htons(IPV4_OFFSET_MASK)) != 0;
 	if (cfg_ct) {
-		__builtin_memset(&a->ct, 0, sizeof(a->ct));
-		__builtin_memcpy(a->ct.src, &ip->saddr, 4);
-		__builtin_memcpy(a->ct.dst, &ip->daddr, 4);
+		ct_addresses(&a->ct, &ip->saddr, &ip->daddr, 4, out);
 		a->ct.ipid = bpf_ntohs(ip->id);
 		a->ct.first_frag = !p->fragment && (ip->frag_off & bpf_htons(IPV4_MF));
 	}
@@ -207,7 +214,7 @@ static __always_inline int skip_ipv6_ext(struct xdpfw_cursor *c, struct xdpfw_pk
 }
 
 static __always_inline int parse_ipv6(struct xdpfw_cursor *c, struct xdpfw_pkt *p,
-				      struct xdpfw_addrs *a)
+				      struct xdpfw_addrs *a, int out)
 {
 	struct ipv6hdr *ip6 = c->pos;
 	__u64 present;
@@ -233,9 +240,7 @@ static __always_inline int parse_ipv6(struct xdpfw_cursor *c, struct xdpfw_pkt *
 	c->pos = ip6 + 1;
 	if (!cfg_ct)
 		return skip_ipv6_ext(c, p, 0);
-	__builtin_memset(&a->ct, 0, sizeof(a->ct));
-	__builtin_memcpy(a->ct.src, &ip6->saddr, 16);
-	__builtin_memcpy(a->ct.dst, &ip6->daddr, 16);
+	ct_addresses(&a->ct, &ip6->saddr, &ip6->daddr, 16, out);
 	return skip_ipv6_ext(c, p, &a->ct);
 }
 
@@ -271,8 +276,9 @@ static __always_inline int parse_l4(struct xdpfw_cursor *c, struct xdpfw_pkt *p)
 	return XDPFW_CONTINUE;
 }
 
+/* `out`: a constant, 1 in the egress program; it orients the connection key (struct xdpfw_ct_pkt). */
 static __always_inline int parse_packet(struct xdpfw_cursor *c, struct xdpfw_pkt *p,
-					struct xdpfw_addrs *a)
+					struct xdpfw_addrs *a, int out)
 {
 	__be16 ethertype;
 	int step;
@@ -281,9 +287,9 @@ static __always_inline int parse_packet(struct xdpfw_cursor *c, struct xdpfw_pkt
 	if (step != XDPFW_CONTINUE)
 		return step;
 	if (ethertype == bpf_htons(ETH_P_IP))
-		step = parse_ipv4(c, p, a);
+		step = parse_ipv4(c, p, a, out);
 	else if (ethertype == bpf_htons(ETH_P_IPV6))
-		step = parse_ipv6(c, p, a);
+		step = parse_ipv6(c, p, a, out);
 	else
 		return XDPFW_NON_IP;
 	if (step != XDPFW_CONTINUE)
@@ -292,7 +298,14 @@ static __always_inline int parse_packet(struct xdpfw_cursor *c, struct xdpfw_pkt
 		a->ct.l4 = c->pos - c->start;
 		a->ct.left = c->left;
 	}
-	return parse_l4(c, p);
+	step = parse_l4(c, p);
+	if (cfg_ct && step == XDPFW_CONTINUE) {
+		a->ct.key.lport = out ? p->sport : p->dport;
+		a->ct.key.rport = out ? p->dport : p->sport;
+		a->ct.key.proto = p->proto;
+		a->ct.key.family = p->family;
+	}
+	return step;
 }
 
 #endif /* XDPFW_LIB_PARSE_H */

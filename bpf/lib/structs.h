@@ -43,8 +43,13 @@ struct xdpfw_pkt {
  * parser only when cfg_ct (left uninitialised otherwise, at no cost).
  */
 struct xdpfw_ct_pkt {
-	__u8 src[16];       /* IPv4: the first 4 bytes, the rest zero */
-	__u8 dst[16];
+	/*
+	 * The packet's connection key, from the host's side (local = the
+	 * destination of a packet coming in, the source of one going out),
+	 * written once by the parser: ct.h fills in the ports of ICMP echo and
+	 * of non-first fragments.
+	 */
+	struct xdpfw_ct_key key;
 	__u32 ipid;         /* IPv4 identification, IPv6 fragment header's; 0 when none */
 	__u32 first_frag;   /* more fragments follow, and this is the first */
 	__u32 l4;           /* offset of the L4 header from the frame's start (not for non-first fragments) */
