@@ -20,7 +20,8 @@ export function buildBenchObjects(): void {
 }
 
 export function loadBenchObject(
-  file: 'drop' | 'hash' | 'txgen' | 'txspoof' | 'rotate4' | 'rotate6' | 'addr-trie' | 'addr-hashes' | 'addr-dir24' | 'addr-dir24x' | 'ctfloor',
+  file:
+    'drop' | 'hash' | 'txgen' | 'txspoof' | 'rotate4' | 'rotate6' | 'addr-trie' | 'addr-hashes' | 'addr-dir24' | 'addr-dir24x' | 'ctfloor',
   options: Parameters<typeof loadObject>[1] = {},
 ): LoadedObject {
   const path = `${BENCH_BPF_DIR}${file}.bpf.o`;
