@@ -153,7 +153,8 @@ function lockInLruHash(): string {
     loadBenchObject('meter-lock-lru').close();
     return 'accepted';
   } catch (err) {
-    const why = err instanceof VerifierError ? err.tail.find((l) => /spin_lock/.test(l) && !/call/.test(l)) : undefined;
+    const why =
+      err instanceof VerifierError ? err.tail.find((l) => /has to have BTF|spin_lock.*not (allowed|supported)/.test(l)) : undefined;
     return `refused (${why?.trim() ?? (err instanceof Error ? err.message.split('\n')[0] : String(err))})`;
   }
 }
