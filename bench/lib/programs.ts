@@ -19,9 +19,23 @@ export function buildBenchObjects(): void {
   run('make', ['-s', '-C', BENCH_BPF_DIR]);
 }
 
+/** The token-bucket schemes of bench/bpf/meter-schemes.bpf.c, an object each (bench:meters). */
+export type MeterObject = `meter-${'cas' | 'racy' | 'lock' | 'lock-lru' | 'percpu' | 'lookup' | 'clock'}`;
+
 export function loadBenchObject(
   file:
-    'drop' | 'hash' | 'txgen' | 'txspoof' | 'rotate4' | 'rotate6' | 'addr-trie' | 'addr-hashes' | 'addr-dir24' | 'addr-dir24x' | 'ctfloor',
+    | 'drop'
+    | 'hash'
+    | 'txgen'
+    | 'txspoof'
+    | 'rotate4'
+    | 'rotate6'
+    | 'addr-trie'
+    | 'addr-hashes'
+    | 'addr-dir24'
+    | 'addr-dir24x'
+    | 'ctfloor'
+    | MeterObject,
   options: Parameters<typeof loadObject>[1] = {},
 ): LoadedObject {
   const path = `${BENCH_BPF_DIR}${file}.bpf.o`;
