@@ -4,8 +4,13 @@
  * then given the tails, sets and meter settings the compiler will emit
  * (src/compiler/output.ts, RuleTail).
  */
+import fs from 'node:fs';
+import path from 'node:path';
+
 import type { CompiledDynamicSet, CompiledInterface, CompiledLimit, RuleTail } from '../../../src/compiler/output.js';
-import { fnv1a32 } from '../../../src/xdp/limits.js';
+import { setsDir } from '../../../src/xdp/dynsets.js';
+import { fnv1a32, limitsDir } from '../../../src/xdp/limits.js';
+import { stateRoot, type PinOptions } from '../../../src/xdp/pins.js';
 import { compileInterfaceText } from '../../support/kernel.js';
 
 const UNIT_NS = { second: 1_000_000_000n, minute: 60_000_000_000n, hour: 3_600_000_000_000n } as const;
@@ -44,4 +49,12 @@ export function withTails(
   const all = compiled.rules.map((_, i) => tails[i] ?? null);
   const limited = all.some((t) => t?.limit);
   return { ...compiled, tails: all, dynamicSets, limits: limited ? { size: meterSize } : null };
+}
+
+/** A pin key of the test's own (no namespace has it, so `xdpfw gc` leaves it alone). */
+export const testPins = (tag: string): PinOptions => ({ netnsId: `test-limits-${tag}-${process.pid}` });
+
+/** Removes the test's meter table, sets and set declarations. */
+export function removeTailTables(o: PinOptions): void {
+  for (const dir of [limitsDir(o), setsDir(o), path.join(stateRoot(o), o.netnsId!)]) fs.rmSync(dir, { recursive: true, force: true });
 }
