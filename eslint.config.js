@@ -26,11 +26,13 @@ const at = (glob) => path.join(root, glob);
 const XDP_INTERNALS_FOR_TESTS = [
   'asm',
   'conntrack',
+  'dynsets',
   'errors',
   'fast-path',
   'judge',
   'layout',
   'libbpf',
+  'limits',
   'link',
   'maps',
   'mount-visibility',

@@ -214,6 +214,30 @@ enum xdpfw_ct_entry_state {
  */
 #define XDPFW_MAX_TAIL_RULES 64 /* rules of an interface with a tail */
 #define XDPFW_MAX_DYNSETS 64    /* dynamic sets an interface names */
+#define XDPFW_DYNSET_DEFAULT_SIZE 65536 /* entries of a set whose declaration gives none */
+#define XDPFW_METERS_DEFAULT_SIZE 65536 /* buckets of the host's meter table by default */
+#define XDPFW_DYNSET_EXPIRED_RETRIES 4 /* expired entries one lookup deletes before it gives up */
+#define XDPFW_BUCKET_RETRIES 4  /* compare-and-exchange attempts on a bucket before a packet counts as over */
+#define XDPFW_BAN_SLACK_NS 1000000000ull /* a ban refreshes a live entry only when it moves it by more */
+
+/* struct xdpfw_tail.flags: what a rule's tail checks, in this order. */
+#define XDPFW_TAIL_SRC_SET (1u << 0) /* the source lies in dynamic set src_set */
+#define XDPFW_TAIL_SRC_NOT (1u << 1) /* … negated: it does not */
+#define XDPFW_TAIL_DST_SET (1u << 2) /* the destination lies in dynamic set dst_set */
+#define XDPFW_TAIL_DST_NOT (1u << 3)
+#define XDPFW_TAIL_LIMIT (1u << 4)   /* a token bucket (cost_ns, capacity_ns) */
+#define XDPFW_TAIL_OVER (1u << 5)    /* the limit holds when no token was found */
+#define XDPFW_TAIL_PER_SRC (1u << 6) /* one bucket per source prefix (per_len4 / per_len6) */
+#define XDPFW_TAIL_PER_DST (1u << 7) /* one bucket per destination prefix */
+#define XDPFW_TAIL_BAN (1u << 8)     /* when the rule decides, its per prefix (else the source) enters ban_set */
+
+/* xdpfw_set_stats[set * XDPFW_SETS_NSTATS + index], per CPU. */
+enum xdpfw_set_stat {
+	XDPFW_SETS_ADDED = 0,   /* entries a ban wrote */
+	XDPFW_SETS_FULL = 1,    /* bans refused: the set was full */
+	XDPFW_SETS_EXPIRED = 2, /* expired entries a lookup deleted */
+	XDPFW_SETS_NSTATS = 3,
+};
 
 /* struct xdpfw_ct_entry.flags */
 #define XDPFW_CTF_FIN_OUT 0x1 /* the host sent a FIN */
@@ -384,6 +408,76 @@ struct xdpfw_ct_flood_window {
 	__u64 created;
 };
 
+/*
+ * Value of xdpfw_tails (ARRAY, one per rule): the rule's stateful tail,
+ * all zero when it has none. Sets are indexes into xdpfw_dynsets.
+ */
+struct xdpfw_tail {
+	__u32 flags;       /* XDPFW_TAIL_* */
+	__u32 limit_id;    /* the bucket's identity in xdpfw_meters */
+	__u32 origin;      /* what a ban writes as its entry's origin */
+	__u8 src_set;
+	__u8 dst_set;
+	__u8 ban_set;
+	__u8 per_len4;     /* per: prefix length of an IPv4 address (32: one bucket per address) */
+	__u8 per_len6;
+	__u8 pad[7];
+	__u64 cost_ns;     /* tokens a packet takes */
+	__u64 capacity_ns; /* burst * cost_ns */
+	__u64 ban_ns;      /* how long a ban lasts */
+};
+
+/*
+ * Key of xdpfw_meters (LRU_HASH, host-wide): one token bucket. Without
+ * per: family, prefix_len and addr zero. addr: network order, host bits
+ * zero, IPv4 in the first 4 bytes.
+ */
+struct xdpfw_meter_key {
+	__u32 limit_id;
+	__u8 family;     /* enum xdpfw_family */
+	__u8 prefix_len;
+	__u16 pad;
+	__u8 addr[16];
+};
+
+/* Value of xdpfw_meters: the time (ns) at which the bucket was, or would have been, empty. */
+struct xdpfw_meter {
+	__u64 empty_at;
+};
+
+/*
+ * Key of a dynamic set (BPF_MAP_TYPE_LPM_TRIE, an inner map of
+ * xdpfw_dynsets): prefixlen = 8 + the address's prefix length, the family
+ * byte counting as the first 8 bits, so an IPv4 and an IPv6 entry never
+ * contain each other.
+ */
+struct xdpfw_dynset_key {
+	__u32 prefixlen;
+	__u8 family;  /* enum xdpfw_family */
+	__u8 addr[16];
+	__u8 pad[3];
+};
+
+/* Value of a dynamic set. */
+struct xdpfw_dynset_entry {
+	__u64 deadline;   /* CLOCK_MONOTONIC ns from which the entry is absent; ~0: never */
+	__u32 origin;     /* the rule that banned it (its limit id), 0 when a user added it */
+	__u32 prefix_len; /* the address's prefix length (prefixlen - 8), so a lookup can delete what it found */
+};
+
+/* Value of xdpfw_tail_scratch (PERCPU_ARRAY, one entry): what a tail check builds, off the stack. */
+struct xdpfw_tail_scratch {
+	__u64 now;       /* read at the first tail */
+	__u32 family;    /* the packet's (enum xdpfw_family) */
+	__u8 src[16];    /* its addresses, IPv4 in the first 4 bytes */
+	__u8 dst[16];
+	__u32 pad;
+	struct xdpfw_dynset_key set_key;
+	struct xdpfw_dynset_entry entry;
+	struct xdpfw_meter_key meter_key;
+	struct xdpfw_meter meter;
+};
+
 /* Value of xdpfw_actions (ARRAY, one per rule): XDPFW_ACTION_*. */
 /* __u32 */
 
@@ -401,6 +495,8 @@ struct xdpfw_ct_flood_window {
  *   const volatile __u32 cfg_linear;           1: the linear path, 0: the bit vectors
  *   const volatile __u32 cfg_ct;               1: rules use ct state (the tables are read)
  *   const volatile __u32 cfg_ct_given;         1: a test run: the state is xdpfw_ct_given[0], no table is read
+ *   const volatile __u32 cfg_tails;            1: a rule has a stateful tail (xdpfw_tails is read)
+ *   const volatile __u32 cfg_now_given;        1: "now" is xdpfw_now_given[0], not the clock (tests)
  * and the linear path's rules, element (or pair, or quad) i for rule i:
  *   const volatile __u32 cfg_lin_checks[XDPFW_LINEAR_MAX];      see XDPFW_LIN_*
  *   const volatile __u32 cfg_lin_action[XDPFW_LINEAR_MAX];      XDPFW_ACTION_*
@@ -448,6 +544,18 @@ struct xdpfw_ct_flood_window {
  *   xdpfw_ct_stats         __u32                          __u64
  *   xdpfw_ct_flood         __u32                          struct xdpfw_ct_flood_window
  *   xdpfw_ct_given         __u32                          __u32
+ * the rules' tails (docs/DESIGN.md, "Rate limits and dynamic sets"):
+ *   xdpfw_tails            __u32                          struct xdpfw_tail
+ *   xdpfw_limit_counters   __u32                          __u64
+ *   xdpfw_set_stats        __u32                          __u64
+ *   xdpfw_now_given        __u32                          __u64
+ *   xdpfw_dynsets          __u32                          __u32
+ *   xdpfw_tail_scratch     __u32                          struct xdpfw_tail_scratch
+ * and, shared by the namespace (pinned under limits/ and sets/):
+ *   xdpfw_meters           struct xdpfw_meter_key         struct xdpfw_meter
+ * xdpfw_dynsets is an array of maps: entry i is the LPM trie of dynamic
+ * set i (key struct xdpfw_dynset_key, value struct xdpfw_dynset_entry),
+ * each pinned at sets/<netns-id>/<name>.
  */
 
 #endif /* XDPFW_H */

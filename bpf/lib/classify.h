@@ -16,6 +16,7 @@
 #include "addr_table.h"
 #include "bits.h"
 #include "config.h"
+#include "limit.h"
 #include "maps.h"
 #include "structs.h"
 
@@ -74,8 +75,9 @@ struct xdpfw_field_vectors {
 };
 
 /*
- * The lowest rule set in every enabled field's vector, or XDPFW_NO_RULE.
- * Aggregated bit vectors: only the words every field's summary keeps.
+ * The lowest rule from `from` on set in every enabled field's vector, or
+ * XDPFW_NO_RULE. Aggregated bit vectors: only the words every field's
+ * summary keeps. `from` is 0 but when a rule's tail failed.
  *
  * `fields` is a compile-time constant in each copy first_rule_of() makes, so
  * the word loop holds only the enabled fields' loads, in registers: the same
@@ -83,7 +85,8 @@ struct xdpfw_field_vectors {
  * verifier, not to clang) keeps them and spills its pointers, which cost
  * ~10 ns a packet cold at 4,096 rules (bench:kernel).
  */
-static __always_inline __u32 first_rule(__u32 fields, __u32 nwords, const struct xdpfw_field_vectors *vs)
+static __always_inline __u32 first_rule(__u32 fields, __u32 nwords, const struct xdpfw_field_vectors *vs,
+				      __u32 from)
 {
 	const struct xdpfw_vector *proto = vs->proto, *src = vs->src, *dst = vs->dst;
 	const struct xdpfw_vector *sport = vs->sport, *dport = vs->dport, *flags = vs->flags, *icmp = vs->icmp;
@@ -108,6 +111,9 @@ static __always_inline __u32 first_rule(__u32 fields, __u32 nwords, const struct
 		summary &= ct->summary;
 	if (nwords < XDPFW_MAX_WORDS)
 		summary &= (1ULL << nwords) - 1;
+	if (from >= XDPFW_MAX_RULES)
+		return XDPFW_NO_RULE;
+	summary &= ~0ULL << (from / 64);
 
 	for (i = 0; i < XDPFW_MAX_WORDS; i++) {
 		__u64 acc;
@@ -131,6 +137,8 @@ static __always_inline __u32 first_rule(__u32 fields, __u32 nwords, const struct
 			acc &= icmp->word[w];
 		if (fields & FIELD_BIT(XDPFW_FIELD_CTSTATE))
 			acc &= ct->word[w];
+		if (w == from / 64)
+			acc &= ~0ULL << (from % 64);
 		if (acc)
 			return w * 64 + lowest_bit(acc);
 	}
@@ -143,11 +151,12 @@ static __always_inline __u32 first_rule(__u32 fields, __u32 nwords, const struct
  * keeps the one cfg_fields selects and removes the rest before the JIT.
  */
 #define FIRST_RULE_CASE(k) \
-	case 1 | ((k) << 1): return first_rule(1 | ((k) << 1), nwords, vs);
+	case 1 | ((k) << 1): return first_rule(1 | ((k) << 1), nwords, vs, from);
 #define FIRST_RULE_CASES4(k) FIRST_RULE_CASE(k) FIRST_RULE_CASE(k + 1) FIRST_RULE_CASE(k + 2) FIRST_RULE_CASE(k + 3)
 #define FIRST_RULE_CASES16(k) FIRST_RULE_CASES4(k) FIRST_RULE_CASES4(k + 4) FIRST_RULE_CASES4(k + 8) FIRST_RULE_CASES4(k + 12)
 
-static __always_inline __u32 first_rule_of(__u32 fields, __u32 nwords, const struct xdpfw_field_vectors *vs)
+static __always_inline __u32 first_rule_of(__u32 fields, __u32 nwords, const struct xdpfw_field_vectors *vs,
+					 __u32 from)
 {
 	switch (fields) {
 	FIRST_RULE_CASES16(0)
@@ -159,11 +168,80 @@ static __always_inline __u32 first_rule_of(__u32 fields, __u32 nwords, const str
 	FIRST_RULE_CASES16(96)
 	FIRST_RULE_CASES16(112)
 	default:
-		return first_rule(fields, nwords, vs);
+		return first_rule(fields, nwords, vs, from);
 	}
 }
 
-/* First rule whose every enabled field holds, as a verdict; else the default. */
+/*
+ * What the walk over failing tails carries from one step to the next; the
+ * packet's family, addresses and "now" wait in xdpfw_tail_scratch, since
+ * this lives in the program's stack frame.
+ */
+struct tail_walk {
+	const struct xdpfw_field_vectors *vs;
+	__u32 rule; /* the rule whose tail is checked next; at the end, the one that decides */
+	__u32 done;
+};
+
+/*
+ * One step: `rule` decides when it has no tail, or its tail holds (a
+ * deciding rule with `ban` writes its entry); else the next rule whose
+ * stateless matches hold is checked. A bpf_loop callback, so the verifier
+ * checks one step rather than XDPFW_MAX_TAIL_RULES + 1 of them in line
+ * (which passed its million instructions).
+ */
+static long tail_step(__u32 i, struct tail_walk *w)
+{
+	struct xdpfw_tail_scratch *s;
+	const struct xdpfw_tail *t;
+	__u32 rule = w->rule, zero = 0;
+
+	w->done = 1;
+	if (rule >= cfg_nrules) {
+		w->rule = XDPFW_NO_RULE;
+		return 1;
+	}
+	t = bpf_map_lookup_elem(&xdpfw_tails, &rule);
+	s = bpf_map_lookup_elem(&xdpfw_tail_scratch, &zero);
+	if (!t || !t->flags || !s)
+		return 1;
+	if (!s->now)
+		s->now = tail_now();
+	if (tail_holds(t, rule, s)) {
+		if (t->flags & XDPFW_TAIL_BAN)
+			ban(t, s);
+		return 1;
+	}
+	w->done = 0;
+	/* cfg_fields, not a copy: the verifier knows a frozen constant's value, not a carried one's */
+	w->rule = first_rule_of(cfg_fields, cfg_nwords, w->vs, rule + 1);
+	return 0;
+}
+
+/*
+ * With tails (cfg_tails): `rule` is the first whose stateless matches hold;
+ * the rule that decides, or XDPFW_NO_RULE. At most XDPFW_MAX_TAIL_RULES
+ * tails can fail, hence the bound.
+ */
+static __always_inline __u32 decide_with_tails(const struct xdpfw_field_vectors *vs, const struct xdpfw_pkt *p,
+					       const struct xdpfw_addrs *a, __u32 rule)
+{
+	struct tail_walk w = { .vs = vs, .rule = rule };
+	struct xdpfw_tail_scratch *s;
+	__u32 zero = 0;
+
+	s = bpf_map_lookup_elem(&xdpfw_tail_scratch, &zero);
+	if (!s)
+		return rule;
+	s->now = 0;
+	s->family = p->family;
+	__builtin_memcpy(s->src, a->src.addr, 16);
+	__builtin_memcpy(s->dst, a->dst.addr, 16);
+	bpf_loop(XDPFW_MAX_TAIL_RULES + 1, tail_step, &w, 0);
+	return w.done ? w.rule : XDPFW_NO_RULE;
+}
+
+/* First rule whose every enabled field (and tail) holds, as a verdict; else the default. */
 static __always_inline void classify(const struct xdpfw_pkt *p, struct xdpfw_addrs *a,
 				     struct xdpfw_verdict *v)
 {
@@ -215,7 +293,9 @@ static __always_inline void classify(const struct xdpfw_pkt *p, struct xdpfw_add
 			return;
 	}
 
-	rule = first_rule_of(fields, cfg_nwords, &vs);
+	rule = first_rule_of(fields, cfg_nwords, &vs, 0);
+	if (cfg_tails)
+		rule = decide_with_tails(&vs, p, a, rule);
 	if (rule >= cfg_nrules) /* also XDPFW_NO_RULE: no word had a bit */
 		return;
 	action = bpf_map_lookup_elem(&xdpfw_actions, &rule);

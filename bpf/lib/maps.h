@@ -105,5 +105,6 @@ struct {
 } xdpfw_counters SEC(".maps");
 
 #include "ct_maps.h"
+#include "limit_maps.h"
 
 #endif /* XDPFW_LIB_MAPS_H */

@@ -143,9 +143,9 @@ static __always_inline int parse_ipv4(struct xdpfw_cursor *c, struct xdpfw_pkt *
 		a->ct.ipid = bpf_ntohs(ip->id);
 		a->ct.first_frag = !p->fragment && (ip->frag_off & bpf_htons(IPV4_MF));
 	}
-	if (field_on(XDPFW_FIELD_SRC))
+	if (field_on(XDPFW_FIELD_SRC) || cfg_tails)
 		copy_addr4(&a->src, a->lin_src, &ip->saddr);
-	if (field_on(XDPFW_FIELD_DST))
+	if (field_on(XDPFW_FIELD_DST) || cfg_tails)
 		copy_addr4(&a->dst, a->lin_dst, &ip->daddr);
 	c->pos += hlen;
 	return XDPFW_CONTINUE;
@@ -233,9 +233,9 @@ static __always_inline int parse_ipv6(struct xdpfw_cursor *c, struct xdpfw_pkt *
 
 	p->family = XDPFW_FAMILY_IPV6;
 	p->proto = ip6->nexthdr;
-	if (field_on(XDPFW_FIELD_SRC))
+	if (field_on(XDPFW_FIELD_SRC) || cfg_tails)
 		copy_addr6(&a->src, a->lin_src, &ip6->saddr);
-	if (field_on(XDPFW_FIELD_DST))
+	if (field_on(XDPFW_FIELD_DST) || cfg_tails)
 		copy_addr6(&a->dst, a->lin_dst, &ip6->daddr);
 	c->pos = ip6 + 1;
 	if (!cfg_ct)

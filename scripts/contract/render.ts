@@ -83,7 +83,12 @@ export function renderContract(header: Header): string {
   out.push(`export const ${claim('STRUCT', 'the structs')} = {`);
   for (const s of header.structs) {
     const fields = Object.entries(s.offsets).map(([name, offset]) => `${name}: ${offset}`);
-    out.push(`  ${s.name}: { size: ${s.size}, fields: { ${fields.join(', ')} } },`);
+    // Wrapped as prettier wraps a line past its printWidth (140), so the output passes format:check.
+    const line = `  ${s.name}: { size: ${s.size}, fields: { ${fields.join(', ')} } },`;
+    const inner = `    fields: { ${fields.join(', ')} },`;
+    if (line.length <= 140) out.push(line);
+    else if (inner.length <= 140) out.push(`  ${s.name}: {`, `    size: ${s.size},`, inner, '  },');
+    else out.push(`  ${s.name}: {`, `    size: ${s.size},`, '    fields: {', ...fields.map((f) => `      ${f},`), '    },', '  },');
   }
   out.push('} as const;');
 

@@ -91,6 +91,34 @@ export const TCP_CWR = 0x80;
 export const MAX_TAIL_RULES = 64;
 /** XDPFW_MAX_DYNSETS: dynamic sets an interface names */
 export const MAX_DYNSETS = 64;
+/** XDPFW_DYNSET_DEFAULT_SIZE: entries of a set whose declaration gives none */
+export const DYNSET_DEFAULT_SIZE = 65536;
+/** XDPFW_METERS_DEFAULT_SIZE: buckets of the host's meter table by default */
+export const METERS_DEFAULT_SIZE = 65536;
+/** XDPFW_DYNSET_EXPIRED_RETRIES: expired entries one lookup deletes before it gives up */
+export const DYNSET_EXPIRED_RETRIES = 4;
+/** XDPFW_BUCKET_RETRIES: compare-and-exchange attempts on a bucket before a packet counts as over */
+export const BUCKET_RETRIES = 4;
+/** XDPFW_BAN_SLACK_NS: a ban refreshes a live entry only when it moves it by more */
+export const BAN_SLACK_NS = 1000000000;
+/** XDPFW_TAIL_SRC_SET = (1u << 0): the source lies in dynamic set src_set */
+export const TAIL_SRC_SET = 1;
+/** XDPFW_TAIL_SRC_NOT = (1u << 1): … negated: it does not */
+export const TAIL_SRC_NOT = 2;
+/** XDPFW_TAIL_DST_SET = (1u << 2): the destination lies in dynamic set dst_set */
+export const TAIL_DST_SET = 4;
+/** XDPFW_TAIL_DST_NOT = (1u << 3) */
+export const TAIL_DST_NOT = 8;
+/** XDPFW_TAIL_LIMIT = (1u << 4): a token bucket (cost_ns, capacity_ns) */
+export const TAIL_LIMIT = 16;
+/** XDPFW_TAIL_OVER = (1u << 5): the limit holds when no token was found */
+export const TAIL_OVER = 32;
+/** XDPFW_TAIL_PER_SRC = (1u << 6): one bucket per source prefix (per_len4 / per_len6) */
+export const TAIL_PER_SRC = 64;
+/** XDPFW_TAIL_PER_DST = (1u << 7): one bucket per destination prefix */
+export const TAIL_PER_DST = 128;
+/** XDPFW_TAIL_BAN = (1u << 8): when the rule decides, its per prefix (else the source) enters ban_set */
+export const TAIL_BAN = 256;
 /** XDPFW_CTF_FIN_OUT: the host sent a FIN */
 export const CTF_FIN_OUT = 0x1;
 /** XDPFW_CTF_FIN_IN: a FIN came in */
@@ -178,6 +206,17 @@ export const CT_ENTRY_STATE = {
   replied: 6,
 } as const;
 
+/** enum xdpfw_set_stat */
+export const SET_STAT = {
+  /** entries a ban wrote */
+  added: 0,
+  /** bans refused: the set was full */
+  full: 1,
+  /** expired entries a lookup deleted */
+  expired: 2,
+  nstats: 3,
+} as const;
+
 /** enum xdpfw_ct_timeout */
 export const CT_TIMEOUT = {
   /** tcp-syn: syn-sent, syn-recv */
@@ -245,6 +284,31 @@ export const STRUCT = {
   xdpfw_ct_frag: { size: 16, fields: { deadline: 0, sport: 8, dport: 10, pad: 12 } },
   xdpfw_ct_config: { size: 56, fields: { timeout_ns: 0, flood_per_cpu: 48 } },
   xdpfw_ct_flood_window: { size: 16, fields: { second: 0, created: 8 } },
+  xdpfw_tail: {
+    size: 48,
+    fields: {
+      flags: 0,
+      limit_id: 4,
+      origin: 8,
+      src_set: 12,
+      dst_set: 13,
+      ban_set: 14,
+      per_len4: 15,
+      per_len6: 16,
+      pad: 17,
+      cost_ns: 24,
+      capacity_ns: 32,
+      ban_ns: 40,
+    },
+  },
+  xdpfw_meter_key: { size: 24, fields: { limit_id: 0, family: 4, prefix_len: 5, pad: 6, addr: 8 } },
+  xdpfw_meter: { size: 8, fields: { empty_at: 0 } },
+  xdpfw_dynset_key: { size: 24, fields: { prefixlen: 0, family: 4, addr: 5, pad: 21 } },
+  xdpfw_dynset_entry: { size: 16, fields: { deadline: 0, origin: 8, prefix_len: 12 } },
+  xdpfw_tail_scratch: {
+    size: 120,
+    fields: { now: 0, family: 8, src: 12, dst: 28, pad: 44, set_key: 48, entry: 72, meter_key: 88, meter: 112 },
+  },
 } as const;
 
 /** The `.rodata` variables the loader sets before load, and their sizes in bytes. */
@@ -261,6 +325,8 @@ export const RODATA_VARS = {
   cfg_linear: 4,
   cfg_ct: 4,
   cfg_ct_given: 4,
+  cfg_tails: 4,
+  cfg_now_given: 4,
   cfg_lin_checks: 32,
   cfg_lin_action: 32,
   cfg_lin_proto: 32,
@@ -324,6 +390,13 @@ export const MAP = {
   ctStats: 'xdpfw_ct_stats',
   ctFlood: 'xdpfw_ct_flood',
   ctGiven: 'xdpfw_ct_given',
+  tails: 'xdpfw_tails',
+  limitCounters: 'xdpfw_limit_counters',
+  setStats: 'xdpfw_set_stats',
+  nowGiven: 'xdpfw_now_given',
+  dynsets: 'xdpfw_dynsets',
+  tailScratch: 'xdpfw_tail_scratch',
+  meters: 'xdpfw_meters',
 } as const;
 export type MapName = (typeof MAP)[keyof typeof MAP];
 export const MAP_NAMES: readonly MapName[] = Object.values(MAP);
@@ -376,4 +449,11 @@ export const MAP_LAYOUT: Record<MapName, { keySize: number; valueSize: number }>
   xdpfw_ct_stats: { keySize: 4, valueSize: 8 }, // __u32 → __u64
   xdpfw_ct_flood: { keySize: 4, valueSize: 16 }, // __u32 → struct xdpfw_ct_flood_window
   xdpfw_ct_given: { keySize: 4, valueSize: 4 }, // __u32 → __u32
+  xdpfw_tails: { keySize: 4, valueSize: 48 }, // __u32 → struct xdpfw_tail
+  xdpfw_limit_counters: { keySize: 4, valueSize: 8 }, // __u32 → __u64
+  xdpfw_set_stats: { keySize: 4, valueSize: 8 }, // __u32 → __u64
+  xdpfw_now_given: { keySize: 4, valueSize: 8 }, // __u32 → __u64
+  xdpfw_dynsets: { keySize: 4, valueSize: 4 }, // __u32 → __u32
+  xdpfw_tail_scratch: { keySize: 4, valueSize: 120 }, // __u32 → struct xdpfw_tail_scratch
+  xdpfw_meters: { keySize: 24, valueSize: 8 }, // struct xdpfw_meter_key → struct xdpfw_meter
 };

@@ -45,6 +45,18 @@ import {
   writeConntrackConfig,
   type ConntrackSettings,
 } from './conntrack.js';
+import {
+  checkTails,
+  hasTails,
+  meterSizeNotice,
+  openMeterTable,
+  pinMeterTable,
+  removeMeterTableIfUnused,
+  tableIdsInUse,
+  writeTails,
+} from './limits.js';
+import { attachSets, removeSetsIfUnused } from './dynsets.js';
+import { METERS_DEFAULT_SIZE } from '../contract/kernel.js';
 
 export interface LoadOptions extends FillOptions {
   /** Default: bpf/xdpfw.bpf.o of this package. */
@@ -65,6 +77,16 @@ export interface LoadOptions extends FillOptions {
    * table of the namespace.
    */
   ctGiven?: boolean;
+  /**
+   * The program reads "now" from xdpfw_now_given instead of the clock
+   * (cfg_now_given), so tests drive buckets and bans with exact times.
+   */
+  nowGiven?: boolean;
+  /**
+   * The meter table and dynamic sets are fresh and unpinned, the
+   * namespace's left alone (test programs; implied by ctGiven).
+   */
+  privateTables?: boolean;
 }
 
 /**
@@ -100,13 +122,26 @@ export async function loadPolicyProgram(compiled: CompiledInterface, options: Lo
   const conntrack = compiled.constants.ct && !options.ctGiven ? compiled.conntrack : null;
   if (compiled.constants.ct && !options.ctGiven && !conntrack) throw new Error('a policy that uses ct state needs its conntrack settings');
   const notices: string[] = [];
-  const loaded = conntrack
-    ? loadWithConntrack(objectPath, compiled, conntrack, options, notices)
-    : loadObject(objectPath, {
-        rodata: { ...rodataValues(compiled.constants), cfg_ct_given: options.ctGiven ? 1 : 0 },
-        maxEntries: mapSizes(compiled),
-        reuseMapFds: options.reuseMapFds,
-      });
+  checkTails(compiled);
+  const tails = hasTails(compiled);
+  const privateTables = options.privateTables === true || options.ctGiven === true;
+  const rodata = {
+    ...rodataValues(compiled.constants),
+    cfg_ct_given: options.ctGiven ? 1 : 0,
+    cfg_tails: tails ? 1 : 0,
+    cfg_now_given: options.nowGiven ? 1 : 0,
+  };
+  const meters = tails && compiled.limits && !privateTables ? openSharedMeters(compiled, options, notices) : null;
+  const sized = { ...mapSizes(compiled), ...tailMapSizes(compiled) };
+  let loaded: LoadedObject;
+  try {
+    const withMeters = meters === null ? options : { ...options, reuseMapFds: { ...options.reuseMapFds, [MAP.meters]: meters } };
+    loaded = conntrack
+      ? loadWithConntrack(objectPath, compiled, conntrack, withMeters, notices, rodata, sized)
+      : loadObject(objectPath, { rodata, maxEntries: sized, reuseMapFds: withMeters.reuseMapFds });
+  } finally {
+    if (meters !== null) closeFd(meters);
+  }
   let fastFd = -1;
   const close = () => {
     if (fastFd >= 0) closeFd(fastFd);
@@ -119,6 +154,11 @@ export async function loadPolicyProgram(compiled: CompiledInterface, options: Lo
       fastFd = loadWithFastPath(loaded, linear, compiled.constants.defaultAction);
     const progFd = fastFd >= 0 ? fastFd : loaded.progFd;
     const fill = await fillMaps(loaded.maps, compiled, options);
+    if (tails) {
+      writeTails(mapNamed(loaded.maps, MAP.tails).fd, compiled);
+      if (compiled.limits && !privateTables) pinMeterTable(loaded.maps, options.pins);
+      attachSets(loaded.maps, compiled.dynamicSets, { pins: options.pins, privateSets: privateTables }, notices);
+    }
     return {
       progFd,
       progId: progInfo(progFd).id,
@@ -146,6 +186,8 @@ function loadWithConntrack(
   settings: ConntrackSettings,
   options: LoadOptions,
   notices: string[],
+  rodata: Record<string, number | readonly number[]>,
+  sizes: Record<string, number>,
 ): LoadedObject {
   ensureBpffs(options.pins);
   const tables = openConntrackTables(options.pins);
@@ -154,8 +196,8 @@ function loadWithConntrack(
     const kept = keptSizeNotice(tables, settings);
     if (kept) notices.push(kept);
     loaded = loadObject(objectPath, {
-      rodata: rodataValues(compiled.constants),
-      maxEntries: { ...mapSizes(compiled), ...conntrackSizes(settings) },
+      rodata,
+      maxEntries: { ...sizes, ...conntrackSizes(settings) },
       reuseMapFds: { ...options.reuseMapFds, ...Object.fromEntries(tables) },
       egress: true,
     });
@@ -170,6 +212,34 @@ function loadWithConntrack(
     throw err;
   }
   return loaded;
+}
+
+/** The namespace's meter table, opened for reuse (the caller closes it); null when none is pinned yet. */
+function openSharedMeters(compiled: CompiledInterface, options: LoadOptions, notices: string[]): number | null {
+  ensureBpffs(options.pins);
+  const fd = openMeterTable(options.pins);
+  if (fd === null || !compiled.limits) return fd;
+  const kept = meterSizeNotice(fd, compiled.limits);
+  if (kept) notices.push(kept);
+  return fd;
+}
+
+/** max_entries of the tail maps: one entry per rule, and the meter table a load creates. */
+function tailMapSizes(compiled: CompiledInterface): Record<string, number> {
+  if (!hasTails(compiled)) return {};
+  const rules = Math.max(1, compiled.constants.nrules);
+  return {
+    [MAP.tails]: rules,
+    [MAP.limitCounters]: rules,
+    [MAP.meters]: compiled.limits?.size ?? METERS_DEFAULT_SIZE,
+  };
+}
+
+/** Removes the namespace's meter table and dynamic sets that no attached program uses any more. */
+function removeTailTablesIfUnused(o: PinOptions): void {
+  const inUse = tableIdsInUse(o);
+  removeMeterTableIfUnused(o, inUse);
+  removeSetsIfUnused(inUse, o);
 }
 
 export interface AttachResult {
@@ -278,6 +348,7 @@ export function replace(
       detachEgress(ifname, options);
       removeConntrackTablesIfUnused(options);
     }
+    removeTailTablesIfUnused(options);
     return { oldProgId: current.progId, newProgId: linkInfo(linkFd).progId };
   });
 }
@@ -295,6 +366,7 @@ export function detach(ifname: string, o: PinOptions = {}): boolean {
   detachEgress(ifname, o);
   removeInterfacePins(ifname, o);
   removeConntrackTablesIfUnused(o);
+  removeTailTablesIfUnused(o);
   return true;
 }
 
@@ -366,6 +438,8 @@ export {
   type ConntrackSummary,
 } from './conntrack.js';
 export { TestRunner, xdpActionName } from './test-run.js';
+export { DynamicSetError, addToSet, deleteFromSet, flushSet, listSet, setsDir, type SetEntry } from './dynsets.js';
+export { limitsDir } from './limits.js';
 export { ifindexOf, queryXdp } from './link.js';
 export { ifIndexToName as ifnameOf } from './libbpf.js';
 export type { AttachMode, AttachedMode, LinkInfo, XdpQuery } from './link.js';

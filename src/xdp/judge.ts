@@ -8,9 +8,10 @@
 import type { CompiledInterface } from '../compiler/output.js';
 import { loadPolicyProgram, readCounters, type Counters, type LoadedProgram, type LoadOptions } from './index.js';
 import { TestRunner } from './test-run.js';
-import { CT_STATE, MAP } from '../contract/kernel.js';
+import { CT_STATE, MAP, SET_STAT } from '../contract/kernel.js';
 import { check } from './errors.js';
 import { mapUpdateElem } from './libbpf.js';
+import { readPerCpuSums } from './limits.js';
 
 export type CtStateName = Exclude<keyof typeof CT_STATE, 'nstates'>;
 
@@ -72,6 +73,30 @@ export class PolicyJudge {
     this.before = after;
     const action = code === 2 ? 'allow' : code === 1 ? 'drop' : (`xdp-action-${code}` as const);
     return { action, matched, fragment };
+  }
+
+  /** "Now" for a program loaded with `nowGiven`: CLOCK_MONOTONIC ns as the tails see it. */
+  setNow(ns: bigint): void {
+    const given = this.program.maps.get(MAP.nowGiven);
+    if (!given) throw new Error(`the BPF object has no map ${MAP.nowGiven}`);
+    const value = Buffer.alloc(8);
+    value.writeBigUInt64LE(ns);
+    check(mapUpdateElem(given.fd, Buffer.alloc(4), value), 'giving the program its clock');
+  }
+
+  /** Per rule, the packets its limit found over the rate. */
+  limitOver(): bigint[] {
+    return readPerCpuSums(this.program.maps, MAP.limitCounters, this.compiled.rules.length);
+  }
+
+  /** Per dynamic set of the interface: entries bans added, bans refused (full), expired entries deleted. */
+  setStats(): { added: bigint; full: bigint; expired: bigint }[] {
+    const sums = readPerCpuSums(this.program.maps, MAP.setStats, this.compiled.dynamicSets.length * SET_STAT.nstats);
+    return this.compiled.dynamicSets.map((_, i) => ({
+      added: sums[i * SET_STAT.nstats + SET_STAT.added],
+      full: sums[i * SET_STAT.nstats + SET_STAT.full],
+      expired: sums[i * SET_STAT.nstats + SET_STAT.expired],
+    }));
   }
 
   /** Runs the connection-tracking recorder (a policy that uses ct state) on a frame leaving the host. */

@@ -107,6 +107,8 @@ export function rodataValues(k: CompiledConstants): Record<RodataName, number | 
     cfg_linear: k.linear ? 1 : 0,
     cfg_ct: k.ct ? 1 : 0,
     cfg_ct_given: 0,
+    cfg_tails: 0,
+    cfg_now_given: 0,
     ...linearArrays(k.linear ?? []),
   };
 }

@@ -251,9 +251,19 @@ export function loadVmlinuxBtf(): BtfHandle | number {
 export const btfFree = (b: BtfHandle): void => void c.btf__free(b.ptr);
 /** 1 when programs of `progType` may call helper `helperId`, 0 when not, -errno when the probe failed. */
 export const probeHelper = (progType: number, helperId: number): number => c.libbpf_probe_bpf_helper(progType, helperId, null) as number;
-/** bpf_map_create(): a new map's fd, or -errno. */
-export const mapCreate = (type: number, name: string, keySize: number, valueSize: number, maxEntries: number): number =>
-  c.bpf_map_create(type, name, keySize, valueSize, maxEntries, null) as number;
+/** struct bpf_map_create_opts (libbpf 1.1): its size, and map_flags. */
+const MAP_CREATE_OPTS = { size: 48, mapFlags: 28 } as const;
+
+/** bpf_map_create(): a new map's fd, or -errno. `flags`: BPF_F_* map flags. */
+export function mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags = 0): number {
+  let opts: Buffer | null = null;
+  if (flags !== 0) {
+    opts = Buffer.alloc(MAP_CREATE_OPTS.size);
+    opts.writeBigUInt64LE(BigInt(MAP_CREATE_OPTS.size), 0);
+    opts.writeUInt32LE(flags, MAP_CREATE_OPTS.mapFlags);
+  }
+  return c.bpf_map_create(type, name, keySize, valueSize, maxEntries, opts) as number;
+}
 
 /* ---- bpf() syscall wrappers ---------------------------------------------- */
 

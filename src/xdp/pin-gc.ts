@@ -18,6 +18,8 @@ import path from 'node:path';
 import * as bpf from './libbpf.js';
 import { linkInfo } from './link.js';
 import { conntrackDir } from './conntrack.js';
+import { setsDir } from './dynsets.js';
+import { limitsDir } from './limits.js';
 import { existingNetns, netnsExists, parseNetnsKey } from './netns.js';
 import { PIN, bpffsRoot, netnsId, openPinned, pinName, stateRoot, type PinOptions } from './pins.js';
 
@@ -68,9 +70,10 @@ export function collectGarbage(o: PinOptions = {}, keep: readonly string[] = [])
   const here = netnsId();
   const existing = existingNetns();
   const freed: FreedPins[] = [];
-  const tablesRoot = path.dirname(conntrackDir({ ...o, netnsId: here }));
+  // Host-wide tables, each kind under its own root with a directory per namespace.
+  const tableRoots = [conntrackDir, limitsDir, setsDir].map((dir) => path.dirname(dir({ ...o, netnsId: here })));
   const keys = new Set(
-    [...listDir(pinsRoot), ...listDir(statesRoot), ...listDir(tablesRoot)].filter((name) => parseNetnsKey(name) !== null),
+    [...listDir(pinsRoot), ...listDir(statesRoot), ...tableRoots.flatMap(listDir)].filter((name) => parseNetnsKey(name) !== null),
   );
   for (const key of [...keys].sort()) {
     const identity = parseNetnsKey(key)!;
@@ -91,7 +94,7 @@ export function collectGarbage(o: PinOptions = {}, keep: readonly string[] = [])
       if (names.length === 0) freed.push({ netns: key, interface: null, reason: 'netns-gone', progId: null });
       fs.rmSync(pinsDir, { recursive: true, force: true });
       fs.rmSync(statesDir, { recursive: true, force: true });
-      fs.rmSync(path.join(tablesRoot, key), { recursive: true, force: true }); // its connection tables
+      for (const root of tableRoots) fs.rmSync(path.join(root, key), { recursive: true, force: true }); // its tables and sets
       continue;
     }
     for (const name of pinned) {

@@ -15,6 +15,9 @@ export const BPF_MAP_TYPE = {
   PERCPU_CGROUP_STORAGE: 21,
 } as const;
 
+/** Map flag: an LPM trie allocates its nodes as entries come (the kernel requires it). */
+export const BPF_F_NO_PREALLOC = 1;
+
 const PERCPU_TYPES: ReadonlySet<number> = new Set([
   BPF_MAP_TYPE.PERCPU_HASH,
   BPF_MAP_TYPE.PERCPU_ARRAY,
