@@ -218,6 +218,13 @@ enum xdpfw_ct_entry_state {
 #define XDPFW_METERS_DEFAULT_SIZE 65536 /* buckets of the host's meter table by default */
 #define XDPFW_DYNSET_EXPIRED_RETRIES 4 /* expired entries one lookup deletes before it gives up */
 #define XDPFW_BUCKET_RETRIES 4  /* compare-and-exchange attempts on a bucket before a packet counts as over */
+/*
+ * Sets, bans and buckets of at least this capacity read the coarse clock
+ * (CLOCK_MONOTONIC_COARSE, a tick of 4 ms here, ~4 ns); smaller buckets the
+ * fine one (~28 ns): a bucket that holds several ticks' tokens loses none
+ * to a tick, one that holds less would lose what a tick brings beyond it.
+ */
+#define XDPFW_FINE_CLOCK_NS 20000000ull
 #define XDPFW_BAN_SLACK_NS 1000000000ull /* a ban refreshes a live entry only when it moves it by more */
 
 /* struct xdpfw_tail.flags: what a rule's tail checks, in this order. */
@@ -467,7 +474,8 @@ struct xdpfw_dynset_entry {
 
 /* Value of xdpfw_tail_scratch (PERCPU_ARRAY, one entry): what a tail check builds, off the stack. */
 struct xdpfw_tail_scratch {
-	__u64 now;       /* read at the first tail */
+	__u64 now;       /* read at the first tail: the coarse clock */
+	__u64 now_fine;  /* read at the first bucket smaller than XDPFW_FINE_CLOCK_NS */
 	__u32 family;    /* the packet's (enum xdpfw_family) */
 	__u8 src[16];    /* its addresses, IPv4 in the first 4 bytes */
 	__u8 dst[16];

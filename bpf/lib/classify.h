@@ -206,7 +206,7 @@ static long tail_step(__u32 i, struct tail_walk *w)
 	if (!t || !t->flags || !s)
 		return 1;
 	if (!s->now)
-		s->now = tail_now();
+		s->now = tail_now(0);
 	if (tail_holds(t, rule, s)) {
 		if (t->flags & XDPFW_TAIL_BAN)
 			ban(t, s);
@@ -234,6 +234,7 @@ static __always_inline __u32 decide_with_tails(const struct xdpfw_field_vectors 
 	if (!s)
 		return rule;
 	s->now = 0;
+	s->now_fine = 0;
 	s->family = p->family;
 	__builtin_memcpy(s->src, a->src.addr, 16);
 	__builtin_memcpy(s->dst, a->dst.addr, 16);

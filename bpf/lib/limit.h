@@ -22,13 +22,14 @@
 #define ENOSPC 28
 #define DYNSET_NEVER (~0ull)
 
-static __always_inline __u64 tail_now(void)
+/* The clock of sets, bans and roomy buckets (`fine`: of the small ones; XDPFW_FINE_CLOCK_NS). */
+static __always_inline __u64 tail_now(int fine)
 {
 	__u32 zero = 0;
 	__u64 *given;
 
 	if (!cfg_now_given)
-		return bpf_ktime_get_ns();
+		return fine ? bpf_ktime_get_ns() : bpf_ktime_get_coarse_ns();
 	given = bpf_map_lookup_elem(&xdpfw_now_given, &zero);
 	return given ? *given : 0;
 }
@@ -202,6 +203,11 @@ static __always_inline int tail_holds(const struct xdpfw_tail *t, __u32 rule, st
 	}
 	if (!(flags & XDPFW_TAIL_LIMIT))
 		return 1;
+	if (t->capacity_ns < XDPFW_FINE_CLOCK_NS) {
+		if (!s->now_fine)
+			s->now_fine = tail_now(1);
+		now = s->now_fine;
+	}
 	token = meter_take(t, now, s);
 	if (!token)
 		count_over(rule);

@@ -99,6 +99,8 @@ export const METERS_DEFAULT_SIZE = 65536;
 export const DYNSET_EXPIRED_RETRIES = 4;
 /** XDPFW_BUCKET_RETRIES: compare-and-exchange attempts on a bucket before a packet counts as over */
 export const BUCKET_RETRIES = 4;
+/** XDPFW_FINE_CLOCK_NS */
+export const FINE_CLOCK_NS = 20000000;
 /** XDPFW_BAN_SLACK_NS: a ban refreshes a live entry only when it moves it by more */
 export const BAN_SLACK_NS = 1000000000;
 /** XDPFW_TAIL_SRC_SET = (1u << 0): the source lies in dynamic set src_set */
@@ -306,8 +308,8 @@ export const STRUCT = {
   xdpfw_dynset_key: { size: 24, fields: { prefixlen: 0, family: 4, addr: 5, pad: 21 } },
   xdpfw_dynset_entry: { size: 16, fields: { deadline: 0, origin: 8, prefix_len: 12 } },
   xdpfw_tail_scratch: {
-    size: 120,
-    fields: { now: 0, family: 8, src: 12, dst: 28, pad: 44, set_key: 48, entry: 72, meter_key: 88, meter: 112 },
+    size: 128,
+    fields: { now: 0, now_fine: 8, family: 16, src: 20, dst: 36, pad: 52, set_key: 56, entry: 80, meter_key: 96, meter: 120 },
   },
 } as const;
 
@@ -454,6 +456,6 @@ export const MAP_LAYOUT: Record<MapName, { keySize: number; valueSize: number }>
   xdpfw_set_stats: { keySize: 4, valueSize: 8 }, // __u32 → __u64
   xdpfw_now_given: { keySize: 4, valueSize: 8 }, // __u32 → __u64
   xdpfw_dynsets: { keySize: 4, valueSize: 4 }, // __u32 → __u32
-  xdpfw_tail_scratch: { keySize: 4, valueSize: 120 }, // __u32 → struct xdpfw_tail_scratch
+  xdpfw_tail_scratch: { keySize: 4, valueSize: 128 }, // __u32 → struct xdpfw_tail_scratch
   xdpfw_meters: { keySize: 24, valueSize: 8 }, // struct xdpfw_meter_key → struct xdpfw_meter
 };
