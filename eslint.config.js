@@ -26,6 +26,7 @@ const at = (glob) => path.join(root, glob);
 const XDP_INTERNALS_FOR_TESTS = [
   'asm',
   'conntrack',
+  'conntrack-read',
   'errors',
   'fast-path',
   'judge',
