@@ -27,6 +27,7 @@ const XDP_INTERNALS_FOR_TESTS = [
   'asm',
   'conntrack',
   'dynsets',
+  'conntrack-read',
   'errors',
   'fast-path',
   'judge',

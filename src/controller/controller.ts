@@ -9,8 +9,9 @@
 import type http from 'node:http';
 
 import { interfaceStats } from '../app/counters.js';
-import { readConntrackSummary } from '../xdp/index.js';
+import { readConntrackSummaryInTurns, type ConntrackSummary } from '../xdp/index.js';
 import { DEFAULTS, sourceKey, type ControllerConfig, type InterfaceConfig } from './config.js';
+import { ConntrackSummaryCache } from './conntrack-cache.js';
 import { realKernel, type KernelPort } from './kernel.js';
 import type { Logger } from './logger.js';
 import { ControllerMetrics, listen, metricsServer, type MetricsSources } from './metrics.js';
@@ -26,7 +27,8 @@ export interface ControllerDeps {
   /** Makes the source of a group of interfaces (tests pass fakes). */
   makeSource?: (config: InterfaceConfig, log: Logger) => PolicySource;
   stats?: MetricsSources['stats'];
-  conntrack?: MetricsSources['conntrack'];
+  /** Reads the connection table's summary (in the background, for the metrics). */
+  conntrack?: () => Promise<ConntrackSummary | null>;
   timers?: Timers;
 }
 
@@ -37,6 +39,7 @@ export class Controller {
   private readonly kernel: KernelPort;
   private readonly sources: MetricsSources;
   private readonly collector: PinCollector;
+  private readonly tableSummary: ConntrackSummaryCache;
   private stopping = false;
 
   constructor(
@@ -52,10 +55,15 @@ export class Controller {
       groups.set(key, [...(groups.get(key) ?? []), i]);
     }
     const controller = { pid: process.pid, startedAt: new Date().toISOString() };
+    this.tableSummary = new ConntrackSummaryCache(
+      deps.conntrack ?? (() => readConntrackSummaryInTurns(process.hrtime.bigint())),
+      log.child({ component: 'metrics' }),
+      deps.timers ?? realTimers,
+    );
     this.sources = {
       interfaces: () => this.health(),
       stats: deps.stats ?? interfaceStats,
-      conntrack: deps.conntrack ?? (() => readConntrackSummary(process.hrtime.bigint())),
+      conntrack: () => this.tableSummary.latest(),
     };
     this.metrics = new ControllerMetrics(this.sources, log.child({ component: 'metrics' }));
     this.collector = new PinCollector({
@@ -107,6 +115,7 @@ export class Controller {
       this.server = metricsServer(this.metrics, this.sources, this.log.child({ component: 'metrics' }));
       const address = await listen(this.server, host, port);
       log.info({ address: `${address.address}:${address.port}` }, 'serving /metrics and /healthz');
+      this.tableSummary.start();
     }
     // Before the first reload: what vanished namespaces left pinned is freed first.
     await this.collector.collect();
@@ -135,6 +144,7 @@ export class Controller {
     const log = this.log.child({ component: 'controller' });
     for (const u of this.units) u.stop();
     await this.collector.stop();
+    await this.tableSummary.stop();
     await Promise.all(this.units.map((u) => u.source.close().catch(() => undefined)));
     await Promise.all(this.units.map((u) => u.idle()));
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));

@@ -21,7 +21,10 @@ export interface MetricsSources {
   interfaces(): InterfaceHealth[];
   /** Counter totals of an enforced interface (throws when it is not enforced). */
   stats(ifname: string): InterfaceStats;
-  /** The namespace's connection table; null when no policy here uses ct state. */
+  /**
+   * The namespace's connection table; null when no policy here uses ct state.
+   * The daemon's is read in the background, not when scraped (conntrack-cache.ts).
+   */
   conntrack?(): ConntrackSummary | null;
 }
 

@@ -3,15 +3,14 @@
  * tracking"): the namespace's tables, pinned once under
  * `<bpffs>/conntrack/<netns-id>/` and handed to every program that uses
  * `ct` (never copied or emptied by a reload), their timeouts, and the egress
- * program's tcx link, pinned beside the interface's XDP link.
+ * program's tcx link, pinned beside the interface's XDP link. Reading the
+ * tables is conntrack-read.ts.
  */
 
 import fs from 'node:fs';
 import path from 'node:path';
 
-import ipaddr from 'ipaddr.js';
-
-import { CTF_FIN_IN, CTF_FIN_OUT, CT_ENTRY_STATE, CT_MIN_TABLE, CT_STAT, CT_TIMEOUT, MAP, STRUCT } from '../contract/kernel.js';
+import { CT_MIN_TABLE, CT_TIMEOUT, MAP, STRUCT } from '../contract/kernel.js';
 import { KernelError, check } from './errors.js';
 import * as bpf from './libbpf.js';
 import { closeFd } from './libbpf.js';
@@ -29,7 +28,7 @@ export interface ConntrackSettings {
 }
 
 /** The pins of the namespace's tables, by map name. */
-const TABLE_PIN: Record<string, string> = {
+export const TABLE_PIN: Record<string, string> = {
   [MAP.ctTcp]: 'tcp',
   [MAP.ctUdp]: 'udp',
   [MAP.ctIcmp]: 'icmp',
@@ -213,144 +212,4 @@ export function detachEgress(ifname: string, o: PinOptions = {}): void {
     closeFd(fd);
     fs.rmSync(pins.link, { force: true });
   }
-}
-
-/* ---- reading -------------------------------------------------------------- */
-
-const ENTRY_STATE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(CT_ENTRY_STATE).map(([name, value]) => [value, name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)]),
-);
-
-/** One live entry, from the host's side. */
-export interface ConntrackEntry {
-  protocol: number;
-  family: 4 | 6;
-  local: string;
-  remote: string;
-  localPort: number;
-  remotePort: number;
-  /** syn-sent, syn-recv, established, closing, unreplied, replied. */
-  state: string;
-  finOut: boolean;
-  finIn: boolean;
-  ageSeconds: number;
-  expiresInSeconds: number;
-  /** The interface whose egress created it. */
-  ifindex: number;
-}
-
-function address(bytes: Buffer, family: 4 | 6): string {
-  return ipaddr.fromByteArray([...bytes.subarray(0, family === 4 ? 4 : 16)]).toString();
-}
-
-const TABLES = [
-  [MAP.ctTcp, 'tcp'],
-  [MAP.ctUdp, 'udp'],
-  [MAP.ctIcmp, 'icmp'],
-] as const;
-export type ConntrackTable = (typeof TABLES)[number][1];
-
-/** Calls `visit` with every entry the tables hold, expired ones too; false when no policy of this namespace uses ct. */
-function eachEntry(o: PinOptions, visit: (table: ConntrackTable, key: Buffer, value: Buffer) => void): boolean {
-  const tables = openConntrackTables(o);
-  try {
-    if (!tables.has(MAP.ctTcp)) return false;
-    for (const [name, table] of TABLES) {
-      const fd = tables.get(name);
-      if (fd === undefined) continue;
-      let previous: Buffer | null = null;
-      const next = Buffer.alloc(STRUCT.xdpfw_ct_key.size);
-      const value = Buffer.alloc(STRUCT.xdpfw_ct_entry.size);
-      while (bpf.mapGetNextKey(fd, previous, next) === 0) {
-        previous = Buffer.from(next);
-        if (bpf.mapLookupElem(fd, next, value) === 0) visit(table, next, value); // else evicted meanwhile
-      }
-    }
-    return true;
-  } finally {
-    for (const fd of tables.values()) closeFd(fd);
-  }
-}
-
-/**
- * Every live entry of the namespace's tables (an entry past its deadline is
- * absent, whatever the LRU keeps); `nowNs` on the programs' clock
- * (CLOCK_MONOTONIC, which process.hrtime reads). Null when no policy of
- * this namespace uses ct.
- */
-export function readConntrackEntries(nowNs: bigint, o: PinOptions = {}): ConntrackEntry[] | null {
-  const entries: ConntrackEntry[] = [];
-  const key = STRUCT.xdpfw_ct_key.fields;
-  const value = STRUCT.xdpfw_ct_entry.fields;
-  const found = eachEntry(o, (_table, k, v) => {
-    const deadline = v.readBigUInt64LE(value.deadline);
-    if (deadline <= nowNs) return;
-    const family = k[key.family] === 0 ? 4 : 6;
-    const flags = v.readUInt32LE(value.flags);
-    entries.push({
-      protocol: k[key.proto],
-      family,
-      local: address(k.subarray(key.local, key.local + 16), family),
-      remote: address(k.subarray(key.remote, key.remote + 16), family),
-      localPort: k.readUInt16LE(key.lport),
-      remotePort: k.readUInt16LE(key.rport),
-      state: ENTRY_STATE_NAMES[v.readUInt32LE(value.state)] ?? 'unknown',
-      finOut: (flags & CTF_FIN_OUT) !== 0,
-      finIn: (flags & CTF_FIN_IN) !== 0,
-      ageSeconds: Number(nowNs - v.readBigUInt64LE(value.created)) / 1e9,
-      expiresInSeconds: Number(deadline - nowNs) / 1e9,
-      ifindex: v.readUInt32LE(value.ifindex),
-    });
-  });
-  return found ? entries : null;
-}
-
-export type ConntrackStats = Record<Exclude<keyof typeof CT_STAT, 'nstats'>, bigint>;
-
-/** The tables' statistics summed over the CPUs; null when no policy of this namespace uses ct. */
-export function readConntrackStats(o: PinOptions = {}): ConntrackStats | null {
-  const fd = openPinned(path.join(conntrackDir(o), TABLE_PIN[MAP.ctStats]), 'connection-tracking statistics');
-  if (fd === null) return null;
-  try {
-    const cpus = bpf.numPossibleCpus();
-    const values = Buffer.alloc(8 * cpus);
-    const stats = {} as ConntrackStats;
-    for (const [name, index] of Object.entries(CT_STAT) as [keyof typeof CT_STAT, number][]) {
-      if (name === 'nstats') continue;
-      const k = Buffer.alloc(4);
-      k.writeUInt32LE(index);
-      check(bpf.mapLookupElem(fd, k, values), 'reading the connection-tracking statistics');
-      let sum = 0n;
-      for (let c = 0; c < cpus; c++) sum += values.readBigUInt64LE(8 * c);
-      stats[name] = sum;
-    }
-    return stats;
-  } finally {
-    closeFd(fd);
-  }
-}
-
-/** What `xdpfw stats` and the metrics say of the tables. */
-export interface ConntrackSummary {
-  /** Live entries per table. */
-  entries: Record<ConntrackTable, number>;
-  created: Record<ConntrackTable, bigint>;
-  /** Entries the LRU pushed out before their deadline, or after it but before their key came back. */
-  evicted: bigint;
-  floodRefused: bigint;
-  floodSeconds: bigint;
-}
-
-export function readConntrackSummary(nowNs: bigint, o: PinOptions = {}): ConntrackSummary | null {
-  const stats = readConntrackStats(o);
-  if (stats === null) return null;
-  const entries: Record<ConntrackTable, number> = { tcp: 0, udp: 0, icmp: 0 };
-  let stored = 0n;
-  eachEntry(o, (table, _key, value) => {
-    stored++;
-    if (value.readBigUInt64LE(STRUCT.xdpfw_ct_entry.fields.deadline) > nowNs) entries[table]++;
-  });
-  const created = { tcp: stats.createdTcp, udp: stats.createdUdp, icmp: stats.createdIcmp };
-  const evicted = created.tcp + created.udp + created.icmp - stats.reused - stored;
-  return { entries, created, evicted: evicted > 0n ? evicted : 0n, floodRefused: stats.floodRefused, floodSeconds: stats.floodSeconds };
 }

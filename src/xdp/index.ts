@@ -429,14 +429,14 @@ export {
 export { checkBpffs, ensureBpffs, netnsId, pinPaths, pinnedInterfaces, readState, removeState, statePath, writeState } from './pins.js';
 export type { PinOptions } from './pins.js';
 export { collectGarbage, type FreedPins } from './pin-gc.js';
+export { conntrackDir, type ConntrackSettings } from './conntrack.js';
 export {
-  conntrackDir,
   readConntrackEntries,
   readConntrackSummary,
+  readConntrackSummaryInTurns,
   type ConntrackEntry,
-  type ConntrackSettings,
   type ConntrackSummary,
-} from './conntrack.js';
+} from './conntrack-read.js';
 export { TestRunner, xdpActionName } from './test-run.js';
 export { DynamicSetError, addToSet, deleteFromSet, flushSet, listSet, setsDir, type SetEntry } from './dynsets.js';
 export { limitsDir } from './limits.js';

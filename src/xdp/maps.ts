@@ -26,7 +26,7 @@ const EINVAL = 22;
 const ENOENT = 2;
 const EOPNOTSUPP = 95;
 /** Errnos that mean "this map type has no batch operation here". */
-const NO_BATCH = new Set([EINVAL, EOPNOTSUPP, ENOTSUPP]);
+export const NO_BATCH = new Set([EINVAL, EOPNOTSUPP, ENOTSUPP]);
 
 export interface FillProgress {
   map: string;

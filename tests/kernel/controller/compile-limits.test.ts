@@ -5,7 +5,6 @@
  * good edit is applied.
  */
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -18,7 +17,7 @@ import { scratchDir } from '../../support/scratch.js';
 import { buildCli, xdpfwIn } from '../cli/netns-cli.js';
 import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
 import { TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
-import { Daemon, httpGet } from './daemon.js';
+import { Daemon, httpGet, pollGet } from './daemon.js';
 
 const good = (n: number) => `interface veth0 {\n  default allow\n  drop udp dport ${3000 + n} name "v${n}"\n}\n`;
 
@@ -26,44 +25,6 @@ const good = (n: number) => `interface veth0 {\n  default allow\n  drop udp dpor
 function hugePolicy(): string {
   const addresses = Array.from({ length: 300_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
   return `define many = { ${addresses.join(', ')} }\ninterface veth0 {\n  default allow\n  drop src $many\n}\n`;
-}
-
-interface Sample {
-  at: number;
-  ms: number;
-  status?: number;
-  error?: string;
-}
-
-/** GETs `url` from inside the namespace every 100 ms, each answer's time a JSON line, until stopped. */
-function pollHealth(ns: TestNetns, url: string): { stop: () => Promise<Sample[]> } {
-  const script = `
-    const once = async () => {
-      const t = performance.now();
-      try {
-        const r = await fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(10000) });
-        await r.text();
-        console.log(JSON.stringify({ at: Date.now(), ms: performance.now() - t, status: r.status }));
-      } catch (e) {
-        console.log(JSON.stringify({ at: Date.now(), ms: performance.now() - t, error: String(e) }));
-      }
-      setTimeout(once, 100);
-    };
-    once();`;
-  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script]);
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  return {
-    stop: async () => {
-      const closed = new Promise((r) => child.once('close', r));
-      child.kill('SIGTERM');
-      await closed;
-      return out
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Sample);
-    },
-  };
 }
 
 describe.skipIf(skipWithoutRoot('the daemon compiling within limits'))('xdpfw run compiles a policy within its limits', () => {
@@ -110,7 +71,7 @@ describe.skipIf(skipWithoutRoot('the daemon compiling within limits'))('xdpfw ru
     await daemon.waitFor((e) => e.msg === 'policy attached' && e.hash === first);
     await daemon.waitFor((e) => e.msg === 'running');
 
-    const poller = pollHealth(ns, 'http://127.0.0.1:9464/healthz');
+    const poller = pollGet(ns, 'http://127.0.0.1:9464/healthz', 100);
     await new Promise((r) => setTimeout(r, 500));
     const from = daemon.events().length;
     const editedAt = Date.now();

@@ -74,3 +74,44 @@ export function httpGet(ns: TestNetns, url: string): { status: number; body: str
   const script = `fetch(${JSON.stringify(url)}).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })))`;
   return JSON.parse(run('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script])) as { status: number; body: string };
 }
+
+/** One answer of pollGet: when it came (epoch ms), how long it took, its status or why none came. */
+export interface Sample {
+  at: number;
+  ms: number;
+  status?: number;
+  error?: string;
+  /** With `keepBodies`. */
+  body?: string;
+}
+
+/** GETs `url` from inside the namespace, again `everyMs` after each answer, each answer's time a JSON line, until stopped. */
+export function pollGet(ns: TestNetns, url: string, everyMs: number, keepBodies = false): { stop: () => Promise<Sample[]> } {
+  const script = `
+    const once = async () => {
+      const t = performance.now();
+      try {
+        const r = await fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(10000) });
+        const body = await r.text();
+        console.log(JSON.stringify({ at: Date.now(), ms: performance.now() - t, status: r.status, body: ${keepBodies} ? body : undefined }));
+      } catch (e) {
+        console.log(JSON.stringify({ at: Date.now(), ms: performance.now() - t, error: String(e) }));
+      }
+      setTimeout(once, ${everyMs});
+    };
+    once();`;
+  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script]);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  return {
+    stop: async () => {
+      const closed = new Promise((r) => child.once('close', r));
+      child.kill('SIGTERM');
+      await closed;
+      return out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Sample);
+    },
+  };
+}
