@@ -120,8 +120,9 @@ describe.skipIf(skipWithoutRoot('the daemon summing a big connection table'))(
 
       for (const b of bodies) expect(metric(b, 'xdpfw_conntrack_entries{table="tcp"}')).toBe(LIVE);
       // Each scrape gives the longest wait since the one before (the first one's began before the window).
+      // A walk made in one turn holds the loop 330 ms or more; a busy machine alone gave up to 87 ms.
       const waits = bodies.slice(1).map((b) => metric(b, 'nodejs_eventloop_lag_max_seconds')!);
-      expect(Math.max(...waits)).toBeLessThan(0.1);
+      expect(Math.max(...waits)).toBeLessThan(0.2);
       expect(healthSamples.length).toBeGreaterThan(50);
       expect(scrapeSamples.length).toBeGreaterThan(5);
       // The pollers' times also carry whatever else the machine runs; the daemon's own event-loop figure above is exact.
@@ -129,8 +130,8 @@ describe.skipIf(skipWithoutRoot('the daemon summing a big connection table'))(
         expect(s.status, JSON.stringify(s)).toBe(200);
         expect(s.ms, JSON.stringify(s)).toBeLessThan(500);
       }
-      expect(quantile(healthSamples, 0.95)).toBeLessThan(100);
-      expect(quantile(scrapeSamples, 0.5)).toBeLessThan(100);
+      expect(quantile(healthSamples, 0.95)).toBeLessThan(200);
+      expect(quantile(scrapeSamples, 0.5)).toBeLessThan(200);
     }, 120_000);
   },
 );
