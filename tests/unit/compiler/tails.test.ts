@@ -186,6 +186,13 @@ describe('the stateless passes and rules that depend on state', () => {
     expect(evaluate(iface, packet, () => false).rule?.index).toBe(1);
   });
 
+  test('no-return-traffic is not silenced by a limited rule that allows every packet', () => {
+    const codes = (rule: string) =>
+      compileText(`interface eth0 {\n  default drop\n  ${rule}\n}\n`).diagnostics.filter((d) => d.code === 'no-return-traffic').length;
+    expect(codes('allow limit rate 100/second')).toBe(1);
+    expect(codes('allow')).toBe(0);
+  });
+
   test('nd-dropped counts a rule that depends on state as not letting neighbour discovery through', () => {
     const found = compileText(
       'interface eth0 {\n  default drop\n  allow ct state established\n  allow icmpv6 limit rate 10/second\n}\n',
