@@ -38,7 +38,7 @@ function checkLimit(match: LimitMatch): Diagnostic[] {
     if (!isRateUnit(unit)) {
       const guess = suggest(unit, RATE_UNIT_NAMES);
       const message = `unknown rate unit '${unit}'${guess ? ` (did you mean '${guess}'?)` : ''}`;
-      out.push(diagnostic('limit-unit', rate.unit.span, message, `a rate is packets a ${RATE_UNIT_NAMES.join(', ')}`));
+      out.push(diagnostic('limit-unit', rate.unit.span, message, `rate units: ${RATE_UNIT_NAMES.join(', ')} (as in 10/second)`));
     }
     const n = rate.value.value;
     if (n === 0) {

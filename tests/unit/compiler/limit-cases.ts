@@ -29,8 +29,13 @@ export const LIMIT_CASES: { name: string; text: string; files?: Record<string, s
     name: 'a rate unit other than second, minute or hour is named with the closest unit',
     text: 'interface eth0 {\n  allow limit rate 10/fortnight\n  allow limit rate 10/seconds\n}\n',
     expected: [
-      err('limit-unit', '2:23', "unknown rate unit 'fortnight'", 'a rate is packets a second, minute, hour'),
-      err('limit-unit', '3:23', "unknown rate unit 'seconds' (did you mean 'second'?)", 'a rate is packets a second, minute, hour'),
+      err('limit-unit', '2:23', "unknown rate unit 'fortnight'", 'rate units: second, minute, hour (as in 10/second)'),
+      err(
+        'limit-unit',
+        '3:23',
+        "unknown rate unit 'seconds' (did you mean 'second'?)",
+        'rate units: second, minute, hour (as in 10/second)',
+      ),
     ],
   },
   {
