@@ -16,6 +16,9 @@
  * - A rule matches when every constrained field matches. A field the rule
  *   does not constrain (null below) matches every packet, also one that lacks
  *   the field. A constrained field never matches a packet that lacks it.
+ * - A rule with a tail (dynamic sets, a limit) decides only when its tail
+ *   holds too, which depends on state (docs/DESIGN.md, "Rate limits and
+ *   dynamic sets"); otherwise the next rule is tried.
  */
 
 import type { Span } from '../policy/ast.js';
