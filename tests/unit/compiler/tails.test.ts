@@ -114,7 +114,7 @@ describe('limit ids', () => {
     expect([fnv1a32(''), fnv1a32('a'), fnv1a32('foobar')]).toEqual([0x811c9dc5, 0xe40c292c, 0xbf9cf968]);
   });
 
-  test('changing a rate keeps the limit id and changes the hash; a stateless policy keeps its hash', () => {
+  test('changing a rate or burst keeps the limit id and changes the hash; the rule without its limit hashes differently', () => {
     const at = (rate: string) => compiled(`interface eth0 {\n  allow tcp dport 22 limit rate ${rate} per src name "ssh"\n}\n`).ifaces[0]!;
     const [slow, fast, burst] = [at('3/minute'), at('30/minute'), at('3/minute burst 9')];
     expect(fast.tails[0]!.limit!.id).toBe(slow.tails[0]!.limit!.id);
