@@ -3,9 +3,10 @@
  * one-line description (the README's table is generated from this; a test
  * fails when a check emits a code that is not listed here).
  */
-import { MAX_RULES } from '../contract/kernel.js';
+import { MAX_DYNSETS, MAX_RULES, MAX_TAIL_RULES } from '../contract/kernel.js';
 import { CONNTRACK_SIZE, FLOOD_THRESHOLD } from './conntrack.js';
 import { MAX_EXPANDED_ELEMENTS } from './limits.js';
+import { BURST, DYNAMIC_SET_SIZE, LIMITS_SIZE, RATE } from './rate-limits.js';
 import type { Span } from '../policy/ast.js';
 import type { Diagnostic, Severity } from '../policy/diagnostic.js';
 
@@ -61,6 +62,41 @@ export const COMPILER_CODES = {
     severity: 'warning',
     description:
       "an interface drops by default and no rule allows 'ct state established': replies to the host's own connections are dropped",
+  },
+  'limit-rate': {
+    severity: 'error',
+    description: `a limit has no rate, or its rate is not ${RATE.min} … ${RATE.max.toLocaleString('en-US')} packets a unit`,
+  },
+  'limit-unit': { severity: 'error', description: "a limit's rate unit is not second, minute or hour" },
+  'limit-burst': { severity: 'error', description: `a limit's burst is not ${BURST.min} … ${BURST.max.toLocaleString('en-US')} packets` },
+  'limit-per': {
+    severity: 'error',
+    description: "per's prefix lengths: beyond the family (/32, /128), more than two, or one on a rule that matches both families",
+  },
+  'ban-set': { severity: 'error', description: "'ban' names a static set: only a dynamic set takes entries at run time" },
+  'ban-duration': { severity: 'error', description: "'ban' gives no duration and its set has no timeout" },
+  'ban-within-rate': {
+    severity: 'warning',
+    description: "a rule bans and its limit has no 'over': it bans the sources that stay within the rate",
+  },
+  'dynamic-set-entries': { severity: 'error', description: 'a dynamic set is given entries in the policy' },
+  'dynamic-set-alone': {
+    severity: 'error',
+    description: 'a dynamic set is named in a list, a define or another set instead of alone in a match',
+  },
+  'dynamic-set-option': {
+    severity: 'error',
+    description: `a dynamic set has an unknown or repeated option, or a size not ${DYNAMIC_SET_SIZE.min} … ${DYNAMIC_SET_SIZE.max.toLocaleString('en-US')}`,
+  },
+  'too-many-tails': {
+    severity: 'error',
+    description: `an interface has more than ${MAX_TAIL_RULES} rules with a dynamic set, a limit or a ban`,
+  },
+  'too-many-dynamic-sets': { severity: 'error', description: `an interface's rules name more than ${MAX_DYNSETS} dynamic sets` },
+  'duplicate-limits': { severity: 'error', description: 'the policy (its includes counted) has more than one limits block' },
+  'limits-option': {
+    severity: 'error',
+    description: `a limits block has an unknown or repeated option, or a size not ${LIMITS_SIZE.min.toLocaleString('en-US')} … ${LIMITS_SIZE.max.toLocaleString('en-US')}`,
   },
 } as const satisfies Record<string, CodeInfo>;
 

@@ -82,7 +82,8 @@ export class CheckContext {
 
   /** The address literals of a set parsed, once (a set file's million entries: straight into columns). */
   parsedLiterals(source: SetDeclaration['source']): ParsedLiterals {
-    const key = source.kind === 'file' ? source.entries : source.elements;
+    // A dynamic set has no entries in the file (dynamic-set-entries reports any written).
+    const key = source.kind === 'file' ? source.entries : source.kind === 'inline' ? source.elements : null;
     if (!key) return { prefixes: PrefixList.EMPTY, errors: [] };
     let result = this.listMemo.get(key);
     if (!result) {
@@ -146,6 +147,7 @@ export class CheckContext {
     if (key.startsWith('$')) return this.valueSize(this.defines.get(name)!.value);
     const source = this.sets.get(name)!.source;
     if (source.kind === 'file') return source.entries ? setEntryCount(source.entries) : 0;
+    if (source.kind === 'dynamic') return 0;
     return source.elements.reduce((sum, e) => sum + this.elementSize(e), 0);
   }
 
@@ -162,6 +164,19 @@ export class CheckContext {
       default:
         return 1;
     }
+  }
+
+  /** Whether `@name` is declared `dynamic` (filled at run time; it stands for no prefix here). */
+  isDynamicSet(name: string): boolean {
+    return this.sets.get(name)?.source.kind === 'dynamic';
+  }
+
+  /**
+   * The dynamic set a `src`/`dst` value names on its own (`src @banned`), or
+   * undefined: such a match is a rule's tail, not an address constraint.
+   */
+  dynamicSetOf(value: AddressValue): string | undefined {
+    return value.kind === 'set-ref' && this.isDynamicSet(value.name) ? value.name : undefined;
   }
 
   /** The leaves of `$name`, through nested defines; undefined when no such define exists. */

@@ -1,7 +1,11 @@
 /**
  * The IR's meaning on one packet, field by field (ir.ts semantics): which
  * rules match, which decides. Used by IR checks (nd-dropped) and by tests as
- * the oracle for the bit vectors. Not the data plane: no classes, no tables.
+ * the oracle for the bit vectors. Not the data plane: no classes, no tables,
+ * and no state: whether a rule's tail (a dynamic set, a limit) holds is asked
+ * of a TailOracle the caller gives; without one, reaching a rule whose tail
+ * has a condition throws, so no caller takes a limited rule as always
+ * matching by accident.
  */
 import { prefixesContain } from './structures/address-sets.js';
 import type { Action, AddressConstraint, IrInterface, IrRule, PortInterval } from './ir.js';
@@ -75,7 +79,25 @@ export interface IrVerdict {
   rule?: IrRule;
 }
 
-export function evaluate(iface: IrInterface, p: FieldPacket): IrVerdict {
-  const rule = iface.rules.find((r) => ruleMatches(r, p));
+/**
+ * Whether the tail of `rule` (whose stateless matches held for `p`) holds:
+ * its dynamic-set memberships and its limit (docs/DESIGN.md, "Rate limits
+ * and dynamic sets"). Asked only of rules whose tail has a condition.
+ */
+export type TailOracle = (rule: IrRule, p: FieldPacket) => boolean;
+
+/** Whether a rule's tail has a condition (a ban alone conditions nothing). */
+export function dependsOnState(rule: IrRule): boolean {
+  const tail = rule.tail;
+  return tail !== null && (tail.srcSet !== null || tail.dstSet !== null || tail.limit !== null);
+}
+
+/** Refuses to decide a rule whose tail depends on state: the default of evaluate. */
+const NO_TAIL_ORACLE: TailOracle = (rule) => {
+  throw new Error(`rule ${rule.index} (${rule.text}) depends on state (a dynamic set or a limit): evaluate needs a tail oracle`);
+};
+
+export function evaluate(iface: IrInterface, p: FieldPacket, tails: TailOracle = NO_TAIL_ORACLE): IrVerdict {
+  const rule = iface.rules.find((r) => ruleMatches(r, p) && (!dependsOnState(r) || tails(r, p)));
   return rule ? { action: rule.action, rule } : { action: iface.defaultAction };
 }

@@ -26,6 +26,6 @@ export type { ClassifyChoice } from './passes/linear.js';
 export { compiledToJson, type JsonValue } from './json.js';
 export { prefixCount, toEntries } from './structures/prefix-classes.js';
 export { COMPILER_CODES, type CompilerCode } from './codes.js';
-export { evaluate, ruleMatches, type FieldPacket, type IrVerdict } from './evaluate.js';
+export { dependsOnState, evaluate, ruleMatches, type FieldPacket, type IrVerdict, type TailOracle } from './evaluate.js';
 export type { IrPolicy, IrInterface, IrRule } from './ir.js';
 export type { CompiledPolicy, CompiledInterface } from './output.js';

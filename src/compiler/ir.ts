@@ -16,6 +16,9 @@
  * - A rule matches when every constrained field matches. A field the rule
  *   does not constrain (null below) matches every packet, also one that lacks
  *   the field. A constrained field never matches a packet that lacks it.
+ * - A rule with a tail (dynamic sets, a limit) decides only when its tail
+ *   holds too, which depends on state (docs/DESIGN.md, "Rate limits and
+ *   dynamic sets"); otherwise the next rule is tried.
  */
 
 import type { Span } from '../policy/ast.js';
@@ -72,9 +75,53 @@ export interface IrRule {
   icmpTypes: number[] | null;
   /** `ct state`: bit 1 << CT_STATE[state] for each state named; null = any. */
   ctStates: number | null;
+  /**
+   * Conditions checked once every field above held, and the ban; null for a
+   * stateless rule. Its dynamic-set matches are not in `src`/`dst`.
+   */
+  tail: IrTail | null;
   /** The rule's source text (one line, whitespace collapsed) and span. */
   text: string;
   span: Span;
+}
+
+/**
+ * A rule's stateful tail (docs/DESIGN.md, "Rate limits and dynamic sets"):
+ * membership of the source or destination in a dynamic set, then a token
+ * bucket; and a ban when the rule decides. Compiled into output.ts RuleTail.
+ */
+export interface IrTail {
+  srcSet: DynamicSetCondition | null;
+  dstSet: DynamicSetCondition | null;
+  limit: IrLimit | null;
+  /** `ban @set`: the set, and seconds (the duration given, else the set's timeout). */
+  ban: { set: string; seconds: number } | null;
+}
+
+export interface DynamicSetCondition {
+  set: string;
+  /** `!`: holds when the address is not in the set. */
+  negated: boolean;
+}
+
+/** `limit rate [over] N/UNIT [burst B] [per …]`, checked: rate, unit and burst valid, lengths for the rule's families. */
+export interface IrLimit {
+  /** FNV-1a-32 of the interface name, NUL, and the rule's name or its text without rate and burst; distinct within the interface. */
+  id: number;
+  over: boolean;
+  rate: number;
+  unit: 'second' | 'minute' | 'hour';
+  burst: number;
+  /** One bucket per prefix of this field (a length for each family); null: one bucket for the rule. */
+  per: { field: 'src' | 'dst'; length4: number; length6: number } | null;
+}
+
+/** A `set NAME dynamic` as an interface uses it. */
+export interface IrDynamicSet {
+  name: string;
+  /** Seconds an entry lasts when added without a duration; null: until deleted. */
+  timeout: number | null;
+  size: number;
 }
 
 export interface IrInterface {
@@ -86,12 +133,18 @@ export interface IrInterface {
   defaultSpan?: Span;
   /** The policy's conntrack settings when a rule of this interface uses `ct state`, else null. */
   conntrack: ConntrackSettings | null;
+  /** The dynamic sets the rules name (matched or banned into), in first-use order: what tails index. */
+  dynamicSets: IrDynamicSet[];
+  /** The policy's meter-table settings when a rule of this interface has a `limit`, else null. */
+  limits: { size: number } | null;
 }
 
 export interface IrPolicy {
   interfaces: IrInterface[];
   /** The conntrack block's settings, defaults filled in (src/compiler/conntrack.ts), whether or not a rule uses ct. */
   conntrack: ConntrackSettings;
+  /** The `limits` block's settings, defaults filled in (src/compiler/rate-limits.ts), whether or not a rule has a limit. */
+  limits: { size: number };
 }
 
 /** Connection tracking's settings (docs/DESIGN.md, "Connection tracking"); times in seconds. */

@@ -3,13 +3,14 @@
  * words as hex strings (JSON numbers stop at 2^53), each vector with the
  * rules it holds, the big arrays summarised as runs of equal class
  * (`{"from": 0, "to": 21, "class": 0}`), rules as rule references.
+ * A limit's nanoseconds (64-bit) as decimal strings.
  * Deterministic: same compiled policy, same JSON.
  */
 import { FIELD } from '../contract/kernel.js';
 import { ruleRef } from './rule-ref.js';
 import { CT_STATE_NAMES } from './syntax/names.js';
 import { rulesOf } from './structures/bits.js';
-import type { CompiledInterface, CompiledPolicy, LinearRule, MaskedPrefix, PrefixClasses } from './output.js';
+import type { CompiledInterface, CompiledPolicy, LinearRule, MaskedPrefix, PrefixClasses, RuleTail } from './output.js';
 import { prefixCount, prefixText } from './structures/prefix-classes.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -20,6 +21,7 @@ export function compiledToJson(c: CompiledPolicy): JsonValue {
   return {
     interfaces: c.interfaces.map(interfaceToJson),
     conntrack: c.conntrack && { ...c.conntrack, timeouts: { ...c.conntrack.timeouts } },
+    limits: c.limits && { size: c.limits.size },
   };
 }
 
@@ -49,6 +51,9 @@ function interfaceToJson(c: CompiledInterface): JsonValue {
     rules: c.rules.map((r) => ({ ...ruleRef(r), action: r.action, text: r.text })),
     actions: c.actions,
     linear: constants.linear && constants.linear.map(linearRuleToJson),
+    tails: c.tails.map((tail) => tail && tailToJson(tail)),
+    dynamicSets: c.dynamicSets.map((set) => ({ name: set.name, timeout: set.timeout, size: set.size })),
+    limits: c.limits && { size: c.limits.size },
     vectors: c.vectors.map((words, cls) => ({
       class: cls,
       words: Array.from(words, (w) => `0x${w.toString(16).padStart(16, '0')}`),
@@ -87,6 +92,27 @@ function linearRuleToJson(r: LinearRule, index: number): JsonValue {
     tcpFlags: r.tcpFlags && { mask: r.tcpFlags.mask, value: r.tcpFlags.value },
     icmpType: r.icmpType,
     ctStates: r.ctStates === null ? null : ctStateNames(r.ctStates),
+  };
+}
+
+/** A rule's tail; set indices as in `dynamicSets`. */
+function tailToJson(t: RuleTail): JsonValue {
+  const condition = (c: RuleTail['srcSet']): JsonValue => c && { set: c.set, negated: c.negated };
+  const limit = t.limit;
+  return {
+    srcSet: condition(t.srcSet),
+    dstSet: condition(t.dstSet),
+    limit: limit && {
+      id: limit.id,
+      over: limit.over,
+      rate: limit.rate,
+      unit: limit.unit,
+      burst: limit.burst,
+      costNs: limit.costNs.toString(),
+      capacityNs: limit.capacityNs.toString(),
+      per: limit.per && { ...limit.per },
+    },
+    ban: t.ban && { set: t.ban.set, seconds: t.ban.seconds },
   };
 }
 

@@ -11,7 +11,7 @@
  *                → passes/classify.ts        classify: bit vectors, classes, LPM entries
  *                → passes/linear.ts          linearRules: the linear path, or null
  *                → passes/address-tables.ts  addressLookups: trie or table per slot, the tables
- *                → passes/emit.ts            emitInterface: the CompiledInterface, hashed
+ *                → passes/emit.ts            emitInterface: the CompiledInterface (tails: emit-tail.ts), hashed
  *
  * On the linear path, the loader and `xdpfw compile` then ask
  * passes/fast-path-plan.ts which rules its fast path tests.
@@ -86,7 +86,8 @@ export function compilePolicy(document: PolicyDocument, options: CompileOptions 
   if (!ir) return { diagnostics };
   const interfaces = ir.interfaces.map((i) => compileInterfaceWith(i, options));
   const conntrack = ir.interfaces.some((i) => i.conntrack !== null) ? ir.conntrack : null;
-  return { ir, compiled: { interfaces, conntrack, limits: null }, diagnostics };
+  const limits = ir.interfaces.some((i) => i.limits !== null) ? { ...ir.limits } : null;
+  return { ir, compiled: { interfaces, conntrack, limits }, diagnostics };
 }
 
 /** Checks and lowers, without building map entries (what `xdpfw check` needs). */

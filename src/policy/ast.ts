@@ -125,7 +125,26 @@ export interface Define extends Node {
 export interface SetDeclaration extends Node {
   kind: 'set';
   name: Identifier;
-  source: InlineSetSource | FileSetSource;
+  source: InlineSetSource | FileSetSource | DynamicSetSource;
+}
+
+/**
+ * `set banned dynamic timeout 10m size 65536`: filled at run time (bans,
+ * `xdpfw set add`), so it has no entries in the file; options are checked by
+ * the compiler (src/compiler/rate-limits.ts).
+ */
+export interface DynamicSetSource extends Node {
+  kind: 'dynamic';
+  options: SettingOption[];
+  /** Entries written after the options anyway; an error (dynamic-set-entries), kept to point at it. */
+  entries: InlineSetSource | FileSetSource | null;
+}
+
+/** `name value` in a `limits { … }` block or after `set NAME dynamic`; any word parses, the compiler names unknown ones. */
+export interface SettingOption extends Node {
+  kind: 'option';
+  name: Identifier;
+  value: DurationLiteral | NumberLiteral;
 }
 
 export interface InlineSetSource extends Node {
@@ -191,8 +210,18 @@ export interface Rule extends Node {
   kind: 'rule';
   action: Action;
   matches: Match[];
+  /** `ban @set [DURATION]`; undefined when the rule has none. */
+  ban?: BanModifier;
   /** `name "…"`; undefined when the rule has none. */
   name?: StringLiteral;
+}
+
+/** `ban @banned 10m`: when the rule decides a packet, its `per` prefix (else its source) enters the dynamic set. */
+export interface BanModifier extends Node {
+  kind: 'ban';
+  set: SetReference;
+  /** Undefined: the set's timeout. */
+  duration?: DurationLiteral | NumberLiteral;
 }
 
 // ---- matches --------------------------------------------------------------
@@ -253,7 +282,36 @@ export interface CtStateMatch extends Node {
   states: NameLiteral[];
 }
 
-export type Match = AddressMatch | ProtocolMatch | PortMatch | TcpFlagsMatch | IcmpTypeMatch | FamilyMatch | CtStateMatch;
+/**
+ * `limit rate [over] N/UNIT [burst B] [per src|dst[/LEN[/LEN6]]]`: a token
+ * bucket (docs/DESIGN.md, "Rate limits and dynamic sets"). Every part is
+ * optional in the tree so that a missing rate is the compiler's located
+ * error (limit-rate), not a bare syntax error.
+ */
+export interface LimitMatch extends Node {
+  kind: 'limit-match';
+  over: boolean;
+  rate?: RateLiteral;
+  /** Packets the bucket holds; undefined: 5. */
+  burst?: NumberLiteral;
+  per?: LimitPer;
+}
+
+/** `10/second`: the unit as written (second, minute, hour; checked by the compiler). */
+export interface RateLiteral extends Node {
+  kind: 'rate';
+  value: NumberLiteral;
+  unit: NameLiteral;
+}
+
+/** `per src/24/64`: one bucket per prefix of the field; no length is the whole address. */
+export interface LimitPer extends Node {
+  kind: 'per';
+  field: 'src' | 'dst';
+  lengths: NumberLiteral[];
+}
+
+export type Match = AddressMatch | ProtocolMatch | PortMatch | TcpFlagsMatch | IcmpTypeMatch | FamilyMatch | CtStateMatch | LimitMatch;
 
 // ---- connection tracking ----------------------------------------------------
 
@@ -271,7 +329,13 @@ export interface ConntrackOption extends Node {
   value: DurationLiteral | NumberLiteral;
 }
 
-export type TopLevelItem = Define | SetDeclaration | InterfaceBlock | ConntrackBlock | Include;
+/** `limits { size 65536 }`: the host's meter table; at most one per policy, includes counted. */
+export interface LimitsBlock extends Node {
+  kind: 'limits';
+  options: SettingOption[];
+}
+
+export type TopLevelItem = Define | SetDeclaration | InterfaceBlock | ConntrackBlock | LimitsBlock | Include;
 
 /** One parsed file; includes are expanded into `files` of the PolicyDocument. */
 export interface PolicyFile extends Node {

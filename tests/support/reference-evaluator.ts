@@ -24,6 +24,7 @@ import { icmpTypeNumber, tcpFlagBit } from './names.js';
 /** A set's entries as AST nodes (a set file's, one by one). */
 function setElements(source: SetDeclaration['source']): AddressElement[] {
   if (source.kind === 'inline') return source.elements;
+  if (source.kind === 'dynamic') throw new Error('the reference evaluator does not model dynamic sets');
   const { entries } = source;
   return entries ? Array.from({ length: setEntryCount(entries) }, (_, i) => setEntryLiteral(entries, i)) : [];
 }
@@ -127,6 +128,9 @@ export class ReferenceEvaluator {
       case 'ct-state-match':
         // A packet given no state is one no connection entry knows: new.
         return match.states.some((s) => s.name === (packet.ctState ?? 'new'));
+      case 'limit-match':
+        // Buckets are state: a stateless oracle would take every limit as always holding.
+        throw new Error('the reference evaluator does not model rate limits');
     }
   }
 

@@ -13,6 +13,7 @@ export const checkEmptySets: Check = (context) => {
   for (const item of context.document.items) {
     if (item.kind !== 'set') continue;
     const { source } = item;
+    if (source.kind === 'dynamic') continue; // filled at run time
     if ((source.kind === 'file' ? (source.entries ? setEntryCount(source.entries) : 0) : source.elements.length) > 0) continue;
     if (item.source.kind === 'file' && item.source.resolvedPath === undefined) continue;
     const where = item.source.kind === 'file' ? ` (${item.source.path.value} has no entries)` : '';

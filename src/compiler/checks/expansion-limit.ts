@@ -39,9 +39,9 @@ export const checkExpansionLimits: Check = (context) => {
 /** Whether a value names a define or set that is itself too large (reported at its own declaration). */
 function namesTooLarge(
   context: CheckContext,
-  value: DefineValue | { kind: 'inline'; elements: readonly AddressElement[] } | { kind: 'file' },
+  value: DefineValue | { kind: 'inline'; elements: readonly AddressElement[] } | { kind: 'file' } | { kind: 'dynamic' },
 ): boolean {
-  if (value.kind === 'file') return false;
+  if (value.kind === 'file' || value.kind === 'dynamic') return false;
   const elements: readonly (DefineValue | AddressElement)[] = value.kind === 'list' || value.kind === 'inline' ? value.elements : [value];
   return elements.some(
     (e) =>

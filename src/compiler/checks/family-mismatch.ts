@@ -4,13 +4,13 @@
  * `ip6`, `icmpv6` with an IPv4 set. A rule's family set is the intersection
  * of its address matches' families, `ip4`/`ip6`, `icmp` (4) and `icmpv6` (6).
  */
-import type { Match } from '../../policy/ast.js';
+import type { Match, Rule } from '../../policy/ast.js';
 import { diagnostic } from '../codes.js';
 import type { Check, CheckContext } from '../context.js';
 
 /** Families as bits: IPv4 1, IPv6 2. */
-const V4 = 1;
-const V6 = 2;
+export const V4 = 1;
+export const V6 = 2;
 
 interface FamilyConstraint {
   match: Match;
@@ -45,6 +45,13 @@ export const checkFamilies: Check = (context) => {
   }
   return out;
 };
+
+/** The families a rule's matches leave (IPv4 1, IPv6 2); 0 when they contradict (reported above). */
+export function ruleFamilies(context: CheckContext, rule: Rule): number {
+  let left = V4 | V6;
+  for (const match of rule.matches) left &= familyConstraint(context, match)?.families ?? V4 | V6;
+  return left;
+}
 
 function familyConstraint(context: CheckContext, match: Match): FamilyConstraint | undefined {
   const single = (family: number, label: string) => ({ match, label, families: family });

@@ -5,6 +5,8 @@
  * once at its end, so the user sees all errors at once.
  */
 import type { Check, IrCheck } from '../context.js';
+import { checkBans } from './ban.js';
+import { checkBansWithinRate } from './ban-within-rate.js';
 import { checkConflictingProtocols } from './conflicting-protocols.js';
 import { checkConntrackOptions } from './conntrack-options.js';
 import { checkCtStateDuplicates } from './ct-state-duplicate.js';
@@ -14,15 +16,22 @@ import { checkDefineTypes } from './define-type.js';
 import { checkDuplicateConntrack } from './duplicate-conntrack.js';
 import { checkDuplicateDefaults } from './duplicate-default.js';
 import { checkDuplicateDefines } from './duplicate-define.js';
+import { checkDuplicateLimits } from './duplicate-limits.js';
 import { checkDuplicateInterfaces } from './duplicate-interface.js';
 import { checkDuplicateMatches } from './duplicate-match.js';
 import { checkDuplicateRuleNames } from './duplicate-rule-name.js';
 import { checkDuplicateSets } from './duplicate-set.js';
+import { checkDynamicSetsAlone } from './dynamic-set-alone.js';
+import { checkDynamicSetEntries } from './dynamic-set-entries.js';
+import { checkDynamicSetOptions } from './dynamic-set-options.js';
 import { checkEmptySets } from './empty-set.js';
 import { checkExpansionLimits } from './expansion-limit.js';
 import { checkFamilies } from './family-mismatch.js';
 import { checkIcmpTypes } from './icmp-type-unknown.js';
 import { checkAddresses } from './invalid-address.js';
+import { checkLimitPer } from './limit-per.js';
+import { checkLimitRates } from './limit-rate.js';
+import { checkLimitsOptions } from './limits-options.js';
 import { checkPorts } from './invalid-port.js';
 import { checkProtocolNumbers } from './invalid-protocol.js';
 import { checkNeighbourDiscovery } from './nd-dropped.js';
@@ -33,6 +42,7 @@ import { checkShadowedRules } from './shadowed-rule.js';
 import { checkTcpFlagMasks } from './tcp-flags-mask.js';
 import { checkTcpFlagNames } from './tcp-flags-unknown.js';
 import { checkRuleCount } from './too-many-rules.js';
+import { checkTailCounts } from './too-many-tails.js';
 import { checkUnknownDefines } from './unknown-define.js';
 import { checkUnknownSets } from './unknown-set.js';
 
@@ -65,6 +75,16 @@ export const AST_CHECKS: readonly Check[] = [
   checkNoInterfaces,
   checkDuplicateConntrack,
   checkConntrackOptions,
+  checkDynamicSetEntries,
+  checkDynamicSetOptions,
+  checkDynamicSetsAlone,
+  checkLimitRates,
+  checkLimitPer,
+  checkBans,
+  checkBansWithinRate,
+  checkTailCounts,
+  checkDuplicateLimits,
+  checkLimitsOptions,
 ];
 
 export const IR_CHECKS: readonly IrCheck[] = [checkShadowedRules, checkNeighbourDiscovery, checkReturnTraffic];

@@ -3,7 +3,10 @@
  * dropped — by `default drop` or by an earlier drop rule. Without it a host
  * cannot resolve its neighbours or find its router: IPv6 breaks silently.
  * Decided by evaluating the IR on representative ND packets (link-local
- * sources, the multicast groups ND uses, duplicate address detection).
+ * sources, the multicast groups ND uses, duplicate address detection). A
+ * rule that depends on state (a dynamic set, a limit) is taken as not
+ * holding: ND that only a limited rule lets through is dropped once the
+ * limit is reached, which breaks IPv6 as surely.
  */
 import ipaddr from 'ipaddr.js';
 import type { Diagnostic } from '../../policy/diagnostic.js';
@@ -38,7 +41,7 @@ export const checkNeighbourDiscovery: IrCheck = (ir) => {
         dst: bytes(probe.dst),
         icmpType: probe.type,
       };
-      const verdict = evaluate(iface, packet);
+      const verdict = evaluate(iface, packet, () => false);
       if (verdict.action !== 'drop') continue;
       const key = verdict.rule ? verdict.rule.index : -1;
       dropped.set(key, (dropped.get(key) ?? new Set()).add(probe.type));

@@ -9,6 +9,7 @@ import type { Diagnostic } from '../../policy/diagnostic.js';
 import { CT_STATE } from '../../contract/kernel.js';
 import { diagnostic } from '../codes.js';
 import type { IrCheck } from '../context.js';
+import { dependsOnState } from '../evaluate.js';
 import type { IrRule } from '../ir.js';
 
 const ESTABLISHED = 1 << CT_STATE.established;
@@ -17,7 +18,8 @@ export const checkReturnTraffic: IrCheck = (ir) => {
   const out: Diagnostic[] = [];
   for (const iface of ir.interfaces) {
     if (iface.defaultAction !== 'drop') continue;
-    const allows = iface.rules.filter((r) => r.action === 'allow');
+    // A limited rule lets through only what its limit or set allows: it does not keep replies coming.
+    const allows = iface.rules.filter((r) => r.action === 'allow' && !dependsOnState(r));
     if (allows.some((r) => r.ctStates !== null && (r.ctStates & ESTABLISHED) !== 0) || allows.some(matchesEverything)) continue;
     out.push(
       diagnostic(

@@ -3,12 +3,15 @@
  * matches, so this one never decides. Containment is decided field by field
  * on the IR: families, protocols, addresses (negation included, exactly, per
  * family), ports, TCP flags, ICMP types. Only single earlier rules are
- * considered (a rule covered by the union of several is not reported).
+ * considered (a rule covered by the union of several is not reported), and
+ * only stateless ones: a rule with a dynamic set or a limit lets packets
+ * through to later rules when its tail fails. (A ban alone decides nothing.)
  */
 import type { Diagnostic } from '../../policy/diagnostic.js';
 import { addressIntervals, coversAll, isDisjoint, isEmpty, isSubset } from '../structures/address-sets.js';
 import { diagnostic, lineRef } from '../codes.js';
 import type { IrCheck } from '../context.js';
+import { dependsOnState } from '../evaluate.js';
 import type { AddressConstraint, IrRule, PortInterval } from '../ir.js';
 
 export const checkShadowedRules: IrCheck = (ir) => {
@@ -25,6 +28,7 @@ export const checkShadowedRules: IrCheck = (ir) => {
         for (let i = 0; i < candidates.length; i++) {
           const rule = rules[candidates[i]];
           if (earlier && rule.index >= earlier.index) break;
+          if (dependsOnState(rule)) continue;
           const has = signatures[rule.index];
           if ((has.mask & ~need.mask) !== 0 || (has.protocol >= 0 && has.protocol !== need.protocol)) continue;
           if (hullsCover(hulls, rule.index, later.index) && covers(rule, later)) {

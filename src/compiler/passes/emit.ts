@@ -8,6 +8,7 @@ import type { IrInterface } from '../ir.js';
 import { KERNEL_ACTION, type CompiledInterface, type CompiledRule, type LinearRule } from '../output.js';
 import type { AddressLookups } from './address-tables.js';
 import type { Classification } from './classify.js';
+import { compileTails } from './emit-tail.js';
 import { hashCompiled, type HashedPart } from './hash.js';
 
 export function emitInterface(
@@ -48,8 +49,8 @@ export function emitInterface(
     dst4: c.dst4,
     dst6: c.dst6,
     addressTables,
-    tails: ir.rules.map(() => null),
-    dynamicSets: [],
+    ...compileTails(ir),
   };
-  return { name: ir.name, hash: hashCompiled(part, ir.conntrack), conntrack: ir.conntrack, limits: null, ...part };
+  const limits = ir.limits && { ...ir.limits };
+  return { name: ir.name, hash: hashCompiled(part, ir.conntrack, limits), conntrack: ir.conntrack, limits, ...part };
 }

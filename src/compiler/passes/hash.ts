@@ -9,17 +9,22 @@
  */
 import { createHash } from 'node:crypto';
 import type { ConntrackSettings } from '../ir.js';
-import type { CompiledInterface, PrefixClasses } from '../output.js';
+import type { CompiledInterface, LimitSettings, PrefixClasses } from '../output.js';
 
 export type HashedPart = Omit<CompiledInterface, 'hash' | 'name' | 'conntrack' | 'limits'>;
 
 /**
- * `conntrack`: the policy's settings when the interface uses `ct state`, so
- * that a changed timeout is a new policy to a daemon comparing hashes.
+ * `conntrack`, `limits`: the policy's settings when the interface uses
+ * `ct state`, or a `limit`, so that a changed timeout or table size is a new
+ * policy to a daemon comparing hashes. Tails, dynamic sets and limits enter
+ * only when present, so a stateless policy keeps the hash it had before
+ * they existed.
  */
-export function hashCompiled(c: HashedPart, conntrack: ConntrackSettings | null): string {
+export function hashCompiled(c: HashedPart, conntrack: ConntrackSettings | null, limits: LimitSettings | null): string {
   const hash = createHash('sha256');
-  const text = (label: string, value: unknown) => hash.update(`${label}=${JSON.stringify(value)}\n`);
+  // Bigints (a limit's nanoseconds) as decimal strings: JSON.stringify refuses them.
+  const text = (label: string, value: unknown) =>
+    hash.update(`${label}=${JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
   const bytes = (a: Uint8Array | Uint32Array | BigUint64Array) => hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   text('format', 'xdpfw-compiled-3');
   text('default', c.defaultAction);
@@ -42,6 +47,9 @@ export function hashCompiled(c: HashedPart, conntrack: ConntrackSettings | null)
   table('icmptype', c.icmpTypeClass);
   table('ctstate', c.ctStateClass);
   if (conntrack !== null) text('conntrack', conntrack);
+  if (c.tails.some((tail) => tail !== null)) text('tails', c.tails);
+  if (c.dynamicSets.length > 0) text('dynamic-sets', c.dynamicSets);
+  if (limits !== null) text('limits', limits);
   const trie = (label: string, entries: PrefixClasses) => {
     text(label, entries.prefixLength.length);
     bytes(entries.prefixLength);

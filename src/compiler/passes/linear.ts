@@ -47,8 +47,13 @@ export function whyNotLinear(iface: IrInterface): string | null {
   return null;
 }
 
-/** Each constraint must be one value (TCP flags always are), so the program compares it in one step. */
+/**
+ * Each constraint must be one value (TCP flags always are), so the program
+ * compares it in one step; and stateless: the tails' loop is the bit
+ * vectors' (docs/DESIGN.md, "Rate limits and dynamic sets").
+ */
 function whyNotSimple(r: IrRule): string | null {
+  if (r.tail !== null) return 'has a stateful tail (a dynamic set, a limit or a ban)';
   const counts: [string, number | undefined][] = [
     ['src prefixes', r.src?.prefixes.size],
     ['dst prefixes', r.dst?.prefixes.size],

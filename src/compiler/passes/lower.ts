@@ -4,32 +4,46 @@
  * checks reported no error: lowering trusts what they verified.
  */
 import { createHash } from 'node:crypto';
-import type { AddressMatch, ConntrackBlock, InterfaceBlock, PortMatch, Rule } from '../../policy/ast.js';
+import type { AddressMatch, ConntrackBlock, InterfaceBlock, LimitsBlock, PortMatch, Rule } from '../../policy/ast.js';
 import { conntrackSettings } from '../conntrack.js';
+import { limitsSize } from '../rate-limits.js';
 import type { CheckContext } from '../context.js';
 import type { AddressConstraint, ConntrackSettings, IrInterface, IrPolicy, IrRule, PortInterval } from '../ir.js';
 import { ctStateBit, icmpTypeNumber, tcpFlagBit } from '../syntax/names.js';
 import { canonicalRuleText, ruleText } from '../syntax/print.js';
 import { impliedProtocols } from '../syntax/walks.js';
+import { assignLimitIds, interfaceDynamicSets, lowerTail } from './lower-tail.js';
 
 export function lowerPolicy(context: CheckContext): IrPolicy {
   const block = context.document.items.find((item): item is ConntrackBlock => item.kind === 'conntrack');
   const conntrack = conntrackSettings(block);
-  return { interfaces: context.interfaces.map((block) => lowerInterface(block, context, conntrack)), conntrack };
+  const limits = { size: limitsSize(context.document.items.find((item): item is LimitsBlock => item.kind === 'limits')) };
+  return { interfaces: context.interfaces.map((block) => lowerInterface(block, context, conntrack, limits)), conntrack, limits };
 }
 
-/** `conntrack`: the policy's settings, which the interface carries when a rule of it uses `ct state`. */
-export function lowerInterface(block: InterfaceBlock, context: CheckContext, conntrack: ConntrackSettings): IrInterface {
+/**
+ * `conntrack`, `limits`: the policy's settings, which the interface carries
+ * when a rule of it uses `ct state`, or has a `limit`.
+ */
+export function lowerInterface(
+  block: InterfaceBlock,
+  context: CheckContext,
+  conntrack: ConntrackSettings,
+  limits: { size: number },
+): IrInterface {
   const rules = block.statements.filter((s): s is Rule => s.kind === 'rule');
   const fallback = block.statements.find((s) => s.kind === 'default');
   const lowered = rules.map((rule, index) => lowerRule(rule, index, context));
   uniquifyIds(lowered);
+  assignLimitIds(block, rules, lowered);
   const iface: IrInterface = {
     name: block.name.name,
     defaultAction: fallback?.kind === 'default' ? fallback.action : 'allow',
     rules: lowered,
     span: block.span,
     conntrack: lowered.some((r) => r.ctStates !== null) ? conntrack : null,
+    dynamicSets: interfaceDynamicSets(lowered, context),
+    limits: lowered.some((r) => r.tail?.limit) ? limits : null,
   };
   if (fallback) iface.defaultSpan = fallback.span;
   return iface;
@@ -56,12 +70,14 @@ export function lowerRule(rule: Rule, index: number, context: CheckContext): IrR
     tcpFlags: null,
     icmpTypes: null,
     ctStates: null,
+    tail: null,
     text: ruleText(rule),
     span: rule.span,
   };
   for (const match of rule.matches) {
     switch (match.kind) {
       case 'address-match': {
+        if (context.dynamicSetOf(match.value) !== undefined) break; // the tail's; it holds either family
         const constraint = lowerAddress(match, context);
         ir[match.direction] = constraint;
         const { prefixes } = constraint;
@@ -94,8 +110,11 @@ export function lowerRule(rule: Rule, index: number, context: CheckContext): IrR
       case 'ct-state-match':
         ir.ctStates = match.states.reduce((mask, s) => mask | ctStateBit(s.name)!, 0);
         break;
+      case 'limit-match':
+        break; // the tail's
     }
   }
+  ir.tail = lowerTail(rule, context, families);
   return ir;
 }
 

@@ -6,19 +6,45 @@
  * and define names rather than their contents, so editing a blocklist does
  * not change the identity (and the counters) of the rule that uses it.
  */
-import type { AddressElement, AddressValue, Match, PortElement, PortValue, Rule } from '../../policy/ast.js';
+import type { AddressElement, AddressValue, LimitMatch, Match, PortElement, PortValue, Rule } from '../../policy/ast.js';
 import { isAddressError } from '../structures/address.js';
 import type { CheckContext } from '../context.js';
 import { CT_STATE_NAMES, ctStateBit, icmpTypeNumber, tcpFlagBit } from './names.js';
 
 export function ruleText(rule: Rule): string {
+  return printRule(rule, true);
+}
+
+/**
+ * The rule's text with its limit's rate, `over` and burst left out: what a
+ * limit id hashes for a rule without a name, so a bucket keeps its identity
+ * when only the rate changes (docs/DESIGN.md, "Meters").
+ */
+export function ruleTextWithoutRate(rule: Rule): string {
+  return printRule(rule, false);
+}
+
+function printRule(rule: Rule, withRate: boolean): string {
   const parts: string[] = [rule.action];
   let previous: Match | undefined;
   for (const match of rule.matches) {
-    parts.push(matchText(match, previous));
+    parts.push(match.kind === 'limit-match' ? limitText(match, withRate) : matchText(match, previous));
     previous = match;
   }
+  if (rule.ban) {
+    const { duration } = rule.ban;
+    const time = duration === undefined ? '' : duration.kind === 'duration' ? ` ${duration.value}${duration.unit}` : ` ${duration.value}`;
+    parts.push(`ban @${rule.ban.set.name}${time}`);
+  }
   if (rule.name) parts.push(`name ${JSON.stringify(rule.name.value)}`);
+  return parts.join(' ');
+}
+
+function limitText(match: LimitMatch, withRate: boolean): string {
+  const parts = ['limit'];
+  if (withRate && match.rate) parts.push(`rate${match.over ? ' over' : ''} ${match.rate.value.value}/${match.rate.unit.name}`);
+  if (withRate && match.burst) parts.push(`burst ${match.burst.value}`);
+  if (match.per) parts.push(`per ${match.per.field}${match.per.lengths.map((l) => `/${l.value}`).join('')}`);
   return parts.join(' ');
 }
 
@@ -45,6 +71,8 @@ function matchText(match: Match, previous: Match | undefined): string {
     }
     case 'ct-state-match':
       return `ct state ${match.states.map((s) => s.name).join(',')}`;
+    case 'limit-match':
+      return limitText(match, true);
   }
 }
 
@@ -71,6 +99,7 @@ function elementText(e: AddressElement | PortElement): string {
 /** The rule's meaning as text; see the module comment. Call only on a checked rule. */
 export function canonicalRuleText(rule: Rule, context: CheckContext): string {
   const matches = rule.matches.map((match) => canonicalMatch(match, context));
+  if (rule.ban) matches.push(`ban @${rule.ban.set.name}`);
   return [rule.action, ...[...new Set(matches)].sort()].join(' ');
 }
 

@@ -111,6 +111,7 @@ export function collectReferences(document: PolicyDocument): ReferenceSite[] {
         if (e.kind === 'define-ref' || e.kind === 'set-ref') out.push({ reference: e, needs, place: `'${match.direction}'` });
       }
     }
+    if (rule.ban) out.push({ reference: rule.ban.set, needs: 'addresses', place: "'ban'" });
   }
   return out;
 }

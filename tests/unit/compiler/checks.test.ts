@@ -6,6 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { COMPILER_CODES } from '../../../src/compiler/codes.js';
 import { CONNTRACK_CASES } from './conntrack-cases.js';
+import { LIMIT_CASES } from './limit-cases.js';
 import { compileText, diagnosticsOf, err, warn, type Found } from './helpers.js';
 
 interface Case {
@@ -402,6 +403,7 @@ const CASES: Case[] = [
     expected: [],
   },
   ...CONNTRACK_CASES,
+  ...LIMIT_CASES,
 ];
 
 describe('compiler diagnostics', () => {

@@ -43,7 +43,7 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'a number after a protocol lists what may follow it',
     input: inBlock('  allow tcp 22'),
-    message: "expected a match, 'flags', 'name' or a newline after 'tcp', found '22'",
+    message: "expected a match, 'flags', 'ban', 'name' or a newline after 'tcp', found '22'",
     at: [3, 13, 3, 15],
     excerpt: ['3 |   allow tcp 22', '  |             ^^'],
   },
@@ -141,7 +141,7 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'ports separated by a comma without braces are refused at the comma',
     input: inBlock('  allow udp dport 80,443'),
-    message: "expected a match, 'name' or a newline after '80', found ','",
+    message: "expected a match, 'ban', 'name' or a newline after '80', found ','",
     at: [3, 21, 3, 22],
     excerpt: ['3 |   allow udp dport 80,443', '  |                     ^'],
     hint: 'a list is written in braces: dport { 80, 443 }',
@@ -234,7 +234,7 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'an unknown top-level word lists what a policy holds',
     input: 'firewall eth0 {\n}\n',
-    message: "unknown statement 'firewall': a policy holds 'define', 'set', 'include', 'interface' and 'conntrack'",
+    message: "unknown statement 'firewall': a policy holds 'define', 'set', 'include', 'interface', 'conntrack' and 'limits'",
     at: [1, 1, 1, 9],
     excerpt: ['1 | firewall eth0 {', '  | ^^^^^^^^'],
   },
@@ -248,14 +248,14 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'a stray closing brace at top level lists what may stand there',
     input: 'define web = 80\n}\n',
-    message: "expected 'define', 'set', 'include', 'interface', 'conntrack' or end of file, found '}'",
+    message: "expected 'define', 'set', 'include', 'interface', 'conntrack', 'limits' or end of file, found '}'",
     at: [2, 1, 2, 2],
     excerpt: ['2 | }', '  | ^'],
   },
   {
     behaviour: 'a file that starts with no statement lists the statements, not the byte-order mark a file may start with',
     input: '}\ndefine web = 80\n',
-    message: "expected 'define', 'set', 'include', 'interface', 'conntrack' or end of file, found '}'",
+    message: "expected 'define', 'set', 'include', 'interface', 'conntrack', 'limits' or end of file, found '}'",
     at: [1, 1, 1, 2],
     excerpt: ['1 | }', '  | ^'],
   },
@@ -291,7 +291,7 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'a set needs from or a brace after its name',
     input: 'set x y\n',
-    message: "expected 'from' or '{' after 'x', found 'y'",
+    message: "expected 'dynamic', 'from' or '{' after 'x', found 'y'",
     at: [1, 7, 1, 8],
     excerpt: ['1 | set x y', '  |       ^'],
   },
