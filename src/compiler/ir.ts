@@ -94,8 +94,12 @@ export interface IrTail {
   srcSet: DynamicSetCondition | null;
   dstSet: DynamicSetCondition | null;
   limit: IrLimit | null;
-  /** `ban @set`: the set, and seconds (the duration given, else the set's timeout). */
-  ban: { set: string; seconds: number } | null;
+  /**
+   * `ban @set`: the set, seconds (the duration given, else the set's
+   * timeout), and the origin its entries carry: the limit's id, or the
+   * same hash of a rule that bans without a limit.
+   */
+  ban: { set: string; seconds: number; origin: number } | null;
 }
 
 export interface DynamicSetCondition {

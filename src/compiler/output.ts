@@ -159,8 +159,12 @@ export interface RuleTail {
   srcSet: DynamicSetMatch | null;
   dstSet: DynamicSetMatch | null;
   limit: CompiledLimit | null;
-  /** `ban @S [D]`: when the rule decides, the packet's `per` prefix (else its source) enters S for `seconds`. */
-  ban: { set: number; seconds: number } | null;
+  /**
+   * `ban @S [D]`: when the rule decides, the packet's `per` prefix (else its
+   * source) enters S for `seconds`, its entry's origin naming the rule (the
+   * limit's id, or the same hash for a rule without a limit).
+   */
+  ban: { set: number; seconds: number; origin: number } | null;
 }
 
 export interface DynamicSetMatch {

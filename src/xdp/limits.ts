@@ -68,17 +68,10 @@ export function pinMeterTable(maps: ReadonlyMap<string, MapRef>, o: PinOptions =
   if (!fs.existsSync(file)) pinFd(map.fd, file, 'the meter table');
 }
 
-/** FNV-1a-32 of UTF-8 text: the limit id's hash, for a ban's origin when its rule has no limit. */
-export function fnv1a32(text: string): number {
-  let h = 0x811c9dc5;
-  for (const byte of Buffer.from(text, 'utf8')) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
-  return h;
-}
-
 const NS_PER_SECOND = 1_000_000_000n;
 
 /** struct xdpfw_tail of one rule (all zero for none). */
-export function encodeTail(tail: RuleTail | null, origin: number): Buffer {
+function encodeTail(tail: RuleTail | null): Buffer {
   const f = STRUCT.xdpfw_tail.fields;
   const out = Buffer.alloc(STRUCT.xdpfw_tail.size);
   if (!tail) return out;
@@ -113,7 +106,7 @@ export function encodeTail(tail: RuleTail | null, origin: number): Buffer {
     out[f.ban_set] = setIndex(tail.ban.set);
     out.writeBigUInt64LE(BigInt(tail.ban.seconds) * NS_PER_SECOND, f.ban_ns);
   }
-  out.writeUInt32LE(origin >>> 0, f.origin);
+  out.writeUInt32LE((tail.ban?.origin ?? 0) >>> 0, f.origin);
   out.writeUInt32LE(flags, f.flags);
   return out;
 }
@@ -130,15 +123,13 @@ export function checkTails(compiled: CompiledInterface): void {
     throw new RangeError(`${compiled.name} names ${compiled.dynamicSets.length} dynamic sets; at most ${MAX_DYNSETS}`);
 }
 
-/** Writes xdpfw_tails: a rule's ban origin is its limit id, else the same hash of the interface and the rule. */
+/** Writes xdpfw_tails. */
 export function writeTails(tailsFd: number, compiled: CompiledInterface): void {
   compiled.tails.forEach((tail, index) => {
     if (!tail) return;
-    const rule = compiled.rules[index];
-    const origin = tail.limit?.id ?? fnv1a32(`${compiled.name}\0${rule?.name ?? rule?.text ?? String(index)}`);
     const key = Buffer.alloc(4);
     key.writeUInt32LE(index);
-    check(bpf.mapUpdateElem(tailsFd, key, encodeTail(tail, origin)), `writing the tail of rule ${index}`);
+    check(bpf.mapUpdateElem(tailsFd, key, encodeTail(tail)), `writing the tail of rule ${index}`);
   });
 }
 

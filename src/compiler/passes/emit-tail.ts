@@ -22,7 +22,7 @@ function compileTail(tail: IrTail, setIndex: (name: string) => number): RuleTail
     srcSet: condition(tail.srcSet),
     dstSet: condition(tail.dstSet),
     limit: tail.limit && compileLimit(tail.limit),
-    ban: tail.ban && { set: setIndex(tail.ban.set), seconds: tail.ban.seconds },
+    ban: tail.ban && { set: setIndex(tail.ban.set), seconds: tail.ban.seconds, origin: tail.ban.origin },
   };
 }
 

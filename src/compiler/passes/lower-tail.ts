@@ -25,7 +25,7 @@ export function lowerTail(rule: Rule, context: CheckContext, families: IrRule['f
     const set = rule.ban.set.name;
     const given = rule.ban.duration && durationSeconds(rule.ban.duration);
     const seconds = typeof given === 'number' ? given : dynamicSetTimeout(context, set)!;
-    tail.ban = { set, seconds };
+    tail.ban = { set, seconds, origin: 0 }; // assignLimitIds() gives the origin
   }
   return tail.srcSet || tail.dstSet || tail.limit || tail.ban ? tail : null;
 }
@@ -69,18 +69,21 @@ function perLengths(lengths: number[], families: IrRule['families']): { length4:
  * and burst)`, so a bucket survives an apply that changes the rate or moves
  * the rule. Rules of one interface whose texts hash alike (the same text, or
  * an FNV collision) get NUL and their occurrence number (2, 3, …) appended,
- * in rule order, until the id is unused.
+ * in rule order, until the id is unused. A ban's origin is the same id (a
+ * rule that bans without a limit gets one too), which `xdpfw set list`
+ * names the rule by.
  */
 export function assignLimitIds(block: InterfaceBlock, rules: readonly Rule[], lowered: readonly IrRule[]): void {
   const used = new Set<number>();
   lowered.forEach((ir, i) => {
-    const limit = ir.tail?.limit;
-    if (!limit) return;
+    const { limit, ban } = ir.tail ?? {};
+    if (!limit && !ban) return;
     const base = `${block.name.name}\0${rules[i]!.name?.value ?? ruleTextWithoutRate(rules[i]!)}`;
     let id = fnv1a32(base);
     for (let n = 2; used.has(id); n++) id = fnv1a32(`${base}\0${n}`);
     used.add(id);
-    limit.id = id;
+    if (limit) limit.id = id;
+    if (ban) ban.origin = id;
   });
 }
 

@@ -9,7 +9,8 @@ import path from 'node:path';
 
 import type { CompiledDynamicSet, CompiledInterface, CompiledLimit, RuleTail } from '../../../src/compiler/output.js';
 import { setsDir } from '../../../src/xdp/dynsets.js';
-import { fnv1a32, limitsDir } from '../../../src/xdp/limits.js';
+import { fnv1a32 } from '../../../src/compiler/passes/lower-tail.js';
+import { limitsDir } from '../../../src/xdp/limits.js';
 import { stateRoot, type PinOptions } from '../../../src/xdp/pins.js';
 import { compileInterfaceText } from '../../support/kernel.js';
 

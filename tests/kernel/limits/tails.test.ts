@@ -15,6 +15,7 @@ import { PolicyJudge } from '../../../src/xdp/judge.js';
 import { ensureBpffs } from '../../../src/xdp/pins.js';
 import { loadPolicyProgram } from '../../../src/xdp/index.js';
 import { compileInterfaceText, skipWithoutRoot } from '../../support/kernel.js';
+import { fnv1a32 } from '../../../src/compiler/passes/lower-tail.js';
 import { limit, removeTailTables, tail, testPins, withTails } from './policy.js';
 
 const POLICY = `interface eth0 {
@@ -34,7 +35,10 @@ function compiled(o: { rate3?: number; setSize?: number } = {}) {
     POLICY,
     {
       0: tail({ srcSet: { set: 0, negated: false } }),
-      1: tail({ limit: limit('flood', 10, 'second', { over: true, per: PER_24_64 }), ban: { set: 0, seconds: 60 } }),
+      1: tail({
+        limit: limit('flood', 10, 'second', { over: true, per: PER_24_64 }),
+        ban: { set: 0, seconds: 60, origin: fnv1a32('eth0\0flood') },
+      }),
       3: tail({ limit: limit('dns', o.rate3 ?? 3, 'second') }),
     },
     [{ name: 'blocked', timeout: 60, size: o.setSize ?? 16 }],

@@ -21,6 +21,7 @@ interface eth0 {
   allow tcp dport 22 limit rate 3/minute per src
   allow dst ! @watch src @banned ip6 limit rate 7/hour per dst/48 ban @watch 1h
   allow tcp dport 80
+  drop udp dport 53 src 198.51.100.0/24 ban @banned name "resolver-abuse"
 }
 interface eth1 {
   allow tcp dport 22
@@ -38,7 +39,7 @@ describe('tails', () => {
   const [eth0, eth1] = ifaces;
 
   test('dynamic-set matches, limits and bans become the tails; stateless rules have none', () => {
-    expect(eth0!.tails.map((t) => t !== null)).toEqual([false, true, true, true, true, false]);
+    expect(eth0!.tails.map((t) => t !== null)).toEqual([false, true, true, true, true, false, true]);
     expect(eth0!.tails[1]).toEqual({ srcSet: { set: 0, negated: false }, dstSet: null, limit: null, ban: null });
     expect(eth0!.tails[4]).toMatchObject({
       srcSet: { set: 0, negated: false },
@@ -46,6 +47,12 @@ describe('tails', () => {
       ban: { set: 1, seconds: 3600 },
     });
     expect(eth1!.tails).toEqual([null]);
+  });
+
+  test("a ban's entries carry the rule's limit id, or the same hash of a rule without a limit", () => {
+    expect(eth0!.tails[2]!.ban).toEqual({ set: 0, seconds: 600, origin: fnv1a32('eth0\0syn-flood') });
+    expect(eth0!.tails[6]!.ban).toEqual({ set: 0, seconds: 600, origin: fnv1a32('eth0\0resolver-abuse') });
+    expect(eth0!.tails[6]!.limit).toBeNull();
   });
 
   test('the dynamic sets are those the interface names, in first-use order, with their settings', () => {
