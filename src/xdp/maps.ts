@@ -6,7 +6,17 @@
 
 import type { AddressSlot, CompiledInterface } from '../compiler/output.js';
 import { ENOTSUPP, KernelError, check } from './errors.js';
-import { BUCKET4_ROW, BUCKET6_ROW, COUNTER_INDEX, MAP, MAP_LAYOUT, type MapName, NCOUNTERS, QUICK_ROW } from '../contract/kernel.js';
+import {
+  BUCKET4_ROW,
+  BUCKET6_ROW,
+  COUNTER_INDEX,
+  MAP,
+  MAP_LAYOUT,
+  type MapName,
+  NCOUNTERS,
+  QUICK_ROW,
+  SET_STAT,
+} from '../contract/kernel.js';
 import {
   ADDR_MAPS,
   type CounterValue,
@@ -141,6 +151,13 @@ export function mapSizes(compiled: CompiledInterface): Record<string, number> {
   }
   // A policy without ct reads no connection map: its stand-ins stay at one entry.
   if (!compiled.constants.ct) sizes[MAP.ctStats] = 1;
+  // Tails, their counters and sets, sized for the rules and sets that have them (one entry without).
+  const tailed = compiled.tails.some((t) => t !== null);
+  const sets = compiled.dynamicSets.length;
+  sizes[MAP.tails] = tailed ? rules : 1;
+  sizes[MAP.limitCounters] = compiled.tails.some((t) => t?.limit) ? rules : 1;
+  sizes[MAP.dynsets] = Math.max(1, sets);
+  sizes[MAP.setStats] = Math.max(1, sets * SET_STAT.nstats);
   return sizes;
 }
 
