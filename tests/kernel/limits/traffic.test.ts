@@ -109,22 +109,22 @@ describe.skipIf(skipWithoutRoot('rate limits with real traffic'))('rate limits a
     const floodBefore = await packets('flood');
     await send(4, PORT.ban, 200, 1);
     const passed = await received(4, PORT.ban);
-    const entry = bannedEntry(4);
-    expect(entry).toMatchObject({ origin: origin('flood') });
-    expect(entry!.secondsLeft).toBeGreaterThan(2);
-    expect(entry!.secondsLeft).toBeLessThanOrEqual(5);
-    // Its burst of 5 passed before the ban, and nothing once banned.
-    expect(passed).toBeGreaterThanOrEqual(5);
-    expect(passed).toBeLessThanOrEqual(8);
-    // The packet that found the bucket empty was dropped by the ban's own rule; the rest by the set's.
-    const flood = (await packets('flood')) - floodBefore;
-    expect(flood).toBeGreaterThanOrEqual(1);
-    expect(flood + (await packets('banned')) - droppedBefore).toBe(200 - passed);
-
-    // 5 a second, a tenth of the rate: still dropped.
+    // 5 a second, a tenth of the rate, at once (the counters are read after): still dropped.
     await send(4, PORT.ban, 5, 1);
     expect(await received(4, PORT.ban)).toBe(passed);
-    const left = bannedEntry(4)!.secondsLeft!;
+    const entry = bannedEntry(4);
+    expect(entry).toMatchObject({ origin: origin('flood') });
+    expect(entry!.secondsLeft).toBeGreaterThan(0.5);
+    expect(entry!.secondsLeft).toBeLessThanOrEqual(4);
+    // Its burst of 5 (and a token refilled meanwhile) passed before the ban, nothing after.
+    expect(passed).toBeGreaterThanOrEqual(5);
+    expect(passed).toBeLessThanOrEqual(8);
+    // The packet that found the bucket empty was dropped by the banning rule; the rest by the set's.
+    const flood = (await packets('flood')) - floodBefore;
+    expect(flood).toBeGreaterThanOrEqual(1);
+    expect(flood + (await packets('banned')) - droppedBefore).toBe(205 - passed);
+
+    const left = bannedEntry(4)?.secondsLeft ?? 0;
     await new Promise((r) => setTimeout(r, left * 1000 + 300));
     expect(bannedEntry(4)).toBeUndefined();
     await send(4, PORT.ban, 5, 1);
@@ -196,7 +196,8 @@ describe.skipIf(skipWithoutRoot('rate limits with real traffic'))('rate limits a
         `(${((100 * (admitted - expected)) / expected).toFixed(1)}%); per CPU ${perCpu.join(' / ')}`,
     );
     expect((await packets('accuracy')) - before).toBe(admitted);
-    expect(perCpu.filter((p) => p > 0).length).toBeGreaterThanOrEqual(2);
+    // Each CPU admitted a real share: the bucket was shared, not one CPU's.
+    for (const p of perCpu.slice(0, 2)) expect(p).toBeGreaterThan(admitted / 10);
     expect(Math.abs(admitted - expected) / expected).toBeLessThanOrEqual(0.15);
   }, 30_000);
 
