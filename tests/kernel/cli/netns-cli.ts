@@ -58,7 +58,9 @@ export function cliNamespace(tag: string): { ns: TestNetns; key: () => string } 
   afterAll(() => {
     ns.destroy();
     if (!key) return;
-    for (const dir of [path.join(bpffsRoot(), key), path.join(stateRoot(), key), path.join(bpffsRoot(), 'conntrack', key)]) {
+    // its pins, state, and host-wide tables: connections, meters, dynamic sets
+    const tables = ['conntrack', 'limits', 'sets'].map((kind) => path.join(bpffsRoot(), kind, key));
+    for (const dir of [path.join(bpffsRoot(), key), path.join(stateRoot(), key), ...tables]) {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
