@@ -31,6 +31,7 @@ import { check } from './errors.js';
 import * as bpf from './libbpf.js';
 import { closeFd } from './libbpf.js';
 import { linkInfo } from './link.js';
+import { programMapIds } from './live-maps.js';
 import { mapRefFromFd } from './maps.js';
 import type { MapRef } from './object.js';
 import { bpffsRoot, namespaceKey, openPinned, pinFd, pinPaths, pinnedInterfaces, type PinOptions } from './pins.js';
@@ -135,11 +136,6 @@ export function writeTails(tailsFd: number, compiled: CompiledInterface): void {
 
 /* ---- which tables the attached programs use ------------------------------ */
 
-/** struct bpf_prog_info: nr_map_ids and the map_ids pointer (linux/bpf.h). */
-const PROG_NR_MAP_IDS = 52;
-const PROG_MAP_IDS = 56;
-const MAX_MAPS = 64;
-
 /**
  * Ids of the meter tables and dynamic sets that the programs on this
  * namespace's pinned links use (a set through the program's xdpfw_dynsets).
@@ -158,14 +154,7 @@ export function tableIdsInUse(o: PinOptions = {}): Set<number> {
     const progFd = bpf.progGetFdById(progId);
     if (progFd < 0) continue;
     try {
-      const mapIds = Buffer.alloc(MAX_MAPS * 4);
-      const info = Buffer.alloc(INFO.prog.size);
-      info.writeUInt32LE(MAX_MAPS, PROG_NR_MAP_IDS);
-      info.writeBigUInt64LE(bpf.addressOf(mapIds), PROG_MAP_IDS);
-      check(bpf.objGetInfoByFd(progFd, info), `reading the maps of program ${progId}`);
-      const count = Math.min(info.readUInt32LE(PROG_NR_MAP_IDS), MAX_MAPS);
-      for (let i = 0; i < count; i++) {
-        const id = mapIds.readUInt32LE(i * 4);
+      for (const id of programMapIds(progFd, progId)) {
         ids.add(id);
         const fd = bpf.mapGetFdById(id);
         if (fd < 0) continue;

@@ -29,21 +29,26 @@ export interface LiveCounterMaps {
   close(): void;
 }
 
+/** The ids of the maps program `progFd` (id `progId`) uses. */
+export function programMapIds(progFd: number, progId: number): number[] {
+  const ids = Buffer.alloc(MAX_MAPS * 4);
+  const info = Buffer.alloc(INFO.prog.size);
+  info.writeUInt32LE(MAX_MAPS, PROG_NR_MAP_IDS);
+  info.writeBigUInt64LE(bpf.addressOf(ids), PROG_MAP_IDS);
+  check(bpf.objGetInfoByFd(progFd, info), `reading the maps of program ${progId}`);
+  const count = Math.min(info.readUInt32LE(PROG_NR_MAP_IDS), MAX_MAPS);
+  return Array.from({ length: count }, (_, i) => ids.readUInt32LE(i * 4));
+}
+
 /** The maps, by kernel name, of program `progId`; every fd not returned is closed. */
 function programMaps(progId: number, wanted: readonly string[]): Map<string, MapRef> {
   const progFd = check(bpf.progGetFdById(progId), `opening program ${progId}`);
   const found = new Map<string, MapRef>();
   try {
-    const ids = Buffer.alloc(MAX_MAPS * 4);
-    const info = Buffer.alloc(INFO.prog.size);
-    info.writeUInt32LE(MAX_MAPS, PROG_NR_MAP_IDS);
-    info.writeBigUInt64LE(bpf.addressOf(ids), PROG_MAP_IDS);
-    check(bpf.objGetInfoByFd(progFd, info), `reading the maps of program ${progId}`);
-    const count = Math.min(info.readUInt32LE(PROG_NR_MAP_IDS), MAX_MAPS);
-    for (let i = 0; i < count; i++) {
-      const fd = bpf.mapGetFdById(ids.readUInt32LE(i * 4));
+    for (const id of programMapIds(progFd, progId)) {
+      const fd = bpf.mapGetFdById(id);
       if (fd < 0) continue; // a map freed meanwhile is not one the program still uses
-      const ref = mapRefFromFd(fd, `map ${ids.readUInt32LE(i * 4)}`);
+      const ref = mapRefFromFd(fd, `map ${id}`);
       if (wanted.includes(ref.name) && !found.has(ref.name)) found.set(ref.name, ref);
       else bpf.closeFd(fd);
     }
