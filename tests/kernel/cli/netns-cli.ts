@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 import { ensureBpffs } from '../../../src/xdp/index.js';
 import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
@@ -65,4 +65,12 @@ export function cliNamespace(tag: string): { ns: TestNetns; key: () => string } 
     }
   });
   return { ns, key: () => key };
+}
+
+/** Writes `text` to `file` and applies it in the namespace, which must succeed; the command's exit. */
+export async function applyText(ns: TestNetns, file: string, text: string): Promise<Exit> {
+  fs.writeFileSync(file, text);
+  const r = await xdpfwIn(ns, 'apply', file);
+  expect(r.code, r.stderr).toBe(0);
+  return r;
 }

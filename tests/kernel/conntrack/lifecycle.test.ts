@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bpffsRoot } from '../../../src/xdp/pins.js';
 import { scratchDir } from '../../support/scratch.js';
 import { run, skipWithoutRoot } from '../xdp/helpers/env.js';
-import { cliNamespace, xdpfwIn } from '../cli/netns-cli.js';
+import { applyText, cliNamespace, xdpfwIn } from '../cli/netns-cli.js';
 
 const CT = (size = '') => `${size}interface veth0 {\n  default allow\n  drop ct state invalid\n}\n`;
 const PLAIN = 'interface veth0 {\n  default allow\n  drop udp dport 9\n}\n';
@@ -24,12 +24,7 @@ describe.skipIf(skipWithoutRoot('connection table life'))('the connection table 
   let tables = '';
   let egress = '';
   const xdpfw = (...args: string[]) => xdpfwIn(ns, ...args);
-  const apply = async (text: string) => {
-    fs.writeFileSync(file, text);
-    const r = await xdpfw('apply', file);
-    expect(r.code, r.stderr).toBe(0);
-    return r;
-  };
+  const apply = (text: string) => applyText(ns, file, text);
 
   beforeAll(() => {
     tables = path.join(bpffsRoot(), 'conntrack', key());

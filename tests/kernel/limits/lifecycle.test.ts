@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addToSet, limitsDir, listSet, setsDir } from '../../../src/xdp/index.js';
 import { scratchDir } from '../../support/scratch.js';
 import { skipWithoutRoot } from '../xdp/helpers/env.js';
-import { cliNamespace, xdpfwIn } from '../cli/netns-cli.js';
+import { applyText, cliNamespace, xdpfwIn } from '../cli/netns-cli.js';
 
 const LIMITED = (head = '') =>
   `${head}set banned dynamic timeout 10m size 1000\n` +
@@ -26,12 +26,7 @@ describe.skipIf(skipWithoutRoot('meter and set life'))('the meter table and dyna
   let buckets = '';
   let banned = '';
   const xdpfw = (...args: string[]) => xdpfwIn(ns, ...args);
-  const apply = async (text: string) => {
-    fs.writeFileSync(file, text);
-    const r = await xdpfw('apply', file);
-    expect(r.code, r.stderr).toBe(0);
-    return r;
-  };
+  const apply = (text: string) => applyText(ns, file, text);
 
   beforeAll(() => {
     buckets = path.join(limitsDir({ netnsId: key() }), 'buckets');
