@@ -98,15 +98,18 @@ describe.skipIf(skipWithoutRoot('tails differential'))('kernel and reference mod
     });
   }
 
-  // The program's stack and its bpf_loop walk's add up past 512 bytes once the policy matches an address.
-  it.fails('loads a policy that matches an address and has a tail (verifier: combined stack size of 2 calls is 560)', async () => {
-    const { iface } = compileGenerated({
-      text: 'interface xdpfw0 {\n  allow src 10.0.0.0/8 limit rate 3/second\n  allow udp\n}\n',
-      interfaceName: 'xdpfw0',
-    });
-    const judge = await PolicyJudge.load(iface, { privateTables: true, nowGiven: true });
-    judge.close();
-  });
+  // Known bug: once any rule matches an address, the program's stack and its bpf_loop walk's add up past 512 bytes.
+  it.fails(
+    'loads a policy with an address match on one rule and a limit on another (verifier: combined stack size of 2 calls is 560)',
+    async () => {
+      const { iface } = compileGenerated({
+        text: 'interface xdpfw0 {\n  allow tcp dport 22 src 192.0.2.0/24\n  allow icmp type echo-request limit rate 10/second\n}\n',
+        interfaceName: 'xdpfw0',
+      });
+      const judge = await PolicyJudge.load(iface, { privateTables: true });
+      judge.close();
+    },
+  );
 
   /** One sequence from flushed sets and full buckets; the disagreements, each with the history that reproduces it. */
   function runSequence(judge: PolicyJudge, reference: ReferenceEvaluator, sequence: TailSequence, start: bigint, s: number): string[] {
