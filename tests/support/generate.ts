@@ -10,6 +10,7 @@ import type { FieldPacket } from '../../src/compiler/evaluate.js';
 import { LINEAR_MAX } from '../../src/contract/kernel.js';
 import type { PacketSpec } from '../../src/packet/spec.js';
 import { Random } from './random.js';
+import { declareDynamicSets, tailClause, type TailPlan } from './generate-tails.js';
 
 export { Random };
 
@@ -23,6 +24,8 @@ export interface GeneratedPolicy {
   icmpTypes: number[];
   /** Rules may test `ct state`, and packets then carry a state. */
   ct: boolean;
+  /** With the `tails` option: the dynamic sets and the durations the tails use. */
+  tails?: TailPlan;
 }
 
 const IFACE = 'xdpfw0';
@@ -69,9 +72,18 @@ function portValue(r: Random, ports: number[], simple = false): string {
 /**
  * A policy of 1–`maxRules` rules over one interface, every match kind
  * represented; `ct state` only with `options.ct`, which the kernel cannot
- * be given by a frame alone.
+ * be given by a frame alone; with `options.tails`, dynamic sets and about
+ * half the rules with a tail (generate-tails.ts), their other matches
+ * often cut to the protocol's so that packets reach the tails;
+ * `staticAddresses: false` leaves out address matches (not the sets'
+ * declarations).
  */
-export function generatePolicy(r: Random, maxRules = 24, options: { ct?: boolean } = {}): GeneratedPolicy {
+export function generatePolicy(
+  r: Random,
+  maxRules = 24,
+  options: { ct?: boolean; tails?: boolean; staticAddresses?: boolean } = {},
+): GeneratedPolicy {
+  const addresses = options.staticAddresses ?? true;
   const ct = options.ct ?? false;
   const prefixes: string[] = [];
   const ports: number[] = [];
@@ -91,8 +103,11 @@ export function generatePolicy(r: Random, maxRules = 24, options: { ct?: boolean
     const entries = [...families.map(prefix), ...Array.from({ length: r.int(0, 4) }, () => prefix(r.pick(families)))];
     lines.push(`set ${name} {`, ...entries.map((e) => `  ${e}`), '}');
   }
+  const dynamic = options.tails ? declareDynamicSets(r) : undefined;
+  if (dynamic) lines.push(...dynamic.lines);
 
   const ruleCount = r.int(1, maxRules);
+  let tailed = false;
   lines.push(`interface ${IFACE} {`);
   if (r.chance(0.8)) lines.push(`  default ${r.pick(['allow', 'drop'])}`);
   for (let i = 0; i < ruleCount; i++) {
@@ -107,20 +122,28 @@ export function generatePolicy(r: Random, maxRules = 24, options: { ct?: boolean
       }
       return `${dir} ${neg}${r.pick(options)}`;
     };
-    if (r.chance(0.5)) matches.push(address('src'));
-    if (r.chance(0.35)) matches.push(address('dst'));
+    if (addresses && r.chance(0.5)) matches.push(address('src'));
+    if (addresses && r.chance(0.35)) matches.push(address('dst'));
     if (family !== 0 && r.chance(0.15)) matches.push(family === 4 ? 'ip4' : 'ip6');
     matches.push(...protocolMatches(r, family, ports, icmpTypes));
     if (ct && r.chance(0.3)) matches.push(ctStateMatch(r));
     // A rule without matches takes every packet and hides the rules after it:
     // keep such catch-alls rare, so that packets reach deep into the policy.
-    if (matches.length === 0 && (i < ruleCount - 1 || r.chance(0.7))) matches.push(address('src'));
+    // The last rule has one when no other has.
+    const tail: ReturnType<typeof tailClause> | undefined =
+      dynamic && (r.chance(0.5) || (i === ruleCount - 1 && !tailed)) ? tailClause(r, family, dynamic.plan) : undefined;
+    tailed ||= tail !== undefined;
+    if (tail && r.chance(0.6)) matches.splice(0, matches.length, ...protocolMatches(r, family, ports, icmpTypes));
+    if (!tail && matches.length === 0 && (i < ruleCount - 1 || r.chance(0.7))) {
+      matches.push(addresses ? address('src') : family === 6 ? 'ip6' : 'ip4');
+    }
     shuffleMatches(r, matches);
+    if (tail) matches.push(...tail.matches.filter((m) => !matches.includes(m)));
     const name = r.chance(0.3) ? ` name "rule-${i}"` : '';
-    lines.push(`  ${r.pick(['allow', 'drop'])} ${matches.join(' ')}${name}`.trimEnd());
+    lines.push(`  ${r.pick(['allow', 'drop'])} ${matches.join(' ')}${tail?.ban ?? ''}${name}`.trimEnd());
   }
   lines.push('}');
-  return { text: `${lines.join('\n')}\n`, interfaceName: IFACE, prefixes, ports, icmpTypes, ct };
+  return { text: `${lines.join('\n')}\n`, interfaceName: IFACE, prefixes, ports, icmpTypes, ct, tails: dynamic?.plan };
 }
 
 /**

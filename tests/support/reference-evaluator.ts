@@ -3,7 +3,10 @@
  * AST, with none of the compiler's code (no IR, no bit vectors, no tables).
  * It is the oracle of the differential test: for every generated policy and
  * packet, the kernel program must give the same verdict and the same rule.
- * Written for clarity, not speed. Semantics: docs/DESIGN.md.
+ * Written for clarity, not speed. Semantics: docs/DESIGN.md. A rule's
+ * tail (dynamic sets, limit, ban) is state: the evaluator consults a
+ * ReferenceTails (reference-limits.ts) at a given time, and refuses a
+ * policy with tails when given none.
  */
 import ipaddr from 'ipaddr.js';
 import type {
@@ -20,11 +23,18 @@ import type {
 import type { PacketSpec, Verdict } from '../../src/packet/spec.js';
 import { setEntryCount, setEntryLiteral } from '../../src/policy/set-file.js';
 import { icmpTypeNumber, tcpFlagBit } from './names.js';
+import { dynamicSetsOf, ReferenceTails, tailOf, type DynamicSetModel, type TailModel } from './reference-limits.js';
+
+/** The state a policy with tails is judged in, and the time of the packet. */
+export interface TailContext {
+  tails: ReferenceTails;
+  now: bigint;
+}
 
 /** A set's entries as AST nodes (a set file's, one by one). */
 function setElements(source: SetDeclaration['source']): AddressElement[] {
   if (source.kind === 'inline') return source.elements;
-  if (source.kind === 'dynamic') throw new Error('the reference evaluator does not model dynamic sets');
+  if (source.kind === 'dynamic') return []; // matched by the tail, not as addresses
   const { entries } = source;
   return entries ? Array.from({ length: setEntryCount(entries) }, (_, i) => setEntryLiteral(entries, i)) : [];
 }
@@ -36,6 +46,9 @@ export class ReferenceEvaluator {
   private readonly defines = new Map<string, DefineValue>();
   private readonly sets = new Map<string, AddressElement[]>();
   private readonly block: InterfaceBlock;
+  readonly dynamicSets: Map<string, DynamicSetModel>;
+  /** By rule index: its tail, or null. */
+  readonly tails: (TailModel | null)[];
 
   constructor(document: PolicyDocument, interfaceName: string) {
     let block: InterfaceBlock | undefined;
@@ -46,31 +59,68 @@ export class ReferenceEvaluator {
     }
     if (!block) throw new Error(`no interface ${interfaceName}`);
     this.block = block;
+    this.dynamicSets = dynamicSetsOf(document);
+    this.tails = this.rules.map((rule) => tailOf(rule, this.dynamicSets, this.ruleFamilies(rule)));
+  }
+
+  /** A fresh state for this policy's tails: empty sets, full buckets, zero counters. */
+  newTailState(): ReferenceTails {
+    return new ReferenceTails(this.dynamicSets);
   }
 
   get rules(): Rule[] {
     return this.block.statements.filter((s): s is Rule => s.kind === 'rule');
   }
 
-  evaluate(packet: PacketSpec): Verdict {
+  /**
+   * The verdict and the deciding rule. A rule whose stateless matches hold
+   * has its tail checked in order (source set, destination set, limit);
+   * when it fails the next rule is tried, and the rule that decides bans.
+   */
+  evaluate(packet: PacketSpec, context?: TailContext): Verdict {
     if ((packet.vlans?.length ?? 0) > 2) return { action: 'drop', matched: 'malformed' };
     const rules = this.rules;
     for (let i = 0; i < rules.length; i++) {
-      if (this.ruleMatches(rules[i], packet)) return { action: rules[i].action, matched: i };
+      if (!this.ruleMatches(rules[i], packet)) continue;
+      const tail = this.tails[i];
+      if (tail) {
+        if (!context) throw new Error('a policy with rate limits or dynamic sets needs a TailContext');
+        if (!tailHolds(i, tail, packet, context)) continue;
+        if (tail.ban) context.tails.ban(tail, packet, context.now, this.originOf(rules[i]));
+      }
+      return { action: rules[i].action, matched: i };
     }
     const fallback = this.block.statements.find((s) => s.kind === 'default');
     return { action: fallback?.kind === 'default' ? fallback.action : 'allow', matched: 'default' };
   }
 
+  /** The rule's stateless matches hold (its dynamic sets and limit are the tail's). */
   ruleMatches(rule: Rule, packet: PacketSpec): boolean {
+    if (!this.ruleFamilies(rule).has(packet.family)) return false;
+    return rule.matches.every((match) => this.isTailMatch(match) || this.matchHolds(match, packet));
+  }
+
+  /** The ban's origin: FNV-1a-32 of the interface, a NUL and the rule's name; -1 (some non-zero hash) for a rule without one. */
+  originOf(rule: Rule): number {
+    return rule.name ? fnv1a32(`${this.block.name.name}\0${rule.name.value}`) : -1;
+  }
+
+  private isTailMatch(match: Match): boolean {
+    return (
+      match.kind === 'limit-match' ||
+      (match.kind === 'address-match' && match.value.kind === 'set-ref' && this.dynamicSets.has(match.value.name))
+    );
+  }
+
+  private ruleFamilies(rule: Rule): Set<Family> {
     const families = new Set<Family>([4, 6]);
     for (const match of rule.matches) {
+      if (this.isTailMatch(match)) continue; // a dynamic set holds either family
       for (const family of [4, 6] as const) {
         if (!this.familiesOf(match).has(family)) families.delete(family);
       }
     }
-    if (!families.has(packet.family)) return false;
-    return rule.matches.every((match) => this.matchHolds(match, packet));
+    return families;
   }
 
   private familiesOf(match: Match): Set<Family> {
@@ -129,8 +179,7 @@ export class ReferenceEvaluator {
         // A packet given no state is one no connection entry knows: new.
         return match.states.some((s) => s.name === (packet.ctState ?? 'new'));
       case 'limit-match':
-        // Buckets are state: a stateless oracle would take every limit as always holding.
-        throw new Error('the reference evaluator does not model rate limits');
+        throw new Error('a limit is part of the tail');
     }
   }
 
@@ -179,6 +228,23 @@ export class ReferenceEvaluator {
     if (!value) throw new Error(`unknown define $${name}`);
     return value;
   }
+}
+
+function tailHolds(rule: number, tail: TailModel, packet: PacketSpec, { tails, now }: TailContext): boolean {
+  for (const [member, address] of [
+    [tail.srcSet, packet.src],
+    [tail.dstSet, packet.dst],
+  ] as const) {
+    if (member && tails.has(member.set, address, now) === member.negated) return false;
+  }
+  return !tail.limit || tails.limitHolds(rule, tail.limit, packet, now);
+}
+
+/** FNV-1a, 32 bits, over the UTF-8 bytes. */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(text, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash;
 }
 
 function bits(names: string[]): number {

@@ -2,10 +2,8 @@
  * Rule tails in the kernel, packet by packet through BPF_PROG_TEST_RUN with
  * the clock given (cfg_now_given): token buckets, falling through to the
  * next rule, per-prefix meters, bans into a dynamic set and their expiry,
- * a full set, live set edits, and tables kept across a reload. Rules:
- * 0 `drop udp dport 53 src @blocked`, 1 `drop udp dport 53 limit rate over
- * 10/second per src/24/64 ban @blocked 60s`, 2 `allow udp dport 53`,
- * 3 `allow udp dport 54 limit rate 3/second`, 4 `allow udp`.
+ * a full set, live set edits, and tables kept across a reload, on the
+ * policy of compiled() below (rules 0–4).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -16,33 +14,22 @@ import { ensureBpffs } from '../../../src/xdp/pins.js';
 import { loadPolicyProgram } from '../../../src/xdp/index.js';
 import { compileInterfaceText, skipWithoutRoot } from '../../support/kernel.js';
 import { fnv1a32 } from '../../../src/compiler/passes/lower-tail.js';
-import { limit, removeTailTables, tail, testPins, withTails } from './policy.js';
+import { limit, removeTailTables, tail, testPins } from './policy.js';
 
-const POLICY = `interface eth0 {
-  default drop
-  drop udp dport 53
-  drop udp dport 53
-  allow udp dport 53
-  allow udp dport 54
-  allow udp
-}`;
 const SECOND = 1_000_000_000n;
 const T0 = 1000n * SECOND;
-const PER_24_64 = { field: 'src', length4: 24, length6: 64 } as const;
+const FLOOD_ORIGIN = fnv1a32('eth0\0flood');
 
 function compiled(o: { rate3?: number; setSize?: number } = {}) {
-  return withTails(
-    POLICY,
-    {
-      0: tail({ srcSet: { set: 0, negated: false } }),
-      1: tail({
-        limit: limit('flood', 10, 'second', { over: true, per: PER_24_64 }),
-        ban: { set: 0, seconds: 60, origin: fnv1a32('eth0\0flood') },
-      }),
-      3: tail({ limit: limit('dns', o.rate3 ?? 3, 'second') }),
-    },
-    [{ name: 'blocked', timeout: 60, size: o.setSize ?? 16 }],
-  );
+  return compileInterfaceText(`set blocked dynamic timeout 60s size ${o.setSize ?? 16}
+interface eth0 {
+  default drop
+  drop udp dport 53 src @blocked
+  drop udp dport 53 limit rate over 10/second per src/24/64 ban @blocked 60s name "flood"
+  allow udp dport 53
+  allow udp dport 54 limit rate ${o.rate3 ?? 3}/second name "dns"
+  allow udp
+}`);
 }
 
 const udp = (src: string, dport: number) =>
@@ -95,7 +82,7 @@ describe.skipIf(skipWithoutRoot('rule tails'))('rate limits and dynamic sets, pa
     // Banned: dropped by the set rule even when it slows down.
     expect(rules(judge, T0 + 30n * SECOND, '198.51.100.200', 53, 1)).toEqual([0]);
     expect(listSet('blocked', { ...pins, nowNs: T0 + 30n * SECOND })).toEqual([
-      { prefix: '198.51.100.0/24', secondsLeft: 30, origin: limit('flood', 10, 'second').id },
+      { prefix: '198.51.100.0/24', secondsLeft: 30, origin: FLOOD_ORIGIN },
     ]);
     // Past the deadline the entry is deleted by the lookup that finds it, and the source is let in.
     expect(rules(judge, T0 + 60n * SECOND, '198.51.100.7', 53, 1)).toEqual([2]);
