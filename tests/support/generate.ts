@@ -74,16 +74,9 @@ function portValue(r: Random, ports: number[], simple = false): string {
  * represented; `ct state` only with `options.ct`, which the kernel cannot
  * be given by a frame alone; with `options.tails`, dynamic sets and about
  * half the rules with a tail (generate-tails.ts), their other matches
- * often cut to the protocol's so that packets reach the tails;
- * `staticAddresses: false` leaves out address matches (not the sets'
- * declarations).
+ * often cut to the protocol's so that packets reach the tails.
  */
-export function generatePolicy(
-  r: Random,
-  maxRules = 24,
-  options: { ct?: boolean; tails?: boolean; staticAddresses?: boolean } = {},
-): GeneratedPolicy {
-  const addresses = options.staticAddresses ?? true;
+export function generatePolicy(r: Random, maxRules = 24, options: { ct?: boolean; tails?: boolean } = {}): GeneratedPolicy {
   const ct = options.ct ?? false;
   const prefixes: string[] = [];
   const ports: number[] = [];
@@ -122,8 +115,8 @@ export function generatePolicy(
       }
       return `${dir} ${neg}${r.pick(options)}`;
     };
-    if (addresses && r.chance(0.5)) matches.push(address('src'));
-    if (addresses && r.chance(0.35)) matches.push(address('dst'));
+    if (r.chance(0.5)) matches.push(address('src'));
+    if (r.chance(0.35)) matches.push(address('dst'));
     if (family !== 0 && r.chance(0.15)) matches.push(family === 4 ? 'ip4' : 'ip6');
     matches.push(...protocolMatches(r, family, ports, icmpTypes));
     if (ct && r.chance(0.3)) matches.push(ctStateMatch(r));
@@ -135,7 +128,7 @@ export function generatePolicy(
     tailed ||= tail !== undefined;
     if (tail && r.chance(0.6)) matches.splice(0, matches.length, ...protocolMatches(r, family, ports, icmpTypes));
     if (!tail && matches.length === 0 && (i < ruleCount - 1 || r.chance(0.7))) {
-      matches.push(addresses ? address('src') : family === 6 ? 'ip6' : 'ip4');
+      matches.push(address('src'));
     }
     shuffleMatches(r, matches);
     if (tail) matches.push(...tail.matches.filter((m) => !matches.includes(m)));
