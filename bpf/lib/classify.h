@@ -172,63 +172,50 @@ static __always_inline __u32 first_rule_of(__u32 fields, __u32 nwords, const str
 	}
 }
 
-/*
- * What the walk over failing tails carries from one step to the next; the
- * packet's family, addresses and "now" wait in xdpfw_tail_scratch, since
- * this lives in the program's stack frame.
- */
-struct tail_walk {
-	const struct xdpfw_field_vectors *vs;
-	__u32 rule; /* the rule whose tail is checked next; at the end, the one that decides */
-	__u32 done;
+enum tail_outcome {
+	TAIL_NONE = 0,  /* the rule has no tail: it decides */
+	TAIL_HOLDS = 1, /* it decides (and has banned, if it bans) */
+	TAIL_FAILS = 2,
 };
 
 /*
- * One step: `rule` decides when it has no tail, or its tail holds (a
- * deciding rule with `ban` writes its entry); else the next rule whose
- * stateless matches hold is checked. A bpf_loop callback, so the verifier
- * checks one step rather than XDPFW_MAX_TAIL_RULES + 1 of them in line
- * (which passed its million instructions).
+ * A rule's tail checked, and its ban written. A global function, which the
+ * verifier checks once, on its own: in line, its paths (family, prefix
+ * lengths, expired entries, the bucket's retries) were checked again for
+ * every state of the caller, and with `ct` in the policy that passed the
+ * million instructions; and a function of its own keeps its stack frame
+ * apart from the caller's.
  */
-static long tail_step(__u32 i, struct tail_walk *w)
+__noinline int xdpfw_tail_check(__u32 rule)
 {
 	struct xdpfw_tail_scratch *s;
 	const struct xdpfw_tail *t;
-	__u32 rule = w->rule, zero = 0;
+	__u32 zero = 0;
 
-	w->done = 1;
-	if (rule >= cfg_nrules) {
-		w->rule = XDPFW_NO_RULE;
-		return 1;
-	}
 	t = bpf_map_lookup_elem(&xdpfw_tails, &rule);
 	s = bpf_map_lookup_elem(&xdpfw_tail_scratch, &zero);
 	if (!t || !t->flags || !s)
-		return 1;
+		return TAIL_NONE;
 	if (!s->now)
 		s->now = tail_now(0);
-	if (tail_holds(t, rule, s)) {
-		if (t->flags & XDPFW_TAIL_BAN)
-			ban(t, s);
-		return 1;
-	}
-	w->done = 0;
-	/* cfg_fields, not a copy: the verifier knows a frozen constant's value, not a carried one's */
-	w->rule = first_rule_of(cfg_fields, cfg_nwords, w->vs, rule + 1);
-	return 0;
+	if (!tail_holds(t, rule, s))
+		return TAIL_FAILS;
+	if (t->flags & XDPFW_TAIL_BAN)
+		ban(t, s);
+	return TAIL_HOLDS;
 }
 
 /*
  * With tails (cfg_tails): `rule` is the first whose stateless matches hold;
- * the rule that decides, or XDPFW_NO_RULE. At most XDPFW_MAX_TAIL_RULES
- * tails can fail, hence the bound.
+ * while its tail fails, the next one is tried. Returns the rule that
+ * decides, or XDPFW_NO_RULE. At most XDPFW_MAX_TAIL_RULES tails can fail,
+ * hence the bound.
  */
 static __always_inline __u32 decide_with_tails(const struct xdpfw_field_vectors *vs, const struct xdpfw_pkt *p,
 					       const struct xdpfw_addrs *a, __u32 rule)
 {
-	struct tail_walk w = { .vs = vs, .rule = rule };
 	struct xdpfw_tail_scratch *s;
-	__u32 zero = 0;
+	__u32 zero = 0, i;
 
 	s = bpf_map_lookup_elem(&xdpfw_tail_scratch, &zero);
 	if (!s)
@@ -238,8 +225,16 @@ static __always_inline __u32 decide_with_tails(const struct xdpfw_field_vectors 
 	s->family = p->family;
 	__builtin_memcpy(s->src, a->src.addr, 16);
 	__builtin_memcpy(s->dst, a->dst.addr, 16);
-	bpf_loop(XDPFW_MAX_TAIL_RULES + 1, tail_step, &w, 0);
-	return w.done ? w.rule : XDPFW_NO_RULE;
+#pragma clang loop unroll(disable)
+	for (i = 0; i <= XDPFW_MAX_TAIL_RULES; i++) {
+		if (rule >= cfg_nrules)
+			return XDPFW_NO_RULE;
+		if (xdpfw_tail_check(rule) != TAIL_FAILS)
+			return rule;
+		/* cfg_fields, not a copy: the verifier knows a frozen constant's value, not a carried one's */
+		rule = first_rule_of(cfg_fields, cfg_nwords, vs, rule + 1);
+	}
+	return XDPFW_NO_RULE;
 }
 
 /* First rule whose every enabled field (and tail) holds, as a verdict; else the default. */

@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ensureBpffs } from '../../../src/xdp/index.js';
+import { conntrackDir, ensureBpffs, limitsDir, setsDir } from '../../../src/xdp/index.js';
 import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
 import { scratchDir } from '../../support/scratch.js';
 import { TestNetns, run, skipWithoutRoot } from '../xdp/helpers/env.js';
@@ -17,6 +17,10 @@ import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
 import { CLI, buildCli, xdpfwIn, type Exit } from './netns-cli.js';
 
 const POLICY = 'interface veth0 {\n  default allow\n  drop udp dport 9 name "discard"\n}\n';
+/** Also pins the namespace's host-wide tables: connections, meters, a dynamic set. */
+const STATEFUL =
+  'set banned dynamic timeout 1m\n' +
+  'interface veth0 {\n  default allow\n  drop src @banned\n  drop ct state invalid\n  drop udp dport 9 limit rate over 5/second ban @banned\n}\n';
 
 /** `xdpfw gc --json` in the host's network namespace, where the test runs. */
 function gcOnHost(): { freed: { netns: string; interface: string | null; reason: string; progId: number | null }[] } {
@@ -61,10 +65,11 @@ describe.skipIf(skipWithoutRoot('gc'))('network namespaces and xdpfw gc', () => 
   });
 
   /** Creates the namespace anew and applies the policy there; its key and the program id. */
-  async function applied(): Promise<{ key: string; inode: number; progId: number }> {
+  async function applied(policy = POLICY): Promise<{ key: string; inode: number; progId: number }> {
     ns.create();
     const key = netnsKeyOf(ns.name);
     keys.push(key);
+    fs.writeFileSync(file, policy);
     const out = ok(await xdpfwIn(ns, 'apply', file, '--mode', 'generic', '--json')) as { applied: { progId: number }[] };
     return { key, inode: fs.statSync(`/run/netns/${ns.name}`).ino, progId: out.applied[0].progId };
   }
@@ -82,14 +87,17 @@ describe.skipIf(skipWithoutRoot('gc'))('network namespaces and xdpfw gc', () => 
     ns.destroy();
   });
 
-  it('frees the pins and state of a deleted namespace, and with them its program', async () => {
-    const { key, progId } = await applied();
+  it('frees the pins, state and tables of a deleted namespace, and with them its program', async () => {
+    const { key, progId } = await applied(STATEFUL);
+    const tables = [conntrackDir, limitsDir, setsDir].map((dir) => dir({ netnsId: key }));
+    for (const dir of tables) expect(fs.existsSync(dir), dir).toBe(true);
     ns.destroy();
     expect(await programExists(progId)).toBe(true); // pinned: it outlives the namespace until gc
     const { freed } = gcOnHost();
     expect(freed).toContainEqual({ netns: key, interface: 'veth0', reason: 'netns-gone', progId });
     expect(fs.existsSync(path.join(bpffsRoot(), key))).toBe(false);
     expect(fs.existsSync(path.join(stateRoot(), key))).toBe(false);
+    for (const dir of tables) expect(fs.existsSync(dir), dir).toBe(false);
     expect(await programExists(progId)).toBe(false);
     expect(gcOnHost().freed.filter((f) => f.netns === key)).toEqual([]);
   });

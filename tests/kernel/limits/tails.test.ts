@@ -154,13 +154,27 @@ describe.skipIf(skipWithoutRoot('rule tails'))('rate limits and dynamic sets, pa
     await expect(loadPolicyProgram(tailed, { privateTables: true })).rejects.toThrow(/linear path/);
   });
 
-  it('10,000 prefixes are added in one batch within 200 ms', async () => {
+  it('adds 10,000 prefixes in one batch (bench:kernel times it)', async () => {
     await load({ setSize: 20000 });
     const prefixes = Array.from({ length: 10000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.0/24`);
-    const start = process.hrtime.bigint();
     expect(addToSet('blocked', prefixes, { ...pins, seconds: 60 })).toBe(10000);
-    const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    console.log(`10,000 set adds: ${ms.toFixed(1)} ms`);
-    expect(ms).toBeLessThan(200);
+    expect(listSet('blocked', { ...pins, nowNs: T0 })).toHaveLength(10000);
+  });
+
+  it('loads and judges `ct state new` with a limit per source: the two stateful matches together', async () => {
+    const text =
+      'interface eth0 {\n  default drop\n  allow ct state established,related\n' +
+      '  allow tcp dport 22 ct state new limit rate 3/minute per src\n}\n';
+    ensureBpffs();
+    const judge = await PolicyJudge.load(compileInterfaceText(text), { pins, nowGiven: true });
+    judges.push(judge);
+    const syn = (src: string) => buildFrame({ family: 4, protocol: 6, src, dst: '192.0.2.22', sport: 40000, dport: 22, tcpFlags: 0x02 });
+    judge.setNow(T0);
+    // burst 5 by default: five SYNs of one source in the same instant, then none until a token comes back
+    expect(Array.from({ length: 6 }, () => judge.judge(syn('203.0.113.1')).matched)).toEqual([1, 1, 1, 1, 1, 'default']);
+    expect(judge.judge(syn('203.0.113.2')).matched).toBe(1);
+    judge.setNow(T0 + 20n * SECOND);
+    expect(judge.judge(syn('203.0.113.1')).matched).toBe(1);
+    expect(judge.judge(syn('203.0.113.1')).matched).toBe('default');
   });
 });
