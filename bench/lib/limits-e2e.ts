@@ -5,10 +5,13 @@
  * policy's first rule, drops it. Against bare XDP_DROP on the same kind of
  * wire, as the stateful floods are measured (lib/ct-e2e.ts).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { removeSetsIfUnused } from '../../src/xdp/dynsets.js';
 import { ensureBpffs, loadPolicyProgram, readCounters, type LoadedProgram } from '../../src/xdp/index.js';
 import { closeFd } from '../../src/xdp/libbpf.js';
 import { removeMeterTableIfUnused } from '../../src/xdp/limits.js';
+import { stateRoot } from '../../src/xdp/pins.js';
 import { compileBenchPolicy, BENCH_IFACE } from './policy-gen.js';
 import { attachToReceiver, type Receiver, type ReceiverKind } from './receivers.js';
 import { fixed, grouped, percent, ratio, table, type Sample } from './stats.js';
@@ -24,6 +27,7 @@ export async function xdpfwBan(): Promise<Receiver> {
   const removeTables = () => {
     removeMeterTableIfUnused(pins, new Set());
     removeSetsIfUnused(new Set(), pins);
+    fs.rmSync(path.join(stateRoot(pins), pins.netnsId), { recursive: true, force: true }); // the sets' declarations' parent
   };
   // default allow: the packets within the rate, before the ban, go on
   const text = [

@@ -13,9 +13,12 @@
  * filled with batch updates; they are removed at the end.
  */
 import { FAMILY, MAP, STRUCT } from '../../src/contract/kernel.js';
+import fs from 'node:fs';
+import path from 'node:path';
 import { removeSetsIfUnused } from '../../src/xdp/dynsets.js';
 import { addToSet, ensureBpffs, loadPolicyProgram, readCounters, type LoadedProgram, type PinOptions } from '../../src/xdp/index.js';
 import { removeMeterTableIfUnused } from '../../src/xdp/limits.js';
+import { stateRoot } from '../../src/xdp/pins.js';
 import { TestRunner } from '../../src/xdp/test-run.js';
 import { Random } from '../../tests/support/random.js';
 import { frame4 } from './frames.js';
@@ -63,24 +66,6 @@ interface LimitRow {
 }
 
 const NO_LIMIT = `xdpfw, no limit (${GENERATED} rules)`;
-
-/**
- * The generated rules with their address matches taken out (and those
- * left without a port, or whose port takes the bench's packets, skipped):
- * with an address match next to it, a policy with a tail does not load yet
- * (the verifier counts 560 bytes of stack, the address lookups' and the
- * tail loop's callback's together, over its 512).
- */
-function portRules(n: number): string[] {
-  const out = new Set<string>();
-  for (const rule of classBenchRules(8 * n)) {
-    const d = rule.dport;
-    if (!rule.proto || !d || (d[0] <= NO_RULE_DPORT && NO_RULE_DPORT <= d[1])) continue;
-    out.add(xdpfwRuleText({ ...rule, src: null, dst: null }));
-    if (out.size === n) return [...out];
-  }
-  throw new Error(`limits bench: only ${out.size} of ${n} port rules generated`);
-}
 
 function policyText(head: string[], rules: string[]): string {
   return [...head, `interface ${BENCH_IFACE} {`, '  default drop', ...rules.map((r) => `  ${r}`), '}', ''].join('\n');
@@ -213,7 +198,7 @@ const limitIdOf = (p: LoadedProgram): number => {
 
 /** The limited policy with its table of `size` buckets, loaded, its limit id recorded. */
 async function loadLimited(size: number, pins: PinOptions): Promise<LoadedProgram> {
-  const rules = [...portRules(GENERATED), LIMITED_RULE];
+  const rules = [...classBenchRules(GENERATED).map(xdpfwRuleText), LIMITED_RULE];
   const text = policyText(['limits {', `  size ${size}`, '}'], rules);
   const compiled = compile(text, rules.length);
   const limit = compiled.tails.find((t) => t?.limit)?.limit;
@@ -295,11 +280,12 @@ function targetLine(rows: LimitRow[]): string {
 
 /** The limits section: its table, target line and set-add figures; the tables removed whatever happens. */
 export async function limitsSection(): Promise<string> {
-  const pins: PinOptions = { netnsId: `bench-limits-${process.pid}` };
+  const pins = { netnsId: `bench-limits-${process.pid}` } satisfies PinOptions;
   ensureBpffs(pins);
   const removeTables = () => {
     removeMeterTableIfUnused(pins, new Set());
     removeSetsIfUnused(new Set(), pins);
+    fs.rmSync(path.join(stateRoot(pins), pins.netnsId), { recursive: true, force: true }); // the sets' declarations' parent
   };
   removeTables();
   process.stderr.write(`rate limits: ${grouped(BUCKETS)} buckets, ${grouped(BANS)} bans…\n`);
@@ -327,7 +313,7 @@ export async function limitsSection(): Promise<string> {
   };
   try {
     rows.push(bareDrop(traffic));
-    const plain = policyText([], portRules(GENERATED));
+    const plain = policyText([], classBenchRules(GENERATED).map(xdpfwRuleText));
     const byDefault = [{ c: traffic, counter: 'default' as const, action: XDP_DROP }];
     for (const [program, classify] of [
       [NO_LIMIT, undefined],
@@ -358,7 +344,7 @@ export async function limitsSection(): Promise<string> {
     });
     rows.push({ program: `${limited} (table of ${grouped(FULL_TABLE)}, full)`, packet: 'bucket miss', timing: missTimingRow });
     removeTables();
-    const banRules = ['drop src @banned', ...portRules(GENERATED)];
+    const banRules = ['drop src @banned', ...classBenchRules(GENERATED).map(xdpfwRuleText)];
     const banText = policyText(['set banned dynamic timeout 1h size 65536'], banRules);
     let setAdd: string[] = [];
     const banTiming = await run(`xdpfw, drop src @banned + ${GENERATED} rules`, load(banText, banRules.length, pins), (p) => {
@@ -372,8 +358,7 @@ export async function limitsSection(): Promise<string> {
     return [
       '### Rate limits and bans',
       '',
-      `policies: ${GENERATED} generated rules of ports and protocols (no address matches: with one, a policy with a ` +
-        `limit does not load yet, the verifier counting 560 bytes of stack), \`default drop\` ("no limit": as the product loads them, on the ` +
+      `policies: the ${GENERATED} generated rules, \`default drop\` ("no limit": as the product loads them, on the ` +
         `linear path with its fast path, and forced onto the bit vectors, which any policy with a limit takes); the same ` +
         `rules then \`${LIMITED_RULE}\`; \`drop src @banned\` then the same rules. Packets: UDP to port ` +
         `${NO_RULE_DPORT} from sources no generated rule covers. Bucket hit: the meter table (${grouped(ROOMY_TABLE)} ` +
