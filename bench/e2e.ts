@@ -28,14 +28,17 @@
  * Then the stateful floods (lib/ct-e2e.ts): spoofed TCP SYNs and ACKs of no
  * connection, of one flow and from random sources, against bare XDP_DROP,
  * xdpfw with `ct state`, and iptables-legacy and nft with their conntrack,
- * each letting in only established and related traffic.
+ * each letting in only established and related traffic. And a banned
+ * source (lib/limits-e2e.ts): one source flooding past a limit that bans
+ * it, dropped by `drop src @banned`, against bare XDP_DROP.
  *
- *   npm run bench:e2e [-- --quick] [-- --json FILE] [-- --only 'nft,nft set,…'] [-- --ct-only]
+ *   npm run bench:e2e [-- --quick] [-- --json FILE] [-- --only 'nft,nft set,…'] [-- --ct-only] [-- --limits-only]
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { closeFd } from '../src/xdp/libbpf.js';
 import { CT_RECEIVERS, FLOODS, floodReport, floodSender, type Flood } from './lib/ct-e2e.js';
+import { BAN_RECEIVERS, banReport, xdpfwBan } from './lib/limits-e2e.js';
 import { replaceLinkProgram } from '../src/xdp/link.js';
 import { frame4 } from './lib/frames.js';
 import { LiveGenerator } from './lib/livegen.js';
@@ -293,9 +296,16 @@ function ratioTable(ms: Measurement[], counts: number[], paired: Paired | null):
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, 'ct-only': { type: 'boolean' } },
+    options: {
+      quick: { type: 'boolean' },
+      json: { type: 'string' },
+      only: { type: 'string' },
+      'ct-only': { type: 'boolean' },
+      'limits-only': { type: 'boolean' },
+    },
   });
-  const ctOnly = values['ct-only'] === true;
+  const limitsOnly = values['limits-only'] === true;
+  const ctOnly = values['ct-only'] === true || limitsOnly; // no stateless receivers
   const only = values.only ? new Set(values.only.split(',')) : null;
   const wanted = (kind: ReceiverKind) => !only || only.has(kind);
   requireRoot();
@@ -319,11 +329,12 @@ async function main(): Promise<void> {
     );
     const ms: Measurement[] = [];
     const hashKeys = addressSet(10_000, 0, 31).v4.map((p) => p.addr);
-    const bench = async (kind: ReceiverKind, n: number | null, setup: () => Receiver | Promise<Receiver>, flood?: Flood) => {
+    const banned: Measurement[] = [];
+    const bench = async (kind: ReceiverKind, n: number | null, setup: () => Receiver | Promise<Receiver>, flood?: Flood, into = ms) => {
       if (!wanted(kind)) return;
       const wires: Measurement[] = [];
       for (let w = 0; w < o.wires; w++) wires.push(await onFreshWire(n, setup, o, flood));
-      ms.push(mergeWires(wires));
+      into.push(mergeWires(wires));
     };
     const paired = !ctOnly && wanted('xdpfw') && wanted('bare XDP_DROP') ? await pairedOneRule(o, values.quick ? 2 : PAIRS) : null;
     if (!ctOnly) await bench('bare XDP_DROP', null, () => receivers.xdpBaseline('bare XDP_DROP'));
@@ -345,7 +356,9 @@ async function main(): Promise<void> {
       'iptables-legacy ct': receivers.iptablesLegacyCt,
       'nft ct': receivers.nftCt,
     };
-    for (const flood of FLOODS) for (const kind of CT_RECEIVERS) await bench(kind, null, stateful[kind], flood);
+    for (const flood of limitsOnly ? [] : FLOODS) for (const kind of CT_RECEIVERS) await bench(kind, null, stateful[kind], flood);
+    const banning = { 'bare XDP_DROP': () => receivers.xdpBaseline('bare XDP_DROP'), 'xdpfw ban': xdpfwBan };
+    if (values['ct-only'] !== true) for (const kind of BAN_RECEIVERS) await bench(kind, null, banning[kind], undefined, banned);
     const stateless = ms.filter((m) => !m.flood);
     if (stateless.length > 0) {
       console.log();
@@ -356,15 +369,26 @@ async function main(): Promise<void> {
       console.log();
       for (const t of targets) console.log(`target: ${t}`);
     }
-    const floods = floodReport(ms);
-    console.log();
-    console.log('### Stateful: a flood of spoofed TCP SYNs and ACKs of no connection');
-    console.log();
-    console.log(floods.text);
-    console.log();
-    for (const t of floods.targets) console.log(`target: ${t}`);
+    if (!limitsOnly) {
+      const floods = floodReport(ms);
+      console.log();
+      console.log('### Stateful: a flood of spoofed TCP SYNs and ACKs of no connection');
+      console.log();
+      console.log(floods.text);
+      console.log();
+      for (const t of floods.targets) console.log(`target: ${t}`);
+    }
+    if (banned.length > 0) {
+      const ban = banReport(banned);
+      console.log();
+      console.log('### Rate limits: one source flooding past its limit, dropped by its ban');
+      console.log();
+      console.log(ban.text);
+      console.log();
+      for (const t of ban.targets) console.log(`target: ${t}`);
+    }
     console.log(`\ne2e bench took ${fixed((performance.now() - started) / 1000, 0)} s; load average at end: ${loadAverage()}`);
-    if (values.json) fs.writeFileSync(values.json, JSON.stringify({ measurements: ms, paired }, null, 2));
+    if (values.json) fs.writeFileSync(values.json, JSON.stringify({ measurements: ms, banned, paired }, null, 2));
   } finally {
     cleanup();
   }

@@ -11,10 +11,12 @@
  * Every case is checked before it is timed: the expected rule's counter must
  * take every packet of the rotation. A `ct state` policy with 1,000,000
  * tracked flows, for a packet of a flow and one of none, next to the same
- * rules without ct (lib/ct-kernel.ts). Then, for the 4,096-rule 1M-set policy,
+ * rules without ct (lib/ct-kernel.ts). Rate limits: a limited rule's bucket
+ * hit and miss with 1,000,000 buckets, and a banned source's drop, next to
+ * the same rules without a limit (lib/limits-kernel.ts). Then, for the 4,096-rule 1M-set policy,
  * where the time goes (lib/kernel-profile.ts).
  *
- *   npm run bench:kernel [-- --quick] [-- --no-profile] [-- --candidates-only] [-- --ct-only] [-- --json FILE]
+ *   npm run bench:kernel [-- --quick] [-- --no-profile] [-- --candidates-only] [-- --ct-only] [-- --limits-only] [-- --json FILE]
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -23,6 +25,7 @@ import type { CompiledInterface } from '../src/compiler/output.js';
 import { loadPolicyProgram, readCounters, type LoadedProgram, type LoadOptions } from '../src/xdp/index.js';
 import type { PacketKind } from './lib/frames.js';
 import { conntrackSection } from './lib/ct-kernel.js';
+import { limitsSection } from './lib/limits-kernel.js';
 import { candidateStructures, differentialProfile, lookupModes } from './lib/kernel-profile.js';
 import { loadAverage, machineLine, waitForQuiet, pinTo, requireRoot, statsOff, SysctlGuard } from './lib/machine.js';
 import {
@@ -245,6 +248,7 @@ async function main(): Promise<void> {
       'no-profile': { type: 'boolean' },
       'candidates-only': { type: 'boolean' },
       'ct-only': { type: 'boolean' },
+      'limits-only': { type: 'boolean' },
     },
   });
   requireRoot();
@@ -274,10 +278,16 @@ async function main(): Promise<void> {
     const sections: string[] = [];
     let paired = '';
     let stateful = '';
+    let limited = '';
     try {
       if (values['ct-only']) {
         console.log();
         console.log(await conntrackSection());
+        return;
+      }
+      if (values['limits-only']) {
+        console.log();
+        console.log(await limitsSection());
         return;
       }
       if (values['candidates-only']) {
@@ -289,6 +299,7 @@ async function main(): Promise<void> {
       rows.push(...baselines(packets, sets.large));
       rows.push(...(await smallRows(packets)));
       stateful = await conntrackSection();
+      limited = await limitsSection();
       const profile = async (compiled: CompiledInterface, program: LoadedProgram) => {
         process.stderr.write('  differential profile…\n');
         sections.push(await differentialProfile(compiled, packets));
@@ -323,6 +334,8 @@ async function main(): Promise<void> {
     console.log(linearLine(rows));
     console.log();
     console.log(stateful);
+    console.log();
+    console.log(limited);
     if (sections.length > 0) {
       console.log();
       console.log('### Where the time goes');

@@ -44,7 +44,8 @@ export type ReceiverKind =
   | 'ipset'
   | 'xdpfw ct'
   | 'iptables-legacy ct'
-  | 'nft ct';
+  | 'nft ct'
+  | 'xdpfw ban';
 
 export interface Receiver {
   kind: ReceiverKind;
