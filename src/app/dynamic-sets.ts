@@ -11,7 +11,7 @@
 import type { CompiledDynamicSet } from '../compiler/output.js';
 import { ruleRef, type RuleRef } from '../compiler/rule-ref.js';
 import { DURATION_HINT, durationSeconds } from '../compiler/syntax/duration.js';
-import { DynamicSetError, addToSet, deleteFromSet, flushSet, listSet, pinnedInterfaces } from '../xdp/index.js';
+import { DynamicSetError, addToSet, deleteFromSet, flushSet, listSet, pinnedInterfaces, setCapacity } from '../xdp/index.js';
 import { ExitCode } from './exit-codes.js';
 import { loadState, type AppliedState } from './state.js';
 import { UserError } from './user-error.js';
@@ -118,9 +118,10 @@ export function listDynamicSet(name: string): ListedSet {
     return { ...e, addedBy: e.origin === 0 ? 'user' : rule ? 'rule' : 'unknown-rule', rule };
   });
   entries.sort((a, b) => a.prefix.localeCompare(b.prefix, 'en', { numeric: true }));
-  return { set: name, ...declaration(users), entries };
+  return { set: name, ...declaration(users), size: translated(() => setCapacity(name)), entries };
 }
 
+/** The set as the policies in force declare it; `size` is what the trie was created with, which a later policy does not change. */
 const declaration = (users: SetUser[]) => ({
   size: users[0].set.size,
   timeout: users[0].set.timeout,
@@ -162,11 +163,13 @@ export function dynamicSetSummaries(): SetSummary[] {
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, users]) => {
       let entries = 0;
+      let size = users[0].set.size;
       try {
         entries = listSet(name).length;
+        size = setCapacity(name);
       } catch (error) {
         if (!(error instanceof DynamicSetError)) throw error; // gone since the state was read
       }
-      return { name, ...declaration(users), entries };
+      return { name, ...declaration(users), size, entries };
     });
 }

@@ -58,7 +58,8 @@ export function cliNamespace(tag: string): { ns: TestNetns; key: () => string } 
   afterAll(() => {
     ns.destroy();
     if (!key) return;
-    for (const dir of [path.join(bpffsRoot(), key), path.join(stateRoot(), key), path.join(bpffsRoot(), 'conntrack', key)]) {
+    const kept = ['conntrack', 'limits', 'sets'].map((table) => path.join(bpffsRoot(), table, key));
+    for (const dir of [path.join(bpffsRoot(), key), path.join(stateRoot(), key), ...kept]) {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
