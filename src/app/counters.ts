@@ -5,7 +5,7 @@
  * moment it first appeared, across reloads.
  */
 
-import { readCounters, type Counters, type CounterValue } from '../xdp/index.js';
+import { readCounters, readLiveTailCounters, type Counters, type CounterValue, type TailCounters } from '../xdp/index.js';
 import { ExitCode } from './exit-codes.js';
 import { add, fromJson } from './counter-carry.js';
 import { loadState, type AppliedState } from './state.js';
@@ -27,6 +27,19 @@ export interface RuleStats extends Count, RuleRef {
   text: string;
   /** When the rule first appeared on the interface: its counters count from then. */
   since: string | null;
+  /** Packets its limit found over the rate, since the policy was applied; null for a rule without a limit. */
+  overLimit: bigint | null;
+}
+
+/** A dynamic set as one interface's program counts it, since the policy was applied. */
+export interface SetStats {
+  name: string;
+  /** Entries this interface's bans wrote. */
+  added: bigint;
+  /** Expired entries this interface's lookups deleted. */
+  expired: bigint;
+  /** Bans refused because the set was full. */
+  full: bigint;
 }
 
 export interface InterfaceStats {
@@ -40,12 +53,15 @@ export interface InterfaceStats {
   fragment: Count;
   /** When the global counters began (xdpfw first attached to the interface). */
   since: string;
+  /** The dynamic sets of the interface's policy; with the rules' `overLimit`, counted since `appliedAt` (a reload restarts them). */
+  sets: SetStats[];
+  appliedAt: string;
 }
 
 const count = (c: CounterValue): Count => ({ packets: c.packets, bytes: c.bytes });
 
 /** Totals of an interface from its kernel counters and its state. */
-export function totalsOf(ifname: string, state: AppliedState, counters: Counters): InterfaceStats {
+export function totalsOf(ifname: string, state: AppliedState, counters: Counters, tails: TailCounters | null = null): InterfaceStats {
   const global = (name: keyof Counters['global']): Count => count(add(counters.global[name], fromJson(state.counterBase?.[name])));
   return {
     name: ifname,
@@ -57,12 +73,20 @@ export function totalsOf(ifname: string, state: AppliedState, counters: Counters
       text: rule.text,
       since: rule.since ?? null,
       ...count(add(counters.rules[i] ?? { packets: 0n, bytes: 0n }, fromJson(rule.base))),
+      overLimit: rule.limit ? (tails?.overLimit[i] ?? 0n) : null,
     })),
     default: { action: state.defaultAction, ...global('default') },
     malformed: global('malformed'),
     nonIp: global('nonIp'),
     fragment: global('fragment'),
     since: state.attachedSince,
+    sets: (state.dynamicSets ?? []).map((set, i) => ({
+      name: set.name,
+      added: tails?.sets[i]?.added ?? 0n,
+      expired: tails?.sets[i]?.expired ?? 0n,
+      full: tails?.sets[i]?.full ?? 0n,
+    })),
+    appliedAt: state.appliedAt,
   };
 }
 
@@ -70,5 +94,8 @@ export function totalsOf(ifname: string, state: AppliedState, counters: Counters
 export function interfaceStats(ifname: string): InterfaceStats {
   const state = loadState(ifname);
   if (!state) throw new UserError('not-attached', `xdpfw is not attached to ${ifname}`, ExitCode.policy);
-  return totalsOf(ifname, state, readCounters({ ifname }, { nrules: state.rules.length }));
+  const nsets = state.dynamicSets?.length ?? 0;
+  // A program without tails counts nothing there: its maps need not be opened.
+  const tails = nsets > 0 || state.rules.some((r) => r.limit) ? readLiveTailCounters(ifname, { nrules: state.rules.length, nsets }) : null;
+  return totalsOf(ifname, state, readCounters({ ifname }, { nrules: state.rules.length }), tails);
 }

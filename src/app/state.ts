@@ -1,4 +1,4 @@
-import type { CompiledInterface, CompiledRule } from '../compiler/output.js';
+import type { CompiledDynamicSet, CompiledInterface, CompiledRule, RuleTail } from '../compiler/output.js';
 import { readState, removeState, status, tryLockRunDir, writeState, type PinOptions } from '../xdp/index.js';
 import type { CounterJson, GlobalBases } from './counter-carry.js';
 
@@ -8,6 +8,10 @@ export interface StateRule extends CompiledRule {
   since?: string;
   /** Added to the kernel counter: what earlier programs counted that the kernel maps no longer hold. */
   base?: CounterJson;
+  /** The rule has a `limit`: its over-limit packets are counted. */
+  limit?: true;
+  /** The origin its bans write into a set's entries (RuleTail.ban.origin), so `set list` names the rule. */
+  banOrigin?: number;
 }
 
 /** A reload the controller refused: the policy in force stayed. */
@@ -46,6 +50,8 @@ export interface AppliedState {
   attachedSince: string;
   defaultAction: 'allow' | 'drop';
   rules: StateRule[];
+  /** The dynamic sets the rules name, by the index the program's tails use. */
+  dynamicSets?: CompiledDynamicSet[];
   /** Carried global counters (default, malformed, non-IP, fragment), as for rules' `base`. */
   counterBase?: GlobalBases;
   /** The last reload the controller refused, until a later one succeeds. */
@@ -59,15 +65,23 @@ export function stateFor(
   fields: Pick<AppliedState, 'ifindex' | 'policyFile' | 'mode' | 'progId' | 'linkId' | 'attachedSince'> &
     Partial<Pick<AppliedState, 'commit' | 'source' | 'rules' | 'counterBase' | 'controller'>>,
 ): AppliedState {
+  const rules: StateRule[] = (fields.rules ?? iface.rules).map((rule, i) => withTail(rule, iface.tails[i] ?? null));
   return {
     version: 1,
     interface: iface.name,
     policyHash: iface.hash,
     appliedAt: new Date().toISOString(),
     defaultAction: iface.defaultAction,
-    rules: iface.rules,
     ...fields,
+    rules,
+    ...(iface.dynamicSets.length > 0 ? { dynamicSets: iface.dynamicSets } : {}),
   };
+}
+
+/** What `stats` and `set list` need of a rule's tail (a RuleTail holds bigints, which JSON does not). */
+function withTail(rule: StateRule, tail: RuleTail | null): StateRule {
+  if (!tail) return rule;
+  return { ...rule, ...(tail.limit ? { limit: true as const } : {}), ...(tail.ban ? { banOrigin: tail.ban.origin } : {}) };
 }
 
 /**

@@ -96,6 +96,41 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--json', 'machine-readable output')
     .action((opts) => run(async () => (await import('./commands/ct.js')).ctListCommand(opts, io))());
 
+  const set = program
+    .command('set')
+    .description('the live entries of dynamic sets: list, add, delete, flush (the next packet sees the change)');
+  set
+    .command('list')
+    .description('live entries: prefix, time left, and the rule (or `set add`) that added each')
+    .argument('<name>')
+    .option('--json', 'machine-readable output')
+    .action((name: string, opts) => run(async () => (await import('./commands/set.js')).setListCommand(name, opts, io))());
+  set
+    .command('add')
+    .description("add (or renew) addresses or prefixes, for --timeout or the set's declared timeout")
+    .argument('<name>')
+    .argument('<prefixes...>')
+    .option('--timeout <duration>', "how long the entries last: 30s, 10m, 6h, 2d (default: the set's timeout)")
+    .option('--json', 'machine-readable output')
+    .action((name: string, prefixes: string[], opts) =>
+      run(async () => (await import('./commands/set.js')).setAddCommand(name, prefixes, opts, io))(),
+    );
+  set
+    .command('del')
+    .description('delete exactly these addresses or prefixes')
+    .argument('<name>')
+    .argument('<prefixes...>')
+    .option('--json', 'machine-readable output')
+    .action((name: string, prefixes: string[], opts) =>
+      run(async () => (await import('./commands/set.js')).setDelCommand(name, prefixes, opts, io))(),
+    );
+  set
+    .command('flush')
+    .description('delete every entry')
+    .argument('<name>')
+    .option('--json', 'machine-readable output')
+    .action((name: string, opts) => run(async () => (await import('./commands/set.js')).setFlushCommand(name, opts, io))());
+
   program
     .command('status')
     .description('what is attached where: policy hash, mode, program, since when')
@@ -104,7 +139,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 
   program
     .command('stats')
-    .description('per-rule packets and bytes, default, malformed, non-IP and fragment counters')
+    .description('per-rule packets and bytes, over-limit packets, dynamic sets, default, malformed, non-IP and fragment counters')
     .option('--iface <name>', 'only this interface (repeatable)', collect)
     .option('--json', 'machine-readable output')
     .option('--watch [seconds]', 'repeat every N seconds (default 1), with rates')

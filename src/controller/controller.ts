@@ -9,6 +9,7 @@
 import type http from 'node:http';
 
 import { interfaceStats } from '../app/counters.js';
+import { dynamicSetSummaries } from '../app/dynamic-sets.js';
 import { readConntrackSummaryInTurns, type ConntrackSummary } from '../xdp/index.js';
 import { DEFAULTS, sourceKey, type ControllerConfig, type InterfaceConfig } from './config.js';
 import { ConntrackSummaryCache } from './conntrack-cache.js';
@@ -29,6 +30,7 @@ export interface ControllerDeps {
   stats?: MetricsSources['stats'];
   /** Reads the connection table's summary (in the background, for the metrics). */
   conntrack?: () => Promise<ConntrackSummary | null>;
+  dynamicSets?: MetricsSources['dynamicSets'];
   timers?: Timers;
 }
 
@@ -64,6 +66,7 @@ export class Controller {
       interfaces: () => this.health(),
       stats: deps.stats ?? interfaceStats,
       conntrack: () => this.tableSummary.latest(),
+      dynamicSets: deps.dynamicSets ?? dynamicSetSummaries,
     };
     this.metrics = new ControllerMetrics(this.sources, log.child({ component: 'metrics' }));
     this.collector = new PinCollector({

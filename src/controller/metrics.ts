@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
-import type { Count, InterfaceStats } from '../app/counters.js';
+import type { Count, InterfaceStats, SetStats } from '../app/counters.js';
+import type { SetSummary } from '../app/dynamic-sets.js';
 import type { ConntrackSummary, FreedPins } from '../xdp/index.js';
 import type { Logger } from './logger.js';
 import type { CollectorObserver } from './pin-collector.js';
@@ -26,11 +27,19 @@ export interface MetricsSources {
    * The daemon's is read in the background, not when scraped (conntrack-cache.ts).
    */
   conntrack?(): ConntrackSummary | null;
+  /** The dynamic sets in use here with their live entries (a walk of each set's trie). */
+  dynamicSets?(): SetSummary[];
 }
 
 const RESULTS: ReloadResult[] = ['applied', 'unchanged', 'refused', 'failed'];
 /** Counters read once serve every series of one scrape. */
 const SNAPSHOT_TTL_MS = 250;
+/**
+ * Counting a set's entries walks its trie (two bpf() calls an entry); a
+ * walk's result is kept ten times as long as the walk took, so a scrape
+ * spends at most a tenth of the time walking however large the sets are.
+ */
+const SET_WALK_REUSE = 10;
 
 export class ControllerMetrics implements ReloadObserver, CollectorObserver {
   readonly registry = new Registry();
@@ -40,6 +49,7 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
   private readonly freed: Counter<'reason'>;
   private snapshot: { at: number; stats: InterfaceStats[] } | undefined;
   private tableSnapshot: { at: number; summary: ConntrackSummary | null } | undefined;
+  private setSnapshot: { until: number; sets: SetSummary[] } | undefined;
 
   constructor(
     private readonly sources: MetricsSources,
@@ -110,6 +120,44 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
       collect() {
         this.reset();
         for (const s of read()) this.set({ interface: s.name }, s.rules.length);
+      },
+    });
+
+    new Counter({
+      name: 'xdpfw_limit_over_total',
+      help: "Packets a rule's limit found over its rate, since the policy in force was applied (a reload restarts it)",
+      labelNames: ['interface', 'rule'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const s of read()) {
+          for (const r of s.rules) if (r.overLimit !== null) this.inc({ interface: s.name, rule: r.name ?? r.id }, Number(r.overLimit));
+        }
+      },
+    });
+    const perSet = (name: string, help: string, field: keyof Omit<SetStats, 'name'>) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['interface', 'set'] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const s of read()) for (const set of s.sets) this.inc({ interface: s.name, set: set.name }, Number(set[field]));
+        },
+      });
+    perSet('xdpfw_set_added_total', "Entries the interface's bans wrote into each dynamic set, since the policy was applied", 'added');
+    perSet('xdpfw_set_expired_total', "Expired entries of each dynamic set that the interface's lookups deleted", 'expired');
+    perSet('xdpfw_set_full_total', 'Bans refused because the dynamic set was full', 'full');
+    const sets = () => this.readSets();
+    new Gauge({
+      name: 'xdpfw_set_entries',
+      help: 'Live entries of each dynamic set of this network namespace (shared by the interfaces that name it)',
+      labelNames: ['set'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const set of sets()) this.set({ set: set.name }, set.entries);
       },
     });
 
@@ -242,6 +290,21 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
     }
     this.tableSnapshot = { at: now, summary };
     return summary;
+  }
+
+  /** The dynamic sets' entries, walked again once the last walk is old enough (SET_WALK_REUSE). */
+  private readSets(): SetSummary[] {
+    const now = Date.now();
+    if (this.setSnapshot && now < this.setSnapshot.until) return this.setSnapshot.sets;
+    let sets: SetSummary[] = [];
+    try {
+      sets = this.sources.dynamicSets?.() ?? [];
+    } catch (error) {
+      this.log?.warn({ err: error }, 'counting the dynamic sets failed');
+    }
+    const took = Date.now() - now;
+    this.setSnapshot = { until: Date.now() + Math.max(SNAPSHOT_TTL_MS, SET_WALK_REUSE * took), sets };
+    return sets;
   }
 
   private read(): InterfaceStats[] {

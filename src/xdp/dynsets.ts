@@ -328,3 +328,8 @@ export function flushSet(set: string, o: PinOptions = {}): number {
     return deleted;
   });
 }
+
+/** The entries the set's trie holds at most (fixed when it was created, whatever later policies declare). */
+export function setCapacity(set: string, o: PinOptions = {}): number {
+  return withSet(set, o, (fd) => mapInfo(fd, `dynamic set ${set}`).maxEntries);
+}

@@ -438,8 +438,9 @@ export {
   type ConntrackSummary,
 } from './conntrack-read.js';
 export { TestRunner, xdpActionName } from './test-run.js';
-export { DynamicSetError, addToSet, deleteFromSet, flushSet, listSet, setsDir, type SetEntry } from './dynsets.js';
+export { DynamicSetError, addToSet, deleteFromSet, flushSet, listSet, setCapacity, setsDir, type SetEntry } from './dynsets.js';
 export { limitsDir } from './limits.js';
+export { readLiveTailCounters, type SetCounters, type TailCounters } from './tail-counters.js';
 export { ifindexOf, queryXdp } from './link.js';
 export { ifIndexToName as ifnameOf } from './libbpf.js';
 export type { AttachMode, AttachedMode, LinkInfo, XdpQuery } from './link.js';

@@ -41,7 +41,7 @@ export function programMapIds(progFd: number, progId: number): number[] {
 }
 
 /** The maps, by kernel name, of program `progId`; every fd not returned is closed. */
-function programMaps(progId: number, wanted: readonly string[]): Map<string, MapRef> {
+export function programMaps(progId: number, wanted: readonly string[]): Map<string, MapRef> {
   const progFd = check(bpf.progGetFdById(progId), `opening program ${progId}`);
   const found = new Map<string, MapRef>();
   try {

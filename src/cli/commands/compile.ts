@@ -1,7 +1,15 @@
 import { compiledToJson, prefixCount, type JsonValue } from '../../compiler/index.js';
 import { classificationText } from '../../compiler/passes/linear.js';
 import { inlineHosts } from '../../compiler/passes/address-tables.js';
-import { ADDRESS_SLOTS, type AddressSlot, type CompiledInterface, type LinearRule } from '../../compiler/output.js';
+import {
+  ADDRESS_SLOTS,
+  type AddressSlot,
+  type CompiledDynamicSet,
+  type CompiledInterface,
+  type LinearRule,
+  type RuleTail,
+} from '../../compiler/output.js';
+import { formatDuration } from '../../compiler/syntax/duration.js';
 import { fastPathPlan, takesFastPath } from '../../compiler/passes/fast-path-plan.js';
 import type { CliIo } from '../io.js';
 import { err, json, out } from '../io.js';
@@ -51,10 +59,36 @@ function describeInterface(iface: CompiledInterface): string {
       `  addresses: ${ADDRESS_SLOTS.map((s) => `${s} ${prefixCount(iface[s])} (${lookupText(iface, s)})`).join(', ')}`,
     );
   }
+  if (iface.dynamicSets.length > 0) {
+    const sets = iface.dynamicSets.map(
+      (s) =>
+        `${s.name} (${s.timeout === null ? 'no timeout' : `timeout ${formatDuration(s.timeout)}`}, size ${s.size.toLocaleString('en-US')})`,
+    );
+    lines.push(`  dynamic sets: ${sets.join(', ')}`);
+  }
+  if (iface.limits) lines.push(`  meter table: ${iface.limits.size.toLocaleString('en-US')} buckets, shared by the host's policies`);
   for (const rule of iface.rules) {
     lines.push(`  ${String(rule.index).padStart(4)}  ${rule.action.padEnd(5)}  ${rule.id.padEnd(24)}  ${rule.text}   (${rule.location})`);
+    const tail = iface.tails[rule.index];
+    if (tail) lines.push(`  ${''.padStart(4)}  ${''.padEnd(5)}  then ${describeTail(tail, iface.dynamicSets)}`);
   }
   return lines.join('\n');
+}
+
+/** A rule's tail in the order the program checks it: set matches, limit (with its bucket id), ban. */
+export function describeTail(tail: RuleTail, sets: readonly CompiledDynamicSet[]): string {
+  const name = (index: number) => `@${sets[index]?.name ?? `set ${index}`}`;
+  const parts: string[] = [];
+  if (tail.srcSet) parts.push(`src ${tail.srcSet.negated ? 'not ' : ''}in ${name(tail.srcSet.set)}`);
+  if (tail.dstSet) parts.push(`dst ${tail.dstSet.negated ? 'not ' : ''}in ${name(tail.dstSet.set)}`);
+  const l = tail.limit;
+  if (l) {
+    const per = l.per ? ` per ${l.per.field}/${l.per.length4}/${l.per.length6}` : ' (one bucket)';
+    const id = (l.id >>> 0).toString(16).padStart(8, '0');
+    parts.push(`limit ${l.over ? 'over ' : ''}${l.rate}/${l.unit} burst ${l.burst}${per} [bucket ${id}]`);
+  }
+  if (tail.ban) parts.push(`ban into ${name(tail.ban.set)} for ${formatDuration(tail.ban.seconds)}`);
+  return parts.join('; ');
 }
 
 /** Which rules the fast path tests (src/xdp/fast-path.ts) for the packets it takes, per family. */

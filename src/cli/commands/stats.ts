@@ -4,6 +4,7 @@ import type { CliIo } from '../io.js';
 import { json, jsonText, out } from '../io.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import { requireRoot } from '../../app/preconditions.js';
+import { dynamicSetSummaries, type SetSummary } from '../../app/dynamic-sets.js';
 import { UserError } from '../../app/user-error.js';
 
 export interface StatsOptions {
@@ -15,8 +16,23 @@ export interface StatsOptions {
 const collect = (targets: string[]): InterfaceStats[] => targets.map(interfaceStats);
 
 /** A `--watch --json` sample: one compact line, counters as exact JSON numbers. */
-export function statsLine(stats: InterfaceStats[], at: Date, conntrack: ConntrackSummary | null = null): string {
-  return jsonText({ at: at.toISOString(), interfaces: stats, conntrack });
+export function statsLine(
+  stats: InterfaceStats[],
+  at: Date,
+  conntrack: ConntrackSummary | null = null,
+  dynamicSets: SetSummary[] = [],
+): string {
+  return jsonText({ at: at.toISOString(), interfaces: stats, conntrack, dynamicSets });
+}
+
+/** One line a dynamic set of the namespace: its live entries against its size. */
+export function renderSets(sets: SetSummary[]): string {
+  return sets
+    .map(
+      (s) =>
+        `dynamic set ${s.name}: ${figure(BigInt(s.entries))} of ${figure(BigInt(s.size))} entries live (used by ${s.interfaces.join(', ')})`,
+    )
+    .join('\n');
 }
 
 /** The namespace's connection table, when a policy here uses ct state. */
@@ -33,6 +49,10 @@ export function renderConntrack(c: ConntrackSummary): string {
     `flood guard refused ${figure(c.floodRefused)} (in ${figure(c.floodSeconds)} CPU-seconds)`
   );
 }
+
+/** The namespace's shared tables under the interfaces' counters. */
+const tables = (conntrack: ConntrackSummary | null, sets: SetSummary[]): string =>
+  (conntrack ? `\n${renderConntrack(conntrack)}` : '') + (sets.length > 0 ? `\n${renderSets(sets)}` : '');
 
 /** Exact figures, grouped by thousands (a bigint's toLocaleString does not round). */
 const figure = (n: bigint): string => n.toLocaleString('en-US');
@@ -57,6 +77,8 @@ export function renderStats(stats: InterfaceStats[], previous: InterfaceStats[] 
       lines.push(
         `  ${String(r.index).padStart(4)}  ${r.action.padEnd(6)}  ${label.slice(0, 28).padEnd(28)}  ${figure(r.packets).padStart(14)}  ${figure(r.bytes).padStart(16)}${rate(r, before?.rules[r.index])}`,
       );
+      if (r.overLimit !== null)
+        lines.push(`  ${''.padStart(4)}  ${''.padEnd(6)}  ${'  over its limit'.padEnd(28)}  ${figure(r.overLimit).padStart(14)}`);
     }
     for (const [label, c, b] of [
       [`default (${iface.default.action})`, iface.default, before?.default],
@@ -68,6 +90,11 @@ export function renderStats(stats: InterfaceStats[], previous: InterfaceStats[] 
         `  ${''.padStart(4)}  ${''.padEnd(6)}  ${label.padEnd(28)}  ${figure(c.packets).padStart(14)}  ${figure(c.bytes).padStart(16)}${rate(c, b)}`,
       );
     }
+    for (const set of iface.sets) {
+      lines.push(`  set ${set.name}: bans added ${figure(set.added)}, expired ${figure(set.expired)}, refused (full) ${figure(set.full)}`);
+    }
+    if (iface.sets.length > 0 || iface.rules.some((r) => r.overLimit !== null))
+      lines.push(`  (over-limit and set counts since the policy was applied, ${iface.appliedAt})`);
   }
   return lines.join('\n');
 }
@@ -90,8 +117,9 @@ export async function statsCommand(options: StatsOptions, io: CliIo): Promise<nu
   if (options.watch === undefined || options.watch === false) {
     const stats = collect(targets);
     const conntrack = conntrackNow();
-    if (options.json) json(io, { interfaces: stats, conntrack });
-    else out(io, renderStats(stats, undefined, 1) + (conntrack ? `\n${renderConntrack(conntrack)}` : ''));
+    const dynamicSets = dynamicSetSummaries();
+    if (options.json) json(io, { interfaces: stats, conntrack, dynamicSets });
+    else out(io, renderStats(stats, undefined, 1) + tables(conntrack, dynamicSets));
     return ExitCode.ok;
   }
   const seconds = options.watch === true ? 1 : Number(options.watch);
@@ -100,10 +128,11 @@ export async function statsCommand(options: StatsOptions, io: CliIo): Promise<nu
   for (;;) {
     const stats = collect(targets);
     const conntrack = conntrackNow();
+    const dynamicSets = dynamicSetSummaries();
     // One compact object a line (JSON Lines), so a reader can take each sample as it comes.
-    if (options.json) out(io, statsLine(stats, new Date(), conntrack));
+    if (options.json) out(io, statsLine(stats, new Date(), conntrack, dynamicSets));
     else {
-      const table = conntrack ? `\n${renderConntrack(conntrack)}` : '';
+      const table = tables(conntrack, dynamicSets);
       out(
         io,
         `${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${new Date().toISOString()}\n${renderStats(stats, previous, seconds)}${table}`,

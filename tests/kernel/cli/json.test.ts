@@ -97,6 +97,7 @@ describe.skipIf(skipWithoutRoot('--json shapes'))('the --json output of commands
               text: 'drop udp dport 9 name "discard"',
               since: iso,
               ...count,
+              overLimit: null,
             },
             {
               index: 1,
@@ -109,15 +110,19 @@ describe.skipIf(skipWithoutRoot('--json shapes'))('the --json output of commands
               text: 'allow icmp',
               since: iso,
               ...count,
+              overLimit: null,
             },
           ],
           default: { action: 'allow', ...count },
           malformed: count,
           nonIp: count,
           fragment: count,
+          sets: [],
+          appliedAt: iso,
         },
       ],
       conntrack: null,
+      dynamicSets: [],
     });
     expect(stats.interfaces[0].rules[1].packets).toBeGreaterThanOrEqual(1); // the ping's echo request
   });

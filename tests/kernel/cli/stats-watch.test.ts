@@ -78,9 +78,12 @@ describe.skipIf(skipWithoutRoot('stats --watch'))('xdpfw stats --watch --json', 
             malformed: count,
             nonIp: count,
             fragment: count,
+            sets: [], // no rule names a dynamic set
+            appliedAt: iso,
           },
         ],
         conntrack: null, // no policy of the namespace uses ct state
+        dynamicSets: [],
       });
     }
     const times = samples.map((s) => Date.parse(s.at));

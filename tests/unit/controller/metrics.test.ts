@@ -23,6 +23,7 @@ const stats: InterfaceStats = {
       action: 'allow',
       text: 'allow tcp dport 22',
       since: null,
+      overLimit: null,
       packets: 7n,
       bytes: 700n,
     },
@@ -36,6 +37,7 @@ const stats: InterfaceStats = {
       action: 'drop',
       text: 'drop udp',
       since: null,
+      overLimit: 12n,
       packets: 3n,
       bytes: 180n,
     },
@@ -44,6 +46,8 @@ const stats: InterfaceStats = {
   malformed: { packets: 1n, bytes: 20n },
   nonIp: { packets: 2n, bytes: 84n },
   fragment: { packets: 0n, bytes: 0n },
+  sets: [{ name: 'banned', added: 4n, expired: 1n, full: 2n }],
+  appliedAt: '2024-01-02T00:00:00.000Z',
 };
 
 function fakeSources(health: InterfaceHealth[]): MetricsSources & { reads: number } {
@@ -103,6 +107,32 @@ describe('controller metrics', () => {
       expect(text.split('\n')).toContain(line);
     }
     expect(sources.reads).toBe(1); // the kernel counters are read once per scrape
+  });
+
+  it('exports over-limit packets per rule with a limit, and per dynamic set its counters and live entries', async () => {
+    let walks = 0;
+    const sources = {
+      ...fakeSources(health),
+      dynamicSets: () => {
+        walks++;
+        return [{ name: 'banned', size: 1024, timeout: 600, entries: 9, interfaces: ['eth0'] }];
+      },
+    };
+    const m = new ControllerMetrics(sources);
+    const lines = (await m.registry.metrics()).split('\n');
+    for (const line of [
+      'xdpfw_limit_over_total{interface="eth0",rule="rule-0123456789ab"} 12',
+      'xdpfw_set_added_total{interface="eth0",set="banned"} 4',
+      'xdpfw_set_expired_total{interface="eth0",set="banned"} 1',
+      'xdpfw_set_full_total{interface="eth0",set="banned"} 2',
+      'xdpfw_set_entries{set="banned"} 9',
+    ]) {
+      expect(lines).toContain(line);
+    }
+    // A rule without a limit has no over-limit series (its count would always be 0).
+    expect(lines.filter((l) => l.startsWith('xdpfw_limit_over_total{'))).toHaveLength(1);
+    await m.registry.metrics();
+    expect(walks).toBe(1); // a quick walk is reused by the next scrape within SNAPSHOT_TTL_MS
   });
 
   const servers: http.Server[] = [];
