@@ -41,7 +41,7 @@ export function programMapIds(progFd: number, progId: number): number[] {
 }
 
 /** The maps, by kernel name, of program `progId`; every fd not returned is closed. */
-export function programMaps(progId: number, wanted: readonly string[]): Map<string, MapRef> {
+function programMaps(progId: number, wanted: readonly string[]): Map<string, MapRef> {
   const progFd = check(bpf.progGetFdById(progId), `opening program ${progId}`);
   const found = new Map<string, MapRef>();
   try {
@@ -61,8 +61,15 @@ export function programMaps(progId: number, wanted: readonly string[]): Map<stri
   return found;
 }
 
-/** The counter maps of the program the pinned link of `ifname` runs; null when xdpfw has no link there. */
-export function openLiveCounterMaps(ifname: string, o: PinOptions = {}): LiveCounterMaps | null {
+/**
+ * Maps `wanted` (by their names in xdpfw.h) of the program the pinned link
+ * of `ifname` runs, by kernel name; null when xdpfw has no link there.
+ */
+export function liveProgramMaps(
+  ifname: string,
+  wanted: readonly string[],
+  o: PinOptions = {},
+): { progId: number; maps: Map<string, MapRef>; names: string[] } | null {
   const linkFd = openPinned(pinPaths(ifname, o).link, `link of ${ifname}`);
   if (linkFd === null) return null;
   let progId: number;
@@ -71,8 +78,15 @@ export function openLiveCounterMaps(ifname: string, o: PinOptions = {}): LiveCou
   } finally {
     bpf.closeFd(linkFd);
   }
-  const names = [kernelName(MAP.ruleCounters), kernelName(MAP.counters)];
-  const maps = programMaps(progId, names);
+  const names = wanted.map(kernelName);
+  return { progId, maps: programMaps(progId, names), names };
+}
+
+/** The counter maps of the program the pinned link of `ifname` runs; null when xdpfw has no link there. */
+export function openLiveCounterMaps(ifname: string, o: PinOptions = {}): LiveCounterMaps | null {
+  const live = liveProgramMaps(ifname, [MAP.ruleCounters, MAP.counters], o);
+  if (live === null) return null;
+  const { progId, maps, names } = live;
   const rules = maps.get(names[0]);
   const global = maps.get(names[1]);
   if (!rules || !global) {

@@ -10,9 +10,8 @@
 import { MAP, SET_STAT } from '../contract/kernel.js';
 import * as bpf from './libbpf.js';
 import { readPerCpuSums } from './limits.js';
-import { linkInfo } from './link.js';
-import { programMaps } from './live-maps.js';
-import { openPinned, pinPaths, type PinOptions } from './pins.js';
+import { liveProgramMaps } from './live-maps.js';
+import type { PinOptions } from './pins.js';
 
 export interface SetCounters {
   added: bigint;
@@ -28,20 +27,11 @@ export interface TailCounters {
   sets: SetCounters[];
 }
 
-const kernelName = (name: string): string => name.slice(0, 15);
-
 /** Tail counters of the program on `ifname`'s pinned link; null when xdpfw has no link there. */
 export function readLiveTailCounters(ifname: string, sizes: { nrules: number; nsets: number }, o: PinOptions = {}): TailCounters | null {
-  const linkFd = openPinned(pinPaths(ifname, o).link, `link of ${ifname}`);
-  if (linkFd === null) return null;
-  let progId: number;
-  try {
-    progId = linkInfo(linkFd).progId;
-  } finally {
-    bpf.closeFd(linkFd);
-  }
-  const names = [kernelName(MAP.limitCounters), kernelName(MAP.setStats)];
-  const maps = programMaps(progId, names);
+  const live = liveProgramMaps(ifname, [MAP.limitCounters, MAP.setStats], o);
+  if (live === null) return null;
+  const { progId, maps, names } = live;
   try {
     const limits = maps.get(names[0]);
     const stats = maps.get(names[1]);
