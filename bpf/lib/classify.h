@@ -214,9 +214,16 @@ __noinline int xdpfw_tail_check(__u32 rule)
 static __always_inline __u32 decide_with_tails(const struct xdpfw_field_vectors *vs, const struct xdpfw_pkt *p,
 					       const struct xdpfw_addrs *a, __u32 rule)
 {
+	const struct xdpfw_tail *t;
 	struct xdpfw_tail_scratch *s;
 	__u32 zero = 0, i;
 
+	/* Most packets meet no rule, or a rule without a tail: they need no scratch. */
+	if (rule >= cfg_nrules)
+		return XDPFW_NO_RULE;
+	t = bpf_map_lookup_elem(&xdpfw_tails, &rule);
+	if (!t || !t->flags)
+		return rule;
 	s = bpf_map_lookup_elem(&xdpfw_tail_scratch, &zero);
 	if (!s)
 		return rule;
