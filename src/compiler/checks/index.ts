@@ -13,10 +13,10 @@ import { checkCtStateDuplicates } from './ct-state-duplicate.js';
 import { checkCtStateNames } from './ct-state-unknown.js';
 import { checkDefineCycles } from './define-cycle.js';
 import { checkDefineTypes } from './define-type.js';
-import { checkDuplicateConntrack } from './duplicate-conntrack.js';
+import { checkDuplicateConntrack, checkDuplicateLimits } from './duplicate-block.js';
 import { checkDuplicateDefaults } from './duplicate-default.js';
 import { checkDuplicateDefines } from './duplicate-define.js';
-import { checkDuplicateLimits } from './duplicate-limits.js';
+
 import { checkDuplicateInterfaces } from './duplicate-interface.js';
 import { checkDuplicateMatches } from './duplicate-match.js';
 import { checkDuplicateRuleNames } from './duplicate-rule-name.js';
