@@ -453,10 +453,13 @@ struct xdpfw_meter {
 };
 
 /*
- * Key of a dynamic set (BPF_MAP_TYPE_LPM_TRIE, an inner map of
- * xdpfw_dynsets): prefixlen = 8 + the address's prefix length, the family
- * byte counting as the first 8 bits, so an IPv4 and an IPv6 entry never
- * contain each other.
+ * Key of a dynamic set. A set is two maps: its single addresses (/32,
+ * /128) in a hash, an inner map of xdpfw_dynset_hosts, found by one exact
+ * lookup; its shorter prefixes in an LPM trie, an inner map of
+ * xdpfw_dynsets, whose lookup walks a node per bit that differs.
+ * prefixlen = 8 + the address's prefix length, the family byte counting
+ * as the first 8 bits, so an IPv4 and an IPv6 entry never contain each
+ * other; in the hash it is always 8 + 32 or 8 + 128.
  */
 struct xdpfw_dynset_key {
 	__u32 prefixlen;
@@ -558,12 +561,14 @@ struct xdpfw_tail_scratch {
  *   xdpfw_set_stats        __u32                          __u64
  *   xdpfw_now_given        __u32                          __u64
  *   xdpfw_dynsets          __u32                          __u32
+ *   xdpfw_dynset_hosts     __u32                          __u32
  *   xdpfw_tail_scratch     __u32                          struct xdpfw_tail_scratch
  * and, shared by the namespace (pinned under limits/ and sets/):
  *   xdpfw_meters           struct xdpfw_meter_key         struct xdpfw_meter
- * xdpfw_dynsets is an array of maps: entry i is the LPM trie of dynamic
- * set i (key struct xdpfw_dynset_key, value struct xdpfw_dynset_entry),
- * each pinned at sets/<netns-id>/<name>.
+ * xdpfw_dynsets and xdpfw_dynset_hosts are arrays of maps: entry i is
+ * the LPM trie of dynamic set i's prefixes and the hash of its single
+ * addresses (key struct xdpfw_dynset_key, value struct xdpfw_dynset_entry),
+ * pinned at sets/<netns-id>/<name>/prefixes and .../hosts.
  */
 
 #endif /* XDPFW_H */

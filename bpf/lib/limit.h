@@ -19,7 +19,8 @@
 #include "limit_maps.h"
 #include "structs.h"
 
-#define ENOSPC 28
+#define E2BIG 7   /* a full hash */
+#define ENOSPC 28 /* a full trie */
 #define DYNSET_NEVER (~0ull)
 
 /* The clock of sets, bans and roomy buckets (`fine`: of the small ones; XDPFW_FINE_CLOCK_NS). */
@@ -79,26 +80,42 @@ static __always_inline void *dynset(__u32 set)
 	return bpf_map_lookup_elem(&xdpfw_dynsets, &set);
 }
 
+static __always_inline void *dynset_hosts(__u32 set)
+{
+	return bpf_map_lookup_elem(&xdpfw_dynset_hosts, &set);
+}
+
 /*
- * A live entry of the set contains the address. An expired entry is
- * absent: the lookup that finds one deletes it and looks again, since a
- * shorter live prefix may still hold the address.
+ * A live entry of the set contains the address: its own (the hash), else
+ * a prefix of it (the trie). An expired entry is absent: the lookup that
+ * finds one deletes it and looks again, since a shorter live prefix may
+ * still hold the address.
  */
 static __always_inline int set_has(__u32 set, __u32 family, const __u8 *addr, __u64 now,
 				   struct xdpfw_tail_scratch *s)
 {
 	struct xdpfw_dynset_key *key = &s->set_key;
 	struct xdpfw_dynset_entry *e;
-	void *trie = dynset(set);
-	__u32 len;
+	void *hosts = dynset_hosts(set), *trie = dynset(set);
+	__u32 len, full = family == XDPFW_FAMILY_IPV4 ? 32 : 128;
 	int i;
 
+	key->family = family;
+	key->prefixlen = 8 + full;
+	masked_copy(key->addr, addr, family, 128);
+	if (hosts) {
+		e = bpf_map_lookup_elem(hosts, key);
+		if (e) {
+			if (now < e->deadline)
+				return 1;
+			if (bpf_map_delete_elem(hosts, key) == 0)
+				set_stat(set, XDPFW_SETS_EXPIRED);
+		}
+	}
 	if (!trie)
 		return 0;
-	key->family = family;
-	masked_copy(key->addr, addr, family, 128);
 	for (i = 0; i < XDPFW_DYNSET_EXPIRED_RETRIES; i++) {
-		key->prefixlen = 8 + (family == XDPFW_FAMILY_IPV4 ? 32 : 128);
+		key->prefixlen = 8 + full;
 		e = bpf_map_lookup_elem(trie, key);
 		if (!e)
 			return 0;
@@ -216,7 +233,7 @@ static __always_inline int tail_holds(const struct xdpfw_tail *t, __u32 rule, st
 
 /*
  * The deciding rule bans: its per prefix of the packet's address (else the
- * source) enters the set until now + ban_ns, unless a live entry for that
+ * source) enters the set (a whole address its hash, a prefix its trie) until now + ban_ns, unless a live entry for that
  * very prefix already lasts to within XDPFW_BAN_SLACK_NS of it. A full set
  * refuses (counted); it never drops a live entry.
  */
@@ -226,31 +243,32 @@ static __always_inline void ban(const struct xdpfw_tail *t, struct xdpfw_tail_sc
 	__u32 family = s->family;
 	struct xdpfw_dynset_key *key = &s->set_key;
 	struct xdpfw_dynset_entry *entry = &s->entry, *e;
-	void *trie = dynset(t->ban_set);
+	void *map;
 	const __u8 *addr = t->flags & XDPFW_TAIL_PER_DST ? s->dst : s->src;
 	__u32 full = family == XDPFW_FAMILY_IPV4 ? 32 : 128;
 	__u32 len = full;
 	long err;
 
-	if (!trie)
-		return;
 	if (t->flags & (XDPFW_TAIL_PER_SRC | XDPFW_TAIL_PER_DST))
 		len = family == XDPFW_FAMILY_IPV4 ? t->per_len4 : t->per_len6;
 	if (len > full)
 		len = full;
+	map = len == full ? dynset_hosts(t->ban_set) : dynset(t->ban_set);
+	if (!map)
+		return;
 	key->prefixlen = 8 + len;
 	key->family = family;
 	masked_copy(key->addr, addr, family, len);
 	entry->deadline = now + t->ban_ns;
 	entry->origin = t->origin;
 	entry->prefix_len = len;
-	e = bpf_map_lookup_elem(trie, key);
+	e = bpf_map_lookup_elem(map, key);
 	if (e && e->prefix_len == len && now < e->deadline && e->deadline >= entry->deadline - XDPFW_BAN_SLACK_NS)
 		return;
-	err = bpf_map_update_elem(trie, key, entry, BPF_ANY);
+	err = bpf_map_update_elem(map, key, entry, BPF_ANY);
 	if (err == 0)
 		set_stat(t->ban_set, XDPFW_SETS_ADDED);
-	else if (err == -ENOSPC)
+	else if (err == -ENOSPC || err == -E2BIG)
 		set_stat(t->ban_set, XDPFW_SETS_FULL);
 }
 

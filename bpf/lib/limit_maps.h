@@ -53,6 +53,22 @@ struct {
 	__array(values, struct xdpfw_dynset_trie);
 } xdpfw_dynsets SEC(".maps");
 
+/* Each set's single addresses: a hash's max_entries is not compared either. */
+struct xdpfw_dynset_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct xdpfw_dynset_key));
+	__uint(value_size, sizeof(struct xdpfw_dynset_entry));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XDPFW_MAX_DYNSETS);
+	__type(key, __u32);
+	__array(values, struct xdpfw_dynset_hash);
+} xdpfw_dynset_hosts SEC(".maps");
+
 /* Per rule: the packets its limit found over the rate. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

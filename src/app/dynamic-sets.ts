@@ -1,11 +1,11 @@
 /**
  * Live edits of dynamic sets (`xdpfw set list|add|del|flush`) and what
- * `stats` shows of them. A set's trie is pinned once per network namespace
+ * `stats` shows of them. A set's maps are pinned once per network namespace
  * and shared by every program naming it, so an edit is one bpf() call on
- * the trie, seen by the next packet; no program, pin or state changes, and
- * no run-directory lock is taken (the kernel serialises updates of a trie,
+ * the set's maps, seen by the next packet; no program, pin or state changes, and
+ * no run-directory lock is taken (the kernel serialises updates of a map,
  * and an `apply` that drops the last user of a set at the same moment only
- * makes the edit land in a trie that is about to go).
+ * makes the edit land in maps that are about to go).
  */
 
 import type { CompiledDynamicSet } from '../compiler/output.js';
@@ -121,7 +121,7 @@ export function listDynamicSet(name: string): ListedSet {
   return { set: name, ...declaration(users), size: translated(() => setCapacity(name)), entries };
 }
 
-/** The set as the policies in force declare it; `size` is what the trie was created with, which a later policy does not change. */
+/** The set as the policies in force declare it; `size` is what the set was created with, which a later policy does not change. */
 const declaration = (users: SetUser[]) => ({
   size: users[0].set.size,
   timeout: users[0].set.timeout,
@@ -152,12 +152,12 @@ export interface SetSummary {
   name: string;
   size: number;
   timeout: number | null;
-  /** Live entries (expired ones the trie still keeps are not counted). */
+  /** Live entries (expired ones the maps still keep are not counted). */
   entries: number;
   interfaces: string[];
 }
 
-/** Every dynamic set in use here, with its live entries (a walk of each trie, bounded by its size). */
+/** Every dynamic set in use here, with its live entries (a walk of each set's maps, bounded by its size). */
 export function dynamicSetSummaries(): SetSummary[] {
   return [...setUsers()]
     .sort(([a], [b]) => a.localeCompare(b))

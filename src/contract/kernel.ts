@@ -397,6 +397,7 @@ export const MAP = {
   setStats: 'xdpfw_set_stats',
   nowGiven: 'xdpfw_now_given',
   dynsets: 'xdpfw_dynsets',
+  dynsetHosts: 'xdpfw_dynset_hosts',
   tailScratch: 'xdpfw_tail_scratch',
   meters: 'xdpfw_meters',
 } as const;
@@ -456,6 +457,7 @@ export const MAP_LAYOUT: Record<MapName, { keySize: number; valueSize: number }>
   xdpfw_set_stats: { keySize: 4, valueSize: 8 }, // __u32 → __u64
   xdpfw_now_given: { keySize: 4, valueSize: 8 }, // __u32 → __u64
   xdpfw_dynsets: { keySize: 4, valueSize: 4 }, // __u32 → __u32
+  xdpfw_dynset_hosts: { keySize: 4, valueSize: 4 }, // __u32 → __u32
   xdpfw_tail_scratch: { keySize: 4, valueSize: 128 }, // __u32 → struct xdpfw_tail_scratch
   xdpfw_meters: { keySize: 24, valueSize: 8 }, // struct xdpfw_meter_key → struct xdpfw_meter
 };

@@ -1,9 +1,11 @@
 /**
  * Dynamic sets' kernel objects (docs/DESIGN.md, "Rate limits and dynamic
- * sets"): one LPM trie per set, pinned at `<bpffs>/sets/<netns-id>/<NAME>`
+ * sets"): per set, a hash of its single addresses and an LPM trie of its
+ * shorter prefixes, pinned at `<bpffs>/sets/<netns-id>/<NAME>/{hosts,prefixes}`
  * and shared by every interface whose policy names the set, put into each
- * program's xdpfw_dynsets at the set's index; and the edits a user makes
- * to a live set (list, add, delete, flush), which the next packet sees.
+ * program's xdpfw_dynset_hosts and xdpfw_dynsets at the set's index; and
+ * the edits a user makes to a live set (list, add, delete, flush), which
+ * the next packet sees.
  */
 
 import fs from 'node:fs';
@@ -22,7 +24,8 @@ import { bpffsRoot, namespaceKey, openPinned, pinFd, stateRoot, type PinOptions 
 import { BPF_F_NO_PREALLOC, BPF_MAP_TYPE, OPTS } from './uapi.js';
 
 const ENOENT = 2;
-const ENOSPC = 28;
+const E2BIG = 7; // a full hash
+const ENOSPC = 28; // a full trie
 const NEVER = 0xffff_ffff_ffff_ffffn;
 const KEY = STRUCT.xdpfw_dynset_key;
 const ENTRY = STRUCT.xdpfw_dynset_entry;
@@ -45,32 +48,65 @@ const declarationsDir = (o: PinOptions): string => path.join(stateRoot(o), names
 
 /** bpffs refuses names with a dot: percent-encode `%`, `.` and `/`. */
 const pinNameOf = (set: string): string => set.replace(/[%./]/g, (ch) => `%${ch.charCodeAt(0).toString(16)}`);
-const setPin = (set: string, o: PinOptions): string => path.join(setsDir(o), pinNameOf(set));
+/** The two maps of a set: the two halves of every lookup. */
+export interface SetMaps {
+  /** Single addresses (/32, /128): a hash, one exact lookup. */
+  hosts: number;
+  /** Shorter prefixes: an LPM trie. */
+  prefixes: number;
+}
+const HALVES = ['hosts', 'prefixes'] as const;
+const setDir = (set: string, o: PinOptions): string => path.join(setsDir(o), pinNameOf(set));
 
-/** A new, unpinned trie for a set of `size` entries. */
-export function createSetTrie(size: number): number {
-  const fd = bpf.mapCreate(BPF_MAP_TYPE.LPM_TRIE, 'xdpfw_set', KEY.size, ENTRY.size, Math.max(1, size), BPF_F_NO_PREALLOC);
-  return check(fd, `creating a dynamic set of ${size} entries`);
+/** A new, unpinned pair of maps for a set of `size` entries (each half holds up to `size`). */
+export function createSetMaps(size: number): SetMaps {
+  const entries = Math.max(1, size);
+  const hosts = check(
+    bpf.mapCreate(BPF_MAP_TYPE.HASH, 'xdpfw_set_hosts', KEY.size, ENTRY.size, entries, BPF_F_NO_PREALLOC),
+    `creating a dynamic set of ${size} addresses`,
+  );
+  const prefixes = bpf.mapCreate(BPF_MAP_TYPE.LPM_TRIE, 'xdpfw_set', KEY.size, ENTRY.size, entries, BPF_F_NO_PREALLOC);
+  if (prefixes < 0) closeFd(hosts);
+  return { hosts, prefixes: check(prefixes, `creating a dynamic set of ${size} prefixes`) };
+}
+
+export function closeSetMaps(maps: SetMaps): void {
+  for (const half of HALVES) closeFd(maps[half]);
+}
+
+/** The set's pinned maps, or null when this namespace has no such set. */
+function openPinnedSet(set: string, o: PinOptions): SetMaps | null {
+  const dir = setDir(set, o);
+  const hosts = openPinned(path.join(dir, 'hosts'), `dynamic set ${set}`);
+  if (hosts === null) return null;
+  const prefixes = openPinned(path.join(dir, 'prefixes'), `dynamic set ${set}`);
+  if (prefixes === null) {
+    closeFd(hosts);
+    return null;
+  }
+  return { hosts, prefixes };
 }
 
 /**
- * The set's pinned trie, created and pinned when no policy of this
- * namespace had it; its declaration is recorded for `add`. A notice when
- * the kept trie has another size than the declaration asks for.
+ * The set's pinned maps, created and pinned when no policy of this
+ * namespace had them; its declaration is recorded for `add`. A notice when
+ * the kept set has another size than the declaration asks for.
  */
-export function openOrCreateSet(set: CompiledDynamicSet, o: PinOptions, notices: string[]): number {
-  const pin = setPin(set.name, o);
-  let fd = openPinned(pin, `dynamic set ${set.name}`);
-  if (fd === null) {
-    fd = createSetTrie(set.size);
+export function openOrCreateSet(set: CompiledDynamicSet, o: PinOptions, notices: string[]): SetMaps {
+  let maps = openPinnedSet(set.name, o);
+  if (maps === null) {
+    maps = createSetMaps(set.size);
     try {
-      pinFd(fd, pin, `dynamic set ${set.name}`);
+      // Prefixes last: a set is whole when its trie is pinned (openPinnedSet finds both or neither).
+      for (const half of ['hosts', 'prefixes'] as const) {
+        pinFd(maps[half], path.join(setDir(set.name, o), half), `dynamic set ${set.name}`);
+      }
     } catch (err) {
-      closeFd(fd);
+      closeSetMaps(maps);
       throw err;
     }
   } else {
-    const size = mapInfo(fd, `dynamic set ${set.name}`).maxEntries;
+    const size = mapInfo(maps.prefixes, `dynamic set ${set.name}`).maxEntries;
     if (size !== set.size) {
       notices.push(
         `the dynamic set ${set.name} keeps its ${size} entries (the policy asks for ${set.size}): ` +
@@ -80,12 +116,13 @@ export function openOrCreateSet(set: CompiledDynamicSet, o: PinOptions, notices:
   }
   fs.mkdirSync(declarationsDir(o), { recursive: true });
   fs.writeFileSync(path.join(declarationsDir(o), `${pinNameOf(set.name)}.json`), JSON.stringify({ timeout: set.timeout }));
-  return fd;
+  return maps;
 }
 
 /**
- * Puts each set's trie into the program's xdpfw_dynsets at its index:
- * the pinned ones, or (`privateSets`, test runs) fresh tries nobody else sees.
+ * Puts each set's maps into the program's xdpfw_dynset_hosts and
+ * xdpfw_dynsets at its index: the pinned ones, or (`privateSets`, test
+ * runs) fresh maps nobody else sees.
  */
 export function attachSets(
   maps: ReadonlyMap<string, MapRef>,
@@ -93,18 +130,20 @@ export function attachSets(
   options: { pins?: PinOptions; privateSets: boolean },
   notices: string[],
 ): void {
-  const outer = maps.get(MAP.dynsets);
-  if (!outer) throw new Error(`the BPF object has no map ${MAP.dynsets}`);
+  const outer = { hosts: maps.get(MAP.dynsetHosts), prefixes: maps.get(MAP.dynsets) };
+  if (!outer.hosts || !outer.prefixes) throw new Error(`the BPF object has no map ${MAP.dynsets} or ${MAP.dynsetHosts}`);
   sets.forEach((set, index) => {
-    const fd = options.privateSets ? createSetTrie(set.size) : openOrCreateSet(set, options.pins ?? {}, notices);
+    const inner = options.privateSets ? createSetMaps(set.size) : openOrCreateSet(set, options.pins ?? {}, notices);
     try {
       const key = Buffer.alloc(4);
       key.writeUInt32LE(index);
-      const value = Buffer.alloc(4);
-      value.writeUInt32LE(fd);
-      check(bpf.mapUpdateElem(outer.fd, key, value), `putting dynamic set ${set.name} in the program`);
+      for (const half of HALVES) {
+        const value = Buffer.alloc(4);
+        value.writeUInt32LE(inner[half]);
+        check(bpf.mapUpdateElem(outer[half]!.fd, key, value), `putting dynamic set ${set.name} in the program`);
+      }
     } finally {
-      closeFd(fd);
+      closeSetMaps(inner);
     }
   });
 }
@@ -120,18 +159,20 @@ export function removeSetsIfUnused(inUse: ReadonlySet<number>, o: PinOptions = {
     return removed;
   }
   for (const name of names) {
-    const fd = openPinned(path.join(dir, name), `dynamic set ${name}`);
-    if (fd === null) continue;
-    let used: boolean;
-    try {
-      used = inUse.has(mapInfo(fd, `dynamic set ${name}`).id);
-    } finally {
-      closeFd(fd);
+    const set = decodeURIComponent(name);
+    const maps = openPinnedSet(set, o);
+    let used = false;
+    if (maps !== null) {
+      try {
+        used = HALVES.some((half) => inUse.has(mapInfo(maps[half], `dynamic set ${set}`).id));
+      } finally {
+        closeSetMaps(maps);
+      }
     }
     if (used) continue;
-    fs.rmSync(path.join(dir, name), { force: true });
+    fs.rmSync(path.join(dir, name), { recursive: true, force: true });
     fs.rmSync(path.join(declarationsDir(o), `${name}.json`), { force: true });
-    removed.push(decodeURIComponent(name));
+    removed.push(set);
   }
   for (const d of [dir, declarationsDir(o)]) {
     try {
@@ -145,26 +186,29 @@ export function removeSetsIfUnused(inUse: ReadonlySet<number>, o: PinOptions = {
 
 /* ---- live edits ------------------------------------------------------------ */
 
-function openSet(set: string, o: PinOptions): number {
-  const fd = openPinned(setPin(set, o), `dynamic set ${set}`);
-  if (fd === null) {
+function openSet(set: string, o: PinOptions): SetMaps {
+  const maps = openPinnedSet(set, o);
+  if (maps === null) {
     throw new DynamicSetError(
       'unknown-set',
       `no dynamic set ${set} in this network namespace`,
       'a set exists while an attached policy names it: see `xdpfw status`',
     );
   }
-  return fd;
+  return maps;
 }
 
-function withSet<T>(set: string, o: PinOptions, body: (fd: number) => T): T {
-  const fd = openSet(set, o);
+function withSet<T>(set: string, o: PinOptions, body: (maps: SetMaps) => T): T {
+  const maps = openSet(set, o);
   try {
-    return body(fd);
+    return body(maps);
   } finally {
-    closeFd(fd);
+    closeSetMaps(maps);
   }
 }
+
+/** The half of the set that keeps a prefix of this length. */
+const halfOf = (p: Prefix): (typeof HALVES)[number] => (p.length === (p.family === 4 ? 32 : 128) ? 'hosts' : 'prefixes');
 
 interface Prefix {
   family: 4 | 6;
@@ -218,25 +262,26 @@ export interface SetEntry {
   origin: number;
 }
 
-/** The set's live entries (expired ones are absent, whatever the trie keeps). */
+/** The set's live entries (expired ones are absent, whatever the maps keep). */
 export function listSet(set: string, o: PinOptions & { nowNs?: bigint } = {}): SetEntry[] {
   const now = o.nowNs ?? monotonicNs();
-  return withSet(set, o, (fd) => {
+  return withSet(set, o, (maps) => {
     const entries: SetEntry[] = [];
     const value = Buffer.alloc(ENTRY.size);
-    for (const key of keysOf(fd)) {
-      if (bpf.mapLookupElem(fd, key, value) !== 0) continue; // deleted meanwhile
-      const deadline = value.readBigUInt64LE(ENTRY.fields.deadline);
-      if (deadline <= now) continue;
-      const family = key[KEY.fields.family] === FAMILY.ipv4 ? 4 : 6;
-      const length = key.readUInt32LE(KEY.fields.prefixlen) - 8;
-      const bytes = [...key.subarray(KEY.fields.addr, KEY.fields.addr + (family === 4 ? 4 : 16))];
-      entries.push({
-        prefix: `${ipaddr.fromByteArray(bytes).toString()}/${length}`,
-        secondsLeft: deadline === NEVER ? null : Number(deadline - now) / 1e9,
-        origin: value.readUInt32LE(ENTRY.fields.origin),
-      });
-    }
+    for (const fd of [maps.hosts, maps.prefixes])
+      for (const key of keysOf(fd)) {
+        if (bpf.mapLookupElem(fd, key, value) !== 0) continue; // deleted meanwhile
+        const deadline = value.readBigUInt64LE(ENTRY.fields.deadline);
+        if (deadline <= now) continue;
+        const family = key[KEY.fields.family] === FAMILY.ipv4 ? 4 : 6;
+        const length = key.readUInt32LE(KEY.fields.prefixlen) - 8;
+        const bytes = [...key.subarray(KEY.fields.addr, KEY.fields.addr + (family === 4 ? 4 : 16))];
+        entries.push({
+          prefix: `${ipaddr.fromByteArray(bytes).toString()}/${length}`,
+          secondsLeft: deadline === NEVER ? null : Number(deadline - now) / 1e9,
+          origin: value.readUInt32LE(ENTRY.fields.origin),
+        });
+      }
     return entries;
   });
 }
@@ -266,7 +311,8 @@ function declaredTimeout(set: string, o: PinOptions): number | null {
 
 /**
  * Adds (or renews) prefixes, for `seconds` or the set's declared timeout
- * (null: until deleted), in one batch update. How many were written.
+ * (null: until deleted), in one batch update per half of the set. How
+ * many were written.
  */
 export function addToSet(
   set: string,
@@ -276,6 +322,18 @@ export function addToSet(
   const parsed = prefixes.map(parsePrefix);
   const seconds = o.seconds === undefined ? declaredTimeout(set, o) : o.seconds;
   const deadline = seconds === null ? NEVER : (o.nowNs ?? monotonicNs()) + BigInt(Math.round(seconds * 1e9));
+  if (parsed.length === 0) return 0;
+  return withSet(set, o, (maps) => {
+    let done = 0;
+    for (const half of HALVES) {
+      const mine = parsed.filter((p) => halfOf(p) === half);
+      if (mine.length > 0) done += updateBatch(set, maps[half], mine, deadline, { done, of: parsed.length });
+    }
+    return done;
+  });
+}
+
+function updateBatch(set: string, fd: number, parsed: readonly Prefix[], deadline: bigint, progress: { done: number; of: number }): number {
   const keys = Buffer.alloc(KEY.size * parsed.length);
   const values = Buffer.alloc(ENTRY.size * parsed.length);
   parsed.forEach((p, i) => {
@@ -283,36 +341,33 @@ export function addToSet(
     values.writeBigUInt64LE(deadline, i * ENTRY.size + ENTRY.fields.deadline);
     values.writeUInt32LE(p.length, i * ENTRY.size + ENTRY.fields.prefix_len);
   });
-  if (parsed.length === 0) return 0;
-  return withSet(set, o, (fd) => {
-    const count = Buffer.alloc(4);
-    count.writeUInt32LE(parsed.length);
-    const opts = Buffer.alloc(OPTS.mapBatch.size);
-    opts.writeBigUInt64LE(BigInt(OPTS.mapBatch.size), 0);
-    const r = bpf.mapUpdateBatch(fd, keys, values, count, opts);
-    const done = count.readUInt32LE(0);
-    if (r === -ENOSPC) {
-      throw new DynamicSetError(
-        'set-full',
-        `dynamic set ${set} is full: ${done} of ${parsed.length} prefixes were added`,
-        'delete entries, or give the set a larger size (it is sized when created)',
-      );
-    }
-    if (r < 0) throw new KernelError(`adding to dynamic set ${set}`, -r);
-    return done;
-  });
+  const count = Buffer.alloc(4);
+  count.writeUInt32LE(parsed.length);
+  const opts = Buffer.alloc(OPTS.mapBatch.size);
+  opts.writeBigUInt64LE(BigInt(OPTS.mapBatch.size), 0);
+  const r = bpf.mapUpdateBatch(fd, keys, values, count, opts);
+  const done = count.readUInt32LE(0);
+  if (r === -ENOSPC || r === -E2BIG) {
+    throw new DynamicSetError(
+      'set-full',
+      `dynamic set ${set} is full: ${progress.done + done} of ${progress.of} prefixes were added`,
+      'delete entries, or give the set a larger size (it is sized when created)',
+    );
+  }
+  if (r < 0) throw new KernelError(`adding to dynamic set ${set}`, -r);
+  return done;
 }
 
 /** Deletes prefixes (exactly those prefixes); how many were there. */
 export function deleteFromSet(set: string, prefixes: readonly string[], o: PinOptions = {}): number {
   const parsed = prefixes.map(parsePrefix);
-  return withSet(set, o, (fd) => {
+  return withSet(set, o, (maps) => {
     let deleted = 0;
     const key = Buffer.alloc(KEY.size);
     for (const p of parsed) {
       key.fill(0);
       writeKey(key, 0, p);
-      const r = bpf.mapDeleteElem(fd, key);
+      const r = bpf.mapDeleteElem(maps[halfOf(p)], key);
       if (r === 0) deleted++;
       else if (r !== -ENOENT) throw new KernelError(`deleting from dynamic set ${set}`, -r);
     }
@@ -322,14 +377,17 @@ export function deleteFromSet(set: string, prefixes: readonly string[], o: PinOp
 
 /** Empties the set; how many entries it held. */
 export function flushSet(set: string, o: PinOptions = {}): number {
-  return withSet(set, o, (fd) => {
+  return withSet(set, o, (maps) => {
     let deleted = 0;
-    for (const key of keysOf(fd)) if (bpf.mapDeleteElem(fd, key) === 0) deleted++;
+    for (const half of HALVES) for (const key of keysOf(maps[half])) if (bpf.mapDeleteElem(maps[half], key) === 0) deleted++;
     return deleted;
   });
 }
 
-/** The entries the set's trie holds at most (fixed when it was created, whatever later policies declare). */
+/**
+ * The entries each half of the set holds at most: addresses, and shorter
+ * prefixes (fixed when it was created, whatever later policies declare).
+ */
 export function setCapacity(set: string, o: PinOptions = {}): number {
-  return withSet(set, o, (fd) => mapInfo(fd, `dynamic set ${set}`).maxEntries);
+  return withSet(set, o, (maps) => mapInfo(maps.prefixes, `dynamic set ${set}`).maxEntries);
 }

@@ -136,9 +136,12 @@ export function writeTails(tailsFd: number, compiled: CompiledInterface): void {
 
 /* ---- which tables the attached programs use ------------------------------ */
 
+/** The arrays of maps that hold the sets' halves, by their kernel names (15 characters). */
+const SET_OUTER_MAPS = [MAP.dynsets, MAP.dynsetHosts].map((name) => name.slice(0, 15));
+
 /**
  * Ids of the meter tables and dynamic sets that the programs on this
- * namespace's pinned links use (a set through the program's xdpfw_dynsets).
+ * namespace's pinned links use (a set through the program's xdpfw_dynsets and xdpfw_dynset_hosts).
  */
 export function tableIdsInUse(o: PinOptions = {}): Set<number> {
   const ids = new Set<number>();
@@ -159,7 +162,8 @@ export function tableIdsInUse(o: PinOptions = {}): Set<number> {
         const fd = bpf.mapGetFdById(id);
         if (fd < 0) continue;
         try {
-          if (mapRefFromFd(fd, `map ${id}`).name === MAP.dynsets.slice(0, 15)) for (const inner of innerMapIds(fd)) ids.add(inner);
+          const name = mapRefFromFd(fd, `map ${id}`).name;
+          if (SET_OUTER_MAPS.includes(name)) for (const inner of innerMapIds(fd)) ids.add(inner);
         } finally {
           closeFd(fd);
         }

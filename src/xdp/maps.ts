@@ -157,6 +157,7 @@ export function mapSizes(compiled: CompiledInterface): Record<string, number> {
   sizes[MAP.tails] = tailed ? rules : 1;
   sizes[MAP.limitCounters] = compiled.tails.some((t) => t?.limit) ? rules : 1;
   sizes[MAP.dynsets] = Math.max(1, sets);
+  sizes[MAP.dynsetHosts] = Math.max(1, sets);
   sizes[MAP.setStats] = Math.max(1, sets * SET_STAT.nstats);
   return sizes;
 }

@@ -2,7 +2,8 @@
  * The reference model of rule tails, written from docs/DESIGN.md ("Rate
  * limits and dynamic sets") alone: dynamic sets whose entries have
  * deadlines (an expired entry is absent, and stays in the set, counting
- * towards its size, until a lookup finds and deletes it), token buckets
+ * towards its size, until a lookup finds and deletes it; the size bounds
+ * the whole addresses and the shorter prefixes each), token buckets
  * kept as `empty_at`, meters per rule or per prefix, and bans. Nothing here
  * comes from the compiler or the data plane; the clock is always given.
  */
@@ -227,8 +228,9 @@ export class ReferenceTails {
   /**
    * The deciding rule's ban: its `per` prefix of the packet (else the
    * source address) enters the set until now + D, unless a live entry for
-   * that prefix already lasts to within a second of it; a full set refuses
-   * a new prefix. `origin` names the rule.
+   * that prefix already lasts to within a second of it; a set whose
+   * addresses (or shorter prefixes) are full refuses a new one. `origin`
+   * names the rule.
    */
   ban(tail: TailModel, packet: PacketAddresses, now: bigint, origin: number): void {
     const { set, durationNs: duration } = tail.ban!;
@@ -241,7 +243,9 @@ export class ReferenceTails {
     const counts = this.setCounts.get(set)!;
     const existing = list.find((e) => e.family === family && e.length === length && e.network === network);
     if (existing && now < existing.deadline && existing.deadline >= deadline - BAN_SLACK_NS) return;
-    if (!existing && list.length >= this.sets.get(set)!.size) {
+    const whole = length === widthOf(family);
+    const sameKind = list.filter((e) => (e.length === widthOf(e.family)) === whole).length;
+    if (!existing && sameKind >= this.sets.get(set)!.size) {
       counts.full++;
       return;
     }

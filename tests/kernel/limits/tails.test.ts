@@ -5,10 +5,13 @@
  * a full set, live set edits, and tables kept across a reload, on the
  * policy of compiled() below (rules 0–4).
  */
+import fs from 'node:fs';
+import path from 'node:path';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { buildFrame } from '../../../src/packet/build.js';
-import { addToSet, deleteFromSet, flushSet, listSet } from '../../../src/xdp/dynsets.js';
+import { addToSet, deleteFromSet, flushSet, listSet, setsDir } from '../../../src/xdp/dynsets.js';
 import { PolicyJudge } from '../../../src/xdp/judge.js';
 import { ensureBpffs } from '../../../src/xdp/pins.js';
 import { loadPolicyProgram } from '../../../src/xdp/index.js';
@@ -105,6 +108,22 @@ describe.skipIf(skipWithoutRoot('rule tails'))('rate limits and dynamic sets, pa
     expect(rules(judge, T0 + SECOND, '198.51.100.1', 53, 1)).toEqual([0]);
     expect(rules(judge, T0 + SECOND, '198.51.101.1', 53, 1)).toEqual([0]);
     expect(rules(judge, T0, '198.51.102.1', 53, 1)).toEqual([1]); // still over, not banned
+  });
+
+  it('keeps whole addresses and shorter prefixes apart, each up to the size of the set', async () => {
+    const judge = await load({ setSize: 2 });
+    const at = { ...pins, seconds: 60, nowNs: T0 };
+    expect(addToSet('blocked', ['192.0.2.1', '2001:db8::1', '10.0.0.0/8', '2001:db8::/32'], at)).toBe(4);
+    expect(fs.readdirSync(path.join(setsDir(pins), 'blocked')).sort()).toEqual(['hosts', 'prefixes']);
+    for (const more of ['192.0.2.2', '192.0.3.0/24']) {
+      expect(() => addToSet('blocked', [more], at)).toThrow(
+        expect.objectContaining({ code: 'set-full', message: 'dynamic set blocked is full: 0 of 1 prefixes were added' }),
+      );
+    }
+    expect(rules(judge, T0, '192.0.2.1', 53, 1)).toEqual([0]);
+    expect(rules(judge, T0, '10.9.9.9', 53, 1)).toEqual([0]);
+    expect(rules(judge, T0, '2001:db8:5::1', 53, 1)).toEqual([0]);
+    expect(rules(judge, T0, '192.0.2.2', 53, 1)).toEqual([2]);
   });
 
   it('set edits apply to the next packet, and an expired longer prefix leaves a shorter live one matching', async () => {
