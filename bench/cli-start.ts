@@ -10,11 +10,14 @@
  * Then each module on the command's path is imported alone, for the
  * breakdown.
  *
+ * --before DIR also times the command of another checkout (built), beside
+ * this one's: a change's figures before and after it, in one run.
+ *
  * --node24 also times Node 24 (fetched with `npx -y node@24`, not installed)
  * running the same bin/xdpfw.js, without and with its compile cache
  * (NODE_COMPILE_CACHE, Node ≥ 22.1; warmed by an untimed run).
  *
- *   npm run bench:cli-start [-- --runs N] [-- --node24]
+ *   npm run bench:cli-start [-- --runs N] [-- --before DIR] [-- --node24]
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -74,7 +77,7 @@ interface Variant {
 const flush = () => void timed([XDPFW, 'set', 'flush', 'banned'], wrapperEnv());
 const added = new RegExp(`^banned: added ${ADDS} entries`);
 
-function variants(node24: string | null, cacheDir: string): Variant[] {
+function variants(node24: string | null, before: string | null, cacheDir: string): Variant[] {
   const node20 = process.execPath;
   const list: Variant[] = [
     { label: 'node -e 0', argv: [node20, '-e', '0'], env: wrapperEnv() },
@@ -88,6 +91,20 @@ function variants(node24: string | null, cacheDir: string): Variant[] {
       after: flush,
     },
   ];
+  if (before !== null) {
+    const old = path.join(path.resolve(before), 'bin/xdpfw');
+    list.push(
+      { label: 'before: xdpfw --version', argv: [old, '--version'], env: process.env },
+      { label: 'before: xdpfw set list banned', argv: [old, 'set', 'list', 'banned'], env: process.env },
+      {
+        label: 'before: xdpfw set add banned',
+        argv: [old, 'set', 'add', 'banned', ...ADDRESSES],
+        env: process.env,
+        expect: added,
+        after: flush,
+      },
+    );
+  }
   if (node24 === null) return list;
   const cached = wrapperEnv({ NODE_COMPILE_CACHE: cacheDir });
   return [
@@ -145,7 +162,9 @@ function report(rows: { label: string; s: Sample }[]): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '9' }, node24: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { runs: { type: 'string', default: '9' }, node24: { type: 'boolean', default: false }, before: { type: 'string' } },
+  });
   const runs = Number(values.runs);
   requireRoot();
   const node24 = values.node24 ? node24Path() : null;
@@ -159,7 +178,7 @@ async function main(): Promise<void> {
   try {
     setUp(dir);
     const quiet = await waitForQuiet(60);
-    const list = variants(node24, path.join(dir, 'compile-cache'));
+    const list = variants(node24, values.before ?? null, path.join(dir, 'compile-cache'));
     const ms = list.map(() => [] as number[]);
     // Round 0 warms the page cache and the compile cache; it is not counted.
     for (let round = 0; round <= runs; round++) {
