@@ -4,6 +4,7 @@ import { ExitCode } from '../app/exit-codes.js';
 import type { CliIo } from './io.js';
 import { diagnosticJson, err, json } from './io.js';
 import { UserError } from '../app/user-error.js';
+import { splitBulkPrefixes } from './bulk-prefixes.js';
 
 /** The version in package.json (two directories up from src/cli and from dist/cli). */
 function packageVersion(): string {
@@ -35,6 +36,7 @@ export function exitQuietlyOnEpipe(stream: NodeJS.EventEmitter, exit: (code: num
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
   let code: number = ExitCode.ok;
+  const bulk = splitBulkPrefixes(argv);
   const run = (action: () => number | Promise<number>) => async () => {
     code = await action();
   };
@@ -113,7 +115,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--timeout <duration>', "how long the entries last: 30s, 10m, 6h, 2d (default: the set's timeout)")
     .option('--json', 'machine-readable output')
     .action((name: string, prefixes: string[], opts) =>
-      run(async () => (await import('./commands/set.js')).setAddCommand(name, prefixes, opts, io))(),
+      run(async () => (await import('./commands/set.js')).setAddCommand(name, [...prefixes, ...bulk.prefixes], opts, io))(),
     );
   set
     .command('del')
@@ -122,7 +124,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .argument('<prefixes...>')
     .option('--json', 'machine-readable output')
     .action((name: string, prefixes: string[], opts) =>
-      run(async () => (await import('./commands/set.js')).setDelCommand(name, prefixes, opts, io))(),
+      run(async () => (await import('./commands/set.js')).setDelCommand(name, [...prefixes, ...bulk.prefixes], opts, io))(),
     );
   set
     .command('flush')
@@ -177,7 +179,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .action((opts) => run(async () => (await import('./commands/run.js')).runCommand(opts, io))());
 
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(bulk.argv);
     return code;
   } catch (error) {
     if (error instanceof CommanderError) {

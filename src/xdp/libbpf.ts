@@ -11,10 +11,9 @@
  * Buffers passed as `void *` are read/written in place by C.
  */
 
-import koffi from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 
-const libbpf = koffi.load('libbpf.so.1');
-const libc = koffi.load('libc.so.6');
+type KoffiFunction = ReturnType<LibraryHandle['func']>;
 
 /* ---- opaque handles ------------------------------------------------------ */
 
@@ -41,81 +40,112 @@ type Ptr = bigint | null;
 
 const PrintFn = koffi.proto('int xdpfw_libbpf_print_fn(int level, void *fmt, void *ap)');
 
-const c = {
-  libbpf_set_print: libbpf.func('void *libbpf_set_print(xdpfw_libbpf_print_fn *fn)'),
-  libbpf_num_possible_cpus: libbpf.func('int libbpf_num_possible_cpus(void)'),
+/**
+ * Every C function xdpfw calls, by its C prototype. Each is declared with koffi
+ * on its first call, the libraries opened with the first: a command calls a
+ * few of them, and declaring all of them costs ~4 ms at every start.
+ */
+const PROTOTYPES = {
+  libbpf_set_print: ['libbpf', 'void *libbpf_set_print(xdpfw_libbpf_print_fn *fn)'],
+  libbpf_num_possible_cpus: ['libbpf', 'int libbpf_num_possible_cpus(void)'],
 
-  bpf_object__open_file: libbpf.func('void *bpf_object__open_file(const char *path, void *opts)'),
-  bpf_object__load: libbpf.func('int bpf_object__load(void *obj)'),
-  bpf_object__close: libbpf.func('void bpf_object__close(void *obj)'),
-  bpf_object__find_map_by_name: libbpf.func('void *bpf_object__find_map_by_name(void *obj, const char *name)'),
-  bpf_object__next_map: libbpf.func('void *bpf_object__next_map(void *obj, void *map)'),
-  bpf_object__next_program: libbpf.func('void *bpf_object__next_program(void *obj, void *prog)'),
-  bpf_object__btf: libbpf.func('void *bpf_object__btf(void *obj)'),
+  bpf_object__open_file: ['libbpf', 'void *bpf_object__open_file(const char *path, void *opts)'],
+  bpf_object__load: ['libbpf', 'int bpf_object__load(void *obj)'],
+  bpf_object__close: ['libbpf', 'void bpf_object__close(void *obj)'],
+  bpf_object__find_map_by_name: ['libbpf', 'void *bpf_object__find_map_by_name(void *obj, const char *name)'],
+  bpf_object__next_map: ['libbpf', 'void *bpf_object__next_map(void *obj, void *map)'],
+  bpf_object__next_program: ['libbpf', 'void *bpf_object__next_program(void *obj, void *prog)'],
+  bpf_object__btf: ['libbpf', 'void *bpf_object__btf(void *obj)'],
 
-  bpf_map__name: libbpf.func('const char *bpf_map__name(void *map)'),
-  bpf_map__fd: libbpf.func('int bpf_map__fd(void *map)'),
-  bpf_map__type: libbpf.func('int bpf_map__type(void *map)'),
-  bpf_map__key_size: libbpf.func('uint32_t bpf_map__key_size(void *map)'),
-  bpf_map__value_size: libbpf.func('uint32_t bpf_map__value_size(void *map)'),
-  bpf_map__max_entries: libbpf.func('uint32_t bpf_map__max_entries(void *map)'),
-  bpf_map__set_max_entries: libbpf.func('int bpf_map__set_max_entries(void *map, uint32_t n)'),
-  bpf_map__initial_value: libbpf.func('void *bpf_map__initial_value(void *map, void *psize)'),
-  bpf_map__set_initial_value: libbpf.func('int bpf_map__set_initial_value(void *map, void *data, size_t size)'),
-  bpf_map__reuse_fd: libbpf.func('int bpf_map__reuse_fd(void *map, int fd)'),
+  bpf_map__name: ['libbpf', 'const char *bpf_map__name(void *map)'],
+  bpf_map__fd: ['libbpf', 'int bpf_map__fd(void *map)'],
+  bpf_map__type: ['libbpf', 'int bpf_map__type(void *map)'],
+  bpf_map__key_size: ['libbpf', 'uint32_t bpf_map__key_size(void *map)'],
+  bpf_map__value_size: ['libbpf', 'uint32_t bpf_map__value_size(void *map)'],
+  bpf_map__max_entries: ['libbpf', 'uint32_t bpf_map__max_entries(void *map)'],
+  bpf_map__set_max_entries: ['libbpf', 'int bpf_map__set_max_entries(void *map, uint32_t n)'],
+  bpf_map__initial_value: ['libbpf', 'void *bpf_map__initial_value(void *map, void *psize)'],
+  bpf_map__set_initial_value: ['libbpf', 'int bpf_map__set_initial_value(void *map, void *data, size_t size)'],
+  bpf_map__reuse_fd: ['libbpf', 'int bpf_map__reuse_fd(void *map, int fd)'],
 
-  bpf_program__name: libbpf.func('const char *bpf_program__name(void *prog)'),
-  bpf_program__fd: libbpf.func('int bpf_program__fd(void *prog)'),
-  bpf_program__type: libbpf.func('int bpf_program__type(void *prog)'),
-  bpf_program__insns: libbpf.func('const void *bpf_program__insns(void *prog)'),
-  bpf_program__insn_cnt: libbpf.func('size_t bpf_program__insn_cnt(void *prog)'),
-  bpf_program__set_autoload: libbpf.func('int bpf_program__set_autoload(void *prog, bool autoload)'),
+  bpf_program__name: ['libbpf', 'const char *bpf_program__name(void *prog)'],
+  bpf_program__fd: ['libbpf', 'int bpf_program__fd(void *prog)'],
+  bpf_program__type: ['libbpf', 'int bpf_program__type(void *prog)'],
+  bpf_program__insns: ['libbpf', 'const void *bpf_program__insns(void *prog)'],
+  bpf_program__insn_cnt: ['libbpf', 'size_t bpf_program__insn_cnt(void *prog)'],
+  bpf_program__set_autoload: ['libbpf', 'int bpf_program__set_autoload(void *prog, bool autoload)'],
 
-  btf__find_by_name_kind: libbpf.func('int32_t btf__find_by_name_kind(void *btf, const char *name, uint32_t kind)'),
-  btf__type_by_id: libbpf.func('void *btf__type_by_id(void *btf, uint32_t id)'),
-  btf__name_by_offset: libbpf.func('const char *btf__name_by_offset(void *btf, uint32_t off)'),
-  btf__load_vmlinux_btf: libbpf.func('void *btf__load_vmlinux_btf(void)'),
-  btf__free: libbpf.func('void btf__free(void *btf)'),
-  libbpf_probe_bpf_helper: libbpf.func('int libbpf_probe_bpf_helper(int prog_type, int helper_id, const void *opts)'),
-  bpf_map_create: libbpf.func(
+  btf__find_by_name_kind: ['libbpf', 'int32_t btf__find_by_name_kind(void *btf, const char *name, uint32_t kind)'],
+  btf__type_by_id: ['libbpf', 'void *btf__type_by_id(void *btf, uint32_t id)'],
+  btf__name_by_offset: ['libbpf', 'const char *btf__name_by_offset(void *btf, uint32_t off)'],
+  btf__load_vmlinux_btf: ['libbpf', 'void *btf__load_vmlinux_btf(void)'],
+  btf__free: ['libbpf', 'void btf__free(void *btf)'],
+  libbpf_probe_bpf_helper: ['libbpf', 'int libbpf_probe_bpf_helper(int prog_type, int helper_id, const void *opts)'],
+  bpf_map_create: [
+    'libbpf',
     'int bpf_map_create(int map_type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, const void *opts)',
-  ),
+  ],
 
-  bpf_map_update_elem: libbpf.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'),
-  bpf_map_lookup_elem: libbpf.func('int bpf_map_lookup_elem(int fd, void *key, void *value)'),
-  bpf_map_get_next_key: libbpf.func('int bpf_map_get_next_key(int fd, void *key, void *next_key)'),
-  bpf_map_delete_elem: libbpf.func('int bpf_map_delete_elem(int fd, void *key)'),
-  bpf_map_update_batch: libbpf.func('int bpf_map_update_batch(int fd, void *keys, void *values, void *count, void *opts)'),
-  bpf_map_lookup_batch: libbpf.func(
+  bpf_map_update_elem: ['libbpf', 'int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'],
+  bpf_map_lookup_elem: ['libbpf', 'int bpf_map_lookup_elem(int fd, void *key, void *value)'],
+  bpf_map_get_next_key: ['libbpf', 'int bpf_map_get_next_key(int fd, void *key, void *next_key)'],
+  bpf_map_delete_elem: ['libbpf', 'int bpf_map_delete_elem(int fd, void *key)'],
+  bpf_map_update_batch: ['libbpf', 'int bpf_map_update_batch(int fd, void *keys, void *values, void *count, void *opts)'],
+  bpf_map_lookup_batch: [
+    'libbpf',
     'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)',
-  ),
-  bpf_obj_get: libbpf.func('int bpf_obj_get(const char *path)'),
-  bpf_obj_pin: libbpf.func('int bpf_obj_pin(int fd, const char *path)'),
-  bpf_obj_get_info_by_fd: libbpf.func('int bpf_obj_get_info_by_fd(int fd, void *info, void *len)'),
-  bpf_prog_load: libbpf.func('int bpf_prog_load(int type, const char *name, const char *license, void *insns, size_t cnt, void *opts)'),
-  bpf_prog_get_fd_by_id: libbpf.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
-  bpf_map_get_fd_by_id: libbpf.func('int bpf_map_get_fd_by_id(uint32_t id)'),
-  bpf_link_create: libbpf.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
-  bpf_link_update: libbpf.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'),
-  bpf_link_detach: libbpf.func('int bpf_link_detach(int link_fd)'),
-  bpf_xdp_query: libbpf.func('int bpf_xdp_query(int ifindex, int flags, void *opts)'),
-  bpf_tc_hook_create: libbpf.func('int bpf_tc_hook_create(void *hook)'),
-  bpf_tc_attach: libbpf.func('int bpf_tc_attach(void *hook, void *opts)'),
-  bpf_tc_detach: libbpf.func('int bpf_tc_detach(void *hook, void *opts)'),
-  bpf_prog_test_run_opts: libbpf.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
+  ],
+  bpf_obj_get: ['libbpf', 'int bpf_obj_get(const char *path)'],
+  bpf_obj_pin: ['libbpf', 'int bpf_obj_pin(int fd, const char *path)'],
+  bpf_obj_get_info_by_fd: ['libbpf', 'int bpf_obj_get_info_by_fd(int fd, void *info, void *len)'],
+  bpf_prog_load: ['libbpf', 'int bpf_prog_load(int type, const char *name, const char *license, void *insns, size_t cnt, void *opts)'],
+  bpf_prog_get_fd_by_id: ['libbpf', 'int bpf_prog_get_fd_by_id(uint32_t id)'],
+  bpf_map_get_fd_by_id: ['libbpf', 'int bpf_map_get_fd_by_id(uint32_t id)'],
+  bpf_link_create: ['libbpf', 'int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'],
+  bpf_link_update: ['libbpf', 'int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'],
+  bpf_link_detach: ['libbpf', 'int bpf_link_detach(int link_fd)'],
+  bpf_xdp_query: ['libbpf', 'int bpf_xdp_query(int ifindex, int flags, void *opts)'],
+  bpf_tc_hook_create: ['libbpf', 'int bpf_tc_hook_create(void *hook)'],
+  bpf_tc_attach: ['libbpf', 'int bpf_tc_attach(void *hook, void *opts)'],
+  bpf_tc_detach: ['libbpf', 'int bpf_tc_detach(void *hook, void *opts)'],
+  bpf_prog_test_run_opts: ['libbpf', 'int bpf_prog_test_run_opts(int prog_fd, void *opts)'],
 
-  vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, void *fmt, void *ap)'),
-  if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
-  if_indextoname: libc.func('void *if_indextoname(unsigned int index, void *buf)'),
-  close: libc.func('int close(int fd)'),
-  flock: libc.func('int flock(int fd, int operation)'),
-  statfs: libc.func('int statfs(const char *path, void *buf)'),
-  mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
-  syscall: libc.func('long syscall(long number, ...)'),
-  socket: libc.func('int socket(int domain, int type, int protocol)'),
-  getsockopt: libc.func('int getsockopt(int fd, int level, int name, void *value, void *len)'),
-  setns: libc.func('int setns(int fd, int nstype)'),
-};
+  vsnprintf: ['libc', 'int vsnprintf(void *buf, size_t size, void *fmt, void *ap)'],
+  if_nametoindex: ['libc', 'unsigned int if_nametoindex(const char *name)'],
+  if_indextoname: ['libc', 'void *if_indextoname(unsigned int index, void *buf)'],
+  close: ['libc', 'int close(int fd)'],
+  flock: ['libc', 'int flock(int fd, int operation)'],
+  statfs: ['libc', 'int statfs(const char *path, void *buf)'],
+  mount: ['libc', 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'],
+  syscall: ['libc', 'long syscall(long number, ...)'],
+  socket: ['libc', 'int socket(int domain, int type, int protocol)'],
+  getsockopt: ['libc', 'int getsockopt(int fd, int level, int name, void *value, void *len)'],
+  setns: ['libc', 'int setns(int fd, int nstype)'],
+} as const satisfies Record<string, readonly [Library, string]>;
+
+type Library = 'libbpf' | 'libc';
+let libraries: Record<Library, LibraryHandle> | null = null;
+const library = (name: Library): LibraryHandle =>
+  (libraries ??= { libbpf: koffi.load('libbpf.so.1'), libc: koffi.load('libc.so.6') })[name];
+
+/** The functions of PROTOTYPES, each declared when first read (it then replaces its getter). */
+function declaredOnUse<K extends string>(prototypes: Record<K, readonly [Library, string]>): Record<K, KoffiFunction> {
+  const fns = {} as Record<K, KoffiFunction>;
+  for (const name of Object.keys(prototypes) as K[]) {
+    Object.defineProperty(fns, name, {
+      configurable: true,
+      get() {
+        const [lib, prototype] = prototypes[name];
+        const fn = library(lib).func(prototype);
+        Object.defineProperty(fns, name, { value: fn });
+        return fn;
+      },
+    });
+  }
+  return fns;
+}
+
+const c = declaredOnUse(PROTOTYPES);
 
 /** errno of the last failed call on this thread; read it right after the call. */
 export function lastErrno(): number {
@@ -308,7 +338,7 @@ export const tcHookCreate = (hook: Buffer): number => c.bpf_tc_hook_create(hook)
 export const tcAttach = (hook: Buffer, opts: Buffer): number => c.bpf_tc_attach(hook, opts) as number;
 export const tcDetach = (hook: Buffer, opts: Buffer): number => c.bpf_tc_detach(hook, opts) as number;
 /** The hot path of test runs: the caller owns and pre-lays `opts`. */
-export const progTestRun = c.bpf_prog_test_run_opts as (progFd: number, opts: Buffer) => number;
+export const progTestRun = (progFd: number, opts: Buffer): number => c.bpf_prog_test_run_opts(progFd, opts) as number;
 
 /* ---- libc ---------------------------------------------------------------- */
 
