@@ -13,6 +13,8 @@ import ipaddr from 'ipaddr.js';
 import type { PacketSpec } from '../packet/spec.js';
 import { dependsOnState } from './evaluate.js';
 import type { IrInterface, IrRule } from './ir.js';
+import { isAddressError, parseAddress } from './structures/address.js';
+import { PrefixList } from './structures/prefix-list.js';
 import {
   familySpace,
   icmpProtocolOf,
@@ -22,7 +24,7 @@ import {
   type Region,
   type Value,
 } from './structures/header-space.js';
-import { CT_STATE_NAMES } from './syntax/names.js';
+import { ctStateBit, CT_STATE_NAMES, tcpFlagBit } from './syntax/names.js';
 
 /** Regions the proof may hold at once: past it, it stops and says so rather than take the host's memory. */
 export const MAX_PROOF_REGIONS = 200_000;
@@ -33,8 +35,8 @@ export type ProofOutcome =
   | { kind: 'dropped'; rule?: IrRule; stateful: boolean; packet: PacketSpec }
   | { kind: 'too-large' };
 
-/** Whether `iface` allows every packet `protected` matches (its stateless matches; it has no tail). */
-export function proveAllowed(iface: IrInterface, protectedTraffic: IrRule): ProofOutcome {
+/** Whether `iface` allows every packet `protectedTraffic` matches (its stateless matches; it has no tail). */
+export function proveAllowed(iface: Pick<IrInterface, 'rules' | 'defaultAction'>, protectedTraffic: IrRule): ProofOutcome {
   let regions = ([4, 6] as const).flatMap((family) => familySpace(family).flatMap((space) => intersectRule(space, protectedTraffic) ?? []));
   for (const rule of iface.rules) {
     if (regions.length === 0) return { kind: 'proven' };
@@ -96,4 +98,45 @@ function addressText(family: 4 | 6, value: Value): string {
   const width = family === 4 ? 4 : 16;
   const bytes = Array.from({ length: width }, (_, i) => Number((x >> BigInt(8 * (width - 1 - i))) & 0xffn));
   return ipaddr.fromByteArray(bytes).toString();
+}
+
+/** A TCP connection as sshd describes it in SSH_CONNECTION: the client's end and the host's. */
+export interface TcpSession {
+  client: string;
+  clientPort: number;
+  server: string;
+  serverPort: number;
+}
+
+/**
+ * The inbound packets of an established TCP session as a protect would name
+ * them: from the client's address and port to the host's, ACK set, SYN and
+ * RST clear, in state `established` (the host's own output on the session,
+ * apply's included, records it in the connection tables). Undefined when an
+ * address does not parse or the two are of different families.
+ */
+export function sessionTraffic(session: TcpSession): IrRule | undefined {
+  const client = parseAddress(session.client);
+  const server = parseAddress(session.server);
+  if (isAddressError(client) || isAddressError(server) || client.family !== server.family) return undefined;
+  const host = (prefix: typeof client) => ({ negated: false, prefixes: PrefixList.single(prefix), sets: [] });
+  const port = (p: number) => [{ low: p, high: p }];
+  const [ack, syn, rst] = ['ack', 'syn', 'rst'].map((f) => tcpFlagBit(f)!);
+  return {
+    index: -1,
+    id: 'ssh-session',
+    action: 'allow',
+    families: { ipv4: client.family === 4, ipv6: client.family === 6 },
+    protocols: [6],
+    src: host(client),
+    dst: host(server),
+    sport: port(session.clientPort),
+    dport: port(session.serverPort),
+    tcpFlags: { mask: ack | syn | rst, value: ack },
+    icmpTypes: null,
+    ctStates: ctStateBit('established')!,
+    tail: null,
+    text: "the SSH session's packets",
+    span: { file: 'SSH_CONNECTION', start: { offset: 0, line: 1, column: 1 }, end: { offset: 0, line: 1, column: 1 } },
+  };
 }
