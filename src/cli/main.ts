@@ -69,7 +69,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--iface <name>', 'only this interface block (repeatable)', collect)
     .addOption(modeOption())
     .addOption(waitOption())
-    .option('--force', 'apply even where a running xdpfw run manages the interface')
+    .option('--force', 'apply even where a running xdpfw run manages the interface, or where it would cut this SSH session')
     .option('--json', 'machine-readable output')
     .action((file: string, opts) => run(async () => (await import('./commands/apply.js')).applyCommand(file, opts, io))());
 

@@ -98,6 +98,14 @@ export const COMPILER_CODES = {
     severity: 'error',
     description: `a limits block has an unknown or repeated option, or a size not ${LIMITS_SIZE.min.toLocaleString('en-US')} … ${LIMITS_SIZE.max.toLocaleString('en-US')}`,
   },
+  'unprotectable-match': {
+    severity: 'error',
+    description: "a protect has a match that depends on state ('ct state', 'limit', a dynamic set), which no proof can rely on",
+  },
+  lockout: {
+    severity: 'error',
+    description: 'an interface would drop a packet that a protect matches (or, in apply, a packet of the SSH session apply runs in)',
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 export type CompilerCode = keyof typeof COMPILER_CODES;

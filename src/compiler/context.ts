@@ -60,7 +60,7 @@ export class CheckContext {
   private readonly sizing = new Set<string>();
   private readonly definePrefixMemo = new Map<string, PrefixList>();
   private referenceSites?: ReferenceSite[];
-  private ruleList?: { block: InterfaceBlock; rule: Rule }[];
+  private ruleList?: { block: InterfaceBlock | null; rule: Rule }[];
 
   constructor(readonly document: PolicyDocument) {
     for (const item of document.items) {
@@ -338,8 +338,8 @@ export class CheckContext {
     });
   }
 
-  /** Every rule of the document with its interface block, in order. */
-  rules(): readonly { block: InterfaceBlock; rule: Rule }[] {
+  /** Every rule of the document with its interface block, in order, and every `protect` (of no block). */
+  rules(): readonly { block: InterfaceBlock | null; rule: Rule }[] {
     return (this.ruleList ??= documentRules(this.document));
   }
 }

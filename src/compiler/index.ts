@@ -28,4 +28,6 @@ export { prefixCount, toEntries } from './structures/prefix-classes.js';
 export { COMPILER_CODES, type CompilerCode } from './codes.js';
 export { dependsOnState, evaluate, ruleMatches, type FieldPacket, type IrVerdict, type TailOracle } from './evaluate.js';
 export type { IrPolicy, IrInterface, IrRule } from './ir.js';
+export { proveAllowed, sessionTraffic, type ProofOutcome, type TcpSession } from './lockout.js';
+export { droppedBy } from './checks/lockout.js';
 export type { CompiledPolicy, CompiledInterface } from './output.js';

@@ -143,8 +143,19 @@ export interface IrInterface {
   limits: { size: number } | null;
 }
 
+/** `protect MATCHES`: packets every interface must allow (compiler/lockout.ts proves it). */
+export interface IrProtect {
+  /** The statement as written, one line. */
+  text: string;
+  span: Span;
+  /** Its matches, lowered as an `allow` rule's; stateless (the unprotectable-match check refuses the rest). */
+  traffic: IrRule;
+}
+
 export interface IrPolicy {
   interfaces: IrInterface[];
+  /** The `protect` statements, in the policy's order (includes expanded). */
+  protects: IrProtect[];
   /** The conntrack block's settings, defaults filled in (src/compiler/conntrack.ts), whether or not a rule uses ct. */
   conntrack: ConntrackSettings;
   /** The `limits` block's settings, defaults filled in (src/compiler/rate-limits.ts), whether or not a rule has a limit. */

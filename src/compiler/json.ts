@@ -7,6 +7,7 @@
  * Deterministic: same compiled policy, same JSON.
  */
 import { FIELD } from '../contract/kernel.js';
+import { location } from './codes.js';
 import { ruleRef } from './rule-ref.js';
 import { CT_STATE_NAMES } from './syntax/names.js';
 import { rulesOf } from './structures/bits.js';
@@ -20,6 +21,7 @@ const FIELD_NAMES = Object.fromEntries(Object.entries(FIELD).map(([name, bit]) =
 export function compiledToJson(c: CompiledPolicy): JsonValue {
   return {
     interfaces: c.interfaces.map(interfaceToJson),
+    protects: c.protects.map((p) => ({ text: p.text, at: location(p.span) })),
     conntrack: c.conntrack && { ...c.conntrack, timeouts: { ...c.conntrack.timeouts } },
     limits: c.limits && { size: c.limits.size },
   };

@@ -6,6 +6,7 @@
  */
 
 import { ACTION, ADDR_SLOT } from '../contract/kernel.js';
+import type { Span } from '../policy/ast.js';
 import type { Action, ConntrackSettings, IrRule, PortInterval } from './ir.js';
 
 /** An action as the data plane stores it (enum xdpfw_action): XDP_DROP or XDP_PASS. */
@@ -260,6 +261,8 @@ export interface LimitSettings {
 
 export interface CompiledPolicy {
   interfaces: CompiledInterface[];
+  /** The `protect` statements, proven against every interface before anything was compiled. */
+  protects: { text: string; span: Span }[];
   /** The meter table's settings for the host; null when no interface has a `limit`. */
   limits: LimitSettings | null;
   /** Connection tracking's settings for the host (times in seconds); null when no interface uses `ct state`. */

@@ -6,7 +6,7 @@
  *   policy file  → parse (src/policy: includes, set files)
  *   AST          → passes/check.ts   checkSyntaxTree: checks/ AST_CHECKS; errors stop here
  *                → passes/lower.ts   lowerPolicy: the IR (ir.ts)
- *   IR           → passes/check.ts   checkIr: checks/ IR_CHECKS (warnings)
+ *   IR           → passes/check.ts   checkIr: checks/ IR_CHECKS (warnings; lockout, an error, stops here)
  *   per interface:
  *                → passes/classify.ts        classify: bit vectors, classes, LPM entries
  *                → passes/linear.ts          linearRules: the linear path, or null
@@ -87,7 +87,8 @@ export function compilePolicy(document: PolicyDocument, options: CompileOptions 
   const interfaces = ir.interfaces.map((i) => compileInterfaceWith(i, options));
   const conntrack = ir.interfaces.some((i) => i.conntrack !== null) ? ir.conntrack : null;
   const limits = ir.interfaces.some((i) => i.limits !== null) ? { ...ir.limits } : null;
-  return { ir, compiled: { interfaces, conntrack, limits }, diagnostics };
+  const protects = ir.protects.map(({ text, span }) => ({ text, span }));
+  return { ir, compiled: { interfaces, protects, conntrack, limits }, diagnostics };
 }
 
 /** Checks and lowers, without building map entries (what `xdpfw check` needs). */
@@ -97,6 +98,8 @@ export function checkPolicy(document: PolicyDocument): CheckResult {
   if (hasErrors(diagnostics)) return { diagnostics: sortDiagnostics(document, diagnostics) };
   const ir = lowerPolicy(context);
   diagnostics.push(...checkIr(ir, context));
+  // A lockout is an error of what the policy means: nothing is compiled.
+  if (hasErrors(diagnostics)) return { diagnostics: sortDiagnostics(document, diagnostics) };
   return { ir, diagnostics: sortDiagnostics(document, diagnostics) };
 }
 

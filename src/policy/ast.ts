@@ -335,7 +335,18 @@ export interface LimitsBlock extends Node {
   options: SettingOption[];
 }
 
-export type TopLevelItem = Define | SetDeclaration | InterfaceBlock | ConntrackBlock | LimitsBlock | Include;
+/**
+ * `protect tcp dport 22 src 192.0.2.0/24`: traffic that every interface's
+ * rules must allow (the management path). The matches are a rule's; the
+ * compiler refuses those that depend on state and proves the rest against
+ * each interface (docs/language.md, "Lockout protection").
+ */
+export interface ProtectStatement extends Node {
+  kind: 'protect';
+  matches: Match[];
+}
+
+export type TopLevelItem = Define | SetDeclaration | InterfaceBlock | ConntrackBlock | LimitsBlock | ProtectStatement | Include;
 
 /** One parsed file; includes are expanded into `files` of the PolicyDocument. */
 export interface PolicyFile extends Node {

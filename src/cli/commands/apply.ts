@@ -7,6 +7,7 @@ import { withRunLock } from '../../app/lock.js';
 import { refuseIfManaged } from '../../app/ownership.js';
 import { compileOrThrow, selectInterfaces } from '../../app/policy-loader.js';
 import { requireInterface, requireRoot } from '../../app/preconditions.js';
+import { refuseSessionLockout } from '../../app/ssh-lockout.js';
 import { UserError } from '../../app/user-error.js';
 import { waitMs } from '../../app/wait-option.js';
 import type { CliIo } from '../io.js';
@@ -18,7 +19,7 @@ export interface ApplyOptions {
   mode: AttachMode;
   /** Seconds to wait for the run directory's lock. */
   wait?: string;
-  /** Apply even where a running `xdpfw run` manages the interface. */
+  /** Apply even where a running `xdpfw run` manages the interface, or where it would cut the SSH session it runs in. */
   force?: boolean;
   json?: boolean;
 }
@@ -29,9 +30,10 @@ export interface ApplyOptions {
  * change. An interface xdpfw already enforces has its program swapped in one
  * step (bpf_link_update, compare-and-swap), so no packet meets a half-written
  * policy or no policy at all, and rules kept by the new policy keep their
- * counters.
+ * counters. Run over SSH, it first refuses a policy that would drop its own
+ * session (src/app/ssh-lockout.ts).
  */
-export async function applyCommand(file: string, options: ApplyOptions, io: CliIo): Promise<number> {
+export async function applyCommand(file: string, options: ApplyOptions, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const lockWaitMs = waitMs(options.wait);
   const policy = compileOrThrow(file, (text) => err(io, text));
   if (policy.compiled.interfaces.length === 0) {
@@ -44,6 +46,11 @@ export async function applyCommand(file: string, options: ApplyOptions, io: CliI
     );
   }
   const interfaces = selectInterfaces(policy.compiled.interfaces, options.iface, file);
+  if (!options.force) {
+    const applied = policy.ir!.interfaces.filter((i) => interfaces.some((c) => c.name === i.name));
+    const note = refuseSessionLockout(applied, env.SSH_CONNECTION);
+    if (note) err(io, `note: ${note}`);
+  }
   requireRoot('apply');
   interfaces.forEach((iface) => requireInterface(iface.name));
 

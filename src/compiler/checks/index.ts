@@ -30,6 +30,7 @@ import { checkFamilies } from './family-mismatch.js';
 import { checkIcmpTypes } from './icmp-type-unknown.js';
 import { checkAddresses } from './invalid-address.js';
 import { checkLimitPer } from './limit-per.js';
+import { checkLockout } from './lockout.js';
 import { checkLimitRates } from './limit-rate.js';
 import { checkLimitsOptions } from './limits-options.js';
 import { checkPorts } from './invalid-port.js';
@@ -45,6 +46,7 @@ import { checkRuleCount } from './too-many-rules.js';
 import { checkTailCounts } from './too-many-tails.js';
 import { checkUnknownDefines } from './unknown-define.js';
 import { checkUnknownSets } from './unknown-set.js';
+import { checkUnprotectableMatches } from './unprotectable-match.js';
 
 export const AST_CHECKS: readonly Check[] = [
   checkDuplicateSets,
@@ -85,6 +87,7 @@ export const AST_CHECKS: readonly Check[] = [
   checkTailCounts,
   checkDuplicateLimits,
   checkLimitsOptions,
+  checkUnprotectableMatches,
 ];
 
-export const IR_CHECKS: readonly IrCheck[] = [checkShadowedRules, checkNeighbourDiscovery, checkReturnTraffic];
+export const IR_CHECKS: readonly IrCheck[] = [checkShadowedRules, checkNeighbourDiscovery, checkReturnTraffic, checkLockout];

@@ -4,21 +4,30 @@
  * checks reported no error: lowering trusts what they verified.
  */
 import { createHash } from 'node:crypto';
-import type { AddressMatch, ConntrackBlock, InterfaceBlock, LimitsBlock, PortMatch, Rule } from '../../policy/ast.js';
+import type { AddressMatch, ConntrackBlock, InterfaceBlock, LimitsBlock, PortMatch, ProtectStatement, Rule } from '../../policy/ast.js';
 import { conntrackSettings } from '../conntrack.js';
 import { limitsSize } from '../rate-limits.js';
 import type { CheckContext } from '../context.js';
-import type { AddressConstraint, ConntrackSettings, IrInterface, IrPolicy, IrRule, PortInterval } from '../ir.js';
+import type { AddressConstraint, ConntrackSettings, IrInterface, IrPolicy, IrProtect, IrRule, PortInterval } from '../ir.js';
 import { ctStateBit, icmpTypeNumber, tcpFlagBit } from '../syntax/names.js';
 import { canonicalRuleText, ruleText } from '../syntax/print.js';
-import { impliedProtocols } from '../syntax/walks.js';
+import { impliedProtocols, protectAsRule } from '../syntax/walks.js';
 import { assignLimitIds, interfaceDynamicSets, lowerTail } from './lower-tail.js';
 
 export function lowerPolicy(context: CheckContext): IrPolicy {
   const block = context.document.items.find((item): item is ConntrackBlock => item.kind === 'conntrack');
   const conntrack = conntrackSettings(block);
   const limits = { size: limitsSize(context.document.items.find((item): item is LimitsBlock => item.kind === 'limits')) };
-  return { interfaces: context.interfaces.map((block) => lowerInterface(block, context, conntrack, limits)), conntrack, limits };
+  const interfaces = context.interfaces.map((block) => lowerInterface(block, context, conntrack, limits));
+  const protects = context.document.items
+    .filter((item): item is ProtectStatement => item.kind === 'protect')
+    .map((item) => lowerProtect(item, context));
+  return { interfaces, protects, conntrack, limits };
+}
+
+export function lowerProtect(protect: ProtectStatement, context: CheckContext): IrProtect {
+  const traffic = lowerRule(protectAsRule(protect), -1, context);
+  return { text: `protect${traffic.text.slice('allow'.length)}`, span: protect.span, traffic };
 }
 
 /**

@@ -13,6 +13,7 @@ import type {
   PolicyDocument,
   PortLiteral,
   PortRange,
+  ProtectStatement,
   Rule,
   SetDeclaration,
   SetReference,
@@ -26,17 +27,25 @@ function defineElements(value: DefineValue): DefineElement[] {
 }
 
 /**
- * Every rule of the document with its interface block, in order. Arrays, not
- * generators, in these walks: a generator's steps allocated ~20 MB across the
- * checks of 4,096 rules.
+ * Every rule of the document with its interface block, in order, and every
+ * `protect` as a rule of no block: its matches are a rule's and every check
+ * of matches (addresses, ports, protocols, references…) holds for them too.
+ * Arrays, not generators, in these walks: a generator's steps allocated
+ * ~20 MB across the checks of 4,096 rules.
  */
-export function documentRules(document: PolicyDocument): { block: InterfaceBlock; rule: Rule }[] {
-  const out: { block: InterfaceBlock; rule: Rule }[] = [];
-  for (const block of document.items) {
-    if (block.kind !== 'interface') continue;
-    for (const statement of block.statements) if (statement.kind === 'rule') out.push({ block, rule: statement });
+export function documentRules(document: PolicyDocument): { block: InterfaceBlock | null; rule: Rule }[] {
+  const out: { block: InterfaceBlock | null; rule: Rule }[] = [];
+  for (const item of document.items) {
+    if (item.kind === 'protect') out.push({ block: null, rule: protectAsRule(item) });
+    if (item.kind !== 'interface') continue;
+    for (const statement of item.statements) if (statement.kind === 'rule') out.push({ block: item, rule: statement });
   }
   return out;
+}
+
+/** A protect's matches as an `allow` rule: what lowering and the match checks take. */
+export function protectAsRule(protect: ProtectStatement): Rule {
+  return { kind: 'rule', action: 'allow', matches: protect.matches, span: protect.span };
 }
 
 /** Every address literal written in a define or a rule (set entries are parsed per set, in bulk). */

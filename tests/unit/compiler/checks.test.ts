@@ -7,6 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { COMPILER_CODES } from '../../../src/compiler/codes.js';
 import { CONNTRACK_CASES } from './conntrack-cases.js';
 import { LIMIT_CASES } from './limit-cases.js';
+import { LOCKOUT_CASES } from './lockout-cases.js';
 import { compileText, diagnosticsOf, err, warn, type Found } from './helpers.js';
 
 interface Case {
@@ -404,6 +405,7 @@ const CASES: Case[] = [
   },
   ...CONNTRACK_CASES,
   ...LIMIT_CASES,
+  ...LOCKOUT_CASES,
 ];
 
 describe('compiler diagnostics', () => {

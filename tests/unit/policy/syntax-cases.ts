@@ -234,9 +234,23 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'an unknown top-level word lists what a policy holds',
     input: 'firewall eth0 {\n}\n',
-    message: "unknown statement 'firewall': a policy holds 'define', 'set', 'include', 'interface', 'conntrack' and 'limits'",
+    message: "unknown statement 'firewall': a policy holds 'define', 'set', 'include', 'interface', 'conntrack', 'limits' and 'protect'",
     at: [1, 1, 1, 9],
     excerpt: ['1 | firewall eth0 {', '  | ^^^^^^^^'],
+  },
+  {
+    behaviour: 'a protect without a match is refused where the match should be',
+    input: 'protect\n',
+    message: "expected a match after 'protect', found end of line",
+    at: [1, 8, 1, 8],
+    excerpt: ['1 | protect', '  |        ^'],
+  },
+  {
+    behaviour: 'a protect inside an interface block is refused: it holds for every interface',
+    input: 'interface eth0 {\n  protect tcp dport 22\n}\n',
+    message: "'protect' cannot appear inside an interface block (is a '}' missing above?)",
+    at: [2, 3, 2, 10],
+    excerpt: ['2 |   protect tcp dport 22', '  |   ^^^^^^^'],
   },
   {
     behaviour: 'a rule outside any interface block is refused',
@@ -248,14 +262,14 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'a stray closing brace at top level lists what may stand there',
     input: 'define web = 80\n}\n',
-    message: "expected 'define', 'set', 'include', 'interface', 'conntrack', 'limits' or end of file, found '}'",
+    message: "expected 'define', 'set', 'include', 'interface', 'conntrack', 'limits', 'protect' or end of file, found '}'",
     at: [2, 1, 2, 2],
     excerpt: ['2 | }', '  | ^'],
   },
   {
     behaviour: 'a file that starts with no statement lists the statements, not the byte-order mark a file may start with',
     input: '}\ndefine web = 80\n',
-    message: "expected 'define', 'set', 'include', 'interface', 'conntrack', 'limits' or end of file, found '}'",
+    message: "expected 'define', 'set', 'include', 'interface', 'conntrack', 'limits', 'protect' or end of file, found '}'",
     at: [1, 1, 1, 2],
     excerpt: ['1 | }', '  | ^'],
   },
