@@ -4,7 +4,7 @@
  * Bit Vector Search with aggregated bit vectors, addresses by LPM trie or
  * address table, lib/addr_table.h; or, for a few simple rules, the linear
  * path, lib/linear.h: see xdpfw.h), then leave through one exit that counts
- * the packet.
+ * the packet (and hands it to a tracer, lib/trace.h).
  *
  * Fields the policy does not use are switched off by cfg_fields, a frozen
  * .rodata constant (lib/config.h): the verifier knows its value and removes
@@ -24,6 +24,7 @@
 #include "lib/classify.h"
 #include "lib/linear.h"
 #include "lib/ct.h"
+#include "lib/trace.h"
 
 /* ---- the one exit ------------------------------------------------------------- */
 
@@ -37,8 +38,9 @@ static __always_inline void count(void *map, __u32 index, __u64 bytes)
 	}
 }
 
-static __always_inline int count_exit(const struct xdpfw_verdict *v, __u64 bytes)
+static __always_inline int count_exit(struct xdp_md *ctx, const struct xdpfw_verdict *v, __u64 bytes)
 {
+	trace_decision(ctx, v);
 	if (v->rule != XDPFW_NO_RULE)
 		count(&xdpfw_rule_counters, v->rule, bytes);
 	else
@@ -84,7 +86,7 @@ int xdpfw_main(struct xdp_md *ctx)
 	} else {
 		v = (struct xdpfw_verdict){ XDP_DROP, XDPFW_NO_RULE, XDPFW_CNT_MALFORMED };
 	}
-	return count_exit(&v, bytes);
+	return count_exit(ctx, &v, bytes);
 }
 
 /*

@@ -246,6 +246,26 @@ enum xdpfw_set_stat {
 	XDPFW_SETS_NSTATS = 3,
 };
 
+/*
+ * `xdpfw trace` (docs/DESIGN.md, "Tracing"): decisions copied to a ring
+ * buffer while a tracer has switched them on, filtered and rate-limited in
+ * the program. An event carries the verdict and the frame's first bytes;
+ * the tracer decodes the headers from them.
+ */
+#define XDPFW_TRACE_SNAPLEN 256 /* frame bytes an event carries */
+#define XDPFW_TRACE_RING_BYTES (1u << 20)
+#define XDPFW_TRACE_ADDR (1u << 0)     /* struct xdpfw_trace_config.flags: src/dst filters set */
+#define XDPFW_TRACE_RULES (1u << 1)    /* only the rules in rules[] (else every rule) */
+#define XDPFW_TRACE_DEFAULT (1u << 2)  /* with TRACE_RULES: also decisions no rule made */
+
+/* xdpfw_trace_stats[index], per CPU. */
+enum xdpfw_trace_stat {
+	XDPFW_TRACE_SENT = 0,       /* events written to the ring */
+	XDPFW_TRACE_SUPPRESSED = 1, /* events over the tracer's rate */
+	XDPFW_TRACE_LOST = 2,       /* events the full ring refused */
+	XDPFW_TRACE_NSTATS = 3,
+};
+
 /* struct xdpfw_ct_entry.flags */
 #define XDPFW_CTF_FIN_OUT 0x1 /* the host sent a FIN */
 #define XDPFW_CTF_FIN_IN 0x2  /* a FIN came in */
@@ -489,6 +509,43 @@ struct xdpfw_tail_scratch {
 	struct xdpfw_meter meter;
 };
 
+/* A --src/--dst filter of a tracer: family 0 takes any address. */
+struct xdpfw_trace_prefix {
+	__u8 family; /* enum xdpfw_family */
+	__u8 len;
+	__u8 pad[2];
+	__u8 addr[16]; /* network order, host bits zero */
+};
+
+/*
+ * Value of xdpfw_trace_cfg (ARRAY, one entry): what the tracer asks for.
+ * `on` 0 (the loader's value) leaves every packet untraced.
+ */
+struct xdpfw_trace_config {
+	__u32 on;
+	__u32 owner;    /* the tracer's pid, so that a second one is refused */
+	__u32 flags;    /* XDPFW_TRACE_* */
+	__u32 actions;  /* 1 << XDP_* of the verdicts to trace; 0: all */
+	struct xdpfw_trace_prefix src;
+	struct xdpfw_trace_prefix dst;
+	__u64 cost_ns;     /* the event bucket: ns of tokens an event takes */
+	__u64 capacity_ns; /* burst * cost_ns */
+	__u64 empty_at;    /* the bucket's word, as struct xdpfw_meter's */
+	__u64 rules[XDPFW_MAX_WORDS]; /* with XDPFW_TRACE_RULES: bit r for rule r */
+};
+
+/* A record of xdpfw_trace_ring (RINGBUF): one decision. */
+struct xdpfw_trace_event {
+	__u64 time_ns;  /* CLOCK_MONOTONIC */
+	__u32 ifindex;
+	__u32 rule;     /* the deciding rule, or 0xffffffff: none (see counter) */
+	__u32 counter;  /* XDPFW_CNT_* when no rule decided */
+	__u32 action;   /* XDP_* returned */
+	__u32 frame_len;
+	__u32 captured; /* bytes of data[] that hold the frame's first bytes */
+	__u8 data[XDPFW_TRACE_SNAPLEN];
+};
+
 /* Value of xdpfw_actions (ARRAY, one per rule): XDPFW_ACTION_*. */
 /* __u32 */
 
@@ -563,6 +620,11 @@ struct xdpfw_tail_scratch {
  *   xdpfw_dynsets          __u32                          __u32
  *   xdpfw_dynset_hosts     __u32                          __u32
  *   xdpfw_tail_scratch     __u32                          struct xdpfw_tail_scratch
+ * tracing:
+ *   xdpfw_trace_cfg        __u32                          struct xdpfw_trace_config
+ *   xdpfw_trace_stats      __u32                          __u64
+ *   xdpfw_trace_scratch    __u32                          struct xdpfw_trace_event
+ *   xdpfw_trace_ring       -                              -
  * and, shared by the namespace (pinned under limits/ and sets/):
  *   xdpfw_meters           struct xdpfw_meter_key         struct xdpfw_meter
  * xdpfw_dynsets and xdpfw_dynset_hosts are arrays of maps: entry i is

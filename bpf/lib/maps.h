@@ -106,5 +106,6 @@ struct {
 
 #include "ct_maps.h"
 #include "limit_maps.h"
+#include "trace_maps.h"
 
 #endif /* XDPFW_LIB_MAPS_H */

@@ -201,9 +201,12 @@ function parseRodata(text: string, scope: Map<string, number>, sizeOf: (type: st
   return out;
 }
 
-/** The map table: `xdpfw_name  key-type  value-type` rows, each `<slot>` row once per slot. */
+/**
+ * The map table: `xdpfw_name  key-type  value-type` rows, each `<slot>` row
+ * once per slot; `-` for a map without keys or values (a ring buffer).
+ */
 function parseMaps(text: string, enums: EnumType[], sizeOf: (type: string, where: string) => number): MapDeclaration[] {
-  const type = String.raw`(__\w+|struct [\w<>]+)`;
+  const type = String.raw`(__\w+|struct [\w<>]+|-)`;
   const row = new RegExp(String.raw`^\s*\*\s+(xdpfw_[\w<>]+)\s+${type}\s+${type}\s*$`, 'gm');
   const slotEnum = enums.find((e) => e.name === SLOT_ENUM);
   const slotParts = slotEnum && enumParts(slotEnum);
@@ -219,8 +222,8 @@ function parseMaps(text: string, enums: EnumType[], sizeOf: (type: string, where
       if (/[<>]/.test(Object.values(declaration).join(''))) throw new Error(`map ${name}: a placeholder other than <slot> and <family>`);
       out.push({
         ...declaration,
-        keySize: sizeOf(declaration.key, `map ${declaration.name} key`),
-        valueSize: sizeOf(declaration.value, `map ${declaration.name} value`),
+        keySize: declaration.key === '-' ? 0 : sizeOf(declaration.key, `map ${declaration.name} key`),
+        valueSize: declaration.value === '-' ? 0 : sizeOf(declaration.value, `map ${declaration.name} value`),
       });
     }
   }

@@ -121,6 +121,16 @@ export const TAIL_PER_SRC = 64;
 export const TAIL_PER_DST = 128;
 /** XDPFW_TAIL_BAN = (1u << 8): when the rule decides, its per prefix (else the source) enters ban_set */
 export const TAIL_BAN = 256;
+/** XDPFW_TRACE_SNAPLEN: frame bytes an event carries */
+export const TRACE_SNAPLEN = 256;
+/** XDPFW_TRACE_RING_BYTES = (1u << 20) */
+export const TRACE_RING_BYTES = 1048576;
+/** XDPFW_TRACE_ADDR = (1u << 0): struct xdpfw_trace_config.flags: src/dst filters set */
+export const TRACE_ADDR = 1;
+/** XDPFW_TRACE_RULES = (1u << 1): only the rules in rules[] (else every rule) */
+export const TRACE_RULES = 2;
+/** XDPFW_TRACE_DEFAULT = (1u << 2): with TRACE_RULES: also decisions no rule made */
+export const TRACE_DEFAULT = 4;
 /** XDPFW_CTF_FIN_OUT: the host sent a FIN */
 export const CTF_FIN_OUT = 0x1;
 /** XDPFW_CTF_FIN_IN: a FIN came in */
@@ -219,6 +229,17 @@ export const SET_STAT = {
   nstats: 3,
 } as const;
 
+/** enum xdpfw_trace_stat */
+export const TRACE_STAT = {
+  /** events written to the ring */
+  sent: 0,
+  /** events over the tracer's rate */
+  suppressed: 1,
+  /** events the full ring refused */
+  lost: 2,
+  nstats: 3,
+} as const;
+
 /** enum xdpfw_ct_timeout */
 export const CT_TIMEOUT = {
   /** tcp-syn: syn-sent, syn-recv */
@@ -311,6 +332,15 @@ export const STRUCT = {
     size: 128,
     fields: { now: 0, now_fine: 8, family: 16, src: 20, dst: 36, pad: 52, set_key: 56, entry: 80, meter_key: 96, meter: 120 },
   },
+  xdpfw_trace_prefix: { size: 20, fields: { family: 0, len: 1, pad: 2, addr: 4 } },
+  xdpfw_trace_config: {
+    size: 592,
+    fields: { on: 0, owner: 4, flags: 8, actions: 12, src: 16, dst: 36, cost_ns: 56, capacity_ns: 64, empty_at: 72, rules: 80 },
+  },
+  xdpfw_trace_event: {
+    size: 288,
+    fields: { time_ns: 0, ifindex: 8, rule: 12, counter: 16, action: 20, frame_len: 24, captured: 28, data: 32 },
+  },
 } as const;
 
 /** The `.rodata` variables the loader sets before load, and their sizes in bytes. */
@@ -399,6 +429,10 @@ export const MAP = {
   dynsets: 'xdpfw_dynsets',
   dynsetHosts: 'xdpfw_dynset_hosts',
   tailScratch: 'xdpfw_tail_scratch',
+  traceCfg: 'xdpfw_trace_cfg',
+  traceStats: 'xdpfw_trace_stats',
+  traceScratch: 'xdpfw_trace_scratch',
+  traceRing: 'xdpfw_trace_ring',
   meters: 'xdpfw_meters',
 } as const;
 export type MapName = (typeof MAP)[keyof typeof MAP];
@@ -459,5 +493,9 @@ export const MAP_LAYOUT: Record<MapName, { keySize: number; valueSize: number }>
   xdpfw_dynsets: { keySize: 4, valueSize: 4 }, // __u32 → __u32
   xdpfw_dynset_hosts: { keySize: 4, valueSize: 4 }, // __u32 → __u32
   xdpfw_tail_scratch: { keySize: 4, valueSize: 128 }, // __u32 → struct xdpfw_tail_scratch
+  xdpfw_trace_cfg: { keySize: 4, valueSize: 592 }, // __u32 → struct xdpfw_trace_config
+  xdpfw_trace_stats: { keySize: 4, valueSize: 8 }, // __u32 → __u64
+  xdpfw_trace_scratch: { keySize: 4, valueSize: 288 }, // __u32 → struct xdpfw_trace_event
+  xdpfw_trace_ring: { keySize: 0, valueSize: 0 }, // - → -
   xdpfw_meters: { keySize: 24, valueSize: 8 }, // struct xdpfw_meter_key → struct xdpfw_meter
 };

@@ -29,6 +29,13 @@ export class BpfProgramHandle {
   readonly kind = 'bpf_program' as const;
   constructor(readonly ptr: bigint) {}
 }
+export class RingBufferHandle {
+  readonly kind = 'ring_buffer' as const;
+  constructor(
+    readonly ptr: bigint,
+    readonly callback: bigint,
+  ) {}
+}
 export class BtfHandle {
   readonly kind = 'btf' as const;
   constructor(readonly ptr: bigint) {}
@@ -39,6 +46,7 @@ type Ptr = bigint | null;
 /* ---- raw bindings -------------------------------------------------------- */
 
 const PrintFn = koffi.proto('int xdpfw_libbpf_print_fn(int level, void *fmt, void *ap)');
+const RingSampleFn = koffi.proto('int xdpfw_ring_sample_fn(void *ctx, void *data, size_t size)');
 
 /**
  * Every C function xdpfw calls, by its C prototype. Each is declared with koffi
@@ -109,6 +117,10 @@ const PROTOTYPES = {
   bpf_tc_attach: ['libbpf', 'int bpf_tc_attach(void *hook, void *opts)'],
   bpf_tc_detach: ['libbpf', 'int bpf_tc_detach(void *hook, void *opts)'],
   bpf_prog_test_run_opts: ['libbpf', 'int bpf_prog_test_run_opts(int prog_fd, void *opts)'],
+  ring_buffer__new: ['libbpf', 'void *ring_buffer__new(int map_fd, xdpfw_ring_sample_fn *cb, void *ctx, void *opts)'],
+  ring_buffer__add: ['libbpf', 'int ring_buffer__add(void *rb, int map_fd, xdpfw_ring_sample_fn *cb, void *ctx)'],
+  ring_buffer__poll: ['libbpf', 'int ring_buffer__poll(void *rb, int timeout_ms)'],
+  ring_buffer__free: ['libbpf', 'void ring_buffer__free(void *rb)'],
 
   vsnprintf: ['libc', 'int vsnprintf(void *buf, size_t size, void *fmt, void *ap)'],
   if_nametoindex: ['libc', 'unsigned int if_nametoindex(const char *name)'],
@@ -428,3 +440,39 @@ export function membarrierGlobal(): number {
 
 /** The address of a Buffer's bytes (stable: Buffer.alloc'd memory never moves). */
 export const addressOf = (b: Buffer): bigint => koffi.address(b);
+
+/* ---- ring buffers -------------------------------------------------------- */
+
+/**
+ * A reader of BPF ring buffers: `onRecord` gets a copy of each record, in
+ * the poll that finds it (on this thread). Returns -errno on failure.
+ */
+export function ringBufferNew(mapFds: readonly number[], onRecord: (record: Buffer) => void): RingBufferHandle | number {
+  const callback = koffi.register((_ctx: bigint, data: bigint, size: number | bigint): number => {
+    onRecord(Buffer.from(new Uint8Array(koffi.view(data, Number(size))).slice()));
+    return 0;
+  }, koffi.pointer(RingSampleFn)) as bigint;
+  const ptr = c.ring_buffer__new(mapFds[0], callback, null, null) as Ptr;
+  if (ptr === null) {
+    const errno = lastErrno();
+    koffi.unregister(callback);
+    return -errno;
+  }
+  const rb = new RingBufferHandle(ptr, callback);
+  for (const fd of mapFds.slice(1)) {
+    const r = c.ring_buffer__add(ptr, fd, callback, null) as number;
+    if (r < 0) {
+      ringBufferFree(rb);
+      return r;
+    }
+  }
+  return rb;
+}
+
+/** Waits up to `timeoutMs` for records and hands them over; how many, or -errno (-EINTR on a signal). */
+export const ringBufferPoll = (rb: RingBufferHandle, timeoutMs: number): number => c.ring_buffer__poll(rb.ptr, timeoutMs) as number;
+
+export function ringBufferFree(rb: RingBufferHandle): void {
+  c.ring_buffer__free(rb.ptr);
+  koffi.unregister(rb.callback);
+}
