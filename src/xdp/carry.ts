@@ -1,11 +1,12 @@
 /**
  * Counter carry-over across a program swap. Every program has its own per-CPU
- * counter maps, so a reload would reset every rule's counters; the caller
+ * counter maps (rules', global, its limits' over-limit packets, its dynamic
+ * sets' stats), so a reload would reset them all; the caller
  * (src/app/enforce.ts) keeps them with three steps around `replace`:
  *
  *   1. snapshot the old maps (`PinnedCounters.snapshot`) and write the
  *      snapshot's per-CPU values into the new, not yet attached, program's
- *      maps at the rules' new indexes (`seedCounters`): nothing else writes
+ *      maps at their new indexes (`seedCounters`): nothing else writes
  *      there yet, so the copy is exact;
  *   2. swap the programs;
  *   3. wait until no old program run is in flight (`waitForOldRuns`) and
@@ -144,16 +145,17 @@ export async function seedCounters(maps: ReadonlyMap<string, MapRef>, snapshot: 
     Array.from({ length: SET_STAT.nstats }, (_, k) => [from * SET_STAT.nstats + k, to * SET_STAT.nstats + k] as const),
   );
   const seeds = [
-    { name: MAP.ruleCounters, old: snapshot.rules, pairs: pairs.rules },
-    { name: MAP.counters, old: snapshot.global, pairs: globals },
-    { name: MAP.limitCounters, old: snapshot.overLimit, pairs: pairs.overLimit ?? [] },
-    { name: MAP.setStats, old: snapshot.setStats, pairs: statPairs },
+    { name: MAP.ruleCounters, old: snapshot.rules, pairs: pairs.rules, clip: false },
+    // Whichever global counters both programs have: an older program may count fewer.
+    { name: MAP.counters, old: snapshot.global, pairs: globals, clip: true },
+    { name: MAP.limitCounters, old: snapshot.overLimit, pairs: pairs.overLimit ?? [], clip: false },
+    { name: MAP.setStats, old: snapshot.setStats, pairs: statPairs, clip: false },
   ];
-  for (const { name, old, pairs: wanted } of seeds) {
+  for (const { name, old, pairs: wanted, clip } of seeds) {
     if (wanted.length === 0) continue;
     const map = maps.get(name);
     if (!map || !old) throw new Error(`carrying ${name}: the BPF object or the old program has no such map`);
-    const inRange = name === MAP.counters ? wanted.filter(([from, to]) => from < old.entries && to < map.maxEntries) : wanted;
+    const inRange = clip ? wanted.filter(([from, to]) => from < old.entries && to < map.maxEntries) : wanted;
     for (const [from, to] of inRange) {
       if (from >= old.entries || to >= map.maxEntries) {
         throw new RangeError(`carrying ${name} ${from} → ${to}: out of range (${old.entries} → ${map.maxEntries})`);
