@@ -2,56 +2,70 @@
  * The arithmetic of keeping counters across a reload (the kernel side is
  * src/xdp/carry.ts). Pure: ids in, index pairs and base offsets out.
  *
- * A rule keeps its counters when the new policy has a rule with the same id
- * (its name, or a hash of its content when unnamed). Its total is always
- * `base + kernel counter`. At a reload the old program's per-CPU values are
+ * A rule keeps its counters (packets and bytes, and its limit's over-limit
+ * packets) when the new policy has a rule with the same id (its name, or a
+ * hash of its content when unnamed); a dynamic set keeps its counts (bans
+ * added, refused, expired) when the new policy names a set of the same
+ * name, whatever index either gets. A total is always `base + kernel counter`. At a reload the old program's per-CPU values are
  * copied into the new program's map before the swap (snapshot `before`), and
  * what the old program counted between that copy and the swap
  * (`after - before`, read once no old run is in flight) is added to the base.
  */
 
-import type { GlobalCounterName } from '../xdp/index.js';
+import type { GlobalCounterName, SetCounters } from '../xdp/index.js';
+
+/** A counter's figures by name: a rule's packets and bytes, a limit's over-limit packets, a set's bans. */
+export type Figures<T> = Record<keyof T, bigint>;
+/** Figures in JSON: decimal strings, exact beyond 2^53. */
+export type FiguresJson<T> = { [K in keyof T]: string };
 
 export interface Count {
   packets: bigint;
   bytes: bigint;
 }
-/** A Count in JSON: decimal strings, exact beyond 2^53. */
-export interface CounterJson {
-  packets: string;
-  bytes: string;
-}
+export type CounterJson = FiguresJson<Count>;
 export type GlobalBases = Partial<Record<GlobalCounterName, CounterJson>>;
 
 export const ZERO: Count = Object.freeze({ packets: 0n, bytes: 0n });
+/** A limit's over-limit packets, and a dynamic set's counts, before anything was counted. */
+export const NO_OVER_LIMIT: Readonly<{ overLimit: bigint }> = Object.freeze({ overLimit: 0n });
+export const NO_SET_COUNTS: Readonly<SetCounters> = Object.freeze({ added: 0n, full: 0n, expired: 0n });
 
 export const GLOBAL_NAMES: readonly GlobalCounterName[] = ['default', 'malformed', 'nonIp', 'fragment'];
 
-export const add = (a: Count, b: Count): Count => ({ packets: a.packets + b.packets, bytes: a.bytes + b.bytes });
-
-/** b - a, never negative (a counter cannot go down; a smaller value means another map). */
-export function grown(a: Count, b: Count): Count {
-  const d = (x: bigint, y: bigint) => (y > x ? y - x : 0n);
-  return { packets: d(a.packets, b.packets), bytes: d(a.bytes, b.bytes) };
+function each<T extends Figures<T>>(a: T, f: (key: keyof T, x: bigint) => bigint): T {
+  return Object.fromEntries((Object.entries(a) as [keyof T, bigint][]).map(([k, x]) => [k, f(k, x)])) as T;
 }
 
-export const toJson = (c: Count): CounterJson => ({ packets: c.packets.toString(), bytes: c.bytes.toString() });
+export const add = <T extends Figures<T>>(a: T, b: T): T => each(a, (k, x) => x + (b[k] ?? 0n));
 
-export function fromJson(c: CounterJson | undefined): Count {
-  if (!c) return ZERO;
+/** b - a, never negative (a counter cannot go down; a smaller value means another map). */
+export const grown = <T extends Figures<T>>(a: T, b: T): T =>
+  each(a, (k, x) => {
+    const y = b[k] ?? 0n;
+    return y > x ? y - x : 0n;
+  });
+
+export const toJson = <T extends Figures<T>>(c: T): FiguresJson<T> =>
+  Object.fromEntries((Object.entries(c) as [keyof T, bigint][]).map(([k, x]) => [k, x.toString()])) as FiguresJson<T>;
+
+/** Figures from JSON; `zero` names the fields and stands for a missing or corrupt value. */
+export function fromJson<T extends Figures<T> = Count>(c: FiguresJson<T> | undefined, zero: T = ZERO as unknown as T): T {
+  if (!c) return zero;
   try {
-    return { packets: BigInt(c.packets), bytes: BigInt(c.bytes) };
+    return each(zero, (k) => BigInt(c[k]));
   } catch {
-    return ZERO; // a hand-edited state file: start over rather than fail the reload
+    return zero; // a hand-edited state file: start over rather than fail the reload
   }
 }
 
 /**
- * [old index, new index] for each new rule whose id an old rule has. Ids
- * are unique per interface except for identical unnamed rules (shadowed,
- * a warning): those pair up in order of appearance.
+ * [old index, new index] for each new id that an old one equals: rules by
+ * their id, dynamic sets by their name. A rule's id is unique per
+ * interface except for identical unnamed rules (shadowed, a warning):
+ * those pair up in order of appearance.
  */
-export function rulePairs(oldIds: readonly string[], newIds: readonly string[]): [number, number][] {
+export function pairsById(oldIds: readonly string[], newIds: readonly string[]): [number, number][] {
   const byId = new Map<string, number[]>();
   oldIds.forEach((id, i) => {
     const list = byId.get(id);
@@ -67,20 +81,23 @@ export function rulePairs(oldIds: readonly string[], newIds: readonly string[]):
 }
 
 /**
- * The new bases: for each pair, the old rule's base plus what the old program
- * counted after the copy. Rules without a pair start at zero.
+ * The new bases: for each pair, the old entry's base plus what the old
+ * program counted after the copy. Entries without a pair start at `zero`
+ * (by default a rule's packets and bytes).
  */
-export function carriedBases(args: {
+export function carriedBases<T extends Figures<T> = Count>(args: {
   pairs: readonly (readonly [number, number])[];
   newCount: number;
-  oldBases: readonly Count[];
-  before: readonly Count[];
-  after: readonly Count[];
-}): Count[] {
-  const bases: Count[] = Array.from({ length: args.newCount }, () => ZERO);
+  oldBases: readonly T[];
+  before: readonly T[];
+  after: readonly T[];
+  zero?: T;
+}): T[] {
+  const zero = args.zero ?? (ZERO as unknown as T);
+  const bases: T[] = Array.from({ length: args.newCount }, () => zero);
   for (const [from, to] of args.pairs) {
-    const lateCounts = grown(args.before[from] ?? ZERO, args.after[from] ?? ZERO);
-    bases[to] = add(args.oldBases[from] ?? ZERO, lateCounts);
+    const lateCounts = grown(args.before[from] ?? zero, args.after[from] ?? zero);
+    bases[to] = add(args.oldBases[from] ?? zero, lateCounts);
   }
   return bases;
 }

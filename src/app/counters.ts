@@ -7,7 +7,7 @@
 
 import { readCounters, readLiveTailCounters, type Counters, type CounterValue, type TailCounters } from '../xdp/index.js';
 import { ExitCode } from './exit-codes.js';
-import { add, fromJson } from './counter-carry.js';
+import { add, fromJson, NO_OVER_LIMIT, NO_SET_COUNTS } from './counter-carry.js';
 import { loadState, type AppliedState } from './state.js';
 import { ruleRef, type RuleRef } from '../compiler/rule-ref.js';
 import { UserError } from './user-error.js';
@@ -27,11 +27,11 @@ export interface RuleStats extends Count, RuleRef {
   text: string;
   /** When the rule first appeared on the interface: its counters count from then. */
   since: string | null;
-  /** Packets its limit found over the rate, since the policy was applied; null for a rule without a limit. */
+  /** Packets its limit found over the rate, since `since` (reloads keep them); null for a rule without a limit. */
   overLimit: bigint | null;
 }
 
-/** A dynamic set as one interface's program counts it, since the policy was applied. */
+/** A dynamic set as one interface's programs count it, since the set first appeared in the interface's policy. */
 export interface SetStats {
   name: string;
   /** Entries this interface's bans wrote. */
@@ -53,7 +53,7 @@ export interface InterfaceStats {
   fragment: Count;
   /** When the global counters began (xdpfw first attached to the interface). */
   since: string;
-  /** The dynamic sets of the interface's policy; with the rules' `overLimit`, counted since `appliedAt` (a reload restarts them). */
+  /** The dynamic sets of the interface's policy, by name carried across reloads as the rules' counters are. */
   sets: SetStats[];
   appliedAt: string;
 }
@@ -73,19 +73,17 @@ export function totalsOf(ifname: string, state: AppliedState, counters: Counters
       text: rule.text,
       since: rule.since ?? null,
       ...count(add(counters.rules[i] ?? { packets: 0n, bytes: 0n }, fromJson(rule.base))),
-      overLimit: rule.limit ? (tails?.overLimit[i] ?? 0n) : null,
+      overLimit: rule.limit ? (tails?.overLimit[i] ?? 0n) + fromJson(rule.limitBase, NO_OVER_LIMIT).overLimit : null,
     })),
     default: { action: state.defaultAction, ...global('default') },
     malformed: global('malformed'),
     nonIp: global('nonIp'),
     fragment: global('fragment'),
     since: state.attachedSince,
-    sets: (state.dynamicSets ?? []).map((set, i) => ({
-      name: set.name,
-      added: tails?.sets[i]?.added ?? 0n,
-      expired: tails?.sets[i]?.expired ?? 0n,
-      full: tails?.sets[i]?.full ?? 0n,
-    })),
+    sets: (state.dynamicSets ?? []).map((set, i) => {
+      const { added, expired, full } = add(tails?.sets[i] ?? NO_SET_COUNTS, fromJson(state.setBases?.[set.name], NO_SET_COUNTS));
+      return { name: set.name, added, expired, full };
+    }),
     appliedAt: state.appliedAt,
   };
 }

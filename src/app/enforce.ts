@@ -19,11 +19,27 @@ import {
   waitForOldRuns,
   writeState,
   type AttachMode,
+  type CarriedPairs,
   type CounterSnapshot,
   type LoadedProgram,
+  type SetCounters,
+  type SnapshotTotals,
 } from '../xdp/index.js';
-import { carriedBases, carriedGlobalBases, fromJson, rulePairs, ruleSince, toJson, type Count } from './counter-carry.js';
-import { loadState, stateFor, writePendingState, type AppliedState, type StateRule } from './state.js';
+import {
+  carriedBases,
+  carriedGlobalBases,
+  fromJson,
+  NO_OVER_LIMIT,
+  NO_SET_COUNTS,
+  pairsById,
+  ruleSince,
+  toJson,
+  ZERO,
+  type Figures,
+  type Count,
+  type FiguresJson,
+} from './counter-carry.js';
+import { loadState, stateFor, writePendingState, type AppliedState } from './state.js';
 
 export interface EnforceOptions {
   mode: AttachMode;
@@ -68,7 +84,79 @@ export function policyInForce(iface: CompiledInterface, view = inspectInterface(
   return view.attached && view.state?.policyHash === iface.hash && view.state.progId === view.progId;
 }
 
-const withoutZero = (c: Count): StateRule['base'] => (c.packets === 0n && c.bytes === 0n ? undefined : toJson(c));
+/** Figures as the state keeps them: none where all are zero. */
+const withoutZero = <T extends Figures<T>>(c: T): FiguresJson<T> | undefined =>
+  Object.values<bigint>(c).every((x) => x === 0n) ? undefined : toJson(c);
+
+/**
+ * What the old program's counters go to in the new one: a rule's by its id,
+ * its limit's only where the new rule has a limit (elsewhere it is not
+ * shown), a dynamic set's by its name. Only what the old maps hold.
+ */
+function carriedPairs(described: AppliedState, iface: CompiledInterface, old: SnapshotTotals): Required<CarriedPairs> {
+  const rules = pairsById(
+    described.rules.map((r) => r.id),
+    iface.rules.map((r) => r.id),
+  );
+  const sets = pairsById(
+    (described.dynamicSets ?? []).map((set) => set.name),
+    iface.dynamicSets.map((set) => set.name),
+  );
+  return {
+    rules: rules.filter(([from]) => from < old.rules.length),
+    overLimit: rules.filter(([from, to]) => iface.tails[to]?.limit && from < old.overLimit.length),
+    sets: sets.filter(([from]) => from < old.sets.length),
+  };
+}
+
+/** The new bases of every carried counter: the old state's plus what the old program counted after the copy. */
+function carriedAll(
+  described: AppliedState | undefined,
+  iface: CompiledInterface,
+  pairs: Required<CarriedPairs>,
+  before: SnapshotTotals,
+  after: SnapshotTotals,
+): { rules: Count[]; overLimit: (typeof NO_OVER_LIMIT)[]; sets: SetCounters[] } {
+  const carried = <T extends Figures<T>>(
+    which: readonly (readonly [number, number])[],
+    newCount: number,
+    zero: T,
+    oldBases: T[],
+    pick: (t: SnapshotTotals) => T[],
+  ) => carriedBases({ pairs: which, newCount, oldBases, before: pick(before), after: pick(after), zero });
+  const oldRules = described?.rules ?? [];
+  return {
+    rules: carried(
+      pairs.rules,
+      iface.rules.length,
+      ZERO,
+      oldRules.map((r) => fromJson(r.base)),
+      (t) => t.rules,
+    ),
+    overLimit: carried(
+      pairs.overLimit,
+      iface.rules.length,
+      NO_OVER_LIMIT,
+      oldRules.map((r) => fromJson(r.limitBase, NO_OVER_LIMIT)),
+      (t) => t.overLimit,
+    ),
+    sets: carried(
+      pairs.sets,
+      iface.dynamicSets.length,
+      NO_SET_COUNTS,
+      (described?.dynamicSets ?? []).map((set) => fromJson(described?.setBases?.[set.name], NO_SET_COUNTS)),
+      (t) => t.sets,
+    ),
+  };
+}
+
+function setBasesByName(iface: CompiledInterface, bases: SetCounters[]): AppliedState['setBases'] {
+  const kept = iface.dynamicSets.flatMap((set, i) => {
+    const json = withoutZero(bases[i]);
+    return json ? [[set.name, json] as const] : [];
+  });
+  return kept.length > 0 ? Object.fromEntries(kept) : undefined;
+}
 
 /** Attaches `program` to `iface.name`, or swaps it in for the program there; records the state. */
 export async function enforce(iface: CompiledInterface, program: LoadedProgram, options: EnforceOptions): Promise<Enforced> {
@@ -128,31 +216,19 @@ async function swapIn(
   const old = openPinnedCounters(iface.name);
   try {
     const before = old?.snapshot();
-    const pairs =
-      described && before
-        ? rulePairs(
-            described.rules.map((r) => r.id),
-            iface.rules.map((r) => r.id),
-          ).filter(([from]) => from < before.nrules)
-        : [];
+    const totalsBefore = before ? snapshotTotals(before) : { rules: [], global: [], overLimit: [], sets: [] };
+    const pairs = described ? carriedPairs(described, iface, totalsBefore) : { rules: [], overLimit: [], sets: [] };
     if (before) await seedCounters(program.maps, before, pairs);
 
-    const totalsBefore = before ? snapshotTotals(before) : { rules: [], global: [] };
     const since = ruleSince(
-      pairs,
+      pairs.rules,
       iface.rules.length,
       (described?.rules ?? []).map((r) => r.since ?? described?.attachedSince),
       now,
     );
     /** The new state, with what the old program counted up to `totalsAfter` carried as bases. */
-    const stateAfter = (totalsAfter: typeof totalsBefore): AppliedState => {
-      const bases = carriedBases({
-        pairs,
-        newCount: iface.rules.length,
-        oldBases: (described?.rules ?? []).map((r) => fromJson(r.base)),
-        before: totalsBefore.rules,
-        after: totalsAfter.rules,
-      });
+    const stateAfter = (totalsAfter: SnapshotTotals): AppliedState => {
+      const bases = carriedAll(described, iface, pairs, totalsBefore, totalsAfter);
       return stateFor(iface, {
         ifindex: link.ifindex,
         policyFile: options.policyFile,
@@ -163,8 +239,14 @@ async function swapIn(
         progId: program.progId,
         linkId: link.linkId,
         attachedSince: previous?.attachedSince ?? now,
-        rules: iface.rules.map((r, j) => ({ ...r, since: since[j], base: withoutZero(bases[j]) })),
+        rules: iface.rules.map((r, j) => ({
+          ...r,
+          since: since[j],
+          base: withoutZero(bases.rules[j]),
+          limitBase: withoutZero(bases.overLimit[j]),
+        })),
         counterBase: before ? carriedGlobalBases(previous?.counterBase, totalsBefore.global, totalsAfter.global) : undefined,
+        setBases: setBasesByName(iface, bases.sets),
       });
     };
 
@@ -184,7 +266,7 @@ async function swapIn(
     const waited = await waitForOldRuns();
     const after = lateSnapshot(old, before);
     const state = stateAfter(after ? snapshotTotals(after) : totalsBefore);
-    return { interface: iface.name, replaced: true, state, carried: pairs.length, swapMs, waited };
+    return { interface: iface.name, replaced: true, state, carried: pairs.rules.length, swapMs, waited };
   } finally {
     old?.close();
   }

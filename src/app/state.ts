@@ -1,6 +1,7 @@
 import type { CompiledDynamicSet, CompiledInterface, CompiledRule, RuleTail } from '../compiler/output.js';
 import { readState, removeState, status, tryLockRunDir, writeState, type PinOptions } from '../xdp/index.js';
-import type { CounterJson, GlobalBases } from './counter-carry.js';
+import type { CounterJson, FiguresJson, GlobalBases } from './counter-carry.js';
+import type { SetCounters } from '../xdp/index.js';
 
 /** A rule as the state remembers it: its identity, plus what its counters carry from earlier programs. */
 export interface StateRule extends CompiledRule {
@@ -10,6 +11,8 @@ export interface StateRule extends CompiledRule {
   base?: CounterJson;
   /** The rule has a `limit`: its over-limit packets are counted. */
   limit?: true;
+  /** Added to the kernel's over-limit count, as `base` is to the packets. */
+  limitBase?: FiguresJson<{ overLimit: bigint }>;
   /** The origin its bans write into a set's entries (RuleTail.ban.origin), so `set list` names the rule. */
   banOrigin?: number;
 }
@@ -54,6 +57,8 @@ export interface AppliedState {
   dynamicSets?: CompiledDynamicSet[];
   /** Carried global counters (default, malformed, non-IP, fragment), as for rules' `base`. */
   counterBase?: GlobalBases;
+  /** Carried counts of the dynamic sets, by set name (a set's index may change between policies). */
+  setBases?: Record<string, FiguresJson<SetCounters>>;
   /** The last reload the controller refused, until a later one succeeds. */
   refused?: RefusedReload;
   /** The controller that keeps this interface under its source, if any. */
@@ -63,7 +68,7 @@ export interface AppliedState {
 export function stateFor(
   iface: CompiledInterface,
   fields: Pick<AppliedState, 'ifindex' | 'policyFile' | 'mode' | 'progId' | 'linkId' | 'attachedSince'> &
-    Partial<Pick<AppliedState, 'commit' | 'source' | 'rules' | 'counterBase' | 'controller'>>,
+    Partial<Pick<AppliedState, 'commit' | 'source' | 'rules' | 'counterBase' | 'setBases' | 'controller'>>,
 ): AppliedState {
   const rules: StateRule[] = (fields.rules ?? iface.rules).map((rule, i) => withTail(rule, iface.tails[i] ?? null));
   return {

@@ -125,7 +125,7 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
 
     new Counter({
       name: 'xdpfw_limit_over_total',
-      help: "Packets a rule's limit found over its rate, since the policy in force was applied (a reload restarts it)",
+      help: "Packets a rule's limit found over its rate, since the rule first appeared on the interface",
       labelNames: ['interface', 'rule'] as const,
       registers,
       collect() {
@@ -146,7 +146,7 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
           for (const s of read()) for (const set of s.sets) this.inc({ interface: s.name, set: set.name }, Number(set[field]));
         },
       });
-    perSet('xdpfw_set_added_total', "Entries the interface's bans wrote into each dynamic set, since the policy was applied", 'added');
+    perSet('xdpfw_set_added_total', "Entries the interface's bans wrote into each dynamic set, since the set first appeared", 'added');
     perSet('xdpfw_set_expired_total', "Expired entries of each dynamic set that the interface's lookups deleted", 'expired');
     perSet('xdpfw_set_full_total', 'Bans refused because the dynamic set was full', 'full');
     const sets = () => this.readSets();

@@ -423,8 +423,10 @@ export {
   snapshotMaps,
   snapshotTotals,
   waitForOldRuns,
+  type CarriedPairs,
   type CounterSnapshot,
   type PinnedCounters,
+  type SnapshotTotals,
 } from './carry.js';
 export { checkBpffs, ensureBpffs, netnsId, pinPaths, pinnedInterfaces, readState, removeState, statePath, writeState } from './pins.js';
 export type { PinOptions } from './pins.js';

@@ -26,6 +26,9 @@ export interface LiveCounterMaps {
   progId: number;
   rules: MapRef;
   global: MapRef;
+  /** The tails' counters: per rule its over-limit packets, per dynamic set its stats (null in a program without them). */
+  overLimit: MapRef | null;
+  setStats: MapRef | null;
   close(): void;
 }
 
@@ -84,22 +87,16 @@ export function liveProgramMaps(
 
 /** The counter maps of the program the pinned link of `ifname` runs; null when xdpfw has no link there. */
 export function openLiveCounterMaps(ifname: string, o: PinOptions = {}): LiveCounterMaps | null {
-  const live = liveProgramMaps(ifname, [MAP.ruleCounters, MAP.counters], o);
+  const live = liveProgramMaps(ifname, [MAP.ruleCounters, MAP.counters, MAP.limitCounters, MAP.setStats], o);
   if (live === null) return null;
   const { progId, maps, names } = live;
-  const rules = maps.get(names[0]);
-  const global = maps.get(names[1]);
-  if (!rules || !global) {
+  const [rules, global, overLimit, setStats] = names.map((name) => maps.get(name));
+  const close = () => {
     for (const ref of maps.values()) bpf.closeFd(ref.fd);
+  };
+  if (!rules || !global) {
+    close();
     throw new Error(`program ${progId} on ${ifname} has no counter maps: not an xdpfw program`);
   }
-  return {
-    progId,
-    rules,
-    global,
-    close: () => {
-      bpf.closeFd(rules.fd);
-      bpf.closeFd(global.fd);
-    },
-  };
+  return { progId, rules, global, overLimit: overLimit ?? null, setStats: setStats ?? null, close };
 }

@@ -93,8 +93,6 @@ export function renderStats(stats: InterfaceStats[], previous: InterfaceStats[] 
     for (const set of iface.sets) {
       lines.push(`  set ${set.name}: bans added ${figure(set.added)}, expired ${figure(set.expired)}, refused (full) ${figure(set.full)}`);
     }
-    if (iface.sets.length > 0 || iface.rules.some((r) => r.overLimit !== null))
-      lines.push(`  (over-limit and set counts since the policy was applied, ${iface.appliedAt})`);
   }
   return lines.join('\n');
 }

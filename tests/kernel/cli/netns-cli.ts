@@ -4,7 +4,7 @@
  * `ip netns exec`.
  */
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -73,4 +73,11 @@ export async function applyText(ns: TestNetns, file: string, text: string): Prom
   const r = await xdpfwIn(ns, 'apply', file);
   expect(r.code, r.stderr).toBe(0);
   return r;
+}
+
+/** `count` UDP datagrams, one after the other, from the peer (10.99.0.2) to veth0's (10.99.0.1) `port`. */
+export function sendUdpFromPeer(ns: TestNetns, port: number, count: number): void {
+  const script = `const s = require('dgram').createSocket('udp4'); let n = ${count};
+    const next = () => (n-- === 0 ? s.close() : s.send('x', ${port}, '10.99.0.1', next)); next();`;
+  execFileSync('ip', ['netns', 'exec', ns.peer, process.execPath, '-e', script]);
 }

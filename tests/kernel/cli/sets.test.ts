@@ -6,7 +6,6 @@
  * the user. Every error a user can meet here is checked with its message.
  */
 
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -14,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { scratchDir } from '../../support/scratch.js';
 import { skipWithoutRoot } from '../xdp/helpers/env.js';
-import { cliNamespace, xdpfwIn } from './netns-cli.js';
+import { cliNamespace, sendUdpFromPeer, xdpfwIn } from './netns-cli.js';
 
 const policy = (size: number) => `set banned dynamic timeout 10m size ${size}
 set tiny dynamic size 2
@@ -35,17 +34,7 @@ describe.skipIf(skipWithoutRoot('xdpfw set'))('xdpfw set on a live policy', () =
   const file = path.join(dir, 'p.xdpfw');
   const xdpfw = (...args: string[]) => xdpfwIn(ns, ...args);
 
-  /** `count` UDP datagrams, one after the other, from the peer to veth0's `port`. */
-  const sendUdp = (port: number, count: number) =>
-    execFileSync('ip', [
-      'netns',
-      'exec',
-      ns.peer,
-      process.execPath,
-      '-e',
-      `const s = require('dgram').createSocket('udp4'); let n = ${count};
-       const next = () => (n-- === 0 ? s.close() : s.send('x', ${port}, '10.99.0.1', next)); next();`,
-    ]);
+  const sendUdp = (port: number, count: number) => sendUdpFromPeer(ns, port, count);
 
   beforeAll(() => fs.writeFileSync(file, policy(1024)));
 

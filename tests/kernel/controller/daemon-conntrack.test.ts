@@ -21,7 +21,7 @@ import { scratchDir } from '../../support/scratch.js';
 import { buildCli } from '../cli/netns-cli.js';
 import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
 import { TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
-import { Daemon, httpGet, pollGet, sleep, type Sample } from './daemon.js';
+import { Daemon, httpGet, metric, pollGet, sleep, type Sample } from './daemon.js';
 
 const POLICY = 'conntrack {\n  size 2097152\n}\ninterface veth0 {\n  default allow\n  drop ct state invalid\n}\n';
 const ENTRIES = 1_000_000;
@@ -61,11 +61,6 @@ function fillTcpTable(netnsId: string): void {
     tables.forEach((fd) => bpf.closeFd(fd));
   }
 }
-
-const metric = (body: string, series: string): number | undefined => {
-  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-};
 
 const quantile = (samples: Sample[], q: number): number => {
   const ms = samples.map((s) => s.ms).sort((a, b) => a - b);

@@ -75,6 +75,12 @@ export function httpGet(ns: TestNetns, url: string): { status: number; body: str
   return JSON.parse(run('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script])) as { status: number; body: string };
 }
 
+/** The value of one series (name and labels as the exposition writes them) in a /metrics body. */
+export function metric(body: string, series: string): number | undefined {
+  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 /** One answer of pollGet: when it came (epoch ms), how long it took, its status or why none came. */
 export interface Sample {
   at: number;

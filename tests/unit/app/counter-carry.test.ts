@@ -1,19 +1,31 @@
 import { describe, expect, it } from 'vitest';
 
-import { carriedBases, carriedGlobalBases, fromJson, grown, rulePairs, ruleSince, toJson } from '../../../src/app/counter-carry.js';
+import {
+  NO_OVER_LIMIT,
+  NO_SET_COUNTS,
+  carriedBases,
+  carriedGlobalBases,
+  fromJson,
+  grown,
+  pairsById,
+  ruleSince,
+  toJson,
+} from '../../../src/app/counter-carry.js';
+import { totalsOf } from '../../../src/app/counters.js';
+import type { AppliedState } from '../../../src/app/state.js';
 
 const c = (packets: number, bytes: number) => ({ packets: BigInt(packets), bytes: BigInt(bytes) });
 
 describe('counter carry-over across a reload', () => {
   it('pairs rules by id whatever their new position; new rules get no pair', () => {
-    expect(rulePairs(['ssh', 'web', 'rule-aaa'], ['rule-aaa', 'new', 'ssh'])).toEqual([
+    expect(pairsById(['ssh', 'web', 'rule-aaa'], ['rule-aaa', 'new', 'ssh'])).toEqual([
       [2, 0],
       [0, 2],
     ]);
   });
 
   it('pairs identical unnamed rules (same content hash) in order of appearance', () => {
-    expect(rulePairs(['x', 'x', 'y'], ['y', 'x', 'x', 'x'])).toEqual([
+    expect(pairsById(['x', 'x', 'y'], ['y', 'x', 'x', 'x'])).toEqual([
       [2, 0],
       [0, 1],
       [1, 2],
@@ -65,5 +77,62 @@ describe('counter carry-over across a reload', () => {
 
   it('a corrupt base in a hand-edited state counts as zero', () => {
     expect(fromJson({ packets: 'x', bytes: '1' })).toEqual(c(0, 0));
+  });
+
+  it('a dynamic set’s counts follow its name to its new index, with what the old program counted late', () => {
+    const sets = (added: number, full = 0, expired = 0) => ({ added: BigInt(added), full: BigInt(full), expired: BigInt(expired) });
+    const pairs = pairsById(['banned', 'gone'], ['early', 'banned']);
+    expect(pairs).toEqual([[0, 1]]);
+    const bases = carriedBases({
+      pairs,
+      newCount: 2,
+      oldBases: [sets(10, 1, 2), sets(7)],
+      before: [sets(4, 0, 1), sets(3)],
+      after: [sets(5, 0, 3), sets(9)],
+      zero: NO_SET_COUNTS,
+    });
+    expect(bases).toEqual([sets(0), sets(11, 1, 4)]);
+  });
+
+  it('a limit’s over-limit count is carried like a rule’s packets, and a corrupt one counts as zero', () => {
+    const over = (n: number) => ({ overLimit: BigInt(n) });
+    const [base] = carriedBases({
+      pairs: [[0, 0]],
+      newCount: 1,
+      oldBases: [over(2)],
+      before: [over(3)],
+      after: [over(4)],
+      zero: NO_OVER_LIMIT,
+    });
+    expect(base).toEqual(over(3));
+    expect(fromJson(toJson(over(2 ** 60)), NO_OVER_LIMIT)).toEqual(over(2 ** 60));
+    expect(fromJson({ overLimit: 'x' }, NO_OVER_LIMIT)).toEqual(over(0));
+  });
+
+  it('stats adds the carried bases to the kernel’s over-limit and set counts', () => {
+    const state = {
+      rules: [
+        { id: 'a', index: 0, location: 'p.xdpfw:3:3', action: 'drop', text: 'drop udp', limit: true, limitBase: { overLimit: '5' } },
+        { id: 'b', index: 1, location: 'p.xdpfw:4:3', action: 'drop', text: 'drop tcp' },
+      ],
+      dynamicSets: [{ name: 'early' }, { name: 'banned' }],
+      setBases: { banned: { added: '3', full: '1', expired: '2' } },
+    } as unknown as AppliedState;
+    const zero = { packets: 0n, bytes: 0n };
+    const counters = { rules: [zero, zero], global: { default: zero, malformed: zero, nonIp: zero, fragment: zero } };
+    const tails = {
+      progId: 1,
+      overLimit: [2n, 0n],
+      sets: [
+        { added: 1n, full: 0n, expired: 0n },
+        { added: 1n, full: 0n, expired: 1n },
+      ],
+    };
+    const stats = totalsOf('eth0', state, counters, tails);
+    expect(stats.rules.map((r) => r.overLimit)).toEqual([7n, null]);
+    expect(stats.sets).toEqual([
+      { name: 'early', added: 1n, expired: 0n, full: 0n },
+      { name: 'banned', added: 4n, expired: 3n, full: 1n },
+    ]);
   });
 });
