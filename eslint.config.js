@@ -35,6 +35,7 @@ const XDP_INTERNALS_FOR_TESTS = [
   'libbpf',
   'limits',
   'link',
+  'live-maps',
   'maps',
   'mount-visibility',
   'netns',

@@ -254,9 +254,10 @@ enum xdpfw_set_stat {
  */
 #define XDPFW_TRACE_SNAPLEN 256 /* frame bytes an event carries */
 #define XDPFW_TRACE_RING_BYTES (1u << 20)
-#define XDPFW_TRACE_ADDR (1u << 0)     /* struct xdpfw_trace_config.flags: src/dst filters set */
+#define XDPFW_TRACE_SRC (1u << 0)      /* struct xdpfw_trace_config.flags: the src filter is set */
 #define XDPFW_TRACE_RULES (1u << 1)    /* only the rules in rules[] (else every rule) */
 #define XDPFW_TRACE_DEFAULT (1u << 2)  /* with TRACE_RULES: also decisions no rule made */
+#define XDPFW_TRACE_DST (1u << 3)      /* the dst filter is set */
 
 /* xdpfw_trace_stats[index], per CPU. */
 enum xdpfw_trace_stat {
@@ -509,7 +510,7 @@ struct xdpfw_tail_scratch {
 	struct xdpfw_meter meter;
 };
 
-/* A --src/--dst filter of a tracer: family 0 takes any address. */
+/* A --src/--dst filter of a tracer (XDPFW_TRACE_SRC, XDPFW_TRACE_DST). */
 struct xdpfw_trace_prefix {
 	__u8 family; /* enum xdpfw_family */
 	__u8 len;

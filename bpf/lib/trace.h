@@ -37,8 +37,6 @@ static __always_inline int prefix_holds(const struct xdpfw_trace_prefix *f, cons
 {
 	__u32 len = f->len, i;
 
-	if (!f->family)
-		return 1;
 	if (f->family != family)
 		return 0;
 	for (i = 0; i < 16; i++) {
@@ -67,12 +65,14 @@ static __always_inline int addresses_hold(const struct xdpfw_trace_config *cfg, 
 	__u32 at = ETH_HLEN, family, src, dst, i;
 	__u16 type;
 
-	if (e->captured < ETH_HLEN + 40)
+	if (e->captured < ETH_HLEN)
 		return 0;
 	type = (__u16)d[12] << 8 | d[13];
 	for (i = 0; i < XDPFW_MAX_VLAN_TAGS; i++) {
 		if (type != ETH_P_8021Q && type != ETH_P_8021AD)
 			break;
+		if (at + 4 > e->captured)
+			return 0;
 		type = (__u16)d[at + 2] << 8 | d[at + 3];
 		at += 4;
 	}
@@ -87,7 +87,11 @@ static __always_inline int addresses_hold(const struct xdpfw_trace_config *cfg, 
 	} else {
 		return 0;
 	}
-	return prefix_holds(&cfg->src, d, src, family) && prefix_holds(&cfg->dst, d, dst, family);
+	if (dst + (family == XDPFW_FAMILY_IPV4 ? 4 : 16) > e->captured)
+		return 0;
+	if ((cfg->flags & XDPFW_TRACE_SRC) && !prefix_holds(&cfg->src, d, src, family))
+		return 0;
+	return !(cfg->flags & XDPFW_TRACE_DST) || prefix_holds(&cfg->dst, d, dst, family);
 }
 
 static __always_inline int rule_traced(const struct xdpfw_trace_config *cfg, __u32 rule)
@@ -127,7 +131,7 @@ __noinline int xdpfw_trace(struct xdp_md *ctx, __u32 rule, __u32 counter, __u32 
 		return 0;
 	e->frame_len = len;
 	e->captured = captured;
-	if ((cfg->flags & XDPFW_TRACE_ADDR) && !addresses_hold(cfg, e))
+	if ((cfg->flags & (XDPFW_TRACE_SRC | XDPFW_TRACE_DST)) && !addresses_hold(cfg, e))
 		return 0;
 	now = bpf_ktime_get_ns();
 	if (!bucket_take(&cfg->empty_at, now, cfg->cost_ns, cfg->capacity_ns)) {

@@ -148,6 +148,20 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .action((opts) => run(async () => (await import('./commands/stats.js')).statsCommand(opts, io))());
 
   program
+    .command('trace')
+    .description('live decisions of the kernel programs: which rule decided which packet')
+    .option('--iface <name>', 'only this interface (repeatable)', collect)
+    .option('--rule <name>', "only this rule's decisions, by name, or 'default' (repeatable)", collect)
+    .option('--verdict <verdict>', 'only allow or only drop')
+    .option('--src <cidr>', 'only packets from this prefix')
+    .option('--dst <cidr>', 'only packets to this prefix')
+    .option('--count <n>', 'stop after N decisions')
+    .option('--rate <n>', 'decisions a second the kernel sends at most (default 1000)')
+    .option('--json', 'one JSON object a line')
+    .option('--pcap <file>', 'also write the frames (first 256 bytes) to a pcapng file, the rule in each comment')
+    .action((opts) => run(async () => (await import('./commands/trace.js')).traceCommand(opts, io))());
+
+  program
     .command('test')
     .description('judge packets with the real kernel program (BPF_PROG_TEST_RUN)')
     .argument('<file>')

@@ -125,12 +125,14 @@ export const TAIL_BAN = 256;
 export const TRACE_SNAPLEN = 256;
 /** XDPFW_TRACE_RING_BYTES = (1u << 20) */
 export const TRACE_RING_BYTES = 1048576;
-/** XDPFW_TRACE_ADDR = (1u << 0): struct xdpfw_trace_config.flags: src/dst filters set */
-export const TRACE_ADDR = 1;
+/** XDPFW_TRACE_SRC = (1u << 0): struct xdpfw_trace_config.flags: the src filter is set */
+export const TRACE_SRC = 1;
 /** XDPFW_TRACE_RULES = (1u << 1): only the rules in rules[] (else every rule) */
 export const TRACE_RULES = 2;
 /** XDPFW_TRACE_DEFAULT = (1u << 2): with TRACE_RULES: also decisions no rule made */
 export const TRACE_DEFAULT = 4;
+/** XDPFW_TRACE_DST = (1u << 3): the dst filter is set */
+export const TRACE_DST = 8;
 /** XDPFW_CTF_FIN_OUT: the host sent a FIN */
 export const CTF_FIN_OUT = 0x1;
 /** XDPFW_CTF_FIN_IN: a FIN came in */

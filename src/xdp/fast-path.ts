@@ -31,7 +31,7 @@
 import { fastPathPlan, type FastPathCheck, type FastPathRule } from '../compiler/passes/fast-path-plan.js';
 import type { LinearRule } from '../compiler/output.js';
 import { ACTION, COUNTER_INDEX } from '../contract/kernel.js';
-import { Assembler, FP, HELPER, Label, R0, R1, R2, R3, R4, R5, R6, R8, R9 } from './asm.js';
+import { Assembler, FP, HELPER, Label, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9 } from './asm.js';
 import { asLoaded } from './layout.js';
 
 /* Offsets in the frame: Ethernet (14), then IPv4 without options (20) or IPv6 (40), then L4. */
@@ -142,6 +142,28 @@ export interface FastPathMaps {
   /** xdpfw_rule_counters and xdpfw_counters: their fds. */
   ruleCounters: number;
   counters: number;
+  /** xdpfw_trace_cfg's fd. */
+  traceCfg: number;
+}
+
+/**
+ * While a tracer is on (xdpfw_trace_cfg's first word), every packet goes to
+ * the C program, whose exit traces it. The context is kept in r7 across the
+ * lookup and put back in r1, as the C program expects it.
+ */
+function skipWhileTraced(a: Assembler, traceCfg: number, slow: Label): void {
+  const untraced = new Label();
+  a.mov64(R7, R1);
+  a.store32Imm(FP, KEY_SLOT, 0);
+  a.loadMapFd(R1, traceCfg);
+  a.mov64(R2, FP);
+  a.add64Imm(R2, KEY_SLOT);
+  a.call(HELPER.mapLookupElem);
+  a.mov64(R1, R7);
+  a.jumpImm('eq', R0, 0, untraced);
+  a.load('u32', R0, R0, 0);
+  a.jumpImm('ne', R0, 0, slow);
+  a.place(untraced);
 }
 
 /**
@@ -208,6 +230,7 @@ export function fastPathInsns(rules: readonly LinearRule[], defaultAction: numbe
   const matched = new Label();
   const plans = [fastPathPlan(rules, 4), fastPathPlan(rules, 6)];
 
+  skipWhileTraced(a, maps.traceCfg, slow);
   // The packet: as parse_ethernet(), parse_ipv4() or parse_ipv6(), and parse_l4() would find it.
   a.load('u32', R2, R1, 0); // ctx->data
   a.load('u32', R3, R1, 4); // ctx->data_end

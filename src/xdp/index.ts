@@ -96,7 +96,11 @@ export interface LoadOptions extends FillOptions {
  */
 function loadWithFastPath(loaded: LoadedObject, rules: readonly LinearRule[], defaultAction: number): number {
   const fd = (name: string) => mapNamed(loaded.maps, name).fd;
-  const prefix = fastPathInsns(rules, defaultAction, { ruleCounters: fd(MAP.ruleCounters), counters: fd(MAP.counters) });
+  const prefix = fastPathInsns(rules, defaultAction, {
+    ruleCounters: fd(MAP.ruleCounters),
+    counters: fd(MAP.counters),
+    traceCfg: fd(MAP.traceCfg),
+  });
   return loadXdpInsns(loaded.programName, Buffer.concat([prefix, loaded.insns]));
 }
 

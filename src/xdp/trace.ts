@@ -6,7 +6,7 @@
  * tracing off; the tracer sees the new program id and switches it on there.
  */
 
-import { MAP, MAX_WORDS, STRUCT, TRACE_ADDR, TRACE_DEFAULT, TRACE_RULES, TRACE_STAT } from '../contract/kernel.js';
+import { FAMILY, MAP, MAX_WORDS, STRUCT, TRACE_DEFAULT, TRACE_DST, TRACE_RULES, TRACE_SRC, TRACE_STAT } from '../contract/kernel.js';
 import { KernelError, check } from './errors.js';
 import * as bpf from './libbpf.js';
 import { readPerCpuSums } from './limits.js';
@@ -86,13 +86,13 @@ export function encodeTraceConfig(r: TraceRequest): Buffer {
     (r.actions ?? []).reduce((mask, a) => mask | (1 << a), 0),
     CFG.fields.actions,
   );
-  for (const [prefix, at] of [
-    [r.src, CFG.fields.src],
-    [r.dst, CFG.fields.dst],
+  for (const [prefix, at, flag] of [
+    [r.src, CFG.fields.src, TRACE_SRC],
+    [r.dst, CFG.fields.dst, TRACE_DST],
   ] as const) {
     if (!prefix) continue;
-    flags |= TRACE_ADDR;
-    v[at + PREFIX.fields.family] = prefix.family === 4 ? 1 : 2;
+    flags |= flag;
+    v[at + PREFIX.fields.family] = prefix.family === 4 ? FAMILY.ipv4 : FAMILY.ipv6;
     v[at + PREFIX.fields.len] = prefix.length;
     prefix.bytes.forEach((b, i) => {
       const bits = Math.max(0, Math.min(8, prefix.length - 8 * i));
@@ -131,6 +131,8 @@ export function decodeTraceRecord(ifname: string, record: Buffer): TraceRecord {
 interface Traced {
   ifname: string;
   progId: number;
+  /** The program's counts when this tracer switched it on (they count from its load). */
+  before: TraceStats;
   cfg: MapRef;
   stats: MapRef;
   ring: MapRef;
@@ -147,7 +149,7 @@ function switchOn(ifname: string, request: TraceRequest, o: PinOptions): Traced 
     for (const ref of live.maps.values()) bpf.closeFd(ref.fd);
     throw new Error(`program ${live.progId} on ${ifname} cannot be traced: it predates tracing; apply the policy again`);
   }
-  const traced = { ifname, progId: live.progId, cfg, stats, ring };
+  const traced: Traced = { ifname, progId: live.progId, cfg, stats, ring, before: { sent: 0n, suppressed: 0n, lost: 0n } };
   try {
     const current = Buffer.alloc(CFG.size);
     check(bpf.mapLookupElem(cfg.fd, ZERO_KEY, current), `reading the trace switch of ${ifname}`);
@@ -155,6 +157,7 @@ function switchOn(ifname: string, request: TraceRequest, o: PinOptions): Traced 
     if (current.readUInt32LE(CFG.fields.on) !== 0 && owner !== request.owner && processAlive(owner)) {
       throw new TraceBusyError(ifname, owner);
     }
+    traced.before = readStats(traced);
     check(bpf.mapUpdateElem(cfg.fd, ZERO_KEY, encodeTraceConfig(request)), `switching tracing on for ${ifname}`);
     return traced;
   } catch (err) {
@@ -281,9 +284,14 @@ export class Tracer {
   }
 }
 
+/** The program's counts since this tracer switched it on. */
 function readStats(t: Traced): TraceStats {
   const sums = readPerCpuSums(new Map([[MAP.traceStats, t.stats]]), MAP.traceStats, TRACE_STAT.nstats);
-  return { sent: sums[TRACE_STAT.sent], suppressed: sums[TRACE_STAT.suppressed], lost: sums[TRACE_STAT.lost] };
+  return {
+    sent: sums[TRACE_STAT.sent] - t.before.sent,
+    suppressed: sums[TRACE_STAT.suppressed] - t.before.suppressed,
+    lost: sums[TRACE_STAT.lost] - t.before.lost,
+  };
 }
 
 function add(into: TraceStats, more: TraceStats): void {

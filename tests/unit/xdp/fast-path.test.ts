@@ -10,7 +10,7 @@ import { fastPathInsns } from '../../../src/xdp/fast-path.js';
 import { asLoaded } from '../../../src/xdp/layout.js';
 import { compileText } from '../compiler/helpers.js';
 
-const MAPS = { ruleCounters: 41, counters: 42 };
+const MAPS = { ruleCounters: 41, counters: 42, traceCfg: 43 };
 
 interface Decoded {
   code: number;
@@ -30,11 +30,21 @@ function decode(buffer: Buffer): Decoded[] {
   }));
 }
 
-function prefixOf(rules: string, defaultAction = 'drop'): Decoded[] {
+/** The whole prefix: the tracer's check, then the packet's and the rules' code. */
+function wholePrefixOf(rules: string, defaultAction = 'drop'): Decoded[] {
   const result = compileText(`interface eth0 {\n  default ${defaultAction}\n${rules}}\n`);
   const constants = result.compiled!.interfaces[0].constants;
   expect(constants.linear, 'the policy takes the linear path').toBeTruthy();
   return decode(fastPathInsns(constants.linear!, constants.defaultAction, MAPS));
+}
+
+/** Where the tracer's check ends: after its test of the switch's word (`if r0 != 0`, to the C program). */
+const afterTraceCheck = (insns: Decoded[]) => insns.findIndex((i) => i.code === 0x55 && i.dst === 0) + 1;
+
+/** The packet's and the rules' code, after the tracer's check (jumps are relative: they stay right). */
+function prefixOf(rules: string, defaultAction = 'drop'): Decoded[] {
+  const whole = wholePrefixOf(rules, defaultAction);
+  return whole.slice(afterTraceCheck(whole));
 }
 
 const isJump = (i: Decoded) => (i.code & 0x07) === 0x05 || (i.code & 0x07) === 0x06;
@@ -136,6 +146,18 @@ describe('the fast path prefix', () => {
     const one = prefixOf('  drop tcp dport 23\n  allow ip4\n  drop udp\n');
     expect(mapsLoaded(one)).toEqual([MAPS.counters, MAPS.ruleCounters]);
     expect(one.filter((i) => i.code === 0x55 && i.dst === 6 && i.imm === 17)).toHaveLength(1); // IPv6's `drop udp`
+  });
+
+  it('sends every packet to the C program while a tracer is on, with the context back in r1', () => {
+    const whole = wholePrefixOf('  allow tcp dport 22\n');
+    const head = whole.slice(0, afterTraceCheck(whole));
+    expect(mapsLoaded(head)).toEqual([MAPS.traceCfg]);
+    expect(head[0]).toEqual({ code: 0xbf, dst: 7, src: 1, off: 0, imm: 0 }); // r7 = r1
+    const call = head.findIndex(isCall);
+    expect(head[call + 1]).toEqual({ code: 0xbf, dst: 1, src: 7, off: 0, imm: 0 }); // r1 = r7, before any jump
+    expect(head.at(-2)).toEqual({ code: 0x61, dst: 0, src: 0, off: 0, imm: 0 }); // the switch's first word
+    const toC = head.at(-1)!;
+    expect(afterTraceCheck(whole) - 1 + 1 + toC.off).toBe(whole.length); // if set: the C program
   });
 
   it.each([
