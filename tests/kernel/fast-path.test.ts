@@ -12,6 +12,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildFrame } from '../../src/packet/build.js';
+import { decodeFrame } from '../../src/packet/decode.js';
 import type { PacketSpec } from '../../src/packet/spec.js';
 import { PolicyJudge } from '../../src/xdp/judge.js';
 import { takenByFastPath } from '../support/fast-path.js';
@@ -202,5 +203,22 @@ describe.skipIf(skipWithoutRoot('fast path'))('the fast path against the C progr
   it('sent a good share of the frames each way', () => {
     expect(seen.fast).toBeGreaterThan(1000);
     expect(seen.slow).toBeGreaterThan(5000);
+  });
+
+  it("agrees with `xdpfw trace`'s decoder on which frames are malformed and which are not IP", async () => {
+    const judge = await PolicyJudge.load(compileInterfaceText(Object.values(POLICIES)[0]), { fastPath: false });
+    const disagreements: string[] = [];
+    try {
+      for (const frame of [...BASE.flatMap((spec) => [...frames(spec)]), ...fuzzed(new Random(99), FUZZED)]) {
+        const kernel = judge.judge(frame).matched;
+        const decoded = decodeFrame(frame);
+        const said = decoded.malformed !== undefined ? 'malformed' : decoded.ethertype !== undefined ? 'non-ip' : 'judged';
+        const was = kernel === 'malformed' || kernel === 'non-ip' ? kernel : 'judged';
+        if (said !== was) disagreements.push(`${Buffer.from(frame).toString('hex')}: kernel ${was}, decoder ${said}`);
+      }
+      expect(disagreements).toEqual([]);
+    } finally {
+      judge.close();
+    }
   });
 });

@@ -74,11 +74,22 @@ describe.skipIf(skipWithoutRoot('xdpfw trace'))('xdpfw trace on a live policy', 
     expect(r.code, r.stderr).toBe(0);
   });
 
-  it('refuses an unknown rule and an interface without a policy, with their messages', async () => {
+  it('refuses bad options, an unknown rule and an interface without a policy, with their messages', async () => {
     const unknown = await xdpfw('trace', '--rule', 'nosuch');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('error[unknown-rule]: --rule nosuch: no rule of the traced interfaces (veth0) has that name');
     expect(unknown.stderr).toContain("hint: named rules: discard, echo; or 'default'");
+    const count = await xdpfw('trace', '--count', '0');
+    expect(count.code).toBe(2);
+    expect(count.stderr).toContain("error[bad-option]: --count: '0' is not a positive whole number");
+    const verdict = await xdpfw('trace', '--verdict', 'reject');
+    expect(verdict.stderr).toContain("error[bad-option]: --verdict: 'reject' is neither allow nor drop");
+    const prefix = await xdpfw('trace', '--src', '10.0.0.0/33');
+    expect(prefix.code).toBe(2);
+    expect(prefix.stderr).toContain("error[bad-prefix]: --src: '10.0.0.0/33' is not an address or prefix");
+    const pcap = await xdpfw('trace', '--pcap', path.join(dir, 'no', 'such', 'dir.pcapng'));
+    expect(pcap.code).toBe(3);
+    expect(pcap.stderr).toContain(`error[pcap-file]: --pcap ${path.join(dir, 'no', 'such', 'dir.pcapng')}: ENOENT`);
     const bare = await xdpfw('trace', '--iface', 'lo');
     expect(bare.code).toBe(1);
     expect(bare.stderr).toContain('error[not-attached]: no xdpfw policy on lo');
