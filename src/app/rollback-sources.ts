@@ -6,6 +6,7 @@
  * the same pipeline, to the same hash.
  */
 
+import { rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 import type { SourceHost } from '../policy/source-host.js';
@@ -23,6 +24,11 @@ type KeptSources = Omit<RestorePolicy, 'mode'>;
 /** Keeps the texts of the policy just applied to `ifname`, for a later rollback to it. */
 export function keepAppliedSources(ifname: string, kept: KeptSources, o: PinOptions = {}): void {
   writeJson(appliedSourcesPath(ifname, o), kept);
+}
+
+/** Drops the texts kept for `ifname` (its interface is gone). */
+export function forgetAppliedSources(ifname: string, o: PinOptions = {}): void {
+  rmSync(appliedSourcesPath(ifname, o), { force: true });
 }
 
 /** A source host over kept texts, resolving paths as the file host does. */
