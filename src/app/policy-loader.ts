@@ -17,8 +17,12 @@ export function loadAndCompile(file: string, host: SourceHost = new FileSourceHo
 }
 
 /** Like loadAndCompile, but a policy with errors is a UserError (nothing gets applied). */
-export function compileOrThrow(file: string, onDiagnostic: (text: string) => void): LoadedPolicy & { compiled: CompiledPolicy } {
-  const loaded = loadAndCompile(file);
+export function compileOrThrow(
+  file: string,
+  onDiagnostic: (text: string) => void,
+  host: SourceHost = new FileSourceHost(),
+): LoadedPolicy & { compiled: CompiledPolicy } {
+  const loaded = loadAndCompile(file, host);
   loaded.rendered.forEach(onDiagnostic);
   const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length;
   if (errors > 0 || !loaded.compiled) {

@@ -70,8 +70,21 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .addOption(modeOption())
     .addOption(waitOption())
     .option('--force', 'apply even where a running xdpfw run manages the interface, or where it would cut this SSH session')
+    .option('--confirm <duration>', 'roll back to the policies in force before unless `xdpfw confirm` runs within it (30s, 10m, 1h)')
     .option('--json', 'machine-readable output')
     .action((file: string, opts) => run(async () => (await import('./commands/apply.js')).applyCommand(file, opts, io))());
+
+  program
+    .command('confirm')
+    .description('keep the policy of a pending `apply --confirm`: cancel its rollback')
+    .addOption(waitOption())
+    .option('--json', 'machine-readable output')
+    .action((opts) => run(async () => (await import('./commands/confirm.js')).confirmCommand(opts, io))());
+
+  program
+    .command('rollback-timer', { hidden: true })
+    .argument('<token>')
+    .action((token: string) => run(async () => (await import('./commands/confirm.js')).rollbackTimerCommand(token))());
 
   program
     .command('detach')

@@ -432,7 +432,18 @@ export {
   type PinnedCounters,
   type SnapshotTotals,
 } from './carry.js';
-export { checkBpffs, ensureBpffs, netnsId, pinPaths, pinnedInterfaces, readState, removeState, statePath, writeState } from './pins.js';
+export {
+  checkBpffs,
+  ensureBpffs,
+  namespaceStateDir,
+  netnsId,
+  pinPaths,
+  pinnedInterfaces,
+  readState,
+  removeState,
+  statePath,
+  writeState,
+} from './pins.js';
 export type { PinOptions } from './pins.js';
 export { collectGarbage, type FreedPins } from './pin-gc.js';
 export { conntrackDir, type ConntrackSettings } from './conntrack.js';

@@ -249,6 +249,11 @@ export function statePath(ifname: string, o: PinOptions = {}): string {
   return path.join(stateRoot(o), namespaceKey(o), `${ifname}.json`);
 }
 
+/** /run/xdpfw/state/net-<inode>/: this namespace's state directory, for what is kept per namespace, not per interface. */
+export function namespaceStateDir(o: PinOptions = {}): string {
+  return path.join(stateRoot(o), namespaceKey(o));
+}
+
 /** Writes the state atomically (temp file + rename). */
 export function writeState(ifname: string, state: unknown, o: PinOptions = {}): void {
   const file = statePath(ifname, o);

@@ -1,4 +1,5 @@
-import { collectGarbage } from '../../xdp/index.js';
+import { collectGarbage, netnsId } from '../../xdp/index.js';
+import { forgetAppliedSources } from '../../app/rollback-sources.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import { withRunLock } from '../../app/lock.js';
 import { requireRoot } from '../../app/preconditions.js';
@@ -21,7 +22,17 @@ const REASONS = { 'netns-gone': 'its network namespace no longer exists', 'inter
  */
 export async function gcCommand(options: GcOptions, io: CliIo): Promise<number> {
   requireRoot('gc');
-  const freed = await withRunLock('xdpfw gc', () => collectGarbage(), { waitMs: waitMs(options.wait) });
+  const freed = await withRunLock(
+    'xdpfw gc',
+    () => {
+      const gone = collectGarbage();
+      // A gone namespace's directory went whole; a gone interface of this one leaves its kept policy texts.
+      const here = netnsId();
+      for (const f of gone) if (f.netns === here && f.interface) forgetAppliedSources(f.interface);
+      return gone;
+    },
+    { waitMs: waitMs(options.wait) },
+  );
   if (options.json) json(io, { freed });
   else if (freed.length === 0) out(io, 'nothing to free');
   else {

@@ -5,6 +5,14 @@ import { ExitCode } from '../../app/exit-codes.js';
 import { requireRoot } from '../../app/preconditions.js';
 import { processRunning } from '../../app/ownership.js';
 import { loadState, type RefusedReload } from '../../app/state.js';
+import {
+  isRollbackTimer,
+  readCompletedRollback,
+  readPendingRollback,
+  timeLeft,
+  type CompletedRollback,
+  type PendingRollback,
+} from '../../app/rollback-record.js';
 
 export interface StatusOptions {
   json?: boolean;
@@ -79,8 +87,10 @@ export function statusCommand(options: StatusOptions, io: CliIo): number {
       attachedSince: s?.attachedSince,
     };
   });
+  const pending = readPendingRollback();
+  const completed = readCompletedRollback();
   if (options.json) {
-    json(io, { interfaces: reports.map(reportJson) });
+    json(io, { interfaces: reports.map(reportJson), rollback: pending ? pendingJson(pending) : null, rolledBack: completed ?? null });
     return ExitCode.ok;
   }
   if (reports.length === 0) out(io, 'xdpfw is not attached to any interface in this network namespace');
@@ -103,5 +113,43 @@ export function statusCommand(options: StatusOptions, io: CliIo): number {
       for (const d of r.refused.diagnostics) out(io, `    ${d}`);
     }
   }
+  if (pending) printPending(io, pending);
+  else if (completed) printCompleted(io, completed);
   return ExitCode.ok;
+}
+
+/** The pending rollback (docs/cli.md, "Machine output"): what each interface goes back to, and whether its timer runs. */
+function pendingJson(r: PendingRollback) {
+  return {
+    policyFile: r.policyFile,
+    since: r.since,
+    deadline: r.deadline,
+    timerPid: r.timerPid,
+    timerRunning: r.timerPid !== null && isRollbackTimer(r.timerPid, r.token),
+    interfaces: r.interfaces.map((e) => ({
+      interface: e.interface,
+      restore: e.policy ? { policyFile: e.policy.policyFile, policyHash: e.policy.policyHash } : null,
+    })),
+    failed: r.failed ?? null,
+  };
+}
+
+function printPending(io: CliIo, r: PendingRollback): void {
+  const p = pendingJson(r);
+  if (p.failed) {
+    out(io, `rollback of ${p.policyFile} FAILED at ${p.failed.at}: ${p.failed.message}`);
+    out(io, '  `xdpfw confirm` clears this record; apply the policy wanted to recover');
+  } else {
+    const timer = p.timerRunning ? `timer pid ${p.timerPid}` : `timer pid ${p.timerPid ?? '?'} NOT RUNNING: nothing will roll back`;
+    out(io, `pending rollback of ${p.policyFile} at ${p.deadline} (in ${timeLeft(p.deadline)}) unless \`xdpfw confirm\`; ${timer}`);
+  }
+  for (const e of p.interfaces) {
+    const to = e.restore ? `policy ${e.restore.policyFile} (${e.restore.policyHash.slice(0, 12)})` : 'nothing (detach)';
+    out(io, `  ${e.interface}: back to ${to}`);
+  }
+}
+
+function printCompleted(io: CliIo, c: CompletedRollback): void {
+  const what = c.interfaces.map((e) => `${e.interface} back to ${e.restored ?? 'nothing'}`).join(', ');
+  out(io, `rolled back ${c.policyFile} at ${c.at} (not confirmed): ${what}`);
 }

@@ -80,7 +80,7 @@ describe.skipIf(skipWithoutRoot('gc'))('network namespaces and xdpfw gc', () => 
     ns.create(); // the kernel hands the freed inode to the next namespace (unless another test took it meanwhile)
     keys.push(netnsKeyOf(ns.name));
     expect(netnsKeyOf(ns.name)).not.toBe(first.key);
-    expect(ok(await xdpfwIn(ns, 'status', '--json'))).toEqual({ interfaces: [] });
+    expect(ok(await xdpfwIn(ns, 'status', '--json'))).toEqual({ interfaces: [], rollback: null, rolledBack: null });
     const detach = await xdpfwIn(ns, 'detach', '--iface', 'veth0', '--json');
     expect(detach.code).toBe(1); // not-attached: the dead namespace's pins are not this one's to remove
     expect(fs.existsSync(path.join(bpffsRoot(), first.key, 'veth0', 'link'))).toBe(true);
@@ -112,7 +112,9 @@ describe.skipIf(skipWithoutRoot('gc'))('network namespaces and xdpfw gc', () => 
       freed: [{ netns: key, interface: 'veth0', reason: 'interface-gone', progId }],
     });
     expect(fs.readdirSync(path.join(bpffsRoot(), key))).toEqual(['vgc0']);
-    expect(fs.readdirSync(path.join(stateRoot(), key))).toEqual(['vgc0.json']);
+    // beside the states, the policy texts apply keeps for a rollback (`apply --confirm`), vgc0's alone
+    expect(fs.readdirSync(path.join(stateRoot(), key))).toEqual(['rollback', 'vgc0.json']);
+    expect(fs.readdirSync(path.join(stateRoot(), key, 'rollback', 'sources'))).toEqual(['vgc0.json']);
     expect(await programExists(progId)).toBe(false);
     expect(ok(await xdpfwIn(ns, 'gc', '--json'))).toEqual({ freed: [] });
     fs.writeFileSync(file, POLICY);

@@ -48,8 +48,9 @@ describe.skipIf(skipWithoutRoot('--json shapes'))('the --json output of commands
         },
       ],
       unchanged: [],
+      rollback: null,
     });
-    expect(await xdpfw('apply', file)).toEqual({ applied: [], unchanged: ['veth0'] });
+    expect(await xdpfw('apply', file)).toEqual({ applied: [], unchanged: ['veth0'], rollback: null });
   });
 
   it('status gives every field of each interface, null where xdpfw does not know it', async () => {
@@ -72,6 +73,8 @@ describe.skipIf(skipWithoutRoot('--json shapes'))('the --json output of commands
           refused: null,
         },
       ],
+      rollback: null,
+      rolledBack: null,
     });
   });
 
