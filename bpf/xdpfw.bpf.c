@@ -3,8 +3,8 @@
  * xdpfw's data plane: parse (lib/parse.h), classify (lib/classify.h: Linear
  * Bit Vector Search with aggregated bit vectors, addresses by LPM trie or
  * address table, lib/addr_table.h; or, for a few simple rules, the linear
- * path, lib/linear.h: see xdpfw.h), then leave through one exit that counts
- * the packet.
+ * path, lib/linear.h: see xdpfw.h), answer what a `reject` decided
+ * (lib/reject.h), then leave through one exit that counts the packet.
  *
  * Fields the policy does not use are switched off by cfg_fields, a frozen
  * .rodata constant (lib/config.h): the verifier knows its value and removes
@@ -24,6 +24,7 @@
 #include "lib/classify.h"
 #include "lib/linear.h"
 #include "lib/ct.h"
+#include "lib/reject.h"
 
 /* ---- the one exit ------------------------------------------------------------- */
 
@@ -79,6 +80,13 @@ int xdpfw_main(struct xdp_md *ctx)
 			classify(&p, &a, &v);
 		if (cfg_ct && !cfg_ct_given && v.action == XDP_PASS)
 			ct_commit(&p, &a.ct, &found, now);
+		if (v.action == XDP_TX) {
+			/* cfg_reject: no reject in the policy, no answer code; a stray reject only drops. */
+			v.action = cfg_reject ? reject_packet(ctx, bytes) : XDP_DROP;
+			if (cfg_reject)
+				count(&xdpfw_counters,
+				      v.action == XDP_TX ? XDPFW_CNT_REJECT_SENT : XDPFW_CNT_REJECT_SUPPRESSED, bytes);
+		}
 	} else if (step == XDPFW_NON_IP) {
 		v = (struct xdpfw_verdict){ XDP_PASS, XDPFW_NO_RULE, XDPFW_CNT_NON_IP };
 	} else {

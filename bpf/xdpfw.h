@@ -56,7 +56,24 @@
 enum xdpfw_action {
 	XDPFW_ACTION_DROP = 1, /* == XDP_DROP */
 	XDPFW_ACTION_PASS = 2, /* == XDP_PASS */
+	XDPFW_ACTION_REJECT = 3, /* dropped and answered (lib/reject.h); XDP_TX when answered */
 };
+
+/*
+ * `reject`'s answers (lib/reject.h): one token bucket for all of them, of
+ * 1,000 a second with a burst of 50 (Linux's icmp_msgs_per_sec and
+ * icmp_msgs_burst), and the bytes of the offending datagram an ICMP error
+ * quotes at most.
+ */
+#ifndef XDPFW_REJECT_COST_NS
+#define XDPFW_REJECT_COST_NS 1000000ull /* 1 ms a token: 1,000 answers a second */
+#endif
+#ifndef XDPFW_REJECT_BURST
+#define XDPFW_REJECT_BURST 50 /* tokens of a full bucket */
+#endif
+#ifndef XDPFW_REJECT_QUOTE
+#define XDPFW_REJECT_QUOTE 128 /* IP header with options, L4 header and the first payload bytes */
+#endif
 
 /*
  * Fields. Bit i of cfg_fields enables field i; a field that no rule
@@ -282,7 +299,9 @@ enum xdpfw_counter_index {
 	XDPFW_CNT_MALFORMED = 1, /* truncated or invalid header: always dropped */
 	XDPFW_CNT_NON_IP = 2,    /* not IPv4/IPv6 (ARP, LLDP, …): always passed */
 	XDPFW_CNT_FRAGMENT = 3,  /* non-first IP fragments (also counted by their rule) */
-	XDPFW_NCOUNTERS = 4,
+	XDPFW_CNT_REJECT_SENT = 4,       /* `reject` answered (the packet is counted by its rule too) */
+	XDPFW_CNT_REJECT_SUPPRESSED = 5, /* `reject` left unanswered: rate, or not to be answered */
+	XDPFW_NCOUNTERS = 6,
 };
 
 /* ---- map keys and values ------------------------------------------------ */
@@ -505,6 +524,7 @@ struct xdpfw_tail_scratch {
  *   const volatile __u32 cfg_ct_given;         1: a test run: the state is xdpfw_ct_given[0], no table is read
  *   const volatile __u32 cfg_tails;            1: a rule has a stateful tail (xdpfw_tails is read)
  *   const volatile __u32 cfg_now_given;        1: "now" is xdpfw_now_given[0], not the clock (tests)
+ *   const volatile __u32 cfg_reject;           1: a rule or the default rejects (lib/reject.h is kept)
  * and the linear path's rules, element (or pair, or quad) i for rule i:
  *   const volatile __u32 cfg_lin_checks[XDPFW_LINEAR_MAX];      see XDPFW_LIN_*
  *   const volatile __u32 cfg_lin_action[XDPFW_LINEAR_MAX];      XDPFW_ACTION_*

@@ -35,6 +35,21 @@ export const TCPFLAGS_CLS_ENTRIES = 256;
 export const ICMPTYPE_CLS_ENTRIES = 256;
 /** XDPFW_CTSTATE_CLS_ENTRIES: xdpfw_ctstate_cls, one per enum xdpfw_ct_state */
 export const CTSTATE_CLS_ENTRIES = 4;
+/**
+ * XDPFW_REJECT_COST_NS: 1 ms a token: 1,000 answers a second
+ * The header's default: a build with -DXDPFW_REJECT_COST_NS=… differs.
+ */
+export const REJECT_COST_NS = 1000000;
+/**
+ * XDPFW_REJECT_BURST: tokens of a full bucket
+ * The header's default: a build with -DXDPFW_REJECT_BURST=… differs.
+ */
+export const REJECT_BURST = 50;
+/**
+ * XDPFW_REJECT_QUOTE: IP header with options, L4 header and the first payload bytes
+ * The header's default: a build with -DXDPFW_REJECT_QUOTE=… differs.
+ */
+export const REJECT_QUOTE = 128;
 /** XDPFW_DEEPER: in an l16 entry: longer prefixes inside this /16 */
 export const DEEPER = 0x80000000;
 /** XDPFW_L16_ENTRIES: one class per /16 */
@@ -138,6 +153,8 @@ export const ACTION = {
   drop: 1,
   /** == XDP_PASS */
   pass: 2,
+  /** dropped and answered (lib/reject.h); XDP_TX when answered */
+  reject: 3,
 } as const;
 
 /** enum xdpfw_field */
@@ -261,9 +278,13 @@ export const COUNTER_INDEX = {
   nonIp: 2,
   /** non-first IP fragments (also counted by their rule) */
   fragment: 3,
+  /** `reject` answered (the packet is counted by its rule too) */
+  rejectSent: 4,
+  /** `reject` left unanswered: rate, or not to be answered */
+  rejectSuppressed: 5,
 } as const;
 /** XDPFW_NCOUNTERS */
-export const NCOUNTERS = 4;
+export const NCOUNTERS = 6;
 
 /**
  * Struct sizes and member offsets in bytes, each member at its natural alignment (as clang lays them out for BPF).
@@ -329,6 +350,7 @@ export const RODATA_VARS = {
   cfg_ct_given: 4,
   cfg_tails: 4,
   cfg_now_given: 4,
+  cfg_reject: 4,
   cfg_lin_checks: 32,
   cfg_lin_action: 32,
   cfg_lin_proto: 32,
