@@ -82,7 +82,7 @@ int xdpfw_main(struct xdp_md *ctx)
 			ct_commit(&p, &a.ct, &found, now);
 		if (v.action == XDP_TX) {
 			/* cfg_reject: no reject in the policy, no answer code; a stray reject only drops. */
-			v.action = cfg_reject ? reject_packet(ctx, bytes) : XDP_DROP;
+			v.action = cfg_reject ? reject_packet(ctx, bytes, &a.ct) : XDP_DROP;
 			if (cfg_reject)
 				count(&xdpfw_counters,
 				      v.action == XDP_TX ? XDPFW_CNT_REJECT_SENT : XDPFW_CNT_REJECT_SUPPRESSED, bytes);

@@ -505,6 +505,28 @@ struct xdpfw_tail_scratch {
 	struct xdpfw_meter meter;
 };
 
+/*
+ * Value of xdpfw_reject_scratch (PERCPU_ARRAY, one entry): what a reject's
+ * answer needs from the offending packet, read before any byte of it is
+ * rewritten (lib/reject.h). A map rather than the stack: the main
+ * program's frame leaves the answer's own frame little room.
+ */
+struct xdpfw_reject_info {
+	__u32 l3;        /* offset of the IP header in the frame */
+	__u32 family;    /* enum xdpfw_family */
+	__u32 datagram;  /* bytes of the IP datagram, its header included */
+	__u32 tcp;       /* 1: answered with a RST */
+	__u32 seq;       /* TCP sequence and acknowledgment numbers, host order */
+	__u32 ack;
+	__u32 seq_len;   /* TCP payload + SYN + FIN */
+	__u16 sport;     /* network order */
+	__u16 dport;
+	__u8 tcp_flags;
+	__u8 pad[3];
+	__u32 src[4];    /* network order; IPv4 in [0] */
+	__u32 dst[4];
+};
+
 /* Value of xdpfw_actions (ARRAY, one per rule): XDPFW_ACTION_*. */
 /* __u32 */
 
@@ -563,6 +585,7 @@ struct xdpfw_tail_scratch {
  *   xdpfw_actions          __u32                          __u32
  *   xdpfw_rule_counters    __u32                          struct xdpfw_counter
  *   xdpfw_counters         __u32                          struct xdpfw_counter
+ *   xdpfw_reject_scratch   __u32                          struct xdpfw_reject_info
  * and, shared by every interface of the namespace (pinned under conntrack/):
  *   xdpfw_ct_tcp           struct xdpfw_ct_key            struct xdpfw_ct_entry
  *   xdpfw_ct_udp           struct xdpfw_ct_key            struct xdpfw_ct_entry

@@ -39,6 +39,8 @@
 #include "structs.h"
 
 #define REJECT_TTL 64
+/* The IP header's offset as read back from the map, masked so the verifier knows it small. */
+#define L3_MASK 0x1f
 #define TCP_FLAG_FIN 0x01
 #define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_RST 0x04
@@ -53,21 +55,13 @@
 /* The token bucket of all answers (bucket_take's empty_at): a global, zero at load, so it starts full. */
 __u64 xdpfw_reject_empty_at = 0;
 
-/* What the answer needs from the offending packet, read before any byte is rewritten. */
-struct reject_info {
-	__u32 l3;         /* offset of the IP header in the frame */
-	__u32 family;     /* XDPFW_FAMILY_* */
-	__u32 datagram;   /* bytes of the IP datagram (header included) */
-	__u32 tcp;        /* 1: answered with a RST */
-	__u32 seq;        /* TCP, host order */
-	__u32 ack;
-	__u32 seq_len;    /* TCP payload + SYN + FIN */
-	__u8 tcp_flags;
-	__be16 sport;
-	__be16 dport;
-	__be32 src[4];    /* IPv4: [0] */
-	__be32 dst[4];
-};
+/* Per CPU, what the answer needs (xdpfw.h): off the stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdpfw_reject_info);
+} xdpfw_reject_scratch SEC(".maps");
 
 /*
  * The headers were just written through other types: the barrier keeps
@@ -134,12 +128,14 @@ static __always_inline int icmp_informational(__u8 type)
 	return type == 0 || type == 8 || (type >= 9 && type <= 10) || (type >= 13 && type <= 18);
 }
 
-/* Reads what the answer needs; 0 when the packet must not be answered. */
-static __always_inline int reject_read(void *data, void *end, struct reject_info *r)
+/*
+ * Reads what the answer needs; 0 when the packet must not be answered.
+ * `frag` is room for skip_ipv6_ext()'s fragment fields.
+ */
+static __always_inline int reject_read(void *data, void *end, struct xdpfw_reject_info *r, struct xdpfw_ct_pkt *frag)
 {
 	struct xdpfw_cursor c = { .pos = data, .end = end, .start = data };
 	struct xdpfw_pkt p = {};
-	struct xdpfw_ct_pkt frag;
 	__u8 *eth = data, *l4;
 	__be16 ethertype;
 	__u32 proto, l4_left;
@@ -188,8 +184,8 @@ static __always_inline int reject_read(void *data, void *end, struct reject_info
 			return 0; /* a jumbogram, or a datagram the parser found short */
 		r->datagram = c.left + sizeof(*ip6);
 		p.proto = ip6->nexthdr;
-		frag.first_frag = 0;
-		if (skip_ipv6_ext(&c, &p, &frag) != XDPFW_CONTINUE || p.fragment || frag.first_frag)
+		frag->first_frag = 0;
+		if (skip_ipv6_ext(&c, &p, frag) != XDPFW_CONTINUE || p.fragment || frag->first_frag)
 			return 0;
 		proto = p.proto;
 		l4 = c.pos;
@@ -228,17 +224,20 @@ static __always_inline int reject_read(void *data, void *end, struct reject_info
 	return 1;
 }
 
+/* In registers: the answer's own stack frame is kept small. */
 static __always_inline void swap_macs(__u8 *eth)
 {
-	__u8 mac[ETH_ALEN];
+	__u32 dst_head = *(__u32 *)eth, src_head = *(__u32 *)(eth + 6);
+	__u16 dst_tail = *(__u16 *)(eth + 4), src_tail = *(__u16 *)(eth + 10);
 
-	__builtin_memcpy(mac, eth, ETH_ALEN);
-	__builtin_memcpy(eth, eth + ETH_ALEN, ETH_ALEN);
-	__builtin_memcpy(eth + ETH_ALEN, mac, ETH_ALEN);
+	*(__u32 *)eth = src_head;
+	*(__u16 *)(eth + 4) = src_tail;
+	*(__u32 *)(eth + 6) = dst_head;
+	*(__u16 *)(eth + 10) = dst_tail;
 }
 
 /* An IPv4 header from the packet's destination back to its source; its checksum. */
-static __always_inline void write_ipv4(struct iphdr *ip, const struct reject_info *r, __u8 proto, __u8 tos,
+static __always_inline void write_ipv4(struct iphdr *ip, const struct xdpfw_reject_info *r, __u8 proto, __u8 tos,
 				       __u16 tot_len, __u16 frag_off)
 {
 	*(__u16 *)ip = bpf_htons(0x4500 | tos);
@@ -253,7 +252,7 @@ static __always_inline void write_ipv4(struct iphdr *ip, const struct reject_inf
 	ip->check = csum_fold(sum_words(0, (__be32 *)ip, 5));
 }
 
-static __always_inline void write_ipv6(struct ipv6hdr *ip6, const struct reject_info *r, __u8 nexthdr,
+static __always_inline void write_ipv6(struct ipv6hdr *ip6, const struct xdpfw_reject_info *r, __u8 nexthdr,
 				       __u16 payload_len)
 {
 	*(__be32 *)ip6 = bpf_htonl(0x60000000);
@@ -265,7 +264,7 @@ static __always_inline void write_ipv6(struct ipv6hdr *ip6, const struct reject_
 }
 
 /* The pseudo-header's addresses (answer's source and destination), length and protocol, summed. */
-static __always_inline __u64 pseudo_sum(const struct reject_info *r, __u32 len, __u8 proto)
+static __always_inline __u64 pseudo_sum(const struct xdpfw_reject_info *r, __u32 len, __u8 proto)
 {
 	__u64 sum = bpf_htonl(len) + bpf_htonl(proto);
 
@@ -275,13 +274,13 @@ static __always_inline __u64 pseudo_sum(const struct reject_info *r, __u32 len, 
 }
 
 /* The frame becomes a RST: IP and TCP headers without options, and nothing after. */
-static __always_inline int answer_tcp(struct xdp_md *ctx, const struct reject_info *r, __u64 bytes)
+static __always_inline int answer_tcp(struct xdp_md *ctx, const struct xdpfw_reject_info *r, __u64 bytes)
 {
 	int v4 = r->family == XDPFW_FAMILY_IPV4;
-	__u32 len = r->l3 + (v4 ? 20 : 40) + 20;
+	__u32 l3 = r->l3 & L3_MASK, len = l3 + (v4 ? 20 : 40) + 20;
 	__u8 *data, *end, *ip, *tcp;
 
-	if (r->l3 > XDPFW_MAX_VLAN_TAGS * 4 + ETH_HLEN)
+	if (l3 != r->l3 || l3 > XDPFW_MAX_VLAN_TAGS * 4 + ETH_HLEN)
 		return XDP_DROP;
 	if (bpf_xdp_adjust_tail(ctx, (int)len - (int)bytes))
 		return XDP_DROP;
@@ -290,7 +289,7 @@ static __always_inline int answer_tcp(struct xdp_md *ctx, const struct reject_in
 	if ((void *)(data + ETH_HLEN) > (void *)end)
 		return XDP_DROP;
 	swap_macs(data);
-	ip = data + r->l3;
+	ip = data + l3;
 	if (v4) {
 		if ((void *)(ip + 40) > (void *)end)
 			return XDP_DROP;
@@ -327,15 +326,15 @@ static __always_inline int answer_tcp(struct xdp_md *ctx, const struct reject_in
  * front of new headroom, an IP and an ICMP header follow, and then the
  * offending datagram where it already lay, cut to XDPFW_REJECT_QUOTE bytes.
  */
-static __always_inline int answer_icmp(struct xdp_md *ctx, const struct reject_info *r, __u64 bytes)
+static __always_inline int answer_icmp(struct xdp_md *ctx, const struct xdpfw_reject_info *r, __u64 bytes)
 {
 	int v4 = r->family == XDPFW_FAMILY_IPV4;
 	__u32 grow = (v4 ? 20 : 40) + 8;
 	__u32 quote = r->datagram < XDPFW_REJECT_QUOTE ? r->datagram : XDPFW_REJECT_QUOTE;
-	__u32 l3 = r->l3;
+	__u32 l3 = r->l3 & L3_MASK;
 	__u8 *data, *end, *ip, *icmp;
 
-	if (l3 > XDPFW_MAX_VLAN_TAGS * 4 + ETH_HLEN)
+	if (l3 != r->l3 || l3 > XDPFW_MAX_VLAN_TAGS * 4 + ETH_HLEN)
 		return XDP_DROP;
 	if (bpf_xdp_adjust_tail(ctx, (int)(l3 + quote) - (int)bytes))
 		return XDP_DROP;
@@ -374,17 +373,28 @@ static __always_inline int answer_icmp(struct xdp_md *ctx, const struct reject_i
 	return XDP_TX;
 }
 
-/* The fate of a packet a `reject` decided (a frame of `bytes`): XDP_TX with its answer written, or XDP_DROP. */
-static __always_inline int reject_packet(struct xdp_md *ctx, __u64 bytes)
+/*
+ * The fate of a packet a `reject` decided (a frame of `bytes`): XDP_TX
+ * with its answer written, or XDP_DROP. A function of its own, not
+ * inlined, so that its stack frame is apart from the main program's, whose
+ * frame and the tail check's already come near the 512 bytes a call chain
+ * may use; for the same reason it borrows the caller's connection-tracking
+ * room (`scratch`, unused once the verdict is known) instead of its own.
+ */
+static __noinline int reject_packet(struct xdp_md *ctx, __u64 bytes, struct xdpfw_ct_pkt *scratch)
 {
-	struct reject_info r = {};
+	__u32 zero = 0;
+	struct xdpfw_reject_info *r = bpf_map_lookup_elem(&xdpfw_reject_scratch, &zero);
 
-	if (!reject_read((void *)(long)ctx->data, (void *)(long)ctx->data_end, &r))
+	if (!r)
+		return XDP_DROP;
+	__builtin_memset(r, 0, sizeof(*r));
+	if (!reject_read((void *)(long)ctx->data, (void *)(long)ctx->data_end, r, scratch))
 		return XDP_DROP;
 	if (!bucket_take(&xdpfw_reject_empty_at, bpf_ktime_get_coarse_ns(), XDPFW_REJECT_COST_NS,
 			 XDPFW_REJECT_BURST * XDPFW_REJECT_COST_NS))
 		return XDP_DROP;
-	return r.tcp ? answer_tcp(ctx, &r, bytes) : answer_icmp(ctx, &r, bytes);
+	return r->tcp ? answer_tcp(ctx, r, bytes) : answer_icmp(ctx, r, bytes);
 }
 
 #endif /* XDPFW_LIB_REJECT_H */

@@ -332,6 +332,24 @@ export const STRUCT = {
     size: 128,
     fields: { now: 0, now_fine: 8, family: 16, src: 20, dst: 36, pad: 52, set_key: 56, entry: 80, meter_key: 96, meter: 120 },
   },
+  xdpfw_reject_info: {
+    size: 68,
+    fields: {
+      l3: 0,
+      family: 4,
+      datagram: 8,
+      tcp: 12,
+      seq: 16,
+      ack: 20,
+      seq_len: 24,
+      sport: 28,
+      dport: 30,
+      tcp_flags: 32,
+      pad: 33,
+      src: 36,
+      dst: 52,
+    },
+  },
 } as const;
 
 /** The `.rodata` variables the loader sets before load, and their sizes in bytes. */
@@ -406,6 +424,7 @@ export const MAP = {
   actions: 'xdpfw_actions',
   ruleCounters: 'xdpfw_rule_counters',
   counters: 'xdpfw_counters',
+  rejectScratch: 'xdpfw_reject_scratch',
   ctTcp: 'xdpfw_ct_tcp',
   ctUdp: 'xdpfw_ct_udp',
   ctIcmp: 'xdpfw_ct_icmp',
@@ -465,6 +484,7 @@ export const MAP_LAYOUT: Record<MapName, { keySize: number; valueSize: number }>
   xdpfw_actions: { keySize: 4, valueSize: 4 }, // __u32 → __u32
   xdpfw_rule_counters: { keySize: 4, valueSize: 16 }, // __u32 → struct xdpfw_counter
   xdpfw_counters: { keySize: 4, valueSize: 16 }, // __u32 → struct xdpfw_counter
+  xdpfw_reject_scratch: { keySize: 4, valueSize: 68 }, // __u32 → struct xdpfw_reject_info
   xdpfw_ct_tcp: { keySize: 40, valueSize: 32 }, // struct xdpfw_ct_key → struct xdpfw_ct_entry
   xdpfw_ct_udp: { keySize: 40, valueSize: 32 }, // struct xdpfw_ct_key → struct xdpfw_ct_entry
   xdpfw_ct_icmp: { keySize: 40, valueSize: 32 }, // struct xdpfw_ct_key → struct xdpfw_ct_entry
