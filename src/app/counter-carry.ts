@@ -25,7 +25,7 @@ export type GlobalBases = Partial<Record<GlobalCounterName, CounterJson>>;
 
 export const ZERO: Count = Object.freeze({ packets: 0n, bytes: 0n });
 
-export const GLOBAL_NAMES: readonly GlobalCounterName[] = ['default', 'malformed', 'nonIp', 'fragment'];
+export const GLOBAL_NAMES: readonly GlobalCounterName[] = ['default', 'malformed', 'nonIp', 'fragment', 'rejectSent', 'rejectSuppressed'];
 
 export const add = (a: Count, b: Count): Count => ({ packets: a.packets + b.packets, bytes: a.bytes + b.bytes });
 
