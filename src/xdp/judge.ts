@@ -26,8 +26,8 @@ export interface Judgement {
    * or another action's name for a bug.
    */
   action: 'allow' | 'drop' | 'reject' | `xdp-action-${number}`;
-  /** The program sent an answer (XDP_TX): a reject's RST or ICMP error. */
-  answered: boolean;
+  /** For a reject only: the program sent its answer (XDP_TX), a RST or an ICMP error. */
+  answered?: boolean;
   /** The rule index that counted the frame, or the global counter that did. */
   matched: number | 'default' | 'malformed' | 'non-ip';
   /** The frame was counted as a non-first fragment too. */
@@ -94,7 +94,7 @@ export class PolicyJudge {
           : code === XDP_TX && rejects
             ? 'reject'
             : (`xdp-action-${code}` as const);
-    return { action, answered: code === XDP_TX, matched, fragment };
+    return { action, matched, fragment, ...(rejects ? { answered: code === XDP_TX } : {}) };
   }
 
   /** "Now" for a program loaded with `nowGiven`: CLOCK_MONOTONIC ns as the tails see it. */
