@@ -3,8 +3,9 @@
  * xdpfw's data plane: parse (lib/parse.h), classify (lib/classify.h: Linear
  * Bit Vector Search with aggregated bit vectors, addresses by LPM trie or
  * address table, lib/addr_table.h; or, for a few simple rules, the linear
- * path, lib/linear.h: see xdpfw.h), then leave through one exit that counts
- * the packet (and hands it to a tracer, lib/trace.h).
+ * path, lib/linear.h: see xdpfw.h), answer what a `reject` decided
+ * (lib/reject.h), then leave through one exit that counts the packet (and
+ * hands it to a tracer, lib/trace.h).
  *
  * Fields the policy does not use are switched off by cfg_fields, a frozen
  * .rodata constant (lib/config.h): the verifier knows its value and removes
@@ -25,6 +26,7 @@
 #include "lib/linear.h"
 #include "lib/ct.h"
 #include "lib/trace.h"
+#include "lib/reject.h"
 
 /* ---- the one exit ------------------------------------------------------------- */
 
@@ -38,9 +40,8 @@ static __always_inline void count(void *map, __u32 index, __u64 bytes)
 	}
 }
 
-static __always_inline int count_exit(struct xdp_md *ctx, const struct xdpfw_verdict *v, __u64 bytes)
+static __always_inline int count_exit(const struct xdpfw_verdict *v, __u64 bytes)
 {
-	trace_decision(ctx, v);
 	if (v->rule != XDPFW_NO_RULE)
 		count(&xdpfw_rule_counters, v->rule, bytes);
 	else
@@ -86,7 +87,15 @@ int xdpfw_main(struct xdp_md *ctx)
 	} else {
 		v = (struct xdpfw_verdict){ XDP_DROP, XDPFW_NO_RULE, XDPFW_CNT_MALFORMED };
 	}
-	return count_exit(ctx, &v, bytes);
+	trace_decision(ctx, &v); /* before a reject's answer rewrites the frame */
+	if (step == XDPFW_CONTINUE && v.action == XDP_TX) {
+		/* cfg_reject: no reject in the policy, no answer code; a stray reject only drops. */
+		v.action = cfg_reject ? reject_packet(ctx, bytes, &a.ct) : XDP_DROP;
+		if (cfg_reject)
+			count(&xdpfw_counters, v.action == XDP_TX ? XDPFW_CNT_REJECT_SENT : XDPFW_CNT_REJECT_SUPPRESSED,
+			      bytes);
+	}
+	return count_exit(&v, bytes);
 }
 
 /*

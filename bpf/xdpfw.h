@@ -56,7 +56,24 @@
 enum xdpfw_action {
 	XDPFW_ACTION_DROP = 1, /* == XDP_DROP */
 	XDPFW_ACTION_PASS = 2, /* == XDP_PASS */
+	XDPFW_ACTION_REJECT = 3, /* dropped and answered (lib/reject.h); XDP_TX when answered */
 };
+
+/*
+ * `reject`'s answers (lib/reject.h): one token bucket for all of them, of
+ * 1,000 a second with a burst of 50 (Linux's icmp_msgs_per_sec and
+ * icmp_msgs_burst), and the bytes of the offending datagram an ICMP error
+ * quotes at most.
+ */
+#ifndef XDPFW_REJECT_COST_NS
+#define XDPFW_REJECT_COST_NS 1000000ull /* 1 ms a token: 1,000 answers a second */
+#endif
+#ifndef XDPFW_REJECT_BURST
+#define XDPFW_REJECT_BURST 50 /* tokens of a full bucket */
+#endif
+#ifndef XDPFW_REJECT_QUOTE
+#define XDPFW_REJECT_QUOTE 128 /* IP header with options, L4 header and the first payload bytes */
+#endif
 
 /*
  * Fields. Bit i of cfg_fields enables field i; a field that no rule
@@ -303,7 +320,9 @@ enum xdpfw_counter_index {
 	XDPFW_CNT_MALFORMED = 1, /* truncated or invalid header: always dropped */
 	XDPFW_CNT_NON_IP = 2,    /* not IPv4/IPv6 (ARP, LLDP, …): always passed */
 	XDPFW_CNT_FRAGMENT = 3,  /* non-first IP fragments (also counted by their rule) */
-	XDPFW_NCOUNTERS = 4,
+	XDPFW_CNT_REJECT_SENT = 4,       /* `reject` answered (the packet is counted by its rule too) */
+	XDPFW_CNT_REJECT_SUPPRESSED = 5, /* `reject` left unanswered: rate, or not to be answered */
+	XDPFW_NCOUNTERS = 6,
 };
 
 /* ---- map keys and values ------------------------------------------------ */
@@ -547,6 +566,28 @@ struct xdpfw_trace_event {
 	__u8 data[XDPFW_TRACE_SNAPLEN];
 };
 
+/*
+ * Value of xdpfw_reject_scratch (PERCPU_ARRAY, one entry): what a reject's
+ * answer needs from the offending packet, read before any byte of it is
+ * rewritten (lib/reject.h). A map rather than the stack: the main
+ * program's frame leaves the answer's own frame little room.
+ */
+struct xdpfw_reject_info {
+	__u32 l3;        /* offset of the IP header in the frame */
+	__u32 family;    /* enum xdpfw_family */
+	__u32 datagram;  /* bytes of the IP datagram, its header included */
+	__u32 tcp;       /* 1: answered with a RST */
+	__u32 seq;       /* TCP sequence and acknowledgment numbers, host order */
+	__u32 ack;
+	__u32 seq_len;   /* TCP payload + SYN + FIN */
+	__u16 sport;     /* network order */
+	__u16 dport;
+	__u8 tcp_flags;
+	__u8 pad[3];
+	__u32 src[4];    /* network order; IPv4 in [0] */
+	__u32 dst[4];
+};
+
 /* Value of xdpfw_actions (ARRAY, one per rule): XDPFW_ACTION_*. */
 /* __u32 */
 
@@ -566,6 +607,7 @@ struct xdpfw_trace_event {
  *   const volatile __u32 cfg_ct_given;         1: a test run: the state is xdpfw_ct_given[0], no table is read
  *   const volatile __u32 cfg_tails;            1: a rule has a stateful tail (xdpfw_tails is read)
  *   const volatile __u32 cfg_now_given;        1: "now" is xdpfw_now_given[0], not the clock (tests)
+ *   const volatile __u32 cfg_reject;           1: a rule or the default rejects (lib/reject.h is kept)
  * and the linear path's rules, element (or pair, or quad) i for rule i:
  *   const volatile __u32 cfg_lin_checks[XDPFW_LINEAR_MAX];      see XDPFW_LIN_*
  *   const volatile __u32 cfg_lin_action[XDPFW_LINEAR_MAX];      XDPFW_ACTION_*
@@ -604,6 +646,7 @@ struct xdpfw_trace_event {
  *   xdpfw_actions          __u32                          __u32
  *   xdpfw_rule_counters    __u32                          struct xdpfw_counter
  *   xdpfw_counters         __u32                          struct xdpfw_counter
+ *   xdpfw_reject_scratch   __u32                          struct xdpfw_reject_info
  * and, shared by every interface of the namespace (pinned under conntrack/):
  *   xdpfw_ct_tcp           struct xdpfw_ct_key            struct xdpfw_ct_entry
  *   xdpfw_ct_udp           struct xdpfw_ct_key            struct xdpfw_ct_entry

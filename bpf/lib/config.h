@@ -27,6 +27,7 @@ const volatile __u32 cfg_ct = 0;
 const volatile __u32 cfg_ct_given = 0;
 const volatile __u32 cfg_tails = 0;
 const volatile __u32 cfg_now_given = 0;
+const volatile __u32 cfg_reject = 0;
 const volatile __u32 cfg_lin_checks[XDPFW_LINEAR_MAX] = {};
 const volatile __u32 cfg_lin_action[XDPFW_LINEAR_MAX] = {};
 const volatile __u32 cfg_lin_proto[XDPFW_LINEAR_MAX] = {};

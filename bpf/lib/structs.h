@@ -68,7 +68,7 @@ struct xdpfw_addrs {
 #define XDPFW_NO_RULE 0xffffffffu
 
 struct xdpfw_verdict {
-	__u32 action;  /* XDP_DROP or XDP_PASS */
+	__u32 action;  /* XDP_DROP, XDP_PASS, or XDP_TX for a reject (to be answered) */
 	__u32 rule;    /* matching rule, or XDPFW_NO_RULE */
 	__u32 counter; /* XDPFW_CNT_*, charged when rule == XDPFW_NO_RULE */
 };
@@ -76,6 +76,8 @@ struct xdpfw_verdict {
 static __always_inline __u32 to_xdp(__u32 action)
 {
 	/* Anything but an explicit allow drops: a corrupt action must not pass. */
+	if (action == XDPFW_ACTION_REJECT)
+		return XDP_TX;
 	return action == XDPFW_ACTION_PASS ? XDP_PASS : XDP_DROP;
 }
 

@@ -51,6 +51,9 @@ export interface InterfaceStats {
   malformed: Count;
   nonIp: Count;
   fragment: Count;
+  /** Packets a reject answered, and those it dropped without an answer (over the answers' rate, or not to be answered). */
+  rejectSent: Count;
+  rejectSuppressed: Count;
   /** When the global counters began (xdpfw first attached to the interface). */
   since: string;
   /** The dynamic sets of the interface's policy, by name carried across reloads as the rules' counters are. */
@@ -79,6 +82,8 @@ export function totalsOf(ifname: string, state: AppliedState, counters: Counters
     malformed: global('malformed'),
     nonIp: global('nonIp'),
     fragment: global('fragment'),
+    rejectSent: global('rejectSent'),
+    rejectSuppressed: global('rejectSuppressed'),
     since: state.attachedSince,
     sets: (state.dynamicSets ?? []).map((set, i) => {
       const { added, expired, full } = add(tails?.sets[i] ?? NO_SET_COUNTS, fromJson(state.setBases?.[set.name], NO_SET_COUNTS));

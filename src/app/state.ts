@@ -1,3 +1,4 @@
+import type { Action } from '../compiler/ir.js';
 import type { CompiledDynamicSet, CompiledInterface, CompiledRule, RuleTail } from '../compiler/output.js';
 import { readState, removeState, status, tryLockRunDir, writeState, type PinOptions } from '../xdp/index.js';
 import type { CounterJson, FiguresJson, GlobalBases } from './counter-carry.js';
@@ -51,7 +52,7 @@ export interface AppliedState {
   /** When this policy was applied, and when xdpfw first attached to the interface. */
   appliedAt: string;
   attachedSince: string;
-  defaultAction: 'allow' | 'drop';
+  defaultAction: Action;
   rules: StateRule[];
   /** The dynamic sets the rules name, by the index the program's tails use. */
   dynamicSets?: CompiledDynamicSet[];

@@ -24,7 +24,7 @@
 import type { Span } from '../policy/ast.js';
 import type { PrefixList } from './structures/prefix-list.js';
 
-export type Action = 'allow' | 'drop';
+export type Action = 'allow' | 'drop' | 'reject';
 
 /** One prefix: `bytes` is the network-order address (4 or 16 bytes) with host bits zeroed. */
 export interface Prefix {

@@ -49,6 +49,7 @@ function interfaceToJson(c: CompiledInterface): JsonValue {
       absentClass: Object.fromEntries(constants.absentClass.map((cls, bit) => [FIELD_NAMES[bit], cls])),
       classification: constants.linear ? 'linear' : 'bit-vectors',
       ct: constants.ct,
+      reject: constants.reject === true,
     },
     rules: c.rules.map((r) => ({ ...ruleRef(r), action: r.action, text: r.text })),
     actions: c.actions,

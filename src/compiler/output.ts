@@ -9,11 +9,11 @@ import { ACTION, ADDR_SLOT } from '../contract/kernel.js';
 import type { Span } from '../policy/ast.js';
 import type { Action, ConntrackSettings, IrRule, PortInterval } from './ir.js';
 
-/** An action as the data plane stores it (enum xdpfw_action): XDP_DROP or XDP_PASS. */
+/** An action as the data plane stores it (enum xdpfw_action): XDP_DROP, XDP_PASS, or reject. */
 export type KernelAction = (typeof ACTION)[keyof typeof ACTION];
 
 /** The policy's verbs as the data plane's actions: `allow` lets the packet pass (XDPFW_ACTION_PASS). */
-export const KERNEL_ACTION: Readonly<Record<Action, KernelAction>> = { allow: ACTION.pass, drop: ACTION.drop };
+export const KERNEL_ACTION: Readonly<Record<Action, KernelAction>> = { allow: ACTION.pass, drop: ACTION.drop, reject: ACTION.reject };
 
 export interface CompiledConstants {
   /** cfg_nrules */
@@ -35,6 +35,12 @@ export interface CompiledConstants {
   linear: LinearRule[] | null;
   /** cfg_ct: a rule uses `ct state`, so the program computes every packet's connection state. */
   ct: boolean;
+  /**
+   * cfg_reject: a rule or the default rejects, so the program keeps the code
+   * that answers. Present only when true, so that the hash of a policy
+   * without `reject` is what it was before the action existed.
+   */
+  reject?: true;
 }
 
 /** One rule of the linear path (bpf/xdpfw.h); a null field is not checked. */

@@ -35,6 +35,21 @@ export const TCPFLAGS_CLS_ENTRIES = 256;
 export const ICMPTYPE_CLS_ENTRIES = 256;
 /** XDPFW_CTSTATE_CLS_ENTRIES: xdpfw_ctstate_cls, one per enum xdpfw_ct_state */
 export const CTSTATE_CLS_ENTRIES = 4;
+/**
+ * XDPFW_REJECT_COST_NS: 1 ms a token: 1,000 answers a second
+ * The header's default: a build with -DXDPFW_REJECT_COST_NS=… differs.
+ */
+export const REJECT_COST_NS = 1000000;
+/**
+ * XDPFW_REJECT_BURST: tokens of a full bucket
+ * The header's default: a build with -DXDPFW_REJECT_BURST=… differs.
+ */
+export const REJECT_BURST = 50;
+/**
+ * XDPFW_REJECT_QUOTE: IP header with options, L4 header and the first payload bytes
+ * The header's default: a build with -DXDPFW_REJECT_QUOTE=… differs.
+ */
+export const REJECT_QUOTE = 128;
 /** XDPFW_DEEPER: in an l16 entry: longer prefixes inside this /16 */
 export const DEEPER = 0x80000000;
 /** XDPFW_L16_ENTRIES: one class per /16 */
@@ -150,6 +165,8 @@ export const ACTION = {
   drop: 1,
   /** == XDP_PASS */
   pass: 2,
+  /** dropped and answered (lib/reject.h); XDP_TX when answered */
+  reject: 3,
 } as const;
 
 /** enum xdpfw_field */
@@ -284,9 +301,13 @@ export const COUNTER_INDEX = {
   nonIp: 2,
   /** non-first IP fragments (also counted by their rule) */
   fragment: 3,
+  /** `reject` answered (the packet is counted by its rule too) */
+  rejectSent: 4,
+  /** `reject` left unanswered: rate, or not to be answered */
+  rejectSuppressed: 5,
 } as const;
 /** XDPFW_NCOUNTERS */
-export const NCOUNTERS = 4;
+export const NCOUNTERS = 6;
 
 /**
  * Struct sizes and member offsets in bytes, each member at its natural alignment (as clang lays them out for BPF).
@@ -343,6 +364,24 @@ export const STRUCT = {
     size: 288,
     fields: { time_ns: 0, ifindex: 8, rule: 12, counter: 16, action: 20, frame_len: 24, captured: 28, data: 32 },
   },
+  xdpfw_reject_info: {
+    size: 68,
+    fields: {
+      l3: 0,
+      family: 4,
+      datagram: 8,
+      tcp: 12,
+      seq: 16,
+      ack: 20,
+      seq_len: 24,
+      sport: 28,
+      dport: 30,
+      tcp_flags: 32,
+      pad: 33,
+      src: 36,
+      dst: 52,
+    },
+  },
 } as const;
 
 /** The `.rodata` variables the loader sets before load, and their sizes in bytes. */
@@ -361,6 +400,7 @@ export const RODATA_VARS = {
   cfg_ct_given: 4,
   cfg_tails: 4,
   cfg_now_given: 4,
+  cfg_reject: 4,
   cfg_lin_checks: 32,
   cfg_lin_action: 32,
   cfg_lin_proto: 32,
@@ -416,6 +456,7 @@ export const MAP = {
   actions: 'xdpfw_actions',
   ruleCounters: 'xdpfw_rule_counters',
   counters: 'xdpfw_counters',
+  rejectScratch: 'xdpfw_reject_scratch',
   ctTcp: 'xdpfw_ct_tcp',
   ctUdp: 'xdpfw_ct_udp',
   ctIcmp: 'xdpfw_ct_icmp',
@@ -480,6 +521,7 @@ export const MAP_LAYOUT: Record<MapName, { keySize: number; valueSize: number }>
   xdpfw_actions: { keySize: 4, valueSize: 4 }, // __u32 → __u32
   xdpfw_rule_counters: { keySize: 4, valueSize: 16 }, // __u32 → struct xdpfw_counter
   xdpfw_counters: { keySize: 4, valueSize: 16 }, // __u32 → struct xdpfw_counter
+  xdpfw_reject_scratch: { keySize: 4, valueSize: 68 }, // __u32 → struct xdpfw_reject_info
   xdpfw_ct_tcp: { keySize: 40, valueSize: 32 }, // struct xdpfw_ct_key → struct xdpfw_ct_entry
   xdpfw_ct_udp: { keySize: 40, valueSize: 32 }, // struct xdpfw_ct_key → struct xdpfw_ct_entry
   xdpfw_ct_icmp: { keySize: 40, valueSize: 32 }, // struct xdpfw_ct_key → struct xdpfw_ct_entry

@@ -101,6 +101,18 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
       'packets',
     );
     global('xdpfw_fragment_bytes_total', 'Bytes of non-first IP fragments', (s) => s.fragment, 'bytes');
+    global(
+      'xdpfw_reject_answered_packets_total',
+      'Packets a reject dropped and answered (RST or ICMP error)',
+      (s) => s.rejectSent,
+      'packets',
+    );
+    global(
+      'xdpfw_reject_unanswered_packets_total',
+      'Packets a reject dropped without an answer: over the answers rate, or not to be answered (ICMP errors, broadcast, fragments)',
+      (s) => s.rejectSuppressed,
+      'packets',
+    );
 
     new Gauge({
       name: 'xdpfw_policy_info',

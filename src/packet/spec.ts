@@ -55,7 +55,8 @@ export interface PacketSpec {
 
 /** The verdict of a packet under a policy, as the kernel or the reference evaluator gives it. */
 export interface Verdict {
-  action: 'allow' | 'drop';
+  /** `reject` drops too, and answers (unless the packet must not be answered, or answers are over their rate). */
+  action: 'allow' | 'drop' | 'reject';
   /** Index of the matching rule, or 'default', or 'malformed' / 'non-ip' for packets not judged by rules. */
   matched: number | 'default' | 'malformed' | 'non-ip';
 }

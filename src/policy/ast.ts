@@ -197,7 +197,7 @@ export interface InterfaceBlock extends Node {
 
 export type InterfaceStatement = DefaultStatement | Rule;
 
-export type Action = 'allow' | 'drop';
+export type Action = 'allow' | 'drop' | 'reject';
 
 /** `default drop` */
 export interface DefaultStatement extends Node {

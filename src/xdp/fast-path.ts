@@ -202,20 +202,33 @@ function within(a: Assembler, bytes: number, slow: Label): void {
 
 /**
  * The planned rules, in order, as lin_matches() checks them: a rule that
- * holds jumps to `matched` with its action in r8 and its index as the key.
- * Whether the code after them is reached (no rule holds for every packet).
+ * holds jumps to `matched` with its action in r8 and its index as the key,
+ * or, for a `reject`, to the C program, which decides the same and writes
+ * the answer (lib/reject.h). Whether the code after them is reached (no
+ * rule holds for every packet), and whether `matched` is.
  */
-function emitRules(a: Assembler, plan: readonly FastPathRule[], layout: Layout, matched: Label): boolean {
+function emitRules(
+  a: Assembler,
+  plan: readonly FastPathRule[],
+  layout: Layout,
+  matched: Label,
+  slow: Label,
+): { falls: boolean; counts: boolean } {
+  let counts = false;
   for (const rule of plan) {
     const next = new Label();
     for (const check of rule.checks) emitCheck(a, check, layout, next);
-    a.mov64Imm(R8, toXdp(rule.action));
-    a.store32Imm(FP, KEY_SLOT, rule.index);
-    a.jump(matched);
-    if (rule.checks.length === 0) return false;
+    if (rule.action === ACTION.reject) a.jump(slow);
+    else {
+      a.mov64Imm(R8, toXdp(rule.action));
+      a.store32Imm(FP, KEY_SLOT, rule.index);
+      a.jump(matched);
+      counts = true;
+    }
+    if (rule.checks.length === 0) return { falls: false, counts };
     a.place(next);
   }
-  return true;
+  return { falls: true, counts };
 }
 
 /**
@@ -261,7 +274,8 @@ export function fastPathInsns(rules: readonly LinearRule[], defaultAction: numbe
   a.add64Imm(R5, -20); // below 20: wraps, and fails the next test
   a.load('u8', R6, R2, IP_PROTO);
   transport(a, LAYOUT4, slow);
-  const default4 = emitRules(a, plans[0], LAYOUT4, matched);
+  const rules4 = emitRules(a, plans[0], LAYOUT4, matched, slow);
+  const default4 = rules4.falls;
   if (default4) a.jump(dflt);
 
   a.place(ipv6);
@@ -273,18 +287,22 @@ export function fastPathInsns(rules: readonly LinearRule[], defaultAction: numbe
   a.hostToBigEndian(R5, 16);
   a.load('u8', R6, R2, IP6_NEXTHDR); // TCP or UDP right away: no extension header
   transport(a, LAYOUT6, slow);
-  const default6 = emitRules(a, plans[1], LAYOUT6, matched);
+  const rules6 = emitRules(a, plans[1], LAYOUT6, matched, slow);
+  const default6 = rules6.falls;
 
   // Each map gets its own lookup: the verifier inlines a lookup only where
   // one map reaches it. It also refuses code no path reaches: each block is
   // emitted only when some path gets there.
   if (default4 || default6) {
     a.place(dflt); // IPv6 falls into it
-    a.mov64Imm(R8, toXdp(defaultAction));
-    a.store32Imm(FP, KEY_SLOT, COUNTER_INDEX.default);
-    countIn(a, maps.counters);
+    if (defaultAction === ACTION.reject) a.jump(slow);
+    else {
+      a.mov64Imm(R8, toXdp(defaultAction));
+      a.store32Imm(FP, KEY_SLOT, COUNTER_INDEX.default);
+      countIn(a, maps.counters);
+    }
   }
-  if (plans.some((plan) => plan.length > 0)) {
+  if (rules4.counts || rules6.counts) {
     a.place(matched);
     countIn(a, maps.ruleCounters);
   }

@@ -13,11 +13,21 @@ import { check } from './errors.js';
 import { mapUpdateElem } from './libbpf.js';
 import { readPerCpuSums } from './limits.js';
 
+const XDP_DROP = 1;
+const XDP_PASS = 2;
+const XDP_TX = 3;
+
 export type CtStateName = Exclude<keyof typeof CT_STATE, 'nstates'>;
 
 export interface Judgement {
-  /** The XDP action: 'allow' (XDP_PASS), 'drop' (XDP_DROP), or another action's name for a bug. */
-  action: 'allow' | 'drop' | `xdp-action-${number}`;
+  /**
+   * 'allow' (XDP_PASS), 'drop' (XDP_DROP), 'reject' (XDP_TX with the
+   * answer, or XDP_DROP without one, from a rule or default that rejects),
+   * or another action's name for a bug.
+   */
+  action: 'allow' | 'drop' | 'reject' | `xdp-action-${number}`;
+  /** For a reject only: the program sent its answer (XDP_TX), a RST or an ICMP error. */
+  answered?: boolean;
   /** The rule index that counted the frame, or the global counter that did. */
   matched: number | 'default' | 'malformed' | 'non-ip';
   /** The frame was counted as a non-first fragment too. */
@@ -71,8 +81,20 @@ export class PolicyJudge {
       rule >= 0 ? rule : moved(g.malformed, b.malformed) ? 'malformed' : moved(g.nonIp, b.nonIp) ? 'non-ip' : 'default';
     const fragment = moved(g.fragment, b.fragment);
     this.before = after;
-    const action = code === 2 ? 'allow' : code === 1 ? 'drop' : (`xdp-action-${code}` as const);
-    return { action, matched, fragment };
+    const decider =
+      typeof matched === 'number' ? this.compiled.rules[matched].action : matched === 'default' ? this.compiled.defaultAction : null;
+    const rejects = decider === 'reject';
+    const action =
+      code === XDP_PASS && !rejects
+        ? 'allow'
+        : code === XDP_DROP
+          ? rejects
+            ? 'reject'
+            : 'drop'
+          : code === XDP_TX && rejects
+            ? 'reject'
+            : (`xdp-action-${code}` as const);
+    return { action, matched, fragment, ...(rejects ? { answered: code === XDP_TX } : {}) };
   }
 
   /** "Now" for a program loaded with `nowGiven`: CLOCK_MONOTONIC ns as the tails see it. */

@@ -109,6 +109,7 @@ export function rodataValues(k: CompiledConstants): Record<RodataName, number | 
     cfg_ct_given: 0,
     cfg_tails: 0,
     cfg_now_given: 0,
+    cfg_reject: k.reject ? 1 : 0,
     ...linearArrays(k.linear ?? []),
   };
 }

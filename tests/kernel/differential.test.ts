@@ -17,13 +17,13 @@ const POLICIES = 100;
 /** Policies past POLICIES test `ct state` too, each packet judged in a given state (the program's cfg_ct_given). */
 const CT_POLICIES = 50;
 const PACKETS = 100;
-const totals = { policies: 0, verdicts: 0, disagreements: 0, byRule: 0, byDefault: 0, rulesHit: 0, rules: 0 };
+const totals = { policies: 0, verdicts: 0, disagreements: 0, byRule: 0, byDefault: 0, rejected: 0, rulesHit: 0, rules: 0 };
 
 describe.skipIf(skipWithoutRoot('differential'))('kernel program and reference evaluator', () => {
   afterAll(() => {
     console.log(
       `differential: ${totals.policies} policies × ${PACKETS} packets = ${totals.verdicts} verdicts ` +
-        `(${totals.byRule} by a rule, ${totals.byDefault} by default; ${totals.rulesHit} of ${totals.rules} rules decided ` +
+        `(${totals.byRule} by a rule, ${totals.byDefault} by default, ${totals.rejected} rejected; ${totals.rulesHit} of ${totals.rules} rules decided ` +
         `at least one packet), ${totals.disagreements} disagreements`,
     );
   });
@@ -43,6 +43,7 @@ describe.skipIf(skipWithoutRoot('differential'))('kernel program and reference e
           const kernel = judge.judge(buildFrame(packet), packet.ctState);
           const expected = reference.evaluate(packet);
           totals.verdicts++;
+          if (expected.action === 'reject') totals.rejected++;
           if (typeof expected.matched === 'number') {
             totals.byRule++;
             rulesHit.add(expected.matched);

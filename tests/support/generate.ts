@@ -76,6 +76,15 @@ function portValue(r: Random, ports: number[], simple = false): string {
  * half the rules with a tail (generate-tails.ts), their other matches
  * often cut to the protocol's so that packets reach the tails.
  */
+/**
+ * Every third `drop` (by `n`, a rule's index or the rule count) becomes a
+ * `reject`: decided without drawing from `r`, so that each seed still
+ * generates the policy it did before the action existed.
+ */
+function withReject(action: 'allow' | 'drop', n: number): 'allow' | 'drop' | 'reject' {
+  return action === 'drop' && n % 3 === 2 ? 'reject' : action;
+}
+
 export function generatePolicy(r: Random, maxRules = 24, options: { ct?: boolean; tails?: boolean } = {}): GeneratedPolicy {
   const ct = options.ct ?? false;
   const prefixes: string[] = [];
@@ -102,7 +111,7 @@ export function generatePolicy(r: Random, maxRules = 24, options: { ct?: boolean
   const ruleCount = r.int(1, maxRules);
   let tailed = false;
   lines.push(`interface ${IFACE} {`);
-  if (r.chance(0.8)) lines.push(`  default ${r.pick(['allow', 'drop'])}`);
+  if (r.chance(0.8)) lines.push(`  default ${withReject(r.pick(['allow', 'drop']), ruleCount)}`);
   for (let i = 0; i < ruleCount; i++) {
     const family = r.pick([4, 6, 0] as const);
     const matches: string[] = [];
@@ -133,7 +142,7 @@ export function generatePolicy(r: Random, maxRules = 24, options: { ct?: boolean
     shuffleMatches(r, matches);
     if (tail) matches.push(...tail.matches.filter((m) => !matches.includes(m)));
     const name = r.chance(0.3) ? ` name "rule-${i}"` : '';
-    lines.push(`  ${r.pick(['allow', 'drop'])} ${matches.join(' ')}${tail?.ban ?? ''}${name}`.trimEnd());
+    lines.push(`  ${withReject(r.pick(['allow', 'drop']), i)} ${matches.join(' ')}${tail?.ban ?? ''}${name}`.trimEnd());
   }
   lines.push('}');
   return { text: `${lines.join('\n')}\n`, interfaceName: IFACE, prefixes, ports, icmpTypes, ct, tails: dynamic?.plan };

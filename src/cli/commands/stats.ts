@@ -85,6 +85,12 @@ export function renderStats(stats: InterfaceStats[], previous: InterfaceStats[] 
       ['malformed (dropped)', iface.malformed, before?.malformed],
       ['non-IP (passed)', iface.nonIp, before?.nonIp],
       ['non-first fragments', iface.fragment, before?.fragment],
+      ...(iface.rejectSent.packets + iface.rejectSuppressed.packets > 0n
+        ? ([
+            ['rejects answered', iface.rejectSent, before?.rejectSent],
+            ['rejects not answered', iface.rejectSuppressed, before?.rejectSuppressed],
+          ] as const)
+        : []),
     ] as const) {
       lines.push(
         `  ${''.padStart(4)}  ${''.padEnd(6)}  ${label.padEnd(28)}  ${figure(c.packets).padStart(14)}  ${figure(c.bytes).padStart(16)}${rate(c, b)}`,

@@ -23,7 +23,7 @@ interface Case {
   line?: number;
   text: string;
   packet: PacketSpec;
-  expect?: { action: 'allow' | 'drop'; rule?: string };
+  expect?: { action: 'allow' | 'drop' | 'reject'; rule?: string };
 }
 
 interface Outcome extends Case {
@@ -121,9 +121,9 @@ function parseOrThrow(text: string, where: string): PacketSpec {
   }
 }
 
-const CASE_LINE = /^(?<packet>.*?)\s*=>\s*(?<action>allow|drop)(?:\s+(?<rule>\S.*?))?\s*$/;
+const CASE_LINE = /^(?<packet>.*?)\s*=>\s*(?<action>allow|drop|reject)(?:\s+(?<rule>\S.*?))?\s*$/;
 
-/** Lines `PACKET => allow|drop [rule-name]`; `#` starts a comment; blank lines are skipped. */
+/** Lines `PACKET => allow|drop|reject [rule-name]`; `#` starts a comment; blank lines are skipped. */
 function readCases(path: string): Case[] {
   let text: string;
   try {
@@ -137,14 +137,18 @@ function readCases(path: string): Case[] {
     if (!line) return;
     const m = CASE_LINE.exec(line);
     if (!m?.groups) {
-      throw new UserError('cases-syntax', `${path}:${i + 1}: expected 'PACKET => allow|drop [rule-name]', found '${line}'`, ExitCode.usage);
+      throw new UserError(
+        'cases-syntax',
+        `${path}:${i + 1}: expected 'PACKET => allow|drop|reject [rule-name]', found '${line}'`,
+        ExitCode.usage,
+      );
     }
     const rule = m.groups.rule?.replace(/^"(.*)"$/, '$1');
     cases.push({
       line: i + 1,
       text: m.groups.packet,
       packet: parseOrThrow(m.groups.packet, `${path}:${i + 1}`),
-      expect: { action: m.groups.action as 'allow' | 'drop', rule },
+      expect: { action: m.groups.action as 'allow' | 'drop' | 'reject', rule },
     });
   });
   return cases;

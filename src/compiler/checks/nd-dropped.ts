@@ -42,7 +42,7 @@ export const checkNeighbourDiscovery: IrCheck = (ir) => {
         icmpType: probe.type,
       };
       const verdict = evaluate(iface, packet, () => false);
-      if (verdict.action !== 'drop') continue;
+      if (verdict.action === 'allow') continue;
       const key = verdict.rule ? verdict.rule.index : -1;
       dropped.set(key, (dropped.get(key) ?? new Set()).add(probe.type));
     }
@@ -50,7 +50,7 @@ export const checkNeighbourDiscovery: IrCheck = (ir) => {
       const names = [...types].map((t) => icmpTypeName('icmpv6', t)).join(', ');
       const rule = key >= 0 ? iface.rules[key] : undefined;
       const span = rule ? rule.span : (iface.defaultSpan ?? iface.span);
-      const by = rule ? 'this rule' : `'default drop' of interface '${iface.name}'`;
+      const by = rule ? 'this rule' : `'default ${iface.defaultAction}' of interface '${iface.name}'`;
       out.push(
         diagnostic(
           'nd-dropped',

@@ -1,5 +1,5 @@
 /**
- * `no-return-traffic` (warning): an interface drops by default and no rule
+ * `no-return-traffic` (warning): an interface drops (or rejects) by default and no rule
  * allows `ct state established`, so the replies to connections the host
  * opens itself (DNS lookups, package downloads, outbound TCP) are dropped.
  * An interface with a rule that allows every packet is left alone: its
@@ -17,7 +17,7 @@ const ESTABLISHED = 1 << CT_STATE.established;
 export const checkReturnTraffic: IrCheck = (ir) => {
   const out: Diagnostic[] = [];
   for (const iface of ir.interfaces) {
-    if (iface.defaultAction !== 'drop') continue;
+    if (iface.defaultAction === 'allow') continue;
     // A limited rule lets through only what its limit or set allows: it does not keep replies coming.
     const allows = iface.rules.filter((r) => r.action === 'allow' && !dependsOnState(r));
     if (allows.some((r) => r.ctStates !== null && (r.ctStates & ESTABLISHED) !== 0) || allows.some(matchesEverything)) continue;
@@ -25,7 +25,7 @@ export const checkReturnTraffic: IrCheck = (ir) => {
       diagnostic(
         'no-return-traffic',
         iface.defaultSpan ?? iface.span,
-        `interface '${iface.name}' drops by default and no rule allows 'ct state established': replies to the host's own connections are dropped`,
+        `interface '${iface.name}' ${iface.defaultAction === 'reject' ? 'rejects' : 'drops'} by default and no rule allows 'ct state established': replies to the host's own connections are dropped`,
         'add before the rules that drop: allow ct state established,related',
       ),
     );

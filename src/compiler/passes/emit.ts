@@ -34,6 +34,7 @@ export function emitInterface(
       addressLookup,
       linear,
       ct: ir.conntrack !== null,
+      ...(ir.defaultAction === 'reject' || ir.rules.some((r) => r.action === 'reject') ? { reject: true as const } : {}),
     },
     rules,
     actions: ir.rules.map((r) => KERNEL_ACTION[r.action]),

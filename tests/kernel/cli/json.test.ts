@@ -120,6 +120,8 @@ describe.skipIf(skipWithoutRoot('--json shapes'))('the --json output of commands
           malformed: count,
           nonIp: count,
           fragment: count,
+          rejectSent: count,
+          rejectSuppressed: count,
           sets: [],
           appliedAt: iso,
         },

@@ -78,6 +78,8 @@ describe.skipIf(skipWithoutRoot('stats --watch'))('xdpfw stats --watch --json', 
             malformed: count,
             nonIp: count,
             fragment: count,
+            rejectSent: count,
+            rejectSuppressed: count,
             sets: [], // no rule names a dynamic set
             appliedAt: iso,
           },

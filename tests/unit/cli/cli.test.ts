@@ -216,7 +216,7 @@ describe('xdpfw test (arguments)', () => {
     const cases = file('bad.cases', '# comment\ntcp 10.0.0.1:1 > 10.0.0.2:22 flags S => maybe\n');
     const r = await runCli('test', good, '--cases', cases);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`error[cases-syntax]: ${cases}:2: expected 'PACKET => allow|drop [rule-name]'`);
+    expect(r.stderr).toContain(`error[cases-syntax]: ${cases}:2: expected 'PACKET => allow|drop|reject [rule-name]'`);
   });
 
   it('refuses a policy without an interface block, exit 1', async () => {

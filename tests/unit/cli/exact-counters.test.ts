@@ -31,7 +31,14 @@ function stats(): InterfaceStats {
   const zero = { packets: 0n, bytes: 0n };
   return totalsOf('eth0', state, {
     rules: [{ packets: HUGE, bytes: 1n }],
-    global: { default: { packets: HUGE, bytes: HUGE }, malformed: zero, nonIp: zero, fragment: zero },
+    global: {
+      default: { packets: HUGE, bytes: HUGE },
+      malformed: zero,
+      nonIp: zero,
+      fragment: zero,
+      rejectSent: zero,
+      rejectSuppressed: zero,
+    },
   } as never);
 }
 

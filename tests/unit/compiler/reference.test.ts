@@ -11,7 +11,8 @@ import { describe, expect, test } from 'vitest';
 import { rulesOf } from '../../../src/compiler/structures/bits.js';
 import { CT_STATE, FIELD } from '../../../src/contract/kernel.js';
 import { compilePolicy } from '../../../src/compiler/index.js';
-import type { CompiledInterface, LpmEntry } from '../../../src/compiler/output.js';
+import { KERNEL_ACTION, type CompiledInterface, type LpmEntry } from '../../../src/compiler/output.js';
+import type { Action } from '../../../src/compiler/ir.js';
 import { toEntries } from '../../../src/compiler/structures/prefix-classes.js';
 import type { PacketSpec } from '../../../src/packet/spec.js';
 import { generatePacket, generatePolicy, Random } from '../../support/generate.js';
@@ -32,7 +33,7 @@ function longest(entries: LpmEntry[], address: number[]): LpmEntry {
 }
 
 /** What the XDP program does with the compiled maps (docs/DESIGN.md), for a well-formed packet. */
-function lookup(c: CompiledInterface, p: PacketSpec): { action: 'allow' | 'drop'; matched: number | 'default' } {
+function lookup(c: CompiledInterface, p: PacketSpec): { action: Action; matched: number | 'default' } {
   const firstFragment = !p.fragment || p.fragment.offset === 0;
   const l4 = (present: boolean, value: number | undefined) => (present && firstFragment ? (value ?? 0) : undefined);
   const ports = p.protocol === 6 || p.protocol === 17;
@@ -53,7 +54,9 @@ function lookup(c: CompiledInterface, p: PacketSpec): { action: 'allow' | 'drop'
   const words = c.vectors[classes[0]].map((_, w) => classes.reduce((acc, cls) => acc & c.vectors[cls][w], ~0n));
   const [rule] = rulesOf(words);
   if (rule === undefined) return { action: c.defaultAction, matched: 'default' };
-  return { action: c.actions[rule] === 1 ? 'drop' : 'allow', matched: rule };
+  const action = (Object.keys(KERNEL_ACTION) as Action[]).find((name) => KERNEL_ACTION[name] === c.actions[rule]);
+  if (action === undefined) throw new Error(`rule ${rule} has no known action (${c.actions[rule]})`);
+  return { action, matched: rule };
 }
 
 describe('compiled tables against the reference evaluator', () => {

@@ -46,6 +46,8 @@ const stats: InterfaceStats = {
   malformed: { packets: 1n, bytes: 20n },
   nonIp: { packets: 2n, bytes: 84n },
   fragment: { packets: 0n, bytes: 0n },
+  rejectSent: { packets: 9n, bytes: 540n },
+  rejectSuppressed: { packets: 2n, bytes: 120n },
   sets: [{ name: 'banned', added: 4n, expired: 1n, full: 2n }],
   appliedAt: '2024-01-02T00:00:00.000Z',
 };
@@ -95,6 +97,8 @@ describe('controller metrics', () => {
       'xdpfw_malformed_packets_total{interface="eth0"} 1',
       'xdpfw_non_ip_packets_total{interface="eth0"} 2',
       'xdpfw_fragment_packets_total{interface="eth0"} 0',
+      'xdpfw_reject_answered_packets_total{interface="eth0"} 9',
+      'xdpfw_reject_unanswered_packets_total{interface="eth0"} 2',
       'xdpfw_policy_info{interface="eth0",hash="abc",commit="c0ffee"} 1',
       'xdpfw_reloads_total{interface="eth0",result="applied"} 1',
       'xdpfw_reloads_total{interface="eth0",result="refused"} 2',

@@ -36,7 +36,7 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'a word that is no action and close to none says how a rule starts',
     input: inBlock('  tcp dport 22'),
-    message: "unknown action 'tcp': a rule starts with 'allow' or 'drop'",
+    message: "unknown action 'tcp': a rule starts with 'allow', 'drop' or 'reject'",
     at: [3, 3, 3, 6],
     excerpt: ['3 |   tcp dport 22', '  |   ^^^'],
   },
@@ -189,9 +189,9 @@ export const syntaxCases: SyntaxCase[] = [
     excerpt: ['3 |   allow tcp name "ssh', '  |                  ^^^^'],
   },
   {
-    behaviour: 'default takes only allow or drop',
+    behaviour: 'default takes only allow, drop or reject',
     input: inBlock('  default deny'),
-    message: "expected 'allow' or 'drop' after 'default', found 'deny'",
+    message: "expected 'allow', 'drop' or 'reject' after 'default', found 'deny'",
     at: [3, 11, 3, 15],
     excerpt: ['3 |   default deny', '  |           ^^^^'],
   },

@@ -89,6 +89,21 @@ describe('the fast path prefix', () => {
     expect(mapsLoaded(insns)).toEqual([MAPS.counters, MAPS.ruleCounters]);
   });
 
+  it('sends the packets a reject decides, by a rule or the default, on to the C program, which answers them', () => {
+    for (const [rules, dflt] of [
+      ['  reject tcp dport 25\n  allow udp\n', 'drop'],
+      ['  allow tcp dport 22\n', 'reject'],
+    ]) {
+      const insns = prefixOf(rules, dflt);
+      const end = insns.length; // the C program's first instruction
+      const toC = insns.flatMap((insn, pc) => (insn.code === 0x05 && pc + 1 + insn.off === end ? [pc] : []));
+      expect(toC.length, `${dflt}: unconditional jumps into the C program`).toBeGreaterThan(0);
+      // no action a reject could be mistaken for is set: r8 only ever gets XDP_DROP or XDP_PASS
+      for (const i of insns.filter((insn) => insn.code === 0xb7 && insn.dst === 8)) expect([1, 2]).toContain(i.imm);
+      expect(reached(insns).size, `${dflt}: every instruction is reached`).toBe(insns.length);
+    }
+  });
+
   it('reads a frame behind one VLAN tag through the same code, with the data pointer moved past the tag', () => {
     const insns = prefixOf('  allow tcp dport 22\n');
     // 802.1Q and 802.1ad as a little-endian load of the Ethertype sees them, then r2 += 4
