@@ -119,7 +119,10 @@ describe('counter carry-over across a reload', () => {
       setBases: { banned: { added: '3', full: '1', expired: '2' } },
     } as unknown as AppliedState;
     const zero = { packets: 0n, bytes: 0n };
-    const counters = { rules: [zero, zero], global: { default: zero, malformed: zero, nonIp: zero, fragment: zero, rejectSent: zero, rejectSuppressed: zero } };
+    const counters = {
+      rules: [zero, zero],
+      global: { default: zero, malformed: zero, nonIp: zero, fragment: zero, rejectSent: zero, rejectSuppressed: zero },
+    };
     const tails = {
       progId: 1,
       overLimit: [2n, 0n],
