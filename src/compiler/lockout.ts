@@ -7,7 +7,7 @@
  * state (a dynamic set, a limit) may or may not take a packet, so an allow
  * rule with one takes nothing for sure and a drop rule with one may drop;
  * the connection state is a field of the regions, so the proof holds in
- * every state.
+ * every state. `reject` drops as `drop` does.
  */
 import ipaddr from 'ipaddr.js';
 import type { PacketSpec } from '../packet/spec.js';
@@ -45,14 +45,14 @@ export function proveAllowed(iface: Pick<IrInterface, 'rules' | 'defaultAction'>
     for (const region of regions) {
       const taken = intersectRule(region, rule);
       if (!taken) remaining.push(region);
-      else if (rule.action === 'drop') return { kind: 'dropped', rule, stateful, packet: samplePacket(taken) };
+      else if (rule.action !== 'allow') return { kind: 'dropped', rule, stateful, packet: samplePacket(taken) };
       else if (stateful) remaining.push(region);
       else remaining.push(...subtractRule(region, rule));
     }
     if (remaining.length > MAX_PROOF_REGIONS) return { kind: 'too-large' };
     regions = remaining;
   }
-  if (regions.length > 0 && iface.defaultAction === 'drop') return { kind: 'dropped', stateful: false, packet: samplePacket(regions[0]) };
+  if (regions.length > 0 && iface.defaultAction !== 'allow') return { kind: 'dropped', stateful: false, packet: samplePacket(regions[0]) };
   return { kind: 'proven' };
 }
 

@@ -44,7 +44,7 @@ function lockoutDiagnostic(protect: IrProtect, iface: IrInterface, outcome: Excl
 /** Who drops, and where: `rule "ssh-ban" (drop …) at f:3:3, when its dynamic set or limit holds, drops`. */
 export function droppedBy(iface: IrInterface, outcome: Extract<ProofOutcome, { kind: 'dropped' }>): string {
   const { rule } = outcome;
-  if (!rule) return `'default drop'${iface.defaultSpan ? ` at ${location(iface.defaultSpan)}` : ''} drops`;
+  if (!rule) return `'default ${iface.defaultAction}'${iface.defaultSpan ? ` at ${location(iface.defaultSpan)}` : ''} drops`;
   const who = rule.name !== undefined ? `rule "${rule.name}" (${rule.text})` : `rule '${rule.text}'`;
   return `${who} at ${location(rule.span)}${outcome.stateful ? ', when its dynamic set or limit holds,' : ''} drops`;
 }
