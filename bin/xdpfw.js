@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { exitQuietlyOnEpipe, main } from '../dist/cli/main.js';
+import { exitQuietlyOnEpipe, main } from '../dist/bundle/xdpfw.js';
 
 exitQuietlyOnEpipe(process.stdout, (code) => process.exit(code));
 exitQuietlyOnEpipe(process.stderr, (code) => process.exit(code));

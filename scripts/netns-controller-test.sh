@@ -33,8 +33,8 @@ cannot_run() {
 for tool in ip unshare git node timeout setpriv; do
 	command -v "$tool" >/dev/null || cannot_run "'$tool' is not installed (run scripts/install-deps.sh)"
 done
-[ -f "$ROOT/dist/cli/main.js" ] || {
-	echo "not ok 1 - xdpfw is built (dist/cli/main.js is missing: run npm run build)"
+[ -f "$ROOT/dist/bundle/xdpfw.js" ] || {
+	echo "not ok 1 - xdpfw is built (dist/bundle/xdpfw.js is missing: run npm run build)"
 	echo "0 passed, 1 failed"
 	exit 1
 }

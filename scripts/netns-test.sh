@@ -75,8 +75,8 @@ for tool in ip unshare socat ping python3 timeout ss; do
 done
 if [ "$SKIP_APPLY" != 1 ] && [ -z "${XDPFW_CLI:-}" ]; then
 	command -v node >/dev/null || cannot_run "node is not installed"
-	[ -f "$ROOT/dist/cli/main.js" ] || {
-		echo "not ok 1 - xdpfw is built (dist/cli/main.js is missing: run npm run build)"
+	[ -f "$ROOT/dist/bundle/xdpfw.js" ] || {
+		echo "not ok 1 - xdpfw is built (dist/bundle/xdpfw.js is missing: run npm run build)"
 		echo "0 passed, 1 failed"
 		exit 1
 	}

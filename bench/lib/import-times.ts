@@ -10,7 +10,11 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fixed, sample, table } from './stats.js';
 
-/** The modules on `xdpfw set add`'s path, packages by name and ours as built in dist/. */
+/**
+ * The modules on `xdpfw set add`'s path, packages by name and ours as tsc
+ * builds them in dist/, one file each; last the bundle bin/xdpfw.js runs
+ * (its entry, which holds commander and main.ts's own imports).
+ */
 export const START_MODULES = [
   'data:text/javascript,',
   'commander',
@@ -22,6 +26,7 @@ export const START_MODULES = [
   'dist/xdp/index.js',
   'dist/app/dynamic-sets.js',
   'dist/cli/commands/set.js',
+  'dist/bundle/xdpfw.js',
 ];
 
 const importTimer = `const t0 = performance.now(); await import(process.argv[1]); process.stdout.write(String(performance.now() - t0));`;

@@ -221,7 +221,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return userError.exitCode;
     }
     err(io, `xdpfw: internal error (a bug; please report it with this trace):`);
-    err(io, error instanceof Error ? (error.stack ?? error.message) : String(error));
+    const { withSourceLocations } = await import('./source-stack.js');
+    err(io, error instanceof Error ? withSourceLocations(error.stack ?? error.message) : String(error));
     return ExitCode.internal;
   }
 }
