@@ -113,7 +113,8 @@ describe.skipIf(skipWithoutRoot('linear path'))('the linear path against the ref
           .filter((m) => m.maxEntries > 1)
           .map((m) => m.name)
           .sort();
-      expect(big(linear)).toEqual(['xdpfw_counters']); // the 4 global counters; one rule, one rule counter
+      // the global counters (one rule, one rule counter), and what a tracer reads: its counts and its ring
+      expect(big(linear)).toEqual(['xdpfw_counters', 'xdpfw_trace_ring', 'xdpfw_trace_stats']);
       expect(linear.fill.entries).toBe(0);
       expect(big(lbvs)).toContain('xdpfw_dport_cls');
       expect(lbvs.fill.entries).toBeGreaterThan(65536);
