@@ -95,10 +95,10 @@ export async function traceCommand(options: TraceOptions, io: CliIo): Promise<nu
   };
   const states = tracedStates(options.iface);
   checkRuleNames(filters.rules, states);
-  const requests = new Map(states.map((s) => [s.interface, traceRequest(filters, s, process.pid)]));
+  // Asked again for a reloaded program: its policy's rule indexes may have moved.
   const tracer = new Tracer(
     states.map((s) => s.interface),
-    (ifname) => requests.get(ifname)!,
+    (ifname) => traceRequest(filters, loadState(ifname) ?? states.find((s) => s.interface === ifname)!, process.pid),
   );
   const pcap = options.pcap === undefined ? null : openPcap(options.pcap, states);
   let stopped = false;

@@ -3,7 +3,8 @@
  * filters let through (rule, verdict, source), at most --rate of them a
  * second, and says how many it kept back; the lines name the deciding rule
  * and the packet; --pcap writes a file tcpdump reads; a signal stops the
- * trace and switches the program's tracing off; a second tracer, an unknown
+ * trace and switches the program's tracing off; a reloaded program is
+ * traced in its turn; a second tracer, an unknown
  * rule and an interface without a policy are refused with their messages.
  */
 
@@ -142,6 +143,28 @@ describe.skipIf(skipWithoutRoot('xdpfw trace'))('xdpfw trace on a live policy', 
     expect(read.trim().split('\n')).toHaveLength(2);
     expect(read).toContain('10.99.0.2.');
     expect(read).toContain('> 10.99.0.1.7: UDP, length 1');
+  });
+
+  it('follows a reload: the new program is traced, its rule found at its new index', async () => {
+    const t = trace('--rule', 'echo', '--json', '--count', '2');
+    await t.started;
+    fs.writeFileSync(file, POLICY.replace('  drop udp dport 9', '  drop udp dport 11 name "first"\n  drop udp dport 9'));
+    const applied = await xdpfw('apply', file, '--mode', 'generic');
+    expect(applied.code, applied.stderr).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the tracer looks for a new program every second
+    sendUdpFromPeer(ns, 7, 2);
+    const r = await t.done;
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.rule.index, l.rule.name, l.rule.line])).toEqual([
+      [2, 'echo', 5],
+      [2, 'echo', 5],
+    ]);
+    fs.writeFileSync(file, POLICY);
+    expect((await xdpfw('apply', file, '--mode', 'generic')).code).toBe(0);
   });
 
   it('keeps back what passes the rate, counts it, and refuses a second tracer', async () => {
