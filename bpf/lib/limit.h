@@ -96,13 +96,15 @@ static __always_inline int set_has(__u32 set, __u32 family, const __u8 *addr, __
 {
 	struct xdpfw_dynset_key *key = &s->set_key;
 	struct xdpfw_dynset_entry *e;
-	void *hosts = dynset_hosts(set), *trie = dynset(set);
+	void *hosts, *trie;
 	__u32 len, full = family == XDPFW_FAMILY_IPV4 ? 32 : 128;
 	int i;
 
 	key->family = family;
 	key->prefixlen = 8 + full;
 	masked_copy(key->addr, addr, family, 128);
+	/* One map pointer live at a time: the tail check's frame is what the 512-byte chain has left. */
+	hosts = dynset_hosts(set);
 	if (hosts) {
 		e = bpf_map_lookup_elem(hosts, key);
 		if (e) {
@@ -112,6 +114,7 @@ static __always_inline int set_has(__u32 set, __u32 family, const __u8 *addr, __
 				set_stat(set, XDPFW_SETS_EXPIRED);
 		}
 	}
+	trie = dynset(set);
 	if (!trie)
 		return 0;
 	for (i = 0; i < XDPFW_DYNSET_EXPIRED_RETRIES; i++) {
