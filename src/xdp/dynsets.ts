@@ -219,16 +219,20 @@ interface Prefix {
 const IPV4_PREFIX = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/;
 
 /** Host bits cleared: the trie keys a prefix by its first `length` bits. */
-const maskBytes = (bytes: number[], length: number): number[] =>
-  bytes.map((b, i) => b & ((0xff << (8 - Math.max(0, Math.min(8, length - 8 * i)))) & 0xff));
+function maskBytes(bytes: number[], length: number): number[] {
+  if (length === 8 * bytes.length) return bytes; // a whole address: nothing to clear, nothing to copy
+  return bytes.map((b, i) => b & ((0xff << (8 - Math.max(0, Math.min(8, length - 8 * i)))) & 0xff));
+}
 
 function parsePrefix(text: string): Prefix {
   // IPv4 without ipaddr.js: a blocklist is mostly IPv4, and this is most of an add's time.
   const v4 = IPV4_PREFIX.exec(text);
   if (v4) {
-    const bytes = v4.slice(1, 5).map(Number);
+    const bytes = [Number(v4[1]), Number(v4[2]), Number(v4[3]), Number(v4[4])];
     const length = v4[5] === undefined ? 32 : Number(v4[5]);
-    if (bytes.every((b) => b <= 255) && length <= 32) return { family: 4, bytes: maskBytes(bytes, length), length };
+    if (bytes[0] <= 255 && bytes[1] <= 255 && bytes[2] <= 255 && bytes[3] <= 255 && length <= 32) {
+      return { family: 4, bytes: maskBytes(bytes, length), length };
+    }
   }
   try {
     const [addr, length] = text.includes('/') ? ipaddr.parseCIDR(text) : [ipaddr.parse(text), -1];
@@ -245,10 +249,11 @@ function parsePrefix(text: string): Prefix {
   }
 }
 
+/* Byte by byte into the batch's buffer: ten thousand keys, no Buffer each. */
 function writeKey(out: Buffer, at: number, p: Prefix): void {
   out.writeUInt32LE(8 + p.length, at + KEY.fields.prefixlen);
   out[at + KEY.fields.family] = p.family === 4 ? FAMILY.ipv4 : FAMILY.ipv6;
-  Buffer.from(p.bytes).copy(out, at + KEY.fields.addr);
+  for (let i = 0; i < p.bytes.length; i++) out[at + KEY.fields.addr + i] = p.bytes[i];
 }
 
 /** CLOCK_MONOTONIC in ns, the programs' clock (bpf_ktime_get_ns). */
@@ -336,9 +341,12 @@ export function addToSet(
 function updateBatch(set: string, fd: number, parsed: readonly Prefix[], deadline: bigint, progress: { done: number; of: number }): number {
   const keys = Buffer.alloc(KEY.size * parsed.length);
   const values = Buffer.alloc(ENTRY.size * parsed.length);
+  // The deadline as two words, once: a bigint written per entry took ~15 ms of an add of 10,000.
+  const [low, high] = [Number(deadline & 0xffff_ffffn), Number(deadline >> 32n)];
   parsed.forEach((p, i) => {
     writeKey(keys, i * KEY.size, p);
-    values.writeBigUInt64LE(deadline, i * ENTRY.size + ENTRY.fields.deadline);
+    values.writeUInt32LE(low, i * ENTRY.size + ENTRY.fields.deadline);
+    values.writeUInt32LE(high, i * ENTRY.size + ENTRY.fields.deadline + 4);
     values.writeUInt32LE(p.length, i * ENTRY.size + ENTRY.fields.prefix_len);
   });
   const count = Buffer.alloc(4);
