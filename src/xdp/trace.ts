@@ -63,6 +63,11 @@ export interface TraceStats {
   lost: bigint;
 }
 
+/** Where the pins are, and whether another tracer's process still runs (a dead one's switch is taken over). */
+export interface TracerOptions extends PinOptions {
+  ownerRunning: (pid: number) => boolean;
+}
+
 /** Another tracer holds an interface's program. */
 export class TraceBusyError extends Error {
   constructor(
@@ -141,7 +146,7 @@ interface Traced {
 const ZERO_KEY = Buffer.alloc(4);
 
 /** The tracing of one interface's current program, switched on; null when xdpfw has no program there. */
-function switchOn(ifname: string, request: TraceRequest, o: PinOptions): Traced | null {
+function switchOn(ifname: string, request: TraceRequest, o: TracerOptions): Traced | null {
   const live = liveProgramMaps(ifname, WANTED, o);
   if (live === null) return null;
   const [cfg, stats, ring] = live.names.map((n) => live.maps.get(n));
@@ -154,7 +159,7 @@ function switchOn(ifname: string, request: TraceRequest, o: PinOptions): Traced 
     const current = Buffer.alloc(CFG.size);
     check(bpf.mapLookupElem(cfg.fd, ZERO_KEY, current), `reading the trace switch of ${ifname}`);
     const owner = current.readUInt32LE(CFG.fields.owner);
-    if (current.readUInt32LE(CFG.fields.on) !== 0 && owner !== request.owner && processAlive(owner)) {
+    if (current.readUInt32LE(CFG.fields.on) !== 0 && owner !== request.owner && o.ownerRunning(owner)) {
       throw new TraceBusyError(ifname, owner);
     }
     traced.before = readStats(traced);
@@ -163,15 +168,6 @@ function switchOn(ifname: string, request: TraceRequest, o: PinOptions): Traced 
   } catch (err) {
     closeTraced(traced);
     throw err;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -202,7 +198,7 @@ export class Tracer {
   constructor(
     private readonly ifnames: readonly string[],
     private readonly requestFor: (ifname: string) => TraceRequest,
-    private readonly o: PinOptions = {},
+    private readonly o: TracerOptions,
   ) {}
 
   /** Switches tracing on for each interface's program; the interfaces xdpfw has no program on. */

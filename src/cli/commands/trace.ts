@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 
 import { ExitCode } from '../../app/exit-codes.js';
+import { processRunning } from '../../app/ownership.js';
 import { requireRoot } from '../../app/preconditions.js';
 import { loadState, type AppliedState } from '../../app/state.js';
 import {
@@ -99,6 +100,7 @@ export async function traceCommand(options: TraceOptions, io: CliIo): Promise<nu
   const tracer = new Tracer(
     states.map((s) => s.interface),
     (ifname) => traceRequest(filters, loadState(ifname) ?? states.find((s) => s.interface === ifname)!, process.pid),
+    { ownerRunning: processRunning },
   );
   const pcap = options.pcap === undefined ? null : openPcap(options.pcap, states);
   let stopped = false;

@@ -28,6 +28,13 @@ const POLICY = `interface veth0 {
 }
 `;
 
+/** A --json trace's output: an object a line. */
+const jsonLines = (r: Exit) =>
+  r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+
 interface Tracing {
   started: Promise<void>;
   done: Promise<Exit>;
@@ -103,10 +110,7 @@ describe.skipIf(skipWithoutRoot('xdpfw trace'))('xdpfw trace on a live policy', 
     sendUdpFromPeer(ns, 9, 3);
     const r = await t.done;
     expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const lines = jsonLines(r);
     expect(lines).toHaveLength(3);
     for (const l of lines) {
       expect(l).toMatchObject({
@@ -155,10 +159,7 @@ describe.skipIf(skipWithoutRoot('xdpfw trace'))('xdpfw trace on a live policy', 
     sendUdpFromPeer(ns, 7, 2);
     const r = await t.done;
     expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const lines = jsonLines(r);
     expect(lines.map((l) => [l.rule.index, l.rule.name, l.rule.line])).toEqual([
       [2, 'echo', 5],
       [2, 'echo', 5],
