@@ -322,7 +322,8 @@ enum xdpfw_counter_index {
 	XDPFW_CNT_FRAGMENT = 3,  /* non-first IP fragments (also counted by their rule) */
 	XDPFW_CNT_REJECT_SENT = 4,       /* `reject` answered (the packet is counted by its rule too) */
 	XDPFW_CNT_REJECT_SUPPRESSED = 5, /* `reject` left unanswered: rate, or not to be answered */
-	XDPFW_NCOUNTERS = 6,
+	XDPFW_CNT_WOULD_DROP = 6,        /* `mode audit`: dropped or rejected by the policy, passed */
+	XDPFW_NCOUNTERS = 7,
 };
 
 /* ---- map keys and values ------------------------------------------------ */

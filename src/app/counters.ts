@@ -24,6 +24,8 @@ export interface Count {
 
 export interface RuleStats extends Count, RuleRef {
   action: string;
+  /** `audit ACTION`: its packets are the ones it would have decided; evaluation went on past it. */
+  audit: boolean;
   text: string;
   /** When the rule first appeared on the interface: its counters count from then. */
   since: string | null;
@@ -54,6 +56,12 @@ export interface InterfaceStats {
   /** Packets a reject answered, and those it dropped without an answer (over the answers' rate, or not to be answered). */
   rejectSent: Count;
   rejectSuppressed: Count;
+  /** `mode audit`: the policy enforces nothing; drops (rules, default, malformed) are counted here and passed. */
+  auditMode: boolean;
+  /** Packets `mode audit` passed that the policy drops or rejects (each is also counted by its rule, or as default or malformed). */
+  wouldDrop: Count;
+  /** How the program is attached (XDP native or generic). */
+  attachMode: 'native' | 'generic';
   /** When the global counters began (xdpfw first attached to the interface). */
   since: string;
   /** The dynamic sets of the interface's policy, by name carried across reloads as the rules' counters are. */
@@ -73,6 +81,7 @@ export function totalsOf(ifname: string, state: AppliedState, counters: Counters
     rules: state.rules.map((rule, i) => ({
       ...ruleRef(rule),
       action: rule.action,
+      audit: rule.audit === true,
       text: rule.text,
       since: rule.since ?? null,
       ...count(add(counters.rules[i] ?? { packets: 0n, bytes: 0n }, fromJson(rule.base))),
@@ -84,6 +93,9 @@ export function totalsOf(ifname: string, state: AppliedState, counters: Counters
     fragment: global('fragment'),
     rejectSent: global('rejectSent'),
     rejectSuppressed: global('rejectSuppressed'),
+    auditMode: state.audit === true,
+    wouldDrop: global('wouldDrop'),
+    attachMode: state.mode,
     since: state.attachedSince,
     sets: (state.dynamicSets ?? []).map((set, i) => {
       const { added, expired, full } = add(tails?.sets[i] ?? NO_SET_COUNTS, fromJson(state.setBases?.[set.name], NO_SET_COUNTS));

@@ -53,6 +53,8 @@ export interface AppliedState {
   appliedAt: string;
   attachedSince: string;
   defaultAction: Action;
+  /** `mode audit`: the interface's drops are counted as would-drops and passed. */
+  audit?: true;
   rules: StateRule[];
   /** The dynamic sets the rules name, by the index the program's tails use. */
   dynamicSets?: CompiledDynamicSet[];

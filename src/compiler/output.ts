@@ -152,6 +152,10 @@ export interface CompiledRule {
   id: string;
   name?: string;
   action: Action;
+  /** `audit ACTION`: the rule counts and traces what it would decide; evaluation goes on. */
+  audit?: true;
+  /** `log`: the rule's decisions go to the log stream (the controller's log). */
+  log?: true;
   text: string;
   /** `file:line:col` of the rule. */
   location: string;

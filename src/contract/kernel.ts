@@ -305,9 +305,11 @@ export const COUNTER_INDEX = {
   rejectSent: 4,
   /** `reject` left unanswered: rate, or not to be answered */
   rejectSuppressed: 5,
+  /** `mode audit`: dropped or rejected by the policy, passed */
+  wouldDrop: 6,
 } as const;
 /** XDPFW_NCOUNTERS */
-export const NCOUNTERS = 6;
+export const NCOUNTERS = 7;
 
 /**
  * Struct sizes and member offsets in bytes, each member at its natural alignment (as clang lays them out for BPF).

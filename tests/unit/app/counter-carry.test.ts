@@ -121,7 +121,7 @@ describe('counter carry-over across a reload', () => {
     const zero = { packets: 0n, bytes: 0n };
     const counters = {
       rules: [zero, zero],
-      global: { default: zero, malformed: zero, nonIp: zero, fragment: zero, rejectSent: zero, rejectSuppressed: zero },
+      global: { default: zero, malformed: zero, nonIp: zero, fragment: zero, rejectSent: zero, rejectSuppressed: zero, wouldDrop: zero },
     };
     const tails = {
       progId: 1,
