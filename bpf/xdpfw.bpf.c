@@ -5,7 +5,8 @@
  * address table, lib/addr_table.h; or, for a few simple rules, the linear
  * path, lib/linear.h: see xdpfw.h), answer what a `reject` decided
  * (lib/reject.h), then leave through one exit that counts the packet (and
- * hands it to a tracer, lib/trace.h).
+ * hands it to a tracer or the log, lib/trace.h). `mode audit` passes what
+ * the policy drops there, counted as a would-drop.
  *
  * Fields the policy does not use are switched off by cfg_fields, a frozen
  * .rodata constant (lib/config.h): the verifier knows its value and removes
@@ -29,16 +30,6 @@
 #include "lib/reject.h"
 
 /* ---- the one exit ------------------------------------------------------------- */
-
-static __always_inline void count(void *map, __u32 index, __u64 bytes)
-{
-	struct xdpfw_counter *c = bpf_map_lookup_elem(map, &index);
-
-	if (c) {
-		c->packets++;
-		c->bytes += bytes;
-	}
-}
 
 static __always_inline int count_exit(const struct xdpfw_verdict *v, __u64 bytes)
 {
@@ -87,8 +78,15 @@ int xdpfw_main(struct xdp_md *ctx)
 	} else {
 		v = (struct xdpfw_verdict){ XDP_DROP, XDPFW_NO_RULE, XDPFW_CNT_MALFORMED };
 	}
+	if (cfg_audit_mode && v.action != XDP_PASS)
+		v.flags |= XDPFW_EVENT_AUDIT;
 	trace_decision(ctx, &v); /* before a reject's answer rewrites the frame */
-	if (step == XDPFW_CONTINUE && v.action == XDP_TX) {
+	if (cfg_audit_rules)
+		trace_audited(ctx, bytes);
+	if (cfg_audit_mode && (v.flags & XDPFW_EVENT_AUDIT)) {
+		count(&xdpfw_counters, XDPFW_CNT_WOULD_DROP, bytes);
+		v.action = XDP_PASS;
+	} else if (step == XDPFW_CONTINUE && v.action == XDP_TX) {
 		/* cfg_reject: no reject in the policy, no answer code; a stray reject only drops. */
 		v.action = cfg_reject ? reject_packet(ctx, bytes, &a.ct) : XDP_DROP;
 		if (cfg_reject)

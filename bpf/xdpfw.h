@@ -58,6 +58,8 @@ enum xdpfw_action {
 	XDPFW_ACTION_PASS = 2, /* == XDP_PASS */
 	XDPFW_ACTION_REJECT = 3, /* dropped and answered (lib/reject.h); XDP_TX when answered */
 };
+#define XDPFW_ACTION_MASK 0xffu       /* the action of an xdpfw_actions or cfg_lin_action value */
+#define XDPFW_ACTION_LOG (1u << 8)    /* beside it: the rule's decisions go to the log ring (`log`) */
 
 /*
  * `reject`'s answers (lib/reject.h): one token bucket for all of them, of
@@ -254,6 +256,7 @@ enum xdpfw_ct_entry_state {
 #define XDPFW_TAIL_PER_SRC (1u << 6) /* one bucket per source prefix (per_len4 / per_len6) */
 #define XDPFW_TAIL_PER_DST (1u << 7) /* one bucket per destination prefix */
 #define XDPFW_TAIL_BAN (1u << 8)     /* when the rule decides, its per prefix (else the source) enters ban_set */
+#define XDPFW_TAIL_AUDIT (1u << 9)   /* `audit`: when the rest holds, the packet is counted (no ban), the next rule tried */
 
 /* xdpfw_set_stats[set * XDPFW_SETS_NSTATS + index], per CPU. */
 enum xdpfw_set_stat {
@@ -275,13 +278,31 @@ enum xdpfw_set_stat {
 #define XDPFW_TRACE_RULES (1u << 1)    /* only the rules in rules[] (else every rule) */
 #define XDPFW_TRACE_DEFAULT (1u << 2)  /* with TRACE_RULES: also decisions no rule made */
 #define XDPFW_TRACE_DST (1u << 3)      /* the dst filter is set */
+#define XDPFW_TRACE_VERDICT_AUDIT 8    /* struct xdpfw_trace_config.actions: bit of the not-enforced events */
+
+/* struct xdpfw_trace_event.flags */
+#define XDPFW_EVENT_AUDIT (1u << 0) /* not enforced: an audit rule's, or `mode audit`'s would-drop (action: what it would do) */
+#define XDPFW_EVENT_LOG (1u << 1)   /* the deciding rule has `log` */
+
+/*
+ * `log` (docs/DESIGN.md, "Tracing"): the decisions of rules with `log` go
+ * to a ring of their own, xdpfw_log_ring, which the controller reads
+ * whether or not a tracer runs; one token bucket per interface bounds them
+ * to 100 a second with a burst of 200.
+ */
+#define XDPFW_LOG_RING_BYTES (1u << 18)
+#define XDPFW_LOG_COST_NS 10000000ull /* 10 ms a token */
+#define XDPFW_LOG_BURST 200
 
 /* xdpfw_trace_stats[index], per CPU. */
 enum xdpfw_trace_stat {
 	XDPFW_TRACE_SENT = 0,       /* events written to the ring */
 	XDPFW_TRACE_SUPPRESSED = 1, /* events over the tracer's rate */
 	XDPFW_TRACE_LOST = 2,       /* events the full ring refused */
-	XDPFW_TRACE_NSTATS = 3,
+	XDPFW_TRACE_LOG_SENT = 3,         /* `log` events written to the log ring */
+	XDPFW_TRACE_LOG_SUPPRESSED = 4,   /* over the log's rate */
+	XDPFW_TRACE_LOG_LOST = 5,         /* refused by the full log ring (nobody reads it) */
+	XDPFW_TRACE_NSTATS = 6,
 };
 
 /* struct xdpfw_ct_entry.flags */
@@ -528,6 +549,8 @@ struct xdpfw_tail_scratch {
 	struct xdpfw_dynset_entry entry;
 	struct xdpfw_meter_key meter_key;
 	struct xdpfw_meter meter;
+	__u32 naudited;  /* audit rules that held for this packet, read and reset by the exit */
+	__u16 audited[XDPFW_MAX_TAIL_RULES]; /* their indexes */
 };
 
 /* A --src/--dst filter of a tracer (XDPFW_TRACE_SRC, XDPFW_TRACE_DST). */
@@ -564,6 +587,8 @@ struct xdpfw_trace_event {
 	__u32 action;   /* XDP_* returned */
 	__u32 frame_len;
 	__u32 captured; /* bytes of data[] that hold the frame's first bytes */
+	__u32 flags;    /* XDPFW_EVENT_* */
+	__u32 pad;
 	__u8 data[XDPFW_TRACE_SNAPLEN];
 };
 
@@ -589,7 +614,7 @@ struct xdpfw_reject_info {
 	__u32 dst[4];
 };
 
-/* Value of xdpfw_actions (ARRAY, one per rule): XDPFW_ACTION_*. */
+/* Value of xdpfw_actions (ARRAY, one per rule): XDPFW_ACTION_*, with XDPFW_ACTION_LOG. */
 /* __u32 */
 
 /*
@@ -609,6 +634,9 @@ struct xdpfw_reject_info {
  *   const volatile __u32 cfg_tails;            1: a rule has a stateful tail (xdpfw_tails is read)
  *   const volatile __u32 cfg_now_given;        1: "now" is xdpfw_now_given[0], not the clock (tests)
  *   const volatile __u32 cfg_reject;           1: a rule or the default rejects (lib/reject.h is kept)
+ *   const volatile __u32 cfg_audit_rules;      1: a rule is `audit` (the exit counts and traces them)
+ *   const volatile __u32 cfg_audit_mode;       1: `mode audit`: drops pass, counted XDPFW_CNT_WOULD_DROP
+ *   const volatile __u32 cfg_log;              1: a rule has `log` (the exit reads XDPFW_ACTION_LOG)
  * and the linear path's rules, element (or pair, or quad) i for rule i:
  *   const volatile __u32 cfg_lin_checks[XDPFW_LINEAR_MAX];      see XDPFW_LIN_*
  *   const volatile __u32 cfg_lin_action[XDPFW_LINEAR_MAX];      XDPFW_ACTION_*
@@ -670,6 +698,7 @@ struct xdpfw_reject_info {
  *   xdpfw_trace_stats      __u32                          __u64
  *   xdpfw_trace_scratch    __u32                          struct xdpfw_trace_event
  *   xdpfw_trace_ring       -                              -
+ *   xdpfw_log_ring         -                              -
  * and, shared by the namespace (pinned under limits/ and sets/):
  *   xdpfw_meters           struct xdpfw_meter_key         struct xdpfw_meter
  * xdpfw_dynsets and xdpfw_dynset_hosts are arrays of maps: entry i is

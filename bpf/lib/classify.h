@@ -200,6 +200,12 @@ __noinline int xdpfw_tail_check(__u32 rule)
 		s->now = tail_now(0);
 	if (!tail_holds(t, rule, s))
 		return TAIL_FAILS;
+	if (t->flags & XDPFW_TAIL_AUDIT) {
+		/* The exit counts and traces it (it has the frame); an audit rule never bans. */
+		if (s->naudited < XDPFW_MAX_TAIL_RULES)
+			s->audited[s->naudited++ & (XDPFW_MAX_TAIL_RULES - 1)] = rule;
+		return TAIL_FAILS;
+	}
 	if (t->flags & XDPFW_TAIL_BAN)
 		ban(t, s);
 	return TAIL_HOLDS;
@@ -256,6 +262,7 @@ static __always_inline void classify(const struct xdpfw_pkt *p, struct xdpfw_add
 	v->action = to_xdp(cfg_default_action);
 	v->rule = XDPFW_NO_RULE;
 	v->counter = XDPFW_CNT_DEFAULT;
+	v->flags = 0;
 
 	vs.proto = vector_of(bpf_map_lookup_elem(&xdpfw_proto_cls, &key));
 	if (!vs.proto)
@@ -305,6 +312,7 @@ static __always_inline void classify(const struct xdpfw_pkt *p, struct xdpfw_add
 	if (!action)
 		return;
 	v->action = to_xdp(*action);
+	v->flags = action_flags(*action);
 	v->rule = rule;
 }
 

@@ -83,12 +83,14 @@ static __always_inline void classify_linear(const struct xdpfw_pkt *p, const str
 	v->action = to_xdp(cfg_default_action);
 	v->rule = XDPFW_NO_RULE;
 	v->counter = XDPFW_CNT_DEFAULT;
+	v->flags = 0;
 #pragma unroll
 	for (i = 0; i < XDPFW_LINEAR_MAX; i++) {
 		if (i >= cfg_nrules)
 			break;
 		if (lin_matches(i, p, a)) {
 			v->action = to_xdp(cfg_lin_action[i]);
+			v->flags = action_flags(cfg_lin_action[i]);
 			v->rule = i;
 			return;
 		}

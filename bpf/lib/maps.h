@@ -108,4 +108,15 @@ struct {
 #include "limit_maps.h"
 #include "trace_maps.h"
 
+/* Counts one packet of `bytes` in counter `index` of a struct xdpfw_counter map. */
+static __always_inline void count(void *map, __u32 index, __u64 bytes)
+{
+	struct xdpfw_counter *c = bpf_map_lookup_elem(map, &index);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
 #endif /* XDPFW_LIB_MAPS_H */

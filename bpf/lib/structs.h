@@ -71,14 +71,22 @@ struct xdpfw_verdict {
 	__u32 action;  /* XDP_DROP, XDP_PASS, or XDP_TX for a reject (to be answered) */
 	__u32 rule;    /* matching rule, or XDPFW_NO_RULE */
 	__u32 counter; /* XDPFW_CNT_*, charged when rule == XDPFW_NO_RULE */
+	__u32 flags;   /* XDPFW_EVENT_*: the rule logs; `mode audit` passes what it decided */
 };
 
 static __always_inline __u32 to_xdp(__u32 action)
 {
+	action &= XDPFW_ACTION_MASK;
 	/* Anything but an explicit allow drops: a corrupt action must not pass. */
 	if (action == XDPFW_ACTION_REJECT)
 		return XDP_TX;
 	return action == XDPFW_ACTION_PASS ? XDP_PASS : XDP_DROP;
+}
+
+/* The XDPFW_EVENT_* a rule's stored action carries (XDPFW_ACTION_LOG); none unless a rule logs (cfg_log). */
+static __always_inline __u32 action_flags(__u32 action)
+{
+	return cfg_log && (action & XDPFW_ACTION_LOG) ? XDPFW_EVENT_LOG : 0;
 }
 
 #endif /* XDPFW_LIB_STRUCTS_H */

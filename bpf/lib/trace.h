@@ -18,6 +18,7 @@
 
 #include "../xdpfw.h"
 #include "limit.h"
+#include "maps.h"
 #include "structs.h"
 #include "trace_maps.h"
 
@@ -103,26 +104,48 @@ static __always_inline int rule_traced(const struct xdpfw_trace_config *cfg, __u
 	return (cfg->rules[rule / 64] >> (rule % 64)) & 1;
 }
 
+/* The log's token bucket (bucket_take's empty_at): a global, zero at load, so it starts full. */
+__u64 xdpfw_log_empty_at = 0;
+
+/* Whether the tracer's verdict filter lets the event through: 1 << XDP_*, or the audit bit for what was not enforced. */
+static __always_inline int verdict_traced(const struct xdpfw_trace_config *cfg, __u32 action, __u32 flags)
+{
+	__u32 bit = flags & XDPFW_EVENT_AUDIT ? XDPFW_TRACE_VERDICT_AUDIT : action & 31;
+
+	return !cfg->actions || ((cfg->actions >> bit) & 1);
+}
+
+/* The event into `ring`, counting it in `sent` or `lost`. */
+static __always_inline void emit_to(void *ring, struct xdpfw_trace_event *e, __u32 sent, __u32 lost)
+{
+	if (bpf_ringbuf_output(ring, e, sizeof(*e), 0))
+		trace_stat(lost);
+	else
+		trace_stat(sent);
+}
+
 /*
- * One decision to the ring, if the tracer wants it. A global function: the
- * verifier checks it once, apart from the paths of the program calling it.
+ * One decision to the tracer's ring, if it wants it, and to the log ring
+ * when the rule logs (XDPFW_EVENT_LOG). A global function: the verifier
+ * checks it once, apart from the paths of the program calling it.
  */
-__noinline int xdpfw_trace(struct xdp_md *ctx, __u32 rule, __u32 counter, __u32 action)
+__noinline int xdpfw_trace(struct xdp_md *ctx, __u32 rule, __u32 counter, __u32 action, __u32 flags)
 {
 	struct xdpfw_trace_config *cfg;
 	struct xdpfw_trace_event *e;
 	__u32 zero = 0;
 	__u64 now, len, captured;
+	int traced, logged;
 
 	if (!ctx)
 		return 0;
 	cfg = bpf_map_lookup_elem(&xdpfw_trace_cfg, &zero);
 	e = bpf_map_lookup_elem(&xdpfw_trace_scratch, &zero);
-	if (!cfg || !e || !cfg->on)
+	if (!cfg || !e)
 		return 0;
-	if (cfg->actions && !((cfg->actions >> (action & 31)) & 1))
-		return 0;
-	if (!rule_traced(cfg, rule))
+	traced = cfg->on && verdict_traced(cfg, action, flags) && rule_traced(cfg, rule);
+	logged = !!(flags & XDPFW_EVENT_LOG);
+	if (!traced && !logged)
 		return 0;
 	len = ctx->data_end - ctx->data;
 	captured = len < XDPFW_TRACE_SNAPLEN ? len : XDPFW_TRACE_SNAPLEN;
@@ -131,34 +154,68 @@ __noinline int xdpfw_trace(struct xdp_md *ctx, __u32 rule, __u32 counter, __u32 
 		return 0;
 	e->frame_len = len;
 	e->captured = captured;
-	if ((cfg->flags & (XDPFW_TRACE_SRC | XDPFW_TRACE_DST)) && !addresses_hold(cfg, e))
-		return 0;
+	if (traced && (cfg->flags & (XDPFW_TRACE_SRC | XDPFW_TRACE_DST)) && !addresses_hold(cfg, e))
+		traced = 0;
 	now = bpf_ktime_get_ns();
-	if (!bucket_take(&cfg->empty_at, now, cfg->cost_ns, cfg->capacity_ns)) {
-		trace_stat(XDPFW_TRACE_SUPPRESSED);
-		return 0;
-	}
 	e->time_ns = now;
 	e->ifindex = ctx->ingress_ifindex;
 	e->rule = rule;
 	e->counter = counter;
 	e->action = action;
-	if (bpf_ringbuf_output(&xdpfw_trace_ring, e, sizeof(*e), 0)) {
-		trace_stat(XDPFW_TRACE_LOST);
-		return 0;
+	e->flags = flags;
+	e->pad = 0;
+	if (traced) {
+		if (bucket_take(&cfg->empty_at, now, cfg->cost_ns, cfg->capacity_ns))
+			emit_to(&xdpfw_trace_ring, e, XDPFW_TRACE_SENT, XDPFW_TRACE_LOST);
+		else
+			trace_stat(XDPFW_TRACE_SUPPRESSED);
 	}
-	trace_stat(XDPFW_TRACE_SENT);
-	return 1;
+	if (logged) {
+		if (bucket_take(&xdpfw_log_empty_at, now, XDPFW_LOG_COST_NS, XDPFW_LOG_COST_NS * XDPFW_LOG_BURST))
+			emit_to(&xdpfw_log_ring, e, XDPFW_TRACE_LOG_SENT, XDPFW_TRACE_LOG_LOST);
+		else
+			trace_stat(XDPFW_TRACE_LOG_SUPPRESSED);
+	}
+	return traced || logged;
 }
 
-/* At the exit: one word read while nobody traces. */
+/* At the exit: one word read while nobody traces and no rule logs. */
 static __always_inline void trace_decision(struct xdp_md *ctx, const struct xdpfw_verdict *v)
 {
 	__u32 zero = 0;
 	struct xdpfw_trace_config *cfg = bpf_map_lookup_elem(&xdpfw_trace_cfg, &zero);
 
-	if (cfg && cfg->on)
-		xdpfw_trace(ctx, v->rule, v->counter, v->action);
+	if ((cfg && cfg->on) || (cfg_log && (v->flags & XDPFW_EVENT_LOG)))
+		xdpfw_trace(ctx, v->rule, v->counter, v->action, v->flags);
+}
+
+/*
+ * The audit rules that held for this packet (xdpfw_tail_check listed them
+ * in the tail scratch): each counts the packet, and is traced (and logged)
+ * as what it would have done. The list is emptied for the next packet.
+ */
+static __always_inline int trace_audited(struct xdp_md *ctx, __u64 bytes)
+{
+	struct xdpfw_tail_scratch *s;
+	struct xdpfw_trace_config *cfg;
+	__u32 zero = 0, i, n, rule, *action;
+
+	s = bpf_map_lookup_elem(&xdpfw_tail_scratch, &zero);
+	cfg = bpf_map_lookup_elem(&xdpfw_trace_cfg, &zero);
+	if (!s || !cfg || !s->naudited)
+		return 0;
+	n = s->naudited;
+	s->naudited = 0;
+	for (i = 0; i < XDPFW_MAX_TAIL_RULES && i < n; i++) {
+		rule = s->audited[i];
+		count(&xdpfw_rule_counters, rule, bytes);
+		action = bpf_map_lookup_elem(&xdpfw_actions, &rule);
+		if (!action)
+			continue;
+		if (cfg->on || action_flags(*action))
+			xdpfw_trace(ctx, rule, XDPFW_CNT_DEFAULT, to_xdp(*action), XDPFW_EVENT_AUDIT | action_flags(*action));
+	}
+	return n;
 }
 
 #endif /* XDPFW_LIB_TRACE_H */

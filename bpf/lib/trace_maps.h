@@ -36,4 +36,10 @@ struct {
 	__uint(max_entries, XDPFW_TRACE_RING_BYTES);
 } xdpfw_trace_ring SEC(".maps");
 
+/* `log`'s events, read by the controller; the loader shrinks it to a page when no rule logs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XDPFW_LOG_RING_BYTES);
+} xdpfw_log_ring SEC(".maps");
+
 #endif /* XDPFW_LIB_TRACE_MAPS_H */

@@ -31,7 +31,15 @@ export const ZERO: Count = Object.freeze({ packets: 0n, bytes: 0n });
 export const NO_OVER_LIMIT: Readonly<{ overLimit: bigint }> = Object.freeze({ overLimit: 0n });
 export const NO_SET_COUNTS: Readonly<SetCounters> = Object.freeze({ added: 0n, full: 0n, expired: 0n });
 
-export const GLOBAL_NAMES: readonly GlobalCounterName[] = ['default', 'malformed', 'nonIp', 'fragment', 'rejectSent', 'rejectSuppressed', 'wouldDrop'];
+export const GLOBAL_NAMES: readonly GlobalCounterName[] = [
+  'default',
+  'malformed',
+  'nonIp',
+  'fragment',
+  'rejectSent',
+  'rejectSuppressed',
+  'wouldDrop',
+];
 
 function each<T extends Figures<T>>(a: T, f: (key: keyof T, x: bigint) => bigint): T {
   return Object.fromEntries((Object.entries(a) as [keyof T, bigint][]).map(([k, x]) => [k, f(k, x)])) as T;

@@ -93,7 +93,7 @@ export function totalsOf(ifname: string, state: AppliedState, counters: Counters
     fragment: global('fragment'),
     rejectSent: global('rejectSent'),
     rejectSuppressed: global('rejectSuppressed'),
-    auditMode: state.audit === true,
+    auditMode: state.auditMode === true,
     wouldDrop: global('wouldDrop'),
     attachMode: state.mode,
     since: state.attachedSince,

@@ -89,14 +89,17 @@ const withoutZero = <T extends Figures<T>>(c: T): FiguresJson<T> | undefined =>
   Object.values<bigint>(c).every((x) => x === 0n) ? undefined : toJson(c);
 
 /**
- * What the old program's counters go to in the new one: a rule's by its id,
- * its limit's only where the new rule has a limit (elsewhere it is not
- * shown), a dynamic set's by its name. Only what the old maps hold.
+ * What the old program's counters go to in the new one: a rule's by its id
+ * and whether it is enforced (a rule that moves into or out of `audit`, or
+ * whose interface changes mode, counts afresh: would-drops and drops do not
+ * add up), its limit's only where the new rule has a limit (elsewhere it is
+ * not shown), a dynamic set's by its name. Only what the old maps hold.
  */
 function carriedPairs(described: AppliedState, iface: CompiledInterface, old: SnapshotTotals): Required<CarriedPairs> {
+  const enforcedId = (r: { id: string; audit?: true }, auditMode: boolean) => (r.audit || auditMode ? `audit ${r.id}` : r.id);
   const rules = pairsById(
-    described.rules.map((r) => r.id),
-    iface.rules.map((r) => r.id),
+    described.rules.map((r) => enforcedId(r, described.auditMode === true)),
+    iface.rules.map((r) => enforcedId(r, iface.constants.auditMode === true)),
   );
   const sets = pairsById(
     (described.dynamicSets ?? []).map((set) => set.name),

@@ -54,7 +54,7 @@ export interface AppliedState {
   attachedSince: string;
   defaultAction: Action;
   /** `mode audit`: the interface's drops are counted as would-drops and passed. */
-  audit?: true;
+  auditMode?: true;
   rules: StateRule[];
   /** The dynamic sets the rules name, by the index the program's tails use. */
   dynamicSets?: CompiledDynamicSet[];
@@ -80,6 +80,7 @@ export function stateFor(
     policyHash: iface.hash,
     appliedAt: new Date().toISOString(),
     defaultAction: iface.defaultAction,
+    ...(iface.constants.auditMode ? { auditMode: true as const } : {}),
     ...fields,
     rules,
     ...(iface.dynamicSets.length > 0 ? { dynamicSets: iface.dynamicSets } : {}),

@@ -23,6 +23,7 @@ export const COMPILER_CODES = {
   'duplicate-interface': { severity: 'error', description: 'two interface blocks name the same interface' },
   'duplicate-rule-name': { severity: 'error', description: 'two rules of one interface have the same name' },
   'duplicate-default': { severity: 'error', description: 'an interface has more than one default statement' },
+  'duplicate-mode': { severity: 'error', description: 'an interface has more than one mode statement' },
   'define-cycle': { severity: 'error', description: 'defines or sets refer to each other in a cycle' },
   'expansion-limit': {
     severity: 'error',

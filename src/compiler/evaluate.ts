@@ -74,9 +74,17 @@ export function ruleMatches(rule: IrRule, p: FieldPacket): boolean {
 }
 
 export interface IrVerdict {
+  /** What the policy decides; in `mode audit` a drop or reject is not enforced (see enforcedAction). */
   action: Action;
   /** The deciding rule; undefined when the default decided. */
   rule?: IrRule;
+  /** The `audit` rules before it that would have decided the packet, in order: each counts it. */
+  audited: IrRule[];
+}
+
+/** What happens to the packet: the verdict, or `allow` where `mode audit` passes a drop or reject. */
+export function enforcedAction(iface: Pick<IrInterface, 'auditMode'>, verdict: Pick<IrVerdict, 'action'>): Action {
+  return iface.auditMode ? 'allow' : verdict.action;
 }
 
 /**
@@ -98,6 +106,11 @@ const NO_TAIL_ORACLE: TailOracle = (rule) => {
 };
 
 export function evaluate(iface: IrInterface, p: FieldPacket, tails: TailOracle = NO_TAIL_ORACLE): IrVerdict {
-  const rule = iface.rules.find((r) => ruleMatches(r, p) && (!dependsOnState(r) || tails(r, p)));
-  return rule ? { action: rule.action, rule } : { action: iface.defaultAction };
+  const audited: IrRule[] = [];
+  for (const rule of iface.rules) {
+    if (!ruleMatches(rule, p) || (dependsOnState(rule) && !tails(rule, p))) continue;
+    if (!rule.audit) return { action: rule.action, rule, audited };
+    audited.push(rule);
+  }
+  return { action: iface.defaultAction, audited };
 }

@@ -19,6 +19,9 @@
  * - A rule with a tail (dynamic sets, a limit) decides only when its tail
  *   holds too, which depends on state (docs/DESIGN.md, "Rate limits and
  *   dynamic sets"); otherwise the next rule is tried.
+ * - An `audit` rule never decides: a packet it matches (tail included) is
+ *   counted by it, and the next rule is tried. In `mode audit`, what the
+ *   interface decides to drop or reject passes, counted as a would-drop.
  */
 
 import type { Span } from '../policy/ast.js';
@@ -60,6 +63,10 @@ export interface IrRule {
   id: string;
   name?: string;
   action: Action;
+  /** `audit ACTION`: the rule never decides; a packet it would decide is counted and traced, and the next rule is tried. */
+  audit?: true;
+  /** `log`: what the rule decides (or, audited, would decide) goes to the log stream too. */
+  log?: true;
   /** Which families the rule can match (after address, protocol and ip4/ip6 constraints). */
   families: { ipv4: boolean; ipv6: boolean };
   /** L4 protocol numbers the rule accepts; null = any. */
@@ -131,6 +138,8 @@ export interface IrDynamicSet {
 export interface IrInterface {
   name: string;
   defaultAction: Action;
+  /** `mode audit`: what the rules and the default drop or reject (malformed packets too) is counted as a would-drop and passed. */
+  auditMode?: true;
   rules: IrRule[];
   span: Span;
   /** Span of the `default` statement; undefined when the block has none (default allow). */

@@ -7,7 +7,8 @@
  * state (a dynamic set, a limit) may or may not take a packet, so an allow
  * rule with one takes nothing for sure and a drop rule with one may drop;
  * the connection state is a field of the regions, so the proof holds in
- * every state. `reject` drops as `drop` does.
+ * every state. `reject` drops as `drop` does. An `audit` rule takes
+ * nothing, and an interface in `mode audit` drops nothing.
  */
 import ipaddr from 'ipaddr.js';
 import type { PacketSpec } from '../packet/spec.js';
@@ -36,10 +37,12 @@ export type ProofOutcome =
   | { kind: 'too-large' };
 
 /** Whether `iface` allows every packet `protectedTraffic` matches (its stateless matches; it has no tail). */
-export function proveAllowed(iface: Pick<IrInterface, 'rules' | 'defaultAction'>, protectedTraffic: IrRule): ProofOutcome {
+export function proveAllowed(iface: Pick<IrInterface, 'rules' | 'defaultAction' | 'auditMode'>, protectedTraffic: IrRule): ProofOutcome {
+  if (iface.auditMode) return { kind: 'proven' };
   let regions = ([4, 6] as const).flatMap((family) => familySpace(family).flatMap((space) => intersectRule(space, protectedTraffic) ?? []));
   for (const rule of iface.rules) {
     if (regions.length === 0) return { kind: 'proven' };
+    if (rule.audit) continue;
     const stateful = dependsOnState(rule);
     const remaining: Region[] = [];
     for (const region of regions) {

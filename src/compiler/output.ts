@@ -41,12 +41,20 @@ export interface CompiledConstants {
    * without `reject` is what it was before the action existed.
    */
   reject?: true;
+  /** cfg_audit_rules: a rule is `audit` (the exit counts and traces those that held). Present only when true, as reject. */
+  auditRules?: true;
+  /** cfg_audit_mode: `mode audit`, drops pass as counted would-drops. Present only when true. */
+  auditMode?: true;
+  /** cfg_log: a rule has `log` (its action carries XDPFW_ACTION_LOG). Present only when true. */
+  log?: true;
 }
 
 /** One rule of the linear path (bpf/xdpfw.h); a null field is not checked. */
 export interface LinearRule {
-  /** cfg_lin_action: KERNEL_ACTION of the rule's action. */
+  /** cfg_lin_action: KERNEL_ACTION of the rule's action… */
   action: KernelAction;
+  /** …with XDPFW_ACTION_LOG: `log`. */
+  log?: true;
   families: { ipv4: boolean; ipv6: boolean };
   protocol: number | null;
   src: MaskedPrefix | null;
@@ -176,6 +184,8 @@ export interface RuleTail {
    * limit's id, or the same hash for a rule without a limit).
    */
   ban: { set: number; seconds: number; origin: number } | null;
+  /** `audit`: when the rest holds, the rule counts the packet (and bans nothing), and the next rule is tried. */
+  audit?: true;
 }
 
 export interface DynamicSetMatch {
@@ -235,7 +245,7 @@ export interface CompiledInterface {
   defaultAction: Action;
   constants: CompiledConstants;
   rules: CompiledRule[];
-  /** Rule index → its KERNEL_ACTION (xdpfw_actions). */
+  /** Rule index → its KERNEL_ACTION (xdpfw_actions, with XDPFW_ACTION_LOG where rules[index].log). */
   actions: KernelAction[];
   /**
    * The deduplicated bit vectors; vectors[c] has `nwords` words, word w bit b

@@ -35,6 +35,10 @@ export const TCPFLAGS_CLS_ENTRIES = 256;
 export const ICMPTYPE_CLS_ENTRIES = 256;
 /** XDPFW_CTSTATE_CLS_ENTRIES: xdpfw_ctstate_cls, one per enum xdpfw_ct_state */
 export const CTSTATE_CLS_ENTRIES = 4;
+/** XDPFW_ACTION_MASK: the action of an xdpfw_actions or cfg_lin_action value */
+export const ACTION_MASK = 0xff;
+/** XDPFW_ACTION_LOG = (1u << 8): beside it: the rule's decisions go to the log ring (`log`) */
+export const ACTION_LOG = 256;
 /**
  * XDPFW_REJECT_COST_NS: 1 ms a token: 1,000 answers a second
  * The header's default: a build with -DXDPFW_REJECT_COST_NS=… differs.
@@ -136,6 +140,10 @@ export const TAIL_PER_SRC = 64;
 export const TAIL_PER_DST = 128;
 /** XDPFW_TAIL_BAN = (1u << 8): when the rule decides, its per prefix (else the source) enters ban_set */
 export const TAIL_BAN = 256;
+/**
+ * XDPFW_TAIL_AUDIT = (1u << 9): `audit`: when the rest holds, the packet is counted (no ban), the next rule tried
+ */
+export const TAIL_AUDIT = 512;
 /** XDPFW_TRACE_SNAPLEN: frame bytes an event carries */
 export const TRACE_SNAPLEN = 256;
 /** XDPFW_TRACE_RING_BYTES = (1u << 20) */
@@ -148,6 +156,20 @@ export const TRACE_RULES = 2;
 export const TRACE_DEFAULT = 4;
 /** XDPFW_TRACE_DST = (1u << 3): the dst filter is set */
 export const TRACE_DST = 8;
+/** XDPFW_TRACE_VERDICT_AUDIT: struct xdpfw_trace_config.actions: bit of the not-enforced events */
+export const TRACE_VERDICT_AUDIT = 8;
+/**
+ * XDPFW_EVENT_AUDIT = (1u << 0): not enforced: an audit rule's, or `mode audit`'s would-drop (action: what it would do)
+ */
+export const EVENT_AUDIT = 1;
+/** XDPFW_EVENT_LOG = (1u << 1): the deciding rule has `log` */
+export const EVENT_LOG = 2;
+/** XDPFW_LOG_RING_BYTES = (1u << 18) */
+export const LOG_RING_BYTES = 262144;
+/** XDPFW_LOG_COST_NS: 10 ms a token */
+export const LOG_COST_NS = 10000000;
+/** XDPFW_LOG_BURST */
+export const LOG_BURST = 200;
 /** XDPFW_CTF_FIN_OUT: the host sent a FIN */
 export const CTF_FIN_OUT = 0x1;
 /** XDPFW_CTF_FIN_IN: a FIN came in */
@@ -256,7 +278,13 @@ export const TRACE_STAT = {
   suppressed: 1,
   /** events the full ring refused */
   lost: 2,
-  nstats: 3,
+  /** `log` events written to the log ring */
+  logSent: 3,
+  /** over the log's rate */
+  logSuppressed: 4,
+  /** refused by the full log ring (nobody reads it) */
+  logLost: 5,
+  nstats: 6,
 } as const;
 
 /** enum xdpfw_ct_timeout */
@@ -354,8 +382,21 @@ export const STRUCT = {
   xdpfw_dynset_key: { size: 24, fields: { prefixlen: 0, family: 4, addr: 5, pad: 21 } },
   xdpfw_dynset_entry: { size: 16, fields: { deadline: 0, origin: 8, prefix_len: 12 } },
   xdpfw_tail_scratch: {
-    size: 128,
-    fields: { now: 0, now_fine: 8, family: 16, src: 20, dst: 36, pad: 52, set_key: 56, entry: 80, meter_key: 96, meter: 120 },
+    size: 264,
+    fields: {
+      now: 0,
+      now_fine: 8,
+      family: 16,
+      src: 20,
+      dst: 36,
+      pad: 52,
+      set_key: 56,
+      entry: 80,
+      meter_key: 96,
+      meter: 120,
+      naudited: 128,
+      audited: 132,
+    },
   },
   xdpfw_trace_prefix: { size: 20, fields: { family: 0, len: 1, pad: 2, addr: 4 } },
   xdpfw_trace_config: {
@@ -363,8 +404,8 @@ export const STRUCT = {
     fields: { on: 0, owner: 4, flags: 8, actions: 12, src: 16, dst: 36, cost_ns: 56, capacity_ns: 64, empty_at: 72, rules: 80 },
   },
   xdpfw_trace_event: {
-    size: 288,
-    fields: { time_ns: 0, ifindex: 8, rule: 12, counter: 16, action: 20, frame_len: 24, captured: 28, data: 32 },
+    size: 296,
+    fields: { time_ns: 0, ifindex: 8, rule: 12, counter: 16, action: 20, frame_len: 24, captured: 28, flags: 32, pad: 36, data: 40 },
   },
   xdpfw_reject_info: {
     size: 68,
@@ -403,6 +444,9 @@ export const RODATA_VARS = {
   cfg_tails: 4,
   cfg_now_given: 4,
   cfg_reject: 4,
+  cfg_audit_rules: 4,
+  cfg_audit_mode: 4,
+  cfg_log: 4,
   cfg_lin_checks: 32,
   cfg_lin_action: 32,
   cfg_lin_proto: 32,
@@ -478,6 +522,7 @@ export const MAP = {
   traceStats: 'xdpfw_trace_stats',
   traceScratch: 'xdpfw_trace_scratch',
   traceRing: 'xdpfw_trace_ring',
+  logRing: 'xdpfw_log_ring',
   meters: 'xdpfw_meters',
 } as const;
 export type MapName = (typeof MAP)[keyof typeof MAP];
@@ -538,10 +583,11 @@ export const MAP_LAYOUT: Record<MapName, { keySize: number; valueSize: number }>
   xdpfw_now_given: { keySize: 4, valueSize: 8 }, // __u32 → __u64
   xdpfw_dynsets: { keySize: 4, valueSize: 4 }, // __u32 → __u32
   xdpfw_dynset_hosts: { keySize: 4, valueSize: 4 }, // __u32 → __u32
-  xdpfw_tail_scratch: { keySize: 4, valueSize: 128 }, // __u32 → struct xdpfw_tail_scratch
+  xdpfw_tail_scratch: { keySize: 4, valueSize: 264 }, // __u32 → struct xdpfw_tail_scratch
   xdpfw_trace_cfg: { keySize: 4, valueSize: 592 }, // __u32 → struct xdpfw_trace_config
   xdpfw_trace_stats: { keySize: 4, valueSize: 8 }, // __u32 → __u64
-  xdpfw_trace_scratch: { keySize: 4, valueSize: 288 }, // __u32 → struct xdpfw_trace_event
+  xdpfw_trace_scratch: { keySize: 4, valueSize: 296 }, // __u32 → struct xdpfw_trace_event
   xdpfw_trace_ring: { keySize: 0, valueSize: 0 }, // - → -
+  xdpfw_log_ring: { keySize: 0, valueSize: 0 }, // - → -
   xdpfw_meters: { keySize: 24, valueSize: 8 }, // struct xdpfw_meter_key → struct xdpfw_meter
 };

@@ -195,7 +195,18 @@ export interface InterfaceBlock extends Node {
   statements: InterfaceStatement[];
 }
 
-export type InterfaceStatement = DefaultStatement | Rule;
+export type InterfaceStatement = DefaultStatement | ModeStatement | Rule;
+
+/** `mode audit` (drops are counted as would-drops and passed) or `mode enforce` (the default). */
+export interface ModeStatement extends Node {
+  kind: 'mode';
+  mode: 'audit' | 'enforce';
+}
+
+/** `audit` before a rule's action, or `log` after its matches: where the word stands, for diagnostics. */
+export interface Keyword<K extends string> extends Node {
+  kind: K;
+}
 
 export type Action = 'allow' | 'drop' | 'reject';
 
@@ -208,8 +219,12 @@ export interface DefaultStatement extends Node {
 /** `allow tcp dport 22 src 192.0.2.0/28 name "ssh-admins"` */
 export interface Rule extends Node {
   kind: 'rule';
+  /** `audit ACTION`: the rule counts and traces what it would decide while evaluation goes on. */
+  audit?: Keyword<'audit'>;
   action: Action;
   matches: Match[];
+  /** `log`: the rule's decisions go to the log stream. */
+  log?: Keyword<'log'>;
   /** `ban @set [DURATION]`; undefined when the rule has none. */
   ban?: BanModifier;
   /** `name "…"`; undefined when the rule has none. */

@@ -218,7 +218,8 @@ function emitRules(
   for (const rule of plan) {
     const next = new Label();
     for (const check of rule.checks) emitCheck(a, check, layout, next);
-    if (rule.action === ACTION.reject) a.jump(slow);
+    // The C program answers a reject and logs a `log` rule's packets.
+    if (rule.action === ACTION.reject || rule.log) a.jump(slow);
     else {
       a.mov64Imm(R8, toXdp(rule.action));
       a.store32Imm(FP, KEY_SLOT, rule.index);

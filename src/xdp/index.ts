@@ -154,7 +154,8 @@ export async function loadPolicyProgram(compiled: CompiledInterface, options: Lo
   };
   try {
     const linear = compiled.constants.linear;
-    if (linear && takesFastPath(linear) && options.fastPath !== false)
+    // `mode audit` passes what the rules drop, at the C program's exit only.
+    if (linear && takesFastPath(linear) && !compiled.constants.auditMode && options.fastPath !== false)
       fastFd = loadWithFastPath(loaded, linear, compiled.constants.defaultAction);
     const progFd = fastFd >= 0 ? fastFd : loaded.progFd;
     const fill = await fillMaps(loaded.maps, compiled, options);

@@ -32,6 +32,10 @@ export interface Judgement {
   matched: number | 'default' | 'malformed' | 'non-ip';
   /** The frame was counted as a non-first fragment too. */
   fragment: boolean;
+  /** The `audit` rules that counted the frame (they would have decided it), in order. */
+  audited: number[];
+  /** `mode audit` passed the frame: `action` is the drop or reject the policy decided, not done. */
+  wouldDrop?: true;
 }
 
 export class PolicyJudge {
@@ -74,16 +78,23 @@ export class PolicyJudge {
     const code = this.runner.run(frame);
     const after = this.counters();
     const moved = (a: { packets: bigint }, b: { packets: bigint }) => a.packets !== b.packets;
-    const rule = after.rules.findIndex((c, i) => moved(c, this.before.rules[i]));
+    const counted = after.rules.flatMap((c, i) => (moved(c, this.before.rules[i]) ? [i] : []));
+    const audited = counted.filter((i) => this.compiled.rules[i].audit);
+    const rule = counted.find((i) => !this.compiled.rules[i].audit) ?? -1;
     const g = after.global;
     const b = this.before.global;
     const matched: Judgement['matched'] =
       rule >= 0 ? rule : moved(g.malformed, b.malformed) ? 'malformed' : moved(g.nonIp, b.nonIp) ? 'non-ip' : 'default';
     const fragment = moved(g.fragment, b.fragment);
+    const wouldDrop = moved(g.wouldDrop, b.wouldDrop);
     this.before = after;
     const decider =
       typeof matched === 'number' ? this.compiled.rules[matched].action : matched === 'default' ? this.compiled.defaultAction : null;
     const rejects = decider === 'reject';
+    if (wouldDrop) {
+      const action = code === XDP_PASS ? (rejects ? 'reject' : 'drop') : (`xdp-action-${code}` as const);
+      return { action, matched, fragment, audited, wouldDrop, ...(rejects ? { answered: false } : {}) };
+    }
     const action =
       code === XDP_PASS && !rejects
         ? 'allow'
@@ -94,7 +105,7 @@ export class PolicyJudge {
           : code === XDP_TX && rejects
             ? 'reject'
             : (`xdp-action-${code}` as const);
-    return { action, matched, fragment, ...(rejects ? { answered: code === XDP_TX } : {}) };
+    return { action, matched, fragment, audited, ...(rejects ? { answered: code === XDP_TX } : {}) };
   }
 
   /** "Now" for a program loaded with `nowGiven`: CLOCK_MONOTONIC ns as the tails see it. */

@@ -13,6 +13,7 @@ import os from 'node:os';
 
 import type { AddressSlot, AddressTable, CompiledConstants, LinearRule, PrefixClasses } from '../compiler/output.js';
 import {
+  ACTION_LOG,
   ADDR_MODE,
   ADDR_SLOT,
   BUCKET4_ROW,
@@ -110,6 +111,9 @@ export function rodataValues(k: CompiledConstants): Record<RodataName, number | 
     cfg_tails: 0,
     cfg_now_given: 0,
     cfg_reject: k.reject ? 1 : 0,
+    cfg_audit_rules: k.auditRules ? 1 : 0,
+    cfg_audit_mode: k.auditMode ? 1 : 0,
+    cfg_log: k.log ? 1 : 0,
     ...linearArrays(k.linear ?? []),
   };
 }
@@ -126,7 +130,7 @@ function linearArrays(rules: readonly LinearRule[]): Record<LinearArray, number[
   const put = (name: LinearArray, i: number, words: number[]) => out[name].splice(i * words.length, words.length, ...words);
   rules.forEach((r, i) => {
     put('cfg_lin_checks', i, [linearChecks(r)]);
-    put('cfg_lin_action', i, [r.action]);
+    put('cfg_lin_action', i, [r.action | (r.log ? ACTION_LOG : 0)]);
     if (r.protocol !== null) put('cfg_lin_proto', i, [r.protocol]);
     if (r.sport) put('cfg_lin_sport', i, [r.sport.low, r.sport.high]);
     if (r.dport) put('cfg_lin_dport', i, [r.dport.low, r.dport.high]);

@@ -17,6 +17,7 @@ import {
   MAX_DYNSETS,
   MAX_TAIL_RULES,
   STRUCT,
+  TAIL_AUDIT,
   TAIL_BAN,
   TAIL_DST_NOT,
   TAIL_DST_SET,
@@ -107,6 +108,7 @@ function encodeTail(tail: RuleTail | null): Buffer {
     out[f.ban_set] = setIndex(tail.ban.set);
     out.writeBigUInt64LE(BigInt(tail.ban.seconds) * NS_PER_SECOND, f.ban_ns);
   }
+  if (tail.audit) flags |= TAIL_AUDIT;
   out.writeUInt32LE((tail.ban?.origin ?? 0) >>> 0, f.origin);
   out.writeUInt32LE(flags, f.flags);
   return out;

@@ -7,6 +7,7 @@
 import type { AddressSlot, CompiledInterface } from '../compiler/output.js';
 import { ENOTSUPP, KernelError, check } from './errors.js';
 import {
+  ACTION_LOG,
   BUCKET4_ROW,
   BUCKET6_ROW,
   COUNTER_INDEX,
@@ -103,9 +104,13 @@ export function encodeCompiled(compiled: CompiledInterface): Map<MapName, Encode
     out.set(maps.rec, encoded.records);
     if (table.hashed.prefixLength.length > 0) out.set(maps.hash, encodePrefixes(table.hashed, family, `${slot} hash`));
   }
-  out.set(MAP.actions, encodeU32Array(compiled.actions, 'actions'));
+  const logged = compiled.actions.map((action, i) => action | (compiled.rules[i]?.log ? ACTION_LOG : 0));
+  out.set(MAP.actions, encodeU32Array(logged, 'actions'));
   return out;
 }
+
+/** The least ring buffer: one 4 KiB page (libbpf rounds a ring up to a power of two of the host's pages). */
+const PAGE_BYTES = 4096;
 
 /**
  * max_entries of the maps whose size depends on the policy: vectors, tries,
@@ -159,6 +164,8 @@ export function mapSizes(compiled: CompiledInterface): Record<string, number> {
   sizes[MAP.dynsets] = Math.max(1, sets);
   sizes[MAP.dynsetHosts] = Math.max(1, sets);
   sizes[MAP.setStats] = Math.max(1, sets * SET_STAT.nstats);
+  // Nothing is logged without a `log` rule: the ring takes one page (its least), not its 256 KiB.
+  if (!compiled.constants.log) sizes[MAP.logRing] = PAGE_BYTES;
   return sizes;
 }
 

@@ -76,6 +76,9 @@ export async function testCommand(file: string, options: TestOptions, io: CliIo)
         decidedBy: typeof o.judgement.matched === 'number' ? 'rule' : o.judgement.matched,
         rule: typeof o.judgement.matched === 'number' ? ruleRef(iface.rules[o.judgement.matched]) : null,
         fragment: o.judgement.fragment,
+        // `mode audit`: the verdict is the policy's, and the packet passed.
+        enforced: !o.judgement.wouldDrop,
+        audited: o.judgement.audited.map((i) => ruleRef(iface.rules[i])),
         expected: o.expect ? { verdict: o.expect.action, rule: o.expect.rule ?? null } : null,
         ok: o.ok,
       })),
@@ -87,7 +90,12 @@ export async function testCommand(file: string, options: TestOptions, io: CliIo)
       const where = o.line ? `${options.cases}:${o.line}: ` : '';
       const mark = o.expect ? (o.ok ? 'ok      ' : 'MISMATCH') : '';
       const wanted = o.expect && !o.ok ? `  (expected ${o.expect.action}${o.expect.rule ? ` ${o.expect.rule}` : ''})` : '';
-      out(io, `${mark ? `${mark} ` : ''}${where}${formatPacket(o.packet)} => ${o.judgement.action} by ${o.rule}${wanted}`);
+      const audit = [
+        ...(o.judgement.wouldDrop ? ['not enforced: mode audit passes it'] : []),
+        ...o.judgement.audited.map((i) => `audited by ${ruleLabel(iface, i)}`),
+      ];
+      const notes = audit.length > 0 ? ` [${audit.join('; ')}]` : '';
+      out(io, `${mark ? `${mark} ` : ''}${where}${formatPacket(o.packet)} => ${o.judgement.action} by ${o.rule}${notes}${wanted}`);
     }
     if (options.cases) out(io, `${outcomes.length - failures.length} passed, ${failures.length} failed`);
   }

@@ -19,7 +19,7 @@ export const checkReturnTraffic: IrCheck = (ir) => {
   for (const iface of ir.interfaces) {
     if (iface.defaultAction === 'allow') continue;
     // A limited rule lets through only what its limit or set allows: it does not keep replies coming.
-    const allows = iface.rules.filter((r) => r.action === 'allow' && !dependsOnState(r));
+    const allows = iface.rules.filter((r) => r.action === 'allow' && !r.audit && !dependsOnState(r));
     if (allows.some((r) => r.ctStates !== null && (r.ctStates & ESTABLISHED) !== 0) || allows.some(matchesEverything)) continue;
     out.push(
       diagnostic(

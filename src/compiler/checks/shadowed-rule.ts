@@ -28,7 +28,7 @@ export const checkShadowedRules: IrCheck = (ir) => {
         for (let i = 0; i < candidates.length; i++) {
           const rule = rules[candidates[i]];
           if (earlier && rule.index >= earlier.index) break;
-          if (dependsOnState(rule)) continue;
+          if (dependsOnState(rule) || rule.audit) continue; // neither surely decides what it matches
           const has = signatures[rule.index];
           if ((has.mask & ~need.mask) !== 0 || (has.protocol >= 0 && has.protocol !== need.protocol)) continue;
           if (hullsCover(hulls, rule.index, later.index) && covers(rule, later)) {

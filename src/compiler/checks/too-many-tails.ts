@@ -1,7 +1,7 @@
 /**
  * What the data plane's tail loop bounds (docs/DESIGN.md, "Rate limits and
  * dynamic sets"): `too-many-tails`, more than MAX_TAIL_RULES rules of an
- * interface with a dynamic set, a limit or a ban; `too-many-dynamic-sets`,
+ * interface with a dynamic set, a limit, a ban or `audit`; `too-many-dynamic-sets`,
  * more than MAX_DYNSETS dynamic sets named by one interface's rules.
  */
 import type { Rule } from '../../policy/ast.js';
@@ -20,7 +20,7 @@ export const checkTailCounts: Check = (context) => {
         diagnostic(
           'too-many-tails',
           tails[MAX_TAIL_RULES]!.span,
-          `interface '${block.name.name}' has ${tails.length} rules with a dynamic set, a limit or a ban; at most ${MAX_TAIL_RULES} are supported (this is the ${MAX_TAIL_RULES + 1}th)`,
+          `interface '${block.name.name}' has ${tails.length} rules with a dynamic set, a limit, a ban or audit; at most ${MAX_TAIL_RULES} are supported (this is the ${MAX_TAIL_RULES + 1}th)`,
           'the data plane checks these one by one: merge rules that share a limit, or put their addresses in one set',
         ),
       );
@@ -46,7 +46,12 @@ export const checkTailCounts: Check = (context) => {
 };
 
 function hasTail(rule: Rule, context: CheckContext): boolean {
-  return rule.ban !== undefined || rule.matches.some((m) => m.kind === 'limit-match') || dynamicSetReferences(rule, context).length > 0;
+  return (
+    rule.audit !== undefined ||
+    rule.ban !== undefined ||
+    rule.matches.some((m) => m.kind === 'limit-match') ||
+    dynamicSetReferences(rule, context).length > 0
+  );
 }
 
 /** The dynamic sets a rule names, as matched alone and banned into, in the order written. */

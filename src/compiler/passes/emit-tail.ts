@@ -11,10 +11,16 @@ export function compileTails(ir: IrInterface): { tails: (RuleTail | null)[]; dyn
   const index = new Map(ir.dynamicSets.map((set, i) => [set.name, i]));
   const setIndex = (name: string) => index.get(name)!;
   return {
-    tails: ir.rules.map(({ tail }) => tail && compileTail(tail, setIndex)),
+    tails: ir.rules.map((rule) => {
+      // An audit rule goes through the tail loop even without a condition: that is where it is counted and passed over.
+      if (rule.audit) return { ...(rule.tail ? compileTail(rule.tail, setIndex) : NO_CONDITION), audit: true };
+      return rule.tail && compileTail(rule.tail, setIndex);
+    }),
     dynamicSets: ir.dynamicSets.map((set) => ({ name: set.name, timeout: set.timeout, size: set.size })),
   };
 }
+
+const NO_CONDITION: RuleTail = { srcSet: null, dstSet: null, limit: null, ban: null };
 
 function compileTail(tail: IrTail, setIndex: (name: string) => number): RuleTail {
   const condition = (c: IrTail['srcSet']) => c && { set: setIndex(c.set), negated: c.negated };

@@ -21,6 +21,8 @@ export function emitInterface(
   const rules = ir.rules.map((r): CompiledRule => {
     const rule: CompiledRule = { index: r.index, id: r.id, action: r.action, text: r.text, location: location(r.span) };
     if (r.name !== undefined) rule.name = r.name;
+    if (r.audit) rule.audit = true;
+    if (r.log) rule.log = true;
     return rule;
   });
   const part: HashedPart = {
@@ -35,6 +37,9 @@ export function emitInterface(
       linear,
       ct: ir.conntrack !== null,
       ...(ir.defaultAction === 'reject' || ir.rules.some((r) => r.action === 'reject') ? { reject: true as const } : {}),
+      ...(ir.rules.some((r) => r.audit) ? { auditRules: true as const } : {}),
+      ...(ir.auditMode ? { auditMode: true as const } : {}),
+      ...(ir.rules.some((r) => r.log) ? { log: true as const } : {}),
     },
     rules,
     actions: ir.rules.map((r) => KERNEL_ACTION[r.action]),

@@ -24,6 +24,8 @@ export interface FastPathRule {
   /** The rule's index: its counter. */
   index: number;
   action: KernelAction;
+  /** `log`: the C program decides it (and logs). */
+  log?: true;
   /** None: the rule holds for every packet the fast path takes. */
   checks: FastPathCheck[];
 }
@@ -49,7 +51,7 @@ export function fastPathPlan(rules: readonly LinearRule[], family: 4 | 6): FastP
   for (const [index, rule] of rules.entries()) {
     const checks = checksOf(rule, family);
     if (checks === null) continue;
-    plan.push({ index, action: rule.action, checks });
+    plan.push({ index, action: rule.action, ...(rule.log ? { log: true as const } : {}), checks });
     if (checks.length === 0) break;
   }
   return plan;

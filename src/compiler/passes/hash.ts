@@ -31,7 +31,8 @@ export function hashCompiled(c: HashedPart, conntrack: ConntrackSettings | null,
   text('constants', c.constants);
   text(
     'rules',
-    c.rules.map((r) => [r.index, r.id, r.name ?? null, r.action]),
+    // audit and log only when set: a policy without them keeps its hash.
+    c.rules.map((r) => [r.index, r.id, r.name ?? null, r.action, ...(r.audit ? ['audit'] : []), ...(r.log ? ['log'] : [])]),
   );
   text('actions', c.actions);
   text('vectors', [c.vectors.length, c.constants.nwords]);

@@ -54,6 +54,7 @@ export function whyNotLinear(iface: IrInterface): string | null {
  */
 function whyNotSimple(r: IrRule): string | null {
   if (r.tail !== null) return 'has a stateful tail (a dynamic set, a limit or a ban)';
+  if (r.audit) return "is an audit rule (the tails' loop counts it)";
   const counts: [string, number | undefined][] = [
     ['src prefixes', r.src?.prefixes.size],
     ['dst prefixes', r.dst?.prefixes.size],
@@ -77,6 +78,7 @@ function whyNotSimple(r: IrRule): string | null {
 function linearRule(r: IrRule): LinearRule {
   return {
     action: KERNEL_ACTION[r.action],
+    ...(r.log ? { log: true as const } : {}),
     families: { ...r.families },
     protocol: r.protocols?.[0] ?? null,
     src: r.src && maskedPrefix(r.src),

@@ -45,9 +45,11 @@ export function lowerInterface(
   const lowered = rules.map((rule, index) => lowerRule(rule, index, context));
   uniquifyIds(lowered);
   assignLimitIds(block, rules, lowered);
+  const mode = block.statements.find((s) => s.kind === 'mode');
   const iface: IrInterface = {
     name: block.name.name,
     defaultAction: fallback?.kind === 'default' ? fallback.action : 'allow',
+    ...(mode?.kind === 'mode' && mode.mode === 'audit' ? { auditMode: true as const } : {}),
     rules: lowered,
     span: block.span,
     conntrack: lowered.some((r) => r.ctStates !== null) ? conntrack : null,
@@ -70,6 +72,8 @@ export function lowerRule(rule: Rule, index: number, context: CheckContext): IrR
     id: rule.name ? rule.name.value : ruleId(canonicalRuleText(rule, context)),
     ...(rule.name ? { name: rule.name.value } : {}),
     action: rule.action,
+    ...(rule.audit ? { audit: true as const } : {}),
+    ...(rule.log ? { log: true as const } : {}),
     families,
     protocols: protocols.length > 0 ? protocols : null,
     src: null,

@@ -25,7 +25,7 @@ export function ruleTextWithoutRate(rule: Rule): string {
 }
 
 function printRule(rule: Rule, withRate: boolean): string {
-  const parts: string[] = [rule.action];
+  const parts: string[] = rule.audit ? ['audit', rule.action] : [rule.action];
   let previous: Match | undefined;
   for (const match of rule.matches) {
     parts.push(match.kind === 'limit-match' ? limitText(match, withRate) : matchText(match, previous));
@@ -36,6 +36,7 @@ function printRule(rule: Rule, withRate: boolean): string {
     const time = duration === undefined ? '' : duration.kind === 'duration' ? ` ${duration.value}${duration.unit}` : ` ${duration.value}`;
     parts.push(`ban @${rule.ban.set.name}${time}`);
   }
+  if (rule.log) parts.push('log');
   if (rule.name) parts.push(`name ${JSON.stringify(rule.name.value)}`);
   return parts.join(' ');
 }
@@ -100,7 +101,8 @@ function elementText(e: AddressElement | PortElement): string {
 export function canonicalRuleText(rule: Rule, context: CheckContext): string {
   const matches = rule.matches.map((match) => canonicalMatch(match, context));
   if (rule.ban) matches.push(`ban @${rule.ban.set.name}`);
-  return [rule.action, ...[...new Set(matches)].sort()].join(' ');
+  // `audit` changes what the counters count; `log` does not.
+  return [...(rule.audit ? ['audit'] : []), rule.action, ...[...new Set(matches)].sort()].join(' ');
 }
 
 function canonicalMatch(match: Match, context: CheckContext): string {

@@ -38,6 +38,7 @@ function stats(): InterfaceStats {
       fragment: zero,
       rejectSent: zero,
       rejectSuppressed: zero,
+      wouldDrop: zero,
     },
   } as never);
 }

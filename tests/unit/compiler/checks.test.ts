@@ -73,6 +73,14 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'a second mode is an error, whichever its value',
+    text: 'interface eth0 {\n  mode audit\n  allow tcp\n  mode audit\n  mode enforce\n}\n',
+    expected: [
+      err('duplicate-mode', '4:3', "interface 'eth0' already has a mode (mode audit, line 2)", 'keep one mode statement'),
+      err('duplicate-mode', '5:3', "interface 'eth0' already has a mode (mode audit, line 2)", 'keep one mode statement'),
+    ],
+  },
+  {
     name: 'the same rule name in two interfaces is fine',
     text: 'interface eth0 { allow tcp name "x" }\ninterface eth1 { allow tcp name "x" }\n',
     expected: [],

@@ -209,7 +209,7 @@ export const LIMIT_CASES: { name: string; text: string; files?: Record<string, s
       err(
         'too-many-tails',
         '67:3',
-        "interface 'eth0' has 65 rules with a dynamic set, a limit or a ban; at most 64 are supported (this is the 65th)",
+        "interface 'eth0' has 65 rules with a dynamic set, a limit, a ban or audit; at most 64 are supported (this is the 65th)",
         'the data plane checks these one by one: merge rules that share a limit, or put their addresses in one set',
       ),
     ],

@@ -20,7 +20,7 @@ describe('reject', () => {
     const block = file!.items[0];
     expect(block.kind).toBe('interface');
     if (block.kind !== 'interface') return;
-    expect(block.statements.map((s) => [s.kind, s.action])).toEqual([
+    expect(block.statements.map((s) => [s.kind, s.kind === 'mode' ? s.mode : s.action])).toEqual([
       ['rule', 'reject'],
       ['default', 'reject'],
     ]);

@@ -123,8 +123,8 @@ describe('ban', () => {
 
   it('wants a set after ban, and nothing but the name after it', () => {
     expect(syntaxError('  drop ban banned')).toEqual({ message: "expected a set (@name) after 'ban', found 'banned'", at: '2:12' });
-    expect(syntaxError('  drop name "x" ban @b 1m').message).toBe("expected a newline after '\"x\"', found 'ban'");
-    expect(syntaxError('  drop ban @a 1m ban @b 1m').message).toBe("expected 'name' or a newline after '1m', found 'ban'");
+    expect(syntaxError('  drop name "x" ban @b 1m').message).toBe("expected 'log' or a newline after '\"x\"', found 'ban'");
+    expect(syntaxError('  drop ban @a 1m ban @b 1m').message).toBe("expected 'log', 'name' or a newline after '1m', found 'ban'");
   });
 });
 

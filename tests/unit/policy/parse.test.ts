@@ -148,7 +148,7 @@ describe('parsePolicyFile', () => {
 
   it('wants the rule name after the matches', () => {
     const { diagnostics } = parsePolicyFile('interface eth0 {\n  allow name "x" tcp\n}\n', 'edge.xdpfw');
-    expect(diagnostics.map((d) => d.message)).toEqual(["expected a newline after '\"x\"', found 'tcp'"]);
+    expect(diagnostics.map((d) => d.message)).toEqual(["expected 'log' or a newline after '\"x\"', found 'tcp'"]);
   });
 
   it('reads keywords as whole words, so names may begin with one', () => {

@@ -36,14 +36,14 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'a word that is no action and close to none says how a rule starts',
     input: inBlock('  tcp dport 22'),
-    message: "unknown action 'tcp': a rule starts with 'allow', 'drop' or 'reject'",
+    message: "unknown action 'tcp': a rule starts with 'allow', 'drop', 'reject' or 'audit'",
     at: [3, 3, 3, 6],
     excerpt: ['3 |   tcp dport 22', '  |   ^^^'],
   },
   {
     behaviour: 'a number after a protocol lists what may follow it',
     input: inBlock('  allow tcp 22'),
-    message: "expected a match, 'flags', 'ban', 'name' or a newline after 'tcp', found '22'",
+    message: "expected a match, 'flags', 'ban', 'log', 'name' or a newline after 'tcp', found '22'",
     at: [3, 13, 3, 15],
     excerpt: ['3 |   allow tcp 22', '  |             ^^'],
   },
@@ -141,7 +141,7 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'ports separated by a comma without braces are refused at the comma',
     input: inBlock('  allow udp dport 80,443'),
-    message: "expected a match, 'ban', 'name' or a newline after '80', found ','",
+    message: "expected a match, 'ban', 'log', 'name' or a newline after '80', found ','",
     at: [3, 21, 3, 22],
     excerpt: ['3 |   allow udp dport 80,443', '  |                     ^'],
     hint: 'a list is written in braces: dport { 80, 443 }',
@@ -177,9 +177,37 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'text after a rule name is refused',
     input: inBlock('  allow tcp name "a" "b"'),
-    message: 'expected a newline after \'"a"\', found \'"b"\'',
+    message: "expected 'log' or a newline after '\"a\"', found '\"b\"'",
     at: [3, 22, 3, 25],
     excerpt: ['3 |   allow tcp name "a" "b"', '  |                      ^^^'],
+  },
+  {
+    behaviour: 'audit wants an action after it',
+    input: inBlock('  audit tcp dport 22'),
+    message: "expected 'allow', 'drop' or 'reject' after 'audit', found 'tcp'",
+    at: [3, 9, 3, 12],
+    excerpt: ['3 |   audit tcp dport 22', '  |         ^^^'],
+  },
+  {
+    behaviour: 'mode wants audit or enforce',
+    input: inBlock('  mode dryrun'),
+    message: "expected 'audit' or 'enforce' after 'mode', found 'dryrun'",
+    at: [3, 8, 3, 14],
+    excerpt: ['3 |   mode dryrun', '  |        ^^^^^^'],
+  },
+  {
+    behaviour: 'log is given once, before or after the name',
+    input: inBlock('  drop tcp log name "t" log'),
+    message: "'log' is given twice",
+    at: [3, 3, 3, 28],
+    excerpt: ['3 |   drop tcp log name "t" log', '  |   ^^^^^^^^^^^^^^^^^^^^^^^^^'],
+  },
+  {
+    behaviour: 'audit outside an interface block says where it belongs',
+    input: 'audit drop tcp\n',
+    message: "'audit' must be inside an interface block (interface eth0 { … })",
+    at: [1, 1, 1, 6],
+    excerpt: ['1 | audit drop tcp', '  | ^^^^^'],
   },
   {
     behaviour: 'an unterminated rule name is reported from its opening quote',
@@ -198,7 +226,7 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'a line in an interface block must start with a rule or default',
     input: inBlock('  22'),
-    message: "expected a rule, 'default' or '}', found '22'",
+    message: "expected a rule, 'default', 'mode' or '}', found '22'",
     at: [3, 3, 3, 5],
     excerpt: ['3 |   22', '  |   ^^'],
   },
@@ -212,7 +240,7 @@ export const syntaxCases: SyntaxCase[] = [
   {
     behaviour: 'a file ending inside an interface block hints at the unclosed brace',
     input: 'interface eth0 {\n  allow tcp\n',
-    message: "expected a rule, 'default' or '}', found end of file",
+    message: "expected a rule, 'default', 'mode' or '}', found end of file",
     at: [3, 1, 3, 1],
     excerpt: ['3 | ', '  | ^'],
     hint: "a '{' above is never closed",
