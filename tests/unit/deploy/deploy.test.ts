@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
@@ -147,25 +148,39 @@ const stats: InterfaceStats = {
   appliedAt: '2024-01-01T00:00:00.000Z',
 };
 
+/** The exposition of a registry whose sources have every kind of series. */
+async function exposition(): Promise<string> {
+  const metrics = new ControllerMetrics({
+    interfaces: () => [{ name: 'eth0', source: 's', enforced: true, failing: false, lastSuccessAt: new Date() }],
+    stats: () => stats,
+    conntrack: () => ({
+      entries: { tcp: 1, udp: 0, icmp: 0 },
+      size: { tcp: 8, udp: 2, icmp: 2 },
+      created: { tcp: 1n, udp: 0n, icmp: 0n },
+      evicted: 0n,
+      floodRefused: 0n,
+      floodSeconds: 0n,
+    }),
+    dynamicSets: () => [{ name: 'banned', size: 8, timeout: null, entries: 0, interfaces: ['eth0'] }],
+  });
+  return metrics.registry.metrics();
+}
+
 describe('the deploy files and the metrics', () => {
   it('name only series the metrics registry exports (the kernel test checks a real daemon)', async () => {
-    const metrics = new ControllerMetrics({
-      interfaces: () => [{ name: 'eth0', source: 's', enforced: true, failing: false, lastSuccessAt: new Date() }],
-      stats: () => stats,
-      conntrack: () => ({
-        entries: { tcp: 1, udp: 0, icmp: 0 },
-        size: { tcp: 8, udp: 2, icmp: 2 },
-        created: { tcp: 1n, udp: 0n, icmp: 0n },
-        evicted: 0n,
-        floodRefused: 0n,
-        floodSeconds: 0n,
-      }),
-      dynamicSets: () => [{ name: 'banned', size: 8, timeout: null, entries: 0, interfaces: ['eth0'] }],
-    });
-    const exposed = exposedNames(await metrics.registry.metrics());
+    const exposed = exposedNames(await exposition());
     const used = deployedMetricNames();
     expect(used.size).toBeGreaterThan(15);
     const unknown = [...used].filter(([name]) => !exposed.has(name) && !SCRAPE_SERIES.has(name));
     expect(unknown).toEqual([]);
+  });
+
+  it.each(['docs/controller.md', 'deploy/README.md'])('%s names only series the registry exports', async (doc) => {
+    const exposed = exposedNames(await exposition());
+    const text = readFileSync(new URL(`../../../${doc}`, import.meta.url), 'utf8');
+    // `xdpfw_conntrack_*` names a family, not a series.
+    const named = new Set([...text.matchAll(/\bxdpfw_[a-z_]*[a-z](?![\w*])/g)].map((m) => m[0]));
+    expect(named.size).toBeGreaterThan(5);
+    expect([...named].filter((n) => !exposed.has(n))).toEqual([]);
   });
 });
