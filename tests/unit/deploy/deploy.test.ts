@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
@@ -106,9 +107,13 @@ describe('the Prometheus alert rules', () => {
     }
   });
 
+  // promtool comes with Prometheus; the checks above stand without it.
   const promtool = spawnSync('promtool', ['--version']).status === 0;
-  it.skipIf(!promtool)('promtool accepts the rules file', () => {
+  it.skipIf(!promtool)('promtool accepts the rules file, and they fire (or not) on the synthetic series of alerts.promtool.yml', () => {
     execFileSync('promtool', ['check', 'rules', ALERTS_PATH], { stdio: 'pipe' });
+    const tests = fileURLToPath(new URL('alerts.promtool.yml', import.meta.url));
+    const run = spawnSync('promtool', ['test', 'rules', tests], { encoding: 'utf8' });
+    expect(run.status, run.stdout + run.stderr).toBe(0);
   });
 });
 
