@@ -13,7 +13,10 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Count, InterfaceStats, SetStats } from '../app/counters.js';
 import type { SetSummary } from '../app/dynamic-sets.js';
 import type { ConntrackSummary, FreedPins } from '../xdp/index.js';
+import { registerBuildInfo } from './build-info.js';
 import type { Logger } from './logger.js';
+import { registerDropSeries } from './metrics-drops.js';
+import { registerTableSeries } from './metrics-tables.js';
 import type { CollectorObserver } from './pin-collector.js';
 import type { InterfaceHealth, ReloadObserver, ReloadResult } from './unit.js';
 
@@ -161,53 +164,13 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
     perSet('xdpfw_set_added_total', "Entries the interface's bans wrote into each dynamic set, since the set first appeared", 'added');
     perSet('xdpfw_set_expired_total', "Expired entries of each dynamic set that the interface's lookups deleted", 'expired');
     perSet('xdpfw_set_full_total', 'Bans refused because the dynamic set was full', 'full');
-    const sets = () => this.readSets();
-    new Gauge({
-      name: 'xdpfw_set_entries',
-      help: 'Live entries of each dynamic set of this network namespace (shared by the interfaces that name it)',
-      labelNames: ['set'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const set of sets()) this.set({ set: set.name }, set.entries);
-      },
-    });
-
-    const table = () => this.readConntrack();
-    new Gauge({
-      name: 'xdpfw_conntrack_entries',
-      help: 'Live entries of the connection table, per table (tcp, udp, icmp)',
-      labelNames: ['table'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const [t, n] of Object.entries(table()?.entries ?? {})) this.set({ table: t }, n);
-      },
-    });
-    new Counter({
-      name: 'xdpfw_conntrack_created_total',
-      help: 'Connection-table entries created, per table',
-      labelNames: ['table'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const [t, n] of Object.entries(table()?.created ?? {})) this.inc({ table: t }, Number(n));
-      },
-    });
-    const tableCounter = (name: string, help: string, pick: (c: ConntrackSummary) => bigint) =>
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          const c = table();
-          if (c) this.inc(Number(pick(c)));
-        },
-      });
-    tableCounter('xdpfw_conntrack_evicted_total', 'Connection-table entries the LRU pushed out', (c) => c.evicted);
-    tableCounter('xdpfw_conntrack_flood_refused_total', 'Half-open entries the flood guard did not create', (c) => c.floodRefused);
-    tableCounter('xdpfw_conntrack_flood_seconds_total', 'CPU-seconds in which the flood guard refused entries', (c) => c.floodSeconds);
+    registerTableSeries(
+      this.registry,
+      () => this.readConntrack(),
+      () => this.readSets(),
+    );
+    registerDropSeries(this.registry, read);
+    registerBuildInfo(this.registry);
 
     this.reloads = new Counter({
       name: 'xdpfw_reloads_total',

@@ -17,6 +17,7 @@ import { TABLE_PIN, conntrackDir, openConntrackTables } from './conntrack.js';
 import { KernelError, check } from './errors.js';
 import * as bpf from './libbpf.js';
 import { closeFd } from './libbpf.js';
+import { mapInfo } from './limits.js';
 import { NO_BATCH } from './maps.js';
 import { openPinned, type PinOptions } from './pins.js';
 import { OPTS } from './uapi.js';
@@ -224,6 +225,8 @@ export function readConntrackStats(o: PinOptions = {}): ConntrackStats | null {
 export interface ConntrackSummary {
   /** Live entries per table. */
   entries: Record<ConntrackTable, number>;
+  /** Entries each table holds at most (fixed when it was created): what `entries` fills. */
+  size: Record<ConntrackTable, number>;
   created: Record<ConntrackTable, bigint>;
   /** Entries the LRU pushed out before their deadline, or after it but before their key came back. */
   evicted: bigint;
@@ -240,12 +243,17 @@ function* summarize(nowNs: bigint, o: PinOptions, options: BatchOptions): Genera
   const stats = readConntrackStats(o);
   if (stats === null) return null;
   const entries: Record<ConntrackTable, number> = { tcp: 0, udp: 0, icmp: 0 };
+  const size: Record<ConntrackTable, number> = { tcp: 0, udp: 0, icmp: 0 };
   const nowHigh = Number(nowNs >> 32n);
   const nowLow = Number(nowNs & 0xffffffffn);
   const stride = STRUCT.xdpfw_ct_entry.size;
   let stored = 0;
   const tables = openConntrackTables(o);
   try {
+    for (const [name, table] of TABLES) {
+      const fd = tables.get(name);
+      if (fd !== undefined) size[table] = mapInfo(fd, `connection-tracking map ${name}`).maxEntries;
+    }
     for (const [table, { values, count }] of conntrackBatches(tables, options)) {
       let live = 0;
       for (let at = STRUCT.xdpfw_ct_entry.fields.deadline, end = at + count * stride; at < end; at += stride) {
@@ -261,7 +269,14 @@ function* summarize(nowNs: bigint, o: PinOptions, options: BatchOptions): Genera
   }
   const created = { tcp: stats.createdTcp, udp: stats.createdUdp, icmp: stats.createdIcmp };
   const evicted = created.tcp + created.udp + created.icmp - stats.reused - BigInt(stored);
-  return { entries, created, evicted: evicted > 0n ? evicted : 0n, floodRefused: stats.floodRefused, floodSeconds: stats.floodSeconds };
+  return {
+    entries,
+    size,
+    created,
+    evicted: evicted > 0n ? evicted : 0n,
+    floodRefused: stats.floodRefused,
+    floodSeconds: stats.floodSeconds,
+  };
 }
 
 /** The summary, read at once (`xdpfw stats`); null when no policy of this namespace uses ct. */

@@ -460,7 +460,7 @@ export { DynamicSetError, addToSet, deleteFromSet, flushSet, listSet, setCapacit
 export { limitsDir } from './limits.js';
 export { readLiveTailCounters, type SetCounters, type TailCounters } from './tail-counters.js';
 export { ifindexOf, queryXdp } from './link.js';
-export { ifIndexToName as ifnameOf } from './libbpf.js';
+export { ifIndexToName as ifnameOf, libbpfVersion } from './libbpf.js';
 export type { AttachMode, AttachedMode, LinkInfo, XdpQuery } from './link.js';
 export type { Counters, FillProgress, FillReport } from './maps.js';
 export type { CounterValue, GlobalCounterName } from './layout.js';

@@ -56,6 +56,7 @@ const RingSampleFn = koffi.proto('int xdpfw_ring_sample_fn(void *ctx, void *data
 const PROTOTYPES = {
   libbpf_set_print: ['libbpf', 'void *libbpf_set_print(xdpfw_libbpf_print_fn *fn)'],
   libbpf_num_possible_cpus: ['libbpf', 'int libbpf_num_possible_cpus(void)'],
+  libbpf_version_string: ['libbpf', 'const char *libbpf_version_string(void)'],
 
   bpf_object__open_file: ['libbpf', 'void *bpf_object__open_file(const char *path, void *opts)'],
   bpf_object__load: ['libbpf', 'int bpf_object__load(void *obj)'],
@@ -284,6 +285,8 @@ export function btfTypeBytes(b: BtfHandle, id: number, length: number): DataView
 export const btfNameByOffset = (b: BtfHandle, off: number): string => (c.btf__name_by_offset(b.ptr, off) as string | null) ?? '';
 
 export const numPossibleCpus = (): number => c.libbpf_num_possible_cpus() as number;
+/** The loaded libbpf's version, e.g. `v1.1`. */
+export const libbpfVersion = (): string => c.libbpf_version_string() as string;
 
 /** The running kernel's own BTF (/sys/kernel/btf/vmlinux), or -errno. Free it with btfFree. */
 export function loadVmlinuxBtf(): BtfHandle | number {

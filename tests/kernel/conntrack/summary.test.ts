@@ -197,6 +197,8 @@ describe.skipIf(skipWithoutRoot('reading the connection tables'))('reading the c
     expect(live).toEqual({ tcp: 4000, udp: 2000, icmp: 40 });
     const expected = {
       entries: live,
+      // The policy's default size: TCP takes it, UDP and ICMP a quarter each.
+      size: { tcp: 262_144, udp: 65_536, icmp: 65_536 },
       created: { tcp: 12_000n, udp: 6_500n, icmp: 100n },
       // created − reused − stored (live and expired): 18,600 − 400 − 15,100
       evicted: 3_100n,

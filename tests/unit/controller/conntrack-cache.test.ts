@@ -6,6 +6,7 @@ import { FakeTimers, memoryLogger } from './fakes.js';
 
 const summary = (tcp: number): ConntrackSummary => ({
   entries: { tcp, udp: 0, icmp: 0 },
+  size: { tcp: 1024, udp: 256, icmp: 256 },
   created: { tcp: BigInt(tcp), udp: 0n, icmp: 0n },
   evicted: 0n,
   floodRefused: 0n,

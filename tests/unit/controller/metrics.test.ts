@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -112,10 +113,51 @@ describe('controller metrics', () => {
       'xdpfw_last_reload_success_timestamp_seconds{interface="eth0"} 1700000000',
       'xdpfw_reload_failing{interface="eth0"} 0',
       'xdpfw_enforced{interface="eth0"} 1',
+      'xdpfw_dropped_packets_total{interface="eth0",reason="rule"} 3',
+      'xdpfw_dropped_packets_total{interface="eth0",reason="default"} 5',
+      'xdpfw_dropped_packets_total{interface="eth0",reason="malformed"} 1',
+      'xdpfw_dropped_packets_total{interface="eth0",reason="reject"} 0',
+      'xdpfw_dropped_bytes_total{interface="eth0",reason="default"} 300',
+      'xdpfw_would_drop_packets_total{interface="eth0",reason="audit"} 0',
+      'xdpfw_attach_mode_info{interface="eth0",mode="native"} 1',
     ]) {
       expect(text.split('\n')).toContain(line);
     }
     expect(sources.reads).toBe(1); // the kernel counters are read once per scrape
+  });
+
+  it('exports the build: xdpfw version from package.json, Node version, libbpf version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const line = (await new ControllerMetrics(fakeSources(health)).registry.metrics())
+      .split('\n')
+      .find((l) => l.startsWith('xdpfw_build_info{'));
+    expect(line).toMatch(new RegExp(`^xdpfw_build_info\\{version="${version}",node="${process.version}",libbpf="v\\d+\\.\\d+[^"]*"\\} 1$`));
+  });
+
+  it('exports the connection tables and the dynamic sets with their sizes', async () => {
+    const sources = {
+      ...fakeSources(health),
+      conntrack: () => ({
+        entries: { tcp: 10, udp: 2, icmp: 0 },
+        size: { tcp: 1024, udp: 256, icmp: 256 },
+        created: { tcp: 11n, udp: 2n, icmp: 0n },
+        evicted: 1n,
+        floodRefused: 0n,
+        floodSeconds: 0n,
+      }),
+      dynamicSets: () => [{ name: 'banned', size: 1024, timeout: 600, entries: 9, interfaces: ['eth0'] }],
+    };
+    const lines = (await new ControllerMetrics(sources).registry.metrics()).split('\n');
+    for (const line of [
+      'xdpfw_conntrack_entries{table="tcp"} 10',
+      'xdpfw_conntrack_size{table="tcp"} 1024',
+      'xdpfw_conntrack_size{table="udp"} 256',
+      'xdpfw_conntrack_created_total{table="tcp"} 11',
+      'xdpfw_conntrack_evicted_total 1',
+      'xdpfw_set_size{set="banned"} 1024',
+    ]) {
+      expect(lines).toContain(line);
+    }
   });
 
   it('exports over-limit packets per rule with a limit, and per dynamic set its counters and live entries', async () => {
