@@ -6,7 +6,19 @@
  * tracing off; the tracer sees the new program id and switches it on there.
  */
 
-import { FAMILY, MAP, MAX_WORDS, STRUCT, TRACE_DEFAULT, TRACE_DST, TRACE_RULES, TRACE_SRC, TRACE_STAT } from '../contract/kernel.js';
+import {
+  EVENT_AUDIT,
+  EVENT_LOG,
+  FAMILY,
+  MAP,
+  MAX_WORDS,
+  STRUCT,
+  TRACE_DEFAULT,
+  TRACE_DST,
+  TRACE_RULES,
+  TRACE_SRC,
+  TRACE_STAT,
+} from '../contract/kernel.js';
 import { KernelError, check } from './errors.js';
 import * as bpf from './libbpf.js';
 import { readPerCpuSums } from './limits.js';
@@ -50,8 +62,12 @@ export interface TraceRecord {
   rule: number | null;
   /** XDPFW_CNT_* when no rule decided. */
   counter: number;
-  /** XDP_* returned. */
+  /** XDP_* returned; with `audit`, what would have been returned. */
   action: number;
+  /** Not enforced: an `audit` rule's would-be decision, or what `mode audit` passed. */
+  audit: boolean;
+  /** The deciding rule has `log`. */
+  logged: boolean;
   frameLength: number;
   /** The frame's first bytes (up to TRACE_SNAPLEN). */
   frame: Buffer;
@@ -128,6 +144,8 @@ export function decodeTraceRecord(ifname: string, record: Buffer): TraceRecord {
     rule: rule === NO_RULE ? null : rule,
     counter: record.readUInt32LE(EVENT.fields.counter),
     action: record.readUInt32LE(EVENT.fields.action),
+    audit: (record.readUInt32LE(EVENT.fields.flags) & EVENT_AUDIT) !== 0,
+    logged: (record.readUInt32LE(EVENT.fields.flags) & EVENT_LOG) !== 0,
     frameLength: record.readUInt32LE(EVENT.fields.frame_len),
     frame: record.subarray(EVENT.fields.data, EVENT.fields.data + captured),
   };
