@@ -11,6 +11,7 @@ import ipaddr from 'ipaddr.js';
 import { ruleRef, type RuleRef } from '../compiler/rule-ref.js';
 import { decodeFrame, type DecodedFrame } from '../packet/decode.js';
 import { formatPacket } from '../packet/describe.js';
+import { TRACE_VERDICT_AUDIT } from '../contract/kernel.js';
 import { COUNTER_INDEX, type TracePrefix, type TraceRecord, type TraceRequest } from '../xdp/index.js';
 import { ExitCode } from './exit-codes.js';
 import type { AppliedState } from './state.js';
@@ -18,11 +19,20 @@ import { UserError } from './user-error.js';
 
 const XDP_DROP = 1;
 const XDP_PASS = 2;
+const XDP_TX = 3;
+
+/** The actions (and the program's bit of not-enforced events) each --verdict lets through. */
+const VERDICT_ACTIONS: Record<NonNullable<TraceFilters['verdict']>, number[]> = {
+  allow: [XDP_PASS],
+  drop: [XDP_DROP, XDP_TX],
+  audit: [TRACE_VERDICT_AUDIT],
+};
 
 export interface TraceFilters {
   /** Rule names (or ids), and `default` for decisions no rule made. */
   rules: readonly string[];
-  verdict?: 'allow' | 'drop';
+  /** drop: rejects too; audit: what was not enforced (audit rules, `mode audit`). */
+  verdict?: 'allow' | 'drop' | 'audit';
   src?: string;
   dst?: string;
   /** Events a second the kernel sends at most, and its burst. */
@@ -50,7 +60,7 @@ export function traceRequest(filters: TraceFilters, state: AppliedState, owner: 
   const wanted = filters.rules.filter((r) => r !== 'default');
   const indexes = state.rules.filter((r) => wanted.includes(r.name ?? '') || wanted.includes(r.id)).map((r) => r.index);
   return {
-    actions: filters.verdict ? [filters.verdict === 'drop' ? XDP_DROP : XDP_PASS] : null,
+    actions: filters.verdict ? VERDICT_ACTIONS[filters.verdict] : null,
     rules: filters.rules.length > 0 ? { indexes, withDefault: filters.rules.includes('default') } : null,
     src: filters.src ? tracePrefix('--src', filters.src) : null,
     dst: filters.dst ? tracePrefix('--dst', filters.dst) : null,
@@ -78,7 +88,11 @@ export function checkRuleNames(rules: readonly string[], states: readonly Applie
 /** One decision, in fields named as Hubble's flows name them where they fit. */
 export interface TraceLine {
   time: string;
-  verdict: 'FORWARDED' | 'DROPPED';
+  /** AUDIT: not enforced (an audit rule, or `mode audit`), the packet went on; `audit` says what would have been done. */
+  verdict: 'FORWARDED' | 'DROPPED' | 'AUDIT';
+  audit?: { would: 'allow' | 'drop' | 'reject' };
+  /** The deciding rule has `log`. */
+  logged?: true;
   interface: { index: number; name: string };
   /** What decided: a rule, the interface's default, or the parser (malformed, non-IP). */
   decided_by: 'rule' | 'default' | 'malformed' | 'non-ip';
@@ -145,13 +159,15 @@ export function traceLine(
   const decided = r.rule !== null ? 'rule' : (DECIDED_BY[r.counter] ?? 'default');
   const line: TraceLine = {
     time: new Date(Number(wallNs(r.timeNs) / 1_000_000n)).toISOString(),
-    verdict: r.action === XDP_PASS ? 'FORWARDED' : 'DROPPED',
+    verdict: r.audit ? 'AUDIT' : r.action === XDP_PASS ? 'FORWARDED' : 'DROPPED',
     interface: { index: ifindex, name: r.ifname },
     decided_by: decided,
     rule: rule ? { ...ruleRef(rule), text: rule.text } : null,
     frame_length: r.frameLength,
     Summary: summary(d),
   };
+  if (r.audit) line.audit = { would: r.action === XDP_PASS ? 'allow' : r.action === XDP_TX ? 'reject' : 'drop' };
+  if (r.logged) line.logged = true;
   if (decided === 'malformed') line.drop_reason_desc = d.malformed ?? 'malformed headers';
   else if (r.action !== XDP_PASS) line.drop_reason_desc = decided === 'rule' ? 'POLICY_DENIED' : 'POLICY_DEFAULT_DROP';
   if (d.vlans.length > 0) line.ethernet = { vlans: d.vlans.map((v) => v.id) };
@@ -167,7 +183,7 @@ export function traceLine(
 /** The human form: time, interface, verdict, headers, and who decided. */
 export function renderTraceLine(l: TraceLine): string {
   const time = l.time.slice(11, 23);
-  const verdict = l.verdict === 'FORWARDED' ? 'allow' : 'drop ';
+  const verdict = l.audit ? `audit (would ${l.audit.would})` : l.verdict === 'FORWARDED' ? 'allow' : 'drop ';
   const by =
     l.decided_by === 'rule' && l.rule
       ? `rule ${l.rule.index} ${l.rule.name !== null ? JSON.stringify(l.rule.name) : l.rule.text} (${l.rule.file}:${l.rule.line})`

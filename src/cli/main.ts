@@ -165,7 +165,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .description('live decisions of the kernel programs: which rule decided which packet')
     .option('--iface <name>', 'only this interface (repeatable)', collect)
     .option('--rule <name>', "only this rule's decisions, by name, or 'default' (repeatable)", collect)
-    .option('--verdict <verdict>', 'only allow or only drop')
+    .option('--verdict <verdict>', 'only allow, only drop (rejects too), or only audit (not enforced)')
     .option('--src <cidr>', 'only packets from this prefix')
     .option('--dst <cidr>', 'only packets to this prefix')
     .option('--count <n>', 'stop after N decisions')

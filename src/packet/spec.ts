@@ -59,4 +59,8 @@ export interface Verdict {
   action: 'allow' | 'drop' | 'reject';
   /** Index of the matching rule, or 'default', or 'malformed' / 'non-ip' for packets not judged by rules. */
   matched: number | 'default' | 'malformed' | 'non-ip';
+  /** The `audit` rules that would have decided the packet before `matched` did, in order. */
+  audited?: number[];
+  /** `mode audit`: the drop or reject in `action` was not done; the packet passed. */
+  wouldDrop?: true;
 }

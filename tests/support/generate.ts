@@ -85,7 +85,16 @@ function withReject(action: 'allow' | 'drop', n: number): 'allow' | 'drop' | 're
   return action === 'drop' && n % 3 === 2 ? 'reject' : action;
 }
 
-export function generatePolicy(r: Random, maxRules = 24, options: { ct?: boolean; tails?: boolean } = {}): GeneratedPolicy {
+/**
+ * `options.audit`: some rules `audit` or `log`, and sometimes the interface
+ * in `mode audit`; drawn from `r` only then, so other seeds' policies stay
+ * as they were.
+ */
+export function generatePolicy(
+  r: Random,
+  maxRules = 24,
+  options: { ct?: boolean; tails?: boolean; audit?: boolean } = {},
+): GeneratedPolicy {
   const ct = options.ct ?? false;
   const prefixes: string[] = [];
   const ports: number[] = [];
@@ -112,6 +121,7 @@ export function generatePolicy(r: Random, maxRules = 24, options: { ct?: boolean
   let tailed = false;
   lines.push(`interface ${IFACE} {`);
   if (r.chance(0.8)) lines.push(`  default ${withReject(r.pick(['allow', 'drop']), ruleCount)}`);
+  if (options.audit && r.chance(0.3)) lines.push('  mode audit');
   for (let i = 0; i < ruleCount; i++) {
     const family = r.pick([4, 6, 0] as const);
     const matches: string[] = [];
@@ -142,7 +152,9 @@ export function generatePolicy(r: Random, maxRules = 24, options: { ct?: boolean
     shuffleMatches(r, matches);
     if (tail) matches.push(...tail.matches.filter((m) => !matches.includes(m)));
     const name = r.chance(0.3) ? ` name "rule-${i}"` : '';
-    lines.push(`  ${withReject(r.pick(['allow', 'drop']), i)} ${matches.join(' ')}${tail?.ban ?? ''}${name}`.trimEnd());
+    const audit = options.audit && r.chance(0.3) ? 'audit ' : '';
+    const log = options.audit && r.chance(0.2) ? ' log' : '';
+    lines.push(`  ${audit}${withReject(r.pick(['allow', 'drop']), i)} ${matches.join(' ')}${tail?.ban ?? ''}${log}${name}`.trimEnd());
   }
   lines.push('}');
   return { text: `${lines.join('\n')}\n`, interfaceName: IFACE, prefixes, ports, icmpTypes, ct, tails: dynamic?.plan };

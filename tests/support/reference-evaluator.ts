@@ -78,20 +78,39 @@ export class ReferenceEvaluator {
    * when it fails the next rule is tried, and the rule that decides bans.
    */
   evaluate(packet: PacketSpec, context?: TailContext): Verdict {
-    if ((packet.vlans?.length ?? 0) > 2) return { action: 'drop', matched: 'malformed' };
+    return this.enforced(this.decide(packet, context));
+  }
+
+  /** `mode audit`: a drop or reject is counted and not done. */
+  private enforced(v: Verdict): Verdict {
+    const audit = this.block.statements.some((s) => s.kind === 'mode' && s.mode === 'audit');
+    return audit && v.action !== 'allow' ? { ...v, wouldDrop: true } : v;
+  }
+
+  /**
+   * An `audit` rule whose matches (tail included) hold counts the packet,
+   * bans nothing, and the next rule is tried.
+   */
+  private decide(packet: PacketSpec, context?: TailContext): Verdict {
+    if ((packet.vlans?.length ?? 0) > 2) return { action: 'drop', matched: 'malformed', audited: [] };
     const rules = this.rules;
+    const audited: number[] = [];
     for (let i = 0; i < rules.length; i++) {
       if (!this.ruleMatches(rules[i], packet)) continue;
       const tail = this.tails[i];
       if (tail) {
         if (!context) throw new Error('a policy with rate limits or dynamic sets needs a TailContext');
         if (!tailHolds(i, tail, packet, context)) continue;
-        if (tail.ban) context.tails.ban(tail, packet, context.now, this.originOf(rules[i]));
+        if (tail.ban && !rules[i].audit) context.tails.ban(tail, packet, context.now, this.originOf(rules[i]));
       }
-      return { action: rules[i].action, matched: i };
+      if (rules[i].audit) {
+        audited.push(i);
+        continue;
+      }
+      return { action: rules[i].action, matched: i, audited };
     }
     const fallback = this.block.statements.find((s) => s.kind === 'default');
-    return { action: fallback?.kind === 'default' ? fallback.action : 'allow', matched: 'default' };
+    return { action: fallback?.kind === 'default' ? fallback.action : 'allow', matched: 'default', audited };
   }
 
   /** The rule's stateless matches hold (its dynamic sets and limit are the tail's). */

@@ -68,21 +68,25 @@ export function renderStats(stats: InterfaceStats[], previous: InterfaceStats[] 
       : '';
   for (const iface of stats) {
     const before = previous?.find((p) => p.name === iface.name);
+    const mode = iface.auditMode ? '; mode audit: drops and rejects are counted and passed' : '';
     lines.push(
-      `${iface.name}  (policy ${iface.policyHash.slice(0, 12)}${iface.commit ? `, commit ${iface.commit.slice(0, 12)}` : ''}; totals since each rule first appeared)`,
+      `${iface.name}  (policy ${iface.policyHash.slice(0, 12)}${iface.commit ? `, commit ${iface.commit.slice(0, 12)}` : ''}; totals since each rule first appeared${mode})`,
     );
-    lines.push(`  ${'#'.padStart(4)}  ${'action'.padEnd(6)}  ${'rule'.padEnd(28)}  ${'packets'.padStart(14)}  ${'bytes'.padStart(16)}`);
+    // An audit rule's packets are those it would have decided: it decided none.
+    const width = iface.rules.some((r) => r.audit) ? 12 : 6;
+    lines.push(`  ${'#'.padStart(4)}  ${'action'.padEnd(width)}  ${'rule'.padEnd(28)}  ${'packets'.padStart(14)}  ${'bytes'.padStart(16)}`);
     for (const r of iface.rules) {
       const label = r.name ?? r.text;
+      const action = r.audit ? `audit ${r.action}` : r.action;
       lines.push(
-        `  ${String(r.index).padStart(4)}  ${r.action.padEnd(6)}  ${label.slice(0, 28).padEnd(28)}  ${figure(r.packets).padStart(14)}  ${figure(r.bytes).padStart(16)}${rate(r, before?.rules[r.index])}`,
+        `  ${String(r.index).padStart(4)}  ${action.padEnd(width)}  ${label.slice(0, 28).padEnd(28)}  ${figure(r.packets).padStart(14)}  ${figure(r.bytes).padStart(16)}${rate(r, before?.rules[r.index])}`,
       );
       if (r.overLimit !== null)
-        lines.push(`  ${''.padStart(4)}  ${''.padEnd(6)}  ${'  over its limit'.padEnd(28)}  ${figure(r.overLimit).padStart(14)}`);
+        lines.push(`  ${''.padStart(4)}  ${''.padEnd(width)}  ${'  over its limit'.padEnd(28)}  ${figure(r.overLimit).padStart(14)}`);
     }
     for (const [label, c, b] of [
       [`default (${iface.default.action})`, iface.default, before?.default],
-      ['malformed (dropped)', iface.malformed, before?.malformed],
+      [iface.auditMode ? 'malformed (would drop)' : 'malformed (dropped)', iface.malformed, before?.malformed],
       ['non-IP (passed)', iface.nonIp, before?.nonIp],
       ['non-first fragments', iface.fragment, before?.fragment],
       ...(iface.rejectSent.packets + iface.rejectSuppressed.packets > 0n
@@ -91,9 +95,10 @@ export function renderStats(stats: InterfaceStats[], previous: InterfaceStats[] 
             ['rejects not answered', iface.rejectSuppressed, before?.rejectSuppressed],
           ] as const)
         : []),
+      ...(iface.auditMode ? ([['would-drops (passed)', iface.wouldDrop, before?.wouldDrop]] as const) : []),
     ] as const) {
       lines.push(
-        `  ${''.padStart(4)}  ${''.padEnd(6)}  ${label.padEnd(28)}  ${figure(c.packets).padStart(14)}  ${figure(c.bytes).padStart(16)}${rate(c, b)}`,
+        `  ${''.padStart(4)}  ${''.padEnd(width)}  ${label.padEnd(28)}  ${figure(c.packets).padStart(14)}  ${figure(c.bytes).padStart(16)}${rate(c, b)}`,
       );
     }
     for (const set of iface.sets) {

@@ -44,13 +44,13 @@ function positive(option: string, text: string | undefined, fallback: number): n
   return n;
 }
 
-function verdictOf(text: string | undefined): 'allow' | 'drop' | undefined {
-  if (text === undefined || text === 'allow' || text === 'drop') return text;
+function verdictOf(text: string | undefined): TraceFilters['verdict'] {
+  if (text === undefined || text === 'allow' || text === 'drop' || text === 'audit') return text;
   throw new UserError(
     'bad-option',
-    `--verdict: '${text}' is neither allow nor drop`,
+    `--verdict: '${text}' is not allow, drop or audit`,
     ExitCode.usage,
-    'write --verdict drop or --verdict allow',
+    'write --verdict drop (rejects too), --verdict allow, or --verdict audit (what audit rules and mode audit did not enforce)',
   );
 }
 

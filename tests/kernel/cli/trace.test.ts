@@ -91,7 +91,7 @@ describe.skipIf(skipWithoutRoot('xdpfw trace'))('xdpfw trace on a live policy', 
     expect(count.code).toBe(2);
     expect(count.stderr).toContain("error[bad-option]: --count: '0' is not a positive whole number");
     const verdict = await xdpfw('trace', '--verdict', 'reject');
-    expect(verdict.stderr).toContain("error[bad-option]: --verdict: 'reject' is neither allow nor drop");
+    expect(verdict.stderr).toContain("error[bad-option]: --verdict: 'reject' is not allow, drop or audit");
     const prefix = await xdpfw('trace', '--src', '10.0.0.0/33');
     expect(prefix.code).toBe(2);
     expect(prefix.stderr).toContain("error[bad-prefix]: --src: '10.0.0.0/33' is not an address or prefix");

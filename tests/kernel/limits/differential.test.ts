@@ -27,6 +27,8 @@ import { NEVER, type ReferenceTails } from '../../support/reference-limits.js';
 import { removeTailTables, testPins } from './policy.js';
 
 const POLICIES = 40;
+/** Past POLICIES, `audit` rules (their tails checked, their bans never written) and `mode audit`. */
+const AUDIT_POLICIES = 10;
 const SEQUENCES = 6;
 const STEPS = 40;
 const SECOND = 1_000_000_000n;
@@ -37,6 +39,7 @@ const totals = {
   sequences: 0,
   packets: 0,
   byTailRule: 0,
+  audited: 0,
   limitOver: 0,
   bansAdded: 0,
   bansRefusedFull: 0,
@@ -65,16 +68,17 @@ describe.skipIf(skipWithoutRoot('tails differential'))('kernel and reference mod
     removeTailTables(pins);
     console.log(
       `tails differential: ${totals.policies} policies × ${SEQUENCES} sequences × ${STEPS} packets = ${totals.packets} packets ` +
-        `(${totals.byTailRule} decided by a rule with a tail; ${totals.limitOver} found a limit over its rate), ` +
+        `(${totals.byTailRule} decided by a rule with a tail, ${totals.audited} counted by audit rules; ${totals.limitOver} found a limit over its rate), ` +
         `${totals.bansAdded} bans written, ${totals.bansRefusedFull} refused by a full set, ${totals.expired} expired entries deleted, ` +
         `${totals.initialEntries} entries written before a sequence; ${totals.disagreements} disagreements`,
     );
   });
 
-  for (let seed = 1; seed <= POLICIES; seed++) {
-    it(`agree on every packet, set and counter of the sequences of tail policy ${seed}`, async () => {
+  for (let seed = 1; seed <= POLICIES + AUDIT_POLICIES; seed++) {
+    const audit = seed > POLICIES;
+    it(`agree on every packet, set and counter of the sequences of tail policy ${seed}${audit ? ' (with audit)' : ''}`, async () => {
       const random = new Random(7000 + seed);
-      const policy = generatePolicy(random, 12, { tails: true });
+      const policy = generatePolicy(random, 12, { tails: true, audit });
       const { iface, reference } = compileGenerated(policy);
       removeTailTables(pins);
       const judge = await PolicyJudge.load(iface, { pins, nowGiven: true });
@@ -130,11 +134,13 @@ describe.skipIf(skipWithoutRoot('tails differential'))('kernel and reference mod
       const expected = reference.evaluate(packet, { tails: model, now: at });
       totals.packets++;
       if (typeof expected.matched === 'number' && reference.tails[expected.matched]) totals.byTailRule++;
-      if (kernel.action !== expected.action || kernel.matched !== expected.matched) {
+      totals.audited += expected.audited?.length ?? 0;
+      const audits = (v: { audited?: number[]; wouldDrop?: true }) => `[${v.audited?.join(',') ?? ''}]${v.wouldDrop ? ' passed' : ''}`;
+      if (kernel.action !== expected.action || kernel.matched !== expected.matched || audits(kernel) !== audits(expected)) {
         const steps = history().slice(0, initial.length + i + 1);
         return [
-          `sequence ${s}, packet ${i}: kernel ${kernel.action} by ${kernel.matched}, ` +
-            `reference ${expected.action} by ${expected.matched}\n${steps.join('\n')}`,
+          `sequence ${s}, packet ${i}: kernel ${kernel.action} by ${kernel.matched} ${audits(kernel)}, ` +
+            `reference ${expected.action} by ${expected.matched} ${audits(expected)}\n${steps.join('\n')}`,
         ];
       }
     }

@@ -141,4 +141,24 @@ export const LOCKOUT_CASES: { name: string; text: string; files?: Record<string,
       ),
     ],
   },
+  {
+    name: 'an audit rule drops nothing, and neither does an interface in mode audit; the enforcing rule after them still counts',
+    text:
+      SSH +
+      'interface eth0 {\n' +
+      QUIET +
+      '  audit drop tcp dport 22\n  allow tcp dport 22\n  default drop\n}\n' +
+      'interface eth1 {\n  mode audit\n' +
+      QUIET +
+      '  drop tcp\n  default drop\n}\n' +
+      'interface eth2 {\n  audit drop tcp\n  drop tcp dport 22 name "ssh-cut"\n}\n',
+    expected: [
+      err(
+        'lockout',
+        '1:1',
+        'interface \'eth2\' drops protected traffic: rule "ssh-cut" (drop tcp dport 22 name "ssh-cut") at test.xdpfw:18:3 drops: tcp 192.0.2.0:0 > 0.0.0.0:22 flags none',
+        'allow the protected traffic in a rule above test.xdpfw:18:3, or narrow that rule',
+      ),
+    ],
+  },
 ];
