@@ -81,3 +81,35 @@ export function sendUdpFromPeer(ns: TestNetns, port: number, count: number): voi
     const next = () => (n-- === 0 ? s.close() : s.send('x', ${port}, '10.99.0.1', next)); next();`;
   execFileSync('ip', ['netns', 'exec', ns.peer, process.execPath, '-e', script]);
 }
+
+/** An `xdpfw trace` running in a namespace. */
+export interface Tracing {
+  /** Resolves once the tracer has switched tracing on (or ended). */
+  started: Promise<void>;
+  done: Promise<Exit>;
+  /** SIGINT, as Ctrl-C. */
+  stop(): void;
+}
+
+/** `xdpfw trace ARGS` in `ns`, running until it ends or stop(). */
+export function traceIn(ns: TestNetns, ...args: string[]): Tracing {
+  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, CLI, 'trace', ...args]);
+  let stdout = '';
+  let stderr = '';
+  let ready: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => (ready = resolve));
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (stderr.includes('Ctrl-C stops')) ready();
+  });
+  const done = new Promise<Exit>((resolve) => child.on('close', (code) => (ready(), resolve({ code, stdout, stderr }))));
+  return { started, done, stop: () => child.kill('SIGINT') };
+}
+
+/** A --json command's output: an object a line. */
+export const jsonLines = <T = Record<string, unknown>>(r: Exit): T[] =>
+  r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as T);

@@ -8,7 +8,7 @@
  * rule and an interface without a policy are refused with their messages.
  */
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -19,7 +19,7 @@ import * as bpf from '../../../src/xdp/libbpf.js';
 import { liveProgramMaps } from '../../../src/xdp/live-maps.js';
 import { scratchDir } from '../../support/scratch.js';
 import { skipWithoutRoot } from '../xdp/helpers/env.js';
-import { CLI, cliNamespace, sendUdpFromPeer, xdpfwIn, type Exit } from './netns-cli.js';
+import { cliNamespace, jsonLines, sendUdpFromPeer, traceIn, xdpfwIn } from './netns-cli.js';
 
 const POLICY = `interface veth0 {
   default allow
@@ -28,40 +28,13 @@ const POLICY = `interface veth0 {
 }
 `;
 
-/** A --json trace's output: an object a line. */
-const jsonLines = (r: Exit) =>
-  r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
-
-interface Tracing {
-  started: Promise<void>;
-  done: Promise<Exit>;
-  stop(): void;
-}
-
 describe.skipIf(skipWithoutRoot('xdpfw trace'))('xdpfw trace on a live policy', () => {
   const { ns, key } = cliNamespace('trace');
   const dir = scratchDir('xdpfw-trace-');
   const file = path.join(dir, 'p.xdpfw');
   const xdpfw = (...args: string[]) => xdpfwIn(ns, ...args);
 
-  /** A trace in the namespace, running until it ends or stop() sends SIGINT. */
-  const trace = (...args: string[]): Tracing => {
-    const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, CLI, 'trace', ...args]);
-    let stdout = '';
-    let stderr = '';
-    let ready: () => void = () => undefined;
-    const started = new Promise<void>((resolve) => (ready = resolve));
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      if (stderr.includes('Ctrl-C stops')) ready();
-    });
-    const done = new Promise<Exit>((resolve) => child.on('close', (code) => (ready(), resolve({ code, stdout, stderr }))));
-    return { started, done, stop: () => child.kill('SIGINT') };
-  };
+  const trace = (...args: string[]) => traceIn(ns, ...args);
 
   /** The traced program's switch, read from its map: 1 while a tracer has it on. */
   const tracingOn = (): number => {
@@ -159,7 +132,7 @@ describe.skipIf(skipWithoutRoot('xdpfw trace'))('xdpfw trace on a live policy', 
     sendUdpFromPeer(ns, 7, 2);
     const r = await t.done;
     expect(r.code, r.stderr).toBe(0);
-    const lines = jsonLines(r);
+    const lines = jsonLines<{ rule: { index: number; name: string; line: number } }>(r);
     expect(lines.map((l) => [l.rule.index, l.rule.name, l.rule.line])).toEqual([
       [2, 'echo', 5],
       [2, 'echo', 5],
