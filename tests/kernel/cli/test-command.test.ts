@@ -48,6 +48,23 @@ describe.skipIf(skipWithoutRoot('xdpfw test'))('xdpfw test judges packets with t
     expect(r.stdout).toContain('192.0.2.1:40000 flags SA => drop by default');
   });
 
+  it('says which audit rules counted a packet, and that mode audit passes what the policy drops', async () => {
+    const policy = join(dir, 'audit.xdpfw');
+    writeFileSync(
+      policy,
+      'interface eth0 {\n  default drop\n  audit reject tcp dport 25 name "no-smtp"\n  allow tcp dport 25\n}\n' +
+        'interface eth1 {\n  mode audit\n  drop udp name "no-udp"\n}\n',
+    );
+    const smtp = await runCli('test', policy, '--iface', 'eth0', '--packet', 'tcp 198.51.100.1:4242 > 192.0.2.1:25 flags S');
+    expect(smtp.code, smtp.stderr).toBe(0);
+    expect(smtp.stdout).toMatch(
+      /flags S => allow by rule 1 \(allow tcp dport 25, .*\) \[audited by rule 0 \("no-smtp", .*audit\.xdpfw:3:3\)\]$/m,
+    );
+    const udp = await runCli('test', policy, '--iface', 'eth1', '--packet', 'udp 198.51.100.1:4242 > 192.0.2.1:53', '--json');
+    expect(udp.code, udp.stderr).toBe(0);
+    expect(JSON.parse(udp.stdout).cases[0]).toMatchObject({ verdict: 'drop', enforced: false, rule: { name: 'no-udp' }, audited: [] });
+  });
+
   it('passes a cases file whose every case holds, exit 0', async () => {
     const cases = join(dir, 'ok.cases');
     writeFileSync(
@@ -86,6 +103,8 @@ describe.skipIf(skipWithoutRoot('xdpfw test'))('xdpfw test judges packets with t
           packet: 'tcp 192.0.2.3:4242 > 192.0.2.1:22 flags S',
           verdict: 'allow',
           decidedBy: 'rule',
+          enforced: true,
+          audited: [],
           rule: { index: 3, id: 'ssh-admins', name: 'ssh-admins', file: edge, line: 17, col: 3 },
           fragment: false,
           expected: { verdict: 'drop', rule: null },
@@ -96,6 +115,8 @@ describe.skipIf(skipWithoutRoot('xdpfw test'))('xdpfw test judges packets with t
           packet: 'udp 10.0.0.1:1 > 192.0.2.1:53',
           verdict: 'drop',
           decidedBy: 'rule',
+          enforced: true,
+          audited: [],
           rule: { index: 1, id: expect.stringMatching(/^rule-[0-9a-f]{12}$/), name: null, file: edge, line: 15, col: 3 },
           fragment: false,
           expected: { verdict: 'allow', rule: 'default' },
@@ -106,6 +127,8 @@ describe.skipIf(skipWithoutRoot('xdpfw test'))('xdpfw test judges packets with t
           packet: 'icmp 198.51.100.1 > 192.0.2.1 type echo-reply',
           verdict: 'drop',
           decidedBy: 'default',
+          enforced: true,
+          audited: [],
           rule: null,
           fragment: false,
           expected: { verdict: 'allow', rule: null },
