@@ -34,6 +34,8 @@ interface InterfaceReport {
   controller?: { pid: number; startedAt: string; running: boolean };
   rules?: number;
   defaultAction?: string;
+  /** `mode audit`: the policy is counted, not enforced. */
+  auditMode?: boolean;
   appliedAt?: string;
   attachedSince?: string;
 }
@@ -51,6 +53,7 @@ function reportJson(r: InterfaceReport) {
     commit: r.commit ?? null,
     rules: r.rules ?? null,
     defaultAction: r.defaultAction ?? null,
+    auditMode: r.auditMode ?? null,
     appliedAt: r.appliedAt ?? null,
     attachedSince: r.attachedSince ?? null,
     controller: r.controller ?? null,
@@ -83,6 +86,7 @@ export function statusCommand(options: StatusOptions, io: CliIo): number {
       controller: s?.controller && { ...s.controller, running: processRunning(s.controller.pid) },
       rules: s?.rules.length,
       defaultAction: s?.defaultAction,
+      auditMode: s?.auditMode === true,
       appliedAt: s?.appliedAt,
       attachedSince: s?.attachedSince,
     };
@@ -98,7 +102,7 @@ export function statusCommand(options: StatusOptions, io: CliIo): number {
     out(io, `${r.interface}: ${r.state}, ${r.mode ?? '?'} mode, prog ${r.progId ?? '?'}`);
     out(
       io,
-      `  policy ${r.policyFile ?? '?'} (${r.policyHash?.slice(0, 12) ?? '?'}${r.commit ? `, commit ${r.commit.slice(0, 12)}` : ''}): ${r.rules ?? '?'} rules, default ${r.defaultAction ?? '?'}`,
+      `  policy ${r.policyFile ?? '?'} (${r.policyHash?.slice(0, 12) ?? '?'}${r.commit ? `, commit ${r.commit.slice(0, 12)}` : ''}): ${r.rules ?? '?'} rules, default ${r.defaultAction ?? '?'}${r.auditMode ? '; mode audit: nothing is dropped' : ''}`,
     );
     out(io, `  applied ${r.appliedAt ?? '?'}; enforced since ${r.attachedSince ?? '?'}`);
     if (r.source) {
