@@ -13,6 +13,7 @@ import { dynamicSetSummaries } from '../app/dynamic-sets.js';
 import { readConntrackSummaryInTurns, type ConntrackSummary } from '../xdp/index.js';
 import { DEFAULTS, sourceKey, type ControllerConfig, type InterfaceConfig } from './config.js';
 import { ConntrackSummaryCache } from './conntrack-cache.js';
+import { DecisionLog, type DecisionLogOptions } from './decision-log.js';
 import { realKernel, type KernelPort } from './kernel.js';
 import type { Logger } from './logger.js';
 import { ControllerMetrics, listen, metricsServer, type MetricsSources } from './metrics.js';
@@ -32,6 +33,8 @@ export interface ControllerDeps {
   conntrack?: () => Promise<ConntrackSummary | null>;
   dynamicSets?: MetricsSources['dynamicSets'];
   timers?: Timers;
+  /** Where the rule decision log reads the kernel (tests pass fakes). */
+  decisions?: Pick<DecisionLogOptions, 'rings' | 'programOf' | 'stateOf'>;
 }
 
 export class Controller {
@@ -42,6 +45,7 @@ export class Controller {
   private readonly sources: MetricsSources;
   private readonly collector: PinCollector;
   private readonly tableSummary: ConntrackSummaryCache;
+  private readonly decisions: DecisionLog;
   private stopping = false;
 
   constructor(
@@ -76,6 +80,12 @@ export class Controller {
       periodMs: (config.gcSeconds ?? DEFAULTS.gcSeconds) * 1000,
       keep: config.interfaces.map((i) => i.name),
       observer: this.metrics,
+    });
+    this.decisions = new DecisionLog({
+      ...deps.decisions,
+      interfaces: config.interfaces.map((i) => i.name),
+      log: log.child({ component: 'decisions' }),
+      timers: deps.timers ?? realTimers,
     });
     for (const interfaces of groups.values()) {
       const unitLog = log.child({ component: interfaces[0].source.kind === 'git' ? 'git' : 'file' });
@@ -131,6 +141,7 @@ export class Controller {
       }
     }
     this.collector.start();
+    this.decisions.start();
     log.info({}, 'running');
   }
 
@@ -150,6 +161,8 @@ export class Controller {
     await this.tableSummary.stop();
     await Promise.all(this.units.map((u) => u.source.close().catch(() => undefined)));
     await Promise.all(this.units.map((u) => u.idle()));
+    // After the last reload, before a detach: what the rings hold is logged.
+    this.decisions.stop();
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     if (this.config.detachOnExit) {
       for (const i of this.config.interfaces) {

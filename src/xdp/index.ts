@@ -469,4 +469,7 @@ export { PolicyJudge, type Judgement } from './judge.js';
 export { lockPath, tryLockRunDir, type HeldLock, type LockHolder } from './run-lock.js';
 export { REQUIRED_FEATURES, kernelAtLeast, requireKernelFeatures, type Feature } from './features.js';
 export { TraceBusyError, Tracer, type TracePrefix, type TraceRecord, type TraceRequest, type TraceStats } from './trace.js';
+export { LogRings } from './log-ring.js';
+export type { RingRecord } from './followed-rings.js';
+export { liveProgramId } from './live-maps.js';
 export { COUNTER_INDEX, TRACE_SNAPLEN } from '../contract/kernel.js';

@@ -64,6 +64,17 @@ function programMaps(progId: number, wanted: readonly string[]): Map<string, Map
   return found;
 }
 
+/** The id of the program the pinned link of `ifname` runs; null when xdpfw has no link there. */
+export function liveProgramId(ifname: string, o: PinOptions = {}): number | null {
+  const linkFd = openPinned(pinPaths(ifname, o).link, `link of ${ifname}`);
+  if (linkFd === null) return null;
+  try {
+    return linkInfo(linkFd).progId;
+  } finally {
+    bpf.closeFd(linkFd);
+  }
+}
+
 /**
  * Maps `wanted` (by their names in xdpfw.h) of the program the pinned link
  * of `ifname` runs, by kernel name; null when xdpfw has no link there.
@@ -73,14 +84,8 @@ export function liveProgramMaps(
   wanted: readonly string[],
   o: PinOptions = {},
 ): { progId: number; maps: Map<string, MapRef>; names: string[] } | null {
-  const linkFd = openPinned(pinPaths(ifname, o).link, `link of ${ifname}`);
-  if (linkFd === null) return null;
-  let progId: number;
-  try {
-    progId = linkInfo(linkFd).progId;
-  } finally {
-    bpf.closeFd(linkFd);
-  }
+  const progId = liveProgramId(ifname, o);
+  if (progId === null) return null;
   const names = wanted.map(kernelName);
   return { progId, maps: programMaps(progId, names), names };
 }

@@ -6,28 +6,19 @@
  * tracing off; the tracer sees the new program id and switches it on there.
  */
 
-import {
-  EVENT_AUDIT,
-  EVENT_LOG,
-  FAMILY,
-  MAP,
-  MAX_WORDS,
-  STRUCT,
-  TRACE_DEFAULT,
-  TRACE_DST,
-  TRACE_RULES,
-  TRACE_SRC,
-  TRACE_STAT,
-} from '../contract/kernel.js';
-import { KernelError, check } from './errors.js';
+import { FAMILY, MAP, MAX_WORDS, STRUCT, TRACE_DEFAULT, TRACE_DST, TRACE_RULES, TRACE_SRC } from '../contract/kernel.js';
+import { check } from './errors.js';
+import { FollowedRings, TRACE_SLOTS, noStats, readStats, type FollowedProgram, type TraceStats } from './followed-rings.js';
 import * as bpf from './libbpf.js';
-import { readPerCpuSums } from './limits.js';
 import { liveProgramMaps } from './live-maps.js';
 import type { MapRef } from './object.js';
 import type { PinOptions } from './pins.js';
+import type { TraceRecord } from './trace-record.js';
+
+export { decodeTraceRecord, type TraceRecord } from './trace-record.js';
+export type { TraceStats } from './followed-rings.js';
 
 const CFG = STRUCT.xdpfw_trace_config;
-const EVENT = STRUCT.xdpfw_trace_event;
 const PREFIX = STRUCT.xdpfw_trace_prefix;
 const WANTED = [MAP.traceCfg, MAP.traceStats, MAP.traceRing];
 
@@ -53,32 +44,6 @@ export interface TraceRequest {
   owner: number;
 }
 
-/** One decision as the program recorded it. */
-export interface TraceRecord {
-  ifname: string;
-  /** CLOCK_MONOTONIC, ns. */
-  timeNs: bigint;
-  /** The deciding rule's index, or null: the default, a malformed or a non-IP packet (see counter). */
-  rule: number | null;
-  /** XDPFW_CNT_* when no rule decided. */
-  counter: number;
-  /** XDP_* returned; with `audit`, what would have been returned. */
-  action: number;
-  /** Not enforced: an `audit` rule's would-be decision, or what `mode audit` passed. */
-  audit: boolean;
-  /** The deciding rule has `log`. */
-  logged: boolean;
-  frameLength: number;
-  /** The frame's first bytes (up to TRACE_SNAPLEN). */
-  frame: Buffer;
-}
-
-export interface TraceStats {
-  sent: bigint;
-  suppressed: bigint;
-  lost: bigint;
-}
-
 /** Where the pins are, and whether another tracer's process still runs (a dead one's switch is taken over). */
 export interface TracerOptions extends PinOptions {
   ownerRunning: (pid: number) => boolean;
@@ -94,8 +59,6 @@ export class TraceBusyError extends Error {
     this.name = 'TraceBusyError';
   }
 }
-
-const NO_RULE = 0xffff_ffff;
 
 /** The config value a request becomes; `on` set. */
 export function encodeTraceConfig(r: TraceRequest): Buffer {
@@ -135,30 +98,8 @@ export function encodeTraceConfig(r: TraceRequest): Buffer {
   return v;
 }
 
-export function decodeTraceRecord(ifname: string, record: Buffer): TraceRecord {
-  const rule = record.readUInt32LE(EVENT.fields.rule);
-  const captured = Math.min(record.readUInt32LE(EVENT.fields.captured), record.length - EVENT.fields.data);
-  return {
-    ifname,
-    timeNs: record.readBigUInt64LE(EVENT.fields.time_ns),
-    rule: rule === NO_RULE ? null : rule,
-    counter: record.readUInt32LE(EVENT.fields.counter),
-    action: record.readUInt32LE(EVENT.fields.action),
-    audit: (record.readUInt32LE(EVENT.fields.flags) & EVENT_AUDIT) !== 0,
-    logged: (record.readUInt32LE(EVENT.fields.flags) & EVENT_LOG) !== 0,
-    frameLength: record.readUInt32LE(EVENT.fields.frame_len),
-    frame: record.subarray(EVENT.fields.data, EVENT.fields.data + captured),
-  };
-}
-
-interface Traced {
-  ifname: string;
-  progId: number;
-  /** The program's counts when this tracer switched it on (they count from its load). */
-  before: TraceStats;
+interface Traced extends FollowedProgram {
   cfg: MapRef;
-  stats: MapRef;
-  ring: MapRef;
 }
 
 const ZERO_KEY = Buffer.alloc(4);
@@ -172,7 +113,7 @@ function switchOn(ifname: string, request: TraceRequest, o: TracerOptions): Trac
     for (const ref of live.maps.values()) bpf.closeFd(ref.fd);
     throw new Error(`program ${live.progId} on ${ifname} cannot be traced: it predates tracing; apply the policy again`);
   }
-  const traced: Traced = { ifname, progId: live.progId, cfg, stats, ring, before: { sent: 0n, suppressed: 0n, lost: 0n } };
+  const traced: Traced = { ifname, progId: live.progId, cfg, stats, ring, before: noStats() };
   try {
     const current = Buffer.alloc(CFG.size);
     check(bpf.mapLookupElem(cfg.fd, ZERO_KEY, current), `reading the trace switch of ${ifname}`);
@@ -180,7 +121,8 @@ function switchOn(ifname: string, request: TraceRequest, o: TracerOptions): Trac
     if (current.readUInt32LE(CFG.fields.on) !== 0 && owner !== request.owner && o.ownerRunning(owner)) {
       throw new TraceBusyError(ifname, owner);
     }
-    traced.before = readStats(traced);
+    // The program counts from its load; this tracer, from now.
+    traced.before = readStats(stats, TRACE_SLOTS);
     check(bpf.mapUpdateElem(cfg.fd, ZERO_KEY, encodeTraceConfig(request)), `switching tracing on for ${ifname}`);
     return traced;
   } catch (err) {
@@ -207,109 +149,44 @@ function switchOff(t: Traced, owner: number): void {
  * poll(); `refresh()` follows reloads.
  */
 export class Tracer {
-  private traced: Traced[] = [];
-  private reader: bpf.RingBufferHandle | null = null;
-  private pending: TraceRecord[] = [];
-  /** Totals of programs no longer traced (replaced by a reload), so stats() keeps counting. */
-  private retired: TraceStats = { sent: 0n, suppressed: 0n, lost: 0n };
+  private readonly rings: FollowedRings<Traced>;
 
   constructor(
     private readonly ifnames: readonly string[],
-    private readonly requestFor: (ifname: string) => TraceRequest,
-    private readonly o: TracerOptions,
-  ) {}
+    requestFor: (ifname: string) => TraceRequest,
+    o: TracerOptions,
+  ) {
+    this.rings = new FollowedRings<Traced>(
+      { open: (ifname) => switchOn(ifname, requestFor(ifname), o), release: closeTraced },
+      TRACE_SLOTS,
+      'trace',
+      o,
+    );
+  }
 
   /** Switches tracing on for each interface's program; the interfaces xdpfw has no program on. */
   open(): string[] {
-    const missing: string[] = [];
-    for (const ifname of this.ifnames) {
-      const t = switchOn(ifname, this.requestFor(ifname), this.o);
-      if (t === null) missing.push(ifname);
-      else this.traced.push(t);
-    }
-    this.rebuildReader();
-    return missing;
+    this.rings.follow(this.ifnames);
+    return this.ifnames.filter((ifname) => !this.rings.programs.some((t) => t.ifname === ifname));
   }
 
   /** Re-traces interfaces whose program was replaced (or attached) since; true when something changed. */
   refresh(): boolean {
-    let changed = false;
-    for (const ifname of this.ifnames) {
-      const current = this.traced.find((t) => t.ifname === ifname);
-      const live = liveProgramMaps(ifname, [], this.o);
-      if (live === null || live.progId === current?.progId) continue;
-      if (current) {
-        this.retire(current);
-        this.traced = this.traced.filter((t) => t !== current);
-      }
-      const t = switchOn(ifname, this.requestFor(ifname), this.o);
-      if (t) this.traced.push(t);
-      changed = true;
-    }
-    if (changed) this.rebuildReader();
-    return changed;
+    return this.rings.follow(this.ifnames);
   }
 
   /** Waits up to `timeoutMs` for records; those that came. */
   poll(timeoutMs: number): TraceRecord[] {
-    if (this.reader === null) return [];
-    const r = bpf.ringBufferPoll(this.reader, timeoutMs);
-    if (r < 0 && r !== -4 /* EINTR: a signal, which the caller handles */) throw new KernelError('reading trace events', -r);
-    return this.pending.splice(0);
+    return this.rings.poll(timeoutMs);
   }
 
   /** Events sent, over the rate, and lost to a full ring, since this tracer started. */
   stats(): TraceStats {
-    const total = { ...this.retired };
-    for (const t of this.traced) add(total, readStats(t));
-    return total;
+    return this.rings.total();
   }
 
   close(owner: number): void {
-    if (this.reader) bpf.ringBufferFree(this.reader);
-    this.reader = null;
-    for (const t of this.traced) {
-      switchOff(t, owner);
-      closeTraced(t);
-    }
-    this.traced = [];
+    for (const t of this.rings.programs) switchOff(t, owner);
+    this.rings.close();
   }
-
-  private retire(t: Traced): void {
-    add(this.retired, readStats(t));
-    closeTraced(t);
-  }
-
-  private rebuildReader(): void {
-    if (this.reader) bpf.ringBufferFree(this.reader);
-    this.reader = null;
-    if (this.traced.length === 0) return;
-    // One callback serves every ring: the event's ifindex tells the interface.
-    const byIndex = new Map(this.ifnames.map((ifname) => [bpf.ifNameToIndex(ifname), ifname]));
-    const rb = bpf.ringBufferNew(
-      this.traced.map((t) => t.ring.fd),
-      (record) => {
-        const ifindex = record.readUInt32LE(EVENT.fields.ifindex);
-        this.pending.push(decodeTraceRecord(byIndex.get(ifindex) ?? `ifindex ${ifindex}`, record));
-      },
-    );
-    if (typeof rb === 'number') throw new KernelError('opening the trace rings', -rb);
-    this.reader = rb;
-  }
-}
-
-/** The program's counts since this tracer switched it on. */
-function readStats(t: Traced): TraceStats {
-  const sums = readPerCpuSums(new Map([[MAP.traceStats, t.stats]]), MAP.traceStats, TRACE_STAT.nstats);
-  return {
-    sent: sums[TRACE_STAT.sent] - t.before.sent,
-    suppressed: sums[TRACE_STAT.suppressed] - t.before.suppressed,
-    lost: sums[TRACE_STAT.lost] - t.before.lost,
-  };
-}
-
-function add(into: TraceStats, more: TraceStats): void {
-  into.sent += more.sent;
-  into.suppressed += more.suppressed;
-  into.lost += more.lost;
 }
