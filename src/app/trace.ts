@@ -195,3 +195,9 @@ export function renderTraceLine(l: TraceLine): string {
 
 /** The pcapng comment of a packet: the same verdict and decider. */
 export const pcapComment = (l: TraceLine): string => renderTraceLine(l).split(' ').slice(2).join(' ');
+
+/** Monotonic (the kernel's clock) to wall ns, from one reading of each. */
+export function wallClock(): (monotonicNs: bigint) => bigint {
+  const offset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+  return (ns) => ns + offset;
+}

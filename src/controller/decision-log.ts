@@ -12,7 +12,7 @@
  */
 
 import { loadState, type AppliedState } from '../app/state.js';
-import { traceLine } from '../app/trace.js';
+import { traceLine, wallClock } from '../app/trace.js';
 import { LOG_BURST, LOG_COST_NS } from '../contract/kernel.js';
 import { LogRings, liveProgramId, type RingRecord, type TraceStats } from '../xdp/index.js';
 import type { Logger } from './logger.js';
@@ -47,11 +47,6 @@ export interface DecisionLogOptions {
 }
 
 /** Monotonic ns (the kernel's event clock) to wall ns, from one reading of each. */
-function wallClock(): (monotonicNs: bigint) => bigint {
-  const offset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-  return (ns) => ns + offset;
-}
-
 const logs = (s: AppliedState | undefined): boolean => s?.rules.some((r) => r.log === true) === true;
 
 /** The fields of one `rule decision` line. */

@@ -12,6 +12,7 @@ import {
   traceRequest,
   type TraceFilters,
   type TraceLine,
+  wallClock,
 } from '../../app/trace.js';
 import { UserError } from '../../app/user-error.js';
 import { pcapngHeader, pcapngInterface, pcapngPacket } from '../../packet/pcapng.js';
@@ -70,12 +71,6 @@ function tracedStates(ifaces: readonly string[] | undefined): AppliedState[] {
     );
   }
   return states.map((s) => s.state!);
-}
-
-/** Monotonic (the kernel's clock) to wall ns, from one reading of each. */
-function wallClock(): (monotonicNs: bigint) => bigint {
-  const offset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-  return (ns) => ns + offset;
 }
 
 const stopSignals = ['SIGINT', 'SIGTERM'] as const;
