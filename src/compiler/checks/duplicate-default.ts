@@ -3,35 +3,30 @@ import { diagnostic, lineRef } from '../codes.js';
 import type { Check } from '../context.js';
 import type { DefaultStatement, ModeStatement } from '../../policy/ast.js';
 
+type Single = DefaultStatement | ModeStatement;
+
+/** How a statement that stands once per interface is named in the message. */
+const written = (s: Single): string => (s.kind === 'default' ? `default ${s.action}` : `mode ${s.mode}`);
+
 export const checkDuplicateDefaults: Check = (context) => {
   const out = [];
   for (const block of context.interfaces) {
-    let fallback: DefaultStatement | undefined;
-    let mode: ModeStatement | undefined;
+    const first = new Map<Single['kind'], Single>();
     for (const statement of block.statements) {
-      if (statement.kind === 'default') {
-        if (fallback)
-          out.push(
-            diagnostic(
-              'duplicate-default',
-              statement.span,
-              `interface '${block.name.name}' already has a default (default ${fallback.action}, ${lineRef(fallback.span, statement.span)})`,
-              'keep one default statement',
-            ),
-          );
-        else fallback = statement;
-      } else if (statement.kind === 'mode') {
-        if (mode)
-          out.push(
-            diagnostic(
-              'duplicate-mode',
-              statement.span,
-              `interface '${block.name.name}' already has a mode (mode ${mode.mode}, ${lineRef(mode.span, statement.span)})`,
-              'keep one mode statement',
-            ),
-          );
-        else mode = statement;
+      if (statement.kind === 'rule') continue;
+      const earlier = first.get(statement.kind);
+      if (!earlier) {
+        first.set(statement.kind, statement);
+        continue;
       }
+      out.push(
+        diagnostic(
+          `duplicate-${statement.kind}`,
+          statement.span,
+          `interface '${block.name.name}' already has a ${statement.kind} (${written(earlier)}, ${lineRef(earlier.span, statement.span)})`,
+          `keep one ${statement.kind} statement`,
+        ),
+      );
     }
   }
   return out;

@@ -3,60 +3,10 @@ import http from 'node:http';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import type { InterfaceStats } from '../../../src/app/counters.js';
 import { ControllerMetrics, listen, metricsServer, type MetricsSources } from '../../../src/controller/metrics.js';
 import type { InterfaceHealth } from '../../../src/controller/unit.js';
+import { SAMPLE_STATS as stats, sampleConntrack } from '../../support/metrics-fixtures.js';
 import { memoryLogger } from './fakes.js';
-
-const stats: InterfaceStats = {
-  name: 'eth0',
-  policyHash: 'abc',
-  commit: 'c0ffee',
-  since: '2024-01-01T00:00:00.000Z',
-  rules: [
-    {
-      index: 0,
-      id: 'ssh',
-      name: 'ssh',
-      file: 'p.xdpfw',
-      line: 3,
-      col: 3,
-      action: 'allow',
-      audit: false,
-      text: 'allow tcp dport 22',
-      since: null,
-      overLimit: null,
-      packets: 7n,
-      bytes: 700n,
-    },
-    {
-      index: 1,
-      id: 'rule-0123456789ab',
-      name: null,
-      file: 'p.xdpfw',
-      line: 4,
-      col: 3,
-      action: 'drop',
-      audit: false,
-      text: 'drop udp',
-      since: null,
-      overLimit: 12n,
-      packets: 3n,
-      bytes: 180n,
-    },
-  ],
-  default: { action: 'drop', packets: 5n, bytes: 300n },
-  malformed: { packets: 1n, bytes: 20n },
-  nonIp: { packets: 2n, bytes: 84n },
-  fragment: { packets: 0n, bytes: 0n },
-  rejectSent: { packets: 9n, bytes: 540n },
-  rejectSuppressed: { packets: 2n, bytes: 120n },
-  auditMode: false,
-  wouldDrop: { packets: 0n, bytes: 0n },
-  attachMode: 'native',
-  sets: [{ name: 'banned', added: 4n, expired: 1n, full: 2n }],
-  appliedAt: '2024-01-02T00:00:00.000Z',
-};
 
 function fakeSources(health: InterfaceHealth[]): MetricsSources & { reads: number } {
   const s = {
@@ -137,14 +87,7 @@ describe('controller metrics', () => {
   it('exports the connection tables and the dynamic sets with their sizes', async () => {
     const sources = {
       ...fakeSources(health),
-      conntrack: () => ({
-        entries: { tcp: 10, udp: 2, icmp: 0 },
-        size: { tcp: 1024, udp: 256, icmp: 256 },
-        created: { tcp: 11n, udp: 2n, icmp: 0n },
-        evicted: 1n,
-        floodRefused: 0n,
-        floodSeconds: 0n,
-      }),
+      conntrack: sampleConntrack,
       dynamicSets: () => [{ name: 'banned', size: 1024, timeout: 600, entries: 9, interfaces: ['eth0'] }],
     };
     const lines = (await new ControllerMetrics(sources).registry.metrics()).split('\n');

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
-import type { InterfaceStats } from '../../../src/app/counters.js';
 import { ControllerMetrics } from '../../../src/controller/metrics.js';
+import { SAMPLE_STATS, sampleConntrack } from '../../support/metrics-fixtures.js';
 import {
   ALERTS_PATH,
   SCRAPE_SERIES,
@@ -117,55 +117,12 @@ describe('the Prometheus alert rules', () => {
   });
 });
 
-/** Interface counters with a rule of each kind, so every per-interface series has a sample. */
-const stats: InterfaceStats = {
-  name: 'eth0',
-  policyHash: 'h',
-  commit: null,
-  since: '2024-01-01T00:00:00.000Z',
-  rules: [
-    {
-      index: 0,
-      id: 'r0',
-      name: 'web',
-      file: 'p',
-      line: 1,
-      col: 1,
-      action: 'allow',
-      audit: false,
-      text: 'allow',
-      since: null,
-      overLimit: 1n,
-      packets: 1n,
-      bytes: 1n,
-    },
-  ],
-  default: { action: 'drop', packets: 1n, bytes: 1n },
-  malformed: { packets: 0n, bytes: 0n },
-  nonIp: { packets: 0n, bytes: 0n },
-  fragment: { packets: 0n, bytes: 0n },
-  rejectSent: { packets: 0n, bytes: 0n },
-  rejectSuppressed: { packets: 0n, bytes: 0n },
-  auditMode: false,
-  wouldDrop: { packets: 0n, bytes: 0n },
-  attachMode: 'native',
-  sets: [{ name: 'banned', added: 0n, expired: 0n, full: 0n }],
-  appliedAt: '2024-01-01T00:00:00.000Z',
-};
-
 /** The exposition of a registry whose sources have every kind of series. */
 async function exposition(): Promise<string> {
   const metrics = new ControllerMetrics({
     interfaces: () => [{ name: 'eth0', source: 's', enforced: true, failing: false, lastSuccessAt: new Date() }],
-    stats: () => stats,
-    conntrack: () => ({
-      entries: { tcp: 1, udp: 0, icmp: 0 },
-      size: { tcp: 8, udp: 2, icmp: 2 },
-      created: { tcp: 1n, udp: 0n, icmp: 0n },
-      evicted: 0n,
-      floodRefused: 0n,
-      floodSeconds: 0n,
-    }),
+    stats: () => SAMPLE_STATS,
+    conntrack: sampleConntrack,
     dynamicSets: () => [{ name: 'banned', size: 8, timeout: null, entries: 0, interfaces: ['eth0'] }],
   });
   return metrics.registry.metrics();
