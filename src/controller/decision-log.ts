@@ -19,6 +19,7 @@ import type { Logger } from './logger.js';
 import type { Timers } from './timers.js';
 
 const XDP_PASS = 2;
+const XDP_TX = 3;
 const LOG_RATE = 1e9 / LOG_COST_NS;
 
 /** The log rings, as src/xdp's LogRings reads them (tests pass a fake). */
@@ -46,7 +47,7 @@ export interface DecisionLogOptions {
   warnMs?: number;
 }
 
-/** Monotonic ns (the kernel's event clock) to wall ns, from one reading of each. */
+/** The interface's policy has a rule with `log`: its ring is worth reading. */
 const logs = (s: AppliedState | undefined): boolean => s?.rules.some((r) => r.log === true) === true;
 
 /** The fields of one `rule decision` line. */
@@ -57,7 +58,7 @@ export function decisionFields(r: RingRecord, state: AppliedState | undefined, w
     ifindex: r.ifindex,
     eventTime: line.time,
     rule: line.rule ?? { index: r.rule },
-    verdict: r.action === XDP_PASS ? 'allow' : 'drop',
+    verdict: r.action === XDP_PASS ? 'allow' : r.action === XDP_TX ? 'reject' : 'drop',
     ...(r.audit ? { audit: true } : {}),
     ...(line.ethernet ? { ethernet: line.ethernet } : {}),
     ...(line.IP ? { IP: line.IP } : {}),
