@@ -113,8 +113,10 @@ describe.skipIf(skipWithoutRoot('linear path'))('the linear path against the ref
           .filter((m) => m.maxEntries > 1)
           .map((m) => m.name)
           .sort();
-      // the global counters (one rule, one rule counter), and what a tracer reads: its counts and its ring
-      expect(big(linear)).toEqual(['xdpfw_counters', 'xdpfw_trace_ring', 'xdpfw_trace_stats']);
+      // the global counters (one rule, one rule counter), what a tracer reads (its counts and its ring),
+      // and the log ring at its least, one page, as no rule logs
+      expect(big(linear)).toEqual(['xdpfw_counters', 'xdpfw_log_ring', 'xdpfw_trace_ring', 'xdpfw_trace_stats']);
+      expect(linear.maps.get('xdpfw_log_ring')?.maxEntries).toBe(4096);
       expect(linear.fill.entries).toBe(0);
       expect(big(lbvs)).toContain('xdpfw_dport_cls');
       expect(lbvs.fill.entries).toBeGreaterThan(65536);

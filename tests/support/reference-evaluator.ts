@@ -40,6 +40,9 @@ function setElements(source: SetDeclaration['source']): AddressElement[] {
 }
 
 type Family = 4 | 6;
+
+/** A verdict names the audit rules that counted the packet only when there are some. */
+const withAudits = (audited: number[]): Pick<Verdict, 'audited'> => (audited.length > 0 ? { audited } : {});
 const PROTOCOLS = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 } as const;
 
 export class ReferenceEvaluator {
@@ -92,7 +95,7 @@ export class ReferenceEvaluator {
    * bans nothing, and the next rule is tried.
    */
   private decide(packet: PacketSpec, context?: TailContext): Verdict {
-    if ((packet.vlans?.length ?? 0) > 2) return { action: 'drop', matched: 'malformed', audited: [] };
+    if ((packet.vlans?.length ?? 0) > 2) return { action: 'drop', matched: 'malformed' };
     const rules = this.rules;
     const audited: number[] = [];
     for (let i = 0; i < rules.length; i++) {
@@ -107,10 +110,10 @@ export class ReferenceEvaluator {
         audited.push(i);
         continue;
       }
-      return { action: rules[i].action, matched: i, audited };
+      return { action: rules[i].action, matched: i, ...withAudits(audited) };
     }
     const fallback = this.block.statements.find((s) => s.kind === 'default');
-    return { action: fallback?.kind === 'default' ? fallback.action : 'allow', matched: 'default', audited };
+    return { action: fallback?.kind === 'default' ? fallback.action : 'allow', matched: 'default', ...withAudits(audited) };
   }
 
   /** The rule's stateless matches hold (its dynamic sets and limit are the tail's). */

@@ -152,7 +152,7 @@ function judgeCases(cases: VerdictCase[], classify: ClassifyChoice): void {
       const frame = frameOf(c.packet);
       const before = judge.counters();
       const judgement = judge.judge(frame);
-      expect(judgement).toEqual({ action: c.verdict, matched: c.matched, fragment: c.fragment ?? false });
+      expect(judgement).toEqual({ action: c.verdict, matched: c.matched, fragment: c.fragment ?? false, audited: [] });
       if (!c.countsBytes) return;
       const after = judge.counters();
       const grew = (pick: (counters: Counters) => { packets: bigint; bytes: bigint }) => ({
