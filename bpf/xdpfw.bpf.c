@@ -40,6 +40,21 @@ static __always_inline int count_exit(const struct xdpfw_verdict *v, __u64 bytes
 	return v->action;
 }
 
+/* `mode audit`: what the policy drops or rejects is marked as not enforced, traced so, then counted and passed. */
+static __always_inline void audit_mode_mark(struct xdpfw_verdict *v)
+{
+	if (v->action != XDP_PASS)
+		v->flags |= XDPFW_EVENT_AUDIT;
+}
+
+static __always_inline void audit_mode_pass(struct xdpfw_verdict *v, __u64 bytes)
+{
+	if (v->flags & XDPFW_EVENT_AUDIT) {
+		count(&xdpfw_counters, XDPFW_CNT_WOULD_DROP, bytes);
+		v->action = XDP_PASS; /* and so no reject is answered */
+	}
+}
+
 SEC("xdp")
 int xdpfw_main(struct xdp_md *ctx)
 {
@@ -78,15 +93,14 @@ int xdpfw_main(struct xdp_md *ctx)
 	} else {
 		v = (struct xdpfw_verdict){ XDP_DROP, XDPFW_NO_RULE, XDPFW_CNT_MALFORMED };
 	}
-	if (cfg_audit_mode && v.action != XDP_PASS)
-		v.flags |= XDPFW_EVENT_AUDIT;
+	if (cfg_audit_mode)
+		audit_mode_mark(&v);
 	trace_decision(ctx, &v); /* before a reject's answer rewrites the frame */
 	if (cfg_audit_rules)
 		trace_audited(ctx, bytes);
-	if (cfg_audit_mode && (v.flags & XDPFW_EVENT_AUDIT)) {
-		count(&xdpfw_counters, XDPFW_CNT_WOULD_DROP, bytes);
-		v.action = XDP_PASS;
-	} else if (step == XDPFW_CONTINUE && v.action == XDP_TX) {
+	if (cfg_audit_mode)
+		audit_mode_pass(&v, bytes);
+	if (step == XDPFW_CONTINUE && v.action == XDP_TX) {
 		/* cfg_reject: no reject in the policy, no answer code; a stray reject only drops. */
 		v.action = cfg_reject ? reject_packet(ctx, bytes, &a.ct) : XDP_DROP;
 		if (cfg_reject)

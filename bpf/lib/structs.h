@@ -83,10 +83,16 @@ static __always_inline __u32 to_xdp(__u32 action)
 	return action == XDPFW_ACTION_PASS ? XDP_PASS : XDP_DROP;
 }
 
-/* The XDPFW_EVENT_* a rule's stored action carries (XDPFW_ACTION_LOG); none unless a rule logs (cfg_log). */
+/*
+ * The XDPFW_EVENT_* a rule's stored action carries (XDPFW_ACTION_LOG); none
+ * unless a rule logs (cfg_log). Arithmetic, not a branch: a branch here
+ * would double the paths the verifier walks through the rest of the program.
+ */
 static __always_inline __u32 action_flags(__u32 action)
 {
-	return cfg_log && (action & XDPFW_ACTION_LOG) ? XDPFW_EVENT_LOG : 0;
+	if (!cfg_log)
+		return 0;
+	return (action & XDPFW_ACTION_LOG) / (XDPFW_ACTION_LOG / XDPFW_EVENT_LOG);
 }
 
 #endif /* XDPFW_LIB_STRUCTS_H */

@@ -83,7 +83,7 @@ describe.skipIf(skipWithoutRoot('xdp load tests'))('loading a policy program', (
 
   it('names the .rodata variables an object has when asked for one it lacks, and checks sizes', () => {
     expect(() => loadObject(mini, { rodata: { cfg_nope: 1 } })).toThrow(
-      /has no \.rodata variable cfg_nope \(it has: cfg_nrules, cfg_nwords, cfg_fields, cfg_default_action, cfg_absent_class, cfg_addr_mode, cfg_addr_shift, cfg_addr_base, cfg_addr_host, cfg_linear, cfg_ct, cfg_ct_given, cfg_tails, cfg_now_given, cfg_reject, cfg_lin_checks, .*, cfg_lin_ctstate\)/,
+      /has no \.rodata variable cfg_nope \(it has: cfg_nrules, cfg_nwords, cfg_fields, cfg_default_action, cfg_absent_class, cfg_addr_mode, cfg_addr_shift, cfg_addr_base, cfg_addr_host, cfg_linear, cfg_ct, cfg_ct_given, cfg_tails, cfg_now_given, cfg_reject, cfg_audit_rules, cfg_audit_mode, cfg_log, cfg_lin_checks, .*, cfg_lin_ctstate\)/,
     );
     expect(() => loadObject(mini, { rodata: { cfg_absent_class: [1, 2] } })).toThrow(/cfg_absent_class is 32 bytes .*xdpfw gives 8/);
   });
