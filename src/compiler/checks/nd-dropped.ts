@@ -55,7 +55,9 @@ export const checkNeighbourDiscovery: IrCheck = (ir) => {
         diagnostic(
           'nd-dropped',
           span,
-          `IPv6 neighbour discovery (${names}) is dropped by ${by}: this silently breaks IPv6`,
+          iface.auditMode
+            ? `IPv6 neighbour discovery (${names}) would be dropped by ${by} once enforced (mode audit passes it now): that would silently break IPv6`
+            : `IPv6 neighbour discovery (${names}) is dropped by ${by}: this silently breaks IPv6`,
           `add before it: ${ALLOW_ND}`,
         ),
       );

@@ -25,7 +25,7 @@ export const checkReturnTraffic: IrCheck = (ir) => {
       diagnostic(
         'no-return-traffic',
         iface.defaultSpan ?? iface.span,
-        `interface '${iface.name}' ${iface.defaultAction === 'reject' ? 'rejects' : 'drops'} by default and no rule allows 'ct state established': replies to the host's own connections are dropped`,
+        `interface '${iface.name}' ${iface.defaultAction === 'reject' ? 'rejects' : 'drops'} by default and no rule allows 'ct state established': replies to the host's own connections ${iface.auditMode ? 'would be dropped once enforced (mode audit passes them now)' : 'are dropped'}`,
         'add before the rules that drop: allow ct state established,related',
       ),
     );

@@ -81,6 +81,24 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'under mode audit, the warnings about dropped neighbour discovery and replies say what enforcing would do',
+    text: 'interface eth0 {\n  mode audit\n  default drop\n  allow tcp dport 22\n}\n',
+    expected: [
+      warn(
+        'nd-dropped',
+        '3:3',
+        "IPv6 neighbour discovery (nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert) would be dropped by 'default drop' of interface 'eth0' once enforced (mode audit passes it now): that would silently break IPv6",
+        'add before it: allow icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }',
+      ),
+      warn(
+        'no-return-traffic',
+        '3:3',
+        "interface 'eth0' drops by default and no rule allows 'ct state established': replies to the host's own connections would be dropped once enforced (mode audit passes them now)",
+        'add before the rules that drop: allow ct state established,related',
+      ),
+    ],
+  },
+  {
     name: 'the same rule name in two interfaces is fine',
     text: 'interface eth0 { allow tcp name "x" }\ninterface eth1 { allow tcp name "x" }\n',
     expected: [],
