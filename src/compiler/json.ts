@@ -50,8 +50,11 @@ function interfaceToJson(c: CompiledInterface): JsonValue {
       classification: constants.linear ? 'linear' : 'bit-vectors',
       ct: constants.ct,
       reject: constants.reject === true,
+      auditRules: constants.auditRules === true,
+      auditMode: constants.auditMode === true,
+      log: constants.log === true,
     },
-    rules: c.rules.map((r) => ({ ...ruleRef(r), action: r.action, text: r.text })),
+    rules: c.rules.map((r) => ({ ...ruleRef(r), action: r.action, audit: r.audit === true, log: r.log === true, text: r.text })),
     actions: c.actions,
     linear: constants.linear && constants.linear.map(linearRuleToJson),
     tails: c.tails.map((tail) => tail && tailToJson(tail)),
@@ -116,6 +119,7 @@ function tailToJson(t: RuleTail): JsonValue {
       per: limit.per && { ...limit.per },
     },
     ban: t.ban && { set: t.ban.set, seconds: t.ban.seconds },
+    audit: t.audit === true,
   };
 }
 

@@ -87,7 +87,9 @@ export function describeTail(tail: RuleTail, sets: readonly CompiledDynamicSet[]
     const id = (l.id >>> 0).toString(16).padStart(8, '0');
     parts.push(`limit ${l.over ? 'over ' : ''}${l.rate}/${l.unit} burst ${l.burst}${per} [bucket ${id}]`);
   }
-  if (tail.ban) parts.push(`ban into ${name(tail.ban.set)} for ${formatDuration(tail.ban.seconds)}`);
+  if (tail.ban)
+    parts.push(`ban into ${name(tail.ban.set)} for ${formatDuration(tail.ban.seconds)}${tail.audit ? ' (not while audit)' : ''}`);
+  if (tail.audit) parts.push('audit: count, and try the next rule');
   return parts.join('; ');
 }
 

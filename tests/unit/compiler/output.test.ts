@@ -123,6 +123,8 @@ describe('JSON view', () => {
         line: 2,
         col: 3,
         action: 'allow',
+        audit: false,
+        log: false,
         text: 'allow tcp dport 22',
       },
       {
@@ -133,6 +135,8 @@ describe('JSON view', () => {
         line: 3,
         col: 3,
         action: 'allow',
+        audit: false,
+        log: false,
         text: 'allow tcp flags syn',
       },
     ]);

@@ -163,6 +163,7 @@ describe('compile --json', () => {
         per: { field: 'src', length4: 24, length6: 64 },
       },
       ban: { set: 0, seconds: 600 },
+      audit: false,
     });
     expect(eth0!.dynamicSets).toEqual([
       { name: 'banned', timeout: 600, size: 1000 },
