@@ -5,7 +5,8 @@
 //   policy, packet, contract      import nothing of ours
 //   compiler                      policy, packet, contract
 //   xdp                           compiler (its output types), contract
-//   app                           xdp (through src/xdp/index.ts), compiler, policy, packet
+//   import                        policy, compiler (pure readers of other firewalls' rules)
+//   app                           xdp (through src/xdp/index.ts), compiler, policy, packet, import
 //   cli, controller               app and below; never each other, except that
 //                                 `xdpfw run` (src/cli/commands/run.ts) starts the controller
 //
@@ -58,6 +59,16 @@ const zones = [
     target: at('src/xdp/**'),
     from: at('src/{policy,app,cli,controller}/**'),
     message: 'src/xdp imports the compiler (its output types) and the contract only.',
+  },
+  {
+    target: at('src/import/**'),
+    from: at('src/{packet,contract,xdp,app,cli,controller}/**'),
+    message: 'src/import is pure: it imports policy and compiler only.',
+  },
+  {
+    target: at('src/{policy,packet,contract,compiler,xdp,controller}/**'),
+    from: at('src/import/**'),
+    message: 'only src/app, src/cli and tests import src/import.',
   },
   { target: at('src/app/**'), from: at('src/{cli,controller}/**'), message: 'the application layer is below the CLI and the controller.' },
   { target: at('src/controller/**'), from: at('src/cli/**'), message: 'the controller and the CLI never import each other.' },

@@ -4,6 +4,7 @@ import { join, posix } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { COMPILER_CODES } from '../../src/compiler/codes.js';
+import { IMPORT_CODES } from '../../src/import/codes.js';
 import { POLICY_CODES } from '../../src/policy/codes.js';
 
 /*
@@ -229,9 +230,12 @@ describe('the documents list every code a user can meet', () => {
   const language = read('docs/language.md');
   const cli = read('docs/cli.md');
 
-  it.each([...Object.keys(POLICY_CODES), ...Object.keys(COMPILER_CODES)])('diagnostic %s has a row in docs/language.md', (code) => {
-    expect(language).toMatch(new RegExp(`^\\| \`${code}\` \\| (?:error|warning) \\|`, 'm'));
-  });
+  it.each([...Object.keys(POLICY_CODES), ...Object.keys(COMPILER_CODES), ...Object.keys(IMPORT_CODES)])(
+    'diagnostic %s has a row in docs/language.md',
+    (code) => {
+      expect(language).toMatch(new RegExp(`^\\| \`${code}\` \\| (?:error|warning) \\|`, 'm'));
+    },
+  );
 
   /** Every `new UserError('code', …)` and `new EnvironmentError('code', …)` in src, and the kernel errors the CLI passes on. */
   function userErrorCodes(): string[] {
