@@ -5,7 +5,36 @@
 export const IMPORT_CODES = {
   'import-syntax':
     'a line of an iptables-save dump does not follow the format iptables-restore reads; the message names the line, the rule and what was expected',
+  'import-unsupported':
+    'a match, option or protocol xdpfw cannot express (-o, -f, marks, addrtype, mac, length, set, limit, hashlimit, recent, an unknown module, a host name, a port name); the message names it and the rule',
+  'import-target': "a rule's target is neither ACCEPT, DROP, REJECT, LOG, NFLOG, RETURN nor a user chain of the table",
+  'import-return': 'RETURN is translated only as the unconditional last rule of a chain (where it does nothing)',
+  'import-goto':
+    'a -g whose chain can fall off its end back into a caller reached by -j, with rules after the -g: first-match rules cannot skip them',
+  'import-loop': 'a chain jumps, directly or through others, to itself',
+  'import-conjunction':
+    'inlining a chain gives a rule one xdpfw rule cannot say (a negated address holding a hole the positive one needs, two matches of one field)',
+  'import-mask': 'an address mask that is not contiguous (255.0.255.0): xdpfw matches prefixes',
+  'import-icmp-code': 'an ICMP type with a code (3/4, port-unreachable) or one xdpfw does not name: xdpfw matches the type only',
+  'import-ct-state': 'a connection state other than NEW, ESTABLISHED, RELATED and INVALID (UNTRACKED, SNAT, DNAT)',
+  'import-negation':
+    'a negated match xdpfw cannot negate (! -p, ! --syn, ! --tcp-flags, ! --icmp-type, ! --src-range, a negated address list)',
+  'import-tcp-flags': "--tcp-flags whose set or mask is NONE: xdpfw's tcp flags F / M needs a flag set",
+  'import-interface': 'a negated or wildcard -i (! -i eth0, -i eth+): a rule goes to the block of one named interface',
+  'import-chain': 'the dump has no filter table, or the table has not the chain to translate',
+  'import-log': 'LOG or NFLOG does not decide: it is translated as a comment, and the rule that should log needs log',
+  'import-reject-with': "REJECT --reject-with: xdpfw's reject answers TCP with a RST and the rest with ICMP administratively prohibited",
+  'import-loopback': 'a -i lo rule is dropped: XDP on a network interface never sees loopback traffic',
+  'import-interface-name': "no interface was given and no rule names one: the policy's block is for eth0, to be renamed",
 } as const satisfies Record<string, string>;
+
+/** The codes that do not stop a translation; every other code refuses a rule. */
+export const IMPORT_WARNINGS: ReadonlySet<ImportCode> = new Set<ImportCode>([
+  'import-log',
+  'import-reject-with',
+  'import-loopback',
+  'import-interface-name',
+]);
 
 export type ImportCode = keyof typeof IMPORT_CODES;
 

@@ -1,0 +1,266 @@
+/**
+ * One iptables rule's matches → a Condition: the fields xdpfw matches on,
+ * each normalised so that two conditions can be conjoined field by field
+ * (addresses as prefixes, ports as intervals, protocols as numbers, ICMP
+ * types as numbers). Whatever xdpfw cannot match is a refusal naming the
+ * construct; a rule with any refusal is not translated.
+ */
+import type { ImportCode } from './codes.js';
+import { parseCidr, parseRange, type Cidr } from './iptables-addresses.js';
+import type { MatchBlock, Rule, RuleOption } from './iptables-save.js';
+import { icmpTypeNumber } from '../compiler/syntax/names.js';
+
+export interface AddressMatch {
+  cidrs: Cidr[];
+  negated: boolean;
+}
+
+/** An inclusive range of ports. */
+export type Interval = readonly [number, number];
+
+export interface Condition {
+  /** The `-i` interface; none: every interface. */
+  iface?: string;
+  src?: AddressMatch;
+  dst?: AddressMatch;
+  protocol?: number;
+  sport?: Interval[];
+  dport?: Interval[];
+  /** Of the flags `mask`, exactly `set` are set (lower-case names). */
+  tcpFlags?: { set: string[]; mask: string[] };
+  icmpTypes?: number[];
+  ctStates?: string[];
+}
+
+export interface Refusal {
+  code: ImportCode;
+  column: number;
+  message: string;
+}
+
+export interface RuleCondition {
+  condition: Condition;
+  refusals: Refusal[];
+  comments: string[];
+  /** `-i lo`: XDP never sees this rule's packets. */
+  loopback: boolean;
+}
+
+export const PROTOCOL_NUMBERS: Readonly<Record<string, number>> = {
+  icmp: 1,
+  igmp: 2,
+  tcp: 6,
+  udp: 17,
+  gre: 47,
+  esp: 50,
+  ah: 51,
+  icmpv6: 58,
+  'ipv6-icmp': 58,
+  sctp: 132,
+  udplite: 136,
+};
+
+const IPTABLES_ALL_FLAGS = ['fin', 'syn', 'rst', 'psh', 'ack', 'urg'];
+const FLAG_NAMES = new Set([...IPTABLES_ALL_FLAGS, 'ece', 'cwr']);
+const CT_STATES = ['new', 'established', 'related', 'invalid'];
+
+/** ip6tables' names of ICMPv6 types that xdpfw spells differently. */
+const ICMPV6_ALIASES: Readonly<Record<string, number>> = {
+  'neighbour-solicitation': 135,
+  'neighbor-solicitation': 135,
+  'neighbour-advertisement': 136,
+  'neighbor-advertisement': 136,
+  'router-solicitation': 133,
+  'router-advertisement': 134,
+  redirect: 137,
+};
+
+export function ruleCondition({ rule }: Rule): RuleCondition {
+  const condition: Condition = {};
+  const refusals: Refusal[] = [];
+  const comments: string[] = [];
+  let loopback = false;
+  const refuse = (code: ImportCode, column: number, message: string) => refusals.push({ code, column, message });
+  const unsupported = (column: number, what: string) => refuse('import-unsupported', column, `${what} is not translated`);
+
+  if (rule.inInterface) {
+    const { value, negated, column } = rule.inInterface;
+    if (value === 'lo' && !negated) loopback = true;
+    else if (value === 'lo') {
+      // `! -i lo` holds for every packet XDP sees.
+    } else if (negated || value.endsWith('+')) {
+      refuse('import-interface', column, `'${negated ? '! ' : ''}-i ${value}' is not translated (only one named interface a rule)`);
+    } else condition.iface = value;
+  }
+  if (rule.outInterface) unsupported(rule.outInterface.column, `'-o ${rule.outInterface.value}' (XDP sees only inbound packets)`);
+  if (rule.fragment) unsupported(rule.fragment.column, `'-f' (a fragment match)`);
+
+  const address = (field: 'src' | 'dst', value: string, negated: boolean, column: number) => {
+    const cidrs: Cidr[] = [];
+    for (const part of value.split(',')) {
+      const parsed = parseCidr(part);
+      if ('kind' in parsed) refuse(parsed.kind === 'mask' ? 'import-mask' : 'import-unsupported', column, parsed.message);
+      else cidrs.push(parsed);
+    }
+    if (negated && cidrs.length > 1) {
+      refuse('import-negation', column, `'! ${value}': a negated list of addresses is not translated`);
+    }
+    if (condition[field]) refuse('import-conjunction', column, `a rule with two ${field} address matches is not translated`);
+    condition[field] = { cidrs, negated };
+  };
+  if (rule.source) address('src', rule.source.value, rule.source.negated, rule.source.column);
+  if (rule.destination) address('dst', rule.destination.value, rule.destination.negated, rule.destination.column);
+
+  if (rule.protocol) {
+    const { value, negated, column } = rule.protocol;
+    const name = value.toLowerCase();
+    const number = /^\d{1,3}$/.test(name) ? Number(name) : PROTOCOL_NUMBERS[name];
+    if (negated) refuse('import-negation', column, `'! -p ${value}' is not translated`);
+    else if (name === 'all' || number === 0) {
+      // Any protocol: no match.
+    } else if (number === undefined || number > 255) refuse('import-unsupported', column, `protocol '${value}' is not known`);
+    else condition.protocol = number;
+  }
+
+  for (const block of rule.matches) {
+    matchBlock(block, condition, comments, refuse, unsupported);
+  }
+  if ((condition.sport || condition.dport) && condition.protocol !== 6 && condition.protocol !== 17) {
+    const column = rule.protocol?.column ?? 1;
+    unsupported(column, `a port match on protocol '${rule.protocol?.value ?? 'all'}' (xdpfw matches TCP and UDP ports)`);
+  }
+  return { condition, refusals, comments, loopback };
+}
+
+type Refuse = (code: ImportCode, column: number, message: string) => void;
+type Unsupported = (column: number, what: string) => void;
+
+const TRANSLATED_MODULES = new Set(['tcp', 'udp', 'multiport', 'icmp', 'icmp6', 'conntrack', 'state', 'comment', 'iprange']);
+
+function matchBlock(block: MatchBlock, condition: Condition, comments: string[], refuse: Refuse, unsupported: Unsupported): void {
+  const name = block.module;
+  if (!TRANSLATED_MODULES.has(name)) {
+    const options = block.options.map((o) => `${o.negated ? '! ' : ''}${o.option} ${o.values.join(' ')}`.trimEnd());
+    unsupported(block.column, `'${[`-m ${name}`, ...options].join(' ')}'`);
+    return;
+  }
+  for (const option of block.options) {
+    const key = option.option.replace(/^--?/, '');
+    const shown = `'${option.negated ? '! ' : ''}${option.option} ${option.values.join(' ')}'`.replace(/ '$/, "'");
+    const set = <K extends keyof Condition>(field: K, value: Condition[K]) => {
+      if (condition[field] !== undefined)
+        refuse('import-conjunction', option.column, `${shown}: a second ${field} match in one rule is not translated`);
+      condition[field] = value;
+    };
+    if ((name === 'tcp' || name === 'udp') && /^(sport|source-port|dport|destination-port)$/.test(key)) {
+      const intervals = portIntervals([option.values[0]], option, refuse);
+      if (intervals) set(key.startsWith('s') ? 'sport' : 'dport', intervals);
+    } else if (name === 'tcp' && key === 'syn') {
+      if (option.negated) refuse('import-negation', option.column, `'! --syn' is not translated`);
+      else set('tcpFlags', { set: ['syn'], mask: ['fin', 'syn', 'rst', 'ack'] });
+    } else if (name === 'tcp' && key === 'tcp-flags') {
+      const flags = tcpFlags(option, shown, refuse);
+      if (flags) set('tcpFlags', flags);
+    } else if (name === 'multiport' && /^(sports|source-ports|dports|destination-ports)$/.test(key)) {
+      const intervals = portIntervals(option.values[0].split(','), option, refuse);
+      if (intervals) set(key.startsWith('s') ? 'sport' : 'dport', intervals);
+    } else if ((name === 'icmp' && key === 'icmp-type') || (name === 'icmp6' && key === 'icmpv6-type')) {
+      const type = icmpType(name === 'icmp' ? 'icmp' : 'icmpv6', option.values[0]);
+      if (option.negated) refuse('import-negation', option.column, `${shown} is not translated`);
+      else if (typeof type === 'string') refuse('import-icmp-code', option.column, type);
+      else if (type !== undefined) set('icmpTypes', [type]);
+    } else if ((name === 'conntrack' && key === 'ctstate') || (name === 'state' && key === 'state')) {
+      const states = ctStates(option, shown, refuse);
+      if (states) set('ctStates', states);
+    } else if (name === 'comment' && key === 'comment') {
+      comments.push(option.values[0]);
+    } else if (name === 'iprange' && (key === 'src-range' || key === 'dst-range')) {
+      const range = parseRange(option.values[0]);
+      if (option.negated) refuse('import-negation', option.column, `${shown} is not translated`);
+      else if ('kind' in range) refuse('import-unsupported', option.column, range.message);
+      else set(key === 'src-range' ? 'src' : 'dst', { cidrs: range, negated: false });
+    } else {
+      const where = block.implicit ? `of -p ${name}` : `of -m ${name}`;
+      unsupported(option.column, `${shown} ${where}`);
+    }
+  }
+}
+
+function portIntervals(values: string[], option: RuleOption, refuse: Refuse): Interval[] | undefined {
+  const intervals: [number, number][] = [];
+  for (const value of values) {
+    const m = /^(\d*)(?::(\d*))?$/.exec(value);
+    const low = m && m[1] !== '' ? Number(m[1]) : 0;
+    const high = m && m[2] !== undefined ? (m[2] === '' ? 65535 : Number(m[2])) : low;
+    if (!m || (m[1] === '' && m[2] === undefined) || high > 65535 || low > high) {
+      refuse(
+        'import-unsupported',
+        option.column,
+        `'${value}' of '${option.option}' is not a port or port range (port names are not resolved)`,
+      );
+      return undefined;
+    }
+    intervals.push([low, high]);
+  }
+  const merged = mergeIntervals(intervals);
+  return option.negated ? complementPorts(merged) : merged;
+}
+
+export function mergeIntervals(intervals: readonly Interval[]): Interval[] {
+  const sorted = [...intervals].sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [low, high] of sorted) {
+    const last = out.at(-1);
+    if (last && low <= last[1] + 1) last[1] = Math.max(last[1], high);
+    else out.push([low, high]);
+  }
+  return out;
+}
+
+function complementPorts(merged: readonly Interval[]): Interval[] {
+  const out: Interval[] = [];
+  let next = 0;
+  for (const [low, high] of merged) {
+    if (low > next) out.push([next, low - 1]);
+    next = high + 1;
+  }
+  if (next <= 65535) out.push([next, 65535]);
+  return out;
+}
+
+function flagList(text: string): string[] | undefined {
+  if (text.toUpperCase() === 'ALL') return IPTABLES_ALL_FLAGS;
+  if (text.toUpperCase() === 'NONE') return [];
+  const names = text.toLowerCase().split(',');
+  return names.every((n) => FLAG_NAMES.has(n)) ? names : undefined;
+}
+
+function tcpFlags(option: RuleOption, shown: string, refuse: Refuse): Condition['tcpFlags'] {
+  const mask = flagList(option.values[0] ?? '');
+  const set = flagList(option.values[1] ?? '');
+  if (option.negated) refuse('import-negation', option.column, `${shown} is not translated`);
+  else if (!mask || !set) refuse('import-unsupported', option.column, `${shown}: unknown TCP flag names`);
+  else if (!set.some((f) => mask.includes(f))) {
+    refuse('import-tcp-flags', option.column, `${shown}: xdpfw's 'tcp flags F / M' needs at least one flag set`);
+  } else return { set: set.filter((f) => mask.includes(f)), mask };
+  return undefined;
+}
+
+/** A type number, a message for a type with a code, or undefined for "any". */
+function icmpType(protocol: 'icmp' | 'icmpv6', text: string): number | string | undefined {
+  if (text === 'any') return undefined;
+  if (/^\d{1,3}$/.test(text) && Number(text) <= 255) return Number(text);
+  const named = icmpTypeNumber(protocol, text) ?? (protocol === 'icmpv6' ? ICMPV6_ALIASES[text] : undefined);
+  if (named !== undefined) return named;
+  return `${protocol} type '${text}' names a type and code, or no type xdpfw knows (xdpfw matches the type only)`;
+}
+
+function ctStates(option: RuleOption, shown: string, refuse: Refuse): string[] | undefined {
+  const names = option.values[0].toLowerCase().split(',');
+  const unknown = names.filter((n) => !CT_STATES.includes(n));
+  if (unknown.length > 0) {
+    refuse('import-ct-state', option.column, `${shown}: state ${unknown.map((n) => n.toUpperCase()).join(', ')} has no xdpfw equivalent`);
+    return undefined;
+  }
+  return option.negated ? CT_STATES.filter((s) => !names.includes(s)) : CT_STATES.filter((s) => names.includes(s));
+}

@@ -1,0 +1,71 @@
+/**
+ * Flattened rules → policy text: one `interface` block per interface, each
+ * rule preceded by `# FILE:LINE: TEXT` lines citing the iptables rules it
+ * comes from (the jumping rules first) and by the rule's `-m comment`s as
+ * comment lines (a comment, unlike a name, need not be unique or valid).
+ */
+import { cidrText } from './iptables-addresses.js';
+import type { AddressMatch, Condition, Interval } from './iptables-conditions.js';
+import type { Rule } from './iptables-save.js';
+import { icmpTypeName } from '../compiler/syntax/names.js';
+
+export type Verdict = 'allow' | 'drop' | 'reject';
+
+/** A rule to emit, or a note in its place (what LOG became). */
+export interface FlatRule {
+  cites: Rule[];
+  comments: string[];
+  verdict?: Verdict;
+  condition: Condition;
+  note?: string;
+}
+
+/** Line terminators of the policy language end a comment; a cited text keeps to one line. */
+const oneLine = (text: string) => text.replace(/[\n\r\v\f\u0085\u2028\u2029]/g, ' ').trim();
+
+export function emitPolicy(header: string[], interfaces: string[], defaultVerdict: Verdict, rules: FlatRule[], file: string): string {
+  const out = header.map((line) => `# ${oneLine(line)}`);
+  for (const name of interfaces) {
+    out.push('', `interface ${name} {`, `  default ${defaultVerdict}`);
+    for (const rule of rules) {
+      if (rule.condition.iface !== undefined && rule.condition.iface !== name) continue;
+      for (const cite of rule.cites) out.push(`  # ${file}:${cite.line}: ${oneLine(cite.text)}`);
+      for (const comment of rule.comments) out.push(`  # ${oneLine(comment)}`);
+      if (rule.note !== undefined) out.push(`  # ${oneLine(rule.note)}`);
+      if (rule.verdict !== undefined) out.push(`  ${ruleText(rule.verdict, rule.condition)}`);
+    }
+    out.push('}');
+  }
+  return out.join('\n') + '\n';
+}
+
+export function ruleText(verdict: Verdict, c: Condition): string {
+  const parts: string[] = [verdict];
+  if (c.protocol === 6) {
+    parts.push('tcp');
+    if (c.tcpFlags) parts.push(`flags ${c.tcpFlags.set.join(',')} / ${c.tcpFlags.mask.join(',')}`);
+  } else if (c.protocol === 1 || c.protocol === 58) {
+    const protocol = c.protocol === 1 ? 'icmp' : 'icmpv6';
+    parts.push(protocol);
+    if (c.icmpTypes) parts.push(`type ${list(c.icmpTypes.map((t) => icmpTypeName(protocol, t) ?? String(t)))}`);
+  } else if (c.protocol === 17) parts.push('udp');
+  else if (c.protocol !== undefined) parts.push(`proto ${c.protocol}`);
+  if (c.sport) parts.push(`sport ${ports(c.sport)}`);
+  if (c.dport) parts.push(`dport ${ports(c.dport)}`);
+  if (c.src) parts.push(`src ${addresses(c.src)}`);
+  if (c.dst) parts.push(`dst ${addresses(c.dst)}`);
+  if (c.ctStates) parts.push(`ct state ${c.ctStates.join(',')}`);
+  return parts.join(' ');
+}
+
+function list(items: string[]): string {
+  return items.length === 1 ? items[0] : `{ ${items.join(', ')} }`;
+}
+
+function ports(intervals: readonly Interval[]): string {
+  return list(intervals.map(([low, high]) => (low === high ? String(low) : `${low}-${high}`)));
+}
+
+function addresses(match: AddressMatch): string {
+  return `${match.negated ? '! ' : ''}${list(match.cidrs.map(cidrText))}`;
+}

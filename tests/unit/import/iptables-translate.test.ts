@@ -1,0 +1,303 @@
+import { describe, expect, it } from 'vitest';
+import { parseIptablesSave } from '../../../src/import/iptables-save.js';
+import { translateIptables, type Translation } from '../../../src/import/iptables-translate.js';
+import { compileText } from '../compiler/helpers.js';
+
+/*
+ * Dumps written for this repository: a server with a user chain reached by
+ * -j and one reached by -g, a ufw-shaped host, and one rule of each
+ * construct the importer refuses.
+ */
+const SERVER_DUMP = `*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:services - [0:0]
+:ssh-in - [0:0]
+-A INPUT -i lo -j ACCEPT
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -m conntrack --ctstate INVALID -j DROP
+-A INPUT -p icmp -m icmp --icmp-type 8 -j ACCEPT
+-A INPUT -i eth0 -s 192.0.2.0/24 -j services
+-A INPUT -p tcp -m tcp --dport 22 -g ssh-in
+-A INPUT -p udp -m udp --dport 53 -j ACCEPT
+-A INPUT -p tcp -j REJECT --reject-with tcp-reset
+-A services -p tcp -m multiport --dports 80,443,8000:8099 -m comment --comment "web" -j ACCEPT
+-A services -s 192.0.2.128/25 -p udp --dport 161:162 -j ACCEPT
+-A services -s 10.0.0.0/8 -j DROP
+-A services -j RETURN
+-A ssh-in -s 198.51.100.0/24 -p tcp --tcp-flags SYN,ACK SYN -j ACCEPT
+-A ssh-in -m iprange --src-range 203.0.113.1-203.0.113.6 -j ACCEPT
+-A ssh-in -j LOG --log-prefix "ssh denied "
+COMMIT
+`;
+
+const UFW_DUMP = `*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:ufw-before-input - [0:0]
+:ufw-user-input - [0:0]
+:ufw-after-input - [0:0]
+:ufw-reject-input - [0:0]
+-A INPUT -j ufw-before-input
+-A INPUT -j ufw-after-input
+-A INPUT -j ufw-reject-input
+-A ufw-before-input -i lo -j ACCEPT
+-A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A ufw-before-input -m conntrack --ctstate INVALID -j DROP
+-A ufw-before-input -p icmp -m icmp --icmp-type 3 -j ACCEPT
+-A ufw-before-input -p icmp -m icmp --icmp-type time-exceeded -j ACCEPT
+-A ufw-before-input -p icmp -m icmp --icmp-type 8 -j ACCEPT
+-A ufw-before-input -p udp -m udp --sport 67 --dport 68 -j ACCEPT
+-A ufw-before-input -j ufw-user-input
+-A ufw-after-input -p udp -m udp --dport 137:138 -j DROP
+-A ufw-after-input -p tcp -m tcp --dport 139 -j DROP
+-A ufw-after-input -p tcp -m tcp --dport 445 -j DROP
+-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT
+-A ufw-user-input -p tcp -m multiport --dports 80,443 -m comment --comment "'dapp_Nginx%20Full'" -j ACCEPT
+-A ufw-user-input -s 203.0.113.0/24 -p udp -m udp ! --dport 0:1023 -j ACCEPT
+COMMIT
+`;
+
+const UNSUPPORTED_DUMP = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:inner - [0:0]
+:outer - [0:0]
+:looping - [0:0]
+-A INPUT -o eth0 -j DROP
+-A INPUT -m mark --mark 0x1 -j DROP
+-A INPUT -m addrtype --dst-type BROADCAST -j DROP
+-A INPUT -m mac --mac-source 00:11:22:33:44:55 -j DROP
+-A INPUT -m length --length 0:64 -j DROP
+-A INPUT -m set --match-set blocklist src -j DROP
+-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 3/min -j ACCEPT
+-A INPUT -p tcp -m hashlimit --hashlimit-above 10/sec --hashlimit-name ssh -j DROP
+-A INPUT -m recent --name scanners --rcheck -j DROP
+-A INPUT -m frobnicate --frob 1 -j DROP
+-A INPUT -f -j DROP
+-A INPUT -s 10.0.255.0/255.0.255.0 -j DROP
+-A INPUT -p icmp -m icmp --icmp-type 3/4 -j ACCEPT
+-A INPUT -m conntrack --ctstate UNTRACKED -j ACCEPT
+-A INPUT -j MARK --set-mark 0x2
+-A INPUT -p tcp --tcp-flags ALL NONE -j DROP
+-A INPUT ! -s 10.0.0.0/8 -j outer
+-A INPUT -p tcp -j inner
+-A INPUT -j DROP
+-A outer -s 10.1.0.0/16 -j DROP
+-A outer -s 0.0.0.0/1 -j ACCEPT
+-A outer -j ACCEPT
+-A inner -p udp -j RETURN
+-A inner -p tcp -g looping
+-A inner -p icmp -j DROP
+-A looping -p udp -g looping
+COMMIT
+`;
+
+function translate(dump: string, interfaces?: string[]): Translation {
+  const save = parseIptablesSave(dump);
+  expect(save.errors).toEqual([]);
+  return translateIptables(save, { file: 'rules.v4', ...(interfaces ? { interfaces } : {}) });
+}
+
+/** The real compiler accepts the translated policy: no error. */
+function expectCompiles(policy: string): void {
+  const errors = compileText(policy).diagnostics.filter((d) => d.severity === 'error');
+  expect(errors.map((d) => d.message)).toEqual([]);
+}
+
+const codes = (translation: Translation, kind: 'refusals' | 'warnings') => translation[kind].map((d) => `${d.line}:${d.code}`);
+
+/** The rules of the policy, without comment lines. */
+const ruleLines = (policy: string) =>
+  policy
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+
+describe('translating a server with a user chain and a goto', () => {
+  const translation = translate(SERVER_DUMP);
+
+  it('flattens the chains into first-match rules, each citing its lines (golden)', () => {
+    expect(translation.policy).toBe(`# Translated from rules.v4: table filter, chain INPUT (policy DROP of line 2).
+# Each rule follows the iptables rules it comes from (a jump first, then the rule of its chain).
+
+interface eth0 {
+  default drop
+  # rules.v4:8: -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+  allow ct state established,related
+  # rules.v4:9: -A INPUT -m conntrack --ctstate INVALID -j DROP
+  drop ct state invalid
+  # rules.v4:10: -A INPUT -p icmp -m icmp --icmp-type 8 -j ACCEPT
+  allow icmp type echo-request
+  # rules.v4:11: -A INPUT -i eth0 -s 192.0.2.0/24 -j services
+  # rules.v4:15: -A services -p tcp -m multiport --dports 80,443,8000:8099 -m comment --comment "web" -j ACCEPT
+  # web
+  allow tcp dport { 80, 443, 8000-8099 } src 192.0.2.0/24
+  # rules.v4:11: -A INPUT -i eth0 -s 192.0.2.0/24 -j services
+  # rules.v4:16: -A services -s 192.0.2.128/25 -p udp --dport 161:162 -j ACCEPT
+  allow udp dport 161-162 src 192.0.2.128/25
+  # rules.v4:12: -A INPUT -p tcp -m tcp --dport 22 -g ssh-in
+  # rules.v4:19: -A ssh-in -s 198.51.100.0/24 -p tcp --tcp-flags SYN,ACK SYN -j ACCEPT
+  allow tcp flags syn / syn,ack dport 22 src 198.51.100.0/24
+  # rules.v4:12: -A INPUT -p tcp -m tcp --dport 22 -g ssh-in
+  # rules.v4:20: -A ssh-in -m iprange --src-range 203.0.113.1-203.0.113.6 -j ACCEPT
+  allow tcp dport 22 src { 203.0.113.1, 203.0.113.2/31, 203.0.113.4/31, 203.0.113.6 }
+  # rules.v4:12: -A INPUT -p tcp -m tcp --dport 22 -g ssh-in
+  # rules.v4:21: -A ssh-in -j LOG --log-prefix "ssh denied "
+  # LOG not translated: add 'log' to the deciding rule
+  # rules.v4:12: -A INPUT -p tcp -m tcp --dport 22 -g ssh-in
+  # what falls off chain 'ssh-in' gets the policy of 'INPUT', not the rules after the -g
+  drop tcp dport 22
+  # rules.v4:13: -A INPUT -p udp -m udp --dport 53 -j ACCEPT
+  allow udp dport 53
+  # rules.v4:14: -A INPUT -p tcp -j REJECT --reject-with tcp-reset
+  reject tcp
+}
+`);
+  });
+
+  it('refuses nothing and warns of the loopback rule, the reject code and the LOG', () => {
+    expect(translation.refusals).toEqual([]);
+    expect(codes(translation, 'warnings')).toEqual(['7:import-loopback', '14:import-reject-with', '21:import-log']);
+    expect(translation.warnings[0].message).toBe("line 7: -i lo: left out, XDP never sees loopback traffic: '-A INPUT -i lo -j ACCEPT'");
+  });
+
+  it('gives a policy the compiler accepts', () => {
+    expectCompiles(translation.policy);
+  });
+
+  it('writes a block for each interface given, and a rule with -i only into its own', () => {
+    const both = translate(SERVER_DUMP, ['eth1', 'eth0']);
+    const [eth1, eth0] = both.policy.split('interface ').slice(1).map(ruleLines);
+    expect(eth0).toContain('allow udp dport 161-162 src 192.0.2.128/25');
+    expect(eth1.some((line) => line.includes('192.0.2'))).toBe(false);
+    expect(eth1.length).toBe(eth0.length - 2);
+    expectCompiles(both.policy);
+  });
+});
+
+describe('translating a ufw-shaped host', () => {
+  const translation = translate(UFW_DUMP);
+
+  it('inlines the before, user and after chains in order (golden)', () => {
+    expect(translation.policy).toBe(`# Translated from rules.v4: table filter, chain INPUT (policy DROP of line 2).
+# Each rule follows the iptables rules it comes from (a jump first, then the rule of its chain).
+
+interface eth0 {
+  default drop
+  # rules.v4:9: -A INPUT -j ufw-before-input
+  # rules.v4:13: -A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+  allow ct state established,related
+  # rules.v4:9: -A INPUT -j ufw-before-input
+  # rules.v4:14: -A ufw-before-input -m conntrack --ctstate INVALID -j DROP
+  drop ct state invalid
+  # rules.v4:9: -A INPUT -j ufw-before-input
+  # rules.v4:15: -A ufw-before-input -p icmp -m icmp --icmp-type 3 -j ACCEPT
+  allow icmp type destination-unreachable
+  # rules.v4:9: -A INPUT -j ufw-before-input
+  # rules.v4:16: -A ufw-before-input -p icmp -m icmp --icmp-type time-exceeded -j ACCEPT
+  allow icmp type time-exceeded
+  # rules.v4:9: -A INPUT -j ufw-before-input
+  # rules.v4:17: -A ufw-before-input -p icmp -m icmp --icmp-type 8 -j ACCEPT
+  allow icmp type echo-request
+  # rules.v4:9: -A INPUT -j ufw-before-input
+  # rules.v4:18: -A ufw-before-input -p udp -m udp --sport 67 --dport 68 -j ACCEPT
+  allow udp sport 67 dport 68
+  # rules.v4:9: -A INPUT -j ufw-before-input
+  # rules.v4:19: -A ufw-before-input -j ufw-user-input
+  # rules.v4:23: -A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT
+  allow tcp dport 22
+  # rules.v4:9: -A INPUT -j ufw-before-input
+  # rules.v4:19: -A ufw-before-input -j ufw-user-input
+  # rules.v4:24: -A ufw-user-input -p tcp -m multiport --dports 80,443 -m comment --comment "'dapp_Nginx%20Full'" -j ACCEPT
+  # 'dapp_Nginx%20Full'
+  allow tcp dport { 80, 443 }
+  # rules.v4:9: -A INPUT -j ufw-before-input
+  # rules.v4:19: -A ufw-before-input -j ufw-user-input
+  # rules.v4:25: -A ufw-user-input -s 203.0.113.0/24 -p udp -m udp ! --dport 0:1023 -j ACCEPT
+  allow udp dport 1024-65535 src 203.0.113.0/24
+  # rules.v4:10: -A INPUT -j ufw-after-input
+  # rules.v4:20: -A ufw-after-input -p udp -m udp --dport 137:138 -j DROP
+  drop udp dport 137-138
+  # rules.v4:10: -A INPUT -j ufw-after-input
+  # rules.v4:21: -A ufw-after-input -p tcp -m tcp --dport 139 -j DROP
+  drop tcp dport 139
+  # rules.v4:10: -A INPUT -j ufw-after-input
+  # rules.v4:22: -A ufw-after-input -p tcp -m tcp --dport 445 -j DROP
+  drop tcp dport 445
+}
+`);
+  });
+
+  it('refuses nothing, and says the block is for eth0 since nothing names an interface', () => {
+    expect(translation.refusals).toEqual([]);
+    expect(codes(translation, 'warnings')).toEqual(['2:import-interface-name', '12:import-loopback']);
+  });
+
+  it('gives a policy the compiler accepts', () => {
+    expectCompiles(translation.policy);
+  });
+});
+
+describe('translating a dump full of what xdpfw cannot say', () => {
+  const translation = translate(UNSUPPORTED_DUMP);
+
+  it('refuses every construct in one run, each at its rule', () => {
+    expect(codes(translation, 'refusals')).toEqual([
+      '8:import-unsupported',
+      '9:import-unsupported',
+      '10:import-unsupported',
+      '11:import-unsupported',
+      '12:import-unsupported',
+      '13:import-unsupported',
+      '14:import-unsupported',
+      '15:import-unsupported',
+      '16:import-unsupported',
+      '17:import-unsupported',
+      '18:import-unsupported',
+      '19:import-mask',
+      '20:import-icmp-code',
+      '21:import-ct-state',
+      '22:import-target',
+      '23:import-tcp-flags',
+      '28:import-conjunction',
+      '30:import-return',
+      '31:import-goto',
+      '33:import-loop',
+    ]);
+  });
+
+  it('names the construct and quotes the rule', () => {
+    const message = (line: number) => translation.refusals.find((d) => d.line === line)?.message;
+    expect(message(8)).toBe("line 8: '-o eth0' (XDP sees only inbound packets) is not translated: '-A INPUT -o eth0 -j DROP'");
+    expect(message(15)).toBe(
+      "line 15: '-m hashlimit --hashlimit-above 10/sec --hashlimit-name ssh' is not translated: " +
+        "'-A INPUT -p tcp -m hashlimit --hashlimit-above 10/sec --hashlimit-name ssh -j DROP'",
+    );
+    expect(message(19)).toContain("the mask '255.0.255.0' of '10.0.255.0/255.0.255.0' is not contiguous");
+    expect(message(28)).toBe(
+      "line 28: src: 0.0.0.0/1 except 10.0.0.0/8 needs a set difference, which one rule cannot hold, reached from line 24: '-A outer -s 0.0.0.0/1 -j ACCEPT'",
+    );
+    expect(message(31)).toContain("what falls off chain 'looping' returns past the rest of chain 'inner'");
+    expect(translation.refusals[0]).toMatchObject({ line: 8, column: 10, code: 'import-unsupported' });
+  });
+
+  it('leaves the refused rules out of a policy that still compiles (golden)', () => {
+    expect(translation.policy).toBe(`# Translated from rules.v4: table filter, chain INPUT (policy ACCEPT of line 2).
+# Each rule follows the iptables rules it comes from (a jump first, then the rule of its chain).
+
+interface eth0 {
+  default allow
+  # rules.v4:24: -A INPUT ! -s 10.0.0.0/8 -j outer
+  # rules.v4:29: -A outer -j ACCEPT
+  allow src ! 10.0.0.0/8
+  # rules.v4:26: -A INPUT -j DROP
+  drop
+}
+`);
+    expectCompiles(translation.policy);
+  });
+});
