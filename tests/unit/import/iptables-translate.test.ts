@@ -301,3 +301,69 @@ interface eth0 {
     expectCompiles(translation.policy);
   });
 });
+
+describe('translated matches', () => {
+  const rulesOf = (lines: string, policy = 'DROP') =>
+    ruleLines(translate(`*filter\n:INPUT ${policy} [0:0]\n:more - [0:0]\n${lines}\nCOMMIT\n`, ['eth0']).policy).slice(2, -1);
+
+  it('reads addresses: lists, dotted masks, negation, ranges', () => {
+    expect(
+      rulesOf(
+        [
+          '-A INPUT -s 192.0.2.1,198.51.100.0/24 -j ACCEPT',
+          '-A INPUT -d 10.0.0.0/255.255.0.0 -j ACCEPT',
+          '-A INPUT ! -s 2001:db8::/32 -j DROP',
+          '-A INPUT -m iprange --dst-range 10.0.0.0-10.0.1.255 -j ACCEPT',
+        ].join('\n'),
+      ),
+    ).toEqual(['allow src { 192.0.2.1, 198.51.100.0/24 }', 'allow dst 10.0.0.0/16', 'drop src ! 2001:db8::/32', 'allow dst 10.0.0.0/23']);
+  });
+
+  it('reads protocols, negated ports as their complement, flags, ICMP types and states', () => {
+    expect(
+      rulesOf(
+        [
+          '-A INPUT -p 47 -j ACCEPT',
+          '-A INPUT -p udp -m udp ! --sport 53 -j DROP',
+          '-A INPUT -p tcp -m multiport ! --dports 22,80:90 -j DROP',
+          '-A INPUT -p tcp -m tcp --syn -j ACCEPT',
+          '-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type neighbour-solicitation -j ACCEPT',
+          '-A INPUT -m state ! --state INVALID -j ACCEPT',
+        ].join('\n'),
+      ),
+    ).toEqual([
+      'allow proto 47',
+      'drop udp sport { 0-52, 54-65535 }',
+      'drop tcp dport { 0-21, 23-79, 91-65535 }',
+      'allow tcp flags syn / fin,syn,rst,ack',
+      'allow icmpv6 type nd-neighbor-solicit',
+      'allow ct state new,established,related',
+    ]);
+  });
+
+  it('conjoins a jump with each rule of its chain, dropping the rules no packet meets', () => {
+    const lines = [
+      '-A INPUT -p tcp ! -s 10.0.0.0/8 -m tcp --dport 1000:2000 --tcp-flags SYN,ACK SYN -j more',
+      '-A more -p tcp -m multiport --dports 80,1500,1990:2100 -j ACCEPT',
+      '-A more -p udp -j ACCEPT',
+      '-A more -s 10.1.0.0/16 -j ACCEPT',
+      '-A more -s 192.0.2.0/24 -j REJECT',
+      '-A more ! -s 172.16.0.0/12 -m conntrack --ctstate NEW -j DROP',
+      '-A more -p tcp --tcp-flags ACK,FIN ACK -j DROP',
+      '-A more -p tcp --tcp-flags ACK ACK -j DROP',
+    ].join('\n');
+    expect(rulesOf(lines)).toEqual([
+      'allow tcp flags syn / syn,ack dport { 1500, 1990-2000 } src ! 10.0.0.0/8',
+      'reject tcp flags syn / syn,ack dport 1000-2000 src 192.0.2.0/24',
+      'drop tcp flags syn / syn,ack dport 1000-2000 src ! { 10.0.0.0/8, 172.16.0.0/12 } ct state new',
+    ]);
+    expectCompiles(translate(`*filter\n:INPUT DROP [0:0]\n:more - [0:0]\n${lines}\nCOMMIT\n`).policy);
+  });
+
+  it('lets a goto chain that ends in a decision fall to nothing, and refuses a missing chain', () => {
+    expect(rulesOf('-A INPUT -p tcp -g more\n-A INPUT -j ACCEPT\n-A more -j DROP')).toEqual(['drop tcp', 'allow']);
+    const missing = translateIptables(parseIptablesSave('*filter\n:INPUT DROP [0:0]\nCOMMIT\n'), { file: 'f', chain: 'PREROUTING' });
+    expect(missing.refusals.map((d) => d.message)).toEqual(["line 1: table 'filter' of line 1 has no chain 'PREROUTING'"]);
+    expect(missing.policy).toBe('');
+  });
+});
