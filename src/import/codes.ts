@@ -45,3 +45,14 @@ export interface ImportDiagnostic {
   code: ImportCode;
   message: string;
 }
+
+/**
+ * `FILE:LINE:COLUMN: error[CODE]: MESSAGE`, the first line the policy
+ * compiler writes for its diagnostics (src/policy/format.ts); the message's
+ * own `line N:` is dropped since the location says it.
+ */
+export function formatImportDiagnostic(file: string, diagnostic: ImportDiagnostic): string {
+  const severity = (IMPORT_WARNINGS as ReadonlySet<string>).has(diagnostic.code) ? 'warning' : 'error';
+  const message = diagnostic.message.replace(/^line \d+: /, '');
+  return `${file}:${diagnostic.line}:${diagnostic.column}: ${severity}[${diagnostic.code}]: ${message}`;
+}

@@ -76,6 +76,9 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
     return parsed;
   };
 
+  /** The `-m comment`s of a rule and of the jumps that led to it. */
+  const commentsOf = (cites: Rule[]) => cites.flatMap((r) => conditionOf(r).comments);
+
   const flatten = (name: string, outer: Condition, cites: Rule[], fallOff: FallOff, stack: string[]): void => {
     const rules = table.rules.filter((r) => r.chain === name);
     rules.forEach((rule, index) => {
@@ -102,7 +105,7 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
             `'${option}' is not kept (nor any other in this dump): xdpfw's reject answers TCP with a RST and anything else with ICMP administratively prohibited`,
           );
         }
-        flat.push({ cites: here, comments: parsed.comments, verdict, condition });
+        flat.push({ cites: here, comments: commentsOf(here), verdict, condition });
       } else if (target.name === 'LOG' || target.name === 'NFLOG') {
         report(
           'import-log',
@@ -112,7 +115,7 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
         );
         flat.push({
           cites: here,
-          comments: parsed.comments,
+          comments: commentsOf(here),
           condition,
           note: `${target.name} not translated: add 'log' to the deciding rule`,
         });
@@ -125,7 +128,7 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
         if (endsDeciding(table, target.name)) return;
         if (fallOff === 'policy') {
           const note = `what falls off chain '${target.name}' gets the policy of '${entry}', not the rules after the -g`;
-          flat.push({ cites: here, comments: [note], verdict: policyVerdict, condition });
+          flat.push({ cites: here, comments: [...commentsOf(here), note], verdict: policyVerdict, condition });
         } else if (index !== rules.length - 1) {
           report(
             'import-goto',

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatImportDiagnostic } from '../../../src/import/codes.js';
 import { parseIptablesSave } from '../../../src/import/iptables-save.js';
 import { translateIptables, type Translation } from '../../../src/import/iptables-translate.js';
 import { compileText } from '../compiler/helpers.js';
@@ -162,6 +163,7 @@ interface eth0 {
   it('refuses nothing and warns of the loopback rule, the reject code and the LOG', () => {
     expect(translation.refusals).toEqual([]);
     expect(codes(translation, 'warnings')).toEqual(['7:import-loopback', '14:import-reject-with', '21:import-log']);
+    expect(formatImportDiagnostic('rules.v4', translation.warnings[2])).toMatch(/^rules\.v4:21:11: warning\[import-log\]: LOG is left/);
     expect(translation.warnings[0].message).toBe("line 7: -i lo: left out, XDP never sees loopback traffic: '-A INPUT -i lo -j ACCEPT'");
   });
 
@@ -283,6 +285,9 @@ describe('translating a dump full of what xdpfw cannot say', () => {
     );
     expect(message(31)).toContain("what falls off chain 'looping' returns past the rest of chain 'inner'");
     expect(translation.refusals[0]).toMatchObject({ line: 8, column: 10, code: 'import-unsupported' });
+    expect(formatImportDiagnostic('rules.v4', translation.refusals[0])).toBe(
+      "rules.v4:8:10: error[import-unsupported]: '-o eth0' (XDP sees only inbound packets) is not translated: '-A INPUT -o eth0 -j DROP'",
+    );
   });
 
   it('leaves the refused rules out of a policy that still compiles (golden)', () => {
@@ -365,5 +370,32 @@ describe('translated matches', () => {
     const missing = translateIptables(parseIptablesSave('*filter\n:INPUT DROP [0:0]\nCOMMIT\n'), { file: 'f', chain: 'PREROUTING' });
     expect(missing.refusals.map((d) => d.message)).toEqual(["line 1: table 'filter' of line 1 has no chain 'PREROUTING'"]);
     expect(missing.policy).toBe('');
+  });
+});
+
+describe('comments and citations', () => {
+  it("puts the comments of a jump and of the chain's rule above each inlined rule", () => {
+    const dump = [
+      '*filter',
+      ':INPUT DROP [0:0]',
+      ':web - [0:0]',
+      '-A INPUT -p tcp -m comment --comment "public services" -j web',
+      '-A web -p tcp -m tcp --dport 443 -m comment --comment "https" -j ACCEPT',
+      'COMMIT',
+      '',
+    ].join('\n');
+    const policy = translate(dump, ['eth0']).policy;
+    expect(policy.split('interface eth0 {\n')[1]).toBe(
+      [
+        '  default drop',
+        '  # rules.v4:4: -A INPUT -p tcp -m comment --comment "public services" -j web',
+        '  # rules.v4:5: -A web -p tcp -m tcp --dport 443 -m comment --comment "https" -j ACCEPT',
+        '  # public services',
+        '  # https',
+        '  allow tcp dport 443',
+        '}',
+        '',
+      ].join('\n'),
+    );
   });
 });
