@@ -148,6 +148,14 @@ function matchBlock(block: MatchBlock, condition: Condition, comments: string[],
     const key = option.option.replace(/^--?/, '');
     const shown = `'${option.negated ? '! ' : ''}${option.option} ${option.values.join(' ')}'`.replace(/ '$/, "'");
     const set = <K extends keyof Condition>(field: K, value: Condition[K]) => {
+      const before = condition.ctStates;
+      if (field === 'ctStates' && before) {
+        // -m state and -m conntrack in one rule: both must hold.
+        const both = before.filter((s) => (value as string[]).includes(s));
+        if (both.length > 0) condition.ctStates = both;
+        else refuse('import-conjunction', option.column, `${shown}: no state meets both state matches of the rule`);
+        return;
+      }
       if (condition[field] !== undefined)
         refuse('import-conjunction', option.column, `${shown}: a second ${field} match in one rule is not translated`);
       condition[field] = value;

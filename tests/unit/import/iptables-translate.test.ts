@@ -334,6 +334,7 @@ describe('translated matches', () => {
           '-A INPUT -p tcp -m tcp --syn -j ACCEPT',
           '-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type neighbour-solicitation -j ACCEPT',
           '-A INPUT -m state ! --state INVALID -j ACCEPT',
+          '-A INPUT -m state --state NEW,RELATED -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
         ].join('\n'),
       ),
     ).toEqual([
@@ -343,6 +344,7 @@ describe('translated matches', () => {
       'allow tcp flags syn / fin,syn,rst,ack',
       'allow icmpv6 type nd-neighbor-solicit',
       'allow ct state new,established,related',
+      'allow ct state related',
     ]);
   });
 
