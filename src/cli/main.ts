@@ -55,6 +55,19 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .action((files: string[], opts) => run(async () => (await import('./commands/check.js')).checkCommand(files, opts, io))());
 
   program
+    .command('import')
+    .description("translate another firewall's rules into an xdpfw policy")
+    .command('iptables')
+    .description("translate iptables-save output (the filter table's INPUT chain and the chains it reaches)")
+    .argument('<file>')
+    .option('-o, --output <file>', 'write the policy here (default: stdout)')
+    .option('--iface <name>', 'an interface block to write (repeatable; default: those the rules name with -i)', collect)
+    .option('--chain <name>', 'the chain whose decisions the policy takes', 'INPUT')
+    .option('--partial', 'write the policy even when rules cannot be translated, listing them at its top')
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts) => run(async () => (await import('./commands/import.js')).importIptablesCommand(file, opts, io))());
+
+  program
     .command('compile')
     .description('show what a policy compiles to: rules, classes, map entries')
     .argument('<file>')

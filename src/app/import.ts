@@ -1,0 +1,53 @@
+/**
+ * `xdpfw import iptables`: an iptables-save dump read, translated into an
+ * xdpfw policy, and that policy compiled before anything is written, so
+ * that what import gives is a policy `check` accepts. Reading, translating
+ * and refusing are src/import's; this layer reads the file and compiles.
+ */
+import { readFileSync } from 'node:fs';
+
+import { compileSource } from '../compiler/index.js';
+import type { ImportDiagnostic } from '../import/codes.js';
+import { parseIptablesSave } from '../import/iptables-save.js';
+import { translateIptables } from '../import/iptables-translate.js';
+import { ExitCode } from './exit-codes.js';
+import { KeptSourceHost } from './rollback-sources.js';
+import { UserError } from './user-error.js';
+
+export interface ImportOptions {
+  /** The chain whose packets the policy decides (INPUT). */
+  chain?: string;
+  /** Interfaces to write a block for; default: those the rules' `-i` name (src/import/iptables-emit.ts). */
+  interfaces?: string[];
+}
+
+export interface ImportResult {
+  /** The policy text; null when the dump could not be read (syntax errors). */
+  policy: string | null;
+  errors: ImportDiagnostic[];
+  warnings: ImportDiagnostic[];
+}
+
+/** Reads and translates `file`; a translation `check` would refuse is a bug of the importer. */
+export function importIptables(file: string, options: ImportOptions = {}): ImportResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UserError('import-file', `cannot read ${file}: ${(error as Error).message}`, ExitCode.usage);
+  }
+  const save = parseIptablesSave(text);
+  if (save.errors.length > 0) return { policy: null, errors: save.errors, warnings: [] };
+  const t = translateIptables(save, {
+    file,
+    ...(options.chain ? { chain: options.chain } : {}),
+    ...(options.interfaces ? { interfaces: options.interfaces } : {}),
+  });
+  const name = `${file}.xdpfw`;
+  const compiled = compileSource(name, new KeptSourceHost({ [name]: t.policy }));
+  const invalid = compiled.diagnostics.filter((d) => d.severity === 'error');
+  if (invalid.length > 0) {
+    throw new Error(`the translation of ${file} does not compile:\n${compiled.rendered.join('\n')}\n--- the translation:\n${t.policy}`);
+  }
+  return { policy: t.policy, errors: t.refusals, warnings: t.warnings };
+}
