@@ -23,10 +23,21 @@ export interface FlatRule {
 /** Line terminators of the policy language end a comment; a cited text keeps to one line. */
 const oneLine = (text: string) => text.replace(/[\n\r\v\f\u0085\u2028\u2029]/g, ' ').trim();
 
-export function emitPolicy(header: string[], interfaces: string[], defaultVerdict: Verdict, rules: FlatRule[], file: string): string {
+export function emitPolicy(
+  header: string[],
+  interfaces: string[],
+  defaultVerdict: Verdict,
+  rules: FlatRule[],
+  file: string,
+  family: 4 | 6,
+): string {
   const out = header.map((line) => `# ${oneLine(line)}`);
+  const other = family === 4 ? 6 : 4;
   for (const name of interfaces) {
     out.push('', `interface ${name} {`, `  default ${defaultVerdict}`);
+    // xdpfw's rules without an address judge both families; ip(6)tables' rules judge one.
+    out.push(`  # ${file} holds ip${family === 6 ? '6' : ''}tables rules: IPv${other} packets were never judged by them, and pass`);
+    out.push(`  allow ip${other}`);
     for (const rule of rules) {
       if (rule.condition.iface !== undefined && rule.condition.iface !== name) continue;
       for (const cite of rule.cites) out.push(`  # ${file}:${cite.line}: ${oneLine(cite.text)}`);

@@ -26,6 +26,12 @@ export interface TranslateOptions {
   chain?: string;
   /** Interfaces to write a block for, besides those the rules' `-i` name. */
   interfaces?: string[];
+  /**
+   * The family the dump's rules judge: 4 for iptables-save (the default), 6
+   * for ip6tables-save. The other family's packets pass first, as these
+   * rules never saw them.
+   */
+  family?: 4 | 6;
 }
 
 export interface Translation {
@@ -179,7 +185,7 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
     'Each rule follows the iptables rules it comes from (a jump first, then the rule of its chain).',
   ];
   const byLine = (a: ImportDiagnostic, b: ImportDiagnostic) => a.line - b.line || a.column - b.column;
-  const policy = emitPolicy(header, interfaces, policyVerdict, flat, options.file);
+  const policy = emitPolicy(header, interfaces, policyVerdict, flat, options.file, options.family ?? 4);
   return { policy, refusals: refusals.sort(byLine), warnings: warnings.sort(byLine) };
 }
 

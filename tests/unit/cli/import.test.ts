@@ -30,7 +30,9 @@ describe('xdpfw import iptables', () => {
     const file = dump('clean.save', CLEAN);
     const r = await runCli('import', 'iptables', file);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('interface eth0 {\n  default drop\n');
+    expect(r.stdout).toContain(
+      `interface eth0 {\n  default drop\n  # ${file} holds iptables rules: IPv6 packets were never judged by them, and pass\n  allow ip6\n`,
+    );
     expect(r.stdout).toContain(
       `# ${file}:6: -A INPUT -i eth0 -p tcp -m multiport --dports 80,443 -j ACCEPT\n  allow tcp dport { 80, 443 }\n`,
     );

@@ -127,6 +127,8 @@ describe('translating a server with a user chain and a goto', () => {
 
 interface eth0 {
   default drop
+  # rules.v4 holds iptables rules: IPv6 packets were never judged by them, and pass
+  allow ip6
   # rules.v4:8: -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
   allow ct state established,related
   # rules.v4:9: -A INPUT -m conntrack --ctstate INVALID -j DROP
@@ -190,6 +192,8 @@ describe('translating a ufw-shaped host', () => {
 
 interface eth0 {
   default drop
+  # rules.v4 holds iptables rules: IPv6 packets were never judged by them, and pass
+  allow ip6
   # rules.v4:9: -A INPUT -j ufw-before-input
   # rules.v4:13: -A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
   allow ct state established,related
@@ -296,6 +300,8 @@ describe('translating a dump full of what xdpfw cannot say', () => {
 
 interface eth0 {
   default allow
+  # rules.v4 holds iptables rules: IPv6 packets were never judged by them, and pass
+  allow ip6
   # rules.v4:24: -A INPUT ! -s 10.0.0.0/8 -j outer
   # rules.v4:29: -A outer -j ACCEPT
   allow src ! 10.0.0.0/8
@@ -309,7 +315,7 @@ interface eth0 {
 
 describe('translated matches', () => {
   const rulesOf = (lines: string, policy = 'DROP') =>
-    ruleLines(translate(`*filter\n:INPUT ${policy} [0:0]\n:more - [0:0]\n${lines}\nCOMMIT\n`, ['eth0']).policy).slice(2, -1);
+    ruleLines(translate(`*filter\n:INPUT ${policy} [0:0]\n:more - [0:0]\n${lines}\nCOMMIT\n`, ['eth0']).policy).slice(3, -1);
 
   it('reads addresses: lists, dotted masks, negation, ranges', () => {
     expect(
@@ -390,6 +396,8 @@ describe('comments and citations', () => {
     expect(policy.split('interface eth0 {\n')[1]).toBe(
       [
         '  default drop',
+        '  # rules.v4 holds iptables rules: IPv6 packets were never judged by them, and pass',
+        '  allow ip6',
         '  # rules.v4:4: -A INPUT -p tcp -m comment --comment "public services" -j web',
         '  # rules.v4:5: -A web -p tcp -m tcp --dport 443 -m comment --comment "https" -j ACCEPT',
         '  # public services',
