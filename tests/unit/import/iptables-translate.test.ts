@@ -118,18 +118,21 @@ const ruleLines = (policy: string) =>
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
 
-describe('translating a server with a user chain and a goto', () => {
-  const translation = translate(SERVER_DUMP);
-
-  it('flattens the chains into first-match rules, each citing its lines (golden)', () => {
-    expect(translation.policy).toBe(`# Translated from rules.v4: table filter, chain INPUT (policy DROP of line 2).
+/** How every translation of a dump named rules.v4 with INPUT policy DROP and no -i starts. */
+const PROLOGUE = `# Translated from rules.v4: table filter, chain INPUT (policy DROP of line 2).
 # Each rule follows the iptables rules it comes from (a jump first, then the rule of its chain).
 
 interface eth0 {
   default drop
   # rules.v4 holds iptables rules: IPv6 packets were never judged by them, and pass
   allow ip6
-  # rules.v4:8: -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+`;
+
+describe('translating a server with a user chain and a goto', () => {
+  const translation = translate(SERVER_DUMP);
+
+  it('flattens the chains into first-match rules, each citing its lines (golden)', () => {
+    expect(translation.policy).toBe(`${PROLOGUE}  # rules.v4:8: -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
   allow ct state established,related
   # rules.v4:9: -A INPUT -m conntrack --ctstate INVALID -j DROP
   drop ct state invalid
@@ -187,14 +190,7 @@ describe('translating a ufw-shaped host', () => {
   const translation = translate(UFW_DUMP);
 
   it('inlines the before, user and after chains in order (golden)', () => {
-    expect(translation.policy).toBe(`# Translated from rules.v4: table filter, chain INPUT (policy DROP of line 2).
-# Each rule follows the iptables rules it comes from (a jump first, then the rule of its chain).
-
-interface eth0 {
-  default drop
-  # rules.v4 holds iptables rules: IPv6 packets were never judged by them, and pass
-  allow ip6
-  # rules.v4:9: -A INPUT -j ufw-before-input
+    expect(translation.policy).toBe(`${PROLOGUE}  # rules.v4:9: -A INPUT -j ufw-before-input
   # rules.v4:13: -A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
   allow ct state established,related
   # rules.v4:9: -A INPUT -j ufw-before-input
