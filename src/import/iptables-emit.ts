@@ -6,19 +6,9 @@
  */
 import { cidrText } from './iptables-addresses.js';
 import type { AddressMatch, Condition, Interval } from './iptables-conditions.js';
-import type { Rule } from './iptables-save.js';
+import type { FlatRule } from './flatten.js';
+import type { Verdict } from './program.js';
 import { icmpTypeName } from '../compiler/syntax/names.js';
-
-export type Verdict = 'allow' | 'drop' | 'reject';
-
-/** A rule to emit, or a note in its place (what LOG became). */
-export interface FlatRule {
-  cites: Rule[];
-  comments: string[];
-  verdict?: Verdict;
-  condition: Condition;
-  note?: string;
-}
 
 /** Line terminators of the policy language end a comment; a cited text keeps to one line. */
 const oneLine = (text: string) => text.replace(/[\n\r\v\f\u0085\u2028\u2029]/g, ' ').trim();

@@ -155,7 +155,7 @@ describe('translating a server with a user chain and a goto', () => {
   # rules.v4:21: -A ssh-in -j LOG --log-prefix "ssh denied "
   # LOG not translated: add 'log' to the deciding rule
   # rules.v4:12: -A INPUT -p tcp -m tcp --dport 22 -g ssh-in
-  # what falls off chain 'ssh-in' gets the policy of 'INPUT', not the rules after the -g
+  # what falls off chain 'ssh-in' gets the policy of 'INPUT', not the rules after the goto
   drop tcp dport 22
   # rules.v4:13: -A INPUT -p udp -m udp --dport 53 -j ACCEPT
   allow udp dport 53

@@ -1,0 +1,148 @@
+/**
+ * A source program's chains → first-match rules. A jump is replaced by the
+ * jumped-to chain's rules, each conjoined with the jumping rule's condition;
+ * a goto likewise, and since a goto'd chain that falls off its end returns
+ * to the caller's caller, a packet that falls off one reached from the
+ * entry chain gets the entry chain's policy: a rule with the goto's
+ * condition and the policy's verdict follows the inlined rules. LOG does
+ * not decide and becomes a comment (with a warning): the deciding rule
+ * after it should get `log`.
+ *
+ * What first-match rules cannot say is refused here, each located at the
+ * source rule: a RETURN that is not a chain's unconditional last rule, a
+ * loop of chains, a goto whose chain can fall back into a caller reached
+ * by a jump with rules after it, a conjunction one rule cannot hold.
+ */
+import type { ImportCode } from './codes.js';
+import { conjoin } from './iptables-conjoin.js';
+import type { Condition } from './iptables-conditions.js';
+import type { Citation, SourceProgram, SourceRule, Verdict } from './program.js';
+
+/** A rule to emit, or a note in its place (what LOG became). */
+export interface FlatRule {
+  /** The source rules it comes from: the jumping rules first, then the rule itself. */
+  cites: Citation[];
+  comments: string[];
+  verdict?: Verdict;
+  condition: Condition;
+  note?: string;
+}
+
+export type Report = (code: ImportCode, line: number, column: number, message: string) => void;
+
+/** Where a packet goes when it falls off a chain: the entry chain's policy, or on in the rules after it. */
+type FallOff = 'policy' | 'continue';
+
+export const quote = (cite: Citation): string => `'${cite.text.trim()}'`;
+
+export function flattenProgram(program: SourceProgram, report: Report): FlatRule[] {
+  const { chains, entry } = program;
+  const rulesOf = (name: string) => chains.get(name) ?? [];
+  const refused = refuseStructure(program, report);
+  const flat: FlatRule[] = [];
+  const via = (cites: Citation[]) => (cites.length > 0 ? `, reached from line ${cites.map((r) => r.line).join(' > ')}` : '');
+  const commentsOf = (path: SourceRule[]) => path.flatMap((r) => r.comments);
+
+  const flatten = (name: string, outer: Condition, path: SourceRule[], fallOff: FallOff, stack: string[]): void => {
+    const rules = rulesOf(name);
+    rules.forEach((rule, index) => {
+      if (!rule.translatable || refused.has(rule)) return;
+      const cites = path.map((r) => r.cite);
+      const conjunction = conjoin(outer, rule.condition);
+      if ('empty' in conjunction) return;
+      if ('inexpressible' in conjunction) {
+        report('import-conjunction', rule.cite.line, rule.column, `${conjunction.inexpressible}${via(cites)}: ${quote(rule.cite)}`);
+        return;
+      }
+      const condition = conjunction.condition;
+      const here = [...path, rule];
+      const hereCites = here.map((r) => r.cite);
+      const target = rule.target;
+      if (target.kind === 'verdict') {
+        flat.push({ cites: hereCites, comments: commentsOf(here), verdict: target.verdict, condition });
+      } else if (target.kind === 'log') {
+        report(
+          'import-log',
+          rule.cite.line,
+          rule.column,
+          `${target.name} is left as a comment; add 'log' to the rule that should log: ${quote(rule.cite)}`,
+        );
+        flat.push({
+          cites: hereCites,
+          comments: commentsOf(here),
+          condition,
+          note: `${target.name} not translated: add 'log' to the deciding rule`,
+        });
+      } else if (target.kind === 'return' || stack.includes(target.chain)) {
+        // RETURN as a chain's unconditional last rule does nothing; the rest was refused before flattening.
+      } else if (target.kind === 'jump') {
+        flatten(target.chain, condition, here, 'continue', [...stack, target.chain]);
+      } else {
+        flatten(target.chain, condition, here, fallOff, [...stack, target.chain]);
+        if (endsDeciding(rulesOf(target.chain))) return;
+        if (fallOff === 'policy') {
+          const note = `what falls off chain '${target.chain}' gets the policy of '${entry}', not the rules after the goto`;
+          flat.push({ cites: hereCites, comments: [...commentsOf(here), note], verdict: program.policy, condition });
+        } else if (index !== rules.length - 1) {
+          report(
+            'import-goto',
+            rule.cite.line,
+            rule.column,
+            `what falls off chain '${target.chain}' returns past the rest of chain '${name}', which first-match rules cannot skip${via(cites)}: ${quote(rule.cite)}`,
+          );
+        }
+      }
+    });
+  };
+  flatten(entry, {}, [], 'policy', [entry]);
+  return flat;
+}
+
+/**
+ * Refuses, in every chain the entry reaches (so that all refusals come out
+ * in one run, also of rules flattening never reaches), the RETURNs and
+ * loops first-match rules cannot say; returns the rules refused.
+ */
+function refuseStructure(program: SourceProgram, report: Report): Set<SourceRule> {
+  const refused = new Set<SourceRule>();
+  for (const [name, rules] of program.chains) {
+    rules.forEach((rule, index) => {
+      if (!rule.translatable) return;
+      const refuse = (code: ImportCode, what: string) => {
+        refused.add(rule);
+        report(code, rule.cite.line, rule.column, `${what}: ${quote(rule.cite)}`);
+      };
+      const target = rule.target;
+      if (target.kind === 'return') {
+        if (Object.keys(rule.condition).length > 0 || index !== rules.length - 1) {
+          refuse('import-return', `RETURN is not translated yet (only as a chain's unconditional last rule)`);
+        }
+      } else if ((target.kind === 'jump' || target.kind === 'goto') && reachableChains(program, target.chain).has(name)) {
+        refuse('import-loop', `chain '${target.chain}' leads back to chain '${name}', a loop`);
+      }
+    });
+  }
+  return refused;
+}
+
+/** A chain whose last rule decides every packet that reaches it never falls off its end. */
+function endsDeciding(rules: readonly SourceRule[]): boolean {
+  const last = rules.at(-1);
+  return last !== undefined && last.translatable && last.target.kind === 'verdict' && Object.keys(last.condition).length === 0;
+}
+
+/** The chains `from` reaches by jumps and gotos, itself included. */
+export function reachableChains(program: Pick<SourceProgram, 'chains'>, from: string): Set<string> {
+  const seen = new Set([from]);
+  const queue = [from];
+  for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
+    for (const rule of program.chains.get(name) ?? []) {
+      const target = rule.target;
+      if ((target.kind === 'jump' || target.kind === 'goto') && !seen.has(target.chain) && program.chains.has(target.chain)) {
+        seen.add(target.chain);
+        queue.push(target.chain);
+      }
+    }
+  }
+  return seen;
+}
