@@ -42,6 +42,7 @@ const PREFIXES = [
 ];
 const RANGES = ['10.1.0.0-10.1.255.255', '192.0.2.60-192.0.2.140', '10.0.0.1-10.1.2.3', '198.51.100.0-203.0.113.200'];
 const PORTS = [1, 22, 53, 80, 443, 1023, 1024, 8080, 65535];
+/** iptables' flag names: it knows no ECE or CWR. */
 const TCP_FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG'];
 /** ICMP types as iptables names them; all without codes. */
 const ICMP_TYPES = [
@@ -55,11 +56,13 @@ const ICMP_TYPES = [
   '3',
   '11',
   '13',
+  'any',
 ];
 const STATES = ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID'];
 const COMMENTS = ['"web front"', '"ssh from the office"', 'monitoring', '"drop the rest"'];
 const PROTOCOLS: readonly (readonly [number, string])[] = [
   [3, ''],
+  [0.3, 'all'],
   [3, 'tcp'],
   [1, '6'],
   [2, 'udp'],
@@ -85,8 +88,8 @@ function portSpec(r: Random): string {
   return r.chance(0.15) ? `${low}:` : `${low}:${high}`;
 }
 
-function addressMatch(r: Random, flag: '-s' | '-d'): string {
-  if (r.chance(0.25)) return `${flag} ${r.pick(PREFIXES)},${r.pick(PREFIXES)}`;
+function addressMatch(r: Random, flag: '-s' | '-d', lists: boolean): string {
+  if (lists && r.chance(0.25)) return `${flag} ${r.pick(PREFIXES)},${r.pick(PREFIXES)}`;
   return `${not(r)}${flag} ${r.pick(PREFIXES)}`;
 }
 
@@ -100,15 +103,19 @@ function tcpFlagsMatch(r: Random): string {
   return `--tcp-flags ${all ? 'ALL' : mask.join(',')} ${set.join(',')}`;
 }
 
-/** One rule's matches, without its target. */
-function matches(r: Random): string[] {
+/**
+ * One rule's matches, without its target. Without `lists`, no address
+ * list: restore splits a rule with one into a rule an address, and a -g
+ * before a user chain's last rule is refused.
+ */
+function matches(r: Random, lists = true): string[] {
   const parts: string[] = [];
   if (r.chance(0.12)) parts.push(`-i ${r.pick(['eth0', 'eth0', 'eth1'])}`);
   const addresses: string[] = [];
   if (r.chance(0.1)) parts.push(`-m iprange --src-range ${r.pick(RANGES)}`);
-  else if (r.chance(0.4)) addresses.push(addressMatch(r, '-s'));
+  else if (r.chance(0.4)) addresses.push(addressMatch(r, '-s', lists));
   if (r.chance(0.08)) parts.push(`-m iprange --dst-range ${r.pick(RANGES)}`);
-  else if (r.chance(0.25)) addresses.push(addressMatch(r, '-d'));
+  else if (r.chance(0.25)) addresses.push(addressMatch(r, '-d', lists));
   // iptables refuses `!` on -s or -d when either is a list
   const anyList = addresses.some((a) => a.includes(','));
   parts.push(...addresses.map((a) => (anyList ? a.replace(/^! /, '') : a)));
@@ -140,6 +147,7 @@ function matches(r: Random): string[] {
     const module = r.chance(0.7) ? '-m conntrack' : '-m state';
     const option = module === '-m state' ? '--state' : '--ctstate';
     parts.push(`${module} ${not(r, 0.2)}${option} ${states.join(',')}`);
+    if (module === '-m state' && r.chance(0.2)) parts.push(`-m conntrack --ctstate ${r.pick(STATES)},${r.pick(STATES)}`);
   }
   if (r.chance(0.1)) parts.push(`-m comment --comment ${r.pick(COMMENTS)}`);
   return parts;
@@ -171,7 +179,8 @@ export function generateDump(r: Random): string {
         const mayGoto = chain === 'INPUT' || last;
         target = `${mayGoto && r.chance(0.35) ? '-g' : '-j'} ${r.pick(later)}`;
       } else target = `-j ${target}`;
-      rules.push(['-A', chain, ...matches(r), target].join(' '));
+      const lists = chain === 'INPUT' || !target.startsWith('-g');
+      rules.push(['-A', chain, ...matches(r, lists), target].join(' '));
     }
     const endsWithGoto = / -g \S+$/.test(rules.at(-1) ?? '');
     if (chain !== 'INPUT' && !endsWithGoto && r.chance(0.3)) rules.push(`-A ${chain} -j RETURN`);
@@ -196,7 +205,10 @@ export function generatePacket(r: Random): PacketSpec {
   ] as const);
   const port = () => (r.chance(0.85) ? r.pick(PORTS) : r.int(1, 65535));
   const base = { family: 4 as const, protocol, src: r.pick(SOURCE_ADDRESSES), dst: r.pick(LOCAL_ADDRESSES) };
-  if (protocol === 1) return { ...base, icmpType: r.pick(PACKET_ICMP_TYPES), icmpCode: 0 };
+  if (protocol === 1) {
+    const icmpType = r.pick(PACKET_ICMP_TYPES);
+    return { ...base, icmpType, icmpCode: [3, 5, 11].includes(icmpType) ? r.pick([0, 1, 3]) : 0 };
+  }
   const ports = { sport: port(), dport: port() };
   if (protocol === 17) return { ...base, ...ports };
   return { ...base, ...ports, tcpFlags: r.chance(0.85) ? r.pick(TCP_FLAGS) : r.int(0, 255) };
