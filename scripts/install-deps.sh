@@ -25,7 +25,7 @@ declare -A CMD_PKG=(
 	[ip]=iproute2 [ss]=iproute2 [ethtool]=ethtool [ping]=iputils-ping
 	[socat]=socat [nc]=netcat-openbsd [python3]=python3
 	[unshare]=util-linux [setpriv]=util-linux [timeout]=coreutils
-	[git]=git [tcpdump]=tcpdump
+	[git]=git [tcpdump]=tcpdump [iptables-legacy]=iptables [iptables-legacy-restore]=iptables [iptables-legacy-save]=iptables
 )
 # Libraries and headers, checked by package (or by file without dpkg).
 declare -A PKG_FILE=(
