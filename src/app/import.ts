@@ -6,10 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 
-import { compileSource } from '../compiler/index.js';
+import { compileSource, type IrPolicy } from '../compiler/index.js';
 import type { ImportDiagnostic } from '../import/codes.js';
 import { parseIptablesSave } from '../import/iptables-save.js';
 import { translateIptables } from '../import/iptables-translate.js';
+import type { SourceProgram } from '../import/program.js';
 import { ExitCode } from './exit-codes.js';
 import { KeptSourceHost } from './rollback-sources.js';
 import { UserError } from './user-error.js';
@@ -19,6 +20,8 @@ export interface ImportOptions {
   chain?: string;
   /** Interfaces to write a block for; default: those the rules' `-i` name (src/import/iptables-emit.ts). */
   interfaces?: string[];
+  /** The name the translation is compiled under, which its rules' locations show: the output file; default FILE.xdpfw. */
+  policyName?: string;
 }
 
 export interface ImportResult {
@@ -26,6 +29,8 @@ export interface ImportResult {
   policy: string | null;
   errors: ImportDiagnostic[];
   warnings: ImportDiagnostic[];
+  /** What the dump means and the translation compiled, for --verify; absent when the dump could not be read. */
+  proof?: { program: SourceProgram; file: string; ir: IrPolicy };
 }
 
 /** Reads and translates `file`; a translation `check` would refuse is a bug of the importer. */
@@ -43,11 +48,12 @@ export function importIptables(file: string, options: ImportOptions = {}): Impor
     ...(options.chain ? { chain: options.chain } : {}),
     ...(options.interfaces ? { interfaces: options.interfaces } : {}),
   });
-  const name = `${file}.xdpfw`;
+  const name = options.policyName ?? `${file}.xdpfw`;
   const compiled = compileSource(name, new KeptSourceHost({ [name]: t.policy }));
   const invalid = compiled.diagnostics.filter((d) => d.severity === 'error');
   if (invalid.length > 0) {
     throw new Error(`the translation of ${file} does not compile:\n${compiled.rendered.join('\n')}\n--- the translation:\n${t.policy}`);
   }
-  return { policy: t.policy, errors: t.refusals, warnings: t.warnings };
+  const proof = t.program && compiled.ir ? { program: t.program, file: name, ir: compiled.ir } : undefined;
+  return { policy: t.policy, errors: t.refusals, warnings: t.warnings, ...(proof ? { proof } : {}) };
 }

@@ -64,6 +64,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--iface <name>', 'an interface block to write (repeatable; default: those the rules name with -i)', collect)
     .option('--chain <name>', 'the chain whose decisions the policy takes', 'INPUT')
     .option('--partial', 'write the policy even when rules cannot be translated, listing them at its top')
+    .option('--verify [policy]', 'prove that the translation (or the policy file given) decides every packet as the dump does')
     .option('--json', 'machine-readable output')
     .action((file: string, opts) => run(async () => (await import('./commands/import.js')).importIptablesCommand(file, opts, io))());
 

@@ -1,10 +1,12 @@
 import { writeFileSync } from 'node:fs';
 
 import { importIptables } from '../../app/import.js';
+import { verifyImport, type VerifyReport } from '../../app/import-verify.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import { formatImportDiagnostic, type ImportDiagnostic } from '../../import/codes.js';
 import type { CliIo } from '../io.js';
 import { err, json } from '../io.js';
+import { verifyJson, verifyLines } from './import-verify.js';
 
 export interface ImportCommandOptions {
   output?: string;
@@ -12,6 +14,8 @@ export interface ImportCommandOptions {
   chain?: string;
   partial?: boolean;
   json?: boolean;
+  /** `--verify`: prove the translation; `--verify POLICY`: prove that policy file instead. */
+  verify?: string | boolean;
 }
 
 /**
@@ -24,14 +28,33 @@ export function importIptablesCommand(file: string, options: ImportCommandOption
   const r = importIptables(file, {
     ...(options.chain ? { chain: options.chain } : {}),
     ...(options.iface?.length ? { interfaces: options.iface } : {}),
+    ...(options.output ? { policyName: options.output } : {}),
   });
   const written = r.policy !== null && (r.errors.length === 0 || options.partial === true);
+  // Nothing is proved of a translation that leaves rules out.
+  let proof: VerifyReport | undefined;
+  if (options.verify && r.proof && r.errors.length === 0) {
+    const policy =
+      typeof options.verify === 'string' ? { path: options.verify } : { ...r.proof, file: options.output ?? 'the translation' };
+    proof = verifyImport(r.proof.program, policy, (text) => err(io, text));
+  }
+  const verified = proof ? verifyLines(proof, file) : undefined;
   if (options.json) {
     const j = (d: ImportDiagnostic) => ({ file, line: d.line, column: d.column, code: d.code, message: d.message });
-    json(io, { ok: r.errors.length === 0, written, errors: r.errors.map(j), warnings: r.warnings.map(j), policy: r.policy });
+    const diagnostics = { errors: r.errors.map(j), warnings: r.warnings.map(j) };
+    json(io, {
+      ok: r.errors.length === 0 && verified?.ok !== false,
+      written,
+      ...diagnostics,
+      policy: r.policy,
+      ...(proof ? { verify: verifyJson(proof) } : {}),
+    });
   } else {
     for (const d of r.errors) err(io, formatImportDiagnostic(file, d));
     for (const d of r.warnings) err(io, formatImportDiagnostic(file, d));
+    for (const line of verified?.lines ?? []) err(io, line);
+    if (options.verify && !proof && r.policy !== null)
+      err(io, `${file}: not verified: rules were refused, and a proof of the rest would prove nothing`);
   }
   if (written) {
     const refused = r.errors.map((d) => `# ${formatImportDiagnostic(file, d)}`);
@@ -39,7 +62,7 @@ export function importIptablesCommand(file: string, options: ImportCommandOption
     if (options.output) writeFileSync(options.output, text);
     else if (!options.json) io.stdout.write(text);
   }
-  if (r.errors.length === 0) return ExitCode.ok;
+  if (r.errors.length === 0) return verified?.ok === false ? ExitCode.policy : ExitCode.ok;
   if (!options.json) {
     err(
       io,

@@ -30,12 +30,12 @@ export interface Region {
 }
 
 /** A rule's condition on one field: the values it accepts, or (negated) those it refuses. */
-interface Condition {
+export interface FieldCondition {
   ranges: Ranges;
   negated: boolean;
 }
 
-type Conditions = Partial<Record<FieldName, Condition>>;
+type Conditions = Partial<Record<FieldName, FieldCondition>>;
 
 const range = (low: Value, high: Value): Ranges => ({ starts: [low], ends: [high] });
 const ADDRESSES: Record<4 | 6, Ranges> = { 4: range(0, 2 ** 32 - 1), 6: range(0n, (1n << 128n) - 1n) };
@@ -95,12 +95,12 @@ export function conditionsOf(rule: IrRule, family: 4 | 6): Conditions | null {
 function buildConditions(rule: IrRule, family: 4 | 6): Conditions | null {
   if (!(family === 4 ? rule.families.ipv4 : rule.families.ipv6)) return null;
   const out: Conditions = {};
-  const accept = (ranges: Ranges): Condition => ({ ranges, negated: false });
+  const accept = (ranges: Ranges): FieldCondition => ({ ranges, negated: false });
   if (rule.protocols) out.protocol = accept(fromValues([...rule.protocols].sort((a, b) => a - b)));
-  const address = (c: AddressConstraint): Condition => ({ ranges: addressIntervals(c, family), negated: c.negated });
+  const address = (c: AddressConstraint): FieldCondition => ({ ranges: addressIntervals(c, family), negated: c.negated });
   if (rule.src) out.src = address(rule.src);
   if (rule.dst) out.dst = address(rule.dst);
-  const ports = (intervals: PortInterval[]): Condition =>
+  const ports = (intervals: PortInterval[]): FieldCondition =>
     accept({ starts: intervals.map((i) => i.low), ends: intervals.map((i) => i.high) });
   if (rule.sport) out.sport = ports(rule.sport);
   if (rule.dport) out.dport = ports(rule.dport);
@@ -111,6 +111,44 @@ function buildConditions(rule: IrRule, family: 4 | 6): Conditions | null {
   if (states !== null)
     out.ctState = accept(fromValues(CT_STATE_NAMES.map((_, i) => i).filter((i) => (states & ctStateBit(CT_STATE_NAMES[i])!) !== 0)));
   return out;
+}
+
+/**
+ * A quick test before intersectRule, for walks that try far more rules on
+ * a region than meet it: false when the rule matches no packet of
+ * `region`; true when it may (a negated condition whose prefixes abut is
+ * not merged here).
+ */
+export function mayMeetRule(region: Region, rule: IrRule): boolean {
+  const conditions = conditionsOf(rule, region.family);
+  if (!conditions) return false;
+  for (const name of FIELDS) {
+    const condition = conditions[name];
+    if (!condition) continue;
+    const values = region.fields[name];
+    if (values === null) return false;
+    if (!(condition.negated ? notWithin(values, condition.ranges) : overlaps(values, condition.ranges))) return false;
+  }
+  return true;
+}
+
+/** Whether a and b have a value in common. */
+function overlaps(a: Ranges, b: Ranges): boolean {
+  for (let i = 0; i < a.starts.length; i++) {
+    const j = firstEndingFrom(b, a.starts[i]);
+    if (j < b.starts.length && b.starts[j] <= a.ends[i]) return true;
+  }
+  return false;
+}
+
+/** Whether a has a value outside b. */
+function notWithin(a: Ranges, b: Ranges): boolean {
+  for (let i = 0; i < a.starts.length; i++) {
+    const j = firstEndingFrom(b, a.starts[i]);
+    // The interval is within b only if one interval of b holds it whole.
+    if (j >= b.starts.length || b.starts[j] > a.starts[i] || b.ends[j] < a.ends[i]) return true;
+  }
+  return false;
 }
 
 /** The packets of `region` the rule matches (its stateless part), or null when there are none. */
