@@ -101,14 +101,15 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
       const here = [...cites, rule];
       const verdict = VERDICTS[target.name];
       if (verdict) {
-        if (target.name === 'REJECT' && target.options.length > 0 && !rejectWithNoted) {
+        const answer = target.options.find((o) => o.option === '--reject-with')?.values[0];
+        if (target.name === 'REJECT' && !rejectWithNoted && !xdpfwAnswersAs(answer, condition.protocol)) {
           rejectWithNoted = true;
-          const option = target.options.map((o) => `${o.option} ${o.values.join(' ')}`).join(' ');
+          const option = answer === undefined ? `REJECT's default '--reject-with port-unreachable'` : `'--reject-with ${answer}'`;
           report(
             'import-reject-with',
             rule.line,
             target.column,
-            `'${option}' is not kept (nor any other in this dump): xdpfw's reject answers TCP with a RST and anything else with ICMP administratively prohibited`,
+            `${option} is not kept (nor any other answer of this dump that differs): xdpfw's reject answers TCP with a RST and anything else with ICMP administratively prohibited`,
           );
         }
         flat.push({ cites: here, comments: commentsOf(here), verdict, condition });
@@ -187,6 +188,15 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
   const byLine = (a: ImportDiagnostic, b: ImportDiagnostic) => a.line - b.line || a.column - b.column;
   const policy = emitPolicy(header, interfaces, policyVerdict, flat, options.file, options.family ?? 4);
   return { policy, refusals: refusals.sort(byLine), warnings: warnings.sort(byLine) };
+}
+
+/** ip(6)tables' names of the ICMP answer xdpfw's reject sends to anything but TCP (code 13; ICMPv6 type 1 code 1). */
+const ADMIN_PROHIBITED = new Set(['icmp-admin-prohibited', 'admin-prohib', 'icmp6-adm-prohibited', 'adm-prohibited']);
+
+/** Whether xdpfw's reject sends what `--reject-with answer` does, to the packets of `protocol` (undefined: any). */
+function xdpfwAnswersAs(answer: string | undefined, protocol: number | undefined): boolean {
+  if (answer === 'tcp-reset' || answer === 'tcp-rst') return protocol === 6;
+  return answer !== undefined && ADMIN_PROHIBITED.has(answer) && protocol !== undefined && protocol !== 6;
 }
 
 /** A chain whose last rule decides every packet that reaches it never falls off its end. */
