@@ -40,6 +40,7 @@ export function flattenProgram(program: SourceProgram, report: Report): FlatRule
   const rulesOf = (name: string) => chains.get(name) ?? [];
   const refused = refuseStructure(program, report);
   const flat: FlatRule[] = [];
+  let rejectWithNoted = false;
   const via = (cites: Citation[]) => (cites.length > 0 ? `, reached from line ${cites.map((r) => r.line).join(' > ')}` : '');
   const commentsOf = (path: SourceRule[]) => path.flatMap((r) => r.comments);
 
@@ -59,6 +60,17 @@ export function flattenProgram(program: SourceProgram, report: Report): FlatRule
       const hereCites = here.map((r) => r.cite);
       const target = rule.target;
       if (target.kind === 'verdict') {
+        if (target.verdict === 'reject' && !rejectWithNoted && !xdpfwAnswersAs(target.rejectWith, condition.protocol)) {
+          rejectWithNoted = true;
+          const option =
+            target.rejectWith === undefined ? `REJECT's default '--reject-with port-unreachable'` : `'--reject-with ${target.rejectWith}'`;
+          report(
+            'import-reject-with',
+            rule.cite.line,
+            rule.column,
+            `${option} is not kept (nor any other answer of this dump that differs): xdpfw's reject answers TCP with a RST and anything else with ICMP administratively prohibited`,
+          );
+        }
         flat.push({ cites: hereCites, comments: commentsOf(here), verdict: target.verdict, condition });
       } else if (target.kind === 'log') {
         report(
@@ -73,7 +85,7 @@ export function flattenProgram(program: SourceProgram, report: Report): FlatRule
           condition,
           note: `${target.name} not translated: add 'log' to the deciding rule`,
         });
-      } else if (target.kind === 'return' || stack.includes(target.chain)) {
+      } else if (target.kind === 'return' || target.kind === 'refused' || stack.includes(target.chain)) {
         // RETURN as a chain's unconditional last rule does nothing; the rest was refused before flattening.
       } else if (target.kind === 'jump') {
         flatten(target.chain, condition, here, 'continue', [...stack, target.chain]);
@@ -98,6 +110,15 @@ export function flattenProgram(program: SourceProgram, report: Report): FlatRule
   return flat;
 }
 
+/** ip(6)tables' names of the ICMP answer xdpfw's reject sends to anything but TCP (code 13; ICMPv6 type 1 code 1). */
+const ADMIN_PROHIBITED = new Set(['icmp-admin-prohibited', 'admin-prohib', 'icmp6-adm-prohibited', 'adm-prohibited']);
+
+/** Whether xdpfw's reject sends what `--reject-with answer` does, to the packets of `protocol` (undefined: any). */
+function xdpfwAnswersAs(answer: string | undefined, protocol: number | undefined): boolean {
+  if (answer === 'tcp-reset' || answer === 'tcp-rst') return protocol === 6;
+  return answer !== undefined && ADMIN_PROHIBITED.has(answer) && protocol !== undefined && protocol !== 6;
+}
+
 /**
  * Refuses, in every chain the entry reaches (so that all refusals come out
  * in one run, also of rules flattening never reaches), the RETURNs and
@@ -107,7 +128,6 @@ function refuseStructure(program: SourceProgram, report: Report): Set<SourceRule
   const refused = new Set<SourceRule>();
   for (const [name, rules] of program.chains) {
     rules.forEach((rule, index) => {
-      if (!rule.translatable) return;
       const refuse = (code: ImportCode, what: string) => {
         refused.add(rule);
         report(code, rule.cite.line, rule.column, `${what}: ${quote(rule.cite)}`);

@@ -86,14 +86,14 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
 function iptablesProgram(table: Table, entry: Chain, family: 4 | 6, report: Report): SourceProgram {
   const policy: Verdict = entry.builtin && entry.policy === 'DROP' ? 'drop' : 'allow';
   const chains = new Map<string, SourceRule[]>();
-  let rejectWithNoted = false;
   for (const name of reachableIptablesChains(table, entry.name)) {
     const rules: SourceRule[] = [];
     for (const rule of table.rules.filter((r) => r.chain === name)) {
       const target = rule.rule.target;
-      if (!target) continue;
       const parsed = ruleCondition(rule);
       for (const r of parsed.refusals) report(r.code, rule.line, r.column, `${r.message}: ${quote(rule)}`);
+      // A rule without a target only counts packets.
+      if (!target) continue;
       if (parsed.loopback) {
         report('import-loopback', rule.line, 1, `-i lo: left out, XDP never sees loopback traffic: ${quote(rule)}`);
         continue;
@@ -108,19 +108,9 @@ function iptablesProgram(table: Table, entry: Chain, family: 4 | 6, report: Repo
         column: target.column,
         condition: parsed.condition,
         comments: parsed.comments,
-        target: sourceTarget ?? { kind: 'return' },
+        target: sourceTarget ?? { kind: 'refused' },
         translatable: sourceTarget !== undefined && parsed.refusals.length === 0,
       });
-      if (target.name === 'REJECT' && target.options.length > 0 && !rejectWithNoted) {
-        rejectWithNoted = true;
-        const option = target.options.map((o) => `${o.option} ${o.values.join(' ')}`).join(' ');
-        report(
-          'import-reject-with',
-          rule.line,
-          target.column,
-          `'${option}' is not kept (nor any other in this dump): xdpfw's reject answers TCP with a RST and anything else with ICMP administratively prohibited`,
-        );
-      }
     }
     chains.set(name, rules);
   }
@@ -129,7 +119,8 @@ function iptablesProgram(table: Table, entry: Chain, family: 4 | 6, report: Repo
 
 function iptablesTarget(table: Table, target: RuleTarget): SourceTarget | undefined {
   const verdict = VERDICTS[target.name];
-  if (verdict) return { kind: 'verdict', verdict };
+  const rejectWith = target.options.find((o) => o.option === '--reject-with')?.values[0];
+  if (verdict) return { kind: 'verdict', verdict, ...(verdict === 'reject' && rejectWith !== undefined ? { rejectWith } : {}) };
   if (target.name === 'LOG' || target.name === 'NFLOG') return { kind: 'log', name: target.name };
   if (target.name === 'RETURN') return { kind: 'return' };
   if (isUserChain(table, target.name)) return { kind: target.kind, chain: target.name };

@@ -17,12 +17,15 @@ export interface Citation {
 }
 
 export type SourceTarget =
-  | { kind: 'verdict'; verdict: Verdict }
+  /** `rejectWith`: the answer a reject names (iptables' --reject-with value); absent: the source's default, port unreachable. */
+  | { kind: 'verdict'; verdict: Verdict; rejectWith?: string }
   /** Jump: the chain's rules, then on after this rule when the chain returns. Goto: the chain's rules, returning to this chain's caller. */
   | { kind: 'jump' | 'goto'; chain: string }
   | { kind: 'return' }
   /** LOG or NFLOG: records the packet and goes on with the next rule. */
-  | { kind: 'log'; name: string };
+  | { kind: 'log'; name: string }
+  /** A target the front end refused (the rule is not translatable). */
+  | { kind: 'refused' };
 
 export interface SourceRule {
   cite: Citation;

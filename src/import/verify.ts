@@ -101,7 +101,9 @@ function sourcePieces(program: SourceProgram, iface: string): Piece[] {
   // Per chain and family, the rules that can match here (a LOG decides nothing; a rule for another interface matches nothing).
   const chains = new Map<string, { rules: SourceRule[]; index: Record<4 | 6, RuleIndex> }>();
   for (const [name, rules] of program.chains) {
-    const kept = rules.filter((rule) => rule.target.kind !== 'log' && conditionRule(rule.condition, iface) !== null);
+    const kept = rules.filter(
+      (rule) => rule.target.kind !== 'log' && rule.target.kind !== 'refused' && conditionRule(rule.condition, iface) !== null,
+    );
     const matchers = kept.map((rule) => conditionRule(rule.condition, iface)!);
     chains.set(name, { rules: kept, index: { 4: new RuleIndex(matchers, 4), 6: new RuleIndex(matchers, 6) } });
   }

@@ -165,10 +165,10 @@ describe('translating a server with a user chain and a goto', () => {
 `);
   });
 
-  it('refuses nothing and warns of the loopback rule, the reject code and the LOG', () => {
+  it('refuses nothing and warns of the loopback rule and the LOG, not of the TCP reset xdpfw sends too', () => {
     expect(translation.refusals).toEqual([]);
-    expect(codes(translation, 'warnings')).toEqual(['7:import-loopback', '14:import-reject-with', '21:import-log']);
-    expect(formatImportDiagnostic('rules.v4', translation.warnings[2])).toMatch(/^rules\.v4:21:11: warning\[import-log\]: LOG is left/);
+    expect(codes(translation, 'warnings')).toEqual(['7:import-loopback', '21:import-log']);
+    expect(formatImportDiagnostic('rules.v4', translation.warnings[1])).toMatch(/^rules\.v4:21:11: warning\[import-log\]: LOG is left/);
     expect(translation.warnings[0].message).toBe("line 7: -i lo: left out, XDP never sees loopback traffic: '-A INPUT -i lo -j ACCEPT'");
   });
 
@@ -403,5 +403,25 @@ describe('comments and citations', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('the reject-with warning', () => {
+  const rejects = (...rules: string[]) => translate(['*filter', ':INPUT ACCEPT [0:0]', ...rules, 'COMMIT', ''].join('\n'), ['eth0']);
+
+  it('is not given where xdpfw answers as iptables would: a TCP reset, admin-prohibited to a protocol not TCP', () => {
+    const kept = rejects(
+      '-A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset',
+      '-A INPUT -p udp -m udp --dport 111 -j REJECT --reject-with icmp-admin-prohibited',
+    );
+    expect(kept.warnings).toEqual([]);
+  });
+
+  it('is given at the first REJECT whose answer xdpfw does not send, the default port unreachable too', () => {
+    const tcpReset = '-A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset';
+    const anyProtocol = rejects(tcpReset, '-A INPUT -s 192.0.2.0/24 -j REJECT --reject-with icmp-admin-prohibited');
+    expect(codes(anyProtocol, 'warnings')).toEqual(['4:import-reject-with']);
+    expect(anyProtocol.warnings[0].message).toContain("'--reject-with icmp-admin-prohibited' is not kept");
+    expect(codes(rejects(tcpReset, '-A INPUT -p udp -j REJECT'), 'warnings')).toEqual(['4:import-reject-with']);
   });
 });
