@@ -10,6 +10,7 @@ export interface ImportCommandOptions {
   output?: string;
   iface?: string[];
   chain?: string;
+  ipset?: string;
   partial?: boolean;
   json?: boolean;
 }
@@ -24,10 +25,11 @@ export function importIptablesCommand(file: string, options: ImportCommandOption
   const r = importIptables(file, {
     ...(options.chain ? { chain: options.chain } : {}),
     ...(options.iface?.length ? { interfaces: options.iface } : {}),
+    ...(options.ipset !== undefined ? { ipsetFile: options.ipset } : {}),
   });
   const written = r.policy !== null && (r.errors.length === 0 || options.partial === true);
   if (options.json) {
-    const j = (d: ImportDiagnostic) => ({ file, line: d.line, column: d.column, code: d.code, message: d.message });
+    const j = (d: ImportDiagnostic) => ({ file: d.file ?? file, line: d.line, column: d.column, code: d.code, message: d.message });
     json(io, { ok: r.errors.length === 0, written, errors: r.errors.map(j), warnings: r.warnings.map(j), policy: r.policy });
   } else {
     for (const d of r.errors) err(io, formatImportDiagnostic(file, d));
