@@ -176,11 +176,11 @@ function limitMatch(s: StatefulBlock): void {
     const expireSeconds = (expireMs ?? UNIT_SECONDS[rate.unit] * 1000) / 1000;
     const forgets =
       expireSeconds < refillSeconds
-        ? `; its table forgets a source idle ${expireSeconds} s, which then gets a full burst, where xdpfw's bucket takes ${refillSeconds} s to refill`
+        ? `${table.length > 0 ? ';' : ':'} its table forgets a source idle ${expireSeconds} s, which then gets a full burst, where xdpfw's bucket takes ${refillSeconds} s to refill`
         : '';
     if (table.length > 0 || forgets !== '') {
-      const kept = table.length > 0 ? `${table.join(', ')} not kept (xdpfw's buckets live in one table, limits { size N })` : 'kept';
-      s.warn({ code: 'import-hashlimit-table', column: block.column, message: `${where}: table options ${kept}${forgets}` });
+      const dropped = table.length > 0 ? `: ${table.join(', ')} not kept (xdpfw's buckets live in one table, limits { size N })` : '';
+      s.warn({ code: 'import-hashlimit-table', column: block.column, message: `${where}${dropped}${forgets}` });
     }
   } else {
     const rounded = roundingNote(rate.count, rate.unit);
