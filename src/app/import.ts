@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 
 import { compileSource, type IrPolicy } from '../compiler/index.js';
 import type { ImportDiagnostic } from '../import/codes.js';
+import { parseIpsetSave, type IpsetSave } from '../import/ipset-save.js';
 import { parseIptablesSave } from '../import/iptables-save.js';
 import { translateIptables } from '../import/iptables-translate.js';
 import type { SourceProgram } from '../import/program.js';
@@ -22,6 +23,8 @@ export interface ImportOptions {
   interfaces?: string[];
   /** The name the translation is compiled under, which its rules' locations show: the output file; default FILE.xdpfw. */
   policyName?: string;
+  /** An `ipset save` file holding the sets `-m set` names. */
+  ipsetFile?: string;
 }
 
 export interface ImportResult {
@@ -35,18 +38,16 @@ export interface ImportResult {
 
 /** Reads and translates `file`; a translation `check` would refuse is a bug of the importer. */
 export function importIptables(file: string, options: ImportOptions = {}): ImportResult {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UserError('import-file', `cannot read ${file}: ${(error as Error).message}`, ExitCode.usage);
-  }
-  const save = parseIptablesSave(text);
-  if (save.errors.length > 0) return { policy: null, errors: save.errors, warnings: [] };
+  const save = parseIptablesSave(readImported(file));
+  let ipsets: IpsetSave | undefined;
+  if (options.ipsetFile !== undefined) ipsets = parseIpsetSave(readImported(options.ipsetFile), options.ipsetFile);
+  const errors = [...save.errors, ...(ipsets?.errors ?? [])];
+  if (errors.length > 0) return { policy: null, errors, warnings: [] };
   const t = translateIptables(save, {
     file,
     ...(options.chain ? { chain: options.chain } : {}),
     ...(options.interfaces ? { interfaces: options.interfaces } : {}),
+    ...(ipsets ? { ipsets } : {}),
   });
   const name = options.policyName ?? `${file}.xdpfw`;
   const compiled = compileSource(name, new KeptSourceHost({ [name]: t.policy }));
@@ -56,4 +57,12 @@ export function importIptables(file: string, options: ImportOptions = {}): Impor
   }
   const proof = t.program && compiled.ir ? { program: t.program, file: name, ir: compiled.ir } : undefined;
   return { policy: t.policy, errors: t.refusals, warnings: t.warnings, ...(proof ? { proof } : {}) };
+}
+
+function readImported(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UserError('import-file', `cannot read ${file}: ${(error as Error).message}`, ExitCode.usage);
+  }
 }

@@ -37,7 +37,10 @@ export const COMPILER_CODES = {
   'conflicting-protocols': { severity: 'error', description: 'a rule matches two different protocols, which no packet has' },
   'duplicate-match': { severity: 'error', description: 'a rule has the same match twice (two dport, two src, …)' },
   'tcp-flags-unknown': { severity: 'error', description: 'an unknown TCP flag name' },
-  'tcp-flags-mask': { severity: 'error', description: 'tcp flags A / M where a flag of A is not in M: the match never holds' },
+  'tcp-flags-mask': {
+    severity: 'error',
+    description: 'tcp flags A / M where a flag of A is not in M (the match never holds), or tcp flags none without a mask',
+  },
   'icmp-type-unknown': { severity: 'error', description: 'an unknown ICMP/ICMPv6 type name, or a type number above 255' },
   'family-mismatch': { severity: 'error', description: 'a rule mixes address families so that no packet can match it' },
   'empty-set': { severity: 'error', description: 'a set or address list has no entries, so a rule using it matches nothing' },

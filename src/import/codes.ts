@@ -6,7 +6,23 @@ export const IMPORT_CODES = {
   'import-syntax':
     'a line of an iptables-save dump does not follow the format iptables-restore reads; the message names the line, the rule and what was expected',
   'import-unsupported':
-    'a match, option or protocol xdpfw cannot express (-o, -f, marks, addrtype, mac, length, set, limit, hashlimit, recent, an unknown module, a host name, a port name); the message names it and the rule',
+    'a match, option or protocol xdpfw cannot express (-o, -f, marks, addrtype, mac, length, an unknown module or option, a host name, a port name); the message names it and the rule',
+  'import-ipset-syntax':
+    'a line of the --ipset file does not follow the format ipset restore reads (create NAME TYPE …, add NAME ENTRY …); the message names the line',
+  'import-set':
+    "-m set that xdpfw cannot carry: no --ipset file given, a set missing from it, a type other than hash:ip and hash:net, flags other than one src or dst, another family than the dump's, nomatch entries, or no entries",
+  'import-set-timeout': 'an ipset with timeouts: its entries are translated into a static set, and their timeouts are not',
+  'import-set-name': 'an ipset or recent list whose name is not a valid xdpfw name (or is taken) is renamed in the policy',
+  'import-limit':
+    '-m limit or -m hashlimit that xdpfw cannot carry: a per-day rate that is not a whole number an hour, a byte rate, a hashlimit mode with ports or both addresses, a limit with matches after it, a limit on a jump, a limit inlined twice, or a hashlimit table shared by two rules',
+  'import-limit-rate':
+    "-m limit's rate as the kernel keeps it (its interval in 1/10,000 s, its credits per jiffy) differs from the same rate in xdpfw's nanoseconds; the message gives both",
+  'import-hashlimit-table':
+    "-m hashlimit's table options (--hashlimit-htable-*) are not kept; where its buckets expire before they refill, iptables gives an idle source a full burst sooner",
+  'import-recent':
+    '-m recent that xdpfw cannot carry: --update, --remove, --hitcount, --rttl, --mask, a --rcheck without --seconds, lists checked with different --seconds, --set with --rdest, matches after --set, or --set on a rule that does not decide',
+  'import-recent-timing':
+    'a recent list translated as a dynamic set with bans: a ban is refreshed only when that gains more than a second, and the set refuses new entries when full where xt_recent forgets its oldest (200 by default)',
   'import-target': "a rule's target is neither ACCEPT, DROP, REJECT, LOG, NFLOG, RETURN nor a user chain of the table",
   'import-return': 'RETURN is translated only as the unconditional last rule of a chain (where it does nothing)',
   'import-goto':
@@ -19,7 +35,6 @@ export const IMPORT_CODES = {
   'import-ct-state': 'a connection state other than NEW, ESTABLISHED, RELATED and INVALID (UNTRACKED, SNAT, DNAT)',
   'import-negation':
     'a negated match xdpfw cannot negate (! -p, ! --syn, ! --tcp-flags, ! --icmp-type, ! --src-range, a negated address list)',
-  'import-tcp-flags': "--tcp-flags whose set or mask is NONE: xdpfw's tcp flags F / M needs a flag set",
   'import-interface': 'a negated or wildcard -i (! -i eth0, -i eth+): a rule goes to the block of one named interface',
   'import-chain': 'the dump has no filter table, or the table has not the chain to translate',
   'import-log': 'LOG or NFLOG does not decide: it is translated as a comment, and the rule that should log needs log',
@@ -34,6 +49,11 @@ export const IMPORT_WARNINGS: ReadonlySet<ImportCode> = new Set<ImportCode>([
   'import-reject-with',
   'import-loopback',
   'import-interface-name',
+  'import-set-timeout',
+  'import-set-name',
+  'import-limit-rate',
+  'import-hashlimit-table',
+  'import-recent-timing',
 ]);
 
 export type ImportCode = keyof typeof IMPORT_CODES;
@@ -44,6 +64,8 @@ export interface ImportDiagnostic {
   column: number;
   code: ImportCode;
   message: string;
+  /** The file it is in, when not the dump itself (the --ipset file). */
+  file?: string;
 }
 
 /**
@@ -54,5 +76,5 @@ export interface ImportDiagnostic {
 export function formatImportDiagnostic(file: string, diagnostic: ImportDiagnostic): string {
   const severity = (IMPORT_WARNINGS as ReadonlySet<string>).has(diagnostic.code) ? 'warning' : 'error';
   const message = diagnostic.message.replace(/^line \d+: /, '');
-  return `${file}:${diagnostic.line}:${diagnostic.column}: ${severity}[${diagnostic.code}]: ${message}`;
+  return `${diagnostic.file ?? file}:${diagnostic.line}:${diagnostic.column}: ${severity}[${diagnostic.code}]: ${message}`;
 }

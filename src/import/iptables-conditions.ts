@@ -8,11 +8,34 @@
 import type { ImportCode } from './codes.js';
 import { parseCidr, parseRange, type Cidr } from './iptables-addresses.js';
 import type { MatchBlock, Rule, RuleOption } from './iptables-save.js';
+import { statefulContext, type StatefulContext } from './iptables-sets.js';
+import { STATEFUL_MODULES, statefulBlock, type StatefulBlock } from './iptables-stateful.js';
 import { icmpTypeNumber } from '../compiler/syntax/names.js';
 
 export interface AddressMatch {
   cidrs: Cidr[];
   negated: boolean;
+  /**
+   * The static set (an ipset, -m set) whose entries `cidrs` are, as the
+   * policy names it: emitted `src @NAME`. Only the name: `cidrs` say what
+   * matches, and a conjunction that changes them drops it.
+   */
+  set?: string;
+}
+
+/**
+ * A token bucket (-m limit, -m hashlimit): `limit rate [over] N/UNIT burst
+ * B [per FIELD/LENGTH]`, with xdpfw's meaning (docs/language.md, "Rate
+ * limits and dynamic sets"): state, tested after the rest of the condition.
+ */
+export interface Limit {
+  /** True: the condition holds for packets beyond the rate (hashlimit-above). */
+  over: boolean;
+  rate: number;
+  unit: 'second' | 'minute' | 'hour';
+  burst: number;
+  /** One bucket per prefix of this length of the field (of `family`'s addresses); absent: one bucket. */
+  per?: { field: 'src' | 'dst'; length: number; family: 4 | 6 };
 }
 
 /** An inclusive range of ports. */
@@ -30,6 +53,16 @@ export interface Condition {
   tcpFlags?: { set: string[]; mask: string[] };
   icmpTypes?: number[];
   ctStates?: string[];
+  /*
+   * The stateful parts, apart so that the fields above stay a condition on
+   * one packet's headers and connection state. Each reads or writes state
+   * that earlier packets left.
+   */
+  limit?: Limit;
+  /** The address is (negated: is not) a live entry of a dynamic set whose entries live `seconds` (-m recent --rcheck). */
+  dynamicSet?: { name: string; field: 'src' | 'dst'; negated: boolean; seconds: number };
+  /** Not a test but an effect: when the rule decides, its source enters this dynamic set (-m recent --set). */
+  ban?: string;
 }
 
 export interface Refusal {
@@ -41,6 +74,10 @@ export interface Refusal {
 export interface RuleCondition {
   condition: Condition;
   refusals: Refusal[];
+  /** What is translated with a difference the message states; the rule is still translated. */
+  warnings: Refusal[];
+  /** The -m hashlimit table the rule names (rules naming one table share its buckets). */
+  hashlimitName?: string;
   comments: string[];
   /** `-i lo`: XDP never sees this rule's packets. */
   loopback: boolean;
@@ -75,9 +112,11 @@ const ICMPV6_ALIASES: Readonly<Record<string, number>> = {
   redirect: 137,
 };
 
-export function ruleCondition({ rule }: Rule): RuleCondition {
+export function ruleCondition({ rule }: Rule, context: StatefulContext = statefulContext(4)): RuleCondition {
   const condition: Condition = {};
   const refusals: Refusal[] = [];
+  const warnings: Refusal[] = [];
+  let hashlimitName: string | undefined;
   const comments: string[] = [];
   let loopback = false;
   const refuse = (code: ImportCode, column: number, message: string) => refusals.push({ code, column, message });
@@ -122,14 +161,18 @@ export function ruleCondition({ rule }: Rule): RuleCondition {
     else condition.protocol = number;
   }
 
-  for (const block of rule.matches) {
-    matchBlock(block, condition, comments, refuse, unsupported);
-  }
+  rule.matches.forEach((block, index) => {
+    if (!STATEFUL_MODULES.has(block.module) || block.implicit) return matchBlock(block, condition, comments, refuse, unsupported);
+    const followed = rule.matches.slice(index + 1).some((b) => b.module !== 'comment');
+    const stateful: StatefulBlock = { block, followed, context, condition, refuse, warn: (w) => warnings.push(w) };
+    statefulBlock(stateful);
+    hashlimitName = stateful.hashlimitName ?? hashlimitName;
+  });
   if ((condition.sport || condition.dport) && condition.protocol !== 6 && condition.protocol !== 17) {
     const column = rule.protocol?.column ?? 1;
     unsupported(column, `a port match on protocol '${rule.protocol?.value ?? 'all'}' (xdpfw matches TCP and UDP ports)`);
   }
-  return { condition, refusals, comments, loopback };
+  return { condition, refusals, warnings, comments, loopback, ...(hashlimitName !== undefined ? { hashlimitName } : {}) };
 }
 
 type Refuse = (code: ImportCode, column: number, message: string) => void;
@@ -248,9 +291,8 @@ function tcpFlags(option: RuleOption, shown: string, refuse: Refuse): Condition[
   const set = flagList(option.values[1] ?? '');
   if (option.negated) refuse('import-negation', option.column, `${shown} is not translated`);
   else if (!mask || !set) refuse('import-unsupported', option.column, `${shown}: unknown TCP flag names`);
-  else if (!set.some((f) => mask.includes(f))) {
-    refuse('import-tcp-flags', option.column, `${shown}: xdpfw's 'tcp flags F / M' needs at least one flag set`);
-  } else return { set: set.filter((f) => mask.includes(f)), mask };
+  else if (mask.length > 0) return { set: set.filter((f) => mask.includes(f)), mask };
+  // A mask of NONE looks at no flag: every TCP packet matches, as with no flag match.
   return undefined;
 }
 

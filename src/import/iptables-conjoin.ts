@@ -4,6 +4,16 @@
  * jumping rule. Either the conjunction is one condition, or no packet meets
  * both ('empty': the inlined rule is dropped), or one xdpfw rule cannot say
  * it (a reason, refused).
+ *
+ * The stateful parts: a static set's prefixes conjoin like any address
+ * list (the set's name is kept only while the prefixes are unchanged). A
+ * jump's limit takes one token before the chain's rules are tried, and a
+ * jump's recent --set adds the source whether or not a rule of the chain
+ * decides; inlined, each rule would test its own bucket after its own
+ * matches, or ban only when it decides: inexpressible, unless the chain's
+ * rule has no condition of its own (for a limit). A chain's rule's limit,
+ * dynamic-set match and ban carry over; two limits or two dynamic-set
+ * matches do not fit one rule.
  */
 import { contains, intersectCidrs, cidrText } from './iptables-addresses.js';
 import type { AddressMatch, Condition, Interval } from './iptables-conditions.js';
@@ -46,9 +56,32 @@ export function conjoin(outer: Condition, inner: Condition): Conjunction {
   if (flags === null) empty = true;
   else assign('tcpFlags', flags);
 
+  const stateful = conjoinStateful(outer, inner);
+  if (typeof stateful === 'string') inexpressible ??= stateful;
+  else Object.assign(out, stateful);
+
   if (empty) return { empty: true };
   if (inexpressible !== undefined) return { inexpressible };
   return { condition: out };
+}
+
+function conjoinStateful(outer: Condition, inner: Condition): Pick<Condition, 'limit' | 'dynamicSet' | 'ban'> | string {
+  if (outer.ban !== undefined) {
+    return `the jump adds the source to recent list '${outer.ban}' whether or not a rule of the chain decides; an xdpfw ban goes with a deciding rule`;
+  }
+  if (outer.limit && inner.limit) return 'a jump with a limit reaches a rule with its own limit: a rule has at most one';
+  if (outer.limit && Object.keys(inner).length > 0) {
+    return "the jump's limit takes a token before the chain's rules are tried; inlined, each rule would keep its own bucket and take from it after its own matches";
+  }
+  if (outer.dynamicSet && inner.dynamicSet)
+    return 'a jump with a recent match reaches a rule with its own: two dynamic-set matches in one rule';
+  const out: Pick<Condition, 'limit' | 'dynamicSet' | 'ban'> = {};
+  const limit = outer.limit ?? inner.limit;
+  const dynamicSet = outer.dynamicSet ?? inner.dynamicSet;
+  if (limit) out.limit = limit;
+  if (dynamicSet) out.dynamicSet = dynamicSet;
+  if (inner.ban !== undefined) out.ban = inner.ban;
+  return out;
 }
 
 function both<T, R>(a: T | undefined, b: T | undefined, combine: (a: T, b: T) => R): T | R | undefined {

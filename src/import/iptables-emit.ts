@@ -8,6 +8,7 @@ import { cidrText } from './iptables-addresses.js';
 import type { AddressMatch, Condition, Interval } from './iptables-conditions.js';
 import type { FlatRule } from './flatten.js';
 import type { Verdict } from './program.js';
+import type { SetDeclaration } from './iptables-sets.js';
 import { icmpTypeName } from '../compiler/syntax/names.js';
 
 /** Line terminators of the policy language end a comment; a cited text keeps to one line. */
@@ -20,8 +21,10 @@ export function emitPolicy(
   rules: FlatRule[],
   file: string,
   family: 4 | 6,
+  sets: readonly SetDeclaration[] = [],
 ): string {
   const out = header.map((line) => `# ${oneLine(line)}`);
+  for (const set of sets) out.push('', ...setText(set));
   const other = family === 4 ? 6 : 4;
   for (const name of interfaces) {
     out.push('', `interface ${name} {`, `  default ${defaultVerdict}`);
@@ -44,7 +47,7 @@ export function ruleText(verdict: Verdict, c: Condition): string {
   const parts: string[] = [verdict];
   if (c.protocol === 6) {
     parts.push('tcp');
-    if (c.tcpFlags) parts.push(`flags ${c.tcpFlags.set.join(',')} / ${c.tcpFlags.mask.join(',')}`);
+    if (c.tcpFlags) parts.push(`flags ${c.tcpFlags.set.join(',') || 'none'} / ${c.tcpFlags.mask.join(',')}`);
   } else if (c.protocol === 1 || c.protocol === 58) {
     const protocol = c.protocol === 1 ? 'icmp' : 'icmpv6';
     parts.push(protocol);
@@ -56,7 +59,27 @@ export function ruleText(verdict: Verdict, c: Condition): string {
   if (c.src) parts.push(`src ${addresses(c.src)}`);
   if (c.dst) parts.push(`dst ${addresses(c.dst)}`);
   if (c.ctStates) parts.push(`ct state ${c.ctStates.join(',')}`);
+  if (c.dynamicSet) parts.push(`${c.dynamicSet.field} ${c.dynamicSet.negated ? '! ' : ''}@${c.dynamicSet.name}`);
+  if (c.limit) parts.push(limitText(c));
+  if (c.ban !== undefined) parts.push(`ban @${c.ban}`);
   return parts.join(' ');
+}
+
+function limitText(c: Condition): string {
+  const { over, rate, unit, burst, per } = c.limit!;
+  const text = `limit rate ${over ? 'over ' : ''}${rate}/${unit} burst ${burst}`;
+  if (!per) return text;
+  if (per.length === (per.family === 4 ? 32 : 128)) return `${text} per ${per.field}`;
+  // A length is of one family: a rule whose addresses do not fix it says which.
+  const fixed = c.src !== undefined || c.dst !== undefined;
+  return `${fixed ? '' : `ip${per.family} `}${text} per ${per.field}/${per.length}`;
+}
+
+/** A static set one entry a line, or a dynamic set whose entries last the recent list's --seconds. */
+function setText(set: SetDeclaration): string[] {
+  if (set.kind === 'dynamic') return [`# recent list '${set.source}'`, `set ${set.name} dynamic timeout ${set.timeoutSeconds ?? 1}s`];
+  const comment = set.name === set.source ? [] : [`# ipset '${set.source}'`];
+  return [...comment, `set ${set.name} {`, ...set.cidrs.map((cidr) => `  ${cidrText(cidr)}`), '}'];
 }
 
 function list(items: string[]): string {
@@ -68,5 +91,6 @@ function ports(intervals: readonly Interval[]): string {
 }
 
 function addresses(match: AddressMatch): string {
+  if (match.set !== undefined) return `${match.negated ? '! ' : ''}@${match.set}`;
   return `${match.negated ? '! ' : ''}${list(match.cidrs.map(cidrText))}`;
 }

@@ -14,6 +14,8 @@ import { flattenProgram, quote, type Report } from './flatten.js';
 import { ruleCondition } from './iptables-conditions.js';
 import { emitPolicy } from './iptables-emit.js';
 import type { Chain, IptablesSave, RuleTarget, Table } from './iptables-save.js';
+import { checkStatefulRules, refuseLimitsInlinedTwice, statefulContext, type StatefulContext } from './iptables-sets.js';
+import type { IpsetSave } from './ipset-save.js';
 import type { SourceProgram, SourceRule, SourceTarget, Verdict } from './program.js';
 
 export interface TranslateOptions {
@@ -29,6 +31,8 @@ export interface TranslateOptions {
    * rules never saw them.
    */
   family?: 4 | 6;
+  /** The sets `-m set` names (`ipset save`); without it, -m set is refused. */
+  ipsets?: IpsetSave;
 }
 
 export interface Translation {
@@ -60,8 +64,17 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
     report('import-chain', table?.line ?? 1, 1, what);
     return { policy: '', refusals, warnings };
   }
-  const program = iptablesProgram(table, chain, options.family ?? 4, report);
-  const flat = flattenProgram(program, report);
+  const context = statefulContext(options.family ?? 4, options.ipsets);
+  const program = iptablesProgram(table, chain, context, report);
+  const flat = refuseLimitsInlinedTwice(flattenProgram(program, report), report);
+  for (const { source, name, what } of context.renames) {
+    report(
+      'import-set-name',
+      chain.line,
+      1,
+      `${what} is named '${name}' in the policy: '${source}' is not a valid xdpfw set name, or is taken`,
+    );
+  }
 
   const interfaces = [...new Set([...(options.interfaces ?? []), ...flat.flatMap((r) => (r.condition.iface ? [r.condition.iface] : []))])];
   if (interfaces.length === 0) {
@@ -73,7 +86,8 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
     'Each rule follows the iptables rules it comes from (a jump first, then the rule of its chain).',
   ];
   const byLine = (a: ImportDiagnostic, b: ImportDiagnostic) => a.line - b.line || a.column - b.column;
-  const policy = emitPolicy(header, interfaces, program.policy, flat, options.file, program.family);
+  const sets = [...context.declarations.values()];
+  const policy = emitPolicy(header, interfaces, program.policy, flat, options.file, program.family, sets);
   return { policy, program, refusals: refusals.sort(byLine), warnings: warnings.sort(byLine) };
 }
 
@@ -83,17 +97,29 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
  * refused and kept out of flattening; an `-i lo` rule is left out, as XDP
  * never sees its packets.
  */
-function iptablesProgram(table: Table, entry: Chain, family: 4 | 6, report: Report): SourceProgram {
+function iptablesProgram(table: Table, entry: Chain, context: StatefulContext, report: Report): SourceProgram {
   const policy: Verdict = entry.builtin && entry.policy === 'DROP' ? 'drop' : 'allow';
   const chains = new Map<string, SourceRule[]>();
+  const hashlimitNames = new Map<SourceRule, string>();
   for (const name of reachableIptablesChains(table, entry.name)) {
     const rules: SourceRule[] = [];
     for (const rule of table.rules.filter((r) => r.chain === name)) {
       const target = rule.rule.target;
-      const parsed = ruleCondition(rule);
+      if (!target) {
+        // A rule without a target decides nothing, but a recent --set in it still fills its list.
+        const recent = rule.rule.matches.find((b) => b.module === 'recent');
+        if (recent)
+          report(
+            'import-recent',
+            rule.line,
+            recent.column,
+            `-m recent on a rule without a target: xdpfw bans only when a rule decides: ${quote(rule)}`,
+          );
+        continue;
+      }
+      const parsed = ruleCondition(rule, context);
       for (const r of parsed.refusals) report(r.code, rule.line, r.column, `${r.message}: ${quote(rule)}`);
-      // A rule without a target only counts packets.
-      if (!target) continue;
+      for (const w of parsed.warnings) report(w.code, rule.line, w.column, `${w.message}: ${quote(rule)}`);
       if (parsed.loopback) {
         report('import-loopback', rule.line, 1, `-i lo: left out, XDP never sees loopback traffic: ${quote(rule)}`);
         continue;
@@ -103,18 +129,22 @@ function iptablesProgram(table: Table, entry: Chain, family: 4 | 6, report: Repo
         const kind = target.kind === 'goto' ? '-g' : '-j';
         report('import-target', rule.line, target.column, `target '${kind} ${target.name}' is not translated: ${quote(rule)}`);
       }
-      rules.push({
+      const sourceRule: SourceRule = {
         cite: rule,
         column: target.column,
         condition: parsed.condition,
         comments: parsed.comments,
         target: sourceTarget ?? { kind: 'refused' },
         translatable: sourceTarget !== undefined && parsed.refusals.length === 0,
-      });
+      };
+      rules.push(sourceRule);
+      if (parsed.hashlimitName !== undefined) hashlimitNames.set(sourceRule, parsed.hashlimitName);
     }
     chains.set(name, rules);
   }
-  return { family, entry: entry.name, policy, chains };
+  const program: SourceProgram = { family: context.family, entry: entry.name, policy, chains };
+  checkStatefulRules(program, context, hashlimitNames, report);
+  return program;
 }
 
 function iptablesTarget(table: Table, target: RuleTarget): SourceTarget | undefined {

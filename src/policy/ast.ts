@@ -269,10 +269,12 @@ export interface PortMatch extends Node {
 /**
  * `tcp flags syn,fin` (all listed set) or `tcp flags syn / syn,ack` (of the
  * flags after `/`, exactly those before it are set). Flag names: fin syn rst
- * psh ack urg ece cwr; validated by the compiler.
+ * psh ack urg ece cwr; validated by the compiler. `tcp flags none / M`
+ * (no flag of M set) has no flags, and needs its mask.
  */
 export interface TcpFlagsMatch extends Node {
   kind: 'tcp-flags-match';
+  /** Empty for `none`. */
   flags: NameLiteral[];
   /** The part after `/`; undefined for the first form. */
   mask?: NameLiteral[];

@@ -12,6 +12,7 @@ export interface ImportCommandOptions {
   output?: string;
   iface?: string[];
   chain?: string;
+  ipset?: string;
   partial?: boolean;
   json?: boolean;
   /** `--verify`: prove the translation; `--verify POLICY`: prove that policy file instead. */
@@ -29,6 +30,7 @@ export function importIptablesCommand(file: string, options: ImportCommandOption
     ...(options.chain ? { chain: options.chain } : {}),
     ...(options.iface?.length ? { interfaces: options.iface } : {}),
     ...(options.output ? { policyName: options.output } : {}),
+    ...(options.ipset !== undefined ? { ipsetFile: options.ipset } : {}),
   });
   const written = r.policy !== null && (r.errors.length === 0 || options.partial === true);
   // Nothing is proved of a translation that leaves rules out.
@@ -40,7 +42,7 @@ export function importIptablesCommand(file: string, options: ImportCommandOption
   }
   const verified = proof ? verifyLines(proof, file) : undefined;
   if (options.json) {
-    const j = (d: ImportDiagnostic) => ({ file, line: d.line, column: d.column, code: d.code, message: d.message });
+    const j = (d: ImportDiagnostic) => ({ file: d.file ?? file, line: d.line, column: d.column, code: d.code, message: d.message });
     const diagnostics = { errors: r.errors.map(j), warnings: r.warnings.map(j) };
     json(io, {
       ok: r.errors.length === 0 && verified?.ok !== false,

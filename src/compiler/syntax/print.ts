@@ -61,7 +61,7 @@ function matchText(match: Match, previous: Match | undefined): string {
     case 'family-match':
       return match.family;
     case 'tcp-flags-match': {
-      const flags = `flags ${match.flags.map((f) => f.name).join(',')}`;
+      const flags = `flags ${match.flags.map((f) => f.name).join(',') || 'none'}`;
       const text = match.mask ? `${flags} / ${match.mask.map((f) => f.name).join(',')}` : flags;
       return follows('tcp') ? text : `tcp ${text}`;
     }
@@ -123,7 +123,7 @@ function canonicalMatch(match: Match, context: CheckContext): string {
     case 'tcp-flags-match': {
       const names = (list: { name: string }[]) =>
         [...new Set(list.map((f) => f.name.toLowerCase()))].sort((a, b) => (tcpFlagBit(a) ?? 0) - (tcpFlagBit(b) ?? 0));
-      return `tcp flags ${names(match.flags).join(',')}/${names(match.mask ?? match.flags).join(',')}`;
+      return `tcp flags ${names(match.flags).join(',') || 'none'}/${names(match.mask ?? match.flags).join(',')}`;
     }
     case 'icmp-type-match': {
       const numbers = match.types.map((t) => (t.kind === 'number' ? t.value : (icmpTypeNumber(match.protocol, t.name) ?? -1)));

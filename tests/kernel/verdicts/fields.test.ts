@@ -255,6 +255,7 @@ interface eth0 {
   allow tcp flags syn / syn,ack dport 22
   allow tcp flags syn dport 80
   allow tcp flags fin,ack dport 443
+  allow tcp flags none / fin,syn,rst,psh,ack,urg dport 444
 }
 `;
 
@@ -312,6 +313,27 @@ const flags: VerdictCase[] = [
     description: 'flags fin,ack does not match a FIN without ACK',
     policy: FLAGS,
     packet: `${tcp4(40000, 443)} flags F`,
+    verdict: 'drop',
+    matched: 'default',
+  },
+  {
+    description: 'flags none / fin,syn,rst,psh,ack,urg matches a null-scan packet (no flag set)',
+    policy: FLAGS,
+    packet: `${tcp4(40000, 444)} flags none`,
+    verdict: 'allow',
+    matched: 3,
+  },
+  {
+    description: 'flags none / fin,syn,rst,psh,ack,urg ignores ECE and CWR, outside its mask',
+    policy: FLAGS,
+    packet: `${tcp4(40000, 444)} flags EC`,
+    verdict: 'allow',
+    matched: 3,
+  },
+  {
+    description: 'flags none / fin,syn,rst,psh,ack,urg does not match a SYN',
+    policy: FLAGS,
+    packet: `${tcp4(40000, 444)} flags S`,
     verdict: 'drop',
     matched: 'default',
   },

@@ -66,6 +66,20 @@ describe('xdpfw import iptables', () => {
     expect(r.stderr).toContain(`${file}: 1 rule(s) not translated, listed at the top of the policy`);
   });
 
+  it('--ipset gives -m set its sets, and a malformed ipset file is reported at its own lines', async () => {
+    const file = dump('sets.save', ['-A INPUT -m set --match-set blocklist src -j DROP']);
+    const sets = join(dir, 'ipsets.save');
+    writeFileSync(sets, 'create blocklist hash:net family inet\nadd blocklist 203.0.113.0/24\n');
+    const r = await runCli('import', 'iptables', file, '--ipset', sets);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('set blocklist {\n  203.0.113.0/24\n}\n');
+    expect(r.stdout).toContain('  drop src @blocklist\n');
+    writeFileSync(sets, 'create blocklist hash:net family inet\nadd blocklist\n');
+    const bad = await runCli('import', 'iptables', file, '--ipset', sets);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`${sets}:2:14: error[import-ipset-syntax]: 'add blocklist' needs an entry`);
+  });
+
   it('reports a malformed dump by line, and an unreadable file', async () => {
     const file = dump('bad.save', ['-A INPUT -p tcp --dport']);
     const r = await runCli('import', 'iptables', file);

@@ -281,6 +281,18 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'tcp flags none without a mask is refused, since it would hold for every TCP packet',
+    text: 'interface eth0 {\n  drop tcp flags none\n  drop tcp flags none / fin,syn,rst,psh,ack,urg\n}\n',
+    expected: [
+      err(
+        'tcp-flags-mask',
+        '2:12',
+        "'tcp flags none' needs a mask: it would hold for every TCP packet",
+        "'tcp flags none / M' means: none of the flags M is set (/ fin,syn,rst,psh,ack,urg for a null scan)",
+      ),
+    ],
+  },
+  {
     name: 'rules no packet can match because of address families are errors',
     text:
       'interface eth0 {\n  allow src 10.0.0.0/8 dst 2001:db8::/32\n  allow icmp ip6\n  allow icmpv6 src 10.0.0.0/8\n' +

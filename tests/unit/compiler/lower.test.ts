@@ -111,6 +111,7 @@ describe('lowered rules', () => {
     expect(rule.sport).toEqual([{ low: 1024, high: 65535 }]);
     expect(rule.tcpFlags).toEqual({ mask: 0x12, value: 0x02 });
     expect(one('allow tcp flags syn,fin').tcpFlags).toEqual({ mask: 0x03, value: 0x03 });
+    expect(one('drop tcp flags none / fin,syn,rst,psh,ack,urg').tcpFlags).toEqual({ mask: 0x3f, value: 0 });
     expect(one('allow icmpv6 type { nd-neighbor-advert, 128, nd-neighbor-solicit, 128 }').icmpTypes).toEqual([128, 135, 136]);
     expect(one('allow proto 47').protocols).toEqual([47]);
     expect(one('allow src 10.0.0.0/8').protocols).toBeNull();

@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { formatImportDiagnostic } from '../../../src/import/codes.js';
+import { parseIpsetSave } from '../../../src/import/ipset-save.js';
 import { parseIptablesSave } from '../../../src/import/iptables-save.js';
 import { translateIptables } from '../../../src/import/iptables-translate.js';
 import { compileText } from '../compiler/helpers.js';
@@ -42,7 +43,12 @@ function importAsCli(file: string, text: string): { policy: string | null; refus
   if (save.errors.length > 0) {
     return { policy: null, refused: true, diagnostics: save.errors.map((d) => formatImportDiagnostic(file, d)) };
   }
-  const t = translateIptables(save, { file, family: file.endsWith('.v6.rules') ? 6 : 4 });
+  // A dump's ipsets are in its companion NAME.ipset, as --ipset would give them.
+  const setsFile = file.replace(/\.rules$/, '.ipset');
+  const ipsets = existsSync(join(corpusDir, setsFile))
+    ? parseIpsetSave(readFileSync(join(corpusDir, setsFile), 'utf8'), setsFile)
+    : undefined;
+  const t = translateIptables(save, { file, family: file.endsWith('.v6.rules') ? 6 : 4, ...(ipsets ? { ipsets } : {}) });
   const diagnostics = [...t.refusals, ...t.warnings].map((d) => formatImportDiagnostic(file, d));
   return { policy: t.policy, refused: t.refusals.length > 0, diagnostics };
 }

@@ -136,6 +136,15 @@ describe('parsePolicyFile', () => {
     ]);
   });
 
+  it('reads tcp flags none / M as no flags under the mask, and none is not a flag in a list', () => {
+    const flags = onlyRule('  drop tcp flags none / fin,syn,rst,psh,ack,urg').matches[1]!;
+    expect(flags.kind === 'tcp-flags-match' && [flags.flags, flags.mask?.map((f) => f.name)]).toEqual([
+      [],
+      ['fin', 'syn', 'rst', 'psh', 'ack', 'urg'],
+    ]);
+    expect(parsePolicyFile('interface eth0 {\n  drop tcp flags none,syn / syn\n}\n', 'edge.xdpfw').diagnostics).toHaveLength(1);
+  });
+
   it('leaves the name out of a rule that has none', () => {
     expect('name' in onlyRule('  allow tcp')).toBe(false);
     expect(onlyRule('  allow tcp name "web"').name?.value).toBe('web');
