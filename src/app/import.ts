@@ -1,15 +1,19 @@
 /**
- * `xdpfw import iptables`: an iptables-save dump read, translated into an
- * xdpfw policy, and that policy compiled before anything is written, so
- * that what import gives is a policy `check` accepts. Reading, translating
- * and refusing are src/import's; this layer reads the file and compiles.
+ * `xdpfw import iptables` and `xdpfw import nft`: a dump read, translated
+ * into an xdpfw policy, and that policy compiled before anything is
+ * written, so that what import gives is a policy `check` accepts. Reading,
+ * translating and refusing are src/import's; this layer reads the file
+ * (a text nftables ruleset through nft, src/app/nft-text.ts) and compiles.
  */
 import { readFileSync } from 'node:fs';
 
 import { compileSource } from '../compiler/index.js';
 import type { ImportDiagnostic } from '../import/codes.js';
 import { parseIptablesSave } from '../import/iptables-save.js';
-import { translateIptables } from '../import/iptables-translate.js';
+import { translateIptables, type Translation } from '../import/iptables-translate.js';
+import { parseNftJson } from '../import/nft-json.js';
+import { translateNft } from '../import/nft-translate.js';
+import { nftTextToJson } from './nft-text.js';
 import { ExitCode } from './exit-codes.js';
 import { KeptSourceHost } from './rollback-sources.js';
 import { UserError } from './user-error.js';
@@ -30,19 +34,45 @@ export interface ImportResult {
 
 /** Reads and translates `file`; a translation `check` would refuse is a bug of the importer. */
 export function importIptables(file: string, options: ImportOptions = {}): ImportResult {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UserError('import-file', `cannot read ${file}: ${(error as Error).message}`, ExitCode.usage);
-  }
-  const save = parseIptablesSave(text);
+  const save = parseIptablesSave(readImported(file));
   if (save.errors.length > 0) return { policy: null, errors: save.errors, warnings: [] };
   const t = translateIptables(save, {
     file,
     ...(options.chain ? { chain: options.chain } : {}),
     ...(options.interfaces ? { interfaces: options.interfaces } : {}),
   });
+  return compiledImport(file, t);
+}
+
+/**
+ * Reads and translates the nftables ruleset in `file`: the JSON of `nft -j
+ * list ruleset`, or a text ruleset that nft converts (never in the host's
+ * network namespace).
+ */
+export function importNft(file: string, options: Pick<ImportOptions, 'interfaces'> = {}): ImportResult {
+  let text = readImported(file);
+  if (!text.trimStart().startsWith('{')) {
+    const converted = nftTextToJson(file);
+    if ('error' in converted) {
+      const { line, column, error } = converted;
+      return { policy: null, errors: [{ line, column, code: 'import-nft-text', message: `line ${line}: ${error}` }], warnings: [] };
+    }
+    text = converted.json;
+  }
+  const read = parseNftJson(text);
+  if (!read.ruleset) return { policy: null, errors: read.errors, warnings: [] };
+  return compiledImport(file, translateNft(read.ruleset, { file, ...(options.interfaces ? { interfaces: options.interfaces } : {}) }));
+}
+
+function readImported(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UserError('import-file', `cannot read ${file}: ${(error as Error).message}`, ExitCode.usage);
+  }
+}
+
+function compiledImport(file: string, t: Translation): ImportResult {
   const name = `${file}.xdpfw`;
   const compiled = compileSource(name, new KeptSourceHost({ [name]: t.policy }));
   const invalid = compiled.diagnostics.filter((d) => d.severity === 'error');

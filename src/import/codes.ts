@@ -26,6 +26,12 @@ export const IMPORT_CODES = {
   'import-reject-with': "REJECT --reject-with: xdpfw's reject answers TCP with a RST and the rest with ICMP administratively prohibited",
   'import-loopback': 'a -i lo rule is dropped: XDP on a network interface never sees loopback traffic',
   'import-interface-name': "no interface was given and no rule names one: the policy's block is for eth0, to be renamed",
+  'import-json': "the file is not the JSON of 'nft -j list ruleset', or an object of it lacks a field the schema requires",
+  'import-nft-text': "a text ruleset was given and 'nft' is missing or refused it: give the output of 'nft -j list ruleset'",
+  'import-hooks':
+    'several base chains with rules hook input (in several tables or at several priorities): a packet passes each, which one xdpfw block cannot compose',
+  'import-hook-ignored':
+    'a base chain on the input hook with no rule and policy accept, beside the one translated, is left out: it lets every packet on',
 } as const satisfies Record<string, string>;
 
 /** The codes that do not stop a translation; every other code refuses a rule. */
@@ -34,6 +40,7 @@ export const IMPORT_WARNINGS: ReadonlySet<ImportCode> = new Set<ImportCode>([
   'import-reject-with',
   'import-loopback',
   'import-interface-name',
+  'import-hook-ignored',
 ]);
 
 export type ImportCode = keyof typeof IMPORT_CODES;

@@ -7,6 +7,7 @@
 import { cidrText } from './iptables-addresses.js';
 import type { AddressMatch, Condition, Interval } from './iptables-conditions.js';
 import type { FlatRule } from './flatten.js';
+import { impliedFamily } from './iptables-conjoin.js';
 import type { Verdict } from './program.js';
 import { icmpTypeName } from '../compiler/syntax/names.js';
 
@@ -19,15 +20,19 @@ export function emitPolicy(
   defaultVerdict: Verdict,
   rules: FlatRule[],
   file: string,
-  family: 4 | 6,
+  family: 4 | 6 | 'both',
+  /** What the file holds, for the line that lets the other family pass. */
+  rulesOf = `ip${family === 6 ? '6' : ''}tables rules`,
 ): string {
   const out = header.map((line) => `# ${oneLine(line)}`);
-  const other = family === 4 ? 6 : 4;
   for (const name of interfaces) {
     out.push('', `interface ${name} {`, `  default ${defaultVerdict}`);
-    // xdpfw's rules without an address judge both families; ip(6)tables' rules judge one.
-    out.push(`  # ${file} holds ip${family === 6 ? '6' : ''}tables rules: IPv${other} packets were never judged by them, and pass`);
-    out.push(`  allow ip${other}`);
+    if (family !== 'both') {
+      // xdpfw's rules without an address judge both families; these rules judge one.
+      const other = family === 4 ? 6 : 4;
+      out.push(`  # ${file} holds ${rulesOf}: IPv${other} packets were never judged by them, and pass`);
+      out.push(`  allow ip${other}`);
+    }
     for (const rule of rules) {
       if (rule.condition.iface !== undefined && rule.condition.iface !== name) continue;
       for (const cite of rule.cites) out.push(`  # ${file}:${cite.line}: ${oneLine(cite.text)}`);
@@ -42,6 +47,7 @@ export function emitPolicy(
 
 export function ruleText(verdict: Verdict, c: Condition): string {
   const parts: string[] = [verdict];
+  if (c.family !== undefined && impliedFamily({ ...c, family: undefined }) === undefined) parts.push(`ip${c.family}`);
   if (c.protocol === 6) {
     parts.push('tcp');
     if (c.tcpFlags) parts.push(`flags ${c.tcpFlags.set.join(',')} / ${c.tcpFlags.mask.join(',')}`);

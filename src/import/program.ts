@@ -37,8 +37,8 @@ export interface SourceRule {
 }
 
 export interface SourceProgram {
-  /** The packets the source judges: IPv4 (iptables-save) or IPv6 (ip6tables-save). */
-  family: 4 | 6;
+  /** The packets the source judges: IPv4 (iptables-save, nft table ip), IPv6 (ip6tables-save, ip6) or both (nft table inet). */
+  family: 4 | 6 | 'both';
   entry: string;
   /** The entry chain's policy: what a packet that falls off it gets. */
   policy: Verdict;

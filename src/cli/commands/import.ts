@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 
-import { importIptables } from '../../app/import.js';
+import { importIptables, importNft, type ImportResult } from '../../app/import.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import { formatImportDiagnostic, type ImportDiagnostic } from '../../import/codes.js';
 import type { CliIo } from '../io.js';
@@ -25,6 +25,15 @@ export function importIptablesCommand(file: string, options: ImportCommandOption
     ...(options.chain ? { chain: options.chain } : {}),
     ...(options.iface?.length ? { interfaces: options.iface } : {}),
   });
+  return writeImport(file, r, options, io);
+}
+
+/** `xdpfw import nft FILE`: the same, for an nftables ruleset (the JSON of `nft -j list ruleset`, or its text). */
+export function importNftCommand(file: string, options: Omit<ImportCommandOptions, 'chain'>, io: CliIo): number {
+  return writeImport(file, importNft(file, options.iface?.length ? { interfaces: options.iface } : {}), options, io);
+}
+
+function writeImport(file: string, r: ImportResult, options: ImportCommandOptions, io: CliIo): number {
   const written = r.policy !== null && (r.errors.length === 0 || options.partial === true);
   if (options.json) {
     const j = (d: ImportDiagnostic) => ({ file, line: d.line, column: d.column, code: d.code, message: d.message });
