@@ -13,7 +13,7 @@ import { parseIptablesSave } from '../import/iptables-save.js';
 import { translateIptables, type Translation } from '../import/iptables-translate.js';
 import { parseNftJson } from '../import/nft-json.js';
 import { translateNft } from '../import/nft-translate.js';
-import { nftTextToJson } from './nft-text.js';
+import { findNft, nftTextToJson } from './nft-text.js';
 import { ExitCode } from './exit-codes.js';
 import { KeptSourceHost } from './rollback-sources.js';
 import { UserError } from './user-error.js';
@@ -52,7 +52,7 @@ export function importIptables(file: string, options: ImportOptions = {}): Impor
 export function importNft(file: string, options: Pick<ImportOptions, 'interfaces'> = {}): ImportResult {
   let text = readImported(file);
   if (!text.trimStart().startsWith('{')) {
-    const converted = nftTextToJson(file);
+    const converted = nftTextToJson(file, findNft());
     if ('error' in converted) {
       const { line, column, error } = converted;
       return { policy: null, errors: [{ line, column, code: 'import-nft-text', message: `line ${line}: ${error}` }], warnings: [] };

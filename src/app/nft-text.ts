@@ -24,7 +24,8 @@ export function findNft(path = process.env.PATH ?? ''): string | undefined {
   return undefined;
 }
 
-export function nftTextToJson(file: string, nft = findNft()): NftTextResult {
+/** `nft`: the binary to run (findNft), undefined when it is not installed. */
+export function nftTextToJson(file: string, nft: string | undefined): NftTextResult {
   if (nft === undefined) {
     return {
       error: `not JSON, and 'nft' is not installed to read a text ruleset: give the output of 'nft -j list ruleset' instead`,
