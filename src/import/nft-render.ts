@@ -27,7 +27,9 @@ export function renderStatement(statement: NftExpr): string {
       const op = (b.op === '==' && !bitwise) || b.op === 'in' ? '' : `${String(b.op)} `;
       // nft quotes interface names, as they may hold any character.
       const names = /^iif|^oif/.test(renderValue(b.left));
-      return `${renderValue(b.left)} ${op}${renderValue(b.right, names)}`;
+      // A bitmask's list (`ct state established,related`) is written with commas.
+      const right = b.op === 'in' && Array.isArray(b.right) ? b.right.map((v) => renderValue(v)).join(',') : renderValue(b.right, names);
+      return `${renderValue(b.left)} ${op}${right}`;
     }
     case 'jump':
     case 'goto':

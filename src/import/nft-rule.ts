@@ -39,7 +39,8 @@ export function verdictOf(statement: NftExpr): SourceTarget | 'continue' | undef
   return undefined;
 }
 
-const LATER = new Set(['limit', 'meter', 'set', 'quota']);
+/** Statements a later change of xdpfw's importer maps to its rate limits and dynamic sets. */
+const LATER = new Set(['limit', 'meter', 'set']);
 
 export function nftSourceRules(rule: NftRule, cite: Citation, lookup: SetLookup, report: RuleReport): SourceRule[] {
   let alternatives: Condition[] = [{}];

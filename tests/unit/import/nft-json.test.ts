@@ -281,6 +281,22 @@ describe('families', () => {
   });
 });
 
+describe('log, counter and comments', () => {
+  it('keeps the verdict of a rule that logs and counts, with a warning, and a comment above it', () => {
+    const rule = { family: 'inet', table: 'filter', chain: 'input', handle: 7, comment: 'ssh', expr: [] as unknown[] };
+    rule.expr = [match({ ct: { key: 'state' } }, ['new', 'established'], 'in'), { counter: null }, { log: { prefix: 'ssh ' } }, accept];
+    const json = JSON.parse(ruleset('inet', [{ name: 'input', hook: 'input' }])) as { nftables: object[] };
+    json.nftables.push({ rule });
+    const t = translateText(JSON.stringify(json), ['eth0']);
+    expect(t.policy).toContain(
+      '  # ruleset.json:1: table inet filter chain input handle 7: ct state new,established counter log prefix "ssh " accept\n  # ssh\n  allow ct state new,established\n',
+    );
+    expect(t.warnings.map((d) => d.message)).toEqual([
+      `line 1: 'log' before the verdict is not kept: add 'log' to the rule that translates it: 'table inet filter chain input handle 7: ct state new,established counter log prefix "ssh " accept'`,
+    ]);
+  });
+});
+
 describe('verdict maps, sets and flags', () => {
   it('expands a named verdict map with a jump, reaching the chain it names', () => {
     const map = {
