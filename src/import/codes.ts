@@ -21,7 +21,8 @@ export const IMPORT_CODES = {
     'a negated match xdpfw cannot negate (! -p, ! --syn, ! --tcp-flags, ! --icmp-type, ! --src-range, a negated address list)',
   'import-tcp-flags': "--tcp-flags whose set or mask is NONE: xdpfw's tcp flags F / M needs a flag set",
   'import-interface': 'a negated or wildcard -i (! -i eth0, -i eth+): a rule goes to the block of one named interface',
-  'import-chain': 'the dump has no filter table, or the table has not the chain to translate',
+  'import-chain':
+    'the dump has no filter table, or the table has not the chain to translate; an nft ruleset has no filter base chain on input',
   'import-log': 'LOG or NFLOG does not decide: it is translated as a comment, and the rule that should log needs log',
   'import-reject-with': "REJECT --reject-with: xdpfw's reject answers TCP with a RST and the rest with ICMP administratively prohibited",
   'import-loopback': 'a -i lo rule is dropped: XDP on a network interface never sees loopback traffic',
