@@ -1,8 +1,9 @@
 /**
- * `xdpfw import iptables`: an iptables-save dump read, translated into an
- * xdpfw policy, and that policy compiled before anything is written, so
- * that what import gives is a policy `check` accepts. Reading, translating
- * and refusing are src/import's; this layer reads the file and compiles.
+ * `xdpfw import iptables` and `xdpfw import nft`: a dump read, translated
+ * into an xdpfw policy, and that policy compiled before anything is
+ * written, so that what import gives is a policy `check` accepts. Reading,
+ * translating and refusing are src/import's; this layer reads the file
+ * (a text nftables ruleset through nft, src/app/nft-text.ts) and compiles.
  */
 import { readFileSync } from 'node:fs';
 
@@ -10,8 +11,11 @@ import { compileSource, type IrPolicy } from '../compiler/index.js';
 import type { ImportDiagnostic } from '../import/codes.js';
 import { parseIpsetSave, type IpsetSave } from '../import/ipset-save.js';
 import { parseIptablesSave } from '../import/iptables-save.js';
-import { translateIptables } from '../import/iptables-translate.js';
+import { translateIptables, type Translation } from '../import/iptables-translate.js';
+import { parseNftJson } from '../import/nft-json.js';
+import { translateNft } from '../import/nft-translate.js';
 import type { SourceProgram } from '../import/program.js';
+import { findNft, nftTextToJson } from './nft-text.js';
 import { ExitCode } from './exit-codes.js';
 import { KeptSourceHost } from './rollback-sources.js';
 import { UserError } from './user-error.js';
@@ -49,14 +53,31 @@ export function importIptables(file: string, options: ImportOptions = {}): Impor
     ...(options.interfaces ? { interfaces: options.interfaces } : {}),
     ...(ipsets ? { ipsets } : {}),
   });
-  const name = options.policyName ?? `${file}.xdpfw`;
-  const compiled = compileSource(name, new KeptSourceHost({ [name]: t.policy }));
-  const invalid = compiled.diagnostics.filter((d) => d.severity === 'error');
-  if (invalid.length > 0) {
-    throw new Error(`the translation of ${file} does not compile:\n${compiled.rendered.join('\n')}\n--- the translation:\n${t.policy}`);
+  return compiledImport(file, t, options);
+}
+
+/**
+ * Reads and translates the nftables ruleset in `file`: the JSON of `nft -j
+ * list ruleset`, or a text ruleset that nft converts (never in the host's
+ * network namespace).
+ */
+export function importNft(file: string, options: Pick<ImportOptions, 'interfaces' | 'policyName'> = {}): ImportResult {
+  let text = readImported(file);
+  if (!text.trimStart().startsWith('{')) {
+    const converted = nftTextToJson(file, findNft());
+    if ('error' in converted) {
+      const { line, column, error } = converted;
+      return { policy: null, errors: [{ line, column, code: 'import-nft-text', message: `line ${line}: ${error}` }], warnings: [] };
+    }
+    text = converted.json;
   }
-  const proof = t.program && compiled.ir ? { program: t.program, file: name, ir: compiled.ir } : undefined;
-  return { policy: t.policy, errors: t.refusals, warnings: t.warnings, ...(proof ? { proof } : {}) };
+  const read = parseNftJson(text);
+  if (!read.ruleset) return { policy: null, errors: read.errors, warnings: [] };
+  return compiledImport(
+    file,
+    translateNft(read.ruleset, { file, ...(options.interfaces ? { interfaces: options.interfaces } : {}) }),
+    options,
+  );
 }
 
 function readImported(file: string): string {
@@ -65,4 +86,15 @@ function readImported(file: string): string {
   } catch (error) {
     throw new UserError('import-file', `cannot read ${file}: ${(error as Error).message}`, ExitCode.usage);
   }
+}
+
+function compiledImport(file: string, t: Translation, options: Pick<ImportOptions, 'policyName'>): ImportResult {
+  const name = options.policyName ?? `${file}.xdpfw`;
+  const compiled = compileSource(name, new KeptSourceHost({ [name]: t.policy }));
+  const invalid = compiled.diagnostics.filter((d) => d.severity === 'error');
+  if (invalid.length > 0) {
+    throw new Error(`the translation of ${file} does not compile:\n${compiled.rendered.join('\n')}\n--- the translation:\n${t.policy}`);
+  }
+  const proof = t.program && compiled.ir ? { program: t.program, file: name, ir: compiled.ir } : undefined;
+  return { policy: t.policy, errors: t.refusals, warnings: t.warnings, ...(proof ? { proof } : {}) };
 }

@@ -54,9 +54,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--json', 'machine-readable output')
     .action((files: string[], opts) => run(async () => (await import('./commands/check.js')).checkCommand(files, opts, io))());
 
-  program
-    .command('import')
-    .description("translate another firewall's rules into an xdpfw policy")
+  const importCommand = program.command('import').description("translate another firewall's rules into an xdpfw policy");
+  importCommand
     .command('iptables')
     .description("translate iptables-save output (the filter table's INPUT chain and the chains it reaches)")
     .argument('<file>')
@@ -68,6 +67,18 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--verify [policy]', 'prove that the translation (or the policy file given) decides every packet as the dump does')
     .option('--json', 'machine-readable output')
     .action((file: string, opts) => run(async () => (await import('./commands/import.js')).importIptablesCommand(file, opts, io))());
+  importCommand
+    .command('nft')
+    .description(
+      "translate an nftables ruleset: the input hook's filter chain and the chains it reaches ('nft -j list ruleset' output, or text)",
+    )
+    .argument('<file>')
+    .option('-o, --output <file>', 'write the policy here (default: stdout)')
+    .option('--iface <name>', 'an interface block to write (repeatable; default: those the rules name with iifname)', collect)
+    .option('--partial', 'write the policy even when rules cannot be translated, listing them at its top')
+    .option('--verify [policy]', 'prove that the translation (or the policy file given) decides every packet as the ruleset does')
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts) => run(async () => (await import('./commands/import.js')).importNftCommand(file, opts, io))());
 
   program
     .command('compile')

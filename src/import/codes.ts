@@ -35,12 +35,21 @@ export const IMPORT_CODES = {
   'import-ct-state': 'a connection state other than NEW, ESTABLISHED, RELATED and INVALID (UNTRACKED, SNAT, DNAT)',
   'import-negation':
     'a negated match xdpfw cannot negate (! -p, ! --syn, ! --tcp-flags, ! --icmp-type, ! --src-range, a negated address list)',
+  'import-tcp-flags':
+    "a TCP flag test xdpfw's tcp flags F / M cannot say: any of several flags, a set of flag combinations, flags compared outside the mask",
   'import-interface': 'a negated or wildcard -i (! -i eth0, -i eth+): a rule goes to the block of one named interface',
-  'import-chain': 'the dump has no filter table, or the table has not the chain to translate',
+  'import-chain':
+    'the dump has no filter table, or the table has not the chain to translate; an nft ruleset has no filter base chain on input',
   'import-log': 'LOG or NFLOG does not decide: it is translated as a comment, and the rule that should log needs log',
   'import-reject-with': "REJECT --reject-with: xdpfw's reject answers TCP with a RST and the rest with ICMP administratively prohibited",
   'import-loopback': 'a -i lo rule is dropped: XDP on a network interface never sees loopback traffic',
   'import-interface-name': "no interface was given and no rule names one: the policy's block is for eth0, to be renamed",
+  'import-json': "the file is not the JSON of 'nft -j list ruleset', or an object of it lacks a field the schema requires",
+  'import-nft-text': "a text ruleset was given and 'nft' is missing or refused it: give the output of 'nft -j list ruleset'",
+  'import-hooks':
+    'several base chains with rules hook input (in several tables or at several priorities): a packet passes each, which one xdpfw block cannot compose',
+  'import-hook-ignored':
+    'a base chain on the input hook with no rule and policy accept, beside the one translated, is left out: it lets every packet on',
 } as const satisfies Record<string, string>;
 
 /** The codes that do not stop a translation; every other code refuses a rule. */
@@ -54,6 +63,7 @@ export const IMPORT_WARNINGS: ReadonlySet<ImportCode> = new Set<ImportCode>([
   'import-limit-rate',
   'import-hashlimit-table',
   'import-recent-timing',
+  'import-hook-ignored',
 ]);
 
 export type ImportCode = keyof typeof IMPORT_CODES;

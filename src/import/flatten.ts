@@ -60,15 +60,14 @@ export function flattenProgram(program: SourceProgram, report: Report): FlatRule
       const hereCites = here.map((r) => r.cite);
       const target = rule.target;
       if (target.kind === 'verdict') {
-        if (target.verdict === 'reject' && !rejectWithNoted && !xdpfwAnswersAs(target.rejectWith, condition.protocol)) {
+        const answer = target.reject;
+        if (answer && !rejectWithNoted && !xdpfwAnswersAs(answer.answer, condition.protocol)) {
           rejectWithNoted = true;
-          const option =
-            target.rejectWith === undefined ? `REJECT's default '--reject-with port-unreachable'` : `'--reject-with ${target.rejectWith}'`;
           report(
             'import-reject-with',
             rule.cite.line,
             rule.column,
-            `${option} is not kept (nor any other answer of this dump that differs): xdpfw's reject answers TCP with a RST and anything else with ICMP administratively prohibited`,
+            `${answer.shown} is not kept (nor any other answer of this dump that differs): xdpfw's reject answers TCP with a RST and anything else with ICMP administratively prohibited`,
           );
         }
         flat.push({ cites: hereCites, comments: commentsOf(here), verdict: target.verdict, condition });
@@ -110,13 +109,10 @@ export function flattenProgram(program: SourceProgram, report: Report): FlatRule
   return flat;
 }
 
-/** ip(6)tables' names of the ICMP answer xdpfw's reject sends to anything but TCP (code 13; ICMPv6 type 1 code 1). */
-const ADMIN_PROHIBITED = new Set(['icmp-admin-prohibited', 'admin-prohib', 'icmp6-adm-prohibited', 'adm-prohibited']);
-
-/** Whether xdpfw's reject sends what `--reject-with answer` does, to the packets of `protocol` (undefined: any). */
-function xdpfwAnswersAs(answer: string | undefined, protocol: number | undefined): boolean {
-  if (answer === 'tcp-reset' || answer === 'tcp-rst') return protocol === 6;
-  return answer !== undefined && ADMIN_PROHIBITED.has(answer) && protocol !== undefined && protocol !== 6;
+/** Whether xdpfw's reject sends what the source's does, to the packets of `protocol` (undefined: any). */
+function xdpfwAnswersAs(answer: string, protocol: number | undefined): boolean {
+  if (answer === 'tcp-reset') return protocol === 6;
+  return answer === 'admin-prohibited' && protocol !== undefined && protocol !== 6;
 }
 
 /**

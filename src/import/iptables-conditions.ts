@@ -44,6 +44,8 @@ export type Interval = readonly [number, number];
 export interface Condition {
   /** The `-i` interface; none: every interface. */
   iface?: string;
+  /** Only packets of this family (nft's `meta nfproto`), when no address or protocol of the condition says it already. */
+  family?: 4 | 6;
   src?: AddressMatch;
   dst?: AddressMatch;
   protocol?: number;

@@ -34,6 +34,10 @@ export function conjoin(outer: Condition, inner: Condition): Conjunction {
   };
 
   assign('iface', same(outer.iface, inner.iface));
+  const outerFamily = impliedFamily(outer);
+  const innerFamily = impliedFamily(inner);
+  if (outerFamily !== undefined && innerFamily !== undefined && outerFamily !== innerFamily) empty = true;
+  assign('family', outer.family ?? inner.family);
   assign('protocol', same(outer.protocol, inner.protocol));
   for (const field of ['src', 'dst'] as const) {
     const result = conjoinAddresses(outer[field], inner[field]);
@@ -82,6 +86,16 @@ function conjoinStateful(outer: Condition, inner: Condition): Pick<Condition, 'l
   if (dynamicSet) out.dynamicSet = dynamicSet;
   if (inner.ban !== undefined) out.ban = inner.ban;
   return out;
+}
+
+/** The one family a condition's packets can have, by its family match, its addresses or its ICMP protocol. */
+export function impliedFamily(c: Condition): 4 | 6 | undefined {
+  if (c.family !== undefined) return c.family;
+  const cidr = c.src?.cidrs[0] ?? c.dst?.cidrs[0];
+  if (cidr !== undefined) return cidr.family;
+  if (c.protocol === 1) return 4;
+  if (c.protocol === 58) return 6;
+  return undefined;
 }
 
 function both<T, R>(a: T | undefined, b: T | undefined, combine: (a: T, b: T) => R): T | R | undefined {

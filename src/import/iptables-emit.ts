@@ -7,6 +7,7 @@
 import { cidrText } from './iptables-addresses.js';
 import type { AddressMatch, Condition, Interval } from './iptables-conditions.js';
 import type { FlatRule } from './flatten.js';
+import { impliedFamily } from './iptables-conjoin.js';
 import type { Verdict } from './program.js';
 import type { SetDeclaration } from './iptables-sets.js';
 import { icmpTypeName } from '../compiler/syntax/names.js';
@@ -20,17 +21,25 @@ export function emitPolicy(
   defaultVerdict: Verdict,
   rules: FlatRule[],
   file: string,
-  family: 4 | 6,
-  sets: readonly SetDeclaration[] = [],
+  family: 4 | 6 | 'both',
+  extra: {
+    /** What the file holds, for the line that lets the other family pass. */
+    rulesOf?: string;
+    /** Static sets the rules name, declared before the interfaces. */
+    sets?: readonly SetDeclaration[];
+  } = {},
 ): string {
+  const rulesOf = extra.rulesOf ?? `ip${family === 6 ? '6' : ''}tables rules`;
   const out = header.map((line) => `# ${oneLine(line)}`);
-  for (const set of sets) out.push('', ...setText(set));
-  const other = family === 4 ? 6 : 4;
+  for (const set of extra.sets ?? []) out.push('', ...setText(set));
   for (const name of interfaces) {
     out.push('', `interface ${name} {`, `  default ${defaultVerdict}`);
-    // xdpfw's rules without an address judge both families; ip(6)tables' rules judge one.
-    out.push(`  # ${file} holds ip${family === 6 ? '6' : ''}tables rules: IPv${other} packets were never judged by them, and pass`);
-    out.push(`  allow ip${other}`);
+    if (family !== 'both') {
+      // xdpfw's rules without an address judge both families; these rules judge one.
+      const other = family === 4 ? 6 : 4;
+      out.push(`  # ${file} holds ${rulesOf}: IPv${other} packets were never judged by them, and pass`);
+      out.push(`  allow ip${other}`);
+    }
     for (const rule of rules) {
       if (rule.condition.iface !== undefined && rule.condition.iface !== name) continue;
       for (const cite of rule.cites) out.push(`  # ${file}:${cite.line}: ${oneLine(cite.text)}`);
@@ -45,6 +54,7 @@ export function emitPolicy(
 
 export function ruleText(verdict: Verdict, c: Condition): string {
   const parts: string[] = [verdict];
+  if (c.family !== undefined && impliedFamily({ ...c, family: undefined }) === undefined) parts.push(`ip${c.family}`);
   if (c.protocol === 6) {
     parts.push('tcp');
     if (c.tcpFlags) parts.push(`flags ${c.tcpFlags.set.join(',') || 'none'} / ${c.tcpFlags.mask.join(',')}`);

@@ -16,7 +16,7 @@ import { emitPolicy } from './iptables-emit.js';
 import type { Chain, IptablesSave, RuleTarget, Table } from './iptables-save.js';
 import { checkStatefulRules, refuseLimitsInlinedTwice, statefulContext, type StatefulContext } from './iptables-sets.js';
 import type { IpsetSave } from './ipset-save.js';
-import type { SourceProgram, SourceRule, SourceTarget, Verdict } from './program.js';
+import type { RejectAnswer, SourceProgram, SourceRule, SourceTarget, Verdict } from './program.js';
 
 export interface TranslateOptions {
   /** The dump's name, as the citations show it. */
@@ -87,7 +87,7 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
   ];
   const byLine = (a: ImportDiagnostic, b: ImportDiagnostic) => a.line - b.line || a.column - b.column;
   const sets = [...context.declarations.values()];
-  const policy = emitPolicy(header, interfaces, program.policy, flat, options.file, program.family, sets);
+  const policy = emitPolicy(header, interfaces, program.policy, flat, options.file, program.family, { sets });
   return { policy, program, refusals: refusals.sort(byLine), warnings: warnings.sort(byLine) };
 }
 
@@ -149,12 +149,23 @@ function iptablesProgram(table: Table, entry: Chain, context: StatefulContext, r
 
 function iptablesTarget(table: Table, target: RuleTarget): SourceTarget | undefined {
   const verdict = VERDICTS[target.name];
-  const rejectWith = target.options.find((o) => o.option === '--reject-with')?.values[0];
-  if (verdict) return { kind: 'verdict', verdict, ...(verdict === 'reject' && rejectWith !== undefined ? { rejectWith } : {}) };
+  if (verdict === 'reject') return { kind: 'verdict', verdict, reject: rejectAnswer(target) };
+  if (verdict) return { kind: 'verdict', verdict };
   if (target.name === 'LOG' || target.name === 'NFLOG') return { kind: 'log', name: target.name };
   if (target.name === 'RETURN') return { kind: 'return' };
   if (isUserChain(table, target.name)) return { kind: target.kind, chain: target.name };
   return undefined;
+}
+
+/** ip(6)tables' names of the ICMP answer xdpfw's reject sends to anything but TCP (code 13; ICMPv6 type 1 code 1). */
+const ADMIN_PROHIBITED = new Set(['icmp-admin-prohibited', 'admin-prohib', 'icmp6-adm-prohibited', 'adm-prohibited']);
+
+function rejectAnswer(target: RuleTarget): RejectAnswer {
+  const answer = target.options.find((o) => o.option === '--reject-with')?.values[0];
+  if (answer === undefined) return { answer: 'port-unreachable', shown: `REJECT's default '--reject-with port-unreachable'` };
+  const shown = `'--reject-with ${answer}'`;
+  if (answer === 'tcp-reset' || answer === 'tcp-rst') return { answer: 'tcp-reset', shown };
+  return { answer: ADMIN_PROHIBITED.has(answer) ? 'admin-prohibited' : answer, shown };
 }
 
 function reachableIptablesChains(table: Table, entry: string): Set<string> {

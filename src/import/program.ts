@@ -17,8 +17,7 @@ export interface Citation {
 }
 
 export type SourceTarget =
-  /** `rejectWith`: the answer a reject names (iptables' --reject-with value); absent: the source's default, port unreachable. */
-  | { kind: 'verdict'; verdict: Verdict; rejectWith?: string }
+  | { kind: 'verdict'; verdict: Verdict; reject?: RejectAnswer }
   /** Jump: the chain's rules, then on after this rule when the chain returns. Goto: the chain's rules, returning to this chain's caller. */
   | { kind: 'jump' | 'goto'; chain: string }
   | { kind: 'return' }
@@ -26,6 +25,14 @@ export type SourceTarget =
   | { kind: 'log'; name: string }
   /** A target the front end refused (the rule is not translatable). */
   | { kind: 'refused' };
+
+/** What a reject answers, where xdpfw's may differ. */
+export interface RejectAnswer {
+  /** `tcp-reset`, `admin-prohibited`, or the source's own name of another answer (port unreachable by default). */
+  answer: string;
+  /** The source's text of it, for the warning. */
+  shown: string;
+}
 
 export interface SourceRule {
   cite: Citation;
@@ -40,8 +47,8 @@ export interface SourceRule {
 }
 
 export interface SourceProgram {
-  /** The packets the source judges: IPv4 (iptables-save) or IPv6 (ip6tables-save). */
-  family: 4 | 6;
+  /** The packets the source judges: IPv4 (iptables-save, nft table ip), IPv6 (ip6tables-save, ip6) or both (nft table inet). */
+  family: 4 | 6 | 'both';
   entry: string;
   /** The entry chain's policy: what a packet that falls off it gets. */
   policy: Verdict;

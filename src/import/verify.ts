@@ -142,7 +142,7 @@ function sourcePieces(program: SourceProgram, iface: string): Piece[] {
   };
 
   for (const family of [4, 6] as const) {
-    const judged = family === program.family;
+    const judged = program.family === 'both' || family === program.family;
     for (const region of familySpace(family)) {
       // The source judges the other family's packets not at all: they pass.
       const fallOff = judged ? walk(program.entry, region, []) : [region];
@@ -193,7 +193,7 @@ function conditionRule(c: Condition, iface: string): IrRule | null {
   if (c.iface !== undefined && c.iface !== iface) return null;
   const addressFamilies = [c.src, c.dst].flatMap((a) => a?.cidrs.map((cidr) => cidr.family) ?? []);
   // A protocol number implies no family on the source side (nft's `meta l4proto icmp` meets an IPv6 packet too).
-  const allows = (family: 4 | 6) => addressFamilies.every((f) => f === family);
+  const allows = (family: 4 | 6) => addressFamilies.every((f) => f === family) && (c.family === undefined || c.family === family);
   const ports = (intervals: readonly Interval[] | undefined): PortInterval[] | null =>
     intervals ? intervals.map(([low, high]) => ({ low, high })) : null;
   const bits = (names: readonly string[], bit: (name: string) => number | undefined) => names.reduce((acc, name) => acc | bit(name)!, 0);

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 
-import { importIptables } from '../../app/import.js';
+import { importIptables, importNft, type ImportResult } from '../../app/import.js';
 import { verifyImport, type VerifyReport } from '../../app/import-verify.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import { formatImportDiagnostic, type ImportDiagnostic } from '../../import/codes.js';
@@ -32,6 +32,19 @@ export function importIptablesCommand(file: string, options: ImportCommandOption
     ...(options.output ? { policyName: options.output } : {}),
     ...(options.ipset !== undefined ? { ipsetFile: options.ipset } : {}),
   });
+  return writeImport(file, r, options, io);
+}
+
+/** `xdpfw import nft FILE`: the same, for an nftables ruleset (the JSON of `nft -j list ruleset`, or its text). */
+export function importNftCommand(file: string, options: Omit<ImportCommandOptions, 'chain'>, io: CliIo): number {
+  const r = importNft(file, {
+    ...(options.iface?.length ? { interfaces: options.iface } : {}),
+    ...(options.output ? { policyName: options.output } : {}),
+  });
+  return writeImport(file, r, options, io);
+}
+
+function writeImport(file: string, r: ImportResult, options: ImportCommandOptions, io: CliIo): number {
   const written = r.policy !== null && (r.errors.length === 0 || options.partial === true);
   // Nothing is proved of a translation that leaves rules out.
   let proof: VerifyReport | undefined;
