@@ -18,7 +18,7 @@ export interface VerifyReport {
 
 /** Proves `policy` (compiled) against `program`; a policy file with errors is a UserError, its diagnostics passed to `onDiagnostic`. */
 export function verifyImport(
-  program: SourceProgram,
+  program: SourceProgram | readonly SourceProgram[],
   policy: { file: string; ir: IrPolicy } | { path: string },
   onDiagnostic: (text: string) => void,
 ): VerifyReport {

@@ -11,7 +11,8 @@ import { compileSource, type IrPolicy } from '../compiler/index.js';
 import type { ImportDiagnostic } from '../import/codes.js';
 import { parseIpsetSave, type IpsetSave } from '../import/ipset-save.js';
 import { parseIptablesSave } from '../import/iptables-save.js';
-import { translateIptables, type Translation } from '../import/iptables-translate.js';
+import { dumpFamily, flattenIptables, translateIptables, type Translation } from '../import/iptables-translate.js';
+import { mergeFamilies } from '../import/merge-families.js';
 import { parseNftJson } from '../import/nft-json.js';
 import { translateNft } from '../import/nft-translate.js';
 import type { SourceProgram } from '../import/program.js';
@@ -29,6 +30,8 @@ export interface ImportOptions {
   policyName?: string;
   /** An `ipset save` file holding the sets `-m set` names. */
   ipsetFile?: string;
+  /** An `ip6tables-save` dump to merge with the (IPv4) one into one policy. */
+  ip6File?: string;
 }
 
 export interface ImportResult {
@@ -37,23 +40,43 @@ export interface ImportResult {
   errors: ImportDiagnostic[];
   warnings: ImportDiagnostic[];
   /** What the dump means and the translation compiled, for --verify; absent when the dump could not be read. */
-  proof?: { program: SourceProgram; file: string; ir: IrPolicy };
+  proof?: { program: SourceProgram | readonly SourceProgram[]; file: string; ir: IrPolicy };
 }
 
 /** Reads and translates `file`; a translation `check` would refuse is a bug of the importer. */
 export function importIptables(file: string, options: ImportOptions = {}): ImportResult {
-  const save = parseIptablesSave(readImported(file));
+  const text = readImported(file);
+  const save = parseIptablesSave(text);
   let ipsets: IpsetSave | undefined;
   if (options.ipsetFile !== undefined) ipsets = parseIpsetSave(readImported(options.ipsetFile), options.ipsetFile);
-  const errors = [...save.errors, ...(ipsets?.errors ?? [])];
+  const save6 = options.ip6File !== undefined ? parseIptablesSave(readImported(options.ip6File)) : undefined;
+  const in6 = (d: ImportDiagnostic): ImportDiagnostic => ({ ...d, file: options.ip6File });
+  const errors = [...save.errors, ...(ipsets?.errors ?? []), ...(save6?.errors.map(in6) ?? [])];
   if (errors.length > 0) return { policy: null, errors, warnings: [] };
-  const t = translateIptables(save, {
-    file,
+  const common = {
     ...(options.chain ? { chain: options.chain } : {}),
-    ...(options.interfaces ? { interfaces: options.interfaces } : {}),
     ...(ipsets ? { ipsets } : {}),
+  };
+  if (!save6) {
+    const family = dumpFamily(text, save);
+    return compiledImport(
+      file,
+      translateIptables(save, { file, family, ...common, ...(options.interfaces ? { interfaces: options.interfaces } : {}) }),
+      options,
+    );
+  }
+  const v4 = flattenIptables(save, { file, family: 4, ...common });
+  const v6 = flattenIptables(save6, { file: options.ip6File!, family: 6, ...common });
+  if (!('program' in v4) || !('program' in v6)) {
+    const refusals = [...v4.diagnostics().refusals, ...v6.diagnostics().refusals.map(in6)];
+    return { policy: null, errors: refusals, warnings: [] };
+  }
+  const merged = mergeFamilies({
+    v4: { dump: v4, file },
+    v6: { dump: v6, file: options.ip6File! },
+    ...(options.interfaces ? { interfaces: options.interfaces } : {}),
   });
-  return compiledImport(file, t, options);
+  return compiledImport(file, { ...merged, program: merged.programs }, options);
 }
 
 /**
@@ -88,7 +111,11 @@ function readImported(file: string): string {
   }
 }
 
-function compiledImport(file: string, t: Translation, options: Pick<ImportOptions, 'policyName'>): ImportResult {
+function compiledImport(
+  file: string,
+  t: Omit<Translation, 'program'> & { program?: SourceProgram | readonly SourceProgram[] },
+  options: Pick<ImportOptions, 'policyName'>,
+): ImportResult {
   const name = options.policyName ?? `${file}.xdpfw`;
   const compiled = compileSource(name, new KeptSourceHost({ [name]: t.policy }));
   const invalid = compiled.diagnostics.filter((d) => d.severity === 'error');

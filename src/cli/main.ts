@@ -62,6 +62,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('-o, --output <file>', 'write the policy here (default: stdout)')
     .option('--iface <name>', 'an interface block to write (repeatable; default: those the rules name with -i)', collect)
     .option('--chain <name>', 'the chain whose decisions the policy takes', 'INPUT')
+    .option('--ip6 <file>', 'ip6tables-save output to merge into the same policy (rules both dumps share are written once)')
     .option('--ipset <file>', "the sets -m set names, as 'ipset save' writes them")
     .option('--partial', 'write the policy even when rules cannot be translated, listing them at its top')
     .option('--verify [policy]', 'prove that the translation (or the policy file given) decides every packet as the dump does')

@@ -88,13 +88,14 @@ function conjoinStateful(outer: Condition, inner: Condition): Pick<Condition, 'l
   return out;
 }
 
-/** The one family a condition's packets can have, by its family match, its addresses or its ICMP protocol. */
+/** The one family a condition's packets can have, by its family match, its addresses or its ICMP type. */
 export function impliedFamily(c: Condition): 4 | 6 | undefined {
   if (c.family !== undefined) return c.family;
   const cidr = c.src?.cidrs[0] ?? c.dst?.cidrs[0];
   if (cidr !== undefined) return cidr.family;
-  if (c.protocol === 1) return 4;
-  if (c.protocol === 58) return 6;
+  // An ICMP type is of ICMP over IPv4 or ICMPv6 over IPv6; protocol 1 or 58 alone is a number either family may carry.
+  if (c.protocol === 1 && c.icmpTypes) return 4;
+  if (c.protocol === 58 && c.icmpTypes) return 6;
   return undefined;
 }
 

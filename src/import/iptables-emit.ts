@@ -42,23 +42,32 @@ export function emitPolicy(
     }
     for (const rule of rules) {
       if (rule.condition.iface !== undefined && rule.condition.iface !== name) continue;
-      for (const cite of rule.cites) out.push(`  # ${file}:${cite.line}: ${oneLine(cite.text)}`);
+      for (const cite of rule.cites) out.push(`  # ${cite.file ?? file}:${cite.line}: ${oneLine(cite.text)}`);
       for (const comment of rule.comments) out.push(`  # ${oneLine(comment)}`);
       if (rule.note !== undefined) out.push(`  # ${oneLine(rule.note)}`);
-      if (rule.verdict !== undefined) out.push(`  ${ruleText(rule.verdict, rule.condition)}`);
+      if (rule.verdict !== undefined) out.push(`  ${ruleText(rule.verdict, rule.condition, family)}`);
     }
     out.push('}');
   }
   return out.join('\n') + '\n';
 }
 
-export function ruleText(verdict: Verdict, c: Condition): string {
+/**
+ * A flat rule as policy text. `context` is the family the source's rules
+ * judge: `icmp` (which means IPv4 to xdpfw) is written for protocol 1 only
+ * where the rule is an IPv4 one, else `proto 1` (likewise `icmpv6`, 58).
+ */
+export function ruleText(verdict: Verdict, c: Condition, context: 4 | 6 | 'both' = 'both'): string {
   const parts: string[] = [verdict];
-  if (c.family !== undefined && impliedFamily({ ...c, family: undefined }) === undefined) parts.push(`ip${c.family}`);
+  const family = c.family ?? impliedFamily(c) ?? (context === 'both' ? undefined : context);
+  const icmpKeyword = (c.protocol === 1 && family === 4) || (c.protocol === 58 && family === 6);
+  const keywordFamily = icmpKeyword ? family : undefined;
+  if (c.family !== undefined && impliedFamily({ ...c, family: undefined }) === undefined && keywordFamily === undefined)
+    parts.push(`ip${c.family}`);
   if (c.protocol === 6) {
     parts.push('tcp');
     if (c.tcpFlags) parts.push(`flags ${c.tcpFlags.set.join(',') || 'none'} / ${c.tcpFlags.mask.join(',')}`);
-  } else if (c.protocol === 1 || c.protocol === 58) {
+  } else if (icmpKeyword) {
     const protocol = c.protocol === 1 ? 'icmp' : 'icmpv6';
     parts.push(protocol);
     if (c.icmpTypes) parts.push(`type ${list(c.icmpTypes.map((t) => icmpTypeName(protocol, t) ?? String(t)))}`);

@@ -14,6 +14,8 @@ export type Verdict = 'allow' | 'drop' | 'reject';
 export interface Citation {
   line: number;
   text: string;
+  /** The file it is in, when a policy merges two sources (the ip6tables dump beside the iptables one). */
+  file?: string;
 }
 
 export type SourceTarget =

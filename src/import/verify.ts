@@ -70,15 +70,20 @@ interface Piece {
 
 class TooLarge extends Error {}
 
-/** Proves `compiled` (the translation of `program`, compiled) equivalent to it on each interface. */
-export function verifyTranslation(program: SourceProgram, compiled: IrPolicy): VerifyOutcome {
+/**
+ * Proves `compiled` (the translation of `program`, compiled) equivalent to
+ * it on each interface; given a program per family (an iptables and an
+ * ip6tables dump merged), each judges its own family.
+ */
+export function verifyTranslation(program: SourceProgram | readonly SourceProgram[], compiled: IrPolicy): VerifyOutcome {
+  const programs = Array.isArray(program) ? program : [program as SourceProgram];
   let regions = 0;
   for (const iface of compiled.interfaces) {
     const stateful = iface.rules.find((rule) => dependsOnState(rule));
     if (stateful) return { kind: 'unsupported', iface: iface.name, reason: `rule '${stateful.text}' has a limit or a dynamic set` };
     let pieces: Piece[];
     try {
-      pieces = sourcePieces(program, iface.name);
+      pieces = sourcePieces(programs, iface.name);
     } catch (error) {
       if (error instanceof TooLarge) return { kind: 'too-large', iface: iface.name };
       throw error;
@@ -96,7 +101,19 @@ export function verifyTranslation(program: SourceProgram, compiled: IrPolicy): V
 }
 
 /** The header space of interface `iface` cut into regions, each decided by one source rule or the policy. */
-function sourcePieces(program: SourceProgram, iface: string): Piece[] {
+function sourcePieces(programs: readonly SourceProgram[], iface: string): Piece[] {
+  const pieces: Piece[] = [];
+  for (const family of [4, 6] as const) {
+    const program = programs.find((p) => p.family === 'both' || p.family === family);
+    if (program) pieces.push(...programPieces(program, iface, familySpace(family)));
+    // The source judges this family's packets not at all: they pass.
+    else for (const region of familySpace(family)) pieces.push({ region, decision: { verdict: 'allow', path: [], unjudged: true } });
+  }
+  return pieces;
+}
+
+/** The regions `starts` cut into regions, each decided by one rule of the program or its policy. */
+function programPieces(program: SourceProgram, iface: string, starts: Region[]): Piece[] {
   const pieces: Piece[] = [];
   // Per chain and family, the rules that can match here (a LOG decides nothing; a rule for another interface matches nothing).
   const chains = new Map<string, { rules: SourceRule[]; index: Record<4 | 6, RuleIndex> }>();
@@ -141,17 +158,8 @@ function sourcePieces(program: SourceProgram, iface: string): Piece[] {
     return returned;
   };
 
-  for (const family of [4, 6] as const) {
-    const judged = program.family === 'both' || family === program.family;
-    for (const region of familySpace(family)) {
-      // The source judges the other family's packets not at all: they pass.
-      const fallOff = judged ? walk(program.entry, region, []) : [region];
-      const decision: SourceDecision = judged
-        ? { verdict: program.policy, path: [], policyOf: program.entry }
-        : { verdict: 'allow', path: [], unjudged: true };
-      for (const rest of fallOff) pieces.push({ region: rest, decision });
-    }
-  }
+  const fallOff: SourceDecision = { verdict: program.policy, path: [], policyOf: program.entry };
+  for (const start of starts) for (const rest of walk(program.entry, start, [])) pieces.push({ region: rest, decision: fallOff });
   return pieces;
 }
 

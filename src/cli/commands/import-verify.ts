@@ -9,8 +9,8 @@ import { location } from '../../compiler/codes.js';
 import { MAX_VERIFY_REGIONS, type SourceDecision } from '../../import/verify.js';
 import { formatPacket } from '../../packet/describe.js';
 
-/** Text lines, for stderr, and whether the proof holds. */
-export function verifyLines(report: VerifyReport, source: string): { ok: boolean; lines: string[] } {
+/** Text lines, for stderr, and whether the proof holds; `source` names the dump (two, merged: "a and b"), `file` the first. */
+export function verifyLines(report: VerifyReport, file: string, source = file): { ok: boolean; lines: string[] } {
   const { outcome, policyFile } = report;
   const took = `${Math.round(report.milliseconds)} ms`;
   switch (outcome.kind) {
@@ -18,7 +18,7 @@ export function verifyLines(report: VerifyReport, source: string): { ok: boolean
       return {
         ok: true,
         lines: [
-          `${source}: verified: ${policyFile} decides every packet as ${source} does on ${plural('interface', outcome.interfaces)} (${outcome.regions.toLocaleString('en-US')} regions, ${took})`,
+          `${source}: verified: ${policyFile} decides every packet as ${source} ${source === file ? 'does' : 'do'} on ${plural('interface', outcome.interfaces)} (${outcome.regions.toLocaleString('en-US')} regions, ${took})`,
         ],
       };
     case 'counterexample':
@@ -26,7 +26,7 @@ export function verifyLines(report: VerifyReport, source: string): { ok: boolean
         ok: false,
         lines: [
           `${source}: ${policyFile} decides otherwise than ${source} on interface '${outcome.iface}': ${formatPacket(outcome.packet)}`,
-          `  ${source}: ${sourceText(outcome.source, source)}`,
+          `  ${source}: ${sourceText(outcome.source, file)}`,
           `  ${policyFile}: ${outcome.policy.verdict}, by ${outcome.policy.rule ? `rule '${outcome.policy.rule.text}' at ${location(outcome.policy.rule.span)}` : 'the default'}`,
         ],
       };
@@ -63,10 +63,10 @@ export function verifyJson(report: VerifyReport): Record<string, unknown> {
   };
 }
 
-function sourceText(decision: SourceDecision, source: string): string {
+function sourceText(decision: SourceDecision, file: string): string {
   if (decision.unjudged) return `${decision.verdict}: its rules never see this family`;
   if (decision.path.length === 0) return `${decision.verdict}, by the policy of chain ${decision.policyOf}`;
-  const rules = decision.path.map((cite) => `${source}:${cite.line}: ${cite.text.trim()}`);
+  const rules = decision.path.map((cite) => `${cite.file ?? file}:${cite.line}: ${cite.text.trim()}`);
   return `${decision.verdict}, by ${rules.join(' > ')}`;
 }
 

@@ -13,6 +13,7 @@ export interface ImportCommandOptions {
   iface?: string[];
   chain?: string;
   ipset?: string;
+  ip6?: string;
   partial?: boolean;
   json?: boolean;
   /** `--verify`: prove the translation; `--verify POLICY`: prove that policy file instead. */
@@ -31,6 +32,7 @@ export function importIptablesCommand(file: string, options: ImportCommandOption
     ...(options.iface?.length ? { interfaces: options.iface } : {}),
     ...(options.output ? { policyName: options.output } : {}),
     ...(options.ipset !== undefined ? { ipsetFile: options.ipset } : {}),
+    ...(options.ip6 !== undefined ? { ip6File: options.ip6 } : {}),
   });
   return writeImport(file, r, options, io);
 }
@@ -53,7 +55,7 @@ function writeImport(file: string, r: ImportResult, options: ImportCommandOption
       typeof options.verify === 'string' ? { path: options.verify } : { ...r.proof, file: options.output ?? 'the translation' };
     proof = verifyImport(r.proof.program, policy, (text) => err(io, text));
   }
-  const verified = proof ? verifyLines(proof, file) : undefined;
+  const verified = proof ? verifyLines(proof, file, options.ip6 ? `${file} and ${options.ip6}` : file) : undefined;
   if (options.json) {
     const j = (d: ImportDiagnostic) => ({ file: d.file ?? file, line: d.line, column: d.column, code: d.code, message: d.message });
     const diagnostics = { errors: r.errors.map(j), warnings: r.warnings.map(j) };

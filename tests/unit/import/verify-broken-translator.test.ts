@@ -11,7 +11,7 @@ import { compileText } from '../compiler/helpers.js';
 
 vi.mock('../../../src/import/iptables-conjoin.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../../src/import/iptables-conjoin.js')>();
-  return { conjoin: (outer: object, inner: object) => original.conjoin({ ...outer, src: undefined }, inner) };
+  return { ...original, conjoin: (outer: object, inner: object) => original.conjoin({ ...outer, src: undefined }, inner) };
 });
 
 describe('import --verify against a broken translator', () => {
