@@ -33,7 +33,7 @@ import { generateDump, generatePacket } from '../../support/iptables-dumps.js';
 import { skipWithoutRoot } from '../../support/kernel.js';
 import { Random } from '../../support/random.js';
 import { REPO } from '../xdp/helpers/env.js';
-import { IptablesLab, RECEIVER_IFACE, type KernelDecision } from './iptables-lab.js';
+import { firstPacketState, IptablesLab, RECEIVER_IFACE, type KernelDecision } from './iptables-lab.js';
 
 const GENERATED_DUMPS = 60;
 const PACKETS_PER_DUMP = 100;
@@ -42,16 +42,6 @@ const SERVER = path.join(REPO, 'tests/fixtures/import/differential/server.rules'
 /** What only inlining refuses (see iptables-dumps.ts): such a dump is replaced by the generator's next. */
 const INLINING_REFUSALS = new Set(['import-conjunction']);
 const VERDICTS = { ACCEPT: 'allow', DROP: 'drop', REJECT: 'reject' } as const;
-/** ICMP types conntrack opens a connection with (nf_conntrack_proto_icmp.c's valid_new). */
-const ICMP_REQUESTS = new Set([8, 13, 15, 17]);
-
-/** The state conntrack gives a packet it has never seen, with nf_conntrack_tcp_loose=0. */
-export function firstPacketState(p: PacketSpec): 'new' | 'invalid' {
-  if (p.protocol === 6) return ((p.tcpFlags ?? 0) & 0x17) === 0x02 ? 'new' : 'invalid';
-  if (p.protocol === 1) return ICMP_REQUESTS.has(p.icmpType ?? -1) ? 'new' : 'invalid';
-  return 'new';
-}
-
 function translate(name: string, text: string): Translation {
   const save = parseIptablesSave(text);
   expect(save.errors, `${name} does not parse:\n${text}`).toEqual([]);

@@ -1,7 +1,8 @@
 """
-For the iptables differential test: sends Ethernet frames into the
-receiving namespace and reports, for each, the iptables-legacy rule that
-decided it, read from the kernel's own counters.
+For the iptables and nft differential tests: sends Ethernet frames into
+the receiving namespace and reports, for each, the iptables-legacy rule
+that decided it, or the nft rule counters it moved, read from the kernel's
+own counters.
 
 Run inside the receiving namespace (ip netns exec RECEIVER python3 ...);
 the sending socket is made in SENDER's namespace (setns), so one process
@@ -11,9 +12,15 @@ packet nobody has seen before meets. After the frame, the filter table's
 entries are read (IPT_SO_GET_ENTRIES) until exactly one deciding entry
 (ACCEPT, DROP, REJECT, a built-in chain's policy) has counted it.
 
-Usage: verdict-probe.py SENDER IFNAME. Reads lines of hex frames (one
-dump's packets a line, separated by spaces) and writes one JSON line each:
-a list of {"chain", "rule" (1-based, or "policy"), "verdict"}, or {"error"}.
+With --nft MARKER, the counters are every nft rule's `counter` (listed
+through libnftables, in process), and a frame is done when a counter of
+table MARKER (one that every frame reaches, before the others) has moved;
+the answer is then {"moved": {"FAMILY TABLE CHAIN HANDLE": packets}}.
+
+Usage: verdict-probe.py SENDER IFNAME [--nft MARKER]. Reads lines of hex
+frames (one dump's packets a line, separated by spaces) and writes one JSON
+line each: a list of {"chain", "rule" (1-based, or "policy"), "verdict"},
+or of {"moved"} with --nft, or {"error"}.
 """
 import ctypes
 import json
@@ -33,6 +40,8 @@ HOOK_NAMES = {0: "PREROUTING", 1: "INPUT", 2: "FORWARD", 3: "OUTPUT", 4: "POSTRO
 ENTRY = struct.Struct("=84xIHHIQQ")
 STANDARD_VERDICTS = {-1: "DROP", -2: "ACCEPT"}
 WAIT_SECONDS = 2.0
+# libnftables' output flag for JSON (NFT_CTX_OUTPUT_JSON)
+NFT_OUTPUT_JSON = 1 << 4
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -47,6 +56,7 @@ def setns(path):
 
 
 sender_ns, ifname = sys.argv[1], sys.argv[2]
+nft_marker = sys.argv[4] if sys.argv[3:4] == ["--nft"] else None
 home = f"/proc/self/fd/{os.open('/proc/self/ns/net', os.O_RDONLY)}"
 setns(f"/run/netns/{sender_ns}")
 sender = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
@@ -55,6 +65,21 @@ setns(home)
 table_socket = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 ctnetlink = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
 ctnetlink.bind((0, 0))
+if nft_marker:
+    libnft = ctypes.CDLL("libnftables.so.1")
+    libnft.nft_ctx_new.restype = ctypes.c_void_p
+    libnft.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
+    libnft.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+    libnft.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+    libnft.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    libnft.nft_ctx_get_output_buffer.argtypes = [ctypes.c_void_p]
+    libnft.nft_ctx_get_output_buffer.restype = ctypes.c_char_p
+    libnft.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+    libnft.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+    nft = libnft.nft_ctx_new(0)
+    libnft.nft_ctx_output_set_flags(nft, NFT_OUTPUT_JSON)
+    libnft.nft_ctx_buffer_output(nft)
+    libnft.nft_ctx_buffer_error(nft)
 
 
 def getsockopt(option, request, size):
@@ -94,9 +119,42 @@ def deciding_entries():
     return entries
 
 
+def nft_counters():
+    """Every nft rule counter: {"FAMILY TABLE CHAIN HANDLE": packets}."""
+    if libnft.nft_run_cmd_from_buffer(nft, b"list ruleset") != 0:
+        raise OSError(0, f"nft list ruleset: {libnft.nft_ctx_get_error_buffer(nft).decode()}")
+    counters = {}
+    for element in json.loads(libnft.nft_ctx_get_output_buffer(nft))["nftables"]:
+        rule = element.get("rule")
+        for statement in rule["expr"] if rule else []:
+            if "counter" in statement:
+                key = f"{rule['family']} {rule['table']} {rule['chain']} {rule['handle']}"
+                counters[key] = statement["counter"]["packets"]
+    return counters
+
+
+def decide_nft(frame, before):
+    flush_connections()
+    sender.send(frame)
+    deadline = time.monotonic() + WAIT_SECONDS
+    marker = f" {nft_marker} "
+    while True:
+        after = nft_counters()
+        if any(marker in k and n != before.get(k, 0) for k, n in after.items()):
+            break
+        if time.monotonic() > deadline:
+            return after, {"error": f"no counter of table {nft_marker} counted the frame"}
+        time.sleep(0.0002)
+    # the marker's chain runs first: the frame may still be in the later ones
+    time.sleep(0.001)
+    after = nft_counters()
+    return after, {"moved": {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}}
+
+
 def flush_connections():
     header = struct.pack("=IHHII", 20, CTNETLINK_DELETE, NLM_F_REQUEST | NLM_F_ACK, 1, 0)
-    ctnetlink.send(header + struct.pack("=BBH", socket.AF_INET, 0, 0))
+    # AF_UNSPEC: both families' connections
+    ctnetlink.send(header + struct.pack("=BBH", socket.AF_UNSPEC, 0, 0))
     answer = ctnetlink.recv(4096)
     kind, error = struct.unpack_from("=H", answer, 4)[0], struct.unpack_from("=i", answer, 16)[0]
     # ENOENT: the namespace tracks nothing yet (no rule asked for a state).
@@ -123,10 +181,10 @@ def decide(frame, before):
 
 for line in sys.stdin:
     try:
-        before = deciding_entries()
+        before = nft_counters() if nft_marker else deciding_entries()
         results = []
         for text in line.split():
-            before, result = decide(bytes.fromhex(text), before)
+            before, result = (decide_nft if nft_marker else decide)(bytes.fromhex(text), before)
             results.append(result)
         print(json.dumps(results), flush=True)
     except OSError as error:

@@ -1,5 +1,6 @@
 /*
- * Generated inet rulesets (an input chain and a chain it jumps to),
+ * Generated inet rulesets (tests/support/nft-rulesets.ts: an input chain
+ * and a chain it jumps to),
  * translated and compared on sampled IPv4 and IPv6 packets: the verdict of
  * a direct first-match evaluator of the nft JSON rules against the
  * reference evaluator of the translated policy.
@@ -10,49 +11,12 @@ import { parseNftJson } from '../../../src/import/nft-json.js';
 import { translateNft } from '../../../src/import/nft-translate.js';
 import type { PacketSpec } from '../../../src/packet/spec.js';
 import { compileGenerated } from '../../support/compile-generated.js';
+import { generateNftRuleset, nftJson, payload, PORTS, STATES, type Expr } from '../../support/nft-rulesets.js';
 import { Random } from '../../support/random.js';
 
-const PREFIXES4 = ['10.0.0.0/8', '10.1.0.0/16', '192.0.2.0/24', '198.51.100.7/32'];
 const HOSTS4 = ['10.0.0.1', '10.1.2.3', '192.0.2.1', '198.51.100.7', '203.0.113.9'];
-const PREFIXES6 = ['2001:db8::/32', '2001:db8:1::/48'];
 const HOSTS6 = ['2001:db8::1', '2001:db8:1::5', '2001:db9::1'];
-const PORTS = [22, 53, 80, 443, 1024, 8080];
-const STATES = ['new', 'established', 'related', 'invalid'] as const;
 const FLAG_BITS: Record<string, number> = { fin: 1, syn: 2, rst: 4, ack: 16 };
-
-type Expr = Record<string, unknown>;
-const payload = (protocol: string, field: string) => ({ payload: { protocol, field } });
-const match = (op: string, left: unknown, right: unknown): Expr => ({ match: { op, left, right } });
-const prefix = (text: string) => {
-  const [addr, len] = text.split('/');
-  return { prefix: { addr, len: Number(len) } };
-};
-
-function generateMatches(r: Random): Expr[] {
-  const out: Expr[] = [];
-  const family = r.pick(['ip', 'ip', 'ip', 'ip6', 'nfproto', '', '', '', '', '']);
-  if (family === 'ip') out.push(match(r.chance(0.3) ? '!=' : '==', payload('ip', 'saddr'), prefix(r.pick(PREFIXES4))));
-  if (family === 'ip6') out.push(match('==', payload('ip6', 'saddr'), prefix(r.pick(PREFIXES6))));
-  if (family === 'nfproto') out.push(match('==', { meta: { key: 'nfproto' } }, r.pick(['ipv4', 'ipv6'])));
-  const l4 = r.pick(['', '', 'tcp', 'udp', 'th', 'icmp']);
-  const ports = () => (r.chance(0.5) ? r.pick(PORTS) : { set: [r.pick(PORTS), r.pick(PORTS)].filter((p, i, a) => a.indexOf(p) === i) });
-  if (l4 === 'tcp' || l4 === 'udp') out.push(match(r.chance(0.2) ? '!=' : '==', payload(l4, 'dport'), ports()));
-  if (l4 === 'th')
-    out.push(match('==', { meta: { key: 'l4proto' } }, { set: ['tcp', 'udp'] }), match('==', payload('th', 'dport'), ports()));
-  if (l4 === 'tcp' && r.chance(0.4)) out.push(match('==', { '&': [payload('tcp', 'flags'), ['syn', 'ack']] }, 'syn'));
-  if (l4 === 'icmp') out.push(match('==', payload('icmp', 'type'), 'echo-request'));
-  if (r.chance(0.3)) out.push(match('in', { ct: { key: 'state' } }, STATES.filter(() => r.chance(0.5)).concat('new')));
-  return out;
-}
-
-function generateRule(r: Random, canJump: boolean): Expr[] {
-  if (r.chance(0.1)) {
-    const set = STATES.filter(() => r.chance(0.6)).map((s) => [s, { [r.pick(['accept', 'drop'])]: null }]);
-    if (set.length > 0) return [...generateMatches(r), { vmap: { key: { ct: { key: 'state' } }, data: { set } } }];
-  }
-  const verdict = canJump && r.chance(0.2) ? { jump: { target: 'sub' } } : { [r.pick(['accept', 'drop', 'reject'])]: null };
-  return [...generateMatches(r), verdict];
-}
 
 type Packet = PacketSpec & { ctState: (typeof STATES)[number] };
 
@@ -107,21 +71,9 @@ describe('translated inet rulesets decide as nft does', () => {
   it('agrees on 40 generated rulesets × 150 packets of both families', () => {
     for (let seed = 1; seed <= 40; seed++) {
       const r = new Random(9_000 + seed);
-      const policy = r.pick(['accept', 'drop']);
-      const chains = {
-        input: Array.from({ length: r.int(1, 7) }, () => generateRule(r, true)),
-        sub: Array.from({ length: r.int(0, 4) }, () => generateRule(r, false)),
-      };
-      const objects: object[] = [
-        { table: { family: 'inet', name: 'filter', handle: 1 } },
-        { chain: { family: 'inet', table: 'filter', name: 'input', handle: 1, type: 'filter', hook: 'input', prio: 0, policy } },
-        { chain: { family: 'inet', table: 'filter', name: 'sub', handle: 2 } },
-      ];
-      let handle = 10;
-      for (const [chain, rules] of Object.entries(chains)) {
-        for (const expr of rules) objects.push({ rule: { family: 'inet', table: 'filter', chain, handle: handle++, expr } });
-      }
-      const json = JSON.stringify({ nftables: objects }, null, 1);
+      const ruleset = generateNftRuleset(r);
+      const { chains, policy } = ruleset;
+      const json = nftJson(ruleset);
       const read = parseNftJson(json);
       expect(read.errors).toEqual([]);
       const translation = translateNft(read.ruleset!, { file: 'generated.json', interfaces: ['eth0'] });
