@@ -132,13 +132,14 @@ describe.skipIf(skipWithoutRoot('import/iptables-differential'))('imported iptab
     }
   }, 120_000);
 
-  it('agrees on every corpus dump the importer translates without refusals', async () => {
-    const files = fs.existsSync(CORPUS) ? fs.readdirSync(CORPUS).filter((f) => f.endsWith('.rules')) : [];
+  it('agrees on every IPv4 corpus dump the importer translates without refusals or limits', async () => {
+    // The lab sends IPv4 frames to iptables-legacy; a limit's verdict depends on the time between frames, which the oracle does not follow.
+    const files = fs.existsSync(CORPUS) ? fs.readdirSync(CORPUS).filter((f) => f.endsWith('.rules') && !f.endsWith('.v6.rules')) : [];
     const r = new Random(4242);
     for (const file of files.sort()) {
       const text = fs.readFileSync(path.join(CORPUS, file), 'utf8');
       const translation = translate(file, text);
-      if (translation.refusals.length > 0) continue;
+      if (translation.refusals.length > 0 || / limit rate | @\S+ /.test(translation.policy)) continue;
       tally.corpus++;
       await agree(
         file,
@@ -147,6 +148,6 @@ describe.skipIf(skipWithoutRoot('import/iptables-differential'))('imported iptab
         Array.from({ length: 200 }, () => generatePacket(r)),
       );
     }
-    console.log(`iptables differential: ${tally.corpus} of ${files.length} corpus dumps run (the others have refusals)`);
+    console.log(`iptables differential: ${tally.corpus} of ${files.length} corpus dumps run (the others have refusals, limits or sets)`);
   }, 60_000);
 });
