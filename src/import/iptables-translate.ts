@@ -10,7 +10,7 @@
  * so a caller should not use the policy while there are refusals.
  */
 import { IMPORT_WARNINGS, type ImportDiagnostic } from './codes.js';
-import { flattenProgram, quote, type Report } from './flatten.js';
+import { flattenProgram, quote, refuseTailsPastLimit, type Report } from './flatten.js';
 import { ruleCondition } from './iptables-conditions.js';
 import { emitPolicy } from './iptables-emit.js';
 import type { Chain, IptablesSave, RuleTarget, Table } from './iptables-save.js';
@@ -81,13 +81,14 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
     interfaces.push('eth0');
     report('import-interface-name', chain.line, 1, `no interface given and no rule has -i: the block is for 'eth0'; rename it`);
   }
+  const kept = refuseTailsPastLimit(flat, interfaces, report);
   const header = [
     `Translated from ${options.file}: table filter, chain ${entry} (policy ${chain.policy} of line ${chain.line}).`,
     'Each rule follows the iptables rules it comes from (a jump first, then the rule of its chain).',
   ];
   const byLine = (a: ImportDiagnostic, b: ImportDiagnostic) => a.line - b.line || a.column - b.column;
   const sets = [...context.declarations.values()];
-  const policy = emitPolicy(header, interfaces, program.policy, flat, options.file, program.family, { sets });
+  const policy = emitPolicy(header, interfaces, program.policy, kept, options.file, program.family, { sets });
   return { policy, program, refusals: refusals.sort(byLine), warnings: warnings.sort(byLine) };
 }
 
@@ -151,7 +152,10 @@ function iptablesTarget(table: Table, target: RuleTarget): SourceTarget | undefi
   const verdict = VERDICTS[target.name];
   if (verdict === 'reject') return { kind: 'verdict', verdict, reject: rejectAnswer(target) };
   if (verdict) return { kind: 'verdict', verdict };
-  if (target.name === 'LOG' || target.name === 'NFLOG') return { kind: 'log', name: target.name };
+  if (target.name === 'LOG' || target.name === 'NFLOG') {
+    const prefix = target.options.find((o) => o.option === `--${target.name.toLowerCase()}-prefix`)?.values[0];
+    return { kind: 'log', name: target.name, ...(prefix !== undefined ? { prefix } : {}) };
+  }
   if (target.name === 'RETURN') return { kind: 'return' };
   if (isUserChain(table, target.name)) return { kind: target.kind, chain: target.name };
   return undefined;

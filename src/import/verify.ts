@@ -74,7 +74,9 @@ class TooLarge extends Error {}
 export function verifyTranslation(program: SourceProgram, compiled: IrPolicy): VerifyOutcome {
   let regions = 0;
   for (const iface of compiled.interfaces) {
-    const stateful = iface.rules.find((rule) => dependsOnState(rule));
+    // Audit rules decide nothing, their limits included (a LOG with -m limit).
+    const enforced = iface.rules.filter((rule) => !rule.audit);
+    const stateful = enforced.find((rule) => dependsOnState(rule));
     if (stateful) return { kind: 'unsupported', iface: iface.name, reason: `rule '${stateful.text}' has a limit or a dynamic set` };
     let pieces: Piece[];
     try {
@@ -84,8 +86,6 @@ export function verifyTranslation(program: SourceProgram, compiled: IrPolicy): V
       throw error;
     }
     regions += pieces.length;
-    // Audit rules decide nothing.
-    const enforced = iface.rules.filter((rule) => !rule.audit);
     const indexes = { 4: new RuleIndex(enforced, 4), 6: new RuleIndex(enforced, 6) };
     for (const piece of pieces) {
       const found = firstDifference(indexes[piece.region.family], iface, piece);
