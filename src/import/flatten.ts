@@ -140,9 +140,10 @@ function logDifferences(log: LogStatement, cited: string): string {
 export function refuseTailsPastLimit(flat: FlatRule[], interfaces: readonly string[], report: Report): FlatRule[] {
   const refused = new Set<FlatRule>();
   for (const name of interfaces) {
-    const tails = flat.filter((r) => (r.condition.iface === undefined || r.condition.iface === name) && hasTail(r));
+    // A rule refused for another interface is in no block, and takes none of this one's tails.
+    const tails = flat.filter((r) => (r.condition.iface === undefined || r.condition.iface === name) && hasTail(r) && !refused.has(r));
     tails.forEach((rule, index) => {
-      if (index < MAX_TAIL_RULES || refused.has(rule)) return;
+      if (index < MAX_TAIL_RULES) return;
       refused.add(rule);
       const cite = rule.cites.at(-1)!;
       report(
