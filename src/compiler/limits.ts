@@ -7,3 +7,6 @@
  * four times over, and the count is known before anything is expanded.
  */
 export const MAX_EXPANDED_ELEMENTS = 4 * 1024 * 1024;
+
+/** The data plane's bound on rules with a tail, for the importers, which must not write a policy the compiler refuses. */
+export { MAX_TAIL_RULES } from '../contract/kernel.js';

@@ -40,7 +40,10 @@ export const IMPORT_CODES = {
   'import-interface': 'a negated or wildcard -i (! -i eth0, -i eth+): a rule goes to the block of one named interface',
   'import-chain':
     'the dump has no filter table, or the table has not the chain to translate; an nft ruleset has no filter base chain on input',
-  'import-log': 'LOG or NFLOG does not decide: it is translated as a comment, and the rule that should log needs log',
+  'import-log':
+    "LOG, NFLOG or nft's log is translated as log, on an audit allow rule where it decides nothing: xdpfw's log stream keeps at most 100 events a second per interface (a burst of 200), each the packet's headers in xdpfw run's log and xdpfw trace, not a kernel log line with the prefix (kept as a comment); one warning a dump",
+  'import-tails':
+    'more than 64 rules of an interface would have a tail (LOG or NFLOG, which become audit rules, a limit, a recent list): the compiler takes at most 64 (too-many-tails), and the rules past them are refused',
   'import-reject-with': "REJECT --reject-with: xdpfw's reject answers TCP with a RST and the rest with ICMP administratively prohibited",
   'import-loopback': 'a -i lo rule is dropped: XDP on a network interface never sees loopback traffic',
   'import-interface-name': "no interface was given and no rule names one: the policy's block is for eth0, to be renamed",

@@ -4,9 +4,10 @@
  * a goto likewise, and since a goto'd chain that falls off its end returns
  * to the caller's caller, a packet that falls off one reached from the
  * entry chain gets the entry chain's policy: a rule with the goto's
- * condition and the policy's verdict follows the inlined rules. LOG does
- * not decide and becomes a comment (with a warning): the deciding rule
- * after it should get `log`.
+ * condition and the policy's verdict follows the inlined rules. LOG
+ * records the packet and lets the next rule decide, which is what an
+ * `audit allow … log` rule does (it never decides, and logs what it
+ * matches); a verdict nft logs gets `log` itself.
  *
  * What first-match rules cannot say is refused here, each located at the
  * source rule: a RETURN that is not a chain's unconditional last rule, a
@@ -16,16 +17,20 @@
 import type { ImportCode } from './codes.js';
 import { conjoin } from './iptables-conjoin.js';
 import type { Condition } from './iptables-conditions.js';
-import type { Citation, SourceProgram, SourceRule, Verdict } from './program.js';
+import { MAX_TAIL_RULES } from '../compiler/limits.js';
+import type { Citation, LogStatement, SourceProgram, SourceRule, Verdict } from './program.js';
 
-/** A rule to emit, or a note in its place (what LOG became). */
+/** A rule to emit. */
 export interface FlatRule {
   /** The source rules it comes from: the jumping rules first, then the rule itself. */
   cites: Citation[];
   comments: string[];
-  verdict?: Verdict;
+  verdict: Verdict;
   condition: Condition;
-  note?: string;
+  /** `audit`: the rule decides nothing (what LOG becomes). */
+  audit?: true;
+  /** `log`: what the rule decides, or would, goes to the log stream. */
+  log?: true;
 }
 
 export type Report = (code: ImportCode, line: number, column: number, message: string) => void;
@@ -41,6 +46,12 @@ export function flattenProgram(program: SourceProgram, report: Report): FlatRule
   const refused = refuseStructure(program, report);
   const flat: FlatRule[] = [];
   let rejectWithNoted = false;
+  // One import-log warning a dump, at its first logging rule translated.
+  let firstLog: { rule: SourceRule; log: LogStatement } | undefined;
+  const logged = (rule: SourceRule, log: LogStatement): { comments: string[]; log: true } => {
+    if (firstLog === undefined || rule.cite.line < firstLog.rule.cite.line) firstLog = { rule, log };
+    return { comments: log.prefix === undefined ? [] : [`log prefix ${JSON.stringify(log.prefix)}`], log: true };
+  };
   const via = (cites: Citation[]) => (cites.length > 0 ? `, reached from line ${cites.map((r) => r.line).join(' > ')}` : '');
   const commentsOf = (path: SourceRule[]) => path.flatMap((r) => r.comments);
 
@@ -70,19 +81,18 @@ export function flattenProgram(program: SourceProgram, report: Report): FlatRule
             `${answer.shown} is not kept (nor any other answer of this dump that differs): xdpfw's reject answers TCP with a RST and anything else with ICMP administratively prohibited`,
           );
         }
-        flat.push({ cites: hereCites, comments: commentsOf(here), verdict: target.verdict, condition });
+        const log = target.log ? logged(rule, target.log) : undefined;
+        const comments = [...commentsOf(here), ...(log?.comments ?? [])];
+        flat.push({ cites: hereCites, comments, verdict: target.verdict, condition, ...(log ? { log: true } : {}) });
       } else if (target.kind === 'log') {
-        report(
-          'import-log',
-          rule.cite.line,
-          rule.column,
-          `${target.name} is left as a comment; add 'log' to the rule that should log: ${quote(rule.cite)}`,
-        );
+        const log = logged(rule, target);
         flat.push({
           cites: hereCites,
-          comments: commentsOf(here),
+          comments: [...commentsOf(here), ...log.comments],
+          verdict: 'allow',
           condition,
-          note: `${target.name} not translated: add 'log' to the deciding rule`,
+          audit: true,
+          log: true,
         });
       } else if (target.kind === 'return' || target.kind === 'refused' || stack.includes(target.chain)) {
         // RETURN as a chain's unconditional last rule does nothing; the rest was refused before flattening.
@@ -106,8 +116,49 @@ export function flattenProgram(program: SourceProgram, report: Report): FlatRule
     });
   };
   flatten(entry, {}, [], 'policy', [entry]);
+  if (firstLog)
+    report('import-log', firstLog.rule.cite.line, firstLog.rule.column, logDifferences(firstLog.log, quote(firstLog.rule.cite)));
   return flat;
 }
+
+/** The import-log warning, given once a dump: what xdpfw's log keeps of what the source's logging records. */
+function logDifferences(log: LogStatement, cited: string): string {
+  const what = log.name === 'log' ? "'log'" : log.name;
+  return (
+    `${what} becomes 'log' (on an 'audit allow' rule, which decides nothing, where the source's rule does not decide), as does every log of this dump: ` +
+    `xdpfw's log stream keeps at most 100 events a second per interface (a burst of 200), each the packet's headers on a 'rule decision' line of 'xdpfw run's log and in 'xdpfw trace', ` +
+    `not a kernel log line with its prefix (kept as a comment): ${cited}`
+  );
+}
+
+/**
+ * Refuses the rules past the MAX_TAIL_RULES'th of an interface with a tail
+ * (audit, a limit, a dynamic set, a ban), which the data plane checks one
+ * by one and the compiler refuses beyond that (`too-many-tails`); returns
+ * the rules kept, so that the policy still compiles.
+ */
+export function refuseTailsPastLimit(flat: FlatRule[], interfaces: readonly string[], report: Report): FlatRule[] {
+  const refused = new Set<FlatRule>();
+  for (const name of interfaces) {
+    // A rule refused for another interface is in no block, and takes none of this one's tails.
+    const tails = flat.filter((r) => (r.condition.iface === undefined || r.condition.iface === name) && hasTail(r) && !refused.has(r));
+    tails.forEach((rule, index) => {
+      if (index < MAX_TAIL_RULES) return;
+      refused.add(rule);
+      const cite = rule.cites.at(-1)!;
+      report(
+        'import-tails',
+        cite.line,
+        1,
+        `interface '${name}' would have ${tails.length} rules with a LOG, a limit or a recent list, and xdpfw takes at most ${MAX_TAIL_RULES}; this one, rule ${index + 1} of them, is left out: ${quote(cite)}`,
+      );
+    });
+  }
+  return flat.filter((r) => !refused.has(r));
+}
+
+const hasTail = (rule: FlatRule) =>
+  rule.audit === true || rule.condition.limit !== undefined || rule.condition.ban !== undefined || rule.condition.dynamicSet !== undefined;
 
 /** Whether xdpfw's reject sends what the source's does, to the packets of `protocol` (undefined: any). */
 function xdpfwAnswersAs(answer: string, protocol: number | undefined): boolean {

@@ -44,8 +44,7 @@ export function emitPolicy(
       if (rule.condition.iface !== undefined && rule.condition.iface !== name) continue;
       for (const cite of rule.cites) out.push(`  # ${cite.file ?? file}:${cite.line}: ${oneLine(cite.text)}`);
       for (const comment of rule.comments) out.push(`  # ${oneLine(comment)}`);
-      if (rule.note !== undefined) out.push(`  # ${oneLine(rule.note)}`);
-      if (rule.verdict !== undefined) out.push(`  ${ruleText(rule.verdict, rule.condition, family)}`);
+      out.push(`  ${rule.audit ? 'audit ' : ''}${ruleText(rule.verdict, rule.condition, family)}${rule.log ? ' log' : ''}`);
     }
     out.push('}');
   }

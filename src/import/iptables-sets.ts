@@ -197,11 +197,10 @@ export function checkStatefulRules(
 /** A rule with a limit inlined in several places would keep a bucket in each, where iptables keeps one: those are refused and left out. */
 export function refuseLimitsInlinedTwice(flat: FlatRule[], report: Report): FlatRule[] {
   const count = new Map<Citation, number>();
-  for (const rule of flat)
-    if (rule.condition.limit && rule.verdict) count.set(rule.cites.at(-1)!, (count.get(rule.cites.at(-1)!) ?? 0) + 1);
+  for (const rule of flat) if (rule.condition.limit) count.set(rule.cites.at(-1)!, (count.get(rule.cites.at(-1)!) ?? 0) + 1);
   return flat.filter((rule) => {
     const cite = rule.cites.at(-1)!;
-    if (!rule.condition.limit || !rule.verdict || (count.get(cite) ?? 0) < 2) return true;
+    if (!rule.condition.limit || (count.get(cite) ?? 0) < 2) return true;
     report(
       'import-limit',
       cite.line,

@@ -10,7 +10,7 @@
  * so a caller should not use the policy while there are refusals.
  */
 import { IMPORT_WARNINGS, type ImportDiagnostic } from './codes.js';
-import { flattenProgram, quote, type FlatRule, type Report } from './flatten.js';
+import { flattenProgram, quote, refuseTailsPastLimit, type FlatRule, type Report } from './flatten.js';
 import { ruleCondition } from './iptables-conditions.js';
 import { emitPolicy } from './iptables-emit.js';
 import type { Chain, IptablesSave, RuleTarget, Table } from './iptables-save.js';
@@ -55,7 +55,8 @@ export function translateIptables(save: IptablesSave, options: TranslateOptions)
   const dump = flattenIptables(save, options);
   if (!('program' in dump)) return { policy: '', ...dump.diagnostics() };
   const interfaces = blockInterfaces(dump, options.interfaces, dump.report);
-  const policy = emitPolicy(dump.header, interfaces, dump.program.policy, dump.flat, options.file, dump.program.family, {
+  const kept = refuseTailsPastLimit(dump.flat, interfaces, dump.report);
+  const policy = emitPolicy(dump.header, interfaces, dump.program.policy, kept, options.file, dump.program.family, {
     sets: dump.sets,
   });
   return { policy, program: dump.program, ...dump.diagnostics() };
@@ -201,7 +202,10 @@ function iptablesTarget(table: Table, target: RuleTarget): SourceTarget | undefi
   const verdict = VERDICTS[target.name];
   if (verdict === 'reject') return { kind: 'verdict', verdict, reject: rejectAnswer(target) };
   if (verdict) return { kind: 'verdict', verdict };
-  if (target.name === 'LOG' || target.name === 'NFLOG') return { kind: 'log', name: target.name };
+  if (target.name === 'LOG' || target.name === 'NFLOG') {
+    const prefix = target.options.find((o) => o.option === `--${target.name.toLowerCase()}-prefix`)?.values[0];
+    return { kind: 'log', name: target.name, ...(prefix !== undefined ? { prefix } : {}) };
+  }
   if (target.name === 'RETURN') return { kind: 'return' };
   if (isUserChain(table, target.name)) return { kind: target.kind, chain: target.name };
   return undefined;

@@ -12,7 +12,7 @@
  * IPv4 one as `default` and a last rule for IPv6.
  */
 import type { ImportDiagnostic } from './codes.js';
-import type { FlatRule } from './flatten.js';
+import { refuseTailsPastLimit, type FlatRule } from './flatten.js';
 import { impliedFamily } from './iptables-conjoin.js';
 import { ruleText, emitPolicy } from './iptables-emit.js';
 import type { SetDeclaration } from './iptables-sets.js';
@@ -46,6 +46,8 @@ export function mergeFamilies({ v4, v6, interfaces: given }: FamilyDumps): Merge
     });
   }
   const interfaces = blockInterfaces({ flat: merged, chainLine: v4.dump.chainLine }, given, v4.dump.report);
+  // The two dumps' tails share each interface's 64 (a refusal is reported in the IPv4 dump's run; its citation names the file).
+  const kept = refuseTailsPastLimit(merged, interfaces, v4.dump.report);
   const header = [
     ...v4.dump.header,
     ...v6.dump.header,
@@ -53,7 +55,7 @@ export function mergeFamilies({ v4, v6, interfaces: given }: FamilyDumps): Merge
   ];
   const sets = new Map<string, SetDeclaration>();
   for (const set of [...v4.dump.sets, ...v6.dump.sets]) sets.set(set.name, set);
-  const policy = emitPolicy(header, interfaces, p4, merged, v4.file, 'both', { sets: [...sets.values()] });
+  const policy = emitPolicy(header, interfaces, p4, kept, v4.file, 'both', { sets: [...sets.values()] });
   const d4 = v4.dump.diagnostics();
   const d6 = v6.dump.diagnostics();
   const in6 = (d: ImportDiagnostic): ImportDiagnostic => ({ ...d, file: d.file ?? v6.file });
@@ -68,8 +70,7 @@ export function mergeFamilies({ v4, v6, interfaces: given }: FamilyDumps): Merge
 /** The key of a rule that may stand for both families; undefined when it is one family's. */
 function sharedKey(rule: FlatRule): string | undefined {
   const c = rule.condition;
-  if (rule.verdict === undefined || c.src || c.dst || c.family !== undefined || c.limit || c.dynamicSet || c.ban !== undefined)
-    return undefined;
+  if (rule.audit || c.src || c.dst || c.family !== undefined || c.limit || c.dynamicSet || c.ban !== undefined) return undefined;
   if (impliedFamily(c) !== undefined) return undefined;
   return `${c.iface ?? ''}\n${ruleText(rule.verdict, c)}`;
 }

@@ -6,8 +6,8 @@
  * gives one rule an element, the element's key a match of the map's key;
  * its keys are disjoint (nft refuses overlapping ones), so the order of
  * these rules does not change what first-match decides. `counter` is
- * ignored; `log` alone is the LOG target, `log` before a verdict a
- * warning. A statement xdpfw cannot carry refuses the rule.
+ * ignored; `log` alone is the LOG target, `log` before a verdict gives the
+ * verdict `log`, before a jump a LOG target ahead of it. A statement xdpfw cannot carry refuses the rule.
  */
 import type { ImportCode } from './codes.js';
 import { conjoin } from './iptables-conjoin.js';
@@ -15,12 +15,18 @@ import type { Condition } from './iptables-conditions.js';
 import type { NftExpr, NftRule } from './nft-json.js';
 import { elementsOf, matchAlternatives, type Refusal, type SetLookup } from './nft-match.js';
 import { renderStatement, renderValue } from './nft-render.js';
-import type { Citation, RejectAnswer, SourceRule, SourceTarget } from './program.js';
+import type { Citation, LogStatement, RejectAnswer, SourceRule, SourceTarget } from './program.js';
 
 /** Reports a diagnostic at the rule being read; the message gets the rule's citation appended. */
 export type RuleReport = (code: ImportCode, message: string) => void;
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A verdict the rule gives, to the packets whose fields meet `key` besides the rule's matches (a verdict map's element). */
+interface Decision {
+  key: Condition;
+  target: SourceTarget;
+}
 
 /** More alternatives than this from one rule's sets is refused rather than written out. */
 const MAX_ALTERNATIVES = 64;
@@ -55,9 +61,9 @@ const LATER = new Set(['limit', 'meter', 'set']);
 
 export function nftSourceRules(rule: NftRule, cite: Citation, lookup: SetLookup, report: RuleReport): SourceRule[] {
   let alternatives: Condition[] = [{}];
-  const decisions: { key: Condition; target: SourceTarget }[] = [];
+  const decisions: Decision[] = [];
   const refusals: Refusal[] = [];
-  let logged = false;
+  let logged: LogStatement | undefined;
 
   for (const statement of rule.expr) {
     const [kind] = isObject(statement) ? Object.keys(statement) : [''];
@@ -73,7 +79,8 @@ export function nftSourceRules(rule: NftRule, cite: Citation, lookup: SetLookup,
     } else if (kind === 'vmap' && isObject(body)) {
       decisions.push(...verdictMap(body.key, body.data, lookup, refusals));
     } else if (kind === 'log') {
-      logged = true;
+      const prefix = isObject(body) && typeof body.prefix === 'string' ? body.prefix : undefined;
+      logged = { name: 'log', ...(prefix !== undefined ? { prefix } : {}) };
     } else if (kind === 'xt') {
       const name = isObject(body) ? ` ${String(body.type ?? '')} ${String(body.name ?? '')}`.trimEnd() : '';
       refusals.push({
@@ -101,13 +108,13 @@ export function nftSourceRules(rule: NftRule, cite: Citation, lookup: SetLookup,
     translatable,
   });
   if (refusals.length > 0) return [source({}, decisions[0]?.target ?? { kind: 'return' }, false)];
-  if (decisions.length === 0) return logged ? alternatives.map((c) => source(c, { kind: 'log', name: 'log' }, true)) : [];
-  if (logged) report('import-log', `'log' before the verdict is not kept: add 'log' to the rule that translates it`);
+  if (decisions.length === 0 && !logged) return [];
+  const targets = logged ? withLog(decisions, logged) : decisions;
 
   const out: SourceRule[] = [];
   let loopback = false;
   for (const condition of alternatives) {
-    for (const decision of decisions) {
+    for (const decision of targets) {
       const both = conjoin(condition, decision.key);
       if ('empty' in both) continue;
       if ('inexpressible' in both) {
@@ -132,6 +139,19 @@ export function nftSourceRules(rule: NftRule, cite: Citation, lookup: SetLookup,
   return out;
 }
 
+/**
+ * A rule's decisions with the `log` before them: one verdict logs what it
+ * decides; otherwise (alone, before a jump, before a verdict map, whose
+ * keys need not cover what the log records) a LOG target comes first.
+ */
+function withLog(decisions: Decision[], log: LogStatement): Decision[] {
+  const [only] = decisions;
+  if (decisions.length === 1 && only.target.kind === 'verdict' && Object.keys(only.key).length === 0) {
+    return [{ key: only.key, target: { ...only.target, log } }];
+  }
+  return [{ key: {}, target: { kind: 'log', ...log } }, ...decisions];
+}
+
 /** Each alternative so far with each of a match's, those no packet meets left out. */
 function conjoinAll(before: Condition[], match: Condition[], refusals: Refusal[]): Condition[] {
   const out: Condition[] = [];
@@ -146,7 +166,7 @@ function conjoinAll(before: Condition[], match: Condition[], refusals: Refusal[]
 }
 
 /** `KEY vmap { K : VERDICT, … }` or `vmap @name`: a decision an element, its key a match of KEY. */
-function verdictMap(key: NftExpr, data: NftExpr, lookup: SetLookup, refusals: Refusal[]): { key: Condition; target: SourceTarget }[] {
+function verdictMap(key: NftExpr, data: NftExpr, lookup: SetLookup, refusals: Refusal[]): Decision[] {
   if (typeof data === 'string' && data.startsWith('@') && lookup(data.slice(1))?.map !== 'verdict') {
     refusals.push({ code: 'import-unsupported', message: `${data} is not a verdict map of the ruleset's table` });
     return [];
@@ -156,7 +176,7 @@ function verdictMap(key: NftExpr, data: NftExpr, lookup: SetLookup, refusals: Re
     refusals.push(elements.refusal);
     return [];
   }
-  const out: { key: Condition; target: SourceTarget }[] = [];
+  const out: Decision[] = [];
   for (const element of elements.value) {
     const [value, verdict] = Array.isArray(element) && element.length === 2 ? element : [element, undefined];
     const target = verdictOf(verdict);

@@ -14,7 +14,7 @@
  * NAME chain NAME handle N: RULE`, at the line its JSON object starts on.
  */
 import { IMPORT_WARNINGS, type ImportCode, type ImportDiagnostic } from './codes.js';
-import { flattenProgram, type Report } from './flatten.js';
+import { flattenProgram, refuseTailsPastLimit, type Report } from './flatten.js';
 import { emitPolicy } from './iptables-emit.js';
 import type { Translation } from './iptables-translate.js';
 import type { NftChain, NftRule, NftRuleset, NftSet } from './nft-json.js';
@@ -66,12 +66,13 @@ export function translateNft(ruleset: NftRuleset, options: NftTranslateOptions):
     interfaces.push('eth0');
     report('import-interface-name', entry.line, 1, `no interface given and no rule has iifname: the block is for 'eth0'; rename it`);
   }
+  const kept = refuseTailsPastLimit(flat, interfaces, report);
   const header = [
     `Translated from ${options.file}: ${chainName(entry)} (hook input, priority ${entry.prio ?? 0}, policy ${entry.policy ?? 'accept'}, line ${entry.line}).`,
     'Each rule follows the nftables rules it comes from (a jump first, then the rule of its chain).',
   ];
   const rulesNote = `nftables rules of table ${entry.family} ${entry.table}`;
-  return done(emitPolicy(header, interfaces, program.policy, flat, options.file, program.family, { rulesOf: rulesNote }), program);
+  return done(emitPolicy(header, interfaces, program.policy, kept, options.file, program.family, { rulesOf: rulesNote }), program);
 }
 
 /** The one input base chain; several with rules are refused, and the idle others noted. */

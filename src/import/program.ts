@@ -19,14 +19,21 @@ export interface Citation {
 }
 
 export type SourceTarget =
-  | { kind: 'verdict'; verdict: Verdict; reject?: RejectAnswer }
+  /** `log`: nft's `log` before the verdict, which logs what the rule decides. */
+  | { kind: 'verdict'; verdict: Verdict; reject?: RejectAnswer; log?: LogStatement }
   /** Jump: the chain's rules, then on after this rule when the chain returns. Goto: the chain's rules, returning to this chain's caller. */
   | { kind: 'jump' | 'goto'; chain: string }
   | { kind: 'return' }
-  /** LOG or NFLOG: records the packet and goes on with the next rule. */
-  | { kind: 'log'; name: string }
+  /** LOG, NFLOG or nft's `log` alone: records the packet and goes on with the next rule. */
+  | ({ kind: 'log' } & LogStatement)
   /** A target the front end refused (the rule is not translatable). */
   | { kind: 'refused' };
+
+/** A logging target or statement: its name in the source (LOG, NFLOG, log) and its prefix, if any. */
+export interface LogStatement {
+  name: string;
+  prefix?: string;
+}
 
 /** What a reject answers, where xdpfw's may differ. */
 export interface RejectAnswer {

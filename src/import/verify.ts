@@ -79,7 +79,9 @@ export function verifyTranslation(program: SourceProgram | readonly SourceProgra
   const programs = Array.isArray(program) ? program : [program as SourceProgram];
   let regions = 0;
   for (const iface of compiled.interfaces) {
-    const stateful = iface.rules.find((rule) => dependsOnState(rule));
+    // Audit rules decide nothing, their limits included (a LOG with -m limit).
+    const enforced = iface.rules.filter((rule) => !rule.audit);
+    const stateful = enforced.find((rule) => dependsOnState(rule));
     if (stateful) return { kind: 'unsupported', iface: iface.name, reason: `rule '${stateful.text}' has a limit or a dynamic set` };
     let pieces: Piece[];
     try {
@@ -89,8 +91,6 @@ export function verifyTranslation(program: SourceProgram | readonly SourceProgra
       throw error;
     }
     regions += pieces.length;
-    // Audit rules decide nothing.
-    const enforced = iface.rules.filter((rule) => !rule.audit);
     const indexes = { 4: new RuleIndex(enforced, 4), 6: new RuleIndex(enforced, 6) };
     for (const piece of pieces) {
       const found = firstDifference(indexes[piece.region.family], iface, piece);

@@ -153,7 +153,8 @@ describe('translating a server with a user chain and a goto', () => {
   allow tcp dport 22 src { 203.0.113.1, 203.0.113.2/31, 203.0.113.4/31, 203.0.113.6 }
   # rules.v4:12: -A INPUT -p tcp -m tcp --dport 22 -g ssh-in
   # rules.v4:21: -A ssh-in -j LOG --log-prefix "ssh denied "
-  # LOG not translated: add 'log' to the deciding rule
+  # log prefix "ssh denied "
+  audit allow tcp dport 22 log
   # rules.v4:12: -A INPUT -p tcp -m tcp --dport 22 -g ssh-in
   # what falls off chain 'ssh-in' gets the policy of 'INPUT', not the rules after the goto
   drop tcp dport 22
@@ -165,10 +166,14 @@ describe('translating a server with a user chain and a goto', () => {
 `);
   });
 
-  it('refuses nothing and warns of the loopback rule and the LOG, not of the TCP reset xdpfw sends too', () => {
+  it('refuses nothing and warns of the loopback rule and of what the LOG loses, not of the TCP reset xdpfw sends too', () => {
     expect(translation.refusals).toEqual([]);
     expect(codes(translation, 'warnings')).toEqual(['7:import-loopback', '21:import-log']);
-    expect(formatImportDiagnostic('rules.v4', translation.warnings[1])).toMatch(/^rules\.v4:21:11: warning\[import-log\]: LOG is left/);
+    expect(formatImportDiagnostic('rules.v4', translation.warnings[1])).toBe(
+      "rules.v4:21:11: warning[import-log]: LOG becomes 'log' (on an 'audit allow' rule, which decides nothing, where the source's rule does not decide), as does every log of this dump: " +
+        "xdpfw's log stream keeps at most 100 events a second per interface (a burst of 200), each the packet's headers on a 'rule decision' line of 'xdpfw run's log and in 'xdpfw trace', " +
+        `not a kernel log line with its prefix (kept as a comment): '-A ssh-in -j LOG --log-prefix "ssh denied "'`,
+    );
     expect(translation.warnings[0].message).toBe("line 7: -i lo: left out, XDP never sees loopback traffic: '-A INPUT -i lo -j ACCEPT'");
   });
 

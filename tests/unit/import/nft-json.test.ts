@@ -282,18 +282,47 @@ describe('families', () => {
 });
 
 describe('log, counter and comments', () => {
-  it('keeps the verdict of a rule that logs and counts, with a warning, and a comment above it', () => {
+  it('gives log to the verdict of a rule that logs and counts, its prefix and comment above it, and one warning', () => {
     const rule = { family: 'inet', table: 'filter', chain: 'input', handle: 7, comment: 'ssh', expr: [] as unknown[] };
     rule.expr = [match({ ct: { key: 'state' } }, ['new', 'established'], 'in'), { counter: null }, { log: { prefix: 'ssh ' } }, accept];
     const json = JSON.parse(ruleset('inet', [{ name: 'input', hook: 'input' }])) as { nftables: object[] };
     json.nftables.push({ rule });
     const t = translateText(JSON.stringify(json), ['eth0']);
     expect(t.policy).toContain(
-      '  # ruleset.json:1: table inet filter chain input handle 7: ct state new,established counter log prefix "ssh " accept\n  # ssh\n  allow ct state new,established\n',
+      '  # ruleset.json:1: table inet filter chain input handle 7: ct state new,established counter log prefix "ssh " accept\n  # ssh\n  # log prefix "ssh "\n  allow ct state new,established log\n',
     );
-    expect(t.warnings.map((d) => d.message)).toEqual([
-      `line 1: 'log' before the verdict is not kept: add 'log' to the rule that translates it: 'table inet filter chain input handle 7: ct state new,established counter log prefix "ssh " accept'`,
+    expect(t.warnings.map((d) => d.code)).toEqual(['import-log']);
+    expect(t.warnings[0].message).toMatch(/^line 1: 'log' becomes 'log' .* 100 events a second per interface \(a burst of 200\)/);
+    expectCompiles(t.policy);
+  });
+
+  it('logs what reaches a jump, a verdict map or nothing with audit rules, and leaves out a log on loopback', () => {
+    const log = { log: null };
+    const tcp = match({ meta: { key: 'l4proto' } }, 'tcp');
+    const rules = [
+      [match({ meta: { key: 'iifname' } }, 'lo'), log],
+      [tcp, log, { jump: { target: 'ssh' } }],
+      [log, { vmap: { key: payload('udp', 'dport'), data: { set: [[53, accept]] } } }],
+      [match(payload('ip', 'saddr'), '192.0.2.9'), log],
+    ];
+    const ssh = [[match(payload('tcp', 'dport'), 22), drop]];
+    const t = translateText(
+      ruleset('inet', [
+        { name: 'input', hook: 'input', rules },
+        { name: 'ssh', rules: ssh },
+      ]),
+      ['eth0'],
+    );
+    expect(rulesOf(t)).toEqual([
+      'audit allow tcp log',
+      'drop tcp dport 22',
+      'audit allow log',
+      'allow udp dport 53',
+      'audit allow src 192.0.2.9 log',
     ]);
+    expect(t.refusals).toEqual([]);
+    expect(t.warnings.map((d) => d.code)).toEqual(['import-loopback', 'import-log']);
+    expectCompiles(t.policy);
   });
 });
 

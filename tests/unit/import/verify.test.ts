@@ -111,6 +111,20 @@ describe('import --verify', () => {
     });
   });
 
+  it('proves a translation whose LOG rules became audit rules, a LOG with a limit among them, and still sees their neighbours', () => {
+    const logging = DUMP.replace(
+      '-A ssh-in -s 198.51.100.0/24',
+      '-A ssh-in -p tcp -m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix "ssh "\n-A ssh-in -s 198.51.100.0/24',
+    ).replace('-A services -j RETURN', '-A services -p udp -j NFLOG --nflog-group 2\n-A services -j RETURN');
+    const logged = translate(logging);
+    expect(logged.policy).toContain('  audit allow tcp dport 22 limit rate 3/minute burst 10 log\n');
+    expect(logged.policy).toContain('  audit allow udp src ! 10.0.0.0/8 log\n');
+    expect(verifyTranslation(logged.program, irOf(logged.policy))).toMatchObject({ kind: 'equivalent', interfaces: ['eth0'] });
+    // An audit rule turned into one that decides is caught.
+    const deciding = logged.policy.replace('audit allow udp src ! 10.0.0.0/8 log', 'allow udp src ! 10.0.0.0/8 log');
+    expectReplayed(verifyTranslation(logged.program, irOf(deciding)), logged.policy, deciding);
+  });
+
   it('proves 60 generated dumps with chains, and catches every mutation of their translations that sampling can see', () => {
     let proved = 0;
     let caught = 0;
