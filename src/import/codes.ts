@@ -24,9 +24,8 @@ export const IMPORT_CODES = {
   'import-recent-timing':
     'a recent list translated as a dynamic set with bans: a ban is refreshed only when that gains more than a second, and the set refuses new entries when full where xt_recent forgets its oldest (200 by default)',
   'import-target': "a rule's target is neither ACCEPT, DROP, REJECT, LOG, NFLOG, RETURN nor a user chain of the table",
-  'import-return': 'RETURN is translated only as the unconditional last rule of a chain (where it does nothing)',
-  'import-goto':
-    'a -g whose chain can fall off its end back into a caller reached by -j, with rules after the -g: first-match rules cannot skip them',
+  'import-expansion':
+    'a dump whose conditional RETURNs and gotos copy the rules after their jumps past 50,000 rules (each such RETURN or goto repeats the rest of its callers)',
   'import-loop': 'a chain jumps, directly or through others, to itself',
   'import-conjunction':
     'inlining a chain gives a rule one xdpfw rule cannot say (a negated address holding a hole the positive one needs, two matches of one field)',

@@ -1,22 +1,26 @@
 /**
  * A source program's chains → first-match rules. A jump is replaced by the
- * jumped-to chain's rules, each conjoined with the jumping rule's condition;
- * a goto likewise, and since a goto'd chain that falls off its end returns
- * to the caller's caller, a packet that falls off one reached from the
- * entry chain gets the entry chain's policy: a rule with the goto's
- * condition and the policy's verdict follows the inlined rules. LOG
- * records the packet and lets the next rule decide, which is what an
- * `audit allow … log` rule does (it never decides, and logs what it
- * matches); a verdict nft logs gets `log` itself.
+ * jumped-to chain's rules, each conjoined with the jumping rule's
+ * condition; what falls off the chain meets the caller's next rules, as
+ * in the source. First-match rules cannot skip rules, so where the source
+ * does — a conditional RETURN leaves the rest of its chain, a goto'd chain
+ * falls off past the rest of the chain that went to it — the packets it
+ * concerns are decided on the spot: the rest of each caller (innermost
+ * first) is copied in, conjoined with the RETURN's or the goto's condition,
+ * and a rule with the entry chain's policy ends the copy, so that none of
+ * those packets reaches the rules it skips. LOG records the packet and
+ * lets the next rule decide, which is what an `audit allow … log` rule
+ * does (it never decides, and logs what it matches); a verdict nft logs
+ * gets `log` itself.
  *
  * What first-match rules cannot say is refused here, each located at the
- * source rule: a RETURN that is not a chain's unconditional last rule, a
- * loop of chains, a goto whose chain can fall back into a caller reached
- * by a jump with rules after it, a conjunction one rule cannot hold.
+ * source rule: a loop of chains, a conjunction one rule cannot hold, and
+ * copies past MAX_FLAT_RULES.
  */
 import type { ImportCode } from './codes.js';
 import { conjoin } from './iptables-conjoin.js';
 import type { Condition } from './iptables-conditions.js';
+import { ruleText } from './iptables-emit.js';
 import { MAX_TAIL_RULES } from '../compiler/limits.js';
 import type { Citation, LogStatement, SourceProgram, SourceRule, Verdict } from './program.js';
 
@@ -35,8 +39,19 @@ export interface FlatRule {
 
 export type Report = (code: ImportCode, line: number, column: number, message: string) => void;
 
-/** Where a packet goes when it falls off a chain: the entry chain's policy, or on in the rules after it. */
-type FallOff = 'policy' | 'continue';
+/** Where a chain returns to: the rest of its caller, from rule `from`, entered along `path`. */
+interface Frame {
+  chain: string;
+  from: number;
+  path: SourceRule[];
+  stack: string[];
+}
+
+/** The callers a chain returns through, innermost first; past the last, the entry chain's policy. */
+type Continuation = readonly Frame[];
+
+/** Rules a flattening may write before it stops: each conditional RETURN and goto copies the rest of its callers. */
+export const MAX_FLAT_RULES = 50_000;
 
 export const quote = (cite: Citation): string => `'${cite.text.trim()}'`;
 
@@ -55,21 +70,56 @@ export function flattenProgram(program: SourceProgram, report: Report): FlatRule
   const via = (cites: Citation[]) => (cites.length > 0 ? `, reached from line ${cites.map((r) => r.line).join(' > ')}` : '');
   const commentsOf = (path: SourceRule[]) => path.flatMap((r) => r.comments);
 
-  const flatten = (name: string, outer: Condition, path: SourceRule[], fallOff: FallOff, stack: string[]): void => {
+  let expanded = false;
+  /**
+   * The packets of `condition` (all of them) go on as they do after a
+   * RETURN, or after a goto'd chain falls off its end: with the rest of
+   * each caller, innermost first, and the entry chain's policy last. The
+   * policy rule decides every one of them, so the chain's rules after the
+   * RETURN or the goto never see them.
+   */
+  const resume = (condition: Condition, cont: Continuation, at: SourceRule, why: string): void => {
+    if (flat.length > MAX_FLAT_RULES) {
+      if (!expanded)
+        report(
+          'import-expansion',
+          at.cite.line,
+          at.column,
+          `the rules after the jumps that lead here are copied for each RETURN and goto, past ${MAX_FLAT_RULES.toLocaleString('en-US')} rules: ${quote(at.cite)}`,
+        );
+      expanded = true;
+      return;
+    }
+    for (let i = 0; i < cont.length; i++) {
+      const frame = cont[i];
+      // A caller's rule that decides all of them leaves nothing to the next caller, nor to the policy.
+      if (flatten(frame.chain, condition, frame.path, frame.stack, frame.from, cont.slice(i + 1))) return;
+    }
+    flat.push({ cites: [at.cite], comments: [`${why}: the policy of '${entry}'`], verdict: program.policy, condition });
+  };
+
+  /**
+   * Writes chain `name`'s rules from `from` on for the packets of `outer`;
+   * true when they decide every one of them (the rest of the callers, and
+   * the rules after, are then never reached by them).
+   */
+  const flatten = (name: string, outer: Condition, path: SourceRule[], stack: string[], from: number, cont: Continuation): boolean => {
     const rules = rulesOf(name);
-    rules.forEach((rule, index) => {
-      if (!rule.translatable || refused.has(rule)) return;
+    for (let index = from; index < rules.length; index++) {
+      const rule = rules[index];
+      if (!rule.translatable || refused.has(rule)) continue;
       const cites = path.map((r) => r.cite);
       const conjunction = conjoin(outer, rule.condition);
-      if ('empty' in conjunction) return;
+      if ('empty' in conjunction) continue;
       if ('inexpressible' in conjunction) {
         report('import-conjunction', rule.cite.line, rule.column, `${conjunction.inexpressible}${via(cites)}: ${quote(rule.cite)}`);
-        return;
+        continue;
       }
       const condition = conjunction.condition;
       const here = [...path, rule];
       const hereCites = here.map((r) => r.cite);
       const target = rule.target;
+      const caller = (): Frame => ({ chain: name, from: index + 1, path, stack });
       if (target.kind === 'verdict') {
         const answer = target.reject;
         if (answer && !rejectWithNoted && !xdpfwAnswersAs(answer.answer, condition.protocol)) {
@@ -84,6 +134,7 @@ export function flattenProgram(program: SourceProgram, report: Report): FlatRule
         const log = target.log ? logged(rule, target.log) : undefined;
         const comments = [...commentsOf(here), ...(log?.comments ?? [])];
         flat.push({ cites: hereCites, comments, verdict: target.verdict, condition, ...(log ? { log: true } : {}) });
+        if (covers(condition, outer)) return true;
       } else if (target.kind === 'log') {
         const log = logged(rule, target);
         flat.push({
@@ -94,28 +145,36 @@ export function flattenProgram(program: SourceProgram, report: Report): FlatRule
           audit: true,
           log: true,
         });
-      } else if (target.kind === 'return' || target.kind === 'refused' || stack.includes(target.chain)) {
-        // RETURN as a chain's unconditional last rule does nothing; the rest was refused before flattening.
-      } else if (target.kind === 'jump') {
-        flatten(target.chain, condition, here, 'continue', [...stack, target.chain]);
-      } else {
-        flatten(target.chain, condition, here, fallOff, [...stack, target.chain]);
-        if (endsDeciding(rulesOf(target.chain))) return;
-        if (fallOff === 'policy') {
-          const note = `what falls off chain '${target.chain}' gets the policy of '${entry}', not the rules after the goto`;
-          flat.push({ cites: hereCites, comments: [...commentsOf(here), note], verdict: program.policy, condition });
-        } else if (index !== rules.length - 1) {
+      } else if (target.kind === 'return') {
+        // What the RETURN takes leaves this chain; unconditional, nothing reaches the rules after it.
+        if (Object.keys(rule.condition).length === 0) return false;
+        if (condition.limit || condition.dynamicSet) {
+          const what = condition.limit ? 'limit' : 'recent list';
           report(
-            'import-goto',
+            'import-conjunction',
             rule.cite.line,
             rule.column,
-            `what falls off chain '${target.chain}' returns past the rest of chain '${name}', which first-match rules cannot skip${via(cites)}: ${quote(rule.cite)}`,
+            `a RETURN with a ${what}: the rules after its callers would each need the ${what}, which takes from one bucket only once${via(cites)}: ${quote(rule.cite)}`,
           );
+          continue;
         }
+        resume(condition, cont, rule, `what returns at line ${rule.cite.line} and no caller decides gets`);
+        if (covers(condition, outer)) return true;
+      } else if (target.kind === 'refused' || stack.includes(target.chain)) {
+        // Refused before flattening.
+      } else if (target.kind === 'jump') {
+        if (flatten(target.chain, condition, here, [...stack, target.chain], 0, [caller(), ...cont]) && covers(condition, outer))
+          return true;
+      } else {
+        // A goto'd chain returns to this chain's caller: what falls off it skips the rest of this chain.
+        if (!flatten(target.chain, condition, here, [...stack, target.chain], 0, cont))
+          resume(condition, cont, rule, `what falls off chain '${target.chain}' (reached by goto) and no caller decides gets`);
+        if (covers(condition, outer)) return true;
       }
-    });
+    }
+    return false;
   };
-  flatten(entry, {}, [], 'policy', [entry]);
+  flatten(entry, {}, [], [entry], 0, []);
   if (firstLog)
     report('import-log', firstLog.rule.cite.line, firstLog.rule.column, logDifferences(firstLog.log, quote(firstLog.rule.cite)));
   return flat;
@@ -174,29 +233,33 @@ function xdpfwAnswersAs(answer: string, protocol: number | undefined): boolean {
 function refuseStructure(program: SourceProgram, report: Report): Set<SourceRule> {
   const refused = new Set<SourceRule>();
   for (const [name, rules] of program.chains) {
-    rules.forEach((rule, index) => {
-      const refuse = (code: ImportCode, what: string) => {
-        refused.add(rule);
-        report(code, rule.cite.line, rule.column, `${what}: ${quote(rule.cite)}`);
-      };
+    for (const rule of rules) {
       const target = rule.target;
-      if (target.kind === 'return') {
-        if (Object.keys(rule.condition).length > 0 || index !== rules.length - 1) {
-          refuse('import-return', `RETURN is not translated yet (only as a chain's unconditional last rule)`);
-        }
-      } else if ((target.kind === 'jump' || target.kind === 'goto') && reachableChains(program, target.chain).has(name)) {
-        refuse('import-loop', `chain '${target.chain}' leads back to chain '${name}', a loop`);
+      if ((target.kind === 'jump' || target.kind === 'goto') && reachableChains(program, target.chain).has(name)) {
+        refused.add(rule);
+        report(
+          'import-loop',
+          rule.cite.line,
+          rule.column,
+          `chain '${target.chain}' leads back to chain '${name}', a loop: ${quote(rule.cite)}`,
+        );
       }
-    });
+    }
   }
   return refused;
 }
 
-/** A chain whose last rule decides every packet that reaches it never falls off its end. */
-function endsDeciding(rules: readonly SourceRule[]): boolean {
-  const last = rules.at(-1);
-  return last !== undefined && last.translatable && last.target.kind === 'verdict' && Object.keys(last.condition).length === 0;
+/**
+ * Whether a rule's conjoined condition holds for every packet of `outer`
+ * (it added nothing): what reaches it is all decided there. A limit or a
+ * dynamic set holds for some packets only.
+ */
+function covers(condition: Condition, outer: Condition): boolean {
+  if (condition.limit || condition.dynamicSet) return false;
+  return canonical(condition) === canonical(outer);
 }
+
+const canonical = (c: Condition): string => `${c.iface ?? ''}\n${ruleText('allow', c)}`;
 
 /** The chains `from` reaches by jumps and gotos, itself included. */
 export function reachableChains(program: Pick<SourceProgram, 'chains'>, from: string): Set<string> {

@@ -6,11 +6,11 @@
  * ones (no loops); -s/-d with prefixes, dotted masks, lists and `!`;
  * -p by name and number; ports, ranges and multiport with `!`; --syn and
  * --tcp-flags; ICMP types without codes; iprange; comments; conntrack and
- * state matches; ACCEPT, DROP, REJECT, LOG, and RETURN as a user chain's
- * unconditional last rule.
+ * state matches; ACCEPT, DROP, REJECT, LOG, and RETURN anywhere in a user
+ * chain, with matches or as its last rule.
  *
  * Shapes the importer refuses by design are not generated: `! -p`,
- * `! --syn`, negated lists, a -g from a user chain before its last rule.
+ * `! --syn`, negated lists.
  * What only inlining can refuse (a negated address conjoined with a
  * prefix inside it) is left to the caller, which retries with the next
  * dump of the same generator.
@@ -162,8 +162,8 @@ const VERDICT_TARGETS: readonly (readonly [number, string])[] = [
 
 /**
  * A dump of table filter: INPUT and up to three user chains `c1`…`c3`.
- * Chain k jumps only to chains after it; INPUT jumps (-j) and goes (-g) to
- * any; a user chain goes (-g) only in its last rule.
+ * Chain k jumps (-j) and goes (-g) only to chains after it, anywhere in
+ * the chain; a user chain may RETURN anywhere, with matches or without.
  */
 export function generateDump(r: Random): string {
   const chains = Array.from({ length: r.int(0, 3) }, (_, k) => `c${k + 1}`);
@@ -175,12 +175,10 @@ export function generateDump(r: Random): string {
     for (let k = 0; k < count; k++) {
       const last = k === count - 1;
       let target = r.weighted(VERDICT_TARGETS);
-      if (later.length > 0 && r.chance(0.3)) {
-        const mayGoto = chain === 'INPUT' || last;
-        target = `${mayGoto && r.chance(0.35) ? '-g' : '-j'} ${r.pick(later)}`;
-      } else target = `-j ${target}`;
-      const lists = chain === 'INPUT' || !target.startsWith('-g');
-      rules.push(['-A', chain, ...matches(r, lists), target].join(' '));
+      if (later.length > 0 && r.chance(0.3)) target = `${r.chance(0.35) ? '-g' : '-j'} ${r.pick(later)}`;
+      else if (chain !== 'INPUT' && !last && r.chance(0.15)) target = '-j RETURN';
+      else target = `-j ${target}`;
+      rules.push(['-A', chain, ...matches(r), target].join(' '));
     }
     const endsWithGoto = / -g \S+$/.test(rules.at(-1) ?? '');
     if (chain !== 'INPUT' && !endsWithGoto && r.chance(0.3)) rules.push(`-A ${chain} -j RETURN`);

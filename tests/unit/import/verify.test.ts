@@ -162,7 +162,7 @@ describe('import --verify', () => {
         }
       }
     }
-    expect(caught).toBeGreaterThan(40);
+    expect(caught).toBeGreaterThan(proved / 2);
     console.log(`verify: ${proved} dumps proved; of their mutants ${caught} caught, ${neutral} neutral`);
   });
 });
