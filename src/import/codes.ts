@@ -90,3 +90,27 @@ export function formatImportDiagnostic(file: string, diagnostic: ImportDiagnosti
   const message = diagnostic.message.replace(/^line \d+: /, '');
   return `${diagnostic.file ?? file}:${diagnostic.line}:${diagnostic.column}: ${severity}[${diagnostic.code}]: ${message}`;
 }
+
+/**
+ * A run's diagnostics: `report` files each once (a rule flattened twice
+ * reports once), as a refusal or a warning by its code; `diagnostics()`
+ * gives each list sorted by line.
+ */
+export function diagnosticCollector(): {
+  report: (code: ImportCode, line: number, column: number, message: string) => void;
+  diagnostics: () => { refusals: ImportDiagnostic[]; warnings: ImportDiagnostic[] };
+} {
+  const refusals: ImportDiagnostic[] = [];
+  const warnings: ImportDiagnostic[] = [];
+  const reported = new Set<string>();
+  const byLine = (a: ImportDiagnostic, b: ImportDiagnostic) => a.line - b.line || a.column - b.column;
+  return {
+    report: (code, line, column, message) => {
+      const key = `${code}:${line}:${column}:${message}`;
+      if (reported.has(key)) return;
+      reported.add(key);
+      (IMPORT_WARNINGS.has(code) ? warnings : refusals).push({ line, column, code, message: `line ${line}: ${message}` });
+    },
+    diagnostics: () => ({ refusals: refusals.sort(byLine), warnings: warnings.sort(byLine) }),
+  };
+}

@@ -270,7 +270,8 @@ export function mergeIntervals(intervals: readonly Interval[]): Interval[] {
   return out;
 }
 
-function complementPorts(merged: readonly Interval[]): Interval[] {
+/** The ports 0–65535 outside `merged` (sorted, disjoint). */
+export function complementPorts(merged: readonly Interval[]): Interval[] {
   const out: Interval[] = [];
   let next = 0;
   for (const [low, high] of merged) {

@@ -9,7 +9,7 @@
  * (`line N: …`, its text quoted); a refused rule is left out of the policy,
  * so a caller should not use the policy while there are refusals.
  */
-import { IMPORT_WARNINGS, type ImportDiagnostic } from './codes.js';
+import { diagnosticCollector, type ImportDiagnostic } from './codes.js';
 import { flattenProgram, quote, refuseTailsPastLimit, type FlatRule, type Report } from './flatten.js';
 import { ruleCondition } from './iptables-conditions.js';
 import { emitPolicy } from './iptables-emit.js';
@@ -95,17 +95,7 @@ export interface FlatDump {
 
 export function flattenIptables(save: IptablesSave, options: TranslateOptions): FlatDump | Pick<FlatDump, 'diagnostics'> {
   const entry = options.chain ?? 'INPUT';
-  const refusals: ImportDiagnostic[] = [];
-  const warnings: ImportDiagnostic[] = [];
-  const reported = new Set<string>();
-  const report: Report = (code, line, column, message) => {
-    const key = `${code}:${line}:${column}:${message}`;
-    if (reported.has(key)) return;
-    reported.add(key);
-    (IMPORT_WARNINGS.has(code) ? warnings : refusals).push({ line, column, code, message: `line ${line}: ${message}` });
-  };
-  const byLine = (a: ImportDiagnostic, b: ImportDiagnostic) => a.line - b.line || a.column - b.column;
-  const diagnostics = () => ({ refusals: refusals.sort(byLine), warnings: warnings.sort(byLine) });
+  const { report, diagnostics } = diagnosticCollector();
 
   const table = save.tables.find((t) => t.name === 'filter');
   const chain = table?.chains.find((c) => c.name === entry);

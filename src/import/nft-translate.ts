@@ -13,7 +13,7 @@
  * packet, while XDP sees it before. Each rule is cited as `table FAMILY
  * NAME chain NAME handle N: RULE`, at the line its JSON object starts on.
  */
-import { IMPORT_WARNINGS, type ImportCode, type ImportDiagnostic } from './codes.js';
+import { diagnosticCollector, type ImportCode } from './codes.js';
 import { flattenProgram, refuseTailsPastLimit, type Report } from './flatten.js';
 import { emitPolicy } from './iptables-emit.js';
 import type { Translation } from './iptables-translate.js';
@@ -37,22 +37,8 @@ const sameTable = (a: { family: string; table: string }, b: { family: string; ta
   a.family === b.family && a.table === b.table;
 
 export function translateNft(ruleset: NftRuleset, options: NftTranslateOptions): Translation {
-  const refusals: ImportDiagnostic[] = [];
-  const warnings: ImportDiagnostic[] = [];
-  const reported = new Set<string>();
-  const report: Report = (code, line, column, message) => {
-    const key = `${code}:${line}:${column}:${message}`;
-    if (reported.has(key)) return;
-    reported.add(key);
-    (IMPORT_WARNINGS.has(code) ? warnings : refusals).push({ line, column, code, message: `line ${line}: ${message}` });
-  };
-  const byLine = (a: ImportDiagnostic, b: ImportDiagnostic) => a.line - b.line || a.column - b.column;
-  const done = (policy: string, program?: SourceProgram): Translation => ({
-    policy,
-    ...(program ? { program } : {}),
-    refusals: refusals.sort(byLine),
-    warnings: warnings.sort(byLine),
-  });
+  const { report, diagnostics } = diagnosticCollector();
+  const done = (policy: string, program?: SourceProgram): Translation => ({ policy, ...(program ? { program } : {}), ...diagnostics() });
   const rulesOf = (chain: NftChain) => ruleset.rules.filter((r) => sameTable(r, chain) && r.chain === chain.name);
 
   refuseDestinationNat(ruleset, report);

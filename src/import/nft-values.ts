@@ -7,7 +7,14 @@
  */
 import type { Refusal } from './nft-match.js';
 import { parseCidr, parseRange, type Cidr } from './iptables-addresses.js';
-import { PROTOCOL_NUMBERS, mergeIntervals, type AddressMatch, type Condition, type Interval } from './iptables-conditions.js';
+import {
+  PROTOCOL_NUMBERS,
+  complementPorts,
+  mergeIntervals,
+  type AddressMatch,
+  type Condition,
+  type Interval,
+} from './iptables-conditions.js';
 import type { NftExpr } from './nft-json.js';
 import { renderValue } from './nft-render.js';
 import { icmpTypeNumber } from '../compiler/syntax/names.js';
@@ -55,18 +62,7 @@ export function portIntervals(op: string, values: NftExpr[], shown: string): Val
   if (op === '<=') return { value: [[0, bound]] };
   if (op === '>') return { value: bound === 65535 ? [] : [[bound + 1, 65535]] };
   if (op === '>=') return { value: [[bound, 65535]] };
-  return { value: op === '!=' ? complement(merged) : merged };
-}
-
-function complement(merged: readonly Interval[]): Interval[] {
-  const out: Interval[] = [];
-  let next = 0;
-  for (const [low, high] of merged) {
-    if (low > next) out.push([next, low - 1]);
-    next = high + 1;
-  }
-  if (next <= 65535) out.push([next, 65535]);
-  return out;
+  return { value: op === '!=' ? complementPorts(merged) : merged };
 }
 
 export function protocolNumber(value: NftExpr): number | undefined {

@@ -33,7 +33,7 @@ import { generateDump, generatePacket } from '../../support/iptables-dumps.js';
 import { skipWithoutRoot } from '../../support/kernel.js';
 import { Random } from '../../support/random.js';
 import { REPO } from '../xdp/helpers/env.js';
-import { firstPacketState, IptablesLab, RECEIVER_IFACE, type KernelDecision } from './iptables-lab.js';
+import { firstPacketState, IptablesLab, RECEIVER_IFACE, tallyLine, type KernelDecision } from './iptables-lab.js';
 
 const GENERATED_DUMPS = 60;
 const PACKETS_PER_DUMP = 100;
@@ -56,13 +56,8 @@ describe.skipIf(skipWithoutRoot('import/iptables-differential'))('imported iptab
   beforeAll(() => lab.create(), 60_000);
   afterAll(() => {
     lab.destroy();
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    const verdicts = Object.entries(tally.verdicts)
-      .map(([v, n]) => `${v} ${n}`)
-      .join(', ');
     console.log(
-      `iptables differential: ${tally.dumps} dumps (${tally.corpus} from the corpus, ${tally.replaced} generated ones replaced), ` +
-        `${tally.packets} packets (${verdicts}), ${tally.disagreements} disagreements, ${seconds} s`,
+      `iptables differential: ${tally.dumps} dumps (${tally.corpus} from the corpus, ${tally.replaced} generated ones replaced), ${tallyLine(tally, started)}`,
     );
   });
 

@@ -58,6 +58,21 @@ export function firstPacketState(p: PacketSpec): 'new' | 'invalid' {
 /** The nft rule counters a frame moved: "FAMILY TABLE CHAIN HANDLE" to packets. */
 export type NftCounts = Record<string, number>;
 
+/** What a differential run decided, for its closing line: packets, verdict counts, disagreements. */
+export interface Tally {
+  packets: number;
+  disagreements: number;
+  verdicts: Record<'allow' | 'drop' | 'reject', number>;
+}
+
+/** "N packets (allow a, drop d, reject r), N disagreements, S s" since `started` (ms). */
+export function tallyLine(tally: Tally, started: number): string {
+  const verdicts = Object.entries(tally.verdicts)
+    .map(([v, n]) => `${v} ${n}`)
+    .join(', ');
+  return `${tally.packets} packets (${verdicts}), ${tally.disagreements} disagreements, ${((Date.now() - started) / 1000).toFixed(1)} s`;
+}
+
 export class IptablesLab {
   readonly ns: TestNetns;
   private probe?: ChildProcessWithoutNullStreams;

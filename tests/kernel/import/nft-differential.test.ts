@@ -37,7 +37,7 @@ import { generateNftPacket, generateNftRuleset, nftJson } from '../../support/nf
 import { skipWithoutRoot } from '../../support/kernel.js';
 import { Random } from '../../support/random.js';
 import { REPO } from '../xdp/helpers/env.js';
-import { firstPacketState, IptablesLab, RECEIVER_IFACE, type NftCounts } from './iptables-lab.js';
+import { firstPacketState, IptablesLab, RECEIVER_IFACE, tallyLine, type NftCounts } from './iptables-lab.js';
 
 const GENERATED_RULESETS = 45;
 const PACKETS_PER_RULESET = 90;
@@ -158,14 +158,7 @@ describe.skipIf(skipWithoutRoot('import/nft-differential'))('imported nft rulese
   beforeAll(() => lab.create(), 60_000);
   afterAll(() => {
     lab.destroy();
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    const verdicts = Object.entries(tally.verdicts)
-      .map(([v, n]) => `${v} ${n}`)
-      .join(', ');
-    console.log(
-      `nft differential: ${tally.rulesets} rulesets (${tally.replaced} generated ones replaced), ` +
-        `${tally.packets} packets (${verdicts}), ${tally.disagreements} disagreements, ${seconds} s`,
-    );
+    console.log(`nft differential: ${tally.rulesets} rulesets (${tally.replaced} generated ones replaced), ${tallyLine(tally, started)}`);
   });
 
   /** Loads `source` (JSON or text), sends `packets`, and fails with the ruleset, policy, packet and both verdicts on any disagreement. */
