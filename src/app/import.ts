@@ -40,7 +40,7 @@ export interface ImportResult {
   errors: ImportDiagnostic[];
   warnings: ImportDiagnostic[];
   /** What the dump means and the translation compiled, for --verify; absent when the dump could not be read. */
-  proof?: { program: SourceProgram | readonly SourceProgram[]; file: string; ir: IrPolicy };
+  proof?: { program: SourceProgram | readonly SourceProgram[]; file: string; text: string; ir: IrPolicy };
 }
 
 /** Reads and translates `file`; a translation `check` would refuse is a bug of the importer. */
@@ -122,6 +122,6 @@ function compiledImport(
   if (invalid.length > 0) {
     throw new Error(`the translation of ${file} does not compile:\n${compiled.rendered.join('\n')}\n--- the translation:\n${t.policy}`);
   }
-  const proof = t.program && compiled.ir ? { program: t.program, file: name, ir: compiled.ir } : undefined;
+  const proof = t.program && compiled.ir ? { program: t.program, file: name, text: t.policy, ir: compiled.ir } : undefined;
   return { policy: t.policy, errors: t.refusals, warnings: t.warnings, ...(proof ? { proof } : {}) };
 }

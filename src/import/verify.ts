@@ -58,14 +58,56 @@ export interface PolicyDecision {
 
 export type VerifyOutcome =
   | { kind: 'equivalent'; interfaces: string[]; regions: number }
-  | { kind: 'counterexample'; iface: string; packet: VerifyPacket; source: SourceDecision; policy: PolicyDecision }
+  | {
+      kind: 'counterexample';
+      iface: string;
+      packet: VerifyPacket;
+      source: SourceDecision;
+      policy: PolicyDecision;
+      /** Whether the stateful part (a limit, a dynamic set) of these source rules held for the packet. */
+      assumed: { line: number; text: string; holds: boolean }[];
+    }
   | { kind: 'too-large'; iface: string }
   /** A rule the proof cannot read: a limit, a dynamic set; the policy may still be right. */
   | { kind: 'unsupported'; iface: string; reason: string };
 
-interface Piece {
+/**
+ * Whether the stateful part (a limit, a dynamic-set match) of the rules
+ * met so far held, by the source rule's key (tailKey): the proof takes it
+ * as a free choice, the same on both sides, and follows both.
+ */
+type Tails = ReadonlyMap<string, boolean>;
+const NO_TAILS: Tails = new Map();
+const withTail = (tails: Tails, key: string, holds: boolean): Tails => new Map([...tails, [key, holds]]);
+
+/** Packets of one region, with what their rules' stateful parts did. */
+interface Part {
   region: Region;
+  tails: Tails;
+}
+
+interface Piece extends Part {
   decision: SourceDecision;
+}
+
+/** What a source rule's stateful part is known by: its line and text, as the policy's comments cite it. */
+export const tailKey = (cite: Citation): string => `${cite.line}\n${cite.text.trim()}`;
+
+/**
+ * The source rule an IR rule comes from, read from the comments above it
+ * (`# FILE:LINE: TEXT`, the last one the rule's own); undefined when it
+ * has none. `text` is the policy file `file` the rules were compiled from.
+ */
+export function sourceKeysFromText(text: string, file: string): (rule: IrRule) => string | undefined {
+  const lines = text.split('\n');
+  return (rule) => {
+    if (rule.span.file !== file) return undefined;
+    for (let i = rule.span.start.line - 2; i >= 0 && lines[i].trim().startsWith('#'); i--) {
+      const cite = /^\s*# .*?:(\d+): (.*)$/.exec(lines[i]);
+      if (cite) return tailKey({ line: Number(cite[1]), text: cite[2] });
+    }
+    return undefined;
+  };
 }
 
 class TooLarge extends Error {}
@@ -75,14 +117,24 @@ class TooLarge extends Error {}
  * it on each interface; given a program per family (an iptables and an
  * ip6tables dump merged), each judges its own family.
  */
-export function verifyTranslation(program: SourceProgram | readonly SourceProgram[], compiled: IrPolicy): VerifyOutcome {
+export function verifyTranslation(
+  program: SourceProgram | readonly SourceProgram[],
+  compiled: IrPolicy,
+  sourceOf: (rule: IrRule) => string | undefined = () => undefined,
+): VerifyOutcome {
   const programs = Array.isArray(program) ? program : [program as SourceProgram];
   let regions = 0;
   for (const iface of compiled.interfaces) {
     // Audit rules decide nothing, their limits included (a LOG with -m limit).
     const enforced = iface.rules.filter((rule) => !rule.audit);
-    const stateful = enforced.find((rule) => dependsOnState(rule));
-    if (stateful) return { kind: 'unsupported', iface: iface.name, reason: `rule '${stateful.text}' has a limit or a dynamic set` };
+    const unpaired = enforced.find((rule) => dependsOnState(rule) && sourceOf(rule) === undefined);
+    if (unpaired) {
+      return {
+        kind: 'unsupported',
+        iface: iface.name,
+        reason: `rule '${unpaired.text}' has a limit or a dynamic set, and no '# FILE:LINE:' comment above it names the source rule it comes from`,
+      };
+    }
     let pieces: Piece[];
     try {
       pieces = sourcePieces(programs, iface.name);
@@ -93,8 +145,14 @@ export function verifyTranslation(program: SourceProgram | readonly SourceProgra
     regions += pieces.length;
     const indexes = { 4: new RuleIndex(enforced, 4), 6: new RuleIndex(enforced, 6) };
     for (const piece of pieces) {
-      const found = firstDifference(indexes[piece.region.family], iface, piece);
-      if (found) return { kind: 'counterexample', iface: iface.name, ...found, source: piece.decision };
+      const found = firstDifference(indexes[piece.region.family], iface, piece, sourceOf);
+      if (found) {
+        const assumed = [...found.tails].map(([key, holds]) => {
+          const [line, text] = key.split('\n');
+          return { line: Number(line), text, holds };
+        });
+        return { kind: 'counterexample', iface: iface.name, packet: found.packet, policy: found.policy, source: piece.decision, assumed };
+      }
     }
   }
   return { kind: 'equivalent', interfaces: compiled.interfaces.map((i) => i.name), regions };
@@ -107,7 +165,9 @@ function sourcePieces(programs: readonly SourceProgram[], iface: string): Piece[
     const program = programs.find((p) => p.family === 'both' || p.family === family);
     if (program) pieces.push(...programPieces(program, iface, familySpace(family)));
     // The source judges this family's packets not at all: they pass.
-    else for (const region of familySpace(family)) pieces.push({ region, decision: { verdict: 'allow', path: [], unjudged: true } });
+    else
+      for (const region of familySpace(family))
+        pieces.push({ region, tails: NO_TAILS, decision: { verdict: 'allow', path: [], unjudged: true } });
   }
   return pieces;
 }
@@ -126,40 +186,50 @@ function programPieces(program: SourceProgram, iface: string, starts: Region[]):
   }
   let held = 0;
 
-  /** Decides what of `region` the chain decides from its rule `from` on; returns what falls off it or returns. */
-  const walk = (name: string, start: Region, path: Citation[]): Region[] => {
+  /** Decides what of `start` the chain decides; returns what falls off it or returns. */
+  const walk = (name: string, start: Part, path: Citation[]): Part[] => {
     const chain = chains.get(name)!;
-    const index = chain.index[start.family];
-    const returned: Region[] = [];
+    const index = chain.index[start.region.family];
+    const returned: Part[] = [];
     // The path to each rule of this chain, built once: a rule decides thousands of regions.
     const paths = new Map<SourceRule, Citation[]>();
     const pathTo = (rule: SourceRule) => paths.get(rule) ?? paths.set(rule, [...path, rule.cite]).get(rule)!;
-    const work = [{ region: start, from: 0 }];
+    const work = [{ ...start, from: 0 }];
     for (let item = work.pop(); item !== undefined; item = work.pop()) {
-      const { region, from } = item;
+      const { region, from, tails } = item;
       const met = firstMet(index, region, from);
       if (!met) {
-        returned.push(region);
+        returned.push({ region, tails });
         continue;
       }
-      const { position, part } = met;
+      const { position } = met;
       const rule = chain.rules[position];
       const rests = subtractRule(region, index.rules[position]);
-      for (const rest of rests) work.push({ region: rest, from: position + 1 });
+      for (const rest of rests) work.push({ region: rest, from: position + 1, tails });
       held += rests.length;
       if (held > MAX_VERIFY_REGIONS) throw new TooLarge();
+      let part: Part = { region: met.part, tails };
+      if (rule.condition.limit || rule.condition.dynamicSet) {
+        // Its stateful part may fail: then the packets go on with the next rule.
+        const key = tailKey(rule.cite);
+        const known = tails.get(key);
+        if (known === false || known === undefined) work.push({ region: met.part, from: position + 1, tails: withTail(tails, key, false) });
+        if (known === false) continue;
+        part = { region: met.part, tails: withTail(tails, key, true) };
+      }
       const target = rule.target;
       const here = pathTo(rule);
-      if (target.kind === 'verdict') pieces.push({ region: part, decision: { verdict: target.verdict, path: here } });
+      if (target.kind === 'verdict') pieces.push({ ...part, decision: { verdict: target.verdict, path: here } });
       else if (target.kind === 'return') returned.push(part);
-      else if (target.kind === 'jump') for (const back of walk(target.chain, part, here)) work.push({ region: back, from: position + 1 });
+      else if (target.kind === 'jump') for (const back of walk(target.chain, part, here)) work.push({ ...back, from: position + 1 });
       else if (target.kind === 'goto') returned.push(...walk(target.chain, part, here));
     }
     return returned;
   };
 
   const fallOff: SourceDecision = { verdict: program.policy, path: [], policyOf: program.entry };
-  for (const start of starts) for (const rest of walk(program.entry, start, [])) pieces.push({ region: rest, decision: fallOff });
+  for (const region of starts)
+    for (const rest of walk(program.entry, { region, tails: NO_TAILS }, [])) pieces.push({ ...rest, decision: fallOff });
   return pieces;
 }
 
@@ -174,20 +244,40 @@ function firstMet(index: RuleIndex, region: Region, from: number): { position: n
   return undefined;
 }
 
-/** The first packet of the piece the interface decides otherwise, with who decides it; undefined when none. */
-function firstDifference(index: RuleIndex, iface: IrInterface, piece: Piece): { packet: VerifyPacket; policy: PolicyDecision } | undefined {
+/**
+ * The first packet of the piece the interface decides otherwise, with who
+ * decides it; undefined when none. A rule with a limit or a dynamic set
+ * takes the packets when its source rule's stateful part held for them,
+ * and both ways when the source never asked it.
+ */
+function firstDifference(
+  index: RuleIndex,
+  iface: IrInterface,
+  piece: Piece,
+  sourceOf: (rule: IrRule) => string | undefined,
+): { packet: VerifyPacket; policy: PolicyDecision; tails: Tails } | undefined {
   const expected = piece.decision.verdict;
-  const work = [{ region: piece.region, from: 0 }];
+  const work = [{ region: piece.region, tails: piece.tails, from: 0 }];
   for (let item = work.pop(); item !== undefined; item = work.pop()) {
+    const { tails } = item;
     const met = firstMet(index, item.region, item.from);
     if (!met) {
       const verdict = iface.auditMode ? 'allow' : iface.defaultAction;
-      if (verdict !== expected) return { packet: samplePacket(item.region), policy: { verdict } };
+      if (verdict !== expected) return { packet: samplePacket(item.region), policy: { verdict }, tails };
       continue;
     }
     const rule = index.rules[met.position];
-    if (rule.action !== expected) return { packet: samplePacket(met.part), policy: { verdict: rule.action, rule } };
-    for (const rest of subtractRule(item.region, rule)) work.push({ region: rest, from: met.position + 1 });
+    for (const rest of subtractRule(item.region, rule)) work.push({ region: rest, tails, from: met.position + 1 });
+    let holding = tails;
+    if (dependsOnState(rule)) {
+      const key = sourceOf(rule)!;
+      const known = tails.get(key);
+      if (known === false || known === undefined)
+        work.push({ region: met.part, tails: withTail(tails, key, false), from: met.position + 1 });
+      if (known === false) continue;
+      holding = withTail(tails, key, true);
+    }
+    if (rule.action !== expected) return { packet: samplePacket(met.part), policy: { verdict: rule.action, rule }, tails: holding };
   }
   return undefined;
 }

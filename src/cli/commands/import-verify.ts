@@ -28,6 +28,9 @@ export function verifyLines(report: VerifyReport, file: string, source = file): 
           `${source}: ${policyFile} decides otherwise than ${source} on interface '${outcome.iface}': ${formatPacket(outcome.packet)}`,
           `  ${source}: ${sourceText(outcome.source, file)}`,
           `  ${policyFile}: ${outcome.policy.verdict}, by ${outcome.policy.rule ? `rule '${outcome.policy.rule.text}' at ${location(outcome.policy.rule.span)}` : 'the default'}`,
+          ...outcome.assumed.map(
+            (a) => `  when the limit or set of ${file}:${a.line} (${a.text}) ${a.holds ? 'holds' : 'does not hold'} for it`,
+          ),
         ],
       };
     case 'too-large':
@@ -40,7 +43,7 @@ export function verifyLines(report: VerifyReport, file: string, source = file): 
     case 'unsupported':
       return {
         ok: false,
-        lines: [`${source}: not verified: on interface '${outcome.iface}', ${outcome.reason}, which the proof does not model`],
+        lines: [`${source}: not verified: on interface '${outcome.iface}', ${outcome.reason}`],
       };
   }
 }
@@ -60,6 +63,7 @@ export function verifyJson(report: VerifyReport): Record<string, unknown> {
     packet: formatPacket(outcome.packet),
     source: { verdict: outcome.source.verdict, rules: outcome.source.path, ...(outcome.source.unjudged ? { unjudged: true } : {}) },
     translation: { verdict: outcome.policy.verdict, ...(rule ? { rule: rule.text, at: location(rule.span) } : { default: true }) },
+    assumed: outcome.assumed,
   };
 }
 

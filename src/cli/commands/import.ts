@@ -52,7 +52,7 @@ function writeImport(file: string, r: ImportResult, options: ImportCommandOption
   let proof: VerifyReport | undefined;
   if (options.verify && r.proof && r.errors.length === 0) {
     const policy =
-      typeof options.verify === 'string' ? { path: options.verify } : { ...r.proof, file: options.output ?? 'the translation' };
+      typeof options.verify === 'string' ? { path: options.verify } : { ...r.proof, shown: options.output ?? 'the translation' };
     proof = verifyImport(r.proof.program, policy, (text) => err(io, text));
   }
   const verified = proof ? verifyLines(proof, file, options.ip6 ? `${file} and ${options.ip6}` : file) : undefined;

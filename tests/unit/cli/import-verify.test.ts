@@ -90,7 +90,7 @@ describe('xdpfw import iptables --verify', () => {
     expect(r.stderr).toContain(`${refused}: not verified: rules were refused, and a proof of the rest would prove nothing\n`);
   });
 
-  it('says which rule it cannot model, and that a policy file with errors is not proved', async () => {
+  it('pairs a limit with its source rule by the comment above it, and follows the limit both ways', async () => {
     const limited = join(dir, 'limited.xdpfw');
     writeFileSync(
       limited,
@@ -99,7 +99,18 @@ describe('xdpfw import iptables --verify', () => {
     const r = await runCli('import', 'iptables', file, '--verify', limited);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      `${file}: not verified: on interface 'eth0', rule 'allow tcp dport { 80, 443 } limit rate 100/second' has a limit or a dynamic set, which the proof does not model\n`,
+      `  ${limited}: drop, by the default\n` +
+        `  when the limit or set of ${file}:6 (-A web -p tcp -m multiport --dports 80,443 -j ACCEPT) does not hold for it\n`,
+    );
+  });
+
+  it('says which rule it cannot pair, and that a policy file with errors is not proved', async () => {
+    const bare = join(dir, 'bare.xdpfw');
+    writeFileSync(bare, 'interface eth0 {\n  default drop\n  allow tcp dport { 80, 443 } limit rate 100/second\n}\n');
+    const r = await runCli('import', 'iptables', file, '--verify', bare);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `${file}: not verified: on interface 'eth0', rule 'allow tcp dport { 80, 443 } limit rate 100/second' has a limit or a dynamic set, and no '# FILE:LINE:' comment above it names the source rule it comes from\n`,
     );
     const broken = join(dir, 'broken.xdpfw');
     writeFileSync(broken, 'interface eth0 { allow tcp dport 99999 }\n');

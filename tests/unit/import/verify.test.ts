@@ -10,11 +10,11 @@ import { describe, expect, it } from 'vitest';
 import type { IrPolicy } from '../../../src/compiler/index.js';
 import { parseIptablesSave } from '../../../src/import/iptables-save.js';
 import { translateIptables } from '../../../src/import/iptables-translate.js';
-import { verifyTranslation, type VerifyOutcome } from '../../../src/import/verify.js';
+import { sourceKeysFromText, verifyTranslation, type VerifyOutcome } from '../../../src/import/verify.js';
 import { compileGenerated } from '../../support/compile-generated.js';
 import { generateDump, generatePacket } from '../../support/iptables-dumps.js';
 import { Random } from '../../support/random.js';
-import { compileText } from '../compiler/helpers.js';
+import { compileText, FILE } from '../compiler/helpers.js';
 
 /** Jumps, a goto whose fall-off gets the policy, RETURN, negations, states, ICMP, flags, ranges. */
 const DUMP = `*filter
@@ -102,12 +102,57 @@ describe('import --verify', () => {
     expectReplayed(verifyTranslation(program, irOf(reordered)), policy, reordered);
   });
 
-  it('says which rule it cannot model rather than prove a policy with a limit', () => {
+  it('says which rule it cannot pair with a source rule rather than prove a policy with a limit', () => {
     const limited = policy.replace('allow icmp type echo-request', 'allow icmp type echo-request limit rate 10/second');
     expect(verifyTranslation(program, irOf(limited))).toMatchObject({
       kind: 'unsupported',
       iface: 'eth0',
-      reason: "rule 'allow icmp type echo-request limit rate 10/second' has a limit or a dynamic set",
+      reason:
+        "rule 'allow icmp type echo-request limit rate 10/second' has a limit or a dynamic set, and no '# FILE:LINE:' comment above it names the source rule it comes from",
+    });
+  });
+
+  it('finds the packet a limit the source rule has not lets through, when the limit does not hold', () => {
+    const limited = policy.replace('allow icmp type echo-request', 'allow icmp type echo-request limit rate 10/second');
+    const outcome = verifyTranslation(program, irOf(limited), sourceKeysFromText(limited, FILE));
+    expect(outcome).toMatchObject({
+      kind: 'counterexample',
+      source: { verdict: 'allow' },
+      policy: { verdict: 'drop' },
+      packet: { protocol: 1, icmpType: 8 },
+      assumed: [{ line: 10, text: '-A INPUT -p icmp -m icmp --icmp-type 8 -j ACCEPT', holds: false }],
+    });
+  });
+
+  it('proves limits, hashlimits and recent lists paired with their source rules, both ways each may go', () => {
+    const stateful = `*filter
+:INPUT DROP [0:0]
+:ssh - [0:0]
+-A INPUT -m recent --rcheck --seconds 600 --name banned -j DROP
+-A INPUT -p icmp -m icmp --icmp-type 8 -m limit --limit 10/sec --limit-burst 20 -j ACCEPT
+-A INPUT -p tcp --dport 22 -j ssh
+-A ssh -m hashlimit --hashlimit-above 3/min --hashlimit-mode srcip --hashlimit-name ssh -j DROP
+-A ssh -s 203.0.113.0/24 -m recent --set --name banned -j DROP
+-A ssh -j ACCEPT
+COMMIT
+`;
+    const t = translate(stateful);
+    const outcome = verifyTranslation(t.program, irOf(t.policy), sourceKeysFromText(t.policy, FILE));
+    expect(outcome, t.policy).toMatchObject({ kind: 'equivalent' });
+    // The limited rule's verdict flipped: the packets its limit lets through are decided otherwise.
+    const swapped = t.policy.replace(
+      'allow icmp type echo-request limit rate 10/second burst 20',
+      'drop icmp type echo-request limit rate 10/second burst 20',
+    );
+    expect(verifyTranslation(t.program, irOf(swapped), sourceKeysFromText(swapped, FILE))).toMatchObject({
+      kind: 'counterexample',
+      source: { verdict: 'allow' },
+      policy: { verdict: 'drop' },
+      // The source not banned (its recent list did not hold), and the limit took the packet.
+      assumed: [
+        { line: 4, holds: false },
+        { line: 5, holds: true },
+      ],
     });
   });
 
