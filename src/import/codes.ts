@@ -48,6 +48,10 @@ export const IMPORT_CODES = {
   'import-interface-name': "no interface was given and no rule names one: the policy's block is for eth0, to be renamed",
   'import-json': "the file is not the JSON of 'nft -j list ruleset', or an object of it lacks a field the schema requires",
   'import-nft-text': "a text ruleset was given and 'nft' is missing or refused it: give the output of 'nft -j list ruleset'",
+  'import-nft-limit':
+    "nft's limit or meter that xdpfw cannot carry: a byte rate, a per-day or per-week rate that is not a whole number an hour, a meter keyed by several fields, a port or a non-contiguous mask, a meter keeping something else than a limit, matches after the limit, two limits, or a limit with a verdict map or on a rule its sets make several of",
+  'import-nft-set':
+    "nft's dynamic set that xdpfw cannot carry: a set update that is not 'update @S { ip saddr [timeout T] }' after the matches and the limit of a rule with a verdict, a set without the timeout flag or with a name, type or timeout xdpfw's dynamic sets do not take",
   'import-hooks':
     'several base chains with rules hook input (in several tables or at several priorities): a packet passes each, which one xdpfw block cannot compose',
   'import-hook-ignored':

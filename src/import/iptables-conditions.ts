@@ -65,6 +65,8 @@ export interface Condition {
   dynamicSet?: { name: string; field: 'src' | 'dst'; negated: boolean; seconds: number };
   /** Not a test but an effect: when the rule decides, its source enters this dynamic set (-m recent --set). */
   ban?: string;
+  /** How long the ban lasts, when not the set's timeout (nft's `update @S { ip saddr timeout 1m }`). */
+  banSeconds?: number;
 }
 
 export interface Refusal {

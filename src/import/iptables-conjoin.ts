@@ -69,7 +69,7 @@ export function conjoin(outer: Condition, inner: Condition): Conjunction {
   return { condition: out };
 }
 
-function conjoinStateful(outer: Condition, inner: Condition): Pick<Condition, 'limit' | 'dynamicSet' | 'ban'> | string {
+function conjoinStateful(outer: Condition, inner: Condition): Pick<Condition, 'limit' | 'dynamicSet' | 'ban' | 'banSeconds'> | string {
   if (outer.ban !== undefined) {
     return `the jump adds the source to recent list '${outer.ban}' whether or not a rule of the chain decides; an xdpfw ban goes with a deciding rule`;
   }
@@ -79,12 +79,13 @@ function conjoinStateful(outer: Condition, inner: Condition): Pick<Condition, 'l
   }
   if (outer.dynamicSet && inner.dynamicSet)
     return 'a jump with a recent match reaches a rule with its own: two dynamic-set matches in one rule';
-  const out: Pick<Condition, 'limit' | 'dynamicSet' | 'ban'> = {};
+  const out: Pick<Condition, 'limit' | 'dynamicSet' | 'ban' | 'banSeconds'> = {};
   const limit = outer.limit ?? inner.limit;
   const dynamicSet = outer.dynamicSet ?? inner.dynamicSet;
   if (limit) out.limit = limit;
   if (dynamicSet) out.dynamicSet = dynamicSet;
   if (inner.ban !== undefined) out.ban = inner.ban;
+  if (inner.banSeconds !== undefined) out.banSeconds = inner.banSeconds;
   return out;
 }
 

@@ -79,7 +79,7 @@ export function ruleText(verdict: Verdict, c: Condition, context: 4 | 6 | 'both'
   if (c.ctStates) parts.push(`ct state ${c.ctStates.join(',')}`);
   if (c.dynamicSet) parts.push(`${c.dynamicSet.field} ${c.dynamicSet.negated ? '! ' : ''}@${c.dynamicSet.name}`);
   if (c.limit) parts.push(limitText(c));
-  if (c.ban !== undefined) parts.push(`ban @${c.ban}`);
+  if (c.ban !== undefined) parts.push(`ban @${c.ban}${c.banSeconds !== undefined ? ` ${durationText(c.banSeconds)}` : ''}`);
   return parts.join(' ');
 }
 
@@ -88,16 +88,27 @@ function limitText(c: Condition): string {
   const text = `limit rate ${over ? 'over ' : ''}${rate}/${unit} burst ${burst}`;
   if (!per) return text;
   if (per.length === (per.family === 4 ? 32 : 128)) return `${text} per ${per.field}`;
-  // A length is of one family: a rule whose addresses do not fix it says which.
-  const fixed = c.src !== undefined || c.dst !== undefined;
+  // A length is of one family: a rule whose addresses (or family match) do not fix it says which.
+  const fixed = c.src !== undefined || c.dst !== undefined || c.family !== undefined;
   return `${fixed ? '' : `ip${per.family} `}${text} per ${per.field}/${per.length}`;
 }
 
-/** A static set one entry a line, or a dynamic set whose entries last the recent list's --seconds. */
+/** A static set one entry a line, or a dynamic set whose entries last the recent list's --seconds (or the nft set's timeout). */
 function setText(set: SetDeclaration): string[] {
-  if (set.kind === 'dynamic') return [`# recent list '${set.source}'`, `set ${set.name} dynamic timeout ${set.timeoutSeconds ?? 1}s`];
+  if (set.kind === 'dynamic') {
+    const timeout = set.timeoutSeconds !== undefined ? ` timeout ${set.timeoutSeconds}s` : '';
+    return [`# ${set.origin ?? `recent list '${set.source}'`}`, `set ${set.name} dynamic${timeout}`];
+  }
   const comment = set.name === set.source ? [] : [`# ipset '${set.source}'`];
   return [...comment, `set ${set.name} {`, ...set.cidrs.map((cidr) => `  ${cidrText(cidr)}`), '}'];
+}
+
+/** Seconds in the largest unit that keeps them whole: `10m`, `90s`. */
+function durationText(seconds: number): string {
+  if (seconds % 86400 === 0) return `${seconds / 86400}d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
 }
 
 function list(items: string[]): string {

@@ -21,7 +21,7 @@ export interface Warning {
 export type SetDeclaration =
   | { kind: 'static'; name: string; source: string; cidrs: readonly Cidr[] }
   /** A recent list; its timeout is its checks' --seconds, known once every rule is read. */
-  | { kind: 'dynamic'; name: string; source: string; timeoutSeconds?: number };
+  | { kind: 'dynamic'; name: string; source: string; timeoutSeconds?: number; origin?: string };
 
 export interface StatefulContext {
   family: 4 | 6;

@@ -47,6 +47,8 @@ export interface NftSet {
   type: string | string[];
   flags: string[];
   map?: string;
+  /** The default lifetime of its elements, in seconds (`timeout 10m`); absent: they stay until deleted. */
+  timeout?: number;
   /** Elements as written (a value, `{prefix}`, `{range}`), or `[key, data]` pairs of a map; `{"elem": {"val": …}}` wrappers removed. */
   elem: NftExpr[];
   line: number;
@@ -127,7 +129,8 @@ export function parseNftJson(text: string): NftJsonRead {
       const elem = Array.isArray(body.elem) ? body.elem.map(unwrapElement) : [];
       const flags = Array.isArray(body.flags) ? body.flags.map(String) : [];
       const map = typeof body.map === 'string' ? { map: body.map } : {};
-      ruleset.sets.push({ family, table, name: body.name, type, flags, ...map, elem, line });
+      const timeout = typeof body.timeout === 'number' ? { timeout: body.timeout } : {};
+      ruleset.sets.push({ family, table, name: body.name, type, flags, ...map, ...timeout, elem, line });
     }
   });
   return errors.length > 0 ? { errors } : { ruleset, errors };

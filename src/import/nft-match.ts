@@ -11,6 +11,7 @@ import type { ImportCode } from './codes.js';
 import type { Condition } from './iptables-conditions.js';
 import type { NftExpr, NftSet } from './nft-json.js';
 import { renderStatement, renderValue } from './nft-render.js';
+import { dynamicSetProblem, isDynamic } from './nft-stateful.js';
 import {
   addressMatch,
   ctStateList,
@@ -74,6 +75,8 @@ export function matchAlternatives(op: string, left: NftExpr, right: NftExpr, loo
     if (isTcpFlags(inner) && !ordered) return result(tcpFlagsMatch(op, mask, right, shown), (f) => one({ protocol: 6, tcpFlags: f }));
     return unsupported(shown);
   }
+  const dynamic = dynamicSetMatch(left, right, negated, lookup, shown);
+  if (dynamic) return dynamic;
   const elements = elementsOf(right, lookup);
   if ('refusal' in elements) return elements;
   const values = elements.value;
@@ -121,6 +124,23 @@ export function matchAlternatives(op: string, left: NftExpr, right: NftExpr, loo
     return result(ctStateList(values, negated, shown), (states) => one({ ctStates: states }));
   }
   return unsupported(shown);
+}
+
+/**
+ * `ip saddr @S` (or `!=`, daddr, ip6), S a set whose entries expire: a
+ * dynamic-set match. `ip saddr` matches IPv4 packets only, which xdpfw's
+ * `src @S` does not say by itself (`src ! @S` holds for IPv6): `ip4`.
+ */
+function dynamicSetMatch(left: NftExpr, right: NftExpr, negated: boolean, lookup: SetLookup, shown: string): MatchResult | undefined {
+  const set = typeof right === 'string' && right.startsWith('@') ? lookup(right.slice(1)) : undefined;
+  const payload = isObject(left) && isObject(left.payload) ? left.payload : undefined;
+  if (!set || !isDynamic(set) || !payload || (payload.protocol !== 'ip' && payload.protocol !== 'ip6')) return undefined;
+  if (payload.field !== 'saddr' && payload.field !== 'daddr') return undefined;
+  const problem = dynamicSetProblem(set);
+  if (problem) return refuse('import-nft-set', `${shown}: ${problem}`);
+  const field = payload.field === 'saddr' ? 'src' : 'dst';
+  const family = payload.protocol === 'ip' ? 4 : 6;
+  return one({ family, dynamicSet: { name: set.name, field, negated, seconds: set.timeout ?? 0 } });
 }
 
 function isTcpFlags(left: NftExpr): boolean {

@@ -43,8 +43,12 @@ export function renderStatement(statement: NftExpr): string {
       return b.expr === undefined ? `reject with ${String(b.type)}` : `reject with ${String(b.type)} ${String(b.expr)}`;
     case 'vmap':
       return `${renderValue(b.key)} vmap ${renderValue(b.data)}`;
-    case 'set':
-      return `${String(b.op)} ${String(b.set)} { ${renderValue(b.elem)} }`;
+    case 'set': {
+      const statements = Array.isArray(b.stmt) ? b.stmt.map(renderStatement) : [];
+      return `${String(b.op)} ${String(b.set)} { ${[renderElement(b.elem), ...statements].join(' ')} }`;
+    }
+    case 'meter':
+      return `meter ${String(b.name)} { ${[renderElement(b.key), ...(b.stmt === undefined ? [] : [renderStatement(b.stmt)])].join(' ')} }`;
     case 'mangle':
       return `${renderValue(b.key)} set ${renderValue(b.value)}`;
     case 'dnat':
@@ -52,11 +56,34 @@ export function renderStatement(statement: NftExpr): string {
       const to = `${b.addr === undefined ? '' : renderValue(b.addr)}${b.port === undefined ? '' : `:${renderValue(b.port)}`}`;
       return to === '' ? kind : `${kind} to ${to}`;
     }
-    case 'limit':
-      return `limit rate ${b.inv === true ? 'over ' : ''}${String(b.rate)}/${String(b.per ?? 'second')}`;
+    case 'limit': {
+      const bytes = b.rate_unit !== undefined && b.rate_unit !== 'packets';
+      const rate = `${String(b.rate)}${bytes ? ` ${String(b.rate_unit)}` : ''}/${String(b.per ?? 'second')}`;
+      // nft leaves out the default burst of 5 packets.
+      const burst = bytes
+        ? b.burst
+          ? ` burst ${String(b.burst)} ${String(b.burst_unit ?? 'bytes')}`
+          : ''
+        : b.burst && b.burst !== 5
+          ? ` burst ${String(b.burst)} packets`
+          : '';
+      return `limit rate ${b.inv === true ? 'over ' : ''}${rate}${burst}`;
+    }
     default:
       return JSON.stringify(statement);
   }
+}
+
+/** A set element or meter key: the value, `and` its mask, and the element's timeout. */
+function renderElement(element: NftExpr): string {
+  if (isObject(element) && isObject(element.elem)) {
+    const timeout = typeof element.elem.timeout === 'number' ? ` timeout ${element.elem.timeout}s` : '';
+    return `${renderElement(element.elem.val)}${timeout}`;
+  }
+  if (isObject(element) && Array.isArray(element['&']) && element['&'].length === 2) {
+    return `${renderValue(element['&'][0])} and ${renderValue(element['&'][1])}`;
+  }
+  return renderValue(element);
 }
 
 export function renderValue(value: NftExpr, quoted = false): string {

@@ -7,7 +7,9 @@
  * its keys are disjoint (nft refuses overlapping ones), so the order of
  * these rules does not change what first-match decides. `counter` is
  * ignored; `log` alone is the LOG target, `log` before a verdict gives the
- * verdict `log`, before a jump a LOG target ahead of it. A statement xdpfw cannot carry refuses the rule.
+ * verdict `log`, before a jump a LOG target ahead of it. `limit`, meters
+ * and set updates are read by nft-rule-stateful.ts. A statement xdpfw
+ * cannot carry refuses the rule.
  */
 import type { ImportCode } from './codes.js';
 import { conjoin } from './iptables-conjoin.js';
@@ -15,6 +17,7 @@ import type { Condition } from './iptables-conditions.js';
 import type { NftExpr, NftRule } from './nft-json.js';
 import { elementsOf, matchAlternatives, type Refusal, type SetLookup } from './nft-match.js';
 import { renderStatement, renderValue } from './nft-render.js';
+import { StatefulStatements } from './nft-rule-stateful.js';
 import type { Citation, LogStatement, RejectAnswer, SourceRule, SourceTarget } from './program.js';
 
 /** Reports a diagnostic at the rule being read; the message gets the rule's citation appended. */
@@ -23,7 +26,7 @@ export type RuleReport = (code: ImportCode, message: string) => void;
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A verdict the rule gives, to the packets whose fields meet `key` besides the rule's matches (a verdict map's element). */
-interface Decision {
+export interface Decision {
   key: Condition;
   target: SourceTarget;
 }
@@ -56,22 +59,23 @@ export function verdictOf(statement: NftExpr): SourceTarget | 'continue' | undef
   return undefined;
 }
 
-/** Statements a later change of xdpfw's importer maps to its rate limits and dynamic sets. */
-const LATER = new Set(['limit', 'meter', 'set']);
-
 export function nftSourceRules(rule: NftRule, cite: Citation, lookup: SetLookup, report: RuleReport): SourceRule[] {
   let alternatives: Condition[] = [{}];
   const decisions: Decision[] = [];
   const refusals: Refusal[] = [];
   let logged: LogStatement | undefined;
+  const stateful = new StatefulStatements(lookup, refusals);
 
   for (const statement of rule.expr) {
     const [kind] = isObject(statement) ? Object.keys(statement) : [''];
     const body = isObject(statement) ? statement[kind] : undefined;
     const verdict = verdictOf(statement);
     if (verdict === 'continue' || kind === 'counter') continue;
+    if (kind === 'match') stateful.before(statement);
     if (verdict) {
       decisions.push({ key: {}, target: verdict });
+    } else if ((kind === 'limit' || kind === 'meter' || kind === 'set') && isObject(body)) {
+      stateful.read(kind, body, statement);
     } else if (kind === 'match' && isObject(body)) {
       const matched = matchAlternatives(String(body.op), body.left, body.right, lookup);
       if ('refusal' in matched) refusals.push(matched.refusal);
@@ -87,8 +91,6 @@ export function nftSourceRules(rule: NftRule, cite: Citation, lookup: SetLookup,
         code: 'import-unsupported',
         message: `'xt${name}' is an iptables extension kept by iptables-nft, which the nft JSON does not describe; translate the output of iptables-save with 'xdpfw import iptables' instead`,
       });
-    } else if (LATER.has(kind)) {
-      refusals.push({ code: 'import-unsupported', message: `'${renderStatement(statement)}' is not translated yet` });
     } else {
       refusals.push({ code: 'import-unsupported', message: `the statement '${renderStatement(statement)}' is not translated` });
     }
@@ -97,6 +99,7 @@ export function nftSourceRules(rule: NftRule, cite: Citation, lookup: SetLookup,
       break;
     }
   }
+  alternatives = stateful.apply(alternatives, decisions, conjoinAll);
   for (const r of refusals) report(r.code, r.message);
   const comments = rule.comment !== undefined ? [rule.comment] : [];
   const source = (condition: Condition, target: SourceTarget, translatable: boolean): SourceRule => ({
@@ -115,7 +118,8 @@ export function nftSourceRules(rule: NftRule, cite: Citation, lookup: SetLookup,
   let loopback = false;
   for (const condition of alternatives) {
     for (const decision of targets) {
-      const both = conjoin(condition, decision.key);
+      // The key first: the rule's limit and ban are the inner rule's, as conjoin() reads them.
+      const both = conjoin(decision.key, condition);
       if ('empty' in both) continue;
       if ('inexpressible' in both) {
         report('import-conjunction', both.inexpressible);
@@ -153,7 +157,7 @@ function withLog(decisions: Decision[], log: LogStatement): Decision[] {
 }
 
 /** Each alternative so far with each of a match's, those no packet meets left out. */
-function conjoinAll(before: Condition[], match: Condition[], refusals: Refusal[]): Condition[] {
+export function conjoinAll(before: Condition[], match: Condition[], refusals: Refusal[]): Condition[] {
   const out: Condition[] = [];
   for (const a of before) {
     for (const b of match) {

@@ -14,8 +14,9 @@
  * NAME chain NAME handle N: RULE`, at the line its JSON object starts on.
  */
 import { diagnosticCollector, type ImportCode } from './codes.js';
-import { flattenProgram, refuseTailsPastLimit, type Report } from './flatten.js';
+import { flattenProgram, refuseTailsPastLimit, type FlatRule, type Report } from './flatten.js';
 import { emitPolicy } from './iptables-emit.js';
+import { refuseLimitsInlinedTwice, type SetDeclaration } from './iptables-sets.js';
 import type { Translation } from './iptables-translate.js';
 import type { NftChain, NftRule, NftRuleset, NftSet } from './nft-json.js';
 import { renderRule, renderStatement } from './nft-render.js';
@@ -46,7 +47,7 @@ export function translateNft(ruleset: NftRuleset, options: NftTranslateOptions):
   if (!entry) return done('');
 
   const program = nftProgram(ruleset, entry, rulesOf, report);
-  const flat = flattenProgram(program, report);
+  const flat = refuseLimitsInlinedTwice(flattenProgram(program, report), report);
   const interfaces = [...new Set([...(options.interfaces ?? []), ...flat.flatMap((r) => (r.condition.iface ? [r.condition.iface] : []))])];
   if (interfaces.length === 0) {
     interfaces.push('eth0');
@@ -58,7 +59,33 @@ export function translateNft(ruleset: NftRuleset, options: NftTranslateOptions):
     'Each rule follows the nftables rules it comes from (a jump first, then the rule of its chain).',
   ];
   const rulesNote = `nftables rules of table ${entry.family} ${entry.table}`;
-  return done(emitPolicy(header, interfaces, program.policy, kept, options.file, program.family, { rulesOf: rulesNote }), program);
+  const sets = dynamicSets(kept, (name) => ruleset.sets.find((s) => sameTable(s, entry) && s.name === name));
+  return done(emitPolicy(header, interfaces, program.policy, kept, options.file, program.family, { rulesOf: rulesNote, sets }), program);
+}
+
+/**
+ * The dynamic sets the rules match or ban into, in the order first named,
+ * each with its nft set's timeout. They start empty: the elements a
+ * listing shows are the bans of that moment.
+ */
+function dynamicSets(rules: readonly FlatRule[], lookup: (name: string) => NftSet | undefined): SetDeclaration[] {
+  const out = new Map<string, SetDeclaration>();
+  for (const { condition } of rules) {
+    for (const name of [condition.dynamicSet?.name, condition.ban]) {
+      const set = name === undefined ? undefined : lookup(name);
+      if (!set || out.has(set.name)) continue;
+      const listed = set.elem.length > 0 ? `, its ${set.elem.length} elements at listing time not carried` : '';
+      const origin = `nft set '${set.name}' (flags ${set.flags.join(',') || 'none'}${listed})`;
+      out.set(set.name, {
+        kind: 'dynamic',
+        name: set.name,
+        source: set.name,
+        origin,
+        ...(set.timeout !== undefined ? { timeoutSeconds: set.timeout } : {}),
+      });
+    }
+  }
+  return [...out.values()];
 }
 
 /** The one input base chain; several with rules are refused, and the idle others noted. */

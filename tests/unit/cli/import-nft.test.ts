@@ -47,13 +47,15 @@ describe('xdpfw import nft', () => {
     const out = join(dir, 'refused.xdpfw');
     const r = await runCli('import', 'nft', file, '-o', out);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${file}:43:1: error[import-unsupported]: 'limit rate 10/second' is not translated yet`);
+    expect(r.stderr).toContain(
+      `${file}:43:1: error[import-nft-limit]: 'limit rate 10 kbytes/second': a rate of 10 kbytes/second counts bytes; xdpfw's limits count packets`,
+    );
     expect(r.stderr).toContain(`${file}: 16 rule(s) cannot be translated; nothing written (--partial writes the rest)`);
     expect(existsSync(out)).toBe(false);
     const partial = await runCli('import', 'nft', file, '--partial', '-o', out);
     expect(partial.code).toBe(1);
     expect(
-      readFileSync(out, 'utf8').startsWith(`# Not translated (xdpfw import --partial):\n# ${file}:43:1: error[import-unsupported]`),
+      readFileSync(out, 'utf8').startsWith(`# Not translated (xdpfw import --partial):\n# ${file}:43:1: error[import-nft-limit]`),
     ).toBe(true);
     expect(errorsOf(readFileSync(out, 'utf8'))).toEqual([]);
   });

@@ -139,45 +139,45 @@ describe('refusing what xdpfw cannot say', () => {
 
   it('refuses every construct in one run, each at its rule', () => {
     expect(codes(translation, 'refusals')).toEqual([
-      '43:import-unsupported',
-      '86:import-unsupported',
-      '111:import-unsupported',
-      '136:import-unsupported',
-      '180:import-negation',
-      '205:import-icmp-code',
-      '230:import-ct-state',
-      '254:import-tcp-flags',
-      '282:import-unsupported',
-      '307:import-interface',
-      '331:import-interface',
-      '355:import-unsupported',
-      '379:import-unsupported',
-      '404:import-unsupported',
-      '455:import-unsupported',
-      '483:import-unsupported',
+      '43:import-nft-limit',
+      '88:import-nft-set',
+      '113:import-nft-limit',
+      '168:import-unsupported',
+      '212:import-negation',
+      '237:import-icmp-code',
+      '262:import-ct-state',
+      '286:import-tcp-flags',
+      '314:import-unsupported',
+      '339:import-interface',
+      '363:import-interface',
+      '387:import-unsupported',
+      '411:import-unsupported',
+      '436:import-unsupported',
+      '487:import-unsupported',
+      '515:import-unsupported',
     ]);
   });
 
   it('names the construct and cites the rule by table, chain and handle', () => {
     expect(message(43)).toBe(
-      "line 43: 'limit rate 10/second' is not translated yet: 'table inet filter chain input handle 3: tcp dport 22 ct state new limit rate 10/second accept'",
+      "line 43: 'limit rate 10 kbytes/second': a rate of 10 kbytes/second counts bytes; xdpfw's limits count packets: 'table inet filter chain input handle 3: tcp dport 22 ct state new limit rate 10 kbytes/second accept'",
     );
-    expect(message(86)).toContain("'add @seen { ip saddr }' is not translated yet");
-    expect(message(111)).toContain('@seen is a set whose elements expire or are added as packets pass, not translated');
-    expect(message(136)).toContain("'ip saddr . tcp dport { 192.0.2.1 . 22 }' is not translated");
-    expect(message(180)).toContain("'ip protocol != tcp': a negated protocol is not translated");
-    expect(message(205)).toContain("'icmp code frag-needed': xdpfw matches the ICMP type only");
-    expect(message(230)).toContain("'ct state untracked': state untracked has no xdpfw equivalent");
-    expect(message(254)).toContain('any of several flags is not translated');
-    expect(message(282)).toContain("'th' ports without 'meta l4proto tcp' or 'udp' before them are not translated");
-    expect(message(307)).toContain(`the wildcard 'eth*' is not translated`);
-    expect(message(331)).toContain(`'iifname != "eth0"': a negated interface is not translated`);
-    expect(message(355)).toContain("'meta mark 1' is not translated");
-    expect(message(404)).toContain("the statement 'meta mark set 2' is not translated");
-    expect(message(455)).toBe(
-      "line 455: 'dnat to 10.0.0.2:80' in a prerouting chain rewrites the destination before the input chain judges it, while XDP judges the packet as it arrives; the translation would match other addresses and ports: 'table ip nat chain prerouting handle 2: tcp dport 8080 dnat to 10.0.0.2:80'",
+    expect(message(88)).toContain("'add @seen { ip saddr }': 'add' keeps the expiry an address already in @seen has");
+    expect(message(113)).toContain('is keyed by several fields; xdpfw keeps a bucket per source or destination prefix');
+    expect(message(168)).toContain("'ip saddr . tcp dport { 192.0.2.1 . 22 }' is not translated");
+    expect(message(212)).toContain("'ip protocol != tcp': a negated protocol is not translated");
+    expect(message(237)).toContain("'icmp code frag-needed': xdpfw matches the ICMP type only");
+    expect(message(262)).toContain("'ct state untracked': state untracked has no xdpfw equivalent");
+    expect(message(286)).toContain('any of several flags is not translated');
+    expect(message(314)).toContain("'th' ports without 'meta l4proto tcp' or 'udp' before them are not translated");
+    expect(message(339)).toContain(`the wildcard 'eth*' is not translated`);
+    expect(message(363)).toContain(`'iifname != "eth0"': a negated interface is not translated`);
+    expect(message(387)).toContain("'meta mark 1' is not translated");
+    expect(message(436)).toContain("the statement 'meta mark set 2' is not translated");
+    expect(message(487)).toBe(
+      "line 487: 'dnat to 10.0.0.2:80' in a prerouting chain rewrites the destination before the input chain judges it, while XDP judges the packet as it arrives; the translation would match other addresses and ports: 'table ip nat chain prerouting handle 2: tcp dport 8080 dnat to 10.0.0.2:80'",
     );
-    expect(message(483)).toContain("'redirect to :22' in a prerouting chain");
+    expect(message(515)).toContain("'redirect to :22' in a prerouting chain");
   });
 
   it('leaves the refused rules out of a policy that still compiles', () => {
@@ -193,11 +193,11 @@ describe('refusing what xdpfw cannot say', () => {
     ]);
   });
 
-  it('refuses a meter and a jump to a chain that is not there', () => {
-    const meter = { meter: { name: 'm', key: payload('ip', 'saddr'), stmt: { limit: { rate: 1, per: 'second' } } } };
+  it('refuses a meter keyed by a port and a jump to a chain that is not there', () => {
+    const meter = { meter: { name: 'm', key: payload('tcp', 'dport'), stmt: { limit: { rate: 1, per: 'second' } } } };
     const t = translateText(ruleset('inet', [{ name: 'input', hook: 'input', rules: [[meter, drop], [{ jump: { target: 'nowhere' } }]] }]));
-    expect(t.refusals.map((d) => d.code)).toEqual(['import-unsupported', 'import-target']);
-    expect(t.refusals[0].message).toContain('is not translated yet');
+    expect(t.refusals.map((d) => d.code)).toEqual(['import-nft-limit', 'import-target']);
+    expect(t.refusals[0].message).toContain("is keyed by 'tcp dport'; xdpfw keeps a bucket per source or destination prefix");
     expect(t.refusals[1].message).toContain("'nowhere' is not a regular chain of table inet filter");
   });
 });
