@@ -26,6 +26,14 @@ export const IMPORT_CODES = {
   'import-target': "a rule's target is neither ACCEPT, DROP, REJECT, LOG, NFLOG, RETURN nor a user chain of the table",
   'import-expansion':
     'a dump whose conditional RETURNs and gotos copy the rules after their jumps past 50,000 rules (each such RETURN or goto repeats the rest of its callers)',
+  'import-nat':
+    "REDIRECT, or DNAT to a loopback address, in table nat's PREROUTING: INPUT judged the packet with its new destination, XDP judges it as it arrives",
+  'import-nat-forward':
+    "DNAT in table nat's PREROUTING: a packet for another host is forwarded and never met INPUT, but XDP judges it by INPUT's rules (given once a dump)",
+  'import-forward-only':
+    "INPUT has no rules and policy ACCEPT while FORWARD filters: a router's rule set, whose INPUT would let everything in",
+  'import-ct-loose':
+    'a dump tells NEW from INVALID: a TCP segment without SYN that no connection knows is NEW to netfilter by default (nf_conntrack_tcp_loose=1) and invalid to xdpfw (given once a dump)',
   'import-loop': 'a chain jumps, directly or through others, to itself',
   'import-conjunction':
     'inlining a chain gives a rule one xdpfw rule cannot say (a negated address holding a hole the positive one needs, two matches of one field)',
@@ -60,6 +68,8 @@ export const IMPORT_CODES = {
 
 /** The codes that do not stop a translation; every other code refuses a rule. */
 export const IMPORT_WARNINGS: ReadonlySet<ImportCode> = new Set<ImportCode>([
+  'import-ct-loose',
+  'import-nat-forward',
   'import-log',
   'import-reject-with',
   'import-loopback',

@@ -175,6 +175,7 @@ export function flattenProgram(program: SourceProgram, report: Report): FlatRule
     return false;
   };
   flatten(entry, {}, [], [entry], 0, []);
+  warnLooseTcp(program, report);
   if (firstLog)
     report('import-log', firstLog.rule.cite.line, firstLog.rule.column, logDifferences(firstLog.log, quote(firstLog.rule.cite)));
   return flat;
@@ -223,6 +224,28 @@ const hasTail = (rule: FlatRule) =>
 function xdpfwAnswersAs(answer: string, protocol: number | undefined): boolean {
   if (answer === 'tcp-reset') return protocol === 6;
   return answer === 'admin-prohibited' && protocol !== undefined && protocol !== 6;
+}
+
+/**
+ * A TCP segment without SYN that no connection knows is NEW to netfilter
+ * by default (nf_conntrack_tcp_loose=1, which picks up connections made
+ * before it started) and `invalid` to xdpfw: a dump that tells NEW from
+ * INVALID hears of it, once, at its first such rule.
+ */
+function warnLooseTcp(program: SourceProgram, report: Report): void {
+  for (const rules of program.chains.values()) {
+    const rule = rules.find(
+      (r) => r.translatable && r.condition.ctStates && r.condition.ctStates.includes('new') !== r.condition.ctStates.includes('invalid'),
+    );
+    if (!rule) continue;
+    report(
+      'import-ct-loose',
+      rule.cite.line,
+      rule.column,
+      `a TCP segment without SYN that no connection knows is NEW to netfilter (nf_conntrack_tcp_loose=1, the default) and 'invalid' to xdpfw: after the switch, such packets of connections opened before it are judged as invalid: ${quote(rule.cite)}`,
+    );
+    return;
+  }
 }
 
 /**

@@ -12,6 +12,7 @@
 import { diagnosticCollector, type ImportDiagnostic } from './codes.js';
 import { flattenProgram, quote, refuseTailsPastLimit, type FlatRule, type Report } from './flatten.js';
 import { ruleCondition } from './iptables-conditions.js';
+import { checkForwardOnly, checkPrerouting } from './iptables-nat.js';
 import { emitPolicy } from './iptables-emit.js';
 import type { Chain, IptablesSave, RuleTarget, Table } from './iptables-save.js';
 import {
@@ -104,6 +105,8 @@ export function flattenIptables(save: IptablesSave, options: TranslateOptions): 
     report('import-chain', table?.line ?? 1, 1, what);
     return { diagnostics };
   }
+  checkPrerouting(save, report);
+  checkForwardOnly(table, chain, report);
   const context = statefulContext(options.family ?? 4, options.ipsets);
   const program = iptablesProgram(table, chain, context, report);
   const flat = refuseLimitsInlinedTwice(flattenProgram(program, report), report);

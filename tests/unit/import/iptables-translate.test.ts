@@ -168,8 +168,8 @@ describe('translating a server with a user chain and a goto', () => {
 
   it('refuses nothing and warns of the loopback rule and of what the LOG loses, not of the TCP reset xdpfw sends too', () => {
     expect(translation.refusals).toEqual([]);
-    expect(codes(translation, 'warnings')).toEqual(['7:import-loopback', '21:import-log']);
-    expect(formatImportDiagnostic('rules.v4', translation.warnings[1])).toBe(
+    expect(codes(translation, 'warnings')).toEqual(['7:import-loopback', '9:import-ct-loose', '21:import-log']);
+    expect(formatImportDiagnostic('rules.v4', translation.warnings[2])).toBe(
       "rules.v4:21:11: warning[import-log]: LOG becomes 'log' (on an 'audit allow' rule, which decides nothing, where the source's rule does not decide), as does every log of this dump: " +
         "xdpfw's log stream keeps at most 100 events a second per interface (a burst of 200), each the packet's headers on a 'rule decision' line of 'xdpfw run's log and in 'xdpfw trace', " +
         `not a kernel log line with its prefix (kept as a comment): '-A ssh-in -j LOG --log-prefix "ssh denied "'`,
@@ -241,7 +241,7 @@ describe('translating a ufw-shaped host', () => {
 
   it('refuses nothing, and says the block is for eth0 since nothing names an interface', () => {
     expect(translation.refusals).toEqual([]);
-    expect(codes(translation, 'warnings')).toEqual(['2:import-interface-name', '12:import-loopback']);
+    expect(codes(translation, 'warnings')).toEqual(['2:import-interface-name', '12:import-loopback', '14:import-ct-loose']);
   });
 
   it('gives a policy the compiler accepts', () => {
@@ -428,5 +428,61 @@ describe('the reject-with warning', () => {
     expect(codes(anyProtocol, 'warnings')).toEqual(['4:import-reject-with']);
     expect(anyProtocol.warnings[0].message).toContain("'--reject-with icmp-admin-prohibited' is not kept");
     expect(codes(rejects(tcpReset, '-A INPUT -p udp -j REJECT'), 'warnings')).toEqual(['4:import-reject-with']);
+  });
+});
+
+describe('what the rest of the dump does to INPUT', () => {
+  const withNat = (nat: string[], input = ['-A INPUT -p tcp --dport 22 -j ACCEPT']) =>
+    translate(
+      [
+        '*filter',
+        ':INPUT DROP [0:0]',
+        ':FORWARD DROP [0:0]',
+        ...input,
+        'COMMIT',
+        '*nat',
+        ':PREROUTING ACCEPT [0:0]',
+        ':web - [0:0]',
+        ...nat,
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+
+  it('refuses REDIRECT and DNAT to this host in PREROUTING, and the chains it reaches', () => {
+    const t = withNat([
+      '-A PREROUTING -p tcp --dport 80 -j web',
+      '-A web -p tcp -j REDIRECT --to-ports 8080',
+      '-A PREROUTING -p tcp --dport 81 -j DNAT --to-destination 127.0.0.1:8081',
+    ]);
+    expect(t.refusals.map((d) => `${d.line}:${d.code}`)).toEqual(['10:import-nat', '11:import-nat']);
+    expect(t.refusals[0].message).toBe(
+      "line 10: REDIRECT in table nat's PREROUTING sends the packet to this host with a new destination before INPUT judges it, while XDP judges it as it arrives: INPUT's rules about the new address or port would not see it: '-A web -p tcp -j REDIRECT --to-ports 8080'",
+    );
+  });
+
+  it('warns once of DNAT to another address: forwarded packets never met INPUT', () => {
+    const t = withNat([
+      '-A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80',
+      '-A PREROUTING -p tcp --dport 8443 -j DNAT --to-destination 172.17.0.3:443',
+    ]);
+    expect(t.refusals).toEqual([]);
+    expect(t.warnings.filter((d) => d.code === 'import-nat-forward').map((d) => d.line)).toEqual([9]);
+  });
+
+  it("refuses a router's dump, whose INPUT accepts all while FORWARD filters", () => {
+    const router = translate(
+      ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD DROP [0:0]', '-A FORWARD -i eth1 -o eth0 -j ACCEPT', 'COMMIT', ''].join('\n'),
+    );
+    expect(router.refusals).toMatchObject([
+      {
+        line: 3,
+        code: 'import-forward-only',
+        message:
+          'line 3: INPUT accepts every packet and FORWARD filters (policy DROP, 1 rules): this dump filters what the host forwards, which XDP on an interface cannot tell from what it is sent; translating INPUT would let everything in',
+      },
+    ]);
+    const host = translate(['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', 'COMMIT', ''].join('\n'));
+    expect(host.refusals).toEqual([]);
   });
 });

@@ -120,7 +120,7 @@ describe('translating a typical inet server', () => {
 
   it('refuses nothing, and warns of the loopback rule, the reject kind and the log', () => {
     expect(translation.refusals).toEqual([]);
-    expect(codes(translation, 'warnings')).toEqual(['120:import-loopback', '428:import-reject-with', '519:import-log']);
+    expect(codes(translation, 'warnings')).toEqual(['120:import-loopback', '144:import-ct-loose', '428:import-reject-with', '519:import-log']);
     expect(formatImportDiagnostic('server.json', translation.warnings[0])).toBe(
       `server.json:120:1: warning[import-loopback]: iifname "lo": left out, XDP never sees loopback traffic: 'table inet filter chain input handle 8: iifname "lo" accept'`,
     );
@@ -291,8 +291,8 @@ describe('log, counter and comments', () => {
     expect(t.policy).toContain(
       '  # ruleset.json:1: table inet filter chain input handle 7: ct state new,established counter log prefix "ssh " accept\n  # ssh\n  # log prefix "ssh "\n  allow ct state new,established log\n',
     );
-    expect(t.warnings.map((d) => d.code)).toEqual(['import-log']);
-    expect(t.warnings[0].message).toMatch(/^line 1: 'log' becomes 'log' .* 100 events a second per interface \(a burst of 200\)/);
+    expect(t.warnings.map((d) => d.code)).toEqual(['import-ct-loose', 'import-log']);
+    expect(t.warnings[1].message).toMatch(/^line 1: 'log' becomes 'log' .* 100 events a second per interface \(a burst of 200\)/);
     expectCompiles(t.policy);
   });
 
