@@ -17,7 +17,7 @@
  * datagram is answered. Ports change from run to run, so that no
  * connection either table kept from an earlier run meets a later one.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -30,7 +30,6 @@ import { scratchDir } from '../../support/scratch.js';
 import { REPO, run, skipWithoutRoot } from '../xdp/helpers/env.js';
 import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
 import { CLI, cliNamespace, xdpfwIn } from '../cli/netns-cli.js';
-import { FlowRunner } from '../conntrack/flow-runner.js';
 import { filterSection } from './iptables-lab.js';
 
 const HOST = '10.99.0.1';
@@ -171,7 +170,22 @@ type Outcomes = Record<string, string>;
 describe.skipIf(skipWithoutRoot('import/stateful-exchanges'))('imported stateful rule sets end exchanges as iptables does', () => {
   const { ns } = cliNamespace('ipt-xchg');
   const dir = scratchDir('xdpfw-ipt-xchg-');
-  const flows = new FlowRunner();
+  const servers: ChildProcess[] = [];
+
+  /** socat echoing each TCP connection's bytes or each datagram back, in namespace `where`; resolves once it listens. */
+  function echoServer(where: string, protocol: 'tcp' | 'udp', address: string, port: number): Promise<void> {
+    const listen = protocol === 'tcp' ? `TCP-LISTEN:${port},bind=${address},reuseaddr,fork` : `UDP-RECVFROM:${port},bind=${address},fork`;
+    const server = spawn('ip', ['netns', 'exec', where, 'socat', '-d', '-d', listen, 'PIPE'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    servers.push(server);
+    return new Promise((resolve, reject) => {
+      let log = '';
+      server.stderr.on('data', (d) => {
+        log += d;
+        if (/ (listening|receiving) on /.test(log)) resolve();
+      });
+      server.on('exit', (code) => reject(new Error(`socat ${listen} ended (${code}):\n${log}`)));
+    });
+  }
   const inHost = (command: string, ...args: string[]) => run('ip', ['netns', 'exec', ns.name, command, ...args]);
   const table: { dump: string; iptables: Outcomes; xdpfw: Outcomes }[] = [];
   const started = Date.now();
@@ -189,22 +203,22 @@ describe.skipIf(skipWithoutRoot('import/stateful-exchanges'))('imported stateful
     ip(ns.name, 'neigh', 'replace', PEER, 'lladdr', peerLink.address, 'dev', HOST_IFACE, 'nud', 'permanent');
     inHost('sysctl', '-qw', 'net.netfilter.nf_conntrack_tcp_loose=0', 'net.ipv4.icmp_ratelimit=0');
     run('ip', ['netns', 'exec', ns.peer, 'sysctl', '-qw', 'net.ipv4.icmp_ratelimit=0']);
-    const tcpPorts = new Set(DUMPS.flatMap((d) => [d.tcpOpen, d.tcpClosed]));
-    const udpPorts = new Set(DUMPS.map((d) => d.udpIn));
     // a veth hands the host's XDP_TX answers (reject) to its peer only when the peer runs an XDP program
     fs.writeFileSync(peerPolicy, 'interface veth1 {\n  allow\n}\n');
     run('ip', ['netns', 'exec', ns.peer, process.execPath, CLI, 'apply', peerPolicy], { cwd: REPO });
     peerKey = netnsKeyOf(ns.peer);
+    const tcpPorts = new Set(DUMPS.flatMap((d) => [d.tcpOpen, d.tcpClosed]));
+    const udpPorts = new Set(DUMPS.map((d) => d.udpIn));
     await Promise.all([
-      flows.once(ns.peer, 'tcp-server', PEER, String(PEER_TCP)),
-      flows.once(ns.peer, 'udp-server', PEER, String(PEER_UDP)),
-      ...[...tcpPorts].map((p) => flows.once(ns.name, 'tcp-server', HOST, String(p))),
-      ...[...udpPorts].map((p) => flows.once(ns.name, 'udp-server', HOST, String(p))),
+      echoServer(ns.peer, 'tcp', PEER, PEER_TCP),
+      echoServer(ns.peer, 'udp', PEER, PEER_UDP),
+      ...[...tcpPorts].map((p) => echoServer(ns.name, 'tcp', HOST, p)),
+      ...[...udpPorts].map((p) => echoServer(ns.name, 'udp', HOST, p)),
     ]);
   }, 60_000);
 
   afterAll(async () => {
-    flows.killAll();
+    for (const server of servers) if (server.exitCode === null) server.kill();
     await xdpfwIn(ns, 'detach');
     if (peerKey) for (const root of [bpffsRoot(), stateRoot()]) fs.rmSync(path.join(root, peerKey), { recursive: true, force: true });
     if (table.length > 0) console.log(render(table, ((Date.now() - started) / 1000).toFixed(1)));
