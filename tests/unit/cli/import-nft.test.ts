@@ -65,7 +65,12 @@ describe('xdpfw import nft', () => {
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { ok: boolean; written: boolean; warnings: { code: string; line: number }[]; policy: string };
     expect(j).toMatchObject({ ok: true, written: true });
-    expect(j.warnings.map((w) => `${w.line}:${w.code}`)).toEqual(['120:import-loopback', '144:import-ct-loose', '428:import-reject-with', '519:import-log']);
+    expect(j.warnings.map((w) => `${w.line}:${w.code}`)).toEqual([
+      '120:import-loopback',
+      '144:import-ct-loose',
+      '428:import-reject-with',
+      '519:import-log',
+    ]);
     expect(j.policy).toContain('interface eth1 {');
   });
 

@@ -120,7 +120,12 @@ describe('translating a typical inet server', () => {
 
   it('refuses nothing, and warns of the loopback rule, the reject kind and the log', () => {
     expect(translation.refusals).toEqual([]);
-    expect(codes(translation, 'warnings')).toEqual(['120:import-loopback', '144:import-ct-loose', '428:import-reject-with', '519:import-log']);
+    expect(codes(translation, 'warnings')).toEqual([
+      '120:import-loopback',
+      '144:import-ct-loose',
+      '428:import-reject-with',
+      '519:import-log',
+    ]);
     expect(formatImportDiagnostic('server.json', translation.warnings[0])).toBe(
       `server.json:120:1: warning[import-loopback]: iifname "lo": left out, XDP never sees loopback traffic: 'table inet filter chain input handle 8: iifname "lo" accept'`,
     );
