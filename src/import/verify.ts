@@ -68,7 +68,7 @@ export type VerifyOutcome =
       assumed: { line: number; text: string; holds: boolean }[];
     }
   | { kind: 'too-large'; iface: string }
-  /** A rule the proof cannot read: a limit, a dynamic set; the policy may still be right. */
+  /** A rule with a limit or a dynamic set that names no source rule to pair it with; the policy may still be right. */
   | { kind: 'unsupported'; iface: string; reason: string };
 
 /**

@@ -27,11 +27,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { parseIptablesSave } from '../../../src/import/iptables-save.js';
 import { translateIptables, type Translation } from '../../../src/import/iptables-translate.js';
+import { sourceKeysFromText, verifyTranslation } from '../../../src/import/verify.js';
 import type { PacketSpec } from '../../../src/packet/spec.js';
 import { compileGenerated } from '../../support/compile-generated.js';
 import { generateDump, generatePacket } from '../../support/iptables-dumps.js';
 import { skipWithoutRoot } from '../../support/kernel.js';
 import { Random } from '../../support/random.js';
+import { compileText, FILE } from '../../unit/compiler/helpers.js';
 import { REPO } from '../xdp/helpers/env.js';
 import { firstPacketState, IptablesLab, RECEIVER_IFACE, tallyLine, type KernelDecision } from './iptables-lab.js';
 
@@ -48,7 +50,7 @@ function translate(name: string, text: string): Translation {
   return translateIptables(save, { file: name, interfaces: [RECEIVER_IFACE] });
 }
 
-const tally = { dumps: 0, packets: 0, replaced: 0, corpus: 0, disagreements: 0, verdicts: { allow: 0, drop: 0, reject: 0 } };
+const tally = { dumps: 0, packets: 0, replaced: 0, corpus: 0, proved: 0, disagreements: 0, verdicts: { allow: 0, drop: 0, reject: 0 } };
 
 describe.skipIf(skipWithoutRoot('import/iptables-differential'))('imported iptables dumps decide as iptables-legacy does', () => {
   const lab = new IptablesLab('ipt-diff');
@@ -57,7 +59,7 @@ describe.skipIf(skipWithoutRoot('import/iptables-differential'))('imported iptab
   afterAll(() => {
     lab.destroy();
     console.log(
-      `iptables differential: ${tally.dumps} dumps (${tally.corpus} from the corpus, ${tally.replaced} generated ones replaced), ${tallyLine(tally, started)}`,
+      `iptables differential: ${tally.dumps} dumps (${tally.corpus} from the corpus, ${tally.replaced} generated ones replaced; ${tally.proved} translations proved by --verify), ${tallyLine(tally, started)}`,
     );
   });
 
@@ -71,6 +73,14 @@ describe.skipIf(skipWithoutRoot('import/iptables-differential'))('imported iptab
       { how: 'as written', policy: translation.policy },
       { how: 'as saved', policy: resaved.policy },
     ].map((p) => ({ ...p, reference: compileGenerated({ text: p.policy, interfaceName: RECEIVER_IFACE }).reference }));
+    // The proof must agree with the kernel: each translation equivalent to its dump over the whole header space.
+    for (const t of [translation, resaved]) {
+      const ir = compileText(t.policy).ir!;
+      expect(verifyTranslation(t.program!, ir, sourceKeysFromText(t.policy, FILE)), `${name}\n${t.policy}`).toMatchObject({
+        kind: 'equivalent',
+      });
+      tally.proved++;
+    }
     const decisions: KernelDecision[] = await lab.decide(packets);
     const disagreements: string[] = [];
     packets.forEach((packet, k) => {
