@@ -34,6 +34,8 @@ export const IMPORT_CODES = {
     "INPUT has no rules and policy ACCEPT while FORWARD filters: a router's rule set, whose INPUT would let everything in",
   'import-ct-loose':
     'a dump tells NEW from INVALID: a TCP segment without SYN that no connection knows is NEW to netfilter by default (nf_conntrack_tcp_loose=1) and invalid to xdpfw (given once a dump)',
+  'import-limit-interfaces':
+    'a limit without an interface (and without per) is one bucket in the source and one per interface block in the policy: with N interfaces, up to N times the rate (given once a dump)',
   'import-loop': 'a chain jumps, directly or through others, to itself',
   'import-conjunction':
     'inlining a chain gives a rule one xdpfw rule cannot say (a negated address holding a hole the positive one needs, two matches of one field)',
@@ -68,6 +70,7 @@ export const IMPORT_CODES = {
 
 /** The codes that do not stop a translation; every other code refuses a rule. */
 export const IMPORT_WARNINGS: ReadonlySet<ImportCode> = new Set<ImportCode>([
+  'import-limit-interfaces',
   'import-ct-loose',
   'import-nat-forward',
   'import-log',

@@ -214,7 +214,20 @@ export function refuseTailsPastLimit(flat: FlatRule[], interfaces: readonly stri
       );
     });
   }
-  return flat.filter((r) => !refused.has(r));
+  const kept = flat.filter((r) => !refused.has(r));
+  // One bucket in the source, one per block here: said once a dump.
+  const shared =
+    interfaces.length > 1 ? kept.find((r) => r.condition.limit && r.condition.iface === undefined && !r.condition.limit.per) : undefined;
+  if (shared) {
+    const cite = shared.cites.at(-1)!;
+    report(
+      'import-limit-interfaces',
+      cite.line,
+      1,
+      `a limit without an interface is one bucket for all of them in the source, and one per interface block in the policy (${interfaces.map((n) => `'${n}'`).join(', ')}): together they let up to ${interfaces.length} times the rate through: ${quote(cite)}`,
+    );
+  }
+  return kept;
 }
 
 const hasTail = (rule: FlatRule) =>

@@ -212,6 +212,17 @@ describe('-m limit and -m hashlimit', () => {
     ]);
   });
 
+  it('warns, once, that a limit without an interface becomes a bucket per interface block', () => {
+    const rules = ['-A INPUT -p icmp -m limit --limit 5/sec -j ACCEPT', '-A INPUT -p udp -m limit --limit 9/sec -j ACCEPT'];
+    const dump = parseIptablesSave(['*filter', ':INPUT DROP [0:0]', ...rules, 'COMMIT', ''].join('\n'));
+    const two = translateIptables(dump, { file: 'rules.v4', interfaces: ['eth0', 'eth1'] });
+    expect(messages(two, 'warnings').filter((m) => m.startsWith('import-limit-interfaces'))).toEqual([
+      "import-limit-interfaces: line 3: a limit without an interface is one bucket for all of them in the source, and one per interface block in the policy ('eth0', 'eth1'): together they let up to 2 times the rate through: '-A INPUT -p icmp -m limit --limit 5/sec -j ACCEPT'",
+    ]);
+    const one = translateIptables(dump, { file: 'rules.v4', interfaces: ['eth0'] });
+    expect(one.warnings.map((d) => d.code)).not.toContain('import-limit-interfaces');
+  });
+
   it('refuses a limit rule inlined from two jumps, which would keep two buckets', () => {
     const t = translate(['-A INPUT -p tcp -j more', '-A INPUT -p udp -j more', '-A more -m limit --limit 1/sec -j ACCEPT']);
     expect(messages(t, 'refusals')).toEqual([
