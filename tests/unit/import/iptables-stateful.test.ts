@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseIpsetSave } from '../../../src/import/ipset-save.js';
 import { parseIptablesSave } from '../../../src/import/iptables-save.js';
 import { translateIptables, type Translation } from '../../../src/import/iptables-translate.js';
-import { compileText } from '../compiler/helpers.js';
+import { expectCompiles } from './helpers.js';
 
 const IPSETS = `create blocklist hash:net family inet hashsize 1024 maxelem 65536
 add blocklist 203.0.113.0/24
@@ -44,14 +44,6 @@ const policyLines = (t: Translation) =>
     .filter((l) => !/^ {2}(default |allow ip6$)/.test(l));
 
 const messages = (t: Translation, kind: 'refusals' | 'warnings') => t[kind].map((d) => `${d.code}: ${d.message}`);
-
-function expectCompiles(policy: string): void {
-  expect(
-    compileText(policy)
-      .diagnostics.filter((d) => d.severity === 'error')
-      .map((d) => d.message),
-  ).toEqual([]);
-}
 
 describe('-m set with --ipset', () => {
   const t = translate(

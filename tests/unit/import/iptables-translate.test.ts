@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatImportDiagnostic } from '../../../src/import/codes.js';
 import { parseIptablesSave } from '../../../src/import/iptables-save.js';
 import { translateIptables, type Translation } from '../../../src/import/iptables-translate.js';
-import { compileText } from '../compiler/helpers.js';
+import { expectCompiles } from './helpers.js';
 
 /*
  * Dumps written for this repository: a server with a user chain reached by
@@ -101,12 +101,6 @@ function translate(dump: string, interfaces?: string[]): Translation {
   const save = parseIptablesSave(dump);
   expect(save.errors).toEqual([]);
   return translateIptables(save, { file: 'rules.v4', ...(interfaces ? { interfaces } : {}) });
-}
-
-/** The real compiler accepts the translated policy: no error. */
-function expectCompiles(policy: string): void {
-  const errors = compileText(policy).diagnostics.filter((d) => d.severity === 'error');
-  expect(errors.map((d) => d.message)).toEqual([]);
 }
 
 const codes = (translation: Translation, kind: 'refusals' | 'warnings') => translation[kind].map((d) => `${d.line}:${d.code}`);

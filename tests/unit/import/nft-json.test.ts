@@ -13,7 +13,7 @@ import { formatImportDiagnostic } from '../../../src/import/codes.js';
 import type { Translation } from '../../../src/import/iptables-translate.js';
 import { parseNftJson } from '../../../src/import/nft-json.js';
 import { translateNft } from '../../../src/import/nft-translate.js';
-import { compileText } from '../compiler/helpers.js';
+import { expectCompiles } from './helpers.js';
 
 const fixtures = join(import.meta.dirname, '../../fixtures/import/nft');
 const fixture = (name: string) => readFileSync(join(fixtures, name), 'utf8');
@@ -22,14 +22,6 @@ function translateText(json: string, interfaces?: string[], file = 'ruleset.json
   const read = parseNftJson(json);
   expect(read.errors).toEqual([]);
   return translateNft(read.ruleset!, { file, ...(interfaces ? { interfaces } : {}) });
-}
-
-function expectCompiles(policy: string): void {
-  expect(
-    compileText(policy)
-      .diagnostics.filter((d) => d.severity === 'error')
-      .map((d) => d.message),
-  ).toEqual([]);
 }
 
 const codes = (t: Translation, kind: 'refusals' | 'warnings') => t[kind].map((d) => `${d.line}:${d.code}`);
