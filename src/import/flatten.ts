@@ -298,7 +298,7 @@ function covers(condition: Condition, outer: Condition): boolean {
 const canonical = (c: Condition): string => `${c.iface ?? ''}\n${ruleText('allow', c)}`;
 
 /** The chains `from` reaches by jumps and gotos, itself included. */
-export function reachableChains(program: Pick<SourceProgram, 'chains'>, from: string): Set<string> {
+function reachableChains(program: Pick<SourceProgram, 'chains'>, from: string): Set<string> {
   const seen = new Set([from]);
   const queue = [from];
   for (let name = queue.pop(); name !== undefined; name = queue.pop()) {

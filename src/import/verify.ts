@@ -178,10 +178,14 @@ function programPieces(program: SourceProgram, iface: string, starts: Region[]):
   // Per chain and family, the rules that can match here (a LOG decides nothing; a rule for another interface matches nothing).
   const chains = new Map<string, { rules: SourceRule[]; index: Record<4 | 6, RuleIndex> }>();
   for (const [name, rules] of program.chains) {
-    const kept = rules.filter(
-      (rule) => rule.target.kind !== 'log' && rule.target.kind !== 'refused' && conditionRule(rule.condition, iface) !== null,
-    );
-    const matchers = kept.map((rule) => conditionRule(rule.condition, iface)!);
+    const kept: SourceRule[] = [];
+    const matchers: IrRule[] = [];
+    for (const rule of rules) {
+      const matcher = rule.target.kind === 'log' || rule.target.kind === 'refused' ? null : conditionRule(rule.condition, iface);
+      if (matcher === null) continue;
+      kept.push(rule);
+      matchers.push(matcher);
+    }
     chains.set(name, { rules: kept, index: { 4: new RuleIndex(matchers, 4), 6: new RuleIndex(matchers, 6) } });
   }
   let held = 0;
