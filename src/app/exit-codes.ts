@@ -14,6 +14,8 @@ export const ExitCode = {
   internal: 4,
   /** Another writer got there first (the run directory's lock stayed held, or a compare-and-swap was lost): running the command again may succeed. */
   conflict: 5,
+  /** Another tool's XDP program holds an interface's hook; xdpfw leaves it in place and changed nothing. */
+  foreign: 6,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

@@ -10,7 +10,7 @@ import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { UserError } from './user-error.js';
 
 const ATTACHMENT_EXIT: Record<AttachmentCode, ExitCodeValue> = {
-  'already-attached': ExitCode.system,
+  'foreign-xdp': ExitCode.foreign,
   'not-attached': ExitCode.policy,
   'link-gone': ExitCode.system,
   'swap-lost': ExitCode.conflict,

@@ -2,9 +2,12 @@
  * One owner per interface: an interface that a running `xdpfw run` keeps
  * under its source is the daemon's. A manual `apply` or `detach` there would
  * silently last only until the daemon's next reload, so it is refused unless
- * forced, naming the daemon.
+ * forced, naming the daemon. An interface whose XDP hook another tool holds
+ * is that tool's: xdpfw refuses before it changes anything, and never
+ * removes the other program.
  */
 
+import { blockingPrograms, foreignXdpError } from '../xdp/index.js';
 import { ExitCode } from './exit-codes.js';
 import type { AppliedState } from './state.js';
 import { UserError } from './user-error.js';
@@ -37,4 +40,23 @@ export function refuseIfManaged(command: 'apply' | 'detach', ifname: string, sta
     ExitCode.system,
     `change the policy at its source, or stop that daemon first; --force ${command === 'apply' ? 'applies' : 'detaches'} anyway`,
   );
+}
+
+/**
+ * Throws `foreign-xdp` (exit 6) naming every interface of `ifnames` whose
+ * XDP hook another tool's program holds; interfaces that do not exist are
+ * left to the caller.
+ */
+export function refuseIfForeign(ifnames: string[]): void {
+  const held = ifnames.flatMap((ifname) => {
+    let holders;
+    try {
+      holders = blockingPrograms(ifname);
+    } catch {
+      return []; // gone, or not there yet
+    }
+    return holders.length > 0 ? [foreignXdpError(ifname, holders)] : [];
+  });
+  if (held.length === 0) return;
+  throw new UserError('foreign-xdp', held.map((e) => e.message).join('\n  '), ExitCode.foreign, held.map((e) => e.hint).join('\n  '));
 }

@@ -148,13 +148,13 @@ export class EnvironmentError extends Error {
 
 /**
  * What a user can meet when the interface is not in the state an operation
- * expects, because of someone else: another XDP program holds the hook
- * (`already-attached`), xdpfw is not there (`not-attached`), the interface
+ * expects, because of someone else: another tool's XDP program holds the hook
+ * (`foreign-xdp`), xdpfw is not there (`not-attached`), the interface
  * or xdpfw's link went away meanwhile (`link-gone`), or another writer
  * replaced the program between our look and our compare-and-swap
  * (`swap-lost`). Never a bug in xdpfw, so never an internal error.
  */
-export type AttachmentCode = 'already-attached' | 'not-attached' | 'link-gone' | 'swap-lost';
+export type AttachmentCode = 'foreign-xdp' | 'not-attached' | 'link-gone' | 'swap-lost';
 
 export class AttachmentError extends Error {
   constructor(

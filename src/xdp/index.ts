@@ -30,6 +30,7 @@ import { fillMaps, mapSizes, readCounters as readCounterMaps, type Counters, typ
 import { fastPathInsns } from './fast-path.js';
 import { takesFastPath } from '../compiler/passes/fast-path-plan.js';
 import { defaultObjectPath, loadObject, loadXdpInsns, type LoadedObject, type MapRef } from './object.js';
+import { foreignXdp, foreignXdpError, type ForeignXdp } from './foreign.js';
 import { ensureBpffs, openPinned, pinFd, pinPaths, removeInterfacePins, type PinOptions } from './pins.js';
 import { TestRunner } from './test-run.js';
 import { openLiveCounterMaps } from './live-maps.js';
@@ -301,7 +302,7 @@ export function attach(loaded: LoadedProgram, ifname: string, mode: AttachMode, 
     if (live) throw swapLost(ifname, ' (it attached xdpfw first)');
     removeInterfacePins(ifname, o); // a link whose interface went away
   }
-  const a = attachXdp(loaded.progFd, ifname, mode);
+  const a = attachOrNameHolder(loaded.progFd, ifname, mode);
   return withFd(a.linkFd, (linkFd) => {
     try {
       pinFd(linkFd, paths.link, `the XDP link of ${ifname}`);
@@ -323,6 +324,33 @@ export function attach(loaded: LoadedProgram, ifname: string, mode: AttachMode, 
     if (a.nativeError) result.nativeError = a.nativeError;
     return result;
   });
+}
+
+/** attachXdp, with a hook another tool holds named: which program, its mode, and what keeps it there. */
+function attachOrNameHolder(progFd: number, ifname: string, mode: AttachMode): ReturnType<typeof attachXdp> {
+  try {
+    return attachXdp(progFd, ifname, mode);
+  } catch (error) {
+    if (!(error instanceof AttachmentError && error.code === 'foreign-xdp')) throw error;
+    let holders: ForeignXdp[] = [];
+    try {
+      holders = foreignXdp(ifname, undefined);
+    } catch {
+      /* the interface went away too: the general message stays */
+    }
+    throw holders.length > 0 ? foreignXdpError(ifname, holders) : error;
+  }
+}
+
+/**
+ * The programs of other tools that keep xdpfw from attaching to `ifname`
+ * (see foreign.ts): none while xdpfw's own link holds the hook, and never
+ * an offloaded one, which runs beside a native or generic program.
+ */
+export function blockingPrograms(ifname: string, o: PinOptions = {}): ForeignXdp[] {
+  const { link } = status(ifname, o);
+  if (link && link.ifindex !== 0) return [];
+  return foreignXdp(ifname, undefined).filter((p) => p.mode !== 'offload');
 }
 
 /**
@@ -446,6 +474,7 @@ export {
   writeState,
 } from './pins.js';
 export type { PinOptions } from './pins.js';
+export { foreignXdpError, type ForeignXdp } from './foreign.js';
 export { collectGarbage, type FreedPins } from './pin-gc.js';
 export { conntrackDir, type ConntrackSettings } from './conntrack.js';
 export {

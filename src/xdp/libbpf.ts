@@ -110,6 +110,8 @@ const PROTOTYPES = {
   bpf_prog_load: ['libbpf', 'int bpf_prog_load(int type, const char *name, const char *license, void *insns, size_t cnt, void *opts)'],
   bpf_prog_get_fd_by_id: ['libbpf', 'int bpf_prog_get_fd_by_id(uint32_t id)'],
   bpf_map_get_fd_by_id: ['libbpf', 'int bpf_map_get_fd_by_id(uint32_t id)'],
+  bpf_link_get_next_id: ['libbpf', 'int bpf_link_get_next_id(uint32_t start_id, void *next_id)'],
+  bpf_link_get_fd_by_id: ['libbpf', 'int bpf_link_get_fd_by_id(uint32_t id)'],
   bpf_link_create: ['libbpf', 'int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'],
   bpf_link_update: ['libbpf', 'int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'],
   bpf_link_detach: ['libbpf', 'int bpf_link_detach(int link_fd)'],
@@ -344,6 +346,9 @@ export const mapGetFdById = (id: number): number => c.bpf_map_get_fd_by_id(id) a
 /** bpf_prog_load(): the new program's fd, or -errno. */
 export const progLoad = (type: number, name: string, license: string, insns: Buffer, opts: Buffer): number =>
   c.bpf_prog_load(type, name, license, insns, insns.length / 8, opts) as number;
+/** The id after `startId` of a bpf_link anywhere on the host, written to `next` (4 bytes); -ENOENT past the last. */
+export const linkGetNextId = (startId: number, next: Buffer): number => c.bpf_link_get_next_id(startId, next) as number;
+export const linkGetFdById = (id: number): number => c.bpf_link_get_fd_by_id(id) as number;
 export const linkCreate = (progFd: number, targetFd: number, attachType: number, opts: Buffer): number =>
   c.bpf_link_create(progFd, targetFd, attachType, opts) as number;
 export const linkUpdate = (linkFd: number, newProgFd: number, opts: Buffer): number => c.bpf_link_update(linkFd, newProgFd, opts) as number;

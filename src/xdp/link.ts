@@ -45,20 +45,13 @@ const attachOperation = (ifname: string, mode: AttachedMode): string => `attachi
 const EBUSY = 16;
 const EEXIST = 17;
 
-/** EBUSY / EEXIST from link_create: the hook is taken by a program that is not xdpfw's link. */
+/** EBUSY / EEXIST from link_create: the hook is taken by a program that is not xdpfw's link (index.ts's `attach` names it). */
 function hookTaken(ifname: string, mode: AttachedMode, errno: number): AttachmentError {
-  let holder = '';
-  try {
-    const q = queryXdp(ifname);
-    if (q.progId !== 0) holder = ` (program ${q.progId}, ${q.mode} mode)`;
-  } catch {
-    /* the interface went away too: the message stays general */
-  }
   const other = errno === EEXIST ? ' in the other mode' : '';
   return new AttachmentError(
-    'already-attached',
-    `cannot attach xdpfw to ${ifname} in ${mode} mode: another XDP program is attached${other}${holder}`,
-    `detach it first (ip link set dev ${ifname} xdp off), or let its owner do so`,
+    'foreign-xdp',
+    `cannot attach xdpfw to ${ifname} in ${mode} mode: another XDP program is attached${other}; xdpfw will not remove it`,
+    `see what it is with 'ip link show ${ifname}', and let its owner remove it`,
   );
 }
 
@@ -124,6 +117,8 @@ export function detachLink(linkFd: number): void {
 }
 
 export interface LinkInfo {
+  /** enum bpf_link_type: BPF_LINK_TYPE_XDP (6) for an XDP link. */
+  type: number;
   linkId: number;
   progId: number;
   /** 0 once the link is detached. */
@@ -134,6 +129,7 @@ export function linkInfo(linkFd: number): LinkInfo {
   const info = Buffer.alloc(INFO.link.size);
   check(bpf.objGetInfoByFd(linkFd, info), 'reading the XDP link');
   return {
+    type: info.readUInt32LE(INFO.link.type),
     linkId: info.readUInt32LE(INFO.link.id),
     progId: info.readUInt32LE(INFO.link.progId),
     ifindex: info.readUInt32LE(INFO.link.xdpIfindex),

@@ -4,7 +4,7 @@ import { loadPolicyProgram, type AttachMode, type LoadedProgram } from '../../xd
 import { enforce, inspectInterface, policyInForce, type Enforced } from '../../app/enforce.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import { withRunLock } from '../../app/lock.js';
-import { managingDaemon, refuseIfManaged } from '../../app/ownership.js';
+import { managingDaemon, refuseIfForeign, refuseIfManaged } from '../../app/ownership.js';
 import { compileOrThrow, selectInterfaces } from '../../app/policy-loader.js';
 import { requireInterface, requireRoot } from '../../app/preconditions.js';
 import { armRollback, cancelPendingRollback } from '../../app/rollback.js';
@@ -69,6 +69,7 @@ export async function applyCommand(file: string, options: ApplyOptions, io: CliI
   }
   requireRoot('apply');
   interfaces.forEach((iface) => requireInterface(iface.name));
+  refuseIfForeign(interfaces.map((iface) => iface.name));
 
   const policyFile = resolve(file);
   // Kept by absolute path: a rollback compiles them again from wherever its timer runs.

@@ -13,6 +13,7 @@ import { createLogger } from '../../controller/logger.js';
 import { ensureBpffs } from '../../xdp/index.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import type { CliIo } from '../io.js';
+import { refuseIfForeign } from '../../app/ownership.js';
 import { requireRoot } from '../../app/preconditions.js';
 import { UserError } from '../../app/user-error.js';
 
@@ -50,6 +51,7 @@ export async function runCommand(options: RunOptions, _io: CliIo): Promise<numbe
   const config = loadConfig(options);
   requireRoot('run');
   ensureBpffs(); // bpffs-missing (with the mount command as its hint) before anything starts
+  refuseIfForeign(config.interfaces.map((i) => i.name)); // another tool's hook: say so now, not in a retry loop
   const log = createLogger({ level: config.logLevel });
   const controller = new Controller(config, log);
 

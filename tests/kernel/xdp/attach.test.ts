@@ -149,9 +149,9 @@ describe.skipIf(skipWithoutRoot('xdp attach tests'))('attaching to a veth in a t
       run('ip', ['netns', 'exec', ns.name, 'bpftool', 'net', 'attach', 'xdpgeneric', 'pinned', path.join(pinDir, 'prog'), 'dev', 'veth0']);
       const foreign = ns.xdpProg()!.id;
       const r = child('attach', 'veth0', 'generic:allow') as ChildError;
-      expect(r.error).toMatchObject({ name: 'AttachmentError', code: 'already-attached' });
+      expect(r.error).toMatchObject({ name: 'AttachmentError', code: 'foreign-xdp' });
       expect(r.error.message).toBe(
-        `cannot attach xdpfw to veth0 in generic mode: another XDP program is attached (program ${foreign}, generic mode)`,
+        `veth0 runs an XDP program that is not xdpfw's: program ${foreign} "xdpfw_mini" (generic mode, attached through netlink); xdpfw will not remove it`,
       );
     } finally {
       try {
