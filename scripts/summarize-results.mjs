@@ -1,4 +1,5 @@
-// Counts test results from vitest's JSON reports, the failed steps of the
+// Counts test results from vitest's JSON reports (on the machine's Node.js,
+// and for the whole suite on the current LTS too), the failed steps of the
 // unprivileged stage and the netns scripts' TAP output, and prints the single
 // line CI reads: "N passed, N failed". A stage whose results are missing is a
 // failure, and so is a run that executed nothing.
@@ -50,6 +51,11 @@ if (stage !== 'unprivileged') {
       else if (/^not ok \d+/.test(line)) failed += 1;
     }
   }
+}
+
+if (stage === 'all') {
+  vitest('vitest-unit-lts.json', 'the unit tests on the Node.js LTS');
+  vitest('vitest-kernel-lts.json', 'the kernel tests on the Node.js LTS');
 }
 
 if (passed === 0) failed += 1;
