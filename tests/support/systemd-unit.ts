@@ -59,7 +59,9 @@ export const serviceFlag = (unit: UnitFile, key: string): boolean => /^(yes|true
 export function allowedSyscalls(unit: UnitFile): Set<string> {
   const groups = new Map<string, string[]>();
   let current: string[] | undefined;
-  for (const line of execFileSync('systemd-analyze', ['syscall-filter'], { encoding: 'utf8' }).split('\n')) {
+  for (const line of execFileSync('systemd-analyze', ['syscall-filter'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split(
+    '\n',
+  )) {
     if (/^@\S+$/.test(line.trim()) && !line.startsWith(' ')) groups.set(line.trim(), (current = []));
     else if (/^\s+@?[a-z0-9_-]+$/.test(line) && current) current.push(line.trim());
   }
