@@ -25,6 +25,7 @@ declare -A CMD_PKG=(
 	[ip]=iproute2 [ss]=iproute2 [ethtool]=ethtool [ping]=iputils-ping
 	[socat]=socat [nc]=netcat-openbsd [python3]=python3
 	[unshare]=util-linux [setpriv]=util-linux [timeout]=coreutils
+	[systemd-analyze]=systemd [systemd-escape]=systemd
 	[git]=git [tcpdump]=tcpdump [iptables-legacy]=iptables [iptables-legacy-restore]=iptables [iptables-legacy-save]=iptables
 )
 # Libraries and headers, checked by package (or by file without dpkg).
@@ -33,6 +34,8 @@ declare -A PKG_FILE=(
 	[libbpf1]=libbpf.so.1
 	[linux-libc-dev]=/usr/include/linux/bpf.h
 	[libc6-dev]=/usr/include/stdio.h
+	# libseccomp's bindings for the system python3: the sandboxed-daemon test's seccomp filter.
+	[python3-seccomp]=/usr/lib/python3/dist-packages/seccomp.cpython-311-x86_64-linux-gnu.so
 )
 
 # run_quiet WHAT CMD...: run CMD with its output kept aside, shown only on failure.
@@ -81,7 +84,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 	run_quiet "apt-get update" "${sudo[@]}" apt-get update
 	run_quiet "installing ${missing[*]}" "${sudo[@]}" apt-get install -y --no-install-recommends \
 		"clang-$clang_version" llvm libbpf-dev libbpf1 bpftool iproute2 ethtool iputils-ping socat \
-		netcat-openbsd make gcc libc6-dev linux-libc-dev python3 util-linux coreutils tcpdump
+		netcat-openbsd make gcc libc6-dev linux-libc-dev python3 util-linux coreutils tcpdump \
+		systemd python3-seccomp
 fi
 
 # Node.js is not taken from apt: Debian 12 ships Node 18 and xdpfw needs >= 20.

@@ -20,8 +20,9 @@ export class Daemon {
   private out = '';
   readonly child: ChildProcess;
 
-  constructor(ns: TestNetns, args: string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, CLI, 'run', ...args], { cwd: REPO });
+  /** `launcher`: command words the daemon runs under (a sandbox), between `ip netns exec` and node. */
+  constructor(ns: TestNetns, args: string[], launcher: string[] = [], env: NodeJS.ProcessEnv = process.env) {
+    this.child = spawn('ip', ['netns', 'exec', ns.name, ...launcher, process.execPath, CLI, 'run', ...args], { cwd: REPO, env });
     this.child.stdout!.on('data', (d) => (this.out += d));
     this.child.stderr!.on('data', (d) => (this.out += d));
   }
