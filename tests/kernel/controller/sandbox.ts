@@ -57,6 +57,7 @@ export const NOT_REPRODUCED: Record<string, string> = {
   TimeoutStopSec: 'the test waits for the exit',
   Restart: 'no restarts in a test',
   RestartSec: 'no restarts in a test',
+  RestartPreventExitStatus: 'no restarts in a test',
   StandardOutput: 'the test reads stdout',
   StandardError: 'the test reads stderr',
   CacheDirectory: 'a file source clones nothing: /var/cache/xdpfw stays read-only',
