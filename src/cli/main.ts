@@ -215,6 +215,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .command('run')
     .description('the controller: keep interfaces under a policy file or git branch; reload on change, poll and SIGHUP; serve metrics')
     .option('--config <file>', 'a YAML configuration (several interfaces, each with its source)')
+    .option('--node <name>', "with --config: the node whose entry of the file's nodes list names the interfaces (default $XDPFW_NODE)")
     .option('--iface <name>', 'an interface to keep under the policy (repeatable)', collect)
     .option('--policy <file>', 'a policy file, or a directory of *.xdpfw files; reloaded when it changes')
     .option('--git <repo>', 'a git repository (URL or path) holding the policy')

@@ -112,6 +112,8 @@ export interface RunOptions {
   compileMemory?: string;
   compileTimeout?: string;
   gcInterval?: string;
+  /** The node whose entry of the file's `nodes` list chooses the interfaces (`--node`, or XDPFW_NODE). */
+  node?: string;
 }
 
 /** The configuration of a command line without `--config`. */
@@ -119,6 +121,7 @@ export function configFromOptions(o: RunOptions, cwd = process.cwd()): Controlle
   const problems: string[] = [];
   const ifaces = o.iface ?? [];
   if (ifaces.length === 0) problems.push('give at least one --iface (or a --config file)');
+  if (o.node !== undefined) problems.push("--node needs --config: it chooses an entry of the file's nodes list");
   if (!o.policy === !o.git) problems.push('give exactly one of --policy FILE and --git REPO');
   for (const [flag, value] of [
     ['--branch', o.branch],
@@ -150,15 +153,18 @@ export function configFromOptions(o: RunOptions, cwd = process.cwd()): Controlle
   return validateConfig(raw, cwd, 'command line');
 }
 
-/** Parses a YAML configuration; relative paths are relative to the file. */
-export function configFromYaml(text: string, file: string): ControllerConfig {
+/**
+ * Parses a YAML configuration; relative paths are relative to the file.
+ * `node` picks the interfaces of the first `nodes` entry whose glob matches it.
+ */
+export function configFromYaml(text: string, file: string, node?: string): ControllerConfig {
   let raw: unknown;
   try {
     raw = parseYaml(text);
   } catch (error) {
     throw new ConfigError([`${file}: ${(error as Error).message.split('\n')[0]}`]);
   }
-  return validateConfig(raw, path.dirname(path.resolve(file)), file);
+  return validateConfig(raw, path.dirname(path.resolve(file)), file, node);
 }
 
 /** Command-line flags given beside --config override the file's top-level settings. */
@@ -207,10 +213,62 @@ const KNOWN_TOP = new Set([
   'compileMemoryMb',
   'compileTimeoutSeconds',
   'gcSeconds',
+  'nodes',
 ]);
 const KNOWN_IFACE = new Set(['name', 'policy', 'git', 'branch', 'path', 'poll', 'pollSeconds', 'mode']);
+const KNOWN_NODE = new Set(['match', 'interfaces']);
 
-export function validateConfig(raw: unknown, base: string, where: string): ControllerConfig {
+/**
+ * A shell glob (`*`, `?`, `[a-z]`, `[!0-9]`) as an anchored regular
+ * expression, or undefined when its brackets do not close.
+ */
+export function globToRegExp(glob: string): RegExp | undefined {
+  let out = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*') out += '.*';
+    else if (c === '?') out += '.';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) return undefined;
+      const body = glob.slice(i + 1, end);
+      const negated = body.startsWith('!');
+      out += `[${negated ? '^' : ''}${(negated ? body.slice(1) : body).replace(/[\\^\]]/g, '\\$&')}]`;
+      i = end;
+    } else out += c.replace(/[.+^${}()|\\\]]/g, '\\$&');
+  }
+  return new RegExp(`^${out}$`);
+}
+
+/**
+ * The `nodes` entries as (glob, interfaces, label) with the problems of
+ * their shape; every entry's interfaces are checked later, chosen or not,
+ * so a mistake for one node shows on all of them.
+ */
+function nodeEntries(value: unknown, problems: string[], at: (p: string) => string): { match?: RegExp; list: unknown; label: string }[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) {
+    problems.push(at('nodes: expected a list of { match: GLOB, interfaces: [...] }'));
+    return [];
+  }
+  const entries: { match?: RegExp; list: unknown; label: string }[] = [];
+  for (const [i, item] of value.entries()) {
+    const here = `nodes[${i}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      problems.push(at(`${here}: expected a mapping with 'match' and 'interfaces'`));
+      continue;
+    }
+    const e = item as Record<string, unknown>;
+    for (const key of Object.keys(e)) if (!KNOWN_NODE.has(key)) problems.push(at(`${here}: unknown setting '${key}'`));
+    const match = typeof e.match === 'string' && e.match !== '' ? globToRegExp(e.match) : undefined;
+    if (e.match === undefined) problems.push(at(`${here}: match is missing: a glob of node names (*, ?, [a-z])`));
+    else if (!match) problems.push(at(`${here}: match must be a glob of node names (*, ?, [a-z]), not '${String(e.match)}'`));
+    entries.push({ match, list: e.interfaces, label: `${here}.interfaces` });
+  }
+  return entries;
+}
+
+export function validateConfig(raw: unknown, base: string, where: string, node?: string): ControllerConfig {
   const problems: string[] = [];
   const at = (p: string) => `${where}: ${p}`;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
@@ -255,46 +313,61 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
   const logLevel = top.logLevel === undefined ? DEFAULTS.logLevel : String(top.logLevel);
   if (!LOG_LEVELS.includes(logLevel)) problems.push(at(`logLevel must be one of ${LOG_LEVELS.join(', ')}`));
 
-  const list = top.interfaces;
-  const interfaces: InterfaceConfig[] = [];
-  if (!Array.isArray(list) || list.length === 0) problems.push(at('interfaces: a list of at least one interface is needed'));
-  const seen = new Set<string>();
-  for (const [i, item] of (Array.isArray(list) ? list : []).entries()) {
-    const here = `interfaces[${i}]`;
-    if (typeof item !== 'object' || item === null) {
-      problems.push(at(`${here}: expected a mapping`));
-      continue;
-    }
-    const e = item as Record<string, unknown>;
-    for (const key of Object.keys(e)) if (!KNOWN_IFACE.has(key)) problems.push(at(`${here}: unknown setting '${key}'`));
-    const name = typeof e.name === 'string' ? e.name : '';
-    if (!/^[^/\s\0]{1,15}$/.test(name)) problems.push(at(`${here}: name must be an interface name (1-15 characters)`));
-    else if (seen.has(name)) problems.push(at(`${here}: interface ${name} is listed twice`));
-    seen.add(name);
-    const hasPolicy = e.policy !== undefined && e.policy !== null;
-    const hasGit = e.git !== undefined && e.git !== null;
-    let source: SourceConfig | undefined;
-    if (hasPolicy === hasGit) {
-      problems.push(at(`${here}: give exactly one of 'policy' (a file or directory) and 'git' (a repository)`));
-    } else if (hasPolicy) {
-      source = { kind: 'file', path: path.resolve(base, String(e.policy)) };
-    } else {
-      const pollRaw = e.poll ?? e.pollSeconds;
-      const poll = pollRaw === undefined ? defaultPoll : parseSeconds(pollRaw);
-      if (poll === undefined) problems.push(at(`${here}: poll: '${String(pollRaw)}' is not a positive duration`));
-      const file = String(e.path ?? DEFAULTS.gitPath);
-      if (path.posix.isAbsolute(file) || path.posix.normalize(file).startsWith('..')) {
-        problems.push(at(`${here}: path must be relative to the repository root, not '${file}'`));
+  const nodes = nodeEntries(top.nodes, problems, at);
+  const hasTopLevel = top.interfaces !== undefined || nodes.length === 0;
+  const lists = [...(hasTopLevel ? [{ list: top.interfaces, label: 'interfaces' }] : []), ...nodes];
+  const checked = lists.map(({ list, label }) => interfacesOf(list, label));
+  const chosen = node === undefined ? undefined : nodes.findIndex((n) => n.match?.test(node));
+  let interfaces: InterfaceConfig[] = [];
+  if (chosen !== undefined && chosen >= 0) interfaces = checked[lists.length - nodes.length + chosen];
+  else if (hasTopLevel) interfaces = checked[0];
+  else if (node === undefined)
+    problems.push(at('nodes: give --node NAME (or XDPFW_NODE) to choose an entry; there are no top-level interfaces'));
+  else problems.push(at(`node '${node}' matches no entry of nodes, and there are no top-level interfaces`));
+
+  /** One list of interfaces (the top-level one or a node's), each entry checked. */
+  function interfacesOf(list: unknown, label: string): InterfaceConfig[] {
+    const interfaces: InterfaceConfig[] = [];
+    if (!Array.isArray(list) || list.length === 0) problems.push(at(`${label}: a list of at least one interface is needed`));
+    const seen = new Set<string>();
+    for (const [i, item] of (Array.isArray(list) ? list : []).entries()) {
+      const here = `${label}[${i}]`;
+      if (typeof item !== 'object' || item === null) {
+        problems.push(at(`${here}: expected a mapping`));
+        continue;
       }
-      source = {
-        kind: 'git',
-        repo: repoLocation(String(e.git), base),
-        branch: String(e.branch ?? top.branch ?? DEFAULTS.branch),
-        path: path.posix.normalize(file),
-        pollSeconds: poll ?? DEFAULTS.pollSeconds,
-      };
+      const e = item as Record<string, unknown>;
+      for (const key of Object.keys(e)) if (!KNOWN_IFACE.has(key)) problems.push(at(`${here}: unknown setting '${key}'`));
+      const name = typeof e.name === 'string' ? e.name : '';
+      if (!/^[^/\s\0]{1,15}$/.test(name)) problems.push(at(`${here}: name must be an interface name (1-15 characters)`));
+      else if (seen.has(name)) problems.push(at(`${here}: interface ${name} is listed twice`));
+      seen.add(name);
+      const hasPolicy = e.policy !== undefined && e.policy !== null;
+      const hasGit = e.git !== undefined && e.git !== null;
+      let source: SourceConfig | undefined;
+      if (hasPolicy === hasGit) {
+        problems.push(at(`${here}: give exactly one of 'policy' (a file or directory) and 'git' (a repository)`));
+      } else if (hasPolicy) {
+        source = { kind: 'file', path: path.resolve(base, String(e.policy)) };
+      } else {
+        const pollRaw = e.poll ?? e.pollSeconds;
+        const poll = pollRaw === undefined ? defaultPoll : parseSeconds(pollRaw);
+        if (poll === undefined) problems.push(at(`${here}: poll: '${String(pollRaw)}' is not a positive duration`));
+        const file = String(e.path ?? DEFAULTS.gitPath);
+        if (path.posix.isAbsolute(file) || path.posix.normalize(file).startsWith('..')) {
+          problems.push(at(`${here}: path must be relative to the repository root, not '${file}'`));
+        }
+        source = {
+          kind: 'git',
+          repo: repoLocation(String(e.git), base),
+          branch: String(e.branch ?? top.branch ?? DEFAULTS.branch),
+          path: path.posix.normalize(file),
+          pollSeconds: poll ?? DEFAULTS.pollSeconds,
+        };
+      }
+      if (source) interfaces.push({ name, mode: e.mode === undefined ? defaultMode : mode(e.mode, here), source });
     }
-    if (source) interfaces.push({ name, mode: e.mode === undefined ? defaultMode : mode(e.mode, here), source });
+    return interfaces;
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return {

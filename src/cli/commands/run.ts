@@ -32,7 +32,8 @@ function loadConfig(options: RunOptions): ControllerConfig {
     } catch (error) {
       throw new UserError('config-not-found', `cannot read ${options.config}: ${(error as Error).message}`, ExitCode.usage);
     }
-    return withOverrides(configFromYaml(text, options.config), options);
+    const node = options.node ?? (process.env.XDPFW_NODE || undefined);
+    return withOverrides(configFromYaml(text, options.config, node), options);
   } catch (error) {
     if (error instanceof ConfigError) {
       throw new UserError('config-invalid', error.problems.join('\n  '), ExitCode.usage, 'see docs/controller.md');
