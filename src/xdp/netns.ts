@@ -51,6 +51,23 @@ const inodeOf = (file: string): number | null => {
   }
 };
 
+/** The inode of the host's initial PID namespace (PROC_PID_INIT_INO, a constant of the kernel's). */
+const INITIAL_PID_NAMESPACE_INODE = 0xeffffffc;
+
+/**
+ * Whether this process sees every process of the host: whether it runs in
+ * the initial PID namespace. A container's (a Kubernetes pod without
+ * hostPID) sees only its own processes, and usually not the host's
+ * /run/netns either, so a namespace it does not find may well exist.
+ */
+export function seesEveryProcess(): boolean {
+  try {
+    return fs.statSync('/proc/self/ns/pid').ino === INITIAL_PID_NAMESPACE_INODE;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Where each network namespace that exists can be opened, by inode: every
  * process's /proc/PID/ns/net, the /run/netns names of `ip netns`, and any

@@ -6,7 +6,8 @@
  * `detach`, run in that namespace, for that interface, did.
  *
  * Freed: every directory of a namespace that no longer exists (netns.ts
- * says how that is known), and in the namespaces that exist, every
+ * says how that is known; only a process that sees every process of the
+ * host can know it, so in a container other namespaces are kept), and in the namespaces that exist, every
  * interface whose link outlived its interface (the kernel reports it on
  * interface 0); in the caller's own namespace also the pins and state of
  * an interface that no longer exists there.
@@ -20,7 +21,7 @@ import { linkInfo } from './link.js';
 import { conntrackDir } from './conntrack.js';
 import { setsDir } from './dynsets.js';
 import { limitsDir } from './limits.js';
-import { existingNetns, netnsExists, parseNetnsKey } from './netns.js';
+import { existingNetns, netnsExists, parseNetnsKey, seesEveryProcess } from './netns.js';
 import { PIN, bpffsRoot, netnsId, openPinned, pinName, stateRoot, type PinOptions } from './pins.js';
 
 export interface FreedPins {
@@ -69,6 +70,8 @@ export function collectGarbage(o: PinOptions = {}, keep: readonly string[] = [])
   const statesRoot = stateRoot(o);
   const here = netnsId();
   const existing = existingNetns();
+  // Where not every process is in sight, a namespace not found is not known to be gone: only this one's interfaces are looked at.
+  const mayFreeNamespaces = seesEveryProcess();
   const freed: FreedPins[] = [];
   // Host-wide tables, each kind under its own root with a directory per namespace.
   const tableRoots = [conntrackDir, limitsDir, setsDir].map((dir) => path.dirname(dir({ ...o, netnsId: here })));
@@ -80,7 +83,7 @@ export function collectGarbage(o: PinOptions = {}, keep: readonly string[] = [])
     const pinsDir = path.join(pinsRoot, key);
     const statesDir = path.join(statesRoot, key);
     const pinned = listDir(pinsDir);
-    if (key !== here && !netnsExists(identity, existing)) {
+    if (key !== here && mayFreeNamespaces && !netnsExists(identity, existing)) {
       const stated = stateFiles(statesDir).map((ifname) => pinName(ifname));
       const names = [...new Set([...pinned, ...stated])].sort();
       for (const name of names) {

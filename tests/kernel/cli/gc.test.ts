@@ -4,6 +4,7 @@
  * namespaces and interfaces that went away left pinned in kernel memory.
  */
 
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -118,5 +119,33 @@ describe.skipIf(skipWithoutRoot('gc'))('network namespaces and xdpfw gc', () => 
     expect(await programExists(progId)).toBe(false);
     expect(ok(await xdpfwIn(ns, 'gc', '--json'))).toEqual({ freed: [] });
     fs.writeFileSync(file, POLICY);
+  });
+
+  it('frees no other namespace where it cannot see every process (a container), and frees it on the host once it is gone', async () => {
+    // A namespace held by a process alone, no /run/netns name: what a pod without hostPID cannot see.
+    const holder = spawn('unshare', ['--net', 'sleep', '120'], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const inNs = (...args: string[]) => run('nsenter', ['-t', String(holder.pid), '-n', ...args]);
+      inNs('ip', 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth1');
+      inNs('ip', 'link', 'set', 'veth0', 'up');
+      fs.writeFileSync(file, POLICY);
+      inNs(process.execPath, CLI, 'apply', file, '--mode', 'generic');
+      const key = fs.readdirSync(bpffsRoot()).find((k) => k.startsWith(`net-${fs.statSync(`/proc/${holder.pid}/ns/net`).ino}-`))!;
+      keys.push(key);
+
+      const inContainer = JSON.parse(
+        run('unshare', ['--pid', '--fork', '--mount-proc', '--propagation', 'unchanged', process.execPath, CLI, 'gc', '--json']),
+      ) as ReturnType<typeof gcOnHost>;
+      expect(inContainer.freed.filter((f) => f.netns === key)).toEqual([]);
+      expect(fs.existsSync(path.join(bpffsRoot(), key, 'veth0'))).toBe(true);
+    } finally {
+      holder.kill();
+      await new Promise((resolve) => holder.once('exit', resolve));
+    }
+    const key = keys.at(-1)!;
+    expect(gcOnHost().freed.filter((f) => f.netns === key)).toEqual([
+      expect.objectContaining({ interface: 'veth0', reason: 'netns-gone' }),
+    ]);
   });
 });
