@@ -28,6 +28,7 @@ declare -A CMD_PKG=(
 	[systemd-analyze]=systemd [systemd-escape]=systemd
 	[git]=git [tcpdump]=tcpdump [iptables-legacy]=iptables [iptables-legacy-restore]=iptables [iptables-legacy-save]=iptables
 	[kubectl]=kubernetes-client
+	[dpkg-deb]=dpkg [dpkg-shlibdeps]=dpkg-dev [strip]=binutils
 )
 # Libraries and headers, checked by package (or by file without dpkg).
 declare -A PKG_FILE=(
@@ -86,7 +87,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 	run_quiet "installing ${missing[*]}" "${sudo[@]}" apt-get install -y --no-install-recommends \
 		"clang-$clang_version" llvm libbpf-dev libbpf1 bpftool iproute2 ethtool iputils-ping socat \
 		netcat-openbsd make gcc libc6-dev linux-libc-dev python3 util-linux coreutils tcpdump \
-		systemd python3-seccomp kubernetes-client
+		systemd python3-seccomp kubernetes-client \
+		dpkg dpkg-dev binutils
 fi
 
 # Node.js is not taken from apt: Debian 12 ships Node 18 and xdpfw needs >= 20.

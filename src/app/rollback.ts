@@ -10,6 +10,7 @@
  */
 
 import { spawn } from 'node:child_process';
+import { isSea } from 'node:sea';
 
 import { detach, loadPolicyProgram, removeState, type PinOptions } from '../xdp/index.js';
 import { enforce, policyInForce } from './enforce.js';
@@ -57,8 +58,10 @@ export function armRollback(
 
 /** Starts `xdpfw rollback-timer TOKEN` on its own: no terminal, no pipes, not waited for. */
 function startRollbackTimer(token: string): number {
-  // The same Node and CLI script as this command (bin/xdpfw.js, through bin/xdpfw or not).
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'rollback-timer', token], {
+  // The same Node and CLI script as this command (bin/xdpfw.js, through bin/xdpfw or not);
+  // the packaged single executable is both, and takes its arguments at once.
+  const self = isSea() ? [] : [...process.execArgv, process.argv[1]];
+  const child = spawn(process.execPath, [...self, 'rollback-timer', token], {
     detached: true,
     stdio: 'ignore',
   });
