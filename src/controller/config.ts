@@ -66,14 +66,21 @@ export class ConfigError extends Error {
   }
 }
 
-/** `HOST:PORT`, `[V6]:PORT` or `:PORT` (all addresses). */
+/**
+ * `HOST:PORT`, `[V6]:PORT`, or `PORT` / `:PORT` alone for the loopback
+ * address 127.0.0.1: the metrics (and /healthz's errors) say which policies
+ * and rules guard the host, so serving every address is asked for by name
+ * (`0.0.0.0:PORT`, `[::]:PORT`).
+ */
 export function parseListen(text: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
+  const m = /^(?:(?:\[([^\]]+)\]|([^:]*)):)?(\d{1,5})$/.exec(text.trim());
   if (!m) return undefined;
   const port = Number(m[3]);
   if (port < 1 || port > 65535) return undefined;
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+  return { host: m[1] ?? (m[2] || LOOPBACK), port };
 }
+
+const LOOPBACK = '127.0.0.1';
 
 /** Seconds as a number or `30s`, `2m`, `500ms`. */
 export function parseSeconds(value: unknown): number | undefined {
@@ -230,7 +237,8 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
 
   let metrics: ControllerConfig['metrics'];
   if (top.metrics !== undefined && top.metrics !== null) {
-    metrics = typeof top.metrics === 'string' ? parseListen(top.metrics) : undefined;
+    const listen = top.metrics;
+    metrics = typeof listen === 'string' || typeof listen === 'number' ? parseListen(String(listen)) : undefined;
     if (!metrics) problems.push(at(`metrics: '${String(top.metrics)}' is not HOST:PORT`));
   }
   const debounceMs = top.debounceMs === undefined ? DEFAULTS.debounceMs : Number(top.debounceMs);
