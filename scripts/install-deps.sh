@@ -25,7 +25,7 @@ declare -A CMD_PKG=(
 	[ip]=iproute2 [ss]=iproute2 [ethtool]=ethtool [ping]=iputils-ping
 	[socat]=socat [nc]=netcat-openbsd [python3]=python3
 	[unshare]=util-linux [setpriv]=util-linux [timeout]=coreutils
-	[git]=git [tcpdump]=tcpdump [iptables-legacy]=iptables [iptables-legacy-restore]=iptables [iptables-legacy-save]=iptables
+	[git]=git [openssl]=openssl [ssh-keygen]=openssh-client [gpg]=gnupg [curl]=curl [tcpdump]=tcpdump [iptables-legacy]=iptables [iptables-legacy-restore]=iptables [iptables-legacy-save]=iptables
 )
 # Libraries and headers, checked by package (or by file without dpkg).
 declare -A PKG_FILE=(
@@ -81,7 +81,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 	run_quiet "apt-get update" "${sudo[@]}" apt-get update
 	run_quiet "installing ${missing[*]}" "${sudo[@]}" apt-get install -y --no-install-recommends \
 		"clang-$clang_version" llvm libbpf-dev libbpf1 bpftool iproute2 ethtool iputils-ping socat \
-		netcat-openbsd make gcc libc6-dev linux-libc-dev python3 util-linux coreutils tcpdump
+		netcat-openbsd make gcc libc6-dev linux-libc-dev python3 util-linux coreutils tcpdump \
+		openssl openssh-client gnupg curl
 fi
 
 # Node.js is not taken from apt: Debian 12 ships Node 18 and xdpfw needs >= 20.

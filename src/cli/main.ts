@@ -222,6 +222,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--path <file>', 'the policy file inside the repository (default policy.xdpfw)')
     .option('--poll <seconds>', 'how often to fetch the repository (default 30; SIGHUP fetches at once)')
     .option('--metrics <[host:]port>', 'serve Prometheus /metrics and /healthz there (a port alone: on 127.0.0.1)')
+    .option('--web-config <file>', "TLS and basic-auth users for --metrics, in Prometheus exporter-toolkit's web config format")
     .option('--mode <mode>', 'XDP attach mode: native, generic or auto (default auto)')
     .option('--debounce <ms>', 'quiet time after a file change before reloading (default 300)')
     .option('--cache-dir <dir>', 'where git clones are kept (default /var/cache/xdpfw)')

@@ -23,6 +23,8 @@ export interface InterfaceConfig {
 export interface ControllerConfig {
   interfaces: InterfaceConfig[];
   metrics?: { host: string; port: number };
+  /** The metrics endpoint's web configuration (TLS, users), exporter-toolkit's format: web-config.ts. */
+  webConfig?: string;
   detachOnExit: boolean;
   /** A file source waits this long after the last change before reloading. */
   debounceMs: number;
@@ -111,6 +113,7 @@ export interface RunOptions {
   path?: string;
   poll?: string;
   metrics?: string;
+  webConfig?: string;
   mode?: string;
   detachOnExit?: boolean;
   debounce?: string;
@@ -136,6 +139,7 @@ export function configFromOptions(o: RunOptions, cwd = process.cwd()): Controlle
   }
   const raw: Record<string, unknown> = {
     metrics: o.metrics,
+    webConfig: o.webConfig,
     mode: o.mode,
     detachOnExit: o.detachOnExit,
     debounceMs: o.debounce === undefined ? undefined : Number(o.debounce),
@@ -172,6 +176,8 @@ export function configFromYaml(text: string, file: string): ControllerConfig {
 export function withOverrides(config: ControllerConfig, o: RunOptions): ControllerConfig {
   const out = { ...config };
   if (o.metrics !== undefined) out.metrics = parseListen(o.metrics) ?? fail(`--metrics: '${o.metrics}' is not HOST:PORT`);
+  if (o.webConfig !== undefined) out.webConfig = path.resolve(o.webConfig);
+  if (out.webConfig !== undefined && !out.metrics) fail('--web-config needs --metrics (or metrics: in the file)');
   if (o.detachOnExit) out.detachOnExit = true;
   if (o.logLevel !== undefined) out.logLevel = o.logLevel;
   if (o.cacheDir !== undefined) out.cacheDir = o.cacheDir;
@@ -202,6 +208,7 @@ function fail(problem: string): never {
 const KNOWN_TOP = new Set([
   'interfaces',
   'metrics',
+  'webConfig',
   'mode',
   'detachOnExit',
   'debounceMs',
@@ -241,6 +248,8 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
     metrics = typeof listen === 'string' || typeof listen === 'number' ? parseListen(String(listen)) : undefined;
     if (!metrics) problems.push(at(`metrics: '${String(top.metrics)}' is not HOST:PORT`));
   }
+  const webConfig = top.webConfig === undefined || top.webConfig === null ? undefined : path.resolve(base, String(top.webConfig));
+  if (webConfig !== undefined && top.metrics === undefined) problems.push(at('webConfig needs metrics (the address it secures)'));
   const debounceMs = top.debounceMs === undefined ? DEFAULTS.debounceMs : Number(top.debounceMs);
   if (!Number.isFinite(debounceMs) || debounceMs < 0)
     problems.push(at(`debounceMs: '${String(top.debounceMs)}' is not a number of milliseconds`));
@@ -308,6 +317,7 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
   return {
     interfaces,
     metrics,
+    webConfig,
     detachOnExit: top.detachOnExit === true,
     debounceMs,
     cacheDir: top.cacheDir === undefined ? DEFAULTS.cacheDir : path.resolve(base, String(top.cacheDir)),

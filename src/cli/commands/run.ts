@@ -10,6 +10,7 @@ import {
 } from '../../controller/config.js';
 import { Controller } from '../../controller/controller.js';
 import { createLogger } from '../../controller/logger.js';
+import { WebConfigError, readWebConfig, type WebConfig } from '../../controller/web-config.js';
 import { ensureBpffs } from '../../xdp/index.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -40,6 +41,22 @@ function loadConfig(options: RunOptions): ControllerConfig {
   }
 }
 
+/** The metrics endpoint's web configuration, checked whole before anything starts. */
+function loadWebConfig(file: string | undefined): WebConfig | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readWebConfig(file);
+  } catch (error) {
+    if (!(error instanceof WebConfigError)) throw error;
+    throw new UserError(
+      'web-config-invalid',
+      error.problems.join('\n  '),
+      ExitCode.usage,
+      'see docs/controller.md, "Securing the endpoint"',
+    );
+  }
+}
+
 /**
  * `xdpfw run`: the controller daemon. Returns when SIGTERM or SIGINT stops it
  * (exit 0, policies left in force unless --detach-on-exit). SIGHUP reloads.
@@ -48,10 +65,11 @@ function loadConfig(options: RunOptions): ControllerConfig {
  */
 export async function runCommand(options: RunOptions, _io: CliIo): Promise<number> {
   const config = loadConfig(options);
+  const web = loadWebConfig(config.webConfig);
   requireRoot('run');
   ensureBpffs(); // bpffs-missing (with the mount command as its hint) before anything starts
   const log = createLogger({ level: config.logLevel });
-  const controller = new Controller(config, log);
+  const controller = new Controller(config, log, { web });
 
   const onRejection = (reason: unknown) => log.error({ err: reason }, 'unexpected failure (a bug); the controller keeps running');
   process.on('unhandledRejection', onRejection);
