@@ -10,9 +10,11 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
 import type { AttachMode } from '../xdp/index.js';
+import type { SignatureRequirement } from './sources/commit-signature.js';
 
 export type SourceConfig =
-  { kind: 'file'; path: string } | { kind: 'git'; repo: string; branch: string; path: string; pollSeconds: number };
+  | { kind: 'file'; path: string }
+  | { kind: 'git'; repo: string; branch: string; path: string; pollSeconds: number; requireSigned?: SignatureRequirement };
 
 export interface InterfaceConfig {
   name: string;
@@ -101,7 +103,9 @@ function repoLocation(repo: string, base: string): string {
 
 /** The identity of a source: interfaces with equal keys share one watcher or poller. */
 export function sourceKey(s: SourceConfig): string {
-  return s.kind === 'file' ? `file ${s.path}` : `git ${s.repo} ${s.branch}:${s.path}`;
+  if (s.kind === 'file') return `file ${s.path}`;
+  const signed = s.requireSigned && ` signed by ${Object.values(s.requireSigned)[0]}`;
+  return `git ${s.repo} ${s.branch}:${s.path}${signed ?? ''}`;
 }
 
 export interface RunOptions {
@@ -112,6 +116,9 @@ export interface RunOptions {
   branch?: string;
   path?: string;
   poll?: string;
+  requireSigned?: boolean;
+  allowedSigners?: string;
+  keyring?: string;
   metrics?: string;
   webConfig?: string;
   mode?: string;
@@ -137,6 +144,11 @@ export function configFromOptions(o: RunOptions, cwd = process.cwd()): Controlle
   ] as const) {
     if (value !== undefined && !o.git) problems.push(`${flag} needs --git`);
   }
+  if (o.requireSigned && !o.git) problems.push('--require-signed needs --git');
+  if (o.requireSigned && !o.allowedSigners === !o.keyring) {
+    problems.push('--require-signed needs exactly one of --allowed-signers FILE (SSH) and --keyring FILE (OpenPGP)');
+  }
+  if (!o.requireSigned && (o.allowedSigners || o.keyring)) problems.push('--allowed-signers and --keyring need --require-signed');
   const raw: Record<string, unknown> = {
     metrics: o.metrics,
     webConfig: o.webConfig,
@@ -155,6 +167,7 @@ export function configFromOptions(o: RunOptions, cwd = process.cwd()): Controlle
       branch: o.branch,
       path: o.path,
       poll: o.poll,
+      requireSigned: o.requireSigned ? (o.allowedSigners ? { allowedSigners: o.allowedSigners } : { keyring: o.keyring }) : undefined,
     })),
   };
   if (problems.length > 0) throw new ConfigError(problems);
@@ -222,7 +235,20 @@ const KNOWN_TOP = new Set([
   'compileTimeoutSeconds',
   'gcSeconds',
 ]);
-const KNOWN_IFACE = new Set(['name', 'policy', 'git', 'branch', 'path', 'poll', 'pollSeconds', 'mode']);
+const KNOWN_IFACE = new Set(['name', 'policy', 'git', 'branch', 'path', 'poll', 'pollSeconds', 'mode', 'requireSigned']);
+
+/** `requireSigned: { allowedSigners: FILE }` or `{ keyring: FILE }`, the file relative to the configuration. */
+function signatureRequirement(value: unknown, base: string, problem: (p: string) => void): SignatureRequirement | undefined {
+  if (value === undefined || value === null) return undefined;
+  const e = (typeof value === 'object' && !Array.isArray(value) ? value : {}) as Record<string, unknown>;
+  const keys = Object.keys(e);
+  if (keys.length !== 1 || !['allowedSigners', 'keyring'].includes(keys[0]) || typeof e[keys[0]] !== 'string') {
+    problem('requireSigned: give { allowedSigners: FILE } (SSH signatures) or { keyring: FILE } (OpenPGP)');
+    return undefined;
+  }
+  const file = path.resolve(base, e[keys[0]] as string);
+  return keys[0] === 'allowedSigners' ? { allowedSigners: file } : { keyring: file };
+}
 
 export function validateConfig(raw: unknown, base: string, where: string): ControllerConfig {
   const problems: string[] = [];
@@ -291,6 +317,7 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
     const hasPolicy = e.policy !== undefined && e.policy !== null;
     const hasGit = e.git !== undefined && e.git !== null;
     let source: SourceConfig | undefined;
+    if (hasPolicy && e.requireSigned !== undefined) problems.push(at(`${here}: requireSigned needs a git source`));
     if (hasPolicy === hasGit) {
       problems.push(at(`${here}: give exactly one of 'policy' (a file or directory) and 'git' (a repository)`));
     } else if (hasPolicy) {
@@ -310,6 +337,8 @@ export function validateConfig(raw: unknown, base: string, where: string): Contr
         path: path.posix.normalize(file),
         pollSeconds: poll ?? DEFAULTS.pollSeconds,
       };
+      const requireSigned = signatureRequirement(e.requireSigned, base, (p) => problems.push(at(`${here}: ${p}`)));
+      if (requireSigned) source.requireSigned = requireSigned;
     }
     if (source) interfaces.push({ name, mode: e.mode === undefined ? defaultMode : mode(e.mode, here), source });
   }

@@ -20,11 +20,13 @@ import { UserError } from '../../app/user-error.js';
 function loadConfig(options: RunOptions): ControllerConfig {
   try {
     if (!options.config) return configFromOptions(options);
-    const clash = (['iface', 'policy', 'git', 'branch', 'path', 'poll', 'mode', 'debounce'] as const).filter(
-      (k) => options[k] !== undefined,
-    );
+    const clash = (
+      ['iface', 'policy', 'git', 'branch', 'path', 'poll', 'mode', 'debounce', 'requireSigned', 'allowedSigners', 'keyring'] as const
+    ).filter((k) => options[k] !== undefined);
     if (clash.length > 0) {
-      throw new ConfigError([`--config cannot be combined with ${clash.map((k) => `--${k}`).join(', ')}: put them in the file`]);
+      throw new ConfigError([
+        `--config cannot be combined with ${clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: put them in the file`,
+      ]);
     }
     let text: string;
     try {

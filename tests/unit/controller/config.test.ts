@@ -134,6 +134,36 @@ interfaces:
     ]);
   });
 
+  it('a git source may require signed commits, by SSH allowed signers or an OpenPGP keyring', () => {
+    const flags = configFromOptions({ iface: ['eth0'], git: 'r.git', requireSigned: true, allowedSigners: 'signers' }, '/etc');
+    expect(flags.interfaces[0].source).toMatchObject({ kind: 'git', requireSigned: { allowedSigners: '/etc/signers' } });
+    const file = configFromYaml(
+      'interfaces:\n  - name: eth0\n    git: r.git\n    requireSigned: { keyring: keys/ops.asc }\n',
+      '/etc/xdpfw/run.yaml',
+    );
+    expect(file.interfaces[0].source).toMatchObject({ requireSigned: { keyring: '/etc/xdpfw/keys/ops.asc' } });
+    expect(problems(() => configFromOptions({ iface: ['e'], policy: 'p', requireSigned: true, keyring: 'k' }))).toEqual([
+      '--require-signed needs --git',
+    ]);
+    expect(problems(() => configFromOptions({ iface: ['e'], git: 'r', requireSigned: true }))).toEqual([
+      '--require-signed needs exactly one of --allowed-signers FILE (SSH) and --keyring FILE (OpenPGP)',
+    ]);
+    expect(problems(() => configFromOptions({ iface: ['e'], git: 'r', keyring: 'k' }))).toEqual([
+      '--allowed-signers and --keyring need --require-signed',
+    ]);
+    expect(
+      problems(() =>
+        configFromYaml(
+          'interfaces:\n  - name: eth0\n    git: r\n    requireSigned: yes\n  - name: eth1\n    policy: p\n    requireSigned: { keyring: k }\n',
+          'run.yaml',
+        ),
+      ),
+    ).toEqual([
+      'run.yaml: interfaces[0]: requireSigned: give { allowedSigners: FILE } (SSH signatures) or { keyring: FILE } (OpenPGP)',
+      'run.yaml: interfaces[1]: requireSigned needs a git source',
+    ]);
+  });
+
   it('flags beside --config override its top-level settings', () => {
     const c = configFromYaml('interfaces:\n  - name: eth0\n    policy: /p\n', '/x.yaml');
     expect(withOverrides(c, { metrics: '[::1]:9200', detachOnExit: true }).metrics).toEqual({ host: '::1', port: 9200 });
