@@ -15,8 +15,9 @@
  * The output sits two directories below the package root, as dist/cli/
  * does, so the `new URL('../../…', import.meta.url)` of main.ts
  * (package.json) and object.ts (bpf/xdpfw.bpf.o) resolve alike from
- * either; load-worker is an entry of its own for bounded-load.ts's
- * `new URL('./load-worker.js', import.meta.url)`.
+ * either; load-worker and bcrypt-worker are entries of their own for
+ * `new URL('./load-worker.js', import.meta.url)` (bounded-load.ts) and
+ * `new URL('./bcrypt-worker.js', import.meta.url)` (basic-auth.ts).
  *
  *   tsx scripts/bundle-cli.ts [--single]   # --single: one file, no chunks
  */
@@ -42,7 +43,11 @@ const { values } = parseArgs({ options: { single: { type: 'boolean', default: fa
 fs.rmSync(BUNDLE_DIR, { recursive: true, force: true });
 await build({
   absWorkingDir: REPO,
-  entryPoints: { xdpfw: 'src/cli/main.ts', 'load-worker': 'src/controller/sources/load-worker.ts' },
+  entryPoints: {
+    xdpfw: 'src/cli/main.ts',
+    'load-worker': 'src/controller/sources/load-worker.ts',
+    'bcrypt-worker': 'src/controller/bcrypt-worker.ts',
+  },
   outdir: BUNDLE_DIR,
   bundle: true,
   splitting: !values.single,

@@ -26,7 +26,8 @@ declare -A CMD_PKG=(
 	[socat]=socat [nc]=netcat-openbsd [python3]=python3
 	[unshare]=util-linux [setpriv]=util-linux [timeout]=coreutils
 	[systemd-analyze]=systemd [systemd-escape]=systemd
-	[git]=git [tcpdump]=tcpdump [iptables-legacy]=iptables [iptables-legacy-restore]=iptables [iptables-legacy-save]=iptables
+	[git]=git [openssl]=openssl [ssh-keygen]=openssh-client [gpg]=gnupg [curl]=curl [tcpdump]=tcpdump
+	[iptables-legacy]=iptables [iptables-legacy-restore]=iptables [iptables-legacy-save]=iptables [nft]=nftables
 	[kubectl]=kubernetes-client
 	[dpkg-deb]=dpkg [dpkg-shlibdeps]=dpkg-dev [strip]=binutils
 )
@@ -84,11 +85,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	run_quiet "apt-get update" "${sudo[@]}" apt-get update
-	run_quiet "installing ${missing[*]}" "${sudo[@]}" apt-get install -y --no-install-recommends \
-		"clang-$clang_version" llvm libbpf-dev libbpf1 bpftool iproute2 ethtool iputils-ping socat \
-		netcat-openbsd make gcc libc6-dev linux-libc-dev python3 util-linux coreutils tcpdump \
-		systemd python3-seccomp kubernetes-client \
-		dpkg dpkg-dev binutils
+	run_quiet "installing ${missing[*]}" "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
 # Node.js is not taken from apt: Debian 12 ships Node 18 and xdpfw needs >= 20.

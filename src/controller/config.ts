@@ -10,9 +10,11 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
 import type { AttachMode } from '../xdp/index.js';
+import type { SignatureRequirement } from './sources/commit-signature.js';
 
 export type SourceConfig =
-  { kind: 'file'; path: string } | { kind: 'git'; repo: string; branch: string; path: string; pollSeconds: number };
+  | { kind: 'file'; path: string }
+  | { kind: 'git'; repo: string; branch: string; path: string; pollSeconds: number; requireSigned?: SignatureRequirement };
 
 export interface InterfaceConfig {
   name: string;
@@ -23,6 +25,8 @@ export interface InterfaceConfig {
 export interface ControllerConfig {
   interfaces: InterfaceConfig[];
   metrics?: { host: string; port: number };
+  /** The metrics endpoint's web configuration (TLS, users), exporter-toolkit's format: web-config.ts. */
+  webConfig?: string;
   detachOnExit: boolean;
   /** A file source waits this long after the last change before reloading. */
   debounceMs: number;
@@ -66,14 +70,21 @@ export class ConfigError extends Error {
   }
 }
 
-/** `HOST:PORT`, `[V6]:PORT` or `:PORT` (all addresses). */
+/**
+ * `HOST:PORT`, `[V6]:PORT`, or `PORT` / `:PORT` alone for the loopback
+ * address 127.0.0.1: the metrics (and /healthz's errors) say which policies
+ * and rules guard the host, so serving every address is asked for by name
+ * (`0.0.0.0:PORT`, `[::]:PORT`).
+ */
 export function parseListen(text: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
+  const m = /^(?:(?:\[([^\]]+)\]|([^:]*)):)?(\d{1,5})$/.exec(text.trim());
   if (!m) return undefined;
   const port = Number(m[3]);
   if (port < 1 || port > 65535) return undefined;
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+  return { host: m[1] ?? (m[2] || LOOPBACK), port };
 }
+
+const LOOPBACK = '127.0.0.1';
 
 /** Seconds as a number or `30s`, `2m`, `500ms`. */
 export function parseSeconds(value: unknown): number | undefined {
@@ -92,7 +103,9 @@ function repoLocation(repo: string, base: string): string {
 
 /** The identity of a source: interfaces with equal keys share one watcher or poller. */
 export function sourceKey(s: SourceConfig): string {
-  return s.kind === 'file' ? `file ${s.path}` : `git ${s.repo} ${s.branch}:${s.path}`;
+  if (s.kind === 'file') return `file ${s.path}`;
+  const signed = s.requireSigned && ` signed by ${Object.values(s.requireSigned)[0]}`;
+  return `git ${s.repo} ${s.branch}:${s.path}${signed ?? ''}`;
 }
 
 export interface RunOptions {
@@ -103,7 +116,11 @@ export interface RunOptions {
   branch?: string;
   path?: string;
   poll?: string;
+  requireSigned?: boolean;
+  allowedSigners?: string;
+  keyring?: string;
   metrics?: string;
+  webConfig?: string;
   mode?: string;
   detachOnExit?: boolean;
   debounce?: string;
@@ -130,8 +147,14 @@ export function configFromOptions(o: RunOptions, cwd = process.cwd()): Controlle
   ] as const) {
     if (value !== undefined && !o.git) problems.push(`${flag} needs --git`);
   }
+  if (o.requireSigned && !o.git) problems.push('--require-signed needs --git');
+  if (o.requireSigned && !o.allowedSigners === !o.keyring) {
+    problems.push('--require-signed needs exactly one of --allowed-signers FILE (SSH) and --keyring FILE (OpenPGP)');
+  }
+  if (!o.requireSigned && (o.allowedSigners || o.keyring)) problems.push('--allowed-signers and --keyring need --require-signed');
   const raw: Record<string, unknown> = {
     metrics: o.metrics,
+    webConfig: o.webConfig,
     mode: o.mode,
     detachOnExit: o.detachOnExit,
     debounceMs: o.debounce === undefined ? undefined : Number(o.debounce),
@@ -147,6 +170,7 @@ export function configFromOptions(o: RunOptions, cwd = process.cwd()): Controlle
       branch: o.branch,
       path: o.path,
       poll: o.poll,
+      requireSigned: o.requireSigned ? (o.allowedSigners ? { allowedSigners: o.allowedSigners } : { keyring: o.keyring }) : undefined,
     })),
   };
   if (problems.length > 0) throw new ConfigError(problems);
@@ -171,6 +195,8 @@ export function configFromYaml(text: string, file: string, node?: string): Contr
 export function withOverrides(config: ControllerConfig, o: RunOptions): ControllerConfig {
   const out = { ...config };
   if (o.metrics !== undefined) out.metrics = parseListen(o.metrics) ?? fail(`--metrics: '${o.metrics}' is not HOST:PORT`);
+  if (o.webConfig !== undefined) out.webConfig = path.resolve(o.webConfig);
+  if (out.webConfig !== undefined && !out.metrics) fail('--web-config needs --metrics (or metrics: in the file)');
   if (o.detachOnExit) out.detachOnExit = true;
   if (o.logLevel !== undefined) out.logLevel = o.logLevel;
   if (o.cacheDir !== undefined) out.cacheDir = o.cacheDir;
@@ -201,6 +227,7 @@ function fail(problem: string): never {
 const KNOWN_TOP = new Set([
   'interfaces',
   'metrics',
+  'webConfig',
   'mode',
   'detachOnExit',
   'debounceMs',
@@ -215,8 +242,21 @@ const KNOWN_TOP = new Set([
   'gcSeconds',
   'nodes',
 ]);
-const KNOWN_IFACE = new Set(['name', 'policy', 'git', 'branch', 'path', 'poll', 'pollSeconds', 'mode']);
+const KNOWN_IFACE = new Set(['name', 'policy', 'git', 'branch', 'path', 'poll', 'pollSeconds', 'mode', 'requireSigned']);
 const KNOWN_NODE = new Set(['match', 'interfaces']);
+
+/** `requireSigned: { allowedSigners: FILE }` or `{ keyring: FILE }`, the file relative to the configuration. */
+function signatureRequirement(value: unknown, base: string, problem: (p: string) => void): SignatureRequirement | undefined {
+  if (value === undefined || value === null) return undefined;
+  const e = (typeof value === 'object' && !Array.isArray(value) ? value : {}) as Record<string, unknown>;
+  const keys = Object.keys(e);
+  if (keys.length !== 1 || !['allowedSigners', 'keyring'].includes(keys[0]) || typeof e[keys[0]] !== 'string') {
+    problem('requireSigned: give { allowedSigners: FILE } (SSH signatures) or { keyring: FILE } (OpenPGP)');
+    return undefined;
+  }
+  const file = path.resolve(base, e[keys[0]] as string);
+  return keys[0] === 'allowedSigners' ? { allowedSigners: file } : { keyring: file };
+}
 
 /**
  * A shell glob (`*`, `?`, `[a-z]`, `[!0-9]`) as an anchored regular
@@ -288,9 +328,12 @@ export function validateConfig(raw: unknown, base: string, where: string, node?:
 
   let metrics: ControllerConfig['metrics'];
   if (top.metrics !== undefined && top.metrics !== null) {
-    metrics = typeof top.metrics === 'string' ? parseListen(top.metrics) : undefined;
+    const listen = top.metrics;
+    metrics = typeof listen === 'string' || typeof listen === 'number' ? parseListen(String(listen)) : undefined;
     if (!metrics) problems.push(at(`metrics: '${String(top.metrics)}' is not HOST:PORT`));
   }
+  const webConfig = top.webConfig === undefined || top.webConfig === null ? undefined : path.resolve(base, String(top.webConfig));
+  if (webConfig !== undefined && top.metrics === undefined) problems.push(at('webConfig needs metrics (the address it secures)'));
   const debounceMs = top.debounceMs === undefined ? DEFAULTS.debounceMs : Number(top.debounceMs);
   if (!Number.isFinite(debounceMs) || debounceMs < 0)
     problems.push(at(`debounceMs: '${String(top.debounceMs)}' is not a number of milliseconds`));
@@ -345,6 +388,7 @@ export function validateConfig(raw: unknown, base: string, where: string, node?:
       const hasPolicy = e.policy !== undefined && e.policy !== null;
       const hasGit = e.git !== undefined && e.git !== null;
       let source: SourceConfig | undefined;
+      if (hasPolicy && e.requireSigned !== undefined) problems.push(at(`${here}: requireSigned needs a git source`));
       if (hasPolicy === hasGit) {
         problems.push(at(`${here}: give exactly one of 'policy' (a file or directory) and 'git' (a repository)`));
       } else if (hasPolicy) {
@@ -364,6 +408,8 @@ export function validateConfig(raw: unknown, base: string, where: string, node?:
           path: path.posix.normalize(file),
           pollSeconds: poll ?? DEFAULTS.pollSeconds,
         };
+        const requireSigned = signatureRequirement(e.requireSigned, base, (p) => problems.push(at(`${here}: ${p}`)));
+        if (requireSigned) source.requireSigned = requireSigned;
       }
       if (source) interfaces.push({ name, mode: e.mode === undefined ? defaultMode : mode(e.mode, here), source });
     }
@@ -373,6 +419,7 @@ export function validateConfig(raw: unknown, base: string, where: string, node?:
   return {
     interfaces,
     metrics,
+    webConfig,
     detachOnExit: top.detachOnExit === true,
     debounceMs,
     cacheDir: top.cacheDir === undefined ? DEFAULTS.cacheDir : path.resolve(base, String(top.cacheDir)),

@@ -6,7 +6,7 @@
  * SIGHUP. Stopping leaves every policy in force unless `detachOnExit`.
  */
 
-import type http from 'node:http';
+import type { Server } from 'node:net';
 
 import { interfaceStats } from '../app/counters.js';
 import { dynamicSetSummaries } from '../app/dynamic-sets.js';
@@ -22,6 +22,7 @@ import { GitSource } from './sources/git-source.js';
 import type { PolicySource } from './sources/source.js';
 import { PinCollector } from './pin-collector.js';
 import { realTimers, type Timers } from './timers.js';
+import type { WebConfig } from './web-config.js';
 import { PolicyUnit, type InterfaceHealth } from './unit.js';
 
 export interface ControllerDeps {
@@ -35,12 +36,15 @@ export interface ControllerDeps {
   timers?: Timers;
   /** Where the rule decision log reads the kernel (tests pass fakes). */
   decisions?: Pick<DecisionLogOptions, 'rings' | 'programOf' | 'stateOf'>;
+  /** The metrics endpoint's TLS and users, read from `config.webConfig` at start (run.ts). */
+  web?: WebConfig;
 }
 
 export class Controller {
   readonly units: PolicyUnit[] = [];
   readonly metrics: ControllerMetrics;
-  private server: http.Server | undefined;
+  private server: Server | undefined;
+  private readonly web: ControllerDeps['web'];
   private readonly kernel: KernelPort;
   private readonly sources: MetricsSources;
   private readonly collector: PinCollector;
@@ -54,6 +58,7 @@ export class Controller {
     deps: ControllerDeps = {},
   ) {
     this.kernel = deps.kernel ?? realKernel;
+    this.web = deps.web;
     const makeSource = deps.makeSource ?? ((c, l) => this.defaultSource(c, l));
     const groups = new Map<string, InterfaceConfig[]>();
     for (const i of config.interfaces) {
@@ -125,9 +130,10 @@ export class Controller {
     log.info({ interfaces: this.config.interfaces.map((i) => ({ name: i.name, source: sourceKey(i.source), mode: i.mode })) }, 'starting');
     if (this.config.metrics) {
       const { host, port } = this.config.metrics;
-      this.server = metricsServer(this.metrics, this.sources, this.log.child({ component: 'metrics' }));
+      this.server = metricsServer(this.metrics, this.sources, this.log.child({ component: 'metrics' }), this.web);
       const address = await listen(this.server, host, port);
-      log.info({ address: `${address.address}:${address.port}` }, 'serving /metrics and /healthz');
+      const secured = { tls: this.web?.tls !== undefined, basicAuth: (this.web?.users.size ?? 0) > 0 };
+      log.info({ address: `${address.address}:${address.port}`, ...secured }, 'serving /metrics and /healthz');
       this.tableSummary.start();
     }
     // Before the first reload: what vanished namespaces left pinned is freed first.

@@ -5,8 +5,8 @@
  * numbers as `xdpfw stats`).
  */
 
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import type { AddressInfo, Server } from 'node:net';
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -19,6 +19,8 @@ import { registerDropSeries } from './metrics-drops.js';
 import { registerTableSeries } from './metrics-tables.js';
 import type { CollectorObserver } from './pin-collector.js';
 import type { InterfaceHealth, ReloadObserver, ReloadResult } from './unit.js';
+import type { WebConfig } from './web-config.js';
+import { webServer } from './web-server.js';
 
 export interface MetricsSources {
   /** Managed interfaces and what the controller knows of them. */
@@ -304,9 +306,13 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
   }
 }
 
-/** /metrics and /healthz. Healthy while every managed interface is enforced. */
-export function metricsServer(metrics: ControllerMetrics, sources: MetricsSources, log: Logger): http.Server {
-  return http.createServer((req, res) => {
+/**
+ * /metrics and /healthz, over HTTPS and behind passwords when a web
+ * configuration says so (web-server.ts). Healthy while every managed
+ * interface is enforced.
+ */
+export function metricsServer(metrics: ControllerMetrics, sources: MetricsSources, log: Logger, web?: WebConfig): Server {
+  const serve: http.RequestListener = (req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -341,11 +347,12 @@ export function metricsServer(metrics: ControllerMetrics, sources: MetricsSource
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
-  });
+  };
+  return webServer(serve, web, log);
 }
 
 /** Starts listening; rejects when the address cannot be bound. */
-export function listen(server: http.Server, host: string, port: number): Promise<AddressInfo> {
+export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -17,6 +17,7 @@ import type { KernelPort, ProgramHandle } from './kernel.js';
 import { UserError } from '../app/user-error.js';
 import type { Logger } from './logger.js';
 import { CompileLimitError } from './sources/bounded-load.js';
+import { UnsignedCommitError } from './sources/commit-signature.js';
 import type { PolicyRevision, PolicySource } from './sources/source.js';
 import { LinkWatch } from './link-watch.js';
 import { ReloadQueue, realTimers, type Timers } from './timers.js';
@@ -219,8 +220,8 @@ export class PolicyUnit {
     try {
       loaded = await revision.load();
     } catch (error) {
-      // Too big or too slow to compile: the content is at fault, as with a syntax error.
-      if (error instanceof CompileLimitError) {
+      // Too big or too slow to compile, or not signed as required: the content is at fault, as with a syntax error.
+      if (error instanceof CompileLimitError || error instanceof UnsignedCommitError) {
         this.refuse(revision, r, 'invalid', error.message, []);
         return;
       }

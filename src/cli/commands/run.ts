@@ -10,6 +10,7 @@ import {
 } from '../../controller/config.js';
 import { Controller } from '../../controller/controller.js';
 import { createLogger } from '../../controller/logger.js';
+import { WebConfigError, readWebConfig, type WebConfig } from '../../controller/web-config.js';
 import { ensureBpffs } from '../../xdp/index.js';
 import { ExitCode } from '../../app/exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -20,11 +21,13 @@ import { UserError } from '../../app/user-error.js';
 function loadConfig(options: RunOptions): ControllerConfig {
   try {
     if (!options.config) return configFromOptions(options);
-    const clash = (['iface', 'policy', 'git', 'branch', 'path', 'poll', 'mode', 'debounce'] as const).filter(
-      (k) => options[k] !== undefined,
-    );
+    const clash = (
+      ['iface', 'policy', 'git', 'branch', 'path', 'poll', 'mode', 'debounce', 'requireSigned', 'allowedSigners', 'keyring'] as const
+    ).filter((k) => options[k] !== undefined);
     if (clash.length > 0) {
-      throw new ConfigError([`--config cannot be combined with ${clash.map((k) => `--${k}`).join(', ')}: put them in the file`]);
+      throw new ConfigError([
+        `--config cannot be combined with ${clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: put them in the file`,
+      ]);
     }
     let text: string;
     try {
@@ -42,6 +45,22 @@ function loadConfig(options: RunOptions): ControllerConfig {
   }
 }
 
+/** The metrics endpoint's web configuration, checked whole before anything starts. */
+function loadWebConfig(file: string | undefined): WebConfig | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readWebConfig(file);
+  } catch (error) {
+    if (!(error instanceof WebConfigError)) throw error;
+    throw new UserError(
+      'web-config-invalid',
+      error.problems.join('\n  '),
+      ExitCode.usage,
+      'see docs/controller.md, "Securing the endpoint"',
+    );
+  }
+}
+
 /**
  * `xdpfw run`: the controller daemon. Returns when SIGTERM or SIGINT stops it
  * (exit 0, policies left in force unless --detach-on-exit). SIGHUP reloads.
@@ -50,11 +69,12 @@ function loadConfig(options: RunOptions): ControllerConfig {
  */
 export async function runCommand(options: RunOptions, _io: CliIo): Promise<number> {
   const config = loadConfig(options);
+  const web = loadWebConfig(config.webConfig);
   requireRoot('run');
   ensureBpffs(); // bpffs-missing (with the mount command as its hint) before anything starts
   refuseIfForeign(config.interfaces.map((i) => i.name)); // another tool's hook: say so now, not in a retry loop
   const log = createLogger({ level: config.logLevel });
-  const controller = new Controller(config, log);
+  const controller = new Controller(config, log, { web });
 
   const onRejection = (reason: unknown) => log.error({ err: reason }, 'unexpected failure (a bug); the controller keeps running');
   process.on('unhandledRejection', onRejection);

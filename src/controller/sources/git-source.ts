@@ -18,6 +18,7 @@ import type { SourceHost } from '../../policy/source-host.js';
 import type { Logger } from '../logger.js';
 import { realTimers, type Timers } from '../timers.js';
 import { DEFAULT_COMPILE_LIMITS, loadBounded, type BoundedLoadError, type CompileLimits } from './bounded-load.js';
+import { verifyCommitSignature, type SignatureRequirement } from './commit-signature.js';
 import type { PolicyRevision, PolicySource, SourceReading } from './source.js';
 
 const READ_LIMIT = 1 << 30; // a set file of millions of addresses is still well below
@@ -59,6 +60,8 @@ export interface GitSourceOptions {
   /** Longest a git command may stay silent before it is ended. */
   timeoutMs?: number;
   compileLimits?: CompileLimits;
+  /** Deploy only commits signed by these keys (commit-signature.ts); checked before the policy is read. */
+  requireSigned?: SignatureRequirement;
 }
 
 export class GitSource implements PolicySource {
@@ -90,12 +93,12 @@ export class GitSource implements PolicySource {
   }
 
   /** Runs git on the clone; rejects with git's own message. */
-  private git(args: string[]): Promise<string> {
+  private git(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
     return new Promise((resolve, reject) => {
       execFile(
         'git',
         ['--git-dir', this.gitDir, ...args],
-        { env: daemonEnv(), timeout: this.o.timeoutMs ?? 60_000, maxBuffer: 16 << 20, encoding: 'utf8' },
+        { env: { ...daemonEnv(), ...env }, timeout: this.o.timeoutMs ?? 60_000, maxBuffer: 16 << 20, encoding: 'utf8' },
         (error, stdout, stderr) => {
           if (error) reject(new Error(stderr.trim() || error.message));
           else resolve(stdout);
@@ -151,6 +154,10 @@ export class GitSource implements PolicySource {
       policyFile: this.o.path,
       commit,
       load: async () => {
+        if (this.o.requireSigned) {
+          const gnupgHome = `${this.gitDir.replace(/\.git$/, '')}.gnupg`;
+          await verifyCommitSignature((args, env) => this.git(args, env), commit, this.o.requireSigned, gnupgHome);
+        }
         const host = { kind: 'git', gitDir: this.gitDir, commit, file: this.o.path } as const;
         try {
           return (await loadBounded(host, this.o.compileLimits ?? DEFAULT_COMPILE_LIMITS)).loaded;

@@ -76,7 +76,7 @@ interfaces:
 `,
       '/etc/xdpfw/run.yaml',
     );
-    expect(c.metrics).toEqual({ host: '0.0.0.0', port: 9100 });
+    expect(c.metrics).toEqual({ host: '127.0.0.1', port: 9100 });
     expect(c.detachOnExit).toBe(true);
     expect(c.interfaces).toEqual([
       { name: 'eth0', mode: 'native', source: { kind: 'file', path: '/etc/xdpfw/policies/edge.xdpfw' } },
@@ -119,6 +119,51 @@ interfaces:
     expect(problems(() => configFromYaml('interfaces: [', 'run.yaml'))[0]).toMatch(/^run\.yaml: /);
   });
 
+  it('a metrics port alone listens on the loopback address; every address only when named', () => {
+    const listen = (metrics: string) => configFromOptions({ iface: ['eth0'], policy: 'p', metrics }, '/').metrics;
+    expect(listen('9464')).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(listen(':9464')).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(listen('0.0.0.0:9464')).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(listen('[::]:9464')).toEqual({ host: '::', port: 9464 });
+    expect(configFromYaml('metrics: 9464\ninterfaces:\n  - name: eth0\n    policy: /p\n', '/x.yaml').metrics).toEqual({
+      host: '127.0.0.1',
+      port: 9464,
+    });
+    expect(problems(() => configFromOptions({ iface: ['eth0'], policy: 'p', metrics: '70000' }, '/'))).toEqual([
+      "command line: metrics: '70000' is not HOST:PORT",
+    ]);
+  });
+
+  it('a git source may require signed commits, by SSH allowed signers or an OpenPGP keyring', () => {
+    const flags = configFromOptions({ iface: ['eth0'], git: 'r.git', requireSigned: true, allowedSigners: 'signers' }, '/etc');
+    expect(flags.interfaces[0].source).toMatchObject({ kind: 'git', requireSigned: { allowedSigners: '/etc/signers' } });
+    const file = configFromYaml(
+      'interfaces:\n  - name: eth0\n    git: r.git\n    requireSigned: { keyring: keys/ops.asc }\n',
+      '/etc/xdpfw/run.yaml',
+    );
+    expect(file.interfaces[0].source).toMatchObject({ requireSigned: { keyring: '/etc/xdpfw/keys/ops.asc' } });
+    expect(problems(() => configFromOptions({ iface: ['e'], policy: 'p', requireSigned: true, keyring: 'k' }))).toEqual([
+      '--require-signed needs --git',
+    ]);
+    expect(problems(() => configFromOptions({ iface: ['e'], git: 'r', requireSigned: true }))).toEqual([
+      '--require-signed needs exactly one of --allowed-signers FILE (SSH) and --keyring FILE (OpenPGP)',
+    ]);
+    expect(problems(() => configFromOptions({ iface: ['e'], git: 'r', keyring: 'k' }))).toEqual([
+      '--allowed-signers and --keyring need --require-signed',
+    ]);
+    expect(
+      problems(() =>
+        configFromYaml(
+          'interfaces:\n  - name: eth0\n    git: r\n    requireSigned: yes\n  - name: eth1\n    policy: p\n    requireSigned: { keyring: k }\n',
+          'run.yaml',
+        ),
+      ),
+    ).toEqual([
+      'run.yaml: interfaces[0]: requireSigned: give { allowedSigners: FILE } (SSH signatures) or { keyring: FILE } (OpenPGP)',
+      'run.yaml: interfaces[1]: requireSigned needs a git source',
+    ]);
+  });
+
   it('flags beside --config override its top-level settings', () => {
     const c = configFromYaml('interfaces:\n  - name: eth0\n    policy: /p\n', '/x.yaml');
     expect(withOverrides(c, { metrics: '[::1]:9200', detachOnExit: true }).metrics).toEqual({ host: '::1', port: 9200 });
@@ -159,7 +204,8 @@ interfaces:
 
   it('parses listen addresses and durations', () => {
     expect(parseListen('localhost:80')).toEqual({ host: 'localhost', port: 80 });
-    expect(parseListen('80')).toBeUndefined();
+    expect(parseListen('80')).toEqual({ host: '127.0.0.1', port: 80 });
+    expect(parseListen('host:')).toBeUndefined();
     expect(parseListen('h:70000')).toBeUndefined();
     expect(parseSeconds('500ms')).toBe(0.5);
     expect(parseSeconds(5)).toBe(5);

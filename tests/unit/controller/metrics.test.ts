@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import type { Server } from 'node:net';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -129,7 +130,7 @@ describe('controller metrics', () => {
     expect(walks).toBe(1); // a quick walk is reused by the next scrape within SNAPSHOT_TTL_MS
   });
 
-  const servers: http.Server[] = [];
+  const servers: Server[] = [];
   afterAll(() => servers.forEach((s) => s.close()));
 
   it('serves /metrics and /healthz over HTTP; healthz is 503 while an interface is unprotected', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { InterfaceConfig } from '../../../src/controller/config.js';
 import { CompileLimitError } from '../../../src/controller/sources/bounded-load.js';
+import { UnsignedCommitError } from '../../../src/controller/sources/commit-signature.js';
 import { PolicyUnit, type ReloadResult } from '../../../src/controller/unit.js';
 import { ExitCode } from '../../../src/app/exit-codes.js';
 import { UserError } from '../../../src/app/user-error.js';
@@ -138,6 +139,30 @@ describe('a policy unit reloading a git source', () => {
     await unit.reload({ trigger: 'poll', force: false });
     expect(results.at(-1)).toEqual(['eth0', 'failed']);
     expect(unit.memory.refused).toEqual({ commit: 'c3', permanent: false });
+    unit.stop();
+  });
+
+  it('refuses a commit without an allowed signature like an invalid one: the policy in force stays, failing until a good commit', async () => {
+    const { unit, source, kernel, results } = setup();
+    source.set(compiled(block('eth0', 'h1')), 'c1');
+    await unit.start();
+    const before = kernel.inspect('eth0').progId;
+    const message = 'commit c2 is not signed (signatures are required)';
+    source.reading = {
+      revision: {
+        policyFile: 'policy.xdpfw',
+        commit: 'c2',
+        load: async () => {
+          throw new UnsignedCommitError(message);
+        },
+      },
+    };
+    await unit.reload({ trigger: 'poll', force: false });
+    expect(kernel.inspect('eth0').progId).toBe(before);
+    expect(results.at(-1)).toEqual(['eth0', 'refused']);
+    expect(unit.health.get('eth0')).toMatchObject({ failing: true, lastError: message });
+    expect(kernel.inspect('eth0').state?.refused).toMatchObject({ commit: 'c2', reason: 'invalid', message });
+    expect(unit.memory.refused).toEqual({ commit: 'c2', permanent: true });
     unit.stop();
   });
 
