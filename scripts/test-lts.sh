@@ -18,6 +18,7 @@ echo "tests on Node.js $(node --version)"
 vitest() { node node_modules/vitest/vitest.mjs run "$@"; }
 vitest tests/unit --reporter=default --reporter=json --outputFile="$results/vitest-unit-lts.json"
 unit_rc=$?
-vitest tests/kernel --reporter=default --reporter=json --outputFile="$results/vitest-kernel-lts.json"
+# The package's test is left out: the executable carries its own Node, whatever runs the tests.
+vitest tests/kernel --exclude 'tests/kernel/package/**' --reporter=default --reporter=json --outputFile="$results/vitest-kernel-lts.json"
 kernel_rc=$?
 [ "$unit_rc" -eq 0 ] && [ "$kernel_rc" -eq 0 ]
