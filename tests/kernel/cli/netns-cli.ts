@@ -43,10 +43,11 @@ export function xdpfwIn(ns: TestNetns, ...args: string[]): Promise<Exit> {
 /**
  * A namespace pair for command-line tests, made before the file's tests
  * (with the CLI built and the bpffs mounted) and removed after them with
- * the pins, state and connection tables xdpfw kept for it. Call it in a
- * describe block; `key()` is the namespace's key once made.
+ * the pins, state and connection tables xdpfw kept for it, once `stop`
+ * (the file's daemons, say) has run. Call it in a describe block; `key()`
+ * is the namespace's key once made.
  */
-export function cliNamespace(tag: string): { ns: TestNetns; key: () => string } {
+export function cliNamespace(tag: string, stop?: () => unknown): { ns: TestNetns; key: () => string } {
   const ns = new TestNetns(tag);
   let key = '';
   beforeAll(() => {
@@ -55,7 +56,8 @@ export function cliNamespace(tag: string): { ns: TestNetns; key: () => string } 
     ns.create();
     key = netnsKeyOf(ns.name);
   }, 180_000);
-  afterAll(() => {
+  afterAll(async () => {
+    await stop?.();
     ns.destroy();
     if (!key) return;
     // its pins, state, and host-wide tables: connections, meters, dynamic sets

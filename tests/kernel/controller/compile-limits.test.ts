@@ -8,15 +8,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { loadAndCompile } from '../../../src/app/policy-loader.js';
-import { ensureBpffs } from '../../../src/xdp/index.js';
-import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
 import { scratchDir } from '../../support/scratch.js';
-import { buildCli, xdpfwIn } from '../cli/netns-cli.js';
-import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
-import { TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { xdpfwIn, cliNamespace } from '../cli/netns-cli.js';
+import { skipWithoutRoot } from '../xdp/helpers/env.js';
 import { Daemon, httpGet, pollGet } from './daemon.js';
 
 const good = (n: number) => `interface veth0 {\n  default allow\n  drop udp dport ${3000 + n} name "v${n}"\n}\n`;
@@ -28,24 +25,9 @@ function hugePolicy(): string {
 }
 
 describe.skipIf(skipWithoutRoot('the daemon compiling within limits'))('xdpfw run compiles a policy within its limits', () => {
-  const ns = new TestNetns('climit');
+  const { ns } = cliNamespace('climit', () => daemon?.stop());
   const dir = scratchDir('xdpfw-climit-');
-  let netns = '';
   let daemon: Daemon | undefined;
-
-  beforeAll(() => {
-    buildCli();
-    ensureBpffs();
-    ns.create();
-    netns = netnsKeyOf(ns.name);
-  }, 180_000);
-
-  afterAll(async () => {
-    await daemon?.stop();
-    ns.destroy();
-    fs.rmSync(path.join(bpffsRoot(), netns), { recursive: true, force: true });
-    fs.rmSync(path.join(stateRoot(), netns), { recursive: true, force: true });
-  });
 
   it('refuses a policy whose compile exceeds the heap limit, keeps answering /healthz, keeps the old policy and applies the next edit', async () => {
     const p = path.join(dir, 'edge.xdpfw');

@@ -13,16 +13,13 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 
 import { loadAndCompile } from '../../../src/app/policy-loader.js';
-import { ensureBpffs } from '../../../src/xdp/index.js';
-import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
 import { scratchDir } from '../../support/scratch.js';
-import { buildCli, xdpfwIn } from '../cli/netns-cli.js';
-import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
-import { REPO, TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { xdpfwIn, cliNamespace } from '../cli/netns-cli.js';
+import { REPO, skipWithoutRoot } from '../xdp/helpers/env.js';
 import { Daemon, httpGet, metric } from './daemon.js';
 
 /** Where the DaemonSet mounts the ConfigMap; the test's directory stands in for it. */
@@ -82,9 +79,8 @@ const hashOf = (file: string): string => loadAndCompile(file).compiled!.interfac
 describe.skipIf(skipWithoutRoot('the DaemonSet command line under a ConfigMap volume'))(
   'xdpfw run as the Kubernetes DaemonSet runs it',
   () => {
-    const ns = new TestNetns('cmswap');
+    const { ns } = cliNamespace('cmswap', () => daemon?.stop());
     const volume = new ConfigMapVolume(scratchDir('xdpfw-configmap-'));
-    let netns = '';
     let daemon: Daemon | undefined;
 
     const status = async () => {
@@ -94,20 +90,6 @@ describe.skipIf(skipWithoutRoot('the DaemonSet command line under a ConfigMap vo
       return (JSON.parse(r.stdout) as { interfaces: Row[] }).interfaces.find((i) => i.interface === 'veth0')!;
     };
     const scrape = () => httpGet(ns, `http://${NODE_IP}:9464/metrics`).body;
-
-    beforeAll(() => {
-      buildCli();
-      ensureBpffs(); // on the host, as the init container mounts it
-      ns.create();
-      netns = netnsKeyOf(ns.name);
-    }, 180_000);
-
-    afterAll(async () => {
-      await daemon?.stop();
-      ns.destroy();
-      fs.rmSync(path.join(bpffsRoot(), netns), { recursive: true, force: true });
-      fs.rmSync(path.join(stateRoot(), netns), { recursive: true, force: true });
-    });
 
     it("applies the node's interfaces, follows the kubelet's ..data swap, and keeps the old policy when one is refused", async () => {
       volume.write({ 'run.yaml': RUN_YAML, 'edge.xdpfw': policy('drop') });

@@ -9,18 +9,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import { CT_ENTRY_STATE, FAMILY, MAP, STRUCT } from '../../../src/contract/kernel.js';
-import { conntrackDir, openConntrackTables } from '../../../src/xdp/conntrack.js';
-import { ensureBpffs } from '../../../src/xdp/index.js';
+import { openConntrackTables } from '../../../src/xdp/conntrack.js';
 import * as bpf from '../../../src/xdp/libbpf.js';
-import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
 import { OPTS } from '../../../src/xdp/uapi.js';
 import { scratchDir } from '../../support/scratch.js';
-import { buildCli } from '../cli/netns-cli.js';
-import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
-import { TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { cliNamespace } from '../cli/netns-cli.js';
+import { skipWithoutRoot } from '../xdp/helpers/env.js';
 import { Daemon, httpGet, metric, pollGet, sleep, type Sample } from './daemon.js';
 
 const POLICY = 'conntrack {\n  size 2097152\n}\ninterface veth0 {\n  default allow\n  drop ct state invalid\n}\n';
@@ -70,31 +67,18 @@ const quantile = (samples: Sample[], q: number): number => {
 describe.skipIf(skipWithoutRoot('the daemon summing a big connection table'))(
   'xdpfw run on a connection table of a million entries',
   () => {
-    const ns = new TestNetns('ctsum');
+    const { ns, key } = cliNamespace('ctsum', () => daemon?.stop());
     const file = path.join(scratchDir('xdpfw-ctsum-'), 'p.xdpfw');
-    let netns = '';
     let daemon: Daemon | undefined;
 
     beforeAll(() => {
-      buildCli();
-      ensureBpffs();
-      ns.create();
-      netns = netnsKeyOf(ns.name);
       fs.writeFileSync(file, POLICY);
     }, 180_000);
-
-    afterAll(async () => {
-      await daemon?.stop();
-      ns.destroy();
-      fs.rmSync(path.join(bpffsRoot(), netns), { recursive: true, force: true });
-      fs.rmSync(conntrackDir({ netnsId: netns }), { recursive: true, force: true });
-      fs.rmSync(path.join(stateRoot(), netns), { recursive: true, force: true });
-    });
 
     it('answers /metrics at once with a figure at most seconds old, and /healthz all along while it walks the table', async () => {
       daemon = new Daemon(ns, ['--iface', 'veth0', '--policy', file, '--metrics', '127.0.0.1:9464']);
       await daemon.waitFor((e) => e.msg === 'running');
-      fillTcpTable(netns);
+      fillTcpTable(key());
       const tcpEntries = () => metric(httpGet(ns, METRICS).body, 'xdpfw_conntrack_entries{table="tcp"}');
       const filledBy = Date.now() + 20_000;
       while (tcpEntries() !== LIVE) {

@@ -10,16 +10,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { loadAndCompile } from '../../../src/app/policy-loader.js';
 import { DirectorySourceHost } from '../../../src/controller/sources/file-source.js';
-import { ensureBpffs } from '../../../src/xdp/index.js';
-import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
-import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
 import { scratchDir } from '../../support/scratch.js';
-import { buildCli, xdpfwIn } from '../cli/netns-cli.js';
-import { TestNetns, run, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { xdpfwIn, cliNamespace } from '../cli/netns-cli.js';
+import { run, skipWithoutRoot } from '../xdp/helpers/env.js';
 import { Daemon, addVeth, httpGet, sleep } from './daemon.js';
 
 /** Version `n` of the policy: even versions let a ping through, odd ones drop it; each has its own hash. */
@@ -34,9 +31,10 @@ function hashOnDisk(p: string): string {
 }
 
 describe.skipIf(skipWithoutRoot('the daemon following its policy and interface'))('xdpfw run follows what changes under it', () => {
-  const ns = new TestNetns('follow');
+  const { ns } = cliNamespace('follow', async () => {
+    for (const d of daemons) await d.stop();
+  });
   const dir = scratchDir('xdpfw-follow-');
-  let netns = '';
   const daemons: Daemon[] = [];
 
   const statusHash = async (): Promise<string | null> => {
@@ -44,20 +42,6 @@ describe.skipIf(skipWithoutRoot('the daemon following its policy and interface')
     expect(r.code, r.stderr).toBe(0);
     return (JSON.parse(r.stdout) as { interfaces: { interface: string; policyHash: string | null }[] }).interfaces[0].policyHash;
   };
-
-  beforeAll(() => {
-    buildCli();
-    ensureBpffs(); // on the host, so pins made inside the namespace outlive their process
-    ns.create();
-    netns = netnsKeyOf(ns.name);
-  }, 180_000);
-
-  afterAll(async () => {
-    for (const d of daemons) await d.stop();
-    ns.destroy();
-    fs.rmSync(path.join(bpffsRoot(), netns), { recursive: true, force: true });
-    fs.rmSync(path.join(stateRoot(), netns), { recursive: true, force: true });
-  });
 
   it('applies every edit of a policy directory replaced in six ways, and SIGHUP re-reads it', async () => {
     const d = path.join(dir, 'policy.d');

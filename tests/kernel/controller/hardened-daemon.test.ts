@@ -10,16 +10,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import { loadAndCompile } from '../../../src/app/policy-loader.js';
-import { ensureBpffs } from '../../../src/xdp/index.js';
 import { bpffsRoot, stateRoot } from '../../../src/xdp/pins.js';
 import { scratchDir } from '../../support/scratch.js';
 import { serviceList, serviceUnit } from '../../support/systemd-unit.js';
-import { buildCli } from '../cli/netns-cli.js';
-import { netnsKeyOf } from '../xdp/helpers/netns-key.js';
-import { REPO, TestNetns, skipWithoutRoot } from '../xdp/helpers/env.js';
+import { cliNamespace } from '../cli/netns-cli.js';
+import { REPO, skipWithoutRoot } from '../xdp/helpers/env.js';
 import { Daemon } from './daemon.js';
 import { NOT_REPRODUCED, REPRODUCED, SYSTEM_PYTHON, boundingSet, sandboxLauncher } from './sandbox.js';
 
@@ -33,11 +31,12 @@ const CAP_BITS: Record<string, number> = { CAP_NET_ADMIN: 12, CAP_SYS_ADMIN: 21,
 const hasSeccompBindings = (): boolean => spawnSync(SYSTEM_PYTHON, ['-c', 'import seccomp']).status === 0;
 
 describe.skipIf(skipWithoutRoot('the daemon in the unit’s sandbox'))('xdpfw run under the restrictions of deploy/xdpfw.service', () => {
-  const ns = new TestNetns('harden');
+  const { ns, key } = cliNamespace('harden', async () => {
+    for (const d of daemons) await d.stop();
+  });
   const dir = scratchDir('xdpfw-harden-');
   const file = path.join(dir, 'edge.xdpfw');
   const unit = serviceUnit();
-  let netns = '';
   const daemons: Daemon[] = [];
   // What systemd would not hide on a real host: the installed program (here the checkout and node) and its config.
   const visible = [REPO, path.dirname(path.dirname(process.execPath)), dir];
@@ -49,24 +48,13 @@ describe.skipIf(skipWithoutRoot('the daemon in the unit’s sandbox'))('xdpfw ru
     return daemon;
   };
   const freePins = () => {
-    fs.rmSync(path.join(bpffsRoot(), netns), { recursive: true, force: true });
-    fs.rmSync(path.join(stateRoot(), netns), { recursive: true, force: true });
+    fs.rmSync(path.join(bpffsRoot(), key()), { recursive: true, force: true });
+    fs.rmSync(path.join(stateRoot(), key()), { recursive: true, force: true });
   };
 
   beforeAll(() => {
     if (!hasSeccompBindings()) throw new Error(`${SYSTEM_PYTHON} has no seccomp module: install python3-seccomp (scripts/install-deps.sh)`);
-    buildCli();
-    ensureBpffs(); // on the host, as the unit's run-xdpfw-bpffs.mount would
-    ns.create();
-    netns = netnsKeyOf(ns.name);
   }, 180_000);
-
-  afterAll(async () => {
-    for (const d of daemons) await d.stop();
-    ns.destroy();
-    fs.rmSync(path.join(bpffsRoot(), netns), { recursive: true, force: true });
-    fs.rmSync(path.join(stateRoot(), netns), { recursive: true, force: true });
-  });
 
   it('reproduces every setting of the unit, or says why not', () => {
     for (const key of unit.get('Service')?.keys() ?? []) {
@@ -82,7 +70,7 @@ describe.skipIf(skipWithoutRoot('the daemon in the unit’s sandbox'))('xdpfw ru
     await daemon.waitFor((e) => e.msg === 'running');
     expect(ns.pingFromPeer(), `version 1 drops pings; the daemon's log:\n${daemon.log}`).toBe(false);
 
-    // The process the test runs is the one sandboxed: ip netns exec, unshare, setpriv and python exec into node.
+    // The process the test runs is the one sandboxed: ip key() exec, unshare, setpriv and python exec into node.
     const status = fs.readFileSync(`/proc/${daemon.child.pid}/status`, 'utf8');
     const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
     const bounding = boundingSet(unit).reduce((bits, cap) => bits | (1n << BigInt(CAP_BITS[cap])), 0n);

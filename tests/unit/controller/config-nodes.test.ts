@@ -3,19 +3,10 @@ import path from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { ConfigError, configFromOptions, configFromYaml, globToRegExp } from '../../../src/controller/config.js';
+import { configFromOptions, configFromYaml, globToRegExp } from '../../../src/controller/config.js';
+import { problems } from './config-problems.js';
 import { runCli } from '../../support/cli.js';
 import { scratchDir } from '../../support/scratch.js';
-
-const problems = (f: () => unknown): string[] => {
-  try {
-    f();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-};
 
 /** A file with per-node interfaces: edge nodes first, then a fallback for the rest of the fleet. */
 const FLEET = `interfaces:

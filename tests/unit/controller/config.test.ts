@@ -1,23 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import {
-  ConfigError,
-  configFromOptions,
-  configFromYaml,
-  parseListen,
-  parseSeconds,
-  withOverrides,
-} from '../../../src/controller/config.js';
-
-const problems = (f: () => unknown): string[] => {
-  try {
-    f();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-};
+import { configFromOptions, configFromYaml, parseListen, parseSeconds, withOverrides } from '../../../src/controller/config.js';
+import { problems } from './config-problems.js';
 
 describe('controller configuration', () => {
   it('a command line with --policy gives one file source per interface, paths made absolute', () => {
