@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import bcrypt from 'bcryptjs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { scratchDir } from '../../support/scratch.js';
 import { selfSigned } from '../../support/tls-fixtures.js';
@@ -30,10 +30,9 @@ function scrape(ns: TestNetns, url: string, ca: string, auth?: string): string {
 }
 
 describe.skipIf(skipWithoutRoot('the daemon serving metrics over TLS'))('xdpfw run --metrics PORT --web-config', () => {
-  const { ns } = cliNamespace('webcfg');
+  const { ns } = cliNamespace('webcfg', () => daemon?.stop());
   const dir = scratchDir('xdpfw-webcfg-');
   let daemon: Daemon | undefined;
-  afterAll(() => daemon?.stop());
 
   it('listens on 127.0.0.1 only, over TLS, and answers /metrics only with the password', async () => {
     const file = path.join(dir, 'p.xdpfw');
