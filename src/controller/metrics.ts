@@ -307,9 +307,11 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
 }
 
 /**
- * /metrics and /healthz, over HTTPS and behind passwords when a web
+ * /metrics, /healthz and /livez, over HTTPS and behind passwords when a web
  * configuration says so (web-server.ts). Healthy while every managed
- * interface is enforced.
+ * interface is enforced; alive while the daemon answers at all (a liveness
+ * probe: a restart does not bring back a missing interface, so /healthz's
+ * 503 is no reason for one).
  */
 export function metricsServer(metrics: ControllerMetrics, sources: MetricsSources, log: Logger, web?: WebConfig): Server {
   const serve: http.RequestListener = (req, res) => {
@@ -346,7 +348,11 @@ export function metricsServer(metrics: ControllerMetrics, sources: MetricsSource
       res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
+    if (url === '/livez') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /livez\n');
   };
   return webServer(serve, web, log);
 }

@@ -133,7 +133,7 @@ describe('controller metrics', () => {
   const servers: Server[] = [];
   afterAll(() => servers.forEach((s) => s.close()));
 
-  it('serves /metrics and /healthz over HTTP; healthz is 503 while an interface is unprotected', async () => {
+  it('serves /metrics, /healthz and /livez over HTTP; healthz is 503 while an interface is unprotected, livez 200', async () => {
     const h: InterfaceHealth[] = [
       { name: 'eth0', source: 's', enforced: true, failing: false },
       { name: 'eth1', source: 's', enforced: false, failing: true, lastError: 'boom' },
@@ -148,6 +148,7 @@ describe('controller metrics', () => {
     expect(metrics.body).toContain('xdpfw_rule_packets_total{interface="eth0",rule="ssh",action="allow"} 7');
     const unhealthy = await get(`http://127.0.0.1:${port}/healthz`);
     expect(unhealthy.status).toBe(503);
+    expect(await get(`http://127.0.0.1:${port}/livez`)).toMatchObject({ status: 200, body: 'ok\n' });
     expect(JSON.parse(unhealthy.body)).toMatchObject({
       status: 'unprotected',
       interfaces: [{ name: 'eth0' }, { name: 'eth1', lastError: 'boom' }],

@@ -128,9 +128,9 @@ describe('deploy/kubernetes', () => {
     }
   });
 
-  it('probes readiness on /healthz and liveness on /metrics, at the metrics port, which Prometheus is told to scrape', () => {
+  it('probes readiness on /healthz and liveness on /livez, at the metrics port, which Prometheus is told to scrape', () => {
     expect(daemon.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
-    expect(daemon.livenessProbe.httpGet).toEqual({ path: '/metrics', port: 'metrics' });
+    expect(daemon.livenessProbe.httpGet).toEqual({ path: '/livez', port: 'metrics' });
     expect(daemonSet.spec.template.metadata.annotations).toEqual({
       'prometheus.io/scrape': 'true',
       'prometheus.io/port': String(metricsPort),
