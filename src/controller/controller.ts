@@ -23,6 +23,7 @@ import type { PolicySource } from './sources/source.js';
 import { PinCollector } from './pin-collector.js';
 import { realTimers, type Timers } from './timers.js';
 import type { WebConfig } from './web-config.js';
+import { LiveWebConfig } from './web-server.js';
 import { PolicyUnit, type InterfaceHealth } from './unit.js';
 
 export interface ControllerDeps {
@@ -44,7 +45,7 @@ export class Controller {
   readonly units: PolicyUnit[] = [];
   readonly metrics: ControllerMetrics;
   private server: Server | undefined;
-  private readonly web: ControllerDeps['web'];
+  private readonly web: LiveWebConfig | undefined;
   private readonly kernel: KernelPort;
   private readonly sources: MetricsSources;
   private readonly collector: PinCollector;
@@ -58,7 +59,7 @@ export class Controller {
     deps: ControllerDeps = {},
   ) {
     this.kernel = deps.kernel ?? realKernel;
-    this.web = deps.web;
+    this.web = deps.web && new LiveWebConfig(deps.web);
     const makeSource = deps.makeSource ?? ((c, l) => this.defaultSource(c, l));
     const groups = new Map<string, InterfaceConfig[]>();
     for (const i of config.interfaces) {
@@ -132,7 +133,7 @@ export class Controller {
       const { host, port } = this.config.metrics;
       this.server = metricsServer(this.metrics, this.sources, this.log.child({ component: 'metrics' }), this.web);
       const address = await listen(this.server, host, port);
-      const secured = { tls: this.web?.tls !== undefined, basicAuth: (this.web?.users.size ?? 0) > 0 };
+      const secured = { tls: this.web?.current.tls !== undefined, basicAuth: (this.web?.current.users.size ?? 0) > 0 };
       log.info({ address: `${address.address}:${address.port}`, ...secured }, 'serving /metrics and /healthz');
       this.tableSummary.start();
     }
@@ -149,6 +150,16 @@ export class Controller {
     this.collector.start();
     this.decisions.start();
     log.info({}, 'running');
+  }
+
+  /**
+   * SIGHUP, for the metrics endpoint: `next` (the web configuration read
+   * again) serves from the next request and connection; the reason when it
+   * cannot without a restart, and the one in force stays.
+   */
+  replaceWebConfig(next: WebConfig): string | undefined {
+    if (!this.web) return 'the daemon started without a web configuration: restart it to use one';
+    return this.web.replace(next);
   }
 
   /** SIGHUP: every unit reads its source again and reloads, even a commit refused before. */

@@ -19,8 +19,7 @@ import { registerDropSeries } from './metrics-drops.js';
 import { registerTableSeries } from './metrics-tables.js';
 import type { CollectorObserver } from './pin-collector.js';
 import type { InterfaceHealth, ReloadObserver, ReloadResult } from './unit.js';
-import type { WebConfig } from './web-config.js';
-import { webServer } from './web-server.js';
+import { webServer, type LiveWebConfig } from './web-server.js';
 
 export interface MetricsSources {
   /** Managed interfaces and what the controller knows of them. */
@@ -313,7 +312,7 @@ export class ControllerMetrics implements ReloadObserver, CollectorObserver {
  * probe: a restart does not bring back a missing interface, so /healthz's
  * 503 is no reason for one).
  */
-export function metricsServer(metrics: ControllerMetrics, sources: MetricsSources, log: Logger, web?: WebConfig): Server {
+export function metricsServer(metrics: ControllerMetrics, sources: MetricsSources, log: Logger, web?: LiveWebConfig): Server {
   const serve: http.RequestListener = (req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

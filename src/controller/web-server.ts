@@ -9,6 +9,12 @@
  * renewed certificate serves from the next scrape on, without a restart. A
  * changed pair that cannot be used (the key not yet replaced, say) is logged
  * and the previous pair keeps serving until the files agree again.
+ *
+ * SIGHUP reads the whole file again (run.ts): users, headers and the TLS
+ * settings change for the next request and connection; a file with
+ * problems is refused and the one in force stays. Only a switch between
+ * HTTP and HTTPS, or into or out of asking for client certificates, takes
+ * a restart.
  */
 
 import fs from 'node:fs';
@@ -20,13 +26,45 @@ import { BasicAuth } from './basic-auth.js';
 import type { Logger } from './logger.js';
 import { tlsServerOptions, type TlsServerConfig, type WebConfig } from './web-config.js';
 
-export function webServer(handler: http.RequestListener, web: WebConfig | undefined, log: Logger): Server {
+/** The web configuration in force, with the password checker of its users. */
+export class LiveWebConfig {
+  private auth: BasicAuth | undefined;
+
+  constructor(private web: WebConfig) {
+    this.auth = authFor(web);
+  }
+
+  get current(): WebConfig {
+    return this.web;
+  }
+
+  get authenticator(): BasicAuth | undefined {
+    return this.auth;
+  }
+
+  /** Puts `next` in force; the reason when it cannot be without a restart. */
+  replace(next: WebConfig): string | undefined {
+    if ((next.tls === undefined) !== (this.web.tls === undefined)) return 'switching between HTTP and HTTPS takes a restart';
+    // Asking clients for certificates is the server's setting, not its secure context's.
+    if ((next.tls?.clientCaFile === undefined) !== (this.web.tls?.clientCaFile === undefined)) {
+      return 'asking clients for certificates, or no longer, takes a restart';
+    }
+    this.web = next;
+    this.auth = authFor(next);
+    return undefined;
+  }
+}
+
+const authFor = (web: WebConfig): BasicAuth | undefined => (web.users.size > 0 ? new BasicAuth(web.users) : undefined);
+
+export function webServer(handler: http.RequestListener, web: LiveWebConfig | undefined, log: Logger): Server {
   const guarded = web ? guard(handler, web, log) : handler;
-  if (!web?.tls) return http.createServer(guarded);
-  const tlsConfig = web.tls;
-  const server = https.createServer(tlsServerOptions(tlsConfig), guarded);
-  let seen = fileStamps(tlsConfig);
+  if (!web?.current.tls) return http.createServer(guarded);
+  const tlsOf = () => web.current.tls!;
+  const server = https.createServer(tlsServerOptions(tlsOf()), guarded);
+  let seen = fileStamps(tlsOf());
   server.prependListener('connection', () => {
+    const tlsConfig = tlsOf();
     const now = fileStamps(tlsConfig);
     if (now === seen) return;
     seen = now;
@@ -41,25 +79,24 @@ export function webServer(handler: http.RequestListener, web: WebConfig | undefi
   return server;
 }
 
-/** Identity, size and time of the certificate and key files: a change of any is a change of the pair. */
+/** The TLS settings, and the identity, size and time of their files: a change of any is a change of the context. */
 function fileStamps(c: TlsServerConfig): string {
-  return [c.certFile, c.keyFile, c.clientCaFile]
-    .map((f) => {
-      if (f === undefined) return '';
-      try {
-        const s = fs.statSync(f);
-        return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
-      } catch {
-        return 'missing';
-      }
-    })
-    .join(' ');
+  const files = [c.certFile, c.keyFile, c.clientCaFile].map((f) => {
+    if (f === undefined) return '';
+    try {
+      const s = fs.statSync(f);
+      return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  });
+  return `${JSON.stringify(c)} ${files.join(' ')}`;
 }
 
-function guard(handler: http.RequestListener, web: WebConfig, log: Logger): http.RequestListener {
-  const auth = web.users.size > 0 ? new BasicAuth(web.users) : undefined;
+function guard(handler: http.RequestListener, web: LiveWebConfig, log: Logger): http.RequestListener {
   return (req, res) => {
-    for (const [name, value] of Object.entries(web.headers)) res.setHeader(name, value);
+    for (const [name, value] of Object.entries(web.current.headers)) res.setHeader(name, value);
+    const auth = web.authenticator;
     if (!auth) {
       handler(req, res);
       return;

@@ -9,7 +9,7 @@ import {
   type RunOptions,
 } from '../../controller/config.js';
 import { Controller } from '../../controller/controller.js';
-import { createLogger } from '../../controller/logger.js';
+import { createLogger, type Logger } from '../../controller/logger.js';
 import { WebConfigError, readWebConfig, type WebConfig } from '../../controller/web-config.js';
 import { ensureBpffs } from '../../xdp/index.js';
 import { ExitCode } from '../../app/exit-codes.js';
@@ -61,6 +61,21 @@ function loadWebConfig(file: string | undefined): WebConfig | undefined {
   }
 }
 
+/** SIGHUP: the web configuration read again and put in force, or refused (logged) with the one in force kept. */
+function rereadWebConfig(file: string, controller: Controller, log: Logger): void {
+  let next: WebConfig;
+  try {
+    next = readWebConfig(file);
+  } catch (error) {
+    const problems = error instanceof WebConfigError ? error.problems : [(error as Error).message];
+    log.error({ file, problems }, 'web configuration refused; the one in force stays');
+    return;
+  }
+  const refused = controller.replaceWebConfig(next);
+  if (refused) log.error({ file }, `web configuration not put in force: ${refused}; the one in force stays`);
+  else log.info({ file, tls: next.tls !== undefined, basicAuth: next.users.size > 0 }, 'web configuration read again');
+}
+
 /**
  * `xdpfw run`: the controller daemon. Returns when SIGTERM or SIGINT stops it
  * (exit 0, policies left in force unless --detach-on-exit). SIGHUP reloads.
@@ -82,7 +97,10 @@ export async function runCommand(options: RunOptions, _io: CliIo): Promise<numbe
   const stopped = new Promise<string>((resolve) => (stop = resolve));
   // Signal handlers do not keep Node running, and the sources' timers are unref'd: this does, until a stop signal.
   const keepAlive = setInterval(() => undefined, 1 << 30);
-  const onHup = () => controller.reloadAll();
+  const onHup = () => {
+    if (config.webConfig) rereadWebConfig(config.webConfig, controller, log);
+    controller.reloadAll();
+  };
   const onTerm = () => stop('SIGTERM');
   const onInt = () => stop('SIGINT');
   process.on('SIGHUP', onHup);

@@ -59,6 +59,19 @@ describe.skipIf(skipWithoutRoot('the daemon serving metrics over TLS'))('xdpfw r
     expect(scrape(ns, `https://10.99.0.1:${PORT}/metrics`, tls.cert)).toBe('ECONNREFUSED');
     expect(scrape(ns, `http://127.0.0.1:${PORT}/metrics`, tls.cert)).toBe('ECONNRESET');
 
+    // SIGHUP reads the file again: a rotated password serves at once; a broken file is refused, the rotated one stays.
+    fs.writeFileSync(web, fs.readFileSync(web, 'utf8').replace(/prometheus: '.*'/, `prometheus: '${bcrypt.hashSync('rotated', 6)}'`));
+    let from = daemon.events().length;
+    daemon.child.kill('SIGHUP');
+    await daemon.waitFor((e) => e.msg === 'web configuration read again', 15_000, from);
+    expect(scrape(ns, url, tls.cert, 'prometheus:right')).toBe('401');
+    expect(scrape(ns, url, tls.cert, 'prometheus:rotated')).toBe('200');
+    fs.writeFileSync(web, 'basic_auth_users:\n  prometheus: not-a-hash\n');
+    from = daemon.events().length;
+    daemon.child.kill('SIGHUP');
+    await daemon.waitFor((e) => e.msg === 'web configuration refused; the one in force stays', 15_000, from);
+    expect(scrape(ns, url, tls.cert, 'prometheus:rotated')).toBe('200');
+
     // The password checks' worker does not keep the daemon alive after SIGTERM.
     const stopped = Date.now();
     await daemon.stop();

@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { BasicAuth, MAX_WAITING, REMEMBER_MS } from '../../../src/controller/basic-auth.js';
 import { ControllerMetrics, listen, metricsServer, type MetricsSources } from '../../../src/controller/metrics.js';
-import { readWebConfig, type WebConfig } from '../../../src/controller/web-config.js';
+import { readWebConfig } from '../../../src/controller/web-config.js';
+import { LiveWebConfig } from '../../../src/controller/web-server.js';
 import { scratchDir } from '../../support/scratch.js';
 import { selfSigned } from '../../support/tls-fixtures.js';
 import { memoryLogger } from './fakes.js';
@@ -33,14 +34,14 @@ const sources: MetricsSources = {
 const servers: Server[] = [];
 afterAll(() => servers.forEach((s) => s.close()));
 
-async function start(webYaml: string): Promise<{ port: number; web: WebConfig }> {
+async function start(webYaml: string): Promise<{ port: number; web: LiveWebConfig; file: string }> {
   const file = path.join(dir, `web-${servers.length}.yml`);
   fs.writeFileSync(file, webYaml);
-  const web = readWebConfig(file);
+  const web = new LiveWebConfig(readWebConfig(file));
   const s = metricsServer(new ControllerMetrics(sources), sources, memoryLogger().log, web);
   servers.push(s);
   const { port } = await listen(s, '127.0.0.1', 0);
-  return { port, web };
+  return { port, web, file };
 }
 
 interface Answer {
@@ -50,7 +51,11 @@ interface Answer {
   certificate: tls.PeerCertificate;
 }
 
-function httpsGet(port: number, url: string, o: { auth?: string; ca?: string; cert?: string; key?: string } = {}): Promise<Answer> {
+function httpsGet(
+  port: number,
+  url: string,
+  o: { auth?: string; ca?: string; cert?: string; key?: string; maxVersion?: tls.SecureVersion } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = https.get(
       {
@@ -61,6 +66,7 @@ function httpsGet(port: number, url: string, o: { auth?: string; ca?: string; ce
         ca: fs.readFileSync(o.ca ?? server.cert),
         cert: o.cert && fs.readFileSync(o.cert),
         key: o.key && fs.readFileSync(o.key),
+        maxVersion: o.maxVersion,
         headers: o.auth ? { authorization: o.auth } : {},
       },
       (res) => {
@@ -159,6 +165,32 @@ describe('the metrics endpoint under a web configuration', () => {
     expect((await httpsGet(port, '/healthz', { ca: first.cert })).certificate.subject.CN).toBe('first');
     fs.copyFileSync(second.key, key);
     expect((await httpsGet(port, '/healthz', { ca: second.cert })).certificate.subject.CN).toBe('second');
+  });
+
+  it('takes a configuration read again (SIGHUP) from the next request: new users, headers and TLS settings; not HTTP for HTTPS', async () => {
+    const { port, web, file } = await start(TLS_AND_USERS);
+    expect((await httpsGet(port, '/livez', { auth: basic('prometheus', 'right'), maxVersion: 'TLSv1.2' })).status).toBe(200);
+    const reread = (yaml: string) => {
+      fs.writeFileSync(file, yaml);
+      return web.replace(readWebConfig(file));
+    };
+    const rotated = `tls_server_config:
+  cert_file: server.crt
+  key_file: server.key
+  min_version: TLS13
+http_server_config:
+  headers:
+    X-Frame-Options: deny
+basic_auth_users:
+  scraper: '${bcrypt.hashSync('new', 4)}'
+`;
+    expect(reread(rotated)).toBeUndefined();
+    expect((await httpsGet(port, '/metrics', { auth: basic('prometheus', 'right') })).status).toBe(401);
+    const now = await httpsGet(port, '/metrics', { auth: basic('scraper', 'new') });
+    expect([now.status, now.headers['x-frame-options'], now.headers['x-content-type-options']]).toEqual([200, 'deny', undefined]);
+    await expect(httpsGet(port, '/livez', { auth: basic('scraper', 'new'), maxVersion: 'TLSv1.2' })).rejects.toThrow(/protocol version/);
+    expect(reread('basic_auth_users: {}\n')).toBe('switching between HTTP and HTTPS takes a restart');
+    expect((await httpsGet(port, '/metrics', { auth: basic('scraper', 'new') })).status).toBe(200);
   });
 });
 
